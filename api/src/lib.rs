@@ -1,0 +1,1 @@
+//! The MPI HTTP server, configuration and command line.

@@ -1,0 +1,3 @@
+//! The `mpi` command line: serve, migrate and batch commands.
+
+fn main() {}

@@ -1,0 +1,148 @@
+//! The matcher's input (`PersonRecord`, raw as registered) and its normalized form (`NormalizedRecord`).
+//!
+//! Every field may be missing. The service and the CLI build `PersonRecord`s; the matcher turns them
+//! into `NormalizedRecord`s once (see `normalize::normalize`) and compares only those.
+
+use serde::{Deserialize, Serialize};
+
+/// Administrative sex, as FHIR's `AdministrativeGender`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// Male.
+    Male,
+    /// Female.
+    Female,
+    /// Other.
+    Other,
+    /// Recorded as unknown (treated as missing when comparing).
+    Unknown,
+}
+
+/// A postal address as registered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Address {
+    /// Street lines, first line first (house number and street name usually in the first).
+    pub lines: Vec<String>,
+    /// City, town or suburb.
+    pub city: Option<String>,
+    /// State, province or region.
+    pub state: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// Country.
+    pub country: Option<String>,
+}
+
+/// An identifier issued by some system (national id, medical record number, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identifier {
+    /// The issuing system (a URI or a short code); empty when unknown.
+    pub system: String,
+    /// The identifier value.
+    pub value: String,
+}
+
+/// A person as registered: the raw input of the matcher. Any field may be empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonRecord {
+    /// Given names, first name first, then middle names.
+    pub given_names: Vec<String>,
+    /// Family names: the current one first, then former ones (maiden name, old names).
+    pub family_names: Vec<String>,
+    /// Administrative sex.
+    pub sex: Option<Sex>,
+    /// Birth date as written (`YYYY-MM-DD`, `YYYYMMDD`, `DD/MM/YYYY`, ...); validated by normalization.
+    pub birth_date: Option<String>,
+    /// Postal addresses, current first.
+    pub addresses: Vec<Address>,
+    /// Phone numbers as written.
+    pub phones: Vec<String>,
+    /// E-mail addresses.
+    pub emails: Vec<String>,
+    /// Identifiers (system + value).
+    pub identifiers: Vec<Identifier>,
+}
+
+/// A validated calendar date.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct BirthDate {
+    /// Year, e.g. 1984.
+    pub year: u16,
+    /// Month, 1..=12.
+    pub month: u8,
+    /// Day, 1..=31 (valid for the month).
+    pub day: u8,
+}
+
+/// Phonetic keys of one name (see `phonetic`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneticKeys {
+    /// Double Metaphone primary code.
+    pub metaphone: String,
+    /// Double Metaphone alternate code (equal to the primary when there is none).
+    pub metaphone_alt: String,
+    /// NYSIIS code.
+    pub nysiis: String,
+}
+
+/// One normalized name token or compound name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedName {
+    /// Folded text: no diacritics, lower case, letters and single spaces only, particles kept
+    /// (`"van der berg"`), titles and suffixes removed.
+    pub text: String,
+    /// Phonetic keys of `text`.
+    pub phonetic: PhoneticKeys,
+    /// Id of the nickname group this name belongs to (William, Bill, Will, Liam share one), if any.
+    pub nickname_group: Option<u32>,
+}
+
+/// A normalized address.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedAddress {
+    /// House number (digits and letters), if one was found in the first line.
+    pub house_number: String,
+    /// Street and remaining lines, folded and with common abbreviations expanded (`st` -> `street`).
+    pub street: String,
+    /// Folded city.
+    pub city: String,
+    /// Folded state.
+    pub state: String,
+    /// Postal code without separators, upper case.
+    pub postal_code: String,
+    /// Folded country.
+    pub country: String,
+}
+
+/// A normalized identifier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NormalizedIdentifier {
+    /// Folded system (lower case, trimmed).
+    pub system: String,
+    /// Value without separators (spaces, dashes, dots, slashes), upper case.
+    pub value: String,
+}
+
+/// A person record after normalization: what comparators, the candidate index and batch work on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedRecord {
+    /// Given names, first name first.
+    pub given: Vec<NormalizedName>,
+    /// Family names, current first, then former ones.
+    pub family: Vec<NormalizedName>,
+    /// Sex; `Unknown` is normalized to `None`.
+    pub sex: Option<Sex>,
+    /// Birth date, when present and valid.
+    pub birth_date: Option<BirthDate>,
+    /// Addresses, current first.
+    pub addresses: Vec<NormalizedAddress>,
+    /// Phones reduced to digits (country prefix kept as written).
+    pub phones: Vec<String>,
+    /// E-mails, lower case and trimmed.
+    pub emails: Vec<String>,
+    /// Identifiers.
+    pub identifiers: Vec<NormalizedIdentifier>,
+    /// True when the name is a placeholder identity (John/Jane Doe, Unknown, Baby Boy, Test Patient...).
+    pub placeholder: bool,
+}
