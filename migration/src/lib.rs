@@ -11,3 +11,6 @@ impl MigratorTrait for Migrator {
         vec![]
     }
 }
+
+#[cfg(feature = "testing")]
+pub mod testing;
