@@ -1,0 +1,291 @@
+//! `CandidateIndex`: an in-memory inverted index from blocking features to records, with
+//! insert, update and remove, answering top-K candidate queries.
+//!
+//! Layout: every distinct feature gets a dense `u32` id; each feature id owns a posting list of
+//! `u32` slots; each slot holds the record's key and the ids of its features (needed to remove
+//! it). Removal swap-removes the slot from each posting list and puts the slot on a free list.
+
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+
+use super::BlockingConfig;
+use super::features::{FeatureKind, record_features};
+use crate::error::{Error, Result};
+use crate::record::NormalizedRecord;
+
+/// One candidate returned by a query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Candidate<K> {
+    /// The candidate record's key.
+    pub key: K,
+    /// Its blocking score: the summed weights of the features it shares with the query.
+    pub score: u32,
+}
+
+/// Size figures of an index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexStats {
+    /// Records held.
+    pub records: usize,
+    /// Distinct features seen.
+    pub features: usize,
+    /// Posting entries (record-feature pairs).
+    pub postings: usize,
+    /// Approximate heap bytes held by the index.
+    pub heap_bytes: usize,
+}
+
+struct Slot<K> {
+    key: K,
+    features: Box<[u32]>,
+}
+
+/// In-memory candidate index over normalized records, keyed by `K` (a `Uuid` in the service,
+/// a `u32` record number in batch).
+pub struct CandidateIndex<K> {
+    config: BlockingConfig,
+    feature_ids: FxHashMap<u64, u32>,
+    feature_kinds: Vec<FeatureKind>,
+    postings: Vec<Vec<u32>>,
+    slots: Vec<Option<Slot<K>>>,
+    free: Vec<u32>,
+    by_key: FxHashMap<K, u32>,
+}
+
+impl<K: Copy + Eq + Hash + Ord> Default for CandidateIndex<K> {
+    fn default() -> Self {
+        Self::with_config(BlockingConfig::default())
+    }
+}
+
+impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
+    /// An empty index with the default interactive configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty index with `config` (see [`BlockingConfig::validate`]).
+    pub fn with_config(config: BlockingConfig) -> Self {
+        Self {
+            config,
+            feature_ids: FxHashMap::default(),
+            feature_kinds: Vec::new(),
+            postings: Vec::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_key: FxHashMap::default(),
+        }
+    }
+
+    /// The configuration queries use.
+    pub fn config(&self) -> &BlockingConfig {
+        &self.config
+    }
+
+    /// Number of records held.
+    pub fn len(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// True when no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// True when a record with `key` is held.
+    pub fn contains(&self, key: K) -> bool {
+        self.by_key.contains_key(&key)
+    }
+
+    /// Adds `record` under `key`; a record already held under `key` is replaced.
+    /// Returns true when the key was new. Fails only when the index already holds
+    /// `u32::MAX` records or features.
+    pub fn insert(&mut self, key: K, record: &NormalizedRecord) -> Result<bool> {
+        let replaced = self.remove(key);
+        self.insert_features(key, &record_features(record))?;
+        Ok(!replaced)
+    }
+
+    /// Replaces the record held under `key` (adds it when absent). Returns true when a record
+    /// was replaced.
+    pub fn update(&mut self, key: K, record: &NormalizedRecord) -> Result<bool> {
+        Ok(!self.insert(key, record)?)
+    }
+
+    /// Removes the record held under `key`. Returns true when there was one.
+    pub fn remove(&mut self, key: K) -> bool {
+        let Some(slot_id) = self.by_key.remove(&key) else {
+            return false;
+        };
+        let Some(slot) = self.slots.get_mut(slot_id as usize).and_then(Option::take) else {
+            return false;
+        };
+        for &fid in slot.features.iter() {
+            if let Some(posting) = self.postings.get_mut(fid as usize) {
+                if let Some(at) = posting.iter().position(|&s| s == slot_id) {
+                    posting.swap_remove(at);
+                }
+                if posting.is_empty() {
+                    *posting = Vec::new();
+                } else if posting.capacity() > 4 * posting.len() {
+                    posting.shrink_to_fit();
+                }
+            }
+        }
+        self.free.push(slot_id);
+        true
+    }
+
+    /// The top `k` candidates for `record`, best first: ranked by blocking score descending,
+    /// ties broken by key ascending. Candidates scoring below the configured `min_score` are
+    /// left out, so fewer than `k` may come back.
+    pub fn candidates(&self, record: &NormalizedRecord, k: usize) -> Vec<Candidate<K>> {
+        let fids: Vec<u32> = record_features(record)
+            .iter()
+            .filter_map(|f| self.feature_ids.get(f).copied())
+            .collect();
+        self.top_k(&fids, None, k)
+    }
+
+    /// The candidates of the record held under `key`, itself excluded; empty when absent.
+    pub fn candidates_of(&self, key: K, k: usize) -> Vec<Candidate<K>> {
+        let Some(&slot_id) = self.by_key.get(&key) else {
+            return Vec::new();
+        };
+        match self.slots.get(slot_id as usize) {
+            Some(Some(slot)) => self.top_k(&slot.features, Some(slot_id), k),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Size figures, including an approximation of the heap memory held.
+    pub fn stats(&self) -> IndexStats {
+        use std::mem::size_of;
+        let postings: usize = self.postings.iter().map(Vec::len).sum();
+        let posting_capacity: usize = self.postings.iter().map(Vec::capacity).sum();
+        let slot_features: usize = self.slots.iter().flatten().map(|s| s.features.len()).sum();
+        // hashbrown: one control byte per bucket plus the entry; load factor 7/8.
+        let map_bytes = |len: usize, entry: usize| len * 8 / 7 * (entry + 1);
+        let heap_bytes = map_bytes(self.feature_ids.capacity(), size_of::<(u64, u32)>())
+            + map_bytes(self.by_key.capacity(), size_of::<(K, u32)>())
+            + self.feature_kinds.capacity() * size_of::<FeatureKind>()
+            + self.postings.capacity() * size_of::<Vec<u32>>()
+            + posting_capacity * size_of::<u32>()
+            + self.slots.capacity() * size_of::<Option<Slot<K>>>()
+            + slot_features * size_of::<u32>()
+            + self.free.capacity() * size_of::<u32>();
+        IndexStats {
+            records: self.len(),
+            features: self.feature_kinds.len(),
+            postings,
+            heap_bytes,
+        }
+    }
+
+    /// Adds a record given its features (sorted, deduplicated); the key must be absent.
+    pub(crate) fn insert_features(&mut self, key: K, features: &[u64]) -> Result<()> {
+        let slot_id = match self.free.pop() {
+            Some(s) => s,
+            None => u32::try_from(self.slots.len()).map_err(|_| full("records"))?,
+        };
+        let mut fids = Vec::with_capacity(features.len());
+        for &feature in features {
+            let fid = match self.feature_ids.get(&feature) {
+                Some(&fid) => fid,
+                None => {
+                    let fid = u32::try_from(self.postings.len()).map_err(|_| full("features"))?;
+                    self.feature_ids.insert(feature, fid);
+                    self.feature_kinds.push(FeatureKind::of(feature));
+                    self.postings.push(Vec::new());
+                    fid
+                }
+            };
+            self.postings[fid as usize].push(slot_id);
+            fids.push(fid);
+        }
+        let slot = Slot {
+            key,
+            features: fids.into_boxed_slice(),
+        };
+        if slot_id as usize == self.slots.len() {
+            self.slots.push(Some(slot));
+        } else {
+            self.slots[slot_id as usize] = Some(slot);
+        }
+        self.by_key.insert(key, slot_id);
+        Ok(())
+    }
+
+    /// Feature ids of `features` known to the index (unknown ones cannot match anything).
+    pub(crate) fn known_features(&self, features: &[u64]) -> Vec<u32> {
+        features
+            .iter()
+            .filter_map(|f| self.feature_ids.get(f).copied())
+            .collect()
+    }
+
+    /// Top-k ranking over the records sharing features `fids`, `exclude` left out.
+    pub(crate) fn top_k(&self, fids: &[u32], exclude: Option<u32>, k: usize) -> Vec<Candidate<K>> {
+        if k == 0 {
+            return Vec::new();
+        }
+        let cfg = &self.config;
+        let mut scores: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut trigrams: Vec<(usize, u32)> = Vec::new();
+        for &fid in fids {
+            let posting = &self.postings[fid as usize];
+            let kind = self.feature_kinds[fid as usize];
+            if kind == FeatureKind::Trigram {
+                trigrams.push((posting.len(), fid));
+                continue;
+            }
+            if posting.len() > cfg.max_block_size {
+                continue;
+            }
+            let w = cfg.weights.weight(kind);
+            for &s in posting {
+                *scores.entry(s).or_insert(0) += w;
+            }
+        }
+        trigrams.sort_unstable();
+        let mut budget = cfg.max_trigram_postings;
+        for &(len, fid) in trigrams.iter().take(cfg.max_trigrams) {
+            if len > budget {
+                break;
+            }
+            budget -= len;
+            let w = cfg.weights.trigram;
+            for &s in &self.postings[fid as usize] {
+                *scores.entry(s).or_insert(0) += w;
+            }
+        }
+        let mut ranked: Vec<(u32, K)> = scores
+            .into_iter()
+            .filter(|&(s, score)| score >= cfg.min_score && Some(s) != exclude)
+            .filter_map(|(s, score)| {
+                self.slots
+                    .get(s as usize)
+                    .and_then(Option::as_ref)
+                    .map(|slot| (score, slot.key))
+            })
+            .collect();
+        let order = |a: &(u32, K), b: &(u32, K)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+        if ranked.len() > k {
+            ranked.select_nth_unstable_by(k - 1, order);
+            ranked.truncate(k);
+        }
+        ranked.sort_unstable_by(order);
+        ranked
+            .into_iter()
+            .map(|(score, key)| Candidate { key, score })
+            .collect()
+    }
+}
+
+fn full(what: &str) -> Error {
+    Error::InvalidParameter {
+        name: "candidate_index".to_owned(),
+        reason: format!("holds the maximum number of {what}"),
+    }
+}
