@@ -46,7 +46,8 @@ struct Slot<K> {
 pub struct CandidateIndex<K> {
     config: BlockingConfig,
     feature_ids: FxHashMap<u64, u32>,
-    feature_kinds: Vec<FeatureKind>,
+    /// The feature of each feature id (its kind is in the top byte).
+    feature_values: Vec<u64>,
     postings: Vec<Vec<u32>>,
     slots: Vec<Option<Slot<K>>>,
     free: Vec<u32>,
@@ -70,7 +71,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
         Self {
             config,
             feature_ids: FxHashMap::default(),
-            feature_kinds: Vec::new(),
+            feature_values: Vec::new(),
             postings: Vec::new(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -169,7 +170,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
         let map_bytes = |len: usize, entry: usize| len * 8 / 7 * (entry + 1);
         let heap_bytes = map_bytes(self.feature_ids.capacity(), size_of::<(u64, u32)>())
             + map_bytes(self.by_key.capacity(), size_of::<(K, u32)>())
-            + self.feature_kinds.capacity() * size_of::<FeatureKind>()
+            + self.feature_values.capacity() * size_of::<u64>()
             + self.postings.capacity() * size_of::<Vec<u32>>()
             + posting_capacity * size_of::<u32>()
             + self.slots.capacity() * size_of::<Option<Slot<K>>>()
@@ -177,7 +178,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             + self.free.capacity() * size_of::<u32>();
         IndexStats {
             records: self.len(),
-            features: self.feature_kinds.len(),
+            features: self.feature_values.len(),
             postings,
             heap_bytes,
         }
@@ -196,7 +197,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
                 None => {
                     let fid = u32::try_from(self.postings.len()).map_err(|_| full("features"))?;
                     self.feature_ids.insert(feature, fid);
-                    self.feature_kinds.push(FeatureKind::of(feature));
+                    self.feature_values.push(feature);
                     self.postings.push(Vec::new());
                     fid
                 }
@@ -232,12 +233,15 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
         }
         let cfg = &self.config;
         let mut scores: FxHashMap<u32, u32> = FxHashMap::default();
-        let mut trigrams: Vec<(usize, u32)> = Vec::new();
+        // (posting length, feature, id): the feature value, not the id, breaks ties, so the
+        // choice does not depend on the order in which features were first seen.
+        let mut trigrams: Vec<(usize, u64, u32)> = Vec::new();
         for &fid in fids {
             let posting = &self.postings[fid as usize];
-            let kind = self.feature_kinds[fid as usize];
+            let feature = self.feature_values[fid as usize];
+            let kind = FeatureKind::of(feature);
             if kind == FeatureKind::Trigram {
-                trigrams.push((posting.len(), fid));
+                trigrams.push((posting.len(), feature, fid));
                 continue;
             }
             if posting.len() > cfg.max_block_size {
@@ -250,7 +254,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
         }
         trigrams.sort_unstable();
         let mut budget = cfg.max_trigram_postings;
-        for &(len, fid) in trigrams.iter().take(cfg.max_trigrams) {
+        for &(len, _, fid) in trigrams.iter().take(cfg.max_trigrams) {
             if len > budget {
                 break;
             }
