@@ -18,8 +18,10 @@ pub mod scoring;
 pub mod synth;
 pub mod training;
 
-pub use error::{Error, Result};
+pub use error::{DateError, Error, Result};
+pub use normalize::normalize;
 pub use record::{
     Address, BirthDate, Identifier, NormalizedAddress, NormalizedIdentifier, NormalizedName,
     NormalizedRecord, PersonRecord, PhoneticKeys, Sex,
 };
+pub use scoring::{Explanation, MatchDecision, Model, Score, Thresholds};

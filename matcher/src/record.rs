@@ -96,6 +96,13 @@ pub struct NormalizedName {
     pub phonetic: PhoneticKeys,
     /// Id of the nickname group this name belongs to (William, Bill, Will, Liam share one), if any.
     pub nickname_group: Option<u32>,
+    /// Every nickname group this name belongs to (`"al"` is Albert, Alfred and Alexander); the first is
+    /// `nickname_group`. Empty when the name is in no group.
+    #[serde(default)]
+    pub nickname_groups: Vec<u32>,
+    /// `text` without spaces (`"van der berg"` -> `"vanderberg"`): what string metrics compare.
+    #[serde(default)]
+    pub compact: String,
 }
 
 /// A normalized address.
@@ -103,8 +110,12 @@ pub struct NormalizedName {
 pub struct NormalizedAddress {
     /// House number (digits and letters), if one was found in the first line.
     pub house_number: String,
-    /// Street and remaining lines, folded and with common abbreviations expanded (`st` -> `street`).
+    /// Street of the first line (after the house number), folded and with common abbreviations
+    /// expanded (`st` -> `street`).
     pub street: String,
+    /// Remaining lines (building, locality), folded, abbreviations expanded; empty when none.
+    #[serde(default)]
+    pub extra: String,
     /// Folded city.
     pub city: String,
     /// Folded state.

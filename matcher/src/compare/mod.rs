@@ -1,1 +1,701 @@
-//! TODO(owner): compare
+//! Comparators: string metrics (one module each) and field comparisons that map a pair of
+//! `NormalizedRecord`s to a comparison level.
+//!
+//! A field comparison returns the index of the first level that applies in its kind's fixed level
+//! list (`ComparisonKind::level_labels`), or `None` when either side is missing the field (missing
+//! values weigh nothing). Multi-valued fields take the best level over all value pairs; current and
+//! former family names all count. Everything here is allocation-free: it is the scoring hot path.
+
+pub mod damerau;
+pub mod jaro_winkler;
+pub mod levenshtein;
+
+use crate::record::{BirthDate, NormalizedName, NormalizedRecord};
+use serde::{Deserialize, Serialize};
+
+/// What a comparison compares; fixes its ordered level list.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ComparisonKind {
+    /// Given names (all tokens, nicknames, phonetics, swapped with family name).
+    GivenName,
+    /// Family names, current and former.
+    FamilyName,
+    /// Birth date.
+    BirthDate,
+    /// Administrative sex.
+    Sex,
+    /// Identifiers that share a system.
+    Identifier,
+    /// House number, street and postal code.
+    Address,
+    /// City / suburb of the addresses.
+    City,
+    /// Phone numbers.
+    Phone,
+    /// E-mail addresses.
+    Email,
+}
+
+impl ComparisonKind {
+    /// Every kind, in the order of the built-in model.
+    pub const ALL: [ComparisonKind; 9] = [
+        ComparisonKind::GivenName,
+        ComparisonKind::FamilyName,
+        ComparisonKind::BirthDate,
+        ComparisonKind::Sex,
+        ComparisonKind::Identifier,
+        ComparisonKind::Address,
+        ComparisonKind::City,
+        ComparisonKind::Phone,
+        ComparisonKind::Email,
+    ];
+
+    /// The ordered level labels of this kind; the comparator returns an index into this list.
+    /// The last level is always the disagreement level.
+    pub fn level_labels(self) -> &'static [&'static str] {
+        match self {
+            ComparisonKind::GivenName => &[
+                "exact",
+                "swapped",
+                "nickname",
+                "phonetic",
+                "jaro_winkler_high",
+                "jaro_winkler_low",
+                "different",
+            ],
+            ComparisonKind::FamilyName => &[
+                "exact",
+                "swapped",
+                "phonetic",
+                "jaro_winkler_high",
+                "partial",
+                "jaro_winkler_low",
+                "different",
+            ],
+            ComparisonKind::BirthDate => &[
+                "exact",
+                "day_month_swapped",
+                "one_digit_or_transposition",
+                "year_off_by_one",
+                "different",
+            ],
+            ComparisonKind::Sex => &["agree", "disagree"],
+            ComparisonKind::Identifier => &["exact", "one_edit_or_transposition", "different"],
+            ComparisonKind::Address => &["exact", "fuzzy_street", "postal_code_only", "different"],
+            ComparisonKind::City => &["exact", "fuzzy", "different"],
+            ComparisonKind::Phone => &["exact", "last_seven_digits", "different"],
+            ComparisonKind::Email => &["exact", "fuzzy", "different"],
+        }
+    }
+
+    /// The level whose agreement gets a term-frequency adjustment (the value-specific exact level).
+    pub fn tf_level(self) -> Option<u8> {
+        match self {
+            ComparisonKind::GivenName | ComparisonKind::FamilyName | ComparisonKind::City => {
+                Some(0)
+            }
+            _ => None,
+        }
+    }
+
+    /// Snake-case name (`given_name`, ...), as in model files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ComparisonKind::GivenName => "given_name",
+            ComparisonKind::FamilyName => "family_name",
+            ComparisonKind::BirthDate => "birth_date",
+            ComparisonKind::Sex => "sex",
+            ComparisonKind::Identifier => "identifier",
+            ComparisonKind::Address => "address",
+            ComparisonKind::City => "city",
+            ComparisonKind::Phone => "phone",
+            ComparisonKind::Email => "email",
+        }
+    }
+}
+
+/// Similarity thresholds of one comparison (Jaro-Winkler for names, streets, cities, e-mails).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CompareParams {
+    /// Similarity at or above which the "high" (or only) fuzzy level applies.
+    pub high: f64,
+    /// Similarity at or above which the "low" fuzzy level applies (names only).
+    pub low: f64,
+}
+
+impl Default for CompareParams {
+    fn default() -> Self {
+        CompareParams {
+            high: 0.92,
+            low: 0.80,
+        }
+    }
+}
+
+/// The result of comparing one field of two records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldOutcome<'a> {
+    /// Level index into `ComparisonKind::level_labels`, `None` when a side is missing.
+    pub level: Option<u8>,
+    /// On exact agreement of a term-frequency field, the agreeing value.
+    pub value: Option<&'a str>,
+}
+
+impl<'a> FieldOutcome<'a> {
+    const MISSING: FieldOutcome<'static> = FieldOutcome {
+        level: None,
+        value: None,
+    };
+    fn level(level: u8) -> Self {
+        FieldOutcome {
+            level: Some(level),
+            value: None,
+        }
+    }
+}
+
+/// Compares one field of two records.
+///
+/// ```
+/// use matcher::{PersonRecord, normalize::normalize};
+/// use matcher::compare::{compare_field, ComparisonKind, CompareParams};
+/// let rec = |g: &str| normalize(&PersonRecord { given_names: vec![g.into()], ..Default::default() });
+/// let (a, b) = (rec("William"), rec("Bill"));
+/// let out = compare_field(ComparisonKind::GivenName, &CompareParams::default(), &a, &b);
+/// assert_eq!(ComparisonKind::GivenName.level_labels()[out.level.unwrap() as usize], "nickname");
+/// ```
+pub fn compare_field<'a>(
+    kind: ComparisonKind,
+    params: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> FieldOutcome<'a> {
+    match kind {
+        ComparisonKind::GivenName => given_name(params, a, b),
+        ComparisonKind::FamilyName => family_name(params, a, b),
+        ComparisonKind::BirthDate => match (a.birth_date, b.birth_date) {
+            (Some(x), Some(y)) => FieldOutcome::level(birth_date_level(x, y)),
+            _ => FieldOutcome::MISSING,
+        },
+        ComparisonKind::Sex => match (a.sex, b.sex) {
+            (Some(x), Some(y)) => FieldOutcome::level(u8::from(x != y)),
+            _ => FieldOutcome::MISSING,
+        },
+        ComparisonKind::Identifier => identifier(a, b),
+        ComparisonKind::Address => address(params, a, b),
+        ComparisonKind::City => city(params, a, b),
+        ComparisonKind::Phone => phone(a, b),
+        ComparisonKind::Email => email(params, a, b),
+    }
+}
+
+/// The string metrics compare: the compact form (no spaces), or the text for hand-built records.
+#[inline]
+fn key(n: &NormalizedName) -> &str {
+    if n.compact.is_empty() {
+        &n.text
+    } else {
+        &n.compact
+    }
+}
+
+fn phonetic_match(x: &NormalizedName, y: &NormalizedName) -> bool {
+    let (p, q) = (&x.phonetic, &y.phonetic);
+    (!p.metaphone.is_empty()
+        && (p.metaphone == q.metaphone
+            || p.metaphone == q.metaphone_alt
+            || p.metaphone_alt == q.metaphone
+            || (!p.metaphone_alt.is_empty() && p.metaphone_alt == q.metaphone_alt)))
+        || (!p.nysiis.is_empty() && p.nysiis == q.nysiis)
+}
+
+/// True when a's first given and family names are b's family and given names (and not equal).
+fn swapped(a: &NormalizedRecord, b: &NormalizedRecord) -> bool {
+    match (
+        a.given.first(),
+        a.family.first(),
+        b.given.first(),
+        b.family.first(),
+    ) {
+        (Some(ag), Some(af), Some(bg), Some(bf)) => {
+            key(ag) != key(af) && key(ag) == key(bf) && key(af) == key(bg)
+        }
+        _ => false,
+    }
+}
+
+fn exact<'a>(xs: &'a [NormalizedName], ys: &[NormalizedName]) -> Option<&'a str> {
+    xs.iter().map(key).find(|x| ys.iter().any(|y| key(y) == *x))
+}
+
+fn best_jaro_winkler(xs: &[NormalizedName], ys: &[NormalizedName]) -> f64 {
+    let mut best = 0.0f64;
+    for x in xs {
+        for y in ys {
+            best = best.max(jaro_winkler::similarity(key(x), key(y)));
+        }
+    }
+    best
+}
+
+fn given_name<'a>(
+    p: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> FieldOutcome<'a> {
+    let (xs, ys) = (&a.given, &b.given);
+    if xs.is_empty() || ys.is_empty() {
+        return FieldOutcome::MISSING;
+    }
+    if let Some(v) = exact(xs, ys) {
+        return FieldOutcome {
+            level: Some(0),
+            value: Some(v),
+        };
+    }
+    if swapped(a, b) {
+        return FieldOutcome::level(1);
+    }
+    let pairs = || xs.iter().flat_map(|x| ys.iter().map(move |y| (x, y)));
+    if pairs().any(|(x, y)| {
+        x.nickname_groups
+            .iter()
+            .any(|g| y.nickname_groups.contains(g))
+    }) {
+        return FieldOutcome::level(2);
+    }
+    if pairs().any(|(x, y)| phonetic_match(x, y)) {
+        return FieldOutcome::level(3);
+    }
+    let sim = best_jaro_winkler(xs, ys);
+    FieldOutcome::level(if sim >= p.high {
+        4
+    } else if sim >= p.low {
+        5
+    } else {
+        6
+    })
+}
+
+/// True when a significant (non-particle, two letters or more) token of one name is a token of
+/// the other: `smith jones` and `jones`.
+fn partial(xs: &[NormalizedName], ys: &[NormalizedName]) -> bool {
+    let significant = |t: &&str| t.len() >= 2 && !crate::normalize::is_particle(t);
+    xs.iter().any(|x| {
+        x.text.split(' ').filter(significant).any(|t| {
+            ys.iter()
+                .any(|y| y.text.split(' ').filter(significant).any(|u| u == t))
+        })
+    })
+}
+
+fn family_name<'a>(
+    p: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> FieldOutcome<'a> {
+    let (xs, ys) = (&a.family, &b.family);
+    if xs.is_empty() || ys.is_empty() {
+        return FieldOutcome::MISSING;
+    }
+    if let Some(v) = exact(xs, ys) {
+        return FieldOutcome {
+            level: Some(0),
+            value: Some(v),
+        };
+    }
+    if swapped(a, b) {
+        return FieldOutcome::level(1);
+    }
+    if xs.iter().any(|x| ys.iter().any(|y| phonetic_match(x, y))) {
+        return FieldOutcome::level(2);
+    }
+    let sim = best_jaro_winkler(xs, ys);
+    if sim >= p.high {
+        return FieldOutcome::level(3);
+    }
+    if partial(xs, ys) {
+        return FieldOutcome::level(4);
+    }
+    FieldOutcome::level(if sim >= p.low { 5 } else { 6 })
+}
+
+/// The eight digits `YYYYMMDD` of a date.
+fn digits(d: BirthDate) -> [u8; 8] {
+    let y = d.year;
+    [
+        (y / 1000 % 10) as u8,
+        (y / 100 % 10) as u8,
+        (y / 10 % 10) as u8,
+        (y % 10) as u8,
+        d.month / 10,
+        d.month % 10,
+        d.day / 10,
+        d.day % 10,
+    ]
+}
+
+/// Birth-date level: exact, day and month swapped, one digit off or two adjacent digits
+/// transposed, year off by one (same day and month), different.
+///
+/// ```
+/// use matcher::BirthDate;
+/// use matcher::compare::birth_date_level;
+/// let d = |year, month, day| BirthDate { year, month, day };
+/// assert_eq!(birth_date_level(d(1980, 3, 7), d(1980, 3, 7)), 0);
+/// assert_eq!(birth_date_level(d(1980, 3, 7), d(1980, 7, 3)), 1);
+/// assert_eq!(birth_date_level(d(1980, 3, 7), d(1980, 3, 8)), 2);
+/// assert_eq!(birth_date_level(d(1980, 3, 7), d(1981, 3, 7)), 2);
+/// assert_eq!(birth_date_level(d(1979, 3, 7), d(1980, 3, 7)), 3);
+/// assert_eq!(birth_date_level(d(1950, 1, 1), d(1980, 3, 7)), 4);
+/// ```
+pub fn birth_date_level(a: BirthDate, b: BirthDate) -> u8 {
+    if a == b {
+        return 0;
+    }
+    if a.year == b.year && a.month == b.day && a.day == b.month {
+        return 1;
+    }
+    let (x, y) = (digits(a), digits(b));
+    let mut diffs = [0usize; 3];
+    let mut n = 0;
+    for i in 0..8 {
+        if x[i] != y[i] {
+            if n < 3 {
+                diffs[n] = i;
+            }
+            n += 1;
+        }
+    }
+    if n == 1
+        || (n == 2
+            && diffs[1] == diffs[0] + 1
+            && x[diffs[0]] == y[diffs[1]]
+            && x[diffs[1]] == y[diffs[0]])
+    {
+        return 2;
+    }
+    if a.month == b.month && a.day == b.day && a.year.abs_diff(b.year) == 1 {
+        return 3;
+    }
+    4
+}
+
+fn identifier<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> FieldOutcome<'a> {
+    let mut best: Option<u8> = None;
+    for x in &a.identifiers {
+        for y in &b.identifiers {
+            if x.system != y.system {
+                continue;
+            }
+            let level = if x.value == y.value {
+                0
+            } else if damerau::one_edit_or_transposition(&x.value, &y.value) {
+                1
+            } else {
+                2
+            };
+            if level == 0 {
+                return FieldOutcome::level(0);
+            }
+            best = Some(best.map_or(level, |b| b.min(level)));
+        }
+    }
+    FieldOutcome {
+        level: best,
+        value: None,
+    }
+}
+
+fn address<'a>(
+    p: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> FieldOutcome<'a> {
+    let mut best: Option<u8> = None;
+    for x in &a.addresses {
+        if x.street.is_empty() && x.postal_code.is_empty() {
+            continue;
+        }
+        for y in &b.addresses {
+            if y.street.is_empty() && y.postal_code.is_empty() {
+                continue;
+            }
+            let postal_agree = !x.postal_code.is_empty() && x.postal_code == y.postal_code;
+            let postal_compatible =
+                postal_agree || x.postal_code.is_empty() || y.postal_code.is_empty();
+            let streets = !x.street.is_empty() && !y.street.is_empty();
+            let house_agree = x.house_number == y.house_number;
+            let house_close = house_agree
+                || x.house_number.is_empty()
+                || y.house_number.is_empty()
+                || damerau::one_edit_or_transposition(&x.house_number, &y.house_number);
+            let level = if streets && x.street == y.street && house_agree && postal_compatible {
+                0
+            } else if streets
+                && house_close
+                && jaro_winkler::similarity(&x.street, &y.street) >= p.high
+            {
+                1
+            } else if postal_agree {
+                2
+            } else {
+                3
+            };
+            if level == 0 {
+                return FieldOutcome::level(0);
+            }
+            best = Some(best.map_or(level, |b| b.min(level)));
+        }
+    }
+    FieldOutcome {
+        level: best,
+        value: None,
+    }
+}
+
+fn city<'a>(
+    p: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> FieldOutcome<'a> {
+    let mut best: Option<u8> = None;
+    for x in a.addresses.iter().filter(|x| !x.city.is_empty()) {
+        for y in b.addresses.iter().filter(|y| !y.city.is_empty()) {
+            if x.city == y.city {
+                return FieldOutcome {
+                    level: Some(0),
+                    value: Some(&x.city),
+                };
+            }
+            let level = if jaro_winkler::similarity(&x.city, &y.city) >= p.high {
+                1
+            } else {
+                2
+            };
+            best = Some(best.map_or(level, |b| b.min(level)));
+        }
+    }
+    FieldOutcome {
+        level: best,
+        value: None,
+    }
+}
+
+fn phone<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> FieldOutcome<'a> {
+    let mut best: Option<u8> = None;
+    for x in &a.phones {
+        for y in &b.phones {
+            let level = if x == y {
+                return FieldOutcome::level(0);
+            } else if x.len() >= 7 && y.len() >= 7 && x[x.len() - 7..] == y[y.len() - 7..] {
+                1
+            } else {
+                2
+            };
+            best = Some(best.map_or(level, |b| b.min(level)));
+        }
+    }
+    FieldOutcome {
+        level: best,
+        value: None,
+    }
+}
+
+fn email<'a>(
+    p: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> FieldOutcome<'a> {
+    let mut best: Option<u8> = None;
+    for x in &a.emails {
+        for y in &b.emails {
+            let level = if x == y {
+                return FieldOutcome::level(0);
+            } else if jaro_winkler::similarity(x, y) >= p.high {
+                1
+            } else {
+                2
+            };
+            best = Some(best.map_or(level, |b| b.min(level)));
+        }
+    }
+    FieldOutcome {
+        level: best,
+        value: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::normalize;
+    use crate::record::{Address, Identifier, PersonRecord};
+
+    fn label(kind: ComparisonKind, a: &PersonRecord, b: &PersonRecord) -> &'static str {
+        let (a, b) = (normalize(a), normalize(b));
+        match compare_field(kind, &CompareParams::default(), &a, &b).level {
+            Some(l) => kind.level_labels()[l as usize],
+            None => "missing",
+        }
+    }
+
+    fn person(given: &str, family: &str) -> PersonRecord {
+        PersonRecord {
+            given_names: vec![given.into()],
+            family_names: family.split('|').map(str::to_owned).collect(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn name_levels() {
+        use ComparisonKind::{FamilyName as F, GivenName as G};
+        assert_eq!(
+            label(G, &person("Anne", "X"), &person("ANNE", "Y")),
+            "exact"
+        );
+        assert_eq!(
+            label(G, &person("John", "Smith"), &person("Smith", "John")),
+            "swapped"
+        );
+        assert_eq!(
+            label(F, &person("John", "Smith"), &person("Smith", "John")),
+            "swapped"
+        );
+        assert_eq!(
+            label(G, &person("Margaret", "X"), &person("Peggy", "X")),
+            "nickname"
+        );
+        assert_eq!(
+            label(G, &person("Catherine", "X"), &person("Kathryn", "X")),
+            "phonetic"
+        );
+        assert_eq!(
+            label(G, &person("Jonathon", "X"), &person("Jonathan", "X")),
+            "phonetic"
+        );
+        assert_eq!(
+            label(G, &person("Christina", "X"), &person("Christian", "X")),
+            "jaro_winkler_high"
+        );
+        assert_eq!(
+            label(G, &person("Mark", "X"), &person("Zoe", "X")),
+            "different"
+        );
+        assert_eq!(label(G, &person("", "X"), &person("Zoe", "X")), "missing");
+        assert_eq!(
+            label(F, &person("A", "Brown|Green"), &person("B", "Green")),
+            "exact"
+        );
+        assert_eq!(
+            label(F, &person("A", "Van der Berg"), &person("B", "Vanderberg")),
+            "exact"
+        );
+        assert_eq!(
+            label(F, &person("A", "Smith-Jones"), &person("B", "Jones")),
+            "partial"
+        );
+        assert_eq!(
+            label(F, &person("A", "Smith"), &person("B", "Smyth")),
+            "phonetic"
+        );
+    }
+
+    #[test]
+    fn other_levels() {
+        let with = |f: &dyn Fn(&mut PersonRecord)| {
+            let mut p = PersonRecord::default();
+            f(&mut p);
+            p
+        };
+        let id = |v: &str| {
+            with(&|p| {
+                p.identifiers = vec![Identifier {
+                    system: "ssn".into(),
+                    value: v.into(),
+                }]
+            })
+        };
+        assert_eq!(
+            label(ComparisonKind::Identifier, &id("1234567"), &id("1234567")),
+            "exact"
+        );
+        assert_eq!(
+            label(ComparisonKind::Identifier, &id("1234567"), &id("1235467")),
+            "one_edit_or_transposition"
+        );
+        assert_eq!(
+            label(ComparisonKind::Identifier, &id("1234567"), &id("7654321")),
+            "different"
+        );
+        let phone = |v: &str| with(&|p| p.phones = vec![v.into()]);
+        assert_eq!(
+            label(
+                ComparisonKind::Phone,
+                &phone("02 9999 1234"),
+                &phone("(02) 9999-1234")
+            ),
+            "exact"
+        );
+        assert_eq!(
+            label(
+                ComparisonKind::Phone,
+                &phone("+61 2 9999 1234"),
+                &phone("9999 1234")
+            ),
+            "last_seven_digits"
+        );
+        let addr = |line: &str, pc: &str| {
+            with(&|p| {
+                p.addresses = vec![Address {
+                    lines: vec![line.into()],
+                    postal_code: Some(pc.into()),
+                    city: Some("Cromer".into()),
+                    ..Default::default()
+                }]
+            })
+        };
+        assert_eq!(
+            label(
+                ComparisonKind::Address,
+                &addr("12 Miller St", "2096"),
+                &addr("12 miller street", "2096")
+            ),
+            "exact"
+        );
+        assert_eq!(
+            label(
+                ComparisonKind::Address,
+                &addr("12 Miller St", "2096"),
+                &addr("12 Millar Street", "2096")
+            ),
+            "fuzzy_street"
+        );
+        assert_eq!(
+            label(
+                ComparisonKind::Address,
+                &addr("12 Miller St", "2096"),
+                &addr("3 Oak Avenue", "2096")
+            ),
+            "postal_code_only"
+        );
+        assert_eq!(
+            label(
+                ComparisonKind::Address,
+                &addr("12 Miller St", "2096"),
+                &addr("3 Oak Avenue", "4000")
+            ),
+            "different"
+        );
+        assert_eq!(
+            label(
+                ComparisonKind::City,
+                &addr("1 A St", "1"),
+                &addr("2 B St", "2")
+            ),
+            "exact"
+        );
+    }
+}

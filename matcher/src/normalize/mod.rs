@@ -1,1 +1,494 @@
-//! TODO(owner): normalize
+//! Normalization: turns a raw `PersonRecord` into the `NormalizedRecord` every comparator works on.
+//!
+//! Text is folded (Unicode NFKD, diacritics removed, lower case, punctuation to single spaces,
+//! apostrophes dropped so `O'Brien` is `obrien`); titles and suffixes are stripped from names;
+//! given names are split into tokens and tagged with their nickname groups; family names keep their
+//! particles (`van der berg`) and get a compact form without spaces; dates are validated; phones
+//! are reduced to digits; postal codes and identifiers lose their separators; addresses have their
+//! house number split from the street and street-type abbreviations expanded. Placeholder
+//! identities (John Doe, Baby Girl, Test Patient, ...) are flagged.
+//!
+//! Every text output is a fixed point: normalizing it again gives it back.
+
+mod address;
+mod date;
+mod nickname;
+
+pub use address::{expand_street, normalize_address};
+pub use date::{EARLIEST_YEAR, parse_birth_date, parse_birth_date_on};
+pub use nickname::{
+    group_count, group_names, nickname_equivalent, nickname_group, nickname_groups,
+};
+
+use crate::phonetic;
+use crate::record::{NormalizedIdentifier, NormalizedName, NormalizedRecord, PersonRecord, Sex};
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Normalizes one record. Never fails: invalid parts (a bad birth date) become missing values.
+///
+/// ```
+/// use matcher::{PersonRecord, normalize::normalize};
+/// let raw = PersonRecord {
+///     given_names: vec!["Dr. José-María".into()],
+///     family_names: vec!["O'Brien Jr.".into()],
+///     birth_date: Some("1970-01-31".into()),
+///     phones: vec!["+61 (2) 9999-1234".into()],
+///     ..Default::default()
+/// };
+/// let n = normalize(&raw);
+/// assert_eq!(n.given[0].text, "jose");
+/// assert_eq!(n.given[1].text, "maria");
+/// assert_eq!(n.family[0].text, "obrien");
+/// assert_eq!(n.phones, ["61299991234"]);
+/// assert_eq!(n.birth_date.map(|d| d.year), Some(1970));
+/// ```
+pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
+    let given: Vec<NormalizedName> = record
+        .given_names
+        .iter()
+        .flat_map(|g| given_name_tokens(g))
+        .map(|t| name_from_folded(t))
+        .collect();
+    let mut family: Vec<NormalizedName> = Vec::with_capacity(record.family_names.len());
+    for f in &record.family_names {
+        if let Some(text) = family_name_text(f) {
+            if !family.iter().any(|n| n.text == text) {
+                family.push(name_from_folded(text));
+            }
+        }
+    }
+    let placeholder = is_placeholder(&given, &family);
+    let mut phones: Vec<String> = Vec::new();
+    for p in &record.phones {
+        let digits = normalize_phone(p);
+        if !digits.is_empty() && !phones.contains(&digits) {
+            phones.push(digits);
+        }
+    }
+    let mut emails: Vec<String> = Vec::new();
+    for e in &record.emails {
+        let e = normalize_email(e);
+        if !e.is_empty() && !emails.contains(&e) {
+            emails.push(e);
+        }
+    }
+    let mut identifiers: Vec<NormalizedIdentifier> = Vec::new();
+    for id in &record.identifiers {
+        let value = normalize_code(&id.value);
+        if value.is_empty() {
+            continue;
+        }
+        let n = NormalizedIdentifier {
+            system: normalize_system(&id.system),
+            value,
+        };
+        if !identifiers.contains(&n) {
+            identifiers.push(n);
+        }
+    }
+    let addresses = record
+        .addresses
+        .iter()
+        .map(normalize_address)
+        .filter(|a| {
+            !(a.house_number.is_empty()
+                && a.street.is_empty()
+                && a.extra.is_empty()
+                && a.city.is_empty()
+                && a.postal_code.is_empty())
+        })
+        .collect();
+    NormalizedRecord {
+        given,
+        family,
+        sex: record.sex.filter(|s| *s != Sex::Unknown),
+        birth_date: record
+            .birth_date
+            .as_deref()
+            .and_then(|d| parse_birth_date(d).ok()),
+        addresses,
+        phones,
+        emails,
+        identifiers,
+        placeholder,
+    }
+}
+
+/// Folds text: NFKD, combining marks removed, a few letters without decomposition mapped
+/// (`ß`→`ss`, `æ`→`ae`, `ø`→`o`, `ł`→`l`, ...), lower case, apostrophes dropped, every other
+/// non-alphanumeric run turned into one space, trimmed.
+///
+/// ```
+/// use matcher::normalize::fold;
+/// assert_eq!(fold("  Ångström-Łukasz  O'Neil "), "angstrom lukasz oneil");
+/// assert_eq!(fold("STRAßE"), "strasse");
+/// assert_eq!(fold(&fold("Zoë")), fold("Zoë"));
+/// ```
+pub fn fold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    let push = |out: &mut String, c: char, pending: &mut bool| {
+        if *pending && !out.is_empty() {
+            out.push(' ');
+        }
+        *pending = false;
+        out.push(c);
+    };
+    for c in text.nfkd().filter(|c| !is_combining_mark(*c)) {
+        let special: Option<&str> = match c {
+            'ß' | 'ẞ' => Some("ss"),
+            'æ' | 'Æ' => Some("ae"),
+            'œ' | 'Œ' => Some("oe"),
+            'ø' | 'Ø' => Some("o"),
+            'ł' | 'Ł' => Some("l"),
+            'đ' | 'Đ' | 'ð' | 'Ð' => Some("d"),
+            'þ' | 'Þ' => Some("th"),
+            'ı' => Some("i"),
+            _ => None,
+        };
+        if let Some(s) = special {
+            for sc in s.chars() {
+                push(&mut out, sc, &mut pending_space);
+            }
+            continue;
+        }
+        if matches!(c, '\'' | '’' | '‘' | '`' | 'ʼ' | '´') {
+            continue;
+        }
+        if c.is_alphanumeric() {
+            for lc in c
+                .to_lowercase()
+                .flat_map(|l| l.nfkd())
+                .filter(|l| !is_combining_mark(*l))
+            {
+                if lc.is_alphanumeric() {
+                    push(&mut out, lc, &mut pending_space);
+                }
+            }
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// Titles and honorifics removed from names.
+const TITLES: &[&str] = &[
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mx",
+    "master",
+    "dr",
+    "doctor",
+    "prof",
+    "professor",
+    "rev",
+    "reverend",
+    "fr",
+    "father",
+    "sr",
+    "sister",
+    "sir",
+    "dame",
+    "lord",
+    "lady",
+    "hon",
+    "capt",
+    "captain",
+    "col",
+    "sgt",
+    "lt",
+    "maj",
+    "mme",
+    "mlle",
+    "herr",
+    "frau",
+];
+
+/// Generational and professional suffixes removed from names.
+const SUFFIXES: &[&str] = &[
+    "jr", "jnr", "junior", "sr", "snr", "senior", "ii", "iii", "iv", "2nd", "3rd", "md", "phd",
+    "esq", "dds", "rn", "obe", "mbe",
+];
+
+/// Family-name particles kept in the text (`van der berg`) but ignored for token matching.
+pub const PARTICLES: &[&str] = &[
+    "van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "dos", "das",
+    "ter", "ten", "op", "st", "saint", "bin", "binti", "al", "el", "ibn", "mac", "ap",
+];
+
+/// True for a particle such as `van`, `de` or `la`.
+pub fn is_particle(token: &str) -> bool {
+    PARTICLES.contains(&token)
+}
+
+fn is_title_or_suffix(token: &str) -> bool {
+    TITLES.contains(&token) || SUFFIXES.contains(&token)
+}
+
+/// Folded tokens of a name with titles and suffixes removed (kept when nothing else remains).
+fn name_tokens(raw: &str) -> Vec<String> {
+    let folded = fold(raw);
+    let all: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
+    let kept: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|t| !is_title_or_suffix(t))
+        .collect();
+    if kept.is_empty() {
+        all.into_iter().map(str::to_owned).collect()
+    } else {
+        kept.into_iter().map(str::to_owned).collect()
+    }
+}
+
+/// Given-name tokens: `"Mary-Ann"` is `mary` and `ann`.
+fn given_name_tokens(raw: &str) -> Vec<String> {
+    name_tokens(raw)
+}
+
+/// Folded family-name text with titles and suffixes removed (`None` when empty).
+pub fn family_name_text(raw: &str) -> Option<String> {
+    let tokens = name_tokens(raw);
+    if tokens.is_empty() {
+        None
+    } else {
+        Some(tokens.join(" "))
+    }
+}
+
+/// Folded given or family name (single name string) with titles and suffixes removed.
+pub fn normalize_name_text(raw: &str) -> String {
+    name_tokens(raw).join(" ")
+}
+
+/// Builds a `NormalizedName` from already folded text (phonetic keys, nickname groups, compact form).
+pub fn name_from_folded(text: String) -> NormalizedName {
+    let compact: String = text.chars().filter(|c| *c != ' ').collect();
+    let groups = nickname_groups(&compact).to_vec();
+    NormalizedName {
+        phonetic: phonetic::keys(&compact),
+        nickname_group: groups.first().copied(),
+        nickname_groups: groups,
+        compact,
+        text,
+    }
+}
+
+/// Builds a `NormalizedName` from raw text (folding, titles and suffixes removed).
+pub fn normalize_name(raw: &str) -> NormalizedName {
+    name_from_folded(normalize_name_text(raw))
+}
+
+/// Phone reduced to its digits (`"+61 (2) 9999-1234"` → `"61299991234"`).
+pub fn normalize_phone(raw: &str) -> String {
+    raw.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// Postal code or identifier value: ASCII letters and digits only, upper case.
+pub fn normalize_code(raw: &str) -> String {
+    fold(raw)
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .collect()
+}
+
+/// Identifier system: trimmed, lower case.
+pub fn normalize_system(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+/// E-mail: trimmed, lower case.
+pub fn normalize_email(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+const PLACEHOLDER_GIVEN: &[&str] = &[
+    "john",
+    "jane",
+    "baby",
+    "infant",
+    "newborn",
+    "unknown",
+    "unk",
+    "test",
+    "patient",
+    "anonymous",
+    "noname",
+    "nn",
+    "xx",
+    "xxx",
+    "zz",
+    "zzz",
+    "trauma",
+    "male",
+    "female",
+    "boy",
+    "girl",
+    "twin",
+];
+const PLACEHOLDER_FAMILY: &[&str] = &[
+    "doe",
+    "unknown",
+    "unk",
+    "test",
+    "patient",
+    "anonymous",
+    "noname",
+    "nn",
+    "xx",
+    "xxx",
+    "zz",
+    "zzz",
+    "trauma",
+    "dummy",
+    "sample",
+];
+
+/// True when the names are a placeholder identity: John/Jane Doe, Baby Boy/Girl (whatever the family
+/// name), Unknown, Test Patient, Patient Unknown, Anonymous, ...
+///
+/// ```
+/// use matcher::normalize::{normalize_name, is_placeholder};
+/// let n = |s: &str| vec![normalize_name(s)];
+/// assert!(is_placeholder(&n("John"), &n("Doe")));
+/// assert!(is_placeholder(&n("Baby Girl"), &n("Nguyen")));
+/// assert!(is_placeholder(&n("Test"), &n("Patient")));
+/// assert!(is_placeholder(&[], &n("Unknown")));
+/// assert!(!is_placeholder(&n("John"), &n("Smith")));
+/// ```
+pub fn is_placeholder(given: &[NormalizedName], family: &[NormalizedName]) -> bool {
+    let first = given.first().map(|n| n.compact.as_str());
+    let second = given.get(1).map(|n| n.compact.as_str());
+    let fam = family.first().map(|n| n.compact.as_str());
+    let placeholder_token = |t: &str| {
+        matches!(
+            t,
+            "unknown"
+                | "unk"
+                | "anonymous"
+                | "noname"
+                | "test"
+                | "testpatient"
+                | "dummy"
+                | "xxx"
+                | "zzz"
+        )
+    };
+    if given.iter().any(|n| placeholder_token(&n.compact))
+        || family.iter().any(|n| placeholder_token(&n.compact))
+    {
+        return true;
+    }
+    if matches!(first, Some("baby" | "infant" | "newborn" | "twin"))
+        || matches!(
+            (first, second),
+            (Some("male" | "female"), Some("infant" | "baby"))
+        )
+    {
+        return true;
+    }
+    if matches!(fam, Some("doe"))
+        && first.is_none_or(|g| PLACEHOLDER_GIVEN.contains(&g) || g.len() <= 1)
+    {
+        return true;
+    }
+    if matches!(fam, Some("patient") | Some("trauma"))
+        && first.is_none_or(|g| PLACEHOLDER_GIVEN.contains(&g))
+    {
+        return true;
+    }
+    if let Some(f) = fam
+        && PLACEHOLDER_FAMILY.contains(&f)
+        && given.is_empty()
+    {
+        return true;
+    }
+    given.is_empty() && family.is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::Identifier;
+
+    #[test]
+    fn names_titles_suffixes_particles() {
+        assert_eq!(normalize_name_text("Mr. John Smith, Jr."), "john smith");
+        assert_eq!(
+            family_name_text("van der Berg").as_deref(),
+            Some("van der berg")
+        );
+        assert_eq!(normalize_name("Van Der Berg").compact, "vanderberg");
+        assert_eq!(normalize_name("Smith-Jones").text, "smith jones");
+        assert_eq!(normalize_name("O'Connor").text, "oconnor");
+        assert_eq!(normalize_name("Dr").text, "dr");
+        assert_eq!(normalize_name("Müller").text, "muller");
+        assert_eq!(
+            normalize_name("Bill").nickname_group,
+            nickname_group("william")
+        );
+    }
+
+    #[test]
+    fn record_fields() {
+        let raw = PersonRecord {
+            given_names: vec!["Mary-Ann".into()],
+            family_names: vec!["Brown".into(), "BROWN".into(), "Green".into()],
+            sex: Some(Sex::Unknown),
+            birth_date: Some("31/02/1980".into()),
+            identifiers: vec![Identifier {
+                system: " SSN ".into(),
+                value: "123-45.678 9".into(),
+            }],
+            emails: vec![" Mary@Example.ORG ".into()],
+            ..Default::default()
+        };
+        let n = normalize(&raw);
+        assert_eq!(
+            n.given.iter().map(|g| g.text.as_str()).collect::<Vec<_>>(),
+            ["mary", "ann"]
+        );
+        assert_eq!(
+            n.family.iter().map(|g| g.text.as_str()).collect::<Vec<_>>(),
+            ["brown", "green"]
+        );
+        assert_eq!(n.sex, None);
+        assert_eq!(n.birth_date, None);
+        assert_eq!(n.identifiers[0].system, "ssn");
+        assert_eq!(n.identifiers[0].value, "123456789");
+        assert_eq!(n.emails, ["mary@example.org"]);
+        assert!(!n.placeholder);
+    }
+
+    #[test]
+    fn placeholders() {
+        let rec = |g: &str, f: &str| PersonRecord {
+            given_names: vec![g.into()],
+            family_names: vec![f.into()],
+            ..Default::default()
+        };
+        for (g, f) in [
+            ("John", "Doe"),
+            ("Jane", "DOE"),
+            ("Baby Boy", "Smith"),
+            ("Unknown", "Unknown"),
+            ("Test", "Patient"),
+            ("Patient", "Unknown"),
+            ("", ""),
+        ] {
+            assert!(normalize(&rec(g, f)).placeholder, "{g} {f}");
+        }
+        for (g, f) in [
+            ("John", "Smith"),
+            ("Jane", "Doherty"),
+            ("Patience", "Brown"),
+        ] {
+            assert!(!normalize(&rec(g, f)).placeholder, "{g} {f}");
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Birth-date parsing and validation.
+//!
+//! Accepted formats: `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD`, `YYYYMMDD`, `DD.MM.YYYY`, `DD-MM-YYYY` and
+//! `DD/MM/YYYY`. Slashed dates are read day first (the international and Australian convention),
+//! except when the first number cannot be a day-of-month reading (`12/31/1980` is read as `MM/DD`
+//! because 31 is no month). Dates in the future or before 1850 are rejected.
+
+use crate::error::DateError;
+use crate::record::BirthDate;
+use chrono::{Datelike, NaiveDate};
+
+/// Earliest accepted birth year.
+pub const EARLIEST_YEAR: u16 = 1850;
+
+/// Parses and validates a birth date against today's date (UTC).
+///
+/// ```
+/// use matcher::normalize::parse_birth_date;
+/// use matcher::BirthDate;
+/// let d = BirthDate { year: 1984, month: 3, day: 7 };
+/// assert_eq!(parse_birth_date("1984-03-07"), Ok(d));
+/// assert_eq!(parse_birth_date("19840307"), Ok(d));
+/// assert_eq!(parse_birth_date("07/03/1984"), Ok(d));
+/// assert_eq!(parse_birth_date("07.03.1984"), Ok(d));
+/// assert_eq!(parse_birth_date("03/31/1984").map(|d| d.day), Ok(31));
+/// assert!(parse_birth_date("1984-02-30").is_err());
+/// assert!(parse_birth_date("2999-01-01").is_err());
+/// ```
+pub fn parse_birth_date(text: &str) -> Result<BirthDate, DateError> {
+    parse_birth_date_on(text, chrono::Utc::now().date_naive())
+}
+
+/// Parses and validates a birth date, rejecting dates after `today`.
+pub fn parse_birth_date_on(text: &str, today: NaiveDate) -> Result<BirthDate, DateError> {
+    let (year, month, day) = split(text.trim())?;
+    if year < u32::from(EARLIEST_YEAR) {
+        return Err(DateError::TooEarly);
+    }
+    let date = NaiveDate::from_ymd_opt(year as i32, month, day).ok_or(DateError::NoSuchDate)?;
+    if date > today {
+        return Err(DateError::Future);
+    }
+    Ok(BirthDate {
+        year: date.year() as u16,
+        month: date.month() as u8,
+        day: date.day() as u8,
+    })
+}
+
+/// Splits the text into (year, month, day) numbers according to the accepted formats.
+fn split(text: &str) -> Result<(u32, u32, u32), DateError> {
+    let bytes = text.as_bytes();
+    if bytes.len() == 8 && bytes.iter().all(u8::is_ascii_digit) {
+        let n = |r: std::ops::Range<usize>| number(&text[r]);
+        return Ok((n(0..4)?, n(4..6)?, n(6..8)?));
+    }
+    let sep = bytes
+        .iter()
+        .copied()
+        .find(|b| matches!(b, b'-' | b'/' | b'.'))
+        .ok_or(DateError::Format)?;
+    let mut parts = text.split(sep as char);
+    let (Some(p1), Some(p2), Some(p3), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(DateError::Format);
+    };
+    let (a, b, c) = (number(p1)?, number(p2)?, number(p3)?);
+    if p1.len() == 4 {
+        return Ok((a, b, c));
+    }
+    if p3.len() != 4 {
+        return Err(DateError::Format);
+    }
+    if sep == b'/' && a <= 12 && b > 12 {
+        // Only an MM/DD reading is possible.
+        return Ok((c, a, b));
+    }
+    Ok((c, b, a))
+}
+
+fn number(part: &str) -> Result<u32, DateError> {
+    if part.is_empty() || part.len() > 4 || !part.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(DateError::Format);
+    }
+    part.parse().map_err(|_| DateError::Format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn on(text: &str) -> Result<BirthDate, DateError> {
+        parse_birth_date_on(text, NaiveDate::from_ymd_opt(2024, 6, 1).unwrap())
+    }
+
+    #[test]
+    fn formats() {
+        let d = BirthDate {
+            year: 1990,
+            month: 11,
+            day: 2,
+        };
+        for text in [
+            "1990-11-02",
+            "1990/11/02",
+            "19901102",
+            "02/11/1990",
+            "02.11.1990",
+            "02-11-1990",
+            " 1990-11-2 ",
+        ] {
+            assert_eq!(on(text), Ok(d), "{text}");
+        }
+        assert_eq!(
+            on("11/25/1990"),
+            Ok(BirthDate {
+                year: 1990,
+                month: 11,
+                day: 25
+            })
+        );
+    }
+
+    #[test]
+    fn rejections() {
+        assert_eq!(on("1990-02-29"), Err(DateError::NoSuchDate));
+        assert_eq!(on("2000-02-29").map(|d| d.day), Ok(29));
+        assert_eq!(on("1990-13-01"), Err(DateError::NoSuchDate));
+        assert_eq!(on("2024-06-02"), Err(DateError::Future));
+        assert_eq!(on("1700-01-01"), Err(DateError::TooEarly));
+        assert_eq!(on("yesterday"), Err(DateError::Format));
+        assert_eq!(on("1990-11"), Err(DateError::Format));
+        assert_eq!(on("90-11-02"), Err(DateError::Format));
+        assert_eq!(on(""), Err(DateError::Format));
+    }
+}

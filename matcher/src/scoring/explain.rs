@@ -1,0 +1,153 @@
+//! Explanations: why a pair scored what it scored, comparison by comparison, for a data steward.
+//!
+//! An explanation holds the normalized values compared, so it is patient data: show it to an
+//! authorised user, never log it.
+
+use super::{MatchDecision, Model, Score};
+use crate::compare::ComparisonKind;
+use crate::record::NormalizedRecord;
+use serde::Serialize;
+
+/// One comparison's part in a score.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ComparisonExplanation {
+    /// Comparison name (`given_name`, ...).
+    pub comparison: String,
+    /// Level label (`exact`, `nickname`, ...) or `missing`.
+    pub level: String,
+    /// Weight this comparison added, term-frequency adjustment included (0 when missing), before
+    /// the household cap.
+    pub weight: f64,
+    /// The term-frequency part of `weight`.
+    pub tf_adjustment: f64,
+    /// Normalized values of the left record (several values joined with `" | "`).
+    pub left: String,
+    /// Normalized values of the right record.
+    pub right: String,
+}
+
+/// The whole story of one score.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Explanation {
+    /// Model version.
+    pub model_version: String,
+    /// Prior weight.
+    pub prior_weight: f64,
+    /// Per comparison, in model order.
+    pub comparisons: Vec<ComparisonExplanation>,
+    /// Weight removed by the household cap (0 or negative).
+    pub household_cap_adjustment: f64,
+    /// Total match weight (equals `Model::score`'s).
+    pub match_weight: f64,
+    /// Match probability.
+    pub probability: f64,
+    /// Decision (placeholder rule applied; the near-tie rule needs the other candidates).
+    pub decision: MatchDecision,
+}
+
+fn join<'a>(values: impl Iterator<Item = &'a str>) -> String {
+    values
+        .filter(|v| !v.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+fn values(kind: ComparisonKind, r: &NormalizedRecord) -> String {
+    match kind {
+        ComparisonKind::GivenName => join(r.given.iter().map(|n| n.text.as_str())),
+        ComparisonKind::FamilyName => join(r.family.iter().map(|n| n.text.as_str())),
+        ComparisonKind::BirthDate => r
+            .birth_date
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_default(),
+        ComparisonKind::Sex => r
+            .sex
+            .map(|s| format!("{s:?}").to_lowercase())
+            .unwrap_or_default(),
+        ComparisonKind::Identifier => r
+            .identifiers
+            .iter()
+            .map(|i| format!("{}:{}", i.system, i.value))
+            .collect::<Vec<_>>()
+            .join(" | "),
+        ComparisonKind::Address => r
+            .addresses
+            .iter()
+            .map(|a| {
+                [
+                    a.house_number.as_str(),
+                    a.street.as_str(),
+                    a.postal_code.as_str(),
+                ]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ")
+            })
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        ComparisonKind::City => join(r.addresses.iter().map(|a| a.city.as_str())),
+        ComparisonKind::Phone => join(r.phones.iter().map(String::as_str)),
+        ComparisonKind::Email => join(r.emails.iter().map(String::as_str)),
+    }
+}
+
+impl Model {
+    /// Explains the score of a pair.
+    ///
+    /// ```
+    /// use matcher::{PersonRecord, normalize::normalize, scoring::Model};
+    /// let rec = |g: &str| normalize(&PersonRecord {
+    ///     given_names: vec![g.into()],
+    ///     family_names: vec!["Nguyen".into()],
+    ///     ..Default::default()
+    /// });
+    /// let model = Model::builtin();
+    /// let (a, b) = (rec("Margaret"), rec("Peggy"));
+    /// let e = model.explain(&a, &b);
+    /// assert_eq!(e.comparisons[0].level, "nickname");
+    /// assert_eq!(e.match_weight, model.score(&a, &b).match_weight);
+    /// ```
+    pub fn explain(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> Explanation {
+        let mut weight = self.prior_weight;
+        let mut household = 0.0f64;
+        let comparisons = self
+            .comparisons
+            .iter()
+            .map(|c| {
+                let (level, w, tf) = match c.evaluate(a, b) {
+                    Some((level, base, tf)) => {
+                        (c.levels[level as usize].label.clone(), base + tf, tf)
+                    }
+                    None => ("missing".to_owned(), 0.0, 0.0),
+                };
+                if c.household && w > 0.0 {
+                    household += w;
+                } else {
+                    weight += w;
+                }
+                ComparisonExplanation {
+                    comparison: c.name.clone(),
+                    level,
+                    weight: w,
+                    tf_adjustment: tf,
+                    left: values(c.kind, a),
+                    right: values(c.kind, b),
+                }
+            })
+            .collect();
+        let capped = household.min(self.household_cap);
+        let score = Score::from_weight(weight + capped);
+        Explanation {
+            model_version: self.version.clone(),
+            prior_weight: self.prior_weight,
+            comparisons,
+            household_cap_adjustment: capped - household,
+            match_weight: score.match_weight,
+            probability: score.probability,
+            decision: self.decide(&score, a, b),
+        }
+    }
+}
