@@ -1,1 +1,13 @@
-//! The MPI HTTP server, configuration and command line.
+//! The MPI HTTP server, configuration and command line (the `mpi` binary's library).
+//!
+//! This is the only crate that knows HTTP, JSON DTOs, the CLI and configuration; the
+//! business rules live in `service`, the matching engine in `matcher`.
+
+pub mod cli;
+pub mod commands;
+pub mod configuration;
+pub mod database;
+pub mod error;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;

@@ -1,3 +1,30 @@
-//! The `mpi` command line: serve, migrate and batch commands.
+//! The `mpi` binary: parse the command line, set up logging, run the command.
 
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = api::cli::Cli::parse();
+    if let Err(error) = api::telemetry::init(&cli.telemetry) {
+        eprintln!("mpi: {error}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("mpi: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(api::cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mpi: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

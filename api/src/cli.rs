@@ -1,0 +1,40 @@
+//! The `mpi` command line: the clap command tree and the dispatch to [`crate::commands`].
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::configuration::TelemetrySettings;
+
+/// Master Patient Index: match, merge and link patient records.
+#[derive(Debug, Parser)]
+#[command(name = "mpi", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Logging settings (valid before or after the subcommand).
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands of `mpi`.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (migrating the database first unless --no-migrate).
+    Serve(commands::serve::ServeArgs),
+    /// Apply, revert or list the database schema migrations.
+    #[command(subcommand)]
+    Migrate(commands::migrate::MigrateCommand),
+}
+
+/// Runs the parsed command line to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => commands::serve::run(args).await,
+        Command::Migrate(command) => {
+            let mut stdout = std::io::stdout().lock();
+            commands::migrate::run(command, &mut stdout).await
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! One module per `mpi` subcommand; each has its clap arguments and an async `run`.
+
+pub mod migrate;
+pub mod serve;

@@ -1,0 +1,274 @@
+//! Settings of the `mpi` binary: the only place that reads the environment.
+//!
+//! Every setting is a command-line flag with an `MPI_*` environment variable behind it
+//! (flag wins over environment, environment over the default). Other modules receive these
+//! typed values and never call `std::env` themselves; `service` never sees any of this.
+
+use std::fmt;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Where `mpi serve` and the batch commands keep their data when nothing is configured:
+/// an SQLite file `mpi.db` in the working directory, created on first use.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://mpi.db?mode=rwc";
+
+/// Address `mpi serve` listens on when nothing is configured.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+
+/// How long SQLite waits for a lock held by another connection or process before failing.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a graceful shutdown waits for in-flight requests.
+pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The database to use and how to pool connections to it.
+#[derive(Args, Clone)]
+pub struct DatabaseSettings {
+    /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER:PASSWORD@HOST:PORT/DB`.
+    #[arg(
+        long = "database-url",
+        env = "MPI_DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        value_parser = parse_database_url,
+    )]
+    pub url: String,
+
+    /// Largest number of pooled connections (default: 10 on PostgreSQL, 4 for an SQLite file;
+    /// an in-memory SQLite database always uses exactly one).
+    #[arg(
+        long = "database-max-connections",
+        env = "MPI_DATABASE_MAX_CONNECTIONS"
+    )]
+    pub max_connections: Option<u32>,
+
+    /// Seconds to wait for a connection (opening one, or taking one from the pool).
+    #[arg(
+        long = "database-timeout-secs",
+        env = "MPI_DATABASE_TIMEOUT_SECS",
+        default_value_t = 10
+    )]
+    pub timeout_secs: u64,
+}
+
+/// The database engine a URL selects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// An SQLite file (the embedded default).
+    Sqlite,
+    /// An in-memory SQLite database (one connection; gone when the process ends).
+    SqliteMemory,
+    /// A PostgreSQL server (production).
+    Postgres,
+}
+
+impl DatabaseKind {
+    /// The engine named by `url`, or `None` for an unsupported scheme.
+    pub fn of(url: &str) -> Option<DatabaseKind> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(DatabaseKind::Postgres)
+        } else if url.starts_with("sqlite:") {
+            if url.contains(":memory:") || url.contains("mode=memory") {
+                Some(DatabaseKind::SqliteMemory)
+            } else {
+                Some(DatabaseKind::Sqlite)
+            }
+        } else {
+            None
+        }
+    }
+
+    /// Short name for logs and JSON (`sqlite` or `postgres`).
+    pub fn name(self) -> &'static str {
+        match self {
+            DatabaseKind::Sqlite | DatabaseKind::SqliteMemory => "sqlite",
+            DatabaseKind::Postgres => "postgres",
+        }
+    }
+}
+
+fn parse_database_url(url: &str) -> Result<String, String> {
+    match DatabaseKind::of(url) {
+        Some(_) => Ok(url.to_owned()),
+        None => Err(
+            "expected a sqlite:// or postgres:// URL (for example sqlite://mpi.db or \
+             postgres://mpi@localhost:5432/mpi)"
+                .to_owned(),
+        ),
+    }
+}
+
+impl DatabaseSettings {
+    /// Settings for `url` with the default pool and timeouts (used by tests and tools).
+    pub fn from_url(url: impl Into<String>) -> DatabaseSettings {
+        DatabaseSettings {
+            url: url.into(),
+            max_connections: None,
+            timeout_secs: 10,
+        }
+    }
+
+    /// Which engine the URL selects.
+    pub fn kind(&self) -> DatabaseKind {
+        // The value parser only admits URLs with a known scheme; `from_url` may not have been
+        // checked, and an unknown scheme then fails when connecting, so the default is harmless.
+        DatabaseKind::of(&self.url).unwrap_or(DatabaseKind::Sqlite)
+    }
+
+    /// Pool size to use: the configured one, or the default for the engine.
+    pub fn pool_size(&self) -> u32 {
+        match self.kind() {
+            // Every pooled connection to `sqlite::memory:` would be a separate empty database.
+            DatabaseKind::SqliteMemory => 1,
+            DatabaseKind::Sqlite => self.max_connections.unwrap_or(4).max(1),
+            DatabaseKind::Postgres => self.max_connections.unwrap_or(10).max(1),
+        }
+    }
+
+    /// Connection and pool timeout.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs.max(1))
+    }
+
+    /// The URL with any password replaced by `***`, safe to log.
+    pub fn redacted_url(&self) -> String {
+        redact_url(&self.url)
+    }
+}
+
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field("url", &self.redacted_url())
+            .field("max_connections", &self.max_connections)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end..];
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end],
+                    &userinfo[..colon],
+                    &rest[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Settings of the HTTP server.
+#[derive(Args, Clone, Debug)]
+pub struct ServerSettings {
+    /// Address to listen on (`HOST:PORT`; port 0 picks a free port, which is then logged).
+    #[arg(long, env = "MPI_BIND", default_value = DEFAULT_BIND)]
+    pub bind: String,
+
+    /// Number of HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "MPI_WORKERS")]
+    pub workers: Option<usize>,
+
+    /// Do not apply pending migrations at start-up (for replicas when `mpi migrate up` runs
+    /// once per deployment); `/ready` answers 503 until the schema is current.
+    #[arg(long, env = "MPI_NO_MIGRATE")]
+    pub no_migrate: bool,
+}
+
+/// How log lines are written (always to standard error).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Settings of logging, shared by every subcommand.
+#[derive(Args, Clone, Debug)]
+pub struct TelemetrySettings {
+    /// Log line format.
+    #[arg(long, env = "MPI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
+    pub log_format: LogFormat,
+
+    /// Which events to log, in `tracing` EnvFilter syntax (for example `info` or `api=debug,info`).
+    #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
+    pub log_filter: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_select_the_engine() {
+        assert_eq!(
+            DatabaseKind::of("sqlite://mpi.db?mode=rwc"),
+            Some(DatabaseKind::Sqlite)
+        );
+        assert_eq!(
+            DatabaseKind::of("sqlite::memory:"),
+            Some(DatabaseKind::SqliteMemory)
+        );
+        assert_eq!(
+            DatabaseKind::of("sqlite://x.db?mode=memory"),
+            Some(DatabaseKind::SqliteMemory)
+        );
+        assert_eq!(
+            DatabaseKind::of("postgres://u@h/db"),
+            Some(DatabaseKind::Postgres)
+        );
+        assert_eq!(
+            DatabaseKind::of("postgresql://u@h/db"),
+            Some(DatabaseKind::Postgres)
+        );
+        assert_eq!(DatabaseKind::of("mysql://u@h/db"), None);
+        assert!(parse_database_url("mpi.db").is_err());
+    }
+
+    #[test]
+    fn memory_databases_never_get_more_than_one_connection() {
+        let mut s = DatabaseSettings::from_url("sqlite::memory:");
+        s.max_connections = Some(8);
+        assert_eq!(s.pool_size(), 1);
+        let mut s = DatabaseSettings::from_url("sqlite://mpi.db");
+        assert_eq!(s.pool_size(), 4);
+        s.max_connections = Some(2);
+        assert_eq!(s.pool_size(), 2);
+        assert_eq!(
+            DatabaseSettings::from_url("postgres://h/db").pool_size(),
+            10
+        );
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://mpi:s3cret@db:5432/mpi?sslmode=require"),
+            "postgres://mpi:***@db:5432/mpi?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgres://mpi@db:5432/mpi"),
+            "postgres://mpi@db:5432/mpi"
+        );
+        assert_eq!(
+            redact_url("sqlite://mpi.db?mode=rwc"),
+            "sqlite://mpi.db?mode=rwc"
+        );
+        let s = DatabaseSettings::from_url("postgres://a:b@h/db");
+        assert!(!format!("{s:?}").contains(":b@"));
+    }
+}

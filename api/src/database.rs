@@ -1,0 +1,132 @@
+//! Opening the database, running migrations and checking readiness.
+//!
+//! SQLite connections enforce foreign keys, journal in WAL mode and wait up to
+//! [`SQLITE_BUSY_TIMEOUT`] for locks; a missing database file is created. PostgreSQL gets a
+//! pool of [`DatabaseSettings::pool_size`] connections. Write transactions on SQLite should
+//! begin `IMMEDIATE` (`TransactionOptions::sqlite_transaction_mode`) so that the busy timeout
+//! applies instead of a lock-upgrade failure.
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+
+use crate::configuration::{DatabaseKind, DatabaseSettings, SQLITE_BUSY_TIMEOUT};
+use crate::error::ApiError;
+
+/// Opens a connection pool as configured.
+pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    let kind = settings.kind();
+    let mut options = ConnectOptions::new(settings.url.clone());
+    options
+        .connect_timeout(settings.timeout())
+        .acquire_timeout(settings.timeout())
+        .max_connections(settings.pool_size())
+        .sqlx_logging(false);
+    match kind {
+        DatabaseKind::SqliteMemory => {
+            // The database lives exactly as long as its one connection: never let it close.
+            options
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None);
+        }
+        DatabaseKind::Sqlite | DatabaseKind::Postgres => {
+            options.min_connections(1);
+        }
+    }
+    options.map_sqlx_sqlite_opts(|opts| {
+        opts.create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+    });
+    Database::connect(options).await
+}
+
+/// One migration and whether the database has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationState {
+    /// The migration's name (`m20260101_000001_...`).
+    pub name: String,
+    /// Whether it is applied.
+    pub applied: bool,
+}
+
+/// Every migration this binary knows, oldest first, with its state. Creates nothing.
+pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<MigrationState>, DbErr> {
+    // Fails when the database records a migration this binary does not know.
+    let applied: Vec<String> = Migrator::get_applied_migrations_read_only(db)
+        .await?
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    Ok(Migrator::migrations()
+        .iter()
+        .map(|m| MigrationState {
+            name: m.name().to_owned(),
+            applied: applied.iter().any(|a| a == m.name()),
+        })
+        .collect())
+}
+
+/// Applies pending migrations (all, or the next `steps`).
+pub async fn migrate_up(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    Migrator::up(db, steps).await
+}
+
+/// Reverts applied migrations (all, or the last `steps`).
+pub async fn migrate_down(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    Migrator::down(db, steps).await
+}
+
+/// How long a readiness check may take before the database counts as unavailable.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// What `/ready` reports when the service can take traffic.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Readiness {
+    /// `sqlite` or `postgres`.
+    pub database: &'static str,
+    /// Number of applied migrations (all of them).
+    pub migrations_applied: usize,
+}
+
+/// Ready when the database answers within [`READY_TIMEOUT`] and no migration is pending.
+pub async fn check_ready(
+    db: &DatabaseConnection,
+    kind: DatabaseKind,
+) -> Result<Readiness, ApiError> {
+    let check = async {
+        if let Err(error) = db.ping().await {
+            tracing::warn!(%error, "readiness: database does not answer");
+            return Err(ApiError::DatabaseUnavailable);
+        }
+        let states = migration_status(db).await.map_err(|error| {
+            tracing::warn!(%error, "readiness: migration state unreadable");
+            ApiError::SchemaMismatch
+        })?;
+        let pending: Vec<String> = states
+            .iter()
+            .filter(|m| !m.applied)
+            .map(|m| m.name.clone())
+            .collect();
+        if pending.is_empty() {
+            Ok(Readiness {
+                database: kind.name(),
+                migrations_applied: states.len(),
+            })
+        } else {
+            Err(ApiError::MigrationsPending { pending })
+        }
+    };
+    match tokio::time::timeout(READY_TIMEOUT, check).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!("readiness: database check timed out");
+            Err(ApiError::DatabaseUnavailable)
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! Building and running the HTTP server: listener, shared state, middleware, routes, shutdown.
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use sea_orm::DatabaseConnection;
+use tracing_actix_web::TracingLogger;
+
+use crate::configuration::{DatabaseKind, SHUTDOWN_TIMEOUT, ServerSettings};
+use crate::error::ApiError;
+use crate::routes;
+use crate::telemetry::PhiSafeRootSpan;
+
+/// Largest JSON body accepted.
+pub const JSON_LIMIT_BYTES: usize = 4 * 1024 * 1024;
+
+/// What every request handler can reach (through `web::Data<AppState>`).
+#[derive(Clone)]
+pub struct AppState {
+    /// The database connection pool.
+    pub db: DatabaseConnection,
+    /// Which engine the pool talks to.
+    pub database_kind: DatabaseKind,
+}
+
+/// A bound, not yet running HTTP server.
+pub struct Application {
+    server: Server,
+    local_addr: SocketAddr,
+}
+
+impl Application {
+    /// Binds `settings.bind` and prepares the server (it starts with [`Self::run_until_stopped`]).
+    pub fn build(settings: &ServerSettings, state: AppState) -> io::Result<Application> {
+        let listener = TcpListener::bind(settings.bind.as_str()).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", settings.bind))
+        })?;
+        let local_addr = listener.local_addr()?;
+        let data = web::Data::new(state);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(TracingLogger::<PhiSafeRootSpan>::new())
+                .app_data(data.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(JSON_LIMIT_BYTES)
+                        .error_handler(|e, _| ApiError::from(e).into()),
+                )
+                .app_data(
+                    web::QueryConfig::default().error_handler(|e, _| ApiError::from(e).into()),
+                )
+                .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::from(e).into()))
+                .configure(routes::configure)
+                .default_service(web::to(routes::not_found))
+        })
+        .disable_signals()
+        .shutdown_timeout(SHUTDOWN_TIMEOUT.as_secs());
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.listen(listener)?.run();
+        Ok(Application { server, local_addr })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then stops gracefully: no new connections, in-flight
+    /// requests finish (up to [`SHUTDOWN_TIMEOUT`]).
+    pub async fn run_until_stopped(self) -> io::Result<()> {
+        let handle = self.server.handle();
+        tokio::spawn(async move {
+            shutdown_signal().await;
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            handle.stop(true).await;
+        });
+        self.server.await
+    }
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,102 @@
+//! How `mpi` opens databases: SQLite pragmas, in-memory SQLite, readiness.
+
+use api::configuration::{DatabaseKind, DatabaseSettings};
+use api::database;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::helpers::ScratchDir;
+
+async fn pragma(db: &DatabaseConnection, name: &str) -> String {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .expect("pragma query")
+        .expect("pragma row");
+    row.try_get_by_index::<String>(0)
+        .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+        .expect("pragma value")
+}
+
+#[tokio::test]
+async fn sqlite_files_use_wal_foreign_keys_and_a_busy_timeout_on_every_connection() {
+    let dir = ScratchDir::new();
+    let url = format!("sqlite://{}", dir.path.join("pragmas.db").display());
+    let db = database::connect(&DatabaseSettings::from_url(url))
+        .await
+        .expect("connect");
+    // Hold several connections at once so that more than one pooled connection is checked.
+    let mut txns = Vec::new();
+    for _ in 0..3 {
+        let txn = sea_orm::TransactionTrait::begin(&db).await.expect("begin");
+        assert_eq!(pragma_txn(&txn, "journal_mode").await, "wal");
+        assert_eq!(pragma_txn(&txn, "foreign_keys").await, "1");
+        assert_eq!(pragma_txn(&txn, "busy_timeout").await, "5000");
+        txns.push(txn);
+    }
+    drop(txns);
+    assert_eq!(pragma(&db, "journal_mode").await, "wal");
+    assert!(
+        dir.path.join("pragmas.db").exists(),
+        "the file was not created"
+    );
+
+    // Foreign keys are enforced, not merely declared.
+    db.execute_unprepared(
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY);
+         CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parent(id));
+         INSERT INTO parent (id) VALUES (1);
+         INSERT INTO child (id, parent_id) VALUES (1, 1);",
+    )
+    .await
+    .expect("schema");
+    let orphan = db
+        .execute_unprepared("INSERT INTO child (id, parent_id) VALUES (2, 99)")
+        .await;
+    assert!(orphan.is_err(), "an orphan row was accepted");
+}
+
+async fn pragma_txn(txn: &sea_orm::DatabaseTransaction, name: &str) -> String {
+    let row = txn
+        .query_one_raw(Statement::from_string(
+            txn.get_database_backend(),
+            format!("PRAGMA {name}"),
+        ))
+        .await
+        .expect("pragma query")
+        .expect("pragma row");
+    row.try_get_by_index::<String>(0)
+        .or_else(|_| row.try_get_by_index::<i64>(0).map(|v| v.to_string()))
+        .expect("pragma value")
+}
+
+#[tokio::test]
+async fn in_memory_sqlite_keeps_its_schema_on_its_single_connection() {
+    let mut settings = DatabaseSettings::from_url("sqlite::memory:");
+    settings.max_connections = Some(8);
+    assert_eq!(settings.kind(), DatabaseKind::SqliteMemory);
+    let db = database::connect(&settings).await.expect("connect");
+    database::migrate_up(&db, None).await.expect("migrate");
+    // Every later query must see the migrated schema: one connection, one database.
+    for _ in 0..5 {
+        let ready = database::check_ready(&db, settings.kind())
+            .await
+            .expect("ready");
+        assert_eq!(ready.migrations_applied, Migrator::migrations().len());
+    }
+}
+
+#[tokio::test]
+async fn readiness_reports_an_unreachable_database_as_unavailable() {
+    let mut settings = DatabaseSettings::from_url("sqlite::memory:");
+    settings.timeout_secs = 1;
+    let db = database::connect(&settings).await.expect("connect");
+    db.close_by_ref().await.expect("close");
+    let error = database::check_ready(&db, settings.kind())
+        .await
+        .expect_err("a closed pool is not ready");
+    assert_eq!(error.code(), "database_unavailable");
+}
