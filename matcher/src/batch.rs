@@ -9,17 +9,42 @@ use serde::{Deserialize, Serialize};
 
 use crate::blocking::{BlockingConfig, candidate_pairs, candidate_pairs_between};
 use crate::cluster::{ClusterConfig, Clustering, cluster};
-use crate::record::NormalizedRecord;
+use crate::normalize::normalize;
+use crate::record::{NormalizedRecord, PersonRecord};
+use crate::scoring::{MatchDecision, Model, Score};
 
-/// What batch matching needs from a model: the match weight of a pair (log2 odds, prior
-/// included).
+/// Normalizes `records` in parallel, in order.
+pub fn normalize_all(records: &[PersonRecord]) -> Vec<NormalizedRecord> {
+    records.par_iter().map(normalize).collect()
+}
+
+/// What batch matching needs from a model: a score and a decision for a pair. Implemented by
+/// [`Model`]; tests may plug in simpler scorers.
 pub trait PairScorer: Sync {
-    /// The match weight of `a` against `b`.
-    fn match_weight(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> f64;
+    /// The score of `a` against `b`.
+    fn score_pair(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> Score;
 
-    /// The match probability for a match weight: `2^w / (1 + 2^w)`.
-    fn probability(&self, match_weight: f64) -> f64 {
-        1.0 / (1.0 + (-match_weight).exp2())
+    /// The decision zone of a pair's score.
+    fn decide_pair(
+        &self,
+        score: &Score,
+        a: &NormalizedRecord,
+        b: &NormalizedRecord,
+    ) -> MatchDecision;
+}
+
+impl PairScorer for Model {
+    fn score_pair(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> Score {
+        self.score(a, b)
+    }
+
+    fn decide_pair(
+        &self,
+        score: &Score,
+        a: &NormalizedRecord,
+        b: &NormalizedRecord,
+    ) -> MatchDecision {
+        self.decide(score, a, b)
     }
 }
 
@@ -58,6 +83,8 @@ pub struct ScoredPair {
     pub match_weight: f64,
     /// Match probability.
     pub probability: f64,
+    /// The model's decision for the pair alone (linkage does not apply the near-tie rule here).
+    pub decision: MatchDecision,
 }
 
 /// Result of deduplicating one set.
@@ -90,12 +117,14 @@ fn score_pairs<S: PairScorer>(
     pairs
         .par_iter()
         .map(|&(a, b)| {
-            let w = scorer.match_weight(&left[a as usize], &right[b as usize]);
+            let (x, y) = (&left[a as usize], &right[b as usize]);
+            let score = scorer.score_pair(x, y);
             ScoredPair {
                 a,
                 b,
-                match_weight: w,
-                probability: scorer.probability(w),
+                match_weight: score.match_weight,
+                probability: score.probability,
+                decision: scorer.decide_pair(&score, x, y),
             }
         })
         .collect()

@@ -3,20 +3,16 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use matcher::batch::normalize_all;
 use matcher::blocking::{BlockingConfig, CandidateIndex, candidate_pairs, candidate_pairs_between};
+use matcher::normalize::normalize_name;
 use matcher::{
-    BirthDate, NormalizedAddress, NormalizedIdentifier, NormalizedName, NormalizedRecord,
+    Address, BirthDate, Identifier, NormalizedAddress, NormalizedName, NormalizedRecord,
+    PersonRecord,
 };
-use rphonetic::{DoubleMetaphone, Encoder};
 
 fn name(text: &str) -> NormalizedName {
-    let dm = DoubleMetaphone::default();
-    let mut n = NormalizedName {
-        text: text.to_owned(),
-        ..NormalizedName::default()
-    };
-    n.phonetic.metaphone = dm.encode(text);
-    n
+    normalize_name(text)
 }
 
 fn person(given: &str, family: &str, dob: Option<(u16, u8, u8)>, postal: &str) -> NormalizedRecord {
@@ -32,7 +28,7 @@ fn person(given: &str, family: &str, dob: Option<(u16, u8, u8)>, postal: &str) -
     }
 }
 
-/// A FEBRL set as normalized records plus the entity number of each record.
+/// A FEBRL set, normalized by `matcher::normalize`, with the entity number of each record.
 fn febrl(file: &str) -> (Vec<NormalizedRecord>, Vec<u32>) {
     let path = format!(
         "{}/../../shared/data/febrl/{file}",
@@ -47,52 +43,42 @@ fn febrl(file: &str) -> (Vec<NormalizedRecord>, Vec<u32>) {
     for row in reader.records() {
         let row = row.expect("csv row");
         let field = |i: usize| row.get(i).unwrap_or("").to_owned();
-        let entity: u32 = field(0)
-            .split('-')
-            .nth(1)
-            .expect("rec id")
-            .parse()
-            .expect("entity");
-        let dob = field(9);
-        let birth_date = (dob.len() == 8)
-            .then(|| {
-                let year = dob[..4].parse().ok()?;
-                let month = dob[4..6].parse().ok()?;
-                let day = dob[6..].parse().ok()?;
-                ((1..=12).contains(&month) && (1..=31).contains(&day)).then_some(BirthDate {
-                    year,
-                    month,
-                    day,
-                })
-            })
-            .flatten();
-        let names = |s: String| if s.is_empty() { vec![] } else { vec![name(&s)] };
-        let ssn = field(10);
-        records.push(NormalizedRecord {
-            given: names(field(1)),
-            family: names(field(2)),
-            birth_date,
-            addresses: vec![NormalizedAddress {
-                house_number: field(3),
-                street: field(4),
-                city: field(6),
-                postal_code: field(7),
-                state: field(8),
-                ..NormalizedAddress::default()
+        let some = |s: String| (!s.is_empty()).then_some(s);
+        entities.push(
+            field(0)
+                .split('-')
+                .nth(1)
+                .expect("rec id")
+                .parse()
+                .expect("entity"),
+        );
+        let raw = PersonRecord {
+            given_names: some(field(1)).into_iter().collect(),
+            family_names: some(field(2)).into_iter().collect(),
+            birth_date: some(field(9)),
+            addresses: vec![Address {
+                lines: [format!("{} {}", field(3), field(4)), field(5)]
+                    .into_iter()
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty())
+                    .collect(),
+                city: some(field(6)),
+                postal_code: some(field(7)),
+                state: some(field(8)),
+                country: None,
             }],
-            identifiers: if ssn.is_empty() {
-                vec![]
-            } else {
-                vec![NormalizedIdentifier {
+            identifiers: some(field(10))
+                .map(|value| Identifier {
                     system: "ssn".to_owned(),
-                    value: ssn,
-                }]
-            },
-            ..NormalizedRecord::default()
-        });
-        entities.push(entity);
+                    value,
+                })
+                .into_iter()
+                .collect(),
+            ..PersonRecord::default()
+        };
+        records.push(raw);
     }
-    (records, entities)
+    (normalize_all(&records), entities)
 }
 
 fn true_pairs(entities: &[u32]) -> HashSet<(u32, u32)> {
