@@ -1,6 +1,28 @@
 //! Schema migrations for the MPI data model, for SQLite and PostgreSQL.
+//!
+//! Run them with [`Migrator`] (`Migrator::up(&db, None)`, `Migrator::down(&db, None)`,
+//! `Migrator::status(&db)`). The order:
+//!
+//! 1. organizations with their identifiers, addresses and telecoms;
+//! 2. patients with names, identifiers, addresses and telecoms, lookup and trigram indexes, and
+//!    the live-identifier uniqueness triggers;
+//! 3. patient links, match scores, the review queue and merge events;
+//! 4. `change_log` with its capture triggers on every patient table, and `audit_event`, both
+//!    append-only;
+//! 5. API keys.
+//!
+//! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
 pub use sea_orm_migration::prelude::*;
+
+pub mod change_capture;
+mod common;
+mod m20260101_000001_create_organization;
+mod m20260101_000002_create_patient;
+mod m20260101_000003_create_link_score_review_merge;
+mod m20260101_000004_create_change_log_and_audit;
+mod m20260101_000005_create_api_key;
+pub mod vocab;
 
 /// Runs the MPI schema migrations in order.
 pub struct Migrator;
@@ -8,7 +30,13 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![]
+        vec![
+            Box::new(m20260101_000001_create_organization::Migration),
+            Box::new(m20260101_000002_create_patient::Migration),
+            Box::new(m20260101_000003_create_link_score_review_merge::Migration),
+            Box::new(m20260101_000004_create_change_log_and_audit::Migration),
+            Box::new(m20260101_000005_create_api_key::Migration),
+        ]
     }
 }
 

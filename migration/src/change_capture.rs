@@ -1,0 +1,378 @@
+//! Change capture: the SQL of the database triggers that append every INSERT, UPDATE and DELETE on
+//! the patient tables to `change_log`, generated from one column list so it cannot drift.
+//!
+//! * PostgreSQL: one plpgsql function, `mpi_change_log_capture()`, records `to_jsonb(OLD)` and
+//!   `to_jsonb(NEW)`; it needs no column list. A BEFORE TRUNCATE trigger rejects `TRUNCATE` on the
+//!   tracked tables, because TRUNCATE fires no row triggers and would escape the log.
+//! * SQLite: three triggers per table build the row with `json_object(...)` over the columns in
+//!   [`TRACKED_TABLES`], converting each value so the JSON looks like PostgreSQL's:
+//!   - UUID columns (SeaORM stores them as 16-byte BLOBs) become the canonical lowercase
+//!     hyphenated text, `"0192f1c4-6a1b-7c3d-8e4f-0123456789ab"`; a UUID written as text by hand
+//!     is kept as written, and a BLOB of another length becomes lowercase hex;
+//!   - boolean columns (stored as 0/1) become JSON `true`/`false`;
+//!   - JSON columns (stored as text) are embedded as JSON, not as a string;
+//!   - everything else as stored (timestamps are the RFC 3339 text SeaORM writes).
+//!
+//! `change_log.row_id` is the changed row's `id` as canonical UUID text on both backends.
+//!
+//! [`TRACKED_TABLES`] is the column list as of migration `m20260101_000004`. A later migration
+//! that adds or drops a column of a tracked table must recreate that table's SQLite triggers
+//! from an updated list; a test compares the list with the live schema.
+
+/// How a column's value is turned into JSON by the SQLite triggers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ColumnKind {
+    /// A SeaORM `Uuid` (16-byte BLOB on SQLite).
+    Uuid,
+    /// A boolean (0/1 on SQLite).
+    Bool,
+    /// A JSON document stored as text.
+    Json,
+    /// Text, numbers, dates and timestamps: taken as stored.
+    Plain,
+}
+
+use ColumnKind::{Bool, Json, Plain, Uuid};
+
+/// A table whose writes are recorded in `change_log`, with its columns.
+#[derive(Clone, Copy, Debug)]
+pub struct TrackedTable {
+    /// Table name.
+    pub name: &'static str,
+    parts: &'static [&'static [(&'static str, ColumnKind)]],
+}
+
+impl TrackedTable {
+    /// The table's columns in creation order, with how each is rendered.
+    pub fn columns(&self) -> impl Iterator<Item = (&'static str, ColumnKind)> + '_ {
+        self.parts.iter().flat_map(|part| part.iter().copied())
+    }
+}
+
+const ID: &[(&str, ColumnKind)] = &[("id", Uuid)];
+const CHILD: &[(&str, ColumnKind)] = &[
+    ("patient_id", Uuid),
+    ("source_patient_id", Uuid),
+    ("is_primary", Bool),
+    ("period_start", Plain),
+    ("period_end", Plain),
+];
+const BOOKKEEPING: &[(&str, ColumnKind)] = &[
+    ("created_at", Plain),
+    ("updated_at", Plain),
+    ("created_by", Plain),
+    ("updated_by", Plain),
+];
+
+/// The patient tables whose every write is recorded in `change_log`.
+pub const TRACKED_TABLES: &[TrackedTable] = &[
+    TrackedTable {
+        name: "patient",
+        parts: &[
+            ID,
+            &[
+                ("person_id", Uuid),
+                ("active", Bool),
+                ("gender", Plain),
+                ("birth_date", Plain),
+                ("deceased", Bool),
+                ("deceased_at", Plain),
+                ("marital_status", Plain),
+                ("multiple_birth", Bool),
+                ("multiple_birth_order", Plain),
+                ("managing_organization_id", Uuid),
+                ("version", Plain),
+                ("deleted_at", Plain),
+                ("deleted_by", Plain),
+            ],
+            BOOKKEEPING,
+        ],
+    },
+    TrackedTable {
+        name: "patient_name",
+        parts: &[
+            ID,
+            CHILD,
+            &[
+                ("use", Plain),
+                ("text", Plain),
+                ("family", Plain),
+                ("given", Json),
+                ("prefix", Json),
+                ("suffix", Json),
+            ],
+            BOOKKEEPING,
+        ],
+    },
+    TrackedTable {
+        name: "patient_identifier",
+        parts: &[
+            ID,
+            CHILD,
+            &[
+                ("use", Plain),
+                ("type", Plain),
+                ("system", Plain),
+                ("value", Plain),
+                ("assigner_organization_id", Uuid),
+                ("patient_live", Bool),
+            ],
+            BOOKKEEPING,
+        ],
+    },
+    TrackedTable {
+        name: "patient_address",
+        parts: &[
+            ID,
+            CHILD,
+            &[
+                ("use", Plain),
+                ("type", Plain),
+                ("text", Plain),
+                ("lines", Json),
+                ("city", Plain),
+                ("district", Plain),
+                ("state", Plain),
+                ("postal_code", Plain),
+                ("country", Plain),
+            ],
+            BOOKKEEPING,
+        ],
+    },
+    TrackedTable {
+        name: "patient_telecom",
+        parts: &[
+            ID,
+            CHILD,
+            &[
+                ("system", Plain),
+                ("value", Plain),
+                ("use", Plain),
+                ("rank", Plain),
+            ],
+            BOOKKEEPING,
+        ],
+    },
+    TrackedTable {
+        name: "patient_link",
+        parts: &[
+            ID,
+            &[
+                ("patient_id", Uuid),
+                ("other_patient_id", Uuid),
+                ("type", Plain),
+                ("origin", Plain),
+                ("reason", Plain),
+                ("score", Plain),
+            ],
+            BOOKKEEPING,
+        ],
+    },
+];
+
+/// The tables whose rows can never be updated or deleted.
+pub const APPEND_ONLY_TABLES: [&str; 2] = ["change_log", "audit_event"];
+
+/// SQLite expression rendering a UUID column (see the module docs).
+pub fn sqlite_uuid_text(col: &str) -> String {
+    format!(
+        "CASE typeof({col}) WHEN 'blob' THEN CASE WHEN length({col}) = 16 THEN lower(\
+         substr(hex({col}), 1, 8) || '-' || substr(hex({col}), 9, 4) || '-' || \
+         substr(hex({col}), 13, 4) || '-' || substr(hex({col}), 17, 4) || '-' || \
+         substr(hex({col}), 21, 12)) ELSE lower(hex({col})) END ELSE {col} END"
+    )
+}
+
+fn sqlite_value(col: &str, kind: ColumnKind) -> String {
+    match kind {
+        Uuid => sqlite_uuid_text(col),
+        Bool => format!(
+            "json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
+        ),
+        Json => format!("json(CASE WHEN json_valid({col}) THEN {col} ELSE json_quote({col}) END)"),
+        Plain => col.to_owned(),
+    }
+}
+
+/// SQLite `json_object(...)` of the row `prefix` (`NEW` or `OLD`) of `table`.
+pub fn sqlite_json_object(table: &TrackedTable, prefix: &str) -> String {
+    let args: Vec<String> = table
+        .columns()
+        .map(|(col, kind)| {
+            format!(
+                "'{col}', {}",
+                sqlite_value(&format!("{prefix}.\"{col}\""), kind)
+            )
+        })
+        .collect();
+    format!("json_object({})", args.join(", "))
+}
+
+/// Name of the SQLite change-capture trigger of `table` for `operation` (lowercase).
+pub fn sqlite_trigger_name(table: &str, operation: &str) -> String {
+    format!("trg_{table}_change_log_{}", operation.to_ascii_lowercase())
+}
+
+/// `CREATE TRIGGER` statements recording `table`'s INSERTs, UPDATEs and DELETEs (SQLite).
+pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+    let name = table.name;
+    let new_row = sqlite_json_object(table, "NEW");
+    let old_row = sqlite_json_object(table, "OLD");
+    let new_id = sqlite_uuid_text("NEW.\"id\"");
+    let old_id = sqlite_uuid_text("OLD.\"id\"");
+    let insert = "INSERT INTO change_log (table_name, operation, row_id, old_row, new_row)";
+    vec![
+        format!(
+            "CREATE TRIGGER {} AFTER INSERT ON {name} FOR EACH ROW BEGIN \
+             {insert} VALUES ('{name}', 'INSERT', {new_id}, NULL, {new_row}); END",
+            sqlite_trigger_name(name, "INSERT")
+        ),
+        format!(
+            "CREATE TRIGGER {} AFTER UPDATE ON {name} FOR EACH ROW BEGIN \
+             {insert} VALUES ('{name}', 'UPDATE', {new_id}, {old_row}, {new_row}); END",
+            sqlite_trigger_name(name, "UPDATE")
+        ),
+        format!(
+            "CREATE TRIGGER {} AFTER DELETE ON {name} FOR EACH ROW BEGIN \
+             {insert} VALUES ('{name}', 'DELETE', {old_id}, {old_row}, NULL); END",
+            sqlite_trigger_name(name, "DELETE")
+        ),
+    ]
+}
+
+/// `DROP TRIGGER` statements undoing [`sqlite_change_log_triggers`].
+pub fn sqlite_drop_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+    ["INSERT", "UPDATE", "DELETE"]
+        .iter()
+        .map(|op| {
+            format!(
+                "DROP TRIGGER IF EXISTS {}",
+                sqlite_trigger_name(table.name, op)
+            )
+        })
+        .collect()
+}
+
+/// The PostgreSQL function every change-capture trigger calls.
+pub const PG_CAPTURE_FUNCTION: &str = "CREATE FUNCTION mpi_change_log_capture() RETURNS trigger \
+    LANGUAGE plpgsql AS $$ \
+    BEGIN \
+      IF TG_OP = 'INSERT' THEN \
+        INSERT INTO change_log (table_name, operation, row_id, old_row, new_row) \
+        VALUES (TG_TABLE_NAME, TG_OP, NEW.id::text, NULL, to_jsonb(NEW)); \
+      ELSIF TG_OP = 'UPDATE' THEN \
+        INSERT INTO change_log (table_name, operation, row_id, old_row, new_row) \
+        VALUES (TG_TABLE_NAME, TG_OP, NEW.id::text, to_jsonb(OLD), to_jsonb(NEW)); \
+      ELSE \
+        INSERT INTO change_log (table_name, operation, row_id, old_row, new_row) \
+        VALUES (TG_TABLE_NAME, TG_OP, OLD.id::text, to_jsonb(OLD), NULL); \
+      END IF; \
+      RETURN NULL; \
+    END $$";
+
+/// The PostgreSQL function that rejects a write (used for append-only tables and TRUNCATE).
+pub const PG_REJECT_FUNCTION: &str = "CREATE FUNCTION mpi_reject_write() RETURNS trigger \
+    LANGUAGE plpgsql AS $$ \
+    BEGIN \
+      RAISE EXCEPTION '% on % is not allowed: %', TG_OP, TG_TABLE_NAME, TG_ARGV[0] \
+        USING ERRCODE = 'restrict_violation'; \
+    END $$";
+
+/// PostgreSQL triggers recording `table`'s writes and rejecting TRUNCATE on it.
+pub fn pg_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+    let name = table.name;
+    vec![
+        format!(
+            "CREATE TRIGGER trg_{name}_change_log AFTER INSERT OR UPDATE OR DELETE ON {name} \
+             FOR EACH ROW EXECUTE FUNCTION mpi_change_log_capture()"
+        ),
+        format!(
+            "CREATE TRIGGER trg_{name}_no_truncate BEFORE TRUNCATE ON {name} \
+             FOR EACH STATEMENT EXECUTE FUNCTION \
+             mpi_reject_write('TRUNCATE would bypass change_log; delete the rows instead')"
+        ),
+    ]
+}
+
+/// `DROP TRIGGER` statements undoing [`pg_change_log_triggers`].
+pub fn pg_drop_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+    let name = table.name;
+    vec![
+        format!("DROP TRIGGER IF EXISTS trg_{name}_change_log ON {name}"),
+        format!("DROP TRIGGER IF EXISTS trg_{name}_no_truncate ON {name}"),
+    ]
+}
+
+/// Triggers that make `table` append-only (UPDATE, DELETE and, on PostgreSQL, TRUNCATE fail).
+pub fn append_only_triggers(table: &str, postgres: bool) -> Vec<String> {
+    if postgres {
+        vec![
+            format!(
+                "CREATE TRIGGER trg_{table}_append_only BEFORE UPDATE OR DELETE ON {table} \
+                 FOR EACH ROW EXECUTE FUNCTION mpi_reject_write('{table} is append-only')"
+            ),
+            format!(
+                "CREATE TRIGGER trg_{table}_no_truncate BEFORE TRUNCATE ON {table} \
+                 FOR EACH STATEMENT EXECUTE FUNCTION mpi_reject_write('{table} is append-only')"
+            ),
+        ]
+    } else {
+        ["UPDATE", "DELETE"]
+            .iter()
+            .map(|op| {
+                format!(
+                    "CREATE TRIGGER trg_{table}_no_{} BEFORE {op} ON {table} FOR EACH ROW BEGIN \
+                     SELECT RAISE(ABORT, '{op} on {table} is not allowed: {table} is append-only'); \
+                     END",
+                    op.to_ascii_lowercase()
+                )
+            })
+            .collect()
+    }
+}
+
+/// `DROP TRIGGER` statements undoing [`append_only_triggers`].
+pub fn drop_append_only_triggers(table: &str, postgres: bool) -> Vec<String> {
+    if postgres {
+        vec![
+            format!("DROP TRIGGER IF EXISTS trg_{table}_append_only ON {table}"),
+            format!("DROP TRIGGER IF EXISTS trg_{table}_no_truncate ON {table}"),
+        ]
+    } else {
+        vec![
+            format!("DROP TRIGGER IF EXISTS trg_{table}_no_update"),
+            format!("DROP TRIGGER IF EXISTS trg_{table}_no_delete"),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_tracked_table_has_an_id_and_the_bookkeeping_columns() {
+        for table in TRACKED_TABLES {
+            let cols: Vec<&str> = table.columns().map(|(c, _)| c).collect();
+            assert_eq!(cols.first(), Some(&"id"), "{}", table.name);
+            for c in ["created_at", "updated_at", "created_by", "updated_by"] {
+                assert!(cols.contains(&c), "{} lacks {c}", table.name);
+            }
+            let mut dedup = cols.clone();
+            dedup.sort_unstable();
+            dedup.dedup();
+            assert_eq!(dedup.len(), cols.len(), "{} repeats a column", table.name);
+        }
+    }
+
+    #[test]
+    fn sqlite_row_json_names_every_column_once() {
+        let patient = &TRACKED_TABLES[0];
+        let sql = sqlite_json_object(patient, "NEW");
+        for (col, _) in patient.columns() {
+            assert_eq!(sql.matches(&format!("'{col}', ")).count(), 1, "{col}");
+        }
+        assert!(sql.contains("hex(NEW.\"person_id\")"));
+        assert!(sql.contains("WHEN NEW.\"active\" THEN 'true'"));
+    }
+}

@@ -1,0 +1,391 @@
+//! The database triggers on both engines, exercised with plain SQL as a writer outside the
+//! service would: every write to a patient table lands in `change_log` with its old and new row,
+//! the row JSON has the same shape on SQLite and PostgreSQL, and `change_log` and `audit_event`
+//! refuse UPDATE and DELETE (and TRUNCATE on PostgreSQL).
+
+use migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
+use migration::testing::{Backend, TestDb};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// A UUID literal in the engine's storage form (SQLite: the 16-byte BLOB SeaORM writes).
+fn uuid_lit(backend: Backend, id: Uuid) -> String {
+    match backend {
+        Backend::Sqlite => format!("X'{}'", id.simple()),
+        Backend::Postgres => format!("'{id}'::uuid"),
+    }
+}
+
+#[derive(Debug)]
+struct Change {
+    seq: i64,
+    table: String,
+    operation: String,
+    row_id: String,
+    old_row: Option<Value>,
+    new_row: Option<Value>,
+}
+
+async fn changes(conn: &DatabaseConnection) -> anyhow::Result<Vec<Change>> {
+    let rows = conn
+        .query_all_raw(Statement::from_string(
+            conn.get_database_backend(),
+            "SELECT seq, table_name, operation, row_id, CAST(old_row AS TEXT) AS old_row, \
+             CAST(new_row AS TEXT) AS new_row FROM change_log ORDER BY seq",
+        ))
+        .await?;
+    let mut out = Vec::new();
+    for row in rows {
+        let parse = |col: &str| -> anyhow::Result<Option<Value>> {
+            Ok(match row.try_get::<Option<String>>("", col)? {
+                Some(text) => Some(serde_json::from_str(&text)?),
+                None => None,
+            })
+        };
+        out.push(Change {
+            seq: row.try_get("", "seq")?,
+            table: row.try_get("", "table_name")?,
+            operation: row.try_get("", "operation")?,
+            row_id: row.try_get("", "row_id")?,
+            old_row: parse("old_row")?,
+            new_row: parse("new_row")?,
+        });
+    }
+    Ok(out)
+}
+
+async fn exec(conn: &DatabaseConnection, sql: &str) -> Result<(), DbErr> {
+    conn.execute_unprepared(sql).await.map(|_| ())
+}
+
+async fn count(conn: &DatabaseConnection, table: &str) -> anyhow::Result<i64> {
+    let row = conn
+        .query_one_raw(Statement::from_string(
+            conn.get_database_backend(),
+            format!("SELECT COUNT(*) AS n FROM {table}"),
+        ))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no row"))?;
+    Ok(row.try_get("", "n")?)
+}
+
+/// Inserts a patient with one name by plain SQL, returning (patient id, name id).
+async fn insert_patient_by_hand(db: &TestDb) -> anyhow::Result<(Uuid, Uuid)> {
+    let (pid, person, nid) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let b = db.backend;
+    exec(
+        &db.conn,
+        &format!(
+            "INSERT INTO patient (id, person_id, gender, birth_date, multiple_birth, \
+             created_by, updated_by) VALUES ({}, {}, 'female', '1980-02-29', FALSE, \
+             'dba', 'dba')",
+            uuid_lit(b, pid),
+            uuid_lit(b, person)
+        ),
+    )
+    .await?;
+    exec(
+        &db.conn,
+        &format!(
+            "INSERT INTO patient_name (id, patient_id, use, family, given, is_primary, \
+             created_by, updated_by) VALUES ({}, {}, 'official', 'Nguyen', \
+             '[\"Thi\", \"Lan\"]', TRUE, 'dba', 'dba')",
+            uuid_lit(b, nid),
+            uuid_lit(b, pid)
+        ),
+    )
+    .await?;
+    Ok((pid, nid))
+}
+
+#[tokio::test]
+async fn plain_sql_writes_are_recorded_with_old_and_new_rows() -> anyhow::Result<()> {
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let (pid, nid) = insert_patient_by_hand(&db).await?;
+        exec(
+            &db.conn,
+            &format!(
+                "UPDATE patient SET gender = 'other', version = version + 1, \
+                 updated_by = 'dba2' WHERE id = {}",
+                uuid_lit(backend, pid)
+            ),
+        )
+        .await?;
+        exec(
+            &db.conn,
+            &format!("DELETE FROM patient WHERE id = {}", uuid_lit(backend, pid)),
+        )
+        .await?;
+
+        let log = changes(&db.conn).await?;
+        let summary: Vec<(&str, &str)> = log
+            .iter()
+            .map(|c| (c.table.as_str(), c.operation.as_str()))
+            .collect();
+        assert_eq!(
+            summary[..3],
+            [
+                ("patient", "INSERT"),
+                ("patient_name", "INSERT"),
+                ("patient", "UPDATE"),
+            ],
+            "{backend:?}"
+        );
+        // The DELETE of the patient cascades to its name, and the cascade is recorded too (the
+        // two engines record them in different orders).
+        let mut deletes = summary[3..].to_vec();
+        deletes.sort_unstable();
+        assert_eq!(
+            deletes,
+            [("patient", "DELETE"), ("patient_name", "DELETE")],
+            "{backend:?}"
+        );
+        assert!(log.windows(2).all(|w| w[0].seq < w[1].seq), "{backend:?}");
+
+        let insert = &log[0];
+        assert_eq!(insert.row_id, pid.to_string(), "{backend:?}");
+        assert_eq!(insert.old_row, None);
+        let new = insert.new_row.as_ref().expect("insert has a new row");
+        assert_eq!(new["id"], json!(pid.to_string()), "{backend:?}");
+        assert_eq!(new["gender"], json!("female"));
+        assert_eq!(new["birth_date"], json!("1980-02-29"));
+        assert_eq!(
+            new["active"],
+            json!(true),
+            "{backend:?}: booleans are JSON booleans"
+        );
+        assert_eq!(new["multiple_birth"], json!(false), "{backend:?}");
+        assert_eq!(new["managing_organization_id"], Value::Null);
+        assert_eq!(new["version"], json!(1));
+
+        let name_new = log[1].new_row.as_ref().expect("name insert has a new row");
+        assert_eq!(log[1].row_id, nid.to_string());
+        assert_eq!(
+            name_new["patient_id"],
+            json!(pid.to_string()),
+            "{backend:?}"
+        );
+        assert_eq!(
+            name_new["given"],
+            json!(["Thi", "Lan"]),
+            "{backend:?}: JSON columns are embedded as JSON"
+        );
+
+        let update = &log[2];
+        assert_eq!(update.row_id, pid.to_string());
+        let (old, new) = (
+            update.old_row.as_ref().expect("old"),
+            update.new_row.as_ref().expect("new"),
+        );
+        assert_eq!(
+            (&old["gender"], &new["gender"]),
+            (&json!("female"), &json!("other"))
+        );
+        assert_eq!((&old["version"], &new["version"]), (&json!(1), &json!(2)));
+        assert_eq!(
+            (&old["updated_by"], &new["updated_by"]),
+            (&json!("dba"), &json!("dba2"))
+        );
+
+        let delete = log
+            .iter()
+            .find(|c| c.table == "patient" && c.operation == "DELETE")
+            .expect("patient delete recorded");
+        assert_eq!(delete.row_id, pid.to_string());
+        assert_eq!(delete.new_row, None);
+        assert_eq!(
+            delete.old_row.as_ref().expect("old")["gender"],
+            json!("other")
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn row_json_has_the_same_shape_on_both_engines() -> anyhow::Result<()> {
+    let mut rows = Vec::new();
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let (pid, _) = insert_patient_by_hand(&db).await?;
+        let (other, _) = insert_patient_by_hand(&db).await?;
+        let lit = |id| uuid_lit(backend, id);
+        exec(
+            &db.conn,
+            &format!(
+                "INSERT INTO patient_identifier (id, patient_id, type, system, value, \
+                 patient_live, created_by, updated_by) \
+                 VALUES ({}, {}, 'MR', 'urn:hosp', 'A-1', TRUE, 'dba', 'dba')",
+                lit(Uuid::new_v4()),
+                lit(pid)
+            ),
+        )
+        .await?;
+        exec(
+            &db.conn,
+            &format!(
+                "INSERT INTO patient_link (id, patient_id, other_patient_id, type, origin, score, \
+                 created_by, updated_by) VALUES ({}, {}, {}, 'seealso', 'matcher', 0.75, \
+                 'dba', 'dba')",
+                lit(Uuid::new_v4()),
+                lit(pid),
+                lit(other)
+            ),
+        )
+        .await?;
+        let mut by_table = Vec::new();
+        for change in changes(&db.conn).await? {
+            let Some(Value::Object(mut row)) = change.new_row else {
+                anyhow::bail!("{backend:?}: INSERT without a new row");
+            };
+            // Timestamps render in the session time zone on PostgreSQL; ids are random.
+            for key in [
+                "id",
+                "patient_id",
+                "person_id",
+                "other_patient_id",
+                "created_at",
+                "updated_at",
+            ] {
+                if let Some(v) = row.get_mut(key) {
+                    assert!(v.is_string(), "{backend:?}: {key} = {v}");
+                    *v = json!("<redacted>");
+                }
+            }
+            by_table.push((change.table, Value::Object(row)));
+        }
+        rows.push(by_table);
+    }
+    assert_eq!(rows[0], rows[1], "SQLite and PostgreSQL change rows differ");
+    // The identifier of a live patient is marked live on both engines.
+    let identifier = rows[0]
+        .iter()
+        .rev()
+        .find(|(t, _)| t == "patient_identifier")
+        .map(|(_, r)| r["patient_live"].clone());
+    assert_eq!(identifier, Some(json!(true)));
+    Ok(())
+}
+
+#[tokio::test]
+async fn change_log_and_audit_event_reject_update_and_delete() -> anyhow::Result<()> {
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        insert_patient_by_hand(&db).await?;
+        exec(
+            &db.conn,
+            "INSERT INTO audit_event (actor, role, action, entity_type, entity_id, prev_hash, \
+             hash, created_by, updated_by) VALUES ('desk-1', 'registrar', 'patient.read', \
+             'patient', 'p1', 'genesis', 'h1', 'desk-1', 'desk-1')",
+        )
+        .await?;
+        let before = (
+            count(&db.conn, "change_log").await?,
+            count(&db.conn, "audit_event").await?,
+        );
+        assert_eq!(before, (2, 1), "{backend:?}");
+
+        for sql in [
+            "UPDATE change_log SET operation = 'DELETE'",
+            "UPDATE change_log SET row_id = 'elsewhere'",
+            "DELETE FROM change_log",
+            "DELETE FROM change_log WHERE seq = 1",
+            "UPDATE audit_event SET actor = 'someone-else'",
+            "DELETE FROM audit_event",
+        ] {
+            let err = exec(&db.conn, sql)
+                .await
+                .expect_err(&format!("{backend:?}: `{sql}` must be rejected"));
+            assert!(
+                err.to_string().contains("append-only"),
+                "{backend:?}: `{sql}` failed for another reason: {err}"
+            );
+        }
+        if backend == Backend::Postgres {
+            for sql in [
+                "TRUNCATE change_log",
+                "TRUNCATE audit_event",
+                "TRUNCATE patient CASCADE",
+            ] {
+                exec(&db.conn, sql)
+                    .await
+                    .expect_err(&format!("`{sql}` must be rejected"));
+            }
+        }
+        let after = (
+            count(&db.conn, "change_log").await?,
+            count(&db.conn, "audit_event").await?,
+        );
+        assert_eq!(after, before, "{backend:?}: rows changed");
+        let row = db
+            .conn
+            .query_one_raw(Statement::from_string(
+                db.conn.get_database_backend(),
+                "SELECT actor FROM audit_event",
+            ))
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("audit row gone"))?;
+        assert_eq!(row.try_get::<String>("", "actor")?, "desk-1");
+        // Appending still works.
+        exec(
+            &db.conn,
+            "INSERT INTO audit_event (actor, action, prev_hash, hash, created_by, updated_by) \
+             VALUES ('desk-1', 'patient.search', 'h1', 'h2', 'desk-1', 'desk-1')",
+        )
+        .await?;
+        assert_eq!(count(&db.conn, "audit_event").await?, 2);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_audit_hash_chain_cannot_fork() -> anyhow::Result<()> {
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let append = |prev: &str, hash: &str| {
+            format!(
+                "INSERT INTO audit_event (actor, action, prev_hash, hash, created_by, updated_by) \
+                 VALUES ('k', 'a', '{prev}', '{hash}', 'k', 'k')"
+            )
+        };
+        exec(&db.conn, &append("genesis", "h1")).await?;
+        exec(&db.conn, &append("h1", "h2")).await?;
+        // A second row claiming to follow h1 would fork the chain.
+        assert!(
+            exec(&db.conn, &append("h1", "h3")).await.is_err(),
+            "{backend:?}"
+        );
+        // A repeated hash is rejected too.
+        assert!(
+            exec(&db.conn, &append("h2", "h1")).await.is_err(),
+            "{backend:?}"
+        );
+        let seqs = db
+            .conn
+            .query_all_raw(Statement::from_string(
+                db.conn.get_database_backend(),
+                "SELECT seq FROM audit_event ORDER BY seq",
+            ))
+            .await?
+            .iter()
+            .map(|r| r.try_get::<i64>("", "seq"))
+            .collect::<Result<Vec<_>, _>>()?;
+        assert_eq!(seqs.len(), 2);
+        assert!(seqs[0] < seqs[1]);
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn change_log_seq_cannot_be_chosen_by_the_writer_on_postgres() -> anyhow::Result<()> {
+    let db = TestDb::migrated(Backend::Postgres).await;
+    let err = exec(
+        &db.conn,
+        "INSERT INTO change_log (seq, table_name, operation, row_id) \
+         VALUES (1000000, 'patient', 'INSERT', 'x')",
+    )
+    .await
+    .expect_err("GENERATED ALWAYS refuses an explicit seq");
+    assert!(err.to_string().contains("seq"), "{err}");
+    Ok(())
+}
