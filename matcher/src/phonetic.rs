@@ -121,8 +121,9 @@ mod tests {
 
     #[test]
     fn published_codes() {
-        // Values from the Apache Commons Codec test suites that rphonetic ports.
-        assert_eq!(DoubleMetaphonePrimary.encode("thompson"), "TMSN");
+        // Values from the rphonetic documentation and the Soundex / NYSIIS literature.
+        assert_eq!(DoubleMetaphonePrimary.encode("jumped"), "JMPT");
+        assert_eq!(DoubleMetaphoneAlternate.encode("jumped"), "AMPT");
         assert_eq!(SoundexCode.encode("tymczak"), "T522");
         assert_eq!(SoundexCode.encode("pfister"), "P236");
         assert_eq!(NysiisCode.encode("knight"), "NAGT");

@@ -1,1 +1,402 @@
-//! TODO(owner): training
+//! Training without labels: u from random pairs, m (and the prior) by expectation-maximisation over
+//! blocked candidate pairs, term frequencies from the data.
+//!
+//! People who live together share family name, address, city and phone. Among random pairs such
+//! agreement is rare, among candidate pairs it is common (the household members are candidates of
+//! each other), so u from random pairs alone makes a shared address look like strong evidence. For
+//! the comparisons marked `household` in the base model, EM also estimates u among the candidate
+//! pairs and the model keeps, for every agreeing level, the larger of the random-pair u and the
+//! candidate u. With the model's household cap this leaves the decision to given name, birth date
+//! and identifiers.
+//!
+//! EM works on the distinct comparison patterns (one row per combination of levels with its
+//! count), so an iteration costs the number of patterns, not of pairs. Everything is seeded:
+//! the same input and config give the same model.
+
+use crate::compare::compare_field;
+use crate::error::{Error, Result};
+use crate::record::NormalizedRecord;
+use crate::scoring::{Comparison, ComparisonLevel, DEFAULT_TF_FLOOR, Model};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rustc_hash::FxHashMap;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// Smallest and largest probability a trained m or u may take.
+const PROBABILITY_FLOOR: f64 = 1e-6;
+/// Pattern code of a missing comparison (4 bits per comparison).
+const MISSING: u64 = 0xF;
+
+/// How to train.
+#[derive(Clone, Debug)]
+pub struct TrainConfig {
+    /// Seed of the random-pair sampler.
+    pub seed: u64,
+    /// Number of random pairs sampled to estimate u.
+    pub random_pairs: usize,
+    /// EM iteration limit.
+    pub max_iterations: usize,
+    /// EM stops when no parameter moves more than this.
+    pub tolerance: f64,
+    /// Comparisons (kinds, thresholds, level lists, household flags, TF strength), decision
+    /// thresholds, household cap and the starting m values and prior.
+    pub base: Model,
+    /// Version string of the trained model.
+    pub version: String,
+    /// Smallest frequency used in term-frequency adjustments.
+    pub tf_floor: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            seed: 42,
+            random_pairs: 200_000,
+            max_iterations: 200,
+            tolerance: 1e-6,
+            base: Model::builtin(),
+            version: "trained".to_owned(),
+            tf_floor: DEFAULT_TF_FLOOR,
+        }
+    }
+}
+
+/// The estimates of one level.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct LevelEstimate {
+    /// Comparison name.
+    pub comparison: String,
+    /// Level label.
+    pub level: String,
+    /// m estimated by EM.
+    pub m: f64,
+    /// u among random pairs.
+    pub u_random: f64,
+    /// u among candidate pairs (EM estimate for household comparisons, else equal to `u_random`).
+    pub u_candidates: f64,
+    /// u the model uses.
+    pub u: f64,
+}
+
+/// The outcome of training.
+#[derive(Clone, Debug)]
+pub struct TrainReport {
+    /// The trained model.
+    pub model: Model,
+    /// EM iterations run.
+    pub iterations: usize,
+    /// Whether EM converged within `max_iterations`.
+    pub converged: bool,
+    /// Estimated share of matches among the candidate pairs (the model's prior).
+    pub prior: f64,
+    /// Per comparison level, in model order.
+    pub levels: Vec<LevelEstimate>,
+    /// Number of candidate pairs and of distinct comparison patterns EM ran on.
+    pub candidate_pairs: usize,
+    /// Distinct comparison patterns.
+    pub patterns: usize,
+}
+
+/// The level codes of a pair, 4 bits per comparison (`0xF` = missing).
+fn pattern(comparisons: &[Comparison], a: &NormalizedRecord, b: &NormalizedRecord) -> u64 {
+    let mut code = 0u64;
+    for (i, c) in comparisons.iter().enumerate() {
+        let level = compare_field(c.kind(), c.params(), a, b)
+            .level
+            .map_or(MISSING, u64::from);
+        code |= level << (4 * i);
+    }
+    code
+}
+
+fn level_of(code: u64, i: usize) -> Option<usize> {
+    let l = (code >> (4 * i)) & 0xF;
+    (l != MISSING).then_some(l as usize)
+}
+
+fn clamp(p: f64) -> f64 {
+    p.clamp(PROBABILITY_FLOOR, 1.0 - PROBABILITY_FLOOR)
+}
+
+/// Normalizes counts (plus a pseudo-count) into probabilities.
+fn distribution(counts: &[f64], pseudo: f64) -> Vec<f64> {
+    let total: f64 = counts.iter().sum::<f64>() + pseudo * counts.len() as f64;
+    counts.iter().map(|c| clamp((c + pseudo) / total)).collect()
+}
+
+/// u of every level among `n` seeded random pairs.
+fn random_pair_u(
+    records: &[NormalizedRecord],
+    comparisons: &[Comparison],
+    config: &TrainConfig,
+) -> Vec<Vec<f64>> {
+    let mut counts: Vec<Vec<f64>> = comparisons
+        .iter()
+        .map(|c| vec![0.0; c.levels().len()])
+        .collect();
+    let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+    let n = records.len();
+    for _ in 0..config.random_pairs {
+        let i = rng.random_range(0..n);
+        let mut j = rng.random_range(0..n - 1);
+        if j >= i {
+            j += 1;
+        }
+        let code = pattern(comparisons, &records[i], &records[j]);
+        for (k, row) in counts.iter_mut().enumerate() {
+            if let Some(l) = level_of(code, k) {
+                row[l] += 1.0;
+            }
+        }
+    }
+    counts.iter().map(|row| distribution(row, 0.5)).collect()
+}
+
+/// Term-frequency table of a comparison's values over the records (share of all value
+/// occurrences), or an empty table when the comparison takes no TF adjustment.
+fn term_frequencies(
+    records: &[NormalizedRecord],
+    comparison: &Comparison,
+) -> BTreeMap<String, f64> {
+    use crate::compare::ComparisonKind as K;
+    if comparison.tf_adjustment() <= 0.0 || comparison.kind().tf_level().is_none() {
+        return BTreeMap::new();
+    }
+    let mut counts: FxHashMap<&str, u64> = FxHashMap::default();
+    let mut total = 0u64;
+    for r in records {
+        let values: Vec<&str> = match comparison.kind() {
+            K::GivenName => r
+                .given
+                .iter()
+                .map(|n| {
+                    if n.compact.is_empty() {
+                        n.text.as_str()
+                    } else {
+                        n.compact.as_str()
+                    }
+                })
+                .collect(),
+            K::FamilyName => r
+                .family
+                .iter()
+                .map(|n| {
+                    if n.compact.is_empty() {
+                        n.text.as_str()
+                    } else {
+                        n.compact.as_str()
+                    }
+                })
+                .collect(),
+            K::City => r
+                .addresses
+                .iter()
+                .map(|a| a.city.as_str())
+                .filter(|c| !c.is_empty())
+                .collect(),
+            _ => Vec::new(),
+        };
+        for v in values {
+            *counts.entry(v).or_default() += 1;
+            total += 1;
+        }
+    }
+    counts
+        .into_iter()
+        .map(|(v, c)| (v.to_owned(), c as f64 / total as f64))
+        .collect()
+}
+
+/// Trains a model on unlabelled records and their blocked candidate pairs (indices into
+/// `records`).
+///
+/// ```
+/// use matcher::{PersonRecord, normalize::normalize, training::{train, TrainConfig}};
+/// let names = ["ann", "bob", "cy", "dee", "eve", "fay", "gus", "hal", "ivy", "jo"];
+/// let mut records = Vec::new();
+/// for (i, g) in names.iter().enumerate() {
+///     for copy in 0..2 {
+///         records.push(normalize(&PersonRecord {
+///             given_names: vec![g.to_string()],
+///             family_names: vec![format!("fam{}", i % 3)],
+///             birth_date: Some(format!("19{:02}-0{}-1{}", 40 + i, 1 + i % 9, copy)),
+///             ..Default::default()
+///         }));
+///     }
+/// }
+/// let pairs: Vec<(u32, u32)> = (0..records.len() as u32)
+///     .flat_map(|i| (i + 1..records.len() as u32).map(move |j| (i, j)))
+///     .collect();
+/// let report = train(&records, &pairs, &TrainConfig { random_pairs: 2_000, ..Default::default() }).unwrap();
+/// assert!(report.prior > 0.0 && report.prior < 1.0);
+/// ```
+pub fn train(
+    records: &[NormalizedRecord],
+    candidate_pairs: &[(u32, u32)],
+    config: &TrainConfig,
+) -> Result<TrainReport> {
+    let invalid = |name: &str, reason: &str| Error::InvalidParameter {
+        name: name.into(),
+        reason: reason.into(),
+    };
+    if records.len() < 2 {
+        return Err(invalid("records", "training needs at least two records"));
+    }
+    if candidate_pairs.is_empty() {
+        return Err(invalid("candidate_pairs", "training needs candidate pairs"));
+    }
+    if config.random_pairs == 0 || config.max_iterations == 0 {
+        return Err(invalid(
+            "config",
+            "random_pairs and max_iterations must be positive",
+        ));
+    }
+    let base = &config.base;
+    let comparisons = base.comparisons();
+    if comparisons.len() > 16
+        || comparisons
+            .iter()
+            .any(|c| c.levels().len() >= MISSING as usize)
+    {
+        return Err(invalid(
+            "base",
+            "at most 16 comparisons of at most 15 levels",
+        ));
+    }
+    let n = records.len();
+
+    // Distinct patterns among candidate pairs, in a deterministic order.
+    let mut pattern_counts: FxHashMap<u64, f64> = FxHashMap::default();
+    for &(i, j) in candidate_pairs {
+        let (i, j) = (i as usize, j as usize);
+        if i >= n || j >= n || i == j {
+            return Err(invalid(
+                "candidate_pairs",
+                "pair index out of range or self pair",
+            ));
+        }
+        *pattern_counts
+            .entry(pattern(comparisons, &records[i], &records[j]))
+            .or_default() += 1.0;
+    }
+    let mut patterns: Vec<(u64, f64)> = pattern_counts.into_iter().collect();
+    patterns.sort_unstable_by_key(|p| p.0);
+    let total: f64 = patterns.iter().map(|p| p.1).sum();
+
+    let u_random = random_pair_u(records, comparisons, config);
+    let mut m: Vec<Vec<f64>> = comparisons
+        .iter()
+        .map(|c| c.levels().iter().map(|l| l.m()).collect())
+        .collect();
+    let mut u = u_random.clone();
+    let mut lambda = base.prior().clamp(0.001, 0.5);
+    let free_u: Vec<bool> = comparisons.iter().map(Comparison::household).collect();
+
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < config.max_iterations {
+        iterations += 1;
+        let mut m_acc: Vec<Vec<f64>> = m.iter().map(|r| vec![0.0; r.len()]).collect();
+        let mut u_acc: Vec<Vec<f64>> = m.iter().map(|r| vec![0.0; r.len()]).collect();
+        let mut matches = 0.0;
+        let (log_m, log_u): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (
+            m.iter()
+                .map(|r| r.iter().map(|p| p.ln()).collect())
+                .collect(),
+            u.iter()
+                .map(|r| r.iter().map(|p| p.ln()).collect())
+                .collect(),
+        );
+        let (prior_m, prior_u) = (lambda.ln(), (1.0 - lambda).ln());
+        for &(code, count) in &patterns {
+            let (mut lm, mut lu) = (prior_m, prior_u);
+            for k in 0..comparisons.len() {
+                if let Some(l) = level_of(code, k) {
+                    lm += log_m[k][l];
+                    lu += log_u[k][l];
+                }
+            }
+            let post = 1.0 / (1.0 + (lu - lm).exp());
+            matches += count * post;
+            for k in 0..comparisons.len() {
+                if let Some(l) = level_of(code, k) {
+                    m_acc[k][l] += count * post;
+                    u_acc[k][l] += count * (1.0 - post);
+                }
+            }
+        }
+        let mut delta: f64 = 0.0;
+        let new_lambda = clamp(matches / total);
+        delta = delta.max((new_lambda - lambda).abs());
+        lambda = new_lambda;
+        for k in 0..comparisons.len() {
+            let new_m = distribution(&m_acc[k], 1e-3);
+            for (old, new) in m[k].iter_mut().zip(&new_m) {
+                delta = delta.max((*old - new).abs());
+                *old = *new;
+            }
+            if free_u[k] {
+                let new_u = distribution(&u_acc[k], 1e-3);
+                for (old, new) in u[k].iter_mut().zip(&new_u) {
+                    delta = delta.max((*old - new).abs());
+                    *old = *new;
+                }
+            }
+        }
+        if delta < config.tolerance {
+            converged = true;
+            break;
+        }
+    }
+
+    // Final u: for household comparisons the larger of random-pair and candidate u on every
+    // agreeing level (the last level is the disagreement level and keeps the random-pair u).
+    let mut levels = Vec::new();
+    let mut trained = Vec::with_capacity(comparisons.len());
+    for (k, c) in comparisons.iter().enumerate() {
+        let last = c.levels().len() - 1;
+        let mut new_levels = Vec::with_capacity(c.levels().len());
+        for (l, level) in c.levels().iter().enumerate() {
+            let u_used = if free_u[k] && l < last {
+                u_random[k][l].max(u[k][l])
+            } else {
+                u_random[k][l]
+            };
+            let (m_kl, u_kl) = (clamp(m[k][l]), clamp(u_used));
+            levels.push(LevelEstimate {
+                comparison: c.name().to_owned(),
+                level: level.label().to_owned(),
+                m: m_kl,
+                u_random: u_random[k][l],
+                u_candidates: u[k][l],
+                u: u_kl,
+            });
+            new_levels.push(ComparisonLevel::new(level.label(), m_kl, u_kl)?);
+        }
+        let mut comparison = Comparison::new(c.name(), c.kind(), *c.params(), new_levels)?
+            .with_household(c.household());
+        comparison.set_term_frequencies(
+            term_frequencies(records, c),
+            c.tf_adjustment(),
+            config.tf_floor,
+        )?;
+        trained.push(comparison);
+    }
+    let model = Model::new(
+        config.version.clone(),
+        clamp(lambda),
+        trained,
+        *base.thresholds(),
+        base.household_cap(),
+    )?;
+    Ok(TrainReport {
+        model,
+        iterations,
+        converged,
+        prior: clamp(lambda),
+        levels,
+        candidate_pairs: candidate_pairs.len(),
+        patterns: patterns.len(),
+    })
+}

@@ -26,10 +26,11 @@ pub fn jaro(a: &str, b: &str) -> f64 {
 /// assert_eq!(similarity("anne", "anne"), 1.0);
 /// ```
 pub fn similarity(a: &str, b: &str) -> f64 {
-    if a.is_ascii() && b.is_ascii() {
-        if let Some(sim) = jaro_winkler_bytes(a.as_bytes(), b.as_bytes()) {
-            return sim;
-        }
+    if a.is_ascii()
+        && b.is_ascii()
+        && let Some(sim) = jaro_winkler_bytes(a.as_bytes(), b.as_bytes())
+    {
+        return sim;
     }
     strsim::jaro_winkler(a, b)
 }

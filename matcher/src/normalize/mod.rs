@@ -48,14 +48,14 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
         .given_names
         .iter()
         .flat_map(|g| given_name_tokens(g))
-        .map(|t| name_from_folded(t))
+        .map(name_from_folded)
         .collect();
     let mut family: Vec<NormalizedName> = Vec::with_capacity(record.family_names.len());
     for f in &record.family_names {
-        if let Some(text) = family_name_text(f) {
-            if !family.iter().any(|n| n.text == text) {
-                family.push(name_from_folded(text));
-            }
+        if let Some(text) = family_name_text(f)
+            && !family.iter().any(|n| n.text == text)
+        {
+            family.push(name_from_folded(text));
         }
     }
     let placeholder = is_placeholder(&given, &family);
@@ -362,8 +362,8 @@ const PLACEHOLDER_FAMILY: &[&str] = &[
 /// assert!(!is_placeholder(&n("John"), &n("Smith")));
 /// ```
 pub fn is_placeholder(given: &[NormalizedName], family: &[NormalizedName]) -> bool {
-    let first = given.first().map(|n| n.compact.as_str());
-    let second = given.get(1).map(|n| n.compact.as_str());
+    let mut given_tokens = given.iter().flat_map(|n| n.text.split(' '));
+    let (first, second) = (given_tokens.next(), given_tokens.next());
     let fam = family.first().map(|n| n.compact.as_str());
     let placeholder_token = |t: &str| {
         matches!(
