@@ -11,6 +11,15 @@
 //! Johnson, Williams ...); addresses use real ZIP codes with their city, state and telephone area
 //! code. The tables ship in `data/` (see its README for sources).
 //!
+//! In the person CSV of the batch commands a record maps as: `given_names[0]` -> `given_name`,
+//! `given_names[1]` (a middle name or initial, when present) -> `middle_name`, `family_names[0]` ->
+//! `family_name` (a former family name, when present, has no column), the first address's lines,
+//! city, state, postal code and country -> `address_line`, `address_line2`, `city`, `state`,
+//! `postal_code`, `country`, the identifier whose system is [`NATIONAL_ID_SYSTEM`] ->
+//! `national_id`, the other (one per record, see [`mrn_system`]) -> `mrn` and `mrn_system`, and
+//! `cluster_id` is the ground-truth column. Birth dates are written `YYYY-MM-DD` or `YYYYMMDD`
+//! depending on the facility.
+//!
 //! Output is a pure function of the configuration: records are generated in fixed-size chunks,
 //! each from its own ChaCha8 stream derived from the master seed, so the same seed gives the same
 //! records on every machine and for every thread count.
