@@ -208,6 +208,156 @@ fn term_frequencies(
         .collect()
 }
 
+/// One distinct comparison pattern (a level per comparison, `None` = missing) and how many pairs
+/// show it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatternCount {
+    /// Level index per comparison.
+    pub levels: Vec<Option<u8>>,
+    /// Number of pairs (may be fractional: a weight).
+    pub count: f64,
+}
+
+/// Parameters of the two-class mixture EM fits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmParams {
+    /// Share of matches.
+    pub lambda: f64,
+    /// `m[comparison][level]`.
+    pub m: Vec<Vec<f64>>,
+    /// `u[comparison][level]`.
+    pub u: Vec<Vec<f64>>,
+}
+
+/// The result of [`em`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmEstimate {
+    /// Fitted parameters.
+    pub params: EmParams,
+    /// Iterations run.
+    pub iterations: usize,
+    /// Whether the largest parameter change fell below the tolerance.
+    pub converged: bool,
+}
+
+/// Expectation-maximisation of the Fellegi-Sunter mixture over comparison patterns, under
+/// conditional independence. m and lambda are always re-estimated; `u` only for the comparisons
+/// whose `free_u` is true (the others keep `start.u`). Deterministic.
+pub fn em(
+    patterns: &[PatternCount],
+    start: &EmParams,
+    free_u: &[bool],
+    max_iterations: usize,
+    tolerance: f64,
+) -> Result<EmEstimate> {
+    let invalid = |reason: &str| Error::InvalidParameter {
+        name: "em".into(),
+        reason: reason.into(),
+    };
+    let k_count = start.m.len();
+    if start.u.len() != k_count || free_u.len() != k_count {
+        return Err(invalid("m, u and free_u must have one row per comparison"));
+    }
+    if start
+        .m
+        .iter()
+        .zip(&start.u)
+        .any(|(m, u)| m.len() != u.len() || m.is_empty())
+    {
+        return Err(invalid("m and u rows must have the same, non-zero length"));
+    }
+    for p in patterns {
+        if p.levels.len() != k_count
+            || p.levels
+                .iter()
+                .zip(&start.m)
+                .any(|(l, row)| l.is_some_and(|l| l as usize >= row.len()))
+            || p.count.is_nan() || p.count < 0.0
+        {
+            return Err(invalid("pattern does not fit the comparisons"));
+        }
+    }
+    let total: f64 = patterns.iter().map(|p| p.count).sum();
+    if total <= 0.0 {
+        return Err(invalid("no pairs"));
+    }
+    let mut params = EmParams {
+        lambda: clamp(start.lambda),
+        m: start
+            .m
+            .iter()
+            .map(|r| r.iter().map(|&p| clamp(p)).collect())
+            .collect(),
+        u: start
+            .u
+            .iter()
+            .map(|r| r.iter().map(|&p| clamp(p)).collect())
+            .collect(),
+    };
+    let mut iterations = 0;
+    let mut converged = false;
+    while iterations < max_iterations {
+        iterations += 1;
+        let mut m_acc: Vec<Vec<f64>> = params.m.iter().map(|r| vec![0.0; r.len()]).collect();
+        let mut u_acc = m_acc.clone();
+        let mut matches = 0.0;
+        let log_m: Vec<Vec<f64>> = params
+            .m
+            .iter()
+            .map(|r| r.iter().map(|p| p.ln()).collect())
+            .collect();
+        let log_u: Vec<Vec<f64>> = params
+            .u
+            .iter()
+            .map(|r| r.iter().map(|p| p.ln()).collect())
+            .collect();
+        let (prior_m, prior_u) = (params.lambda.ln(), (1.0 - params.lambda).ln());
+        for p in patterns {
+            let (mut lm, mut lu) = (prior_m, prior_u);
+            for (k, l) in p.levels.iter().enumerate() {
+                if let Some(l) = l {
+                    lm += log_m[k][*l as usize];
+                    lu += log_u[k][*l as usize];
+                }
+            }
+            let post = 1.0 / (1.0 + (lu - lm).exp());
+            matches += p.count * post;
+            for (k, l) in p.levels.iter().enumerate() {
+                if let Some(l) = l {
+                    m_acc[k][*l as usize] += p.count * post;
+                    u_acc[k][*l as usize] += p.count * (1.0 - post);
+                }
+            }
+        }
+        let new_lambda = clamp(matches / total);
+        let mut delta = (new_lambda - params.lambda).abs();
+        params.lambda = new_lambda;
+        for k in 0..k_count {
+            let new_m = distribution(&m_acc[k], 1e-3);
+            for (old, new) in params.m[k].iter_mut().zip(&new_m) {
+                delta = delta.max((*old - new).abs());
+                *old = *new;
+            }
+            if free_u[k] {
+                let new_u = distribution(&u_acc[k], 1e-3);
+                for (old, new) in params.u[k].iter_mut().zip(&new_u) {
+                    delta = delta.max((*old - new).abs());
+                    *old = *new;
+                }
+            }
+        }
+        if delta < tolerance {
+            converged = true;
+            break;
+        }
+    }
+    Ok(EmEstimate {
+        params,
+        iterations,
+        converged,
+    })
+}
+
 /// Trains a model on unlabelled records and their blocked candidate pairs (indices into
 /// `records`).
 ///
@@ -280,75 +430,37 @@ pub fn train(
             .entry(pattern(comparisons, &records[i], &records[j]))
             .or_default() += 1.0;
     }
-    let mut patterns: Vec<(u64, f64)> = pattern_counts.into_iter().collect();
-    patterns.sort_unstable_by_key(|p| p.0);
-    let total: f64 = patterns.iter().map(|p| p.1).sum();
+    let mut codes: Vec<(u64, f64)> = pattern_counts.into_iter().collect();
+    codes.sort_unstable_by_key(|p| p.0);
+    let patterns: Vec<PatternCount> = codes
+        .iter()
+        .map(|&(code, count)| PatternCount {
+            levels: (0..comparisons.len())
+                .map(|k| level_of(code, k).map(|l| l as u8))
+                .collect(),
+            count,
+        })
+        .collect();
 
     let u_random = random_pair_u(records, comparisons, config);
-    let mut m: Vec<Vec<f64>> = comparisons
-        .iter()
-        .map(|c| c.levels().iter().map(|l| l.m()).collect())
-        .collect();
-    let mut u = u_random.clone();
-    let mut lambda = base.prior().clamp(0.001, 0.5);
+    let start = EmParams {
+        lambda: base.prior().clamp(0.001, 0.5),
+        m: comparisons
+            .iter()
+            .map(|c| c.levels().iter().map(ComparisonLevel::m).collect())
+            .collect(),
+        u: u_random.clone(),
+    };
     let free_u: Vec<bool> = comparisons.iter().map(Comparison::household).collect();
-
-    let mut iterations = 0;
-    let mut converged = false;
-    while iterations < config.max_iterations {
-        iterations += 1;
-        let mut m_acc: Vec<Vec<f64>> = m.iter().map(|r| vec![0.0; r.len()]).collect();
-        let mut u_acc: Vec<Vec<f64>> = m.iter().map(|r| vec![0.0; r.len()]).collect();
-        let mut matches = 0.0;
-        let (log_m, log_u): (Vec<Vec<f64>>, Vec<Vec<f64>>) = (
-            m.iter()
-                .map(|r| r.iter().map(|p| p.ln()).collect())
-                .collect(),
-            u.iter()
-                .map(|r| r.iter().map(|p| p.ln()).collect())
-                .collect(),
-        );
-        let (prior_m, prior_u) = (lambda.ln(), (1.0 - lambda).ln());
-        for &(code, count) in &patterns {
-            let (mut lm, mut lu) = (prior_m, prior_u);
-            for k in 0..comparisons.len() {
-                if let Some(l) = level_of(code, k) {
-                    lm += log_m[k][l];
-                    lu += log_u[k][l];
-                }
-            }
-            let post = 1.0 / (1.0 + (lu - lm).exp());
-            matches += count * post;
-            for k in 0..comparisons.len() {
-                if let Some(l) = level_of(code, k) {
-                    m_acc[k][l] += count * post;
-                    u_acc[k][l] += count * (1.0 - post);
-                }
-            }
-        }
-        let mut delta: f64 = 0.0;
-        let new_lambda = clamp(matches / total);
-        delta = delta.max((new_lambda - lambda).abs());
-        lambda = new_lambda;
-        for k in 0..comparisons.len() {
-            let new_m = distribution(&m_acc[k], 1e-3);
-            for (old, new) in m[k].iter_mut().zip(&new_m) {
-                delta = delta.max((*old - new).abs());
-                *old = *new;
-            }
-            if free_u[k] {
-                let new_u = distribution(&u_acc[k], 1e-3);
-                for (old, new) in u[k].iter_mut().zip(&new_u) {
-                    delta = delta.max((*old - new).abs());
-                    *old = *new;
-                }
-            }
-        }
-        if delta < config.tolerance {
-            converged = true;
-            break;
-        }
-    }
+    let estimate = em(
+        &patterns,
+        &start,
+        &free_u,
+        config.max_iterations,
+        config.tolerance,
+    )?;
+    let (lambda, m, u) = (estimate.params.lambda, estimate.params.m, estimate.params.u);
+    let (iterations, converged) = (estimate.iterations, estimate.converged);
 
     // Final u: for household comparisons the larger of random-pair and candidate u on every
     // agreeing level (the last level is the disagreement level and keeps the random-pair u).

@@ -1,0 +1,244 @@
+//! Expectation-maximisation recovers known parameters: comparison patterns are drawn from a
+//! Fellegi-Sunter mixture with known lambda, m and u; EM, started away from the truth, must find
+//! them again within a tolerance. Then the same through `train` on records built so that their
+//! field agreements follow known m.
+
+use matcher::normalize::normalize;
+use matcher::training::{EmParams, PatternCount, TrainConfig, em, train};
+use matcher::{Identifier, PersonRecord};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+
+fn draw(rng: &mut ChaCha8Rng, probabilities: &[f64]) -> u8 {
+    let x: f64 = rng.random();
+    let mut acc = 0.0;
+    for (i, p) in probabilities.iter().enumerate() {
+        acc += p;
+        if x < acc {
+            return i as u8;
+        }
+    }
+    (probabilities.len() - 1) as u8
+}
+
+#[test]
+fn em_recovers_lambda_m_and_u() {
+    let truth = EmParams {
+        lambda: 0.15,
+        m: vec![
+            vec![0.85, 0.10, 0.05],
+            vec![0.90, 0.07, 0.03],
+            vec![0.80, 0.20],
+            vec![0.70, 0.20, 0.10],
+            vec![0.95, 0.05],
+        ],
+        u: vec![
+            vec![0.02, 0.08, 0.90],
+            vec![0.05, 0.05, 0.90],
+            vec![0.10, 0.90],
+            vec![0.01, 0.09, 0.90],
+            vec![0.50, 0.50],
+        ],
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let mut counts: BTreeMap<Vec<Option<u8>>, f64> = BTreeMap::new();
+    for _ in 0..200_000 {
+        let is_match = rng.random::<f64>() < truth.lambda;
+        let table = if is_match { &truth.m } else { &truth.u };
+        let levels: Vec<Option<u8>> = table
+            .iter()
+            .map(|row| {
+                // 5% of values missing, independent of match status.
+                (rng.random::<f64>() >= 0.05).then(|| draw(&mut rng, row))
+            })
+            .collect();
+        *counts.entry(levels).or_default() += 1.0;
+    }
+    let patterns: Vec<PatternCount> = counts
+        .into_iter()
+        .map(|(levels, count)| PatternCount { levels, count })
+        .collect();
+    // Start from a neutral guess: every m favours the first level, every u the last.
+    let start = EmParams {
+        lambda: 0.3,
+        m: truth
+            .m
+            .iter()
+            .map(|r| {
+                let mut v = vec![0.3 / (r.len() - 1) as f64; r.len()];
+                v[0] = 0.7;
+                v
+            })
+            .collect(),
+        u: truth
+            .u
+            .iter()
+            .map(|r| {
+                let mut v = vec![0.3 / (r.len() - 1) as f64; r.len()];
+                v[r.len() - 1] = 0.7;
+                v
+            })
+            .collect(),
+    };
+    let free = vec![true; truth.m.len()];
+    let fit = em(&patterns, &start, &free, 500, 1e-8).unwrap();
+    assert!(
+        fit.converged,
+        "EM did not converge in {} iterations",
+        fit.iterations
+    );
+    assert!(
+        (fit.params.lambda - truth.lambda).abs() < 0.01,
+        "lambda {}",
+        fit.params.lambda
+    );
+    for k in 0..truth.m.len() {
+        for l in 0..truth.m[k].len() {
+            let (m, u) = (fit.params.m[k][l], fit.params.u[k][l]);
+            assert!(
+                (m - truth.m[k][l]).abs() < 0.02,
+                "m[{k}][{l}] = {m}, truth {}",
+                truth.m[k][l]
+            );
+            assert!(
+                (u - truth.u[k][l]).abs() < 0.02,
+                "u[{k}][{l}] = {u}, truth {}",
+                truth.u[k][l]
+            );
+        }
+    }
+}
+
+#[test]
+fn em_with_fixed_u_keeps_u_and_recovers_m() {
+    let m_true = [0.9, 0.1];
+    let u_true = [0.05, 0.95];
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let mut counts: BTreeMap<Vec<Option<u8>>, f64> = BTreeMap::new();
+    for _ in 0..100_000 {
+        let is_match = rng.random::<f64>() < 0.2;
+        let row = if is_match { &m_true } else { &u_true };
+        let levels = (0..3).map(|_| Some(draw(&mut rng, row))).collect();
+        *counts.entry(levels).or_default() += 1.0;
+    }
+    let patterns: Vec<PatternCount> = counts
+        .into_iter()
+        .map(|(levels, count)| PatternCount { levels, count })
+        .collect();
+    let start = EmParams {
+        lambda: 0.5,
+        m: vec![vec![0.6, 0.4]; 3],
+        u: vec![u_true.to_vec(); 3],
+    };
+    let fit = em(&patterns, &start, &[false, false, false], 500, 1e-9).unwrap();
+    assert!(
+        (fit.params.lambda - 0.2).abs() < 0.01,
+        "lambda {}",
+        fit.params.lambda
+    );
+    for k in 0..3 {
+        assert_eq!(fit.params.u[k], u_true.to_vec());
+        assert!(
+            (fit.params.m[k][0] - 0.9).abs() < 0.015,
+            "m {}",
+            fit.params.m[k][0]
+        );
+    }
+}
+
+/// Records in pairs: a true pair agrees on the identifier with probability 0.9 and on the birth
+/// date with probability 0.8; a non-pair never does by construction (values unique per person).
+/// Given names agree exactly with probability 0.85 on true pairs.
+#[test]
+fn train_recovers_m_of_generated_pairs() {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let given = [
+        "anna", "bruno", "clara", "dmitri", "elena", "farid", "greta", "hugo", "ines", "jonas",
+        "kira", "lars",
+    ];
+    let mut records = Vec::new();
+    let mut pairs = Vec::new();
+    let person = |g: String, f: String, dob: String, id: String| {
+        normalize(&PersonRecord {
+            given_names: vec![g],
+            family_names: vec![f],
+            birth_date: Some(dob),
+            identifiers: vec![Identifier {
+                system: "nid".into(),
+                value: id,
+            }],
+            ..Default::default()
+        })
+    };
+    let persons = 3_000;
+    for p in 0..persons {
+        let g = given[rng.random_range(0..given.len())].to_owned();
+        let f = format!("fam{}", rng.random_range(0..400));
+        let dob = format!(
+            "19{:02}-{:02}-{:02}",
+            20 + p % 80,
+            1 + p % 12,
+            1 + (p / 12) % 28
+        );
+        let id = format!("{:07}", 1_000_000 + p * 7);
+        let a = person(g.clone(), f.clone(), dob.clone(), id.clone());
+        let g2 = if rng.random::<f64>() < 0.85 {
+            g
+        } else {
+            format!("x{}", rng.random_range(0..100_000))
+        };
+        let dob2 = if rng.random::<f64>() < 0.8 {
+            dob
+        } else {
+            format!("18{:02}-06-15", 60 + p % 40)
+        };
+        let id2 = if rng.random::<f64>() < 0.9 {
+            id
+        } else {
+            format!("{:07}", 9_000_000 - p * 13)
+        };
+        let b = person(g2, f, dob2, id2);
+        let i = records.len() as u32;
+        records.push(a);
+        records.push(b);
+        pairs.push((i, i + 1));
+        // A non-matching candidate: this person's first record against the previous person's.
+        if i >= 2 {
+            pairs.push((i - 2, i));
+        }
+    }
+    let report = train(
+        &records,
+        &pairs,
+        &TrainConfig {
+            random_pairs: 100_000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let m = |comparison: &str, level: &str| {
+        report
+            .levels
+            .iter()
+            .find(|l| l.comparison == comparison && l.level == level)
+            .map(|l| l.m)
+            .unwrap()
+    };
+    assert!((report.prior - 0.5).abs() < 0.02, "prior {}", report.prior);
+    assert!(
+        (m("identifier", "exact") - 0.9).abs() < 0.03,
+        "{}",
+        m("identifier", "exact")
+    );
+    assert!(
+        (m("birth_date", "exact") - 0.8).abs() < 0.03,
+        "{}",
+        m("birth_date", "exact")
+    );
+    assert!(
+        (m("given_name", "exact") - 0.85).abs() < 0.03,
+        "{}",
+        m("given_name", "exact")
+    );
+}
