@@ -1,0 +1,187 @@
+//! Property tests: comparator symmetry, range and identity; the allocation-free Jaro-Winkler equals
+//! strsim's; folding and normalization are idempotent; scoring is symmetric; and copying a field
+//! of one record into the other (more agreement) never lowers the match weight.
+
+use matcher::compare::{damerau, jaro_winkler, levenshtein};
+use matcher::normalize::{fold, normalize};
+use matcher::scoring::Model;
+use matcher::{Address, Identifier, NormalizedRecord, PersonRecord, Sex};
+use proptest::prelude::*;
+
+fn name() -> impl Strategy<Value = String> {
+    prop_oneof![
+        prop::sample::select(vec![
+            "William",
+            "Bill",
+            "Margaret",
+            "Peggy",
+            "José",
+            "Zoë",
+            "O'Brien",
+            "van der Berg",
+            "Smith-Jones",
+            "MÜLLER",
+            "Nguyen",
+            "Dr. Ann",
+            "Robert Jr.",
+            "Łukasz",
+            "Ærø",
+            "Straße",
+            "",
+        ])
+        .prop_map(str::to_owned),
+        "[A-Za-zÀ-ÿ' .-]{0,14}",
+    ]
+}
+
+fn person() -> impl Strategy<Value = PersonRecord> {
+    (
+        name(),
+        name(),
+        prop::option::of(prop::sample::select(vec![Sex::Male, Sex::Female])),
+        prop::option::of(prop::sample::select(vec![
+            "1961-04-12",
+            "12/04/1961",
+            "1961-12-04",
+            "1962-04-12",
+            "1990-01-01",
+        ])),
+        prop::option::of(prop::sample::select(vec![
+            "14 Kent St",
+            "14 Kent Street",
+            "3 Ocean Pde",
+            "15 Kent St",
+        ])),
+        prop::option::of(prop::sample::select(vec!["2600", "2601", "4217"])),
+        prop::option::of(prop::sample::select(vec!["Canberra", "Canbera", "Dapto"])),
+        prop::option::of(prop::sample::select(vec![
+            "02 6123 4567",
+            "6123 4567",
+            "07 5500 1111",
+        ])),
+        prop::option::of(prop::sample::select(vec!["4455667", "4455676", "9988776"])),
+    )
+        .prop_map(|(g, f, sex, dob, line, pc, city, phone, id)| PersonRecord {
+            given_names: vec![g],
+            family_names: vec![f],
+            sex,
+            birth_date: dob.map(str::to_owned),
+            addresses: vec![Address {
+                lines: line.map(str::to_owned).into_iter().collect(),
+                postal_code: pc.map(str::to_owned),
+                city: city.map(str::to_owned),
+                ..Default::default()
+            }],
+            phones: phone.map(str::to_owned).into_iter().collect(),
+            identifiers: id
+                .map(|v| Identifier {
+                    system: "nid".into(),
+                    value: v.to_owned(),
+                })
+                .into_iter()
+                .collect(),
+            ..Default::default()
+        })
+}
+
+/// A raw record rebuilt from a normalized one's text outputs.
+fn raw_from(n: &NormalizedRecord) -> PersonRecord {
+    PersonRecord {
+        given_names: n.given.iter().map(|g| g.text.clone()).collect(),
+        family_names: n.family.iter().map(|f| f.text.clone()).collect(),
+        sex: n.sex,
+        birth_date: n
+            .birth_date
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)),
+        addresses: n
+            .addresses
+            .iter()
+            .map(|a| Address {
+                lines: [
+                    format!("{} {}", a.house_number, a.street).trim().to_owned(),
+                    a.extra.clone(),
+                ]
+                .into_iter()
+                .filter(|l| !l.is_empty())
+                .collect(),
+                city: Some(a.city.clone()),
+                state: Some(a.state.clone()),
+                postal_code: Some(a.postal_code.clone()),
+                country: Some(a.country.clone()),
+            })
+            .collect(),
+        phones: n.phones.clone(),
+        emails: n.emails.clone(),
+        identifiers: n
+            .identifiers
+            .iter()
+            .map(|i| Identifier {
+                system: i.system.clone(),
+                value: i.value.clone(),
+            })
+            .collect(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn metrics_are_symmetric_bounded_and_reflexive(a in "[a-zé ]{0,20}", b in "[a-zé ]{0,20}") {
+        for sim in [jaro_winkler::similarity, levenshtein::similarity, damerau::similarity] {
+            let (x, y) = (sim(&a, &b), sim(&b, &a));
+            prop_assert!((x - y).abs() < 1e-12, "{x} vs {y}");
+            prop_assert!((0.0..=1.0).contains(&x));
+            prop_assert_eq!(sim(&a, &a), 1.0);
+        }
+    }
+
+    #[test]
+    fn fast_jaro_winkler_equals_strsim(a in "[a-e]{0,70}", b in "[a-e]{0,70}") {
+        prop_assert_eq!(jaro_winkler::similarity(&a, &b), strsim::jaro_winkler(&a, &b));
+    }
+
+    #[test]
+    fn one_edit_agrees_with_damerau_distance(a in "[0-3]{0,8}", b in "[0-3]{0,8}") {
+        let osa_one = a != b && strsim::osa_distance(&a, &b) == 1;
+        prop_assert_eq!(damerau::one_edit_or_transposition(&a, &b), osa_one);
+    }
+
+    #[test]
+    fn folding_is_idempotent(s in "\\PC{0,30}") {
+        let once = fold(&s);
+        prop_assert_eq!(fold(&once), once);
+    }
+
+    #[test]
+    fn normalization_is_idempotent(p in person()) {
+        let once = normalize(&p);
+        let twice = normalize(&raw_from(&once));
+        prop_assert_eq!(twice, once);
+    }
+
+    #[test]
+    fn scoring_is_symmetric(a in person(), b in person()) {
+        let model = Model::builtin();
+        let (a, b) = (normalize(&a), normalize(&b));
+        prop_assert_eq!(model.score(&a, &b).match_weight, model.score(&b, &a).match_weight);
+    }
+
+    #[test]
+    fn more_agreement_never_lowers_the_weight(a in person(), b in person(), field in 0usize..7) {
+        let model = Model::builtin();
+        let mut better = b.clone();
+        match field {
+            0 => { better.given_names = a.given_names.clone(); better.family_names = a.family_names.clone(); }
+            1 => better.sex = a.sex,
+            2 => better.birth_date = a.birth_date.clone(),
+            3 => better.addresses = a.addresses.clone(),
+            4 => better.phones = a.phones.clone(),
+            5 => better.identifiers = a.identifiers.clone(),
+            _ => better = a.clone(),
+        }
+        let (na, nb, nbetter) = (normalize(&a), normalize(&b), normalize(&better));
+        let (before, after) = (model.score(&na, &nb).match_weight, model.score(&na, &nbetter).match_weight);
+        prop_assert!(after >= before - 1e-9, "field {field}: {before} -> {after}");
+    }
+}
