@@ -67,7 +67,8 @@ pub struct HardCaseRates {
     /// address (and usually a previous phone).
     pub mover: f64,
     /// Share of adult women with two or more records who changed family name: their first record
-    /// shows the former name as current; later records keep it as a former name half the time.
+    /// shows the former name as current; later records keep it as a former name half the time,
+    /// and one in five writes the two hyphenated (`Former-Current`).
     pub name_change: f64,
     /// Per later record whose given name is in the normalizer's nickname table: another name of
     /// its group is used instead (William -> Bill, Liam; Bill -> William).
@@ -216,11 +217,15 @@ pub enum HardCase {
     MissingField,
     /// The name is a placeholder (John Doe, Baby Boy ...).
     Placeholder,
+    /// A name is spelled differently but equivalently: with diacritics (José, García; written by
+    /// every fourth facility), or a compound family name without its apostrophe or spaces
+    /// (O'Brien as OBrien or O Brien, De La Cruz as DeLaCruz).
+    Spelling,
 }
 
 impl HardCase {
     /// Every hard case, in declaration order.
-    pub const ALL: [HardCase; 13] = [
+    pub const ALL: [HardCase; 14] = [
         HardCase::Household,
         HardCase::Twin,
         HardCase::Junior,
@@ -234,6 +239,7 @@ impl HardCase {
         HardCase::DateError,
         HardCase::MissingField,
         HardCase::Placeholder,
+        HardCase::Spelling,
     ];
 
     /// A short snake_case name, for reports.
@@ -252,6 +258,7 @@ impl HardCase {
             HardCase::DateError => "date_error",
             HardCase::MissingField => "missing_field",
             HardCase::Placeholder => "placeholder",
+            HardCase::Spelling => "spelling",
         }
     }
 

@@ -776,6 +776,36 @@ impl ChunkContext<'_> {
                 former = Some(birth_name.to_owned());
             }
         }
+        if person.name_change
+            && index > 0
+            && let Some(birth_name) = person.former_family
+            && chance(rng, 0.2)
+        {
+            family = format!("{birth_name}-{family}");
+            cases.insert(HardCase::NameChange);
+        }
+        // Spelling: facilities that keep accents write them; compound names lose punctuation.
+        if facility % 4 == 2 {
+            if let Some(accented) = TABLES.accented(&given) {
+                given = accented.to_owned();
+                cases.insert(HardCase::Spelling);
+            }
+            if let Some(accented) = TABLES.accented(&family) {
+                family = accented.to_owned();
+                cases.insert(HardCase::Spelling);
+            }
+        }
+        if family.contains([' ', '\'']) && chance(rng, 0.3) {
+            let variant = if family.contains('\'') && chance(rng, 0.5) {
+                family.replace('\'', " ")
+            } else {
+                family.replace([' ', '\''], "")
+            };
+            if variant != family {
+                family = variant;
+                cases.insert(HardCase::Spelling);
+            }
+        }
         if let Some(generation) = person.generation {
             let p = if generation == "Jr" { 0.3 } else { 0.1 };
             if chance(rng, p) {

@@ -1,4 +1,4 @@
-//! Frequency tables shipped with the generator (names, streets, ZIP codes) and
+//! Frequency tables shipped with the generator (names, streets, ZIP codes, accented spellings) and
 //! weighted sampling over them.
 //!
 //! The tables are compiled in with `include_str!` and parsed once. See `data/README.md` for
@@ -66,6 +66,8 @@ pub(crate) struct Tables {
     pub(crate) given_male: Weighted<&'static str>,
     pub(crate) streets: Weighted<&'static str>,
     pub(crate) zips: Vec<ZipArea>,
+    /// Plain spelling -> spelling with diacritics (`Jose` -> `José`).
+    pub(crate) accents: Vec<(&'static str, &'static str)>,
 }
 
 const SURNAMES: &str = include_str!("data/surnames.csv");
@@ -73,6 +75,7 @@ const GIVEN_FEMALE: &str = include_str!("data/given_female.csv");
 const GIVEN_MALE: &str = include_str!("data/given_male.csv");
 const STREETS: &str = include_str!("data/streets.csv");
 const ZIPCODES: &str = include_str!("data/zipcodes.csv");
+const ACCENTS: &str = include_str!("data/accents.csv");
 
 /// Data lines of a shipped table: comments (`#`) and blank lines skipped.
 fn data_lines(text: &'static str) -> impl Iterator<Item = &'static str> {
@@ -113,7 +116,24 @@ pub(crate) static TABLES: LazyLock<Tables> = LazyLock::new(|| Tables {
     given_male: weighted_names(GIVEN_MALE),
     streets: weighted_names(STREETS),
     zips: zip_areas(ZIPCODES),
+    accents: {
+        let mut pairs: Vec<(&'static str, &'static str)> = data_lines(ACCENTS)
+            .filter_map(|line| line.split_once(','))
+            .collect();
+        pairs.sort_unstable();
+        pairs
+    },
 });
+
+impl Tables {
+    /// The spelling of `name` with diacritics, if the table has one.
+    pub(crate) fn accented(&self, name: &str) -> Option<&'static str> {
+        self.accents
+            .binary_search_by(|(plain, _)| (*plain).cmp(name))
+            .ok()
+            .map(|i| self.accents[i].1)
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -129,6 +149,9 @@ mod tests {
         assert_eq!(t.given_male.len(), 1_219);
         assert!(t.streets.len() > 150);
         assert!(t.zips.len() > 9_000);
+        assert_eq!(t.accents.len(), 64);
+        assert_eq!(t.accented("Munoz"), Some("Muñoz"));
+        assert_eq!(t.accented("Smith"), None);
         assert_eq!(t.surnames.items()[0], "Smith");
         assert!(
             t.zips
