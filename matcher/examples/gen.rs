@@ -4,6 +4,8 @@
 //! `cargo run --release -p matcher --example gen -- [RECORDS] [SEED] [--show N]`
 //!
 //! With `--show N` the first N records are printed to stderr as well (synthetic data only).
+//! With `--collect` all records are generated into one `Vec` instead of streamed (to measure the
+//! memory of the in-memory form).
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
@@ -25,6 +27,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     })?;
 
+    if args.iter().any(|a| a == "--collect") {
+        // The in-memory form: every record at once (peak memory = the whole set).
+        let started = Instant::now();
+        let all = generator.generate();
+        eprintln!(
+            "generated {} records into one Vec in {:.2} s with {} threads",
+            all.len(),
+            started.elapsed().as_secs_f64(),
+            rayon::current_num_threads()
+        );
+        return Ok(());
+    }
     let started = Instant::now();
     let mut generating = std::time::Duration::ZERO;
     let mut total = 0usize;
