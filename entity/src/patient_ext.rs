@@ -3,6 +3,7 @@
 //! and the before-image a merge stores).
 
 use sea_orm::entity::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{Condition, QueryOrder, Select};
 use serde::{Deserialize, Serialize};
 
@@ -52,10 +53,24 @@ impl patient_identifier::Entity {
     }
 }
 
+impl patient_name::Entity {
+    /// Names whose family name equals `family` ignoring case, as `lower(family) = lower($1)`,
+    /// which the `idx_patient_name_family_lower` index serves on both engines. (SQLite's
+    /// `lower` folds ASCII letters only; PostgreSQL's folds all of Unicode.)
+    pub fn find_by_family(family: &str) -> Select<Self> {
+        Self::find().filter(
+            Expr::expr(Func::lower(Expr::col(patient_name::Column::Family)))
+                .eq(Func::lower(Expr::val(family.to_owned()))),
+        )
+    }
+}
+
 /// A patient with every child row and every link that mentions it.
 ///
 /// Child rows come primary first, then by creation time, then by id; links by id. Serialised
-/// with serde it is the complete before-image a merge stores in `merge_event`.
+/// with serde it is the complete before-image a merge stores in `merge_event`. Load it inside
+/// the merge's transaction (`load` takes any connection, a `DatabaseTransaction` too) so the
+/// image is consistent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PatientRecord {
     pub patient: patient::Model,

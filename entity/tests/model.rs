@@ -99,6 +99,16 @@ async fn a_patient_with_two_of_everything_reads_back_equal() -> anyhow::Result<(
         // The dense-format relations work as well.
         let via_relation = names_via_relation(conn, &p).await?;
         assert_eq!(via_relation.len(), 2);
+
+        // Family-name lookup ignores case.
+        let found = patient_name::Entity::find_by_family("o'brien-SMITH")
+            .all(conn)
+            .await?;
+        assert_eq!(
+            found.iter().map(|n| n.id).collect::<Vec<_>>(),
+            [names[0].id],
+            "{backend:?}"
+        );
     }
     Ok(())
 }

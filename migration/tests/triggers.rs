@@ -389,3 +389,46 @@ async fn change_log_seq_cannot_be_chosen_by_the_writer_on_postgres() -> anyhow::
     assert!(err.to_string().contains("seq"), "{err}");
     Ok(())
 }
+
+#[tokio::test]
+async fn postgres_change_log_names_the_writer_set_in_the_transaction() -> anyhow::Result<()> {
+    use migration::sea_orm::TransactionTrait;
+
+    let db = TestDb::migrated(Backend::Postgres).await;
+    let txn = db.conn.begin().await?;
+    txn.execute_unprepared("SELECT set_config('mpi.actor', 'steward-3', true)")
+        .await?;
+    txn.execute_unprepared(&format!(
+        "INSERT INTO patient (id, person_id, created_by, updated_by) \
+         VALUES ('{}', '{}', 'steward-3', 'steward-3')",
+        Uuid::new_v4(),
+        Uuid::new_v4()
+    ))
+    .await?;
+    txn.commit().await?;
+    // Without the setting the database user is recorded.
+    exec(
+        &db.conn,
+        &format!(
+            "INSERT INTO patient (id, person_id, created_by, updated_by) \
+             VALUES ('{}', '{}', 'psql', 'psql')",
+            Uuid::new_v4(),
+            Uuid::new_v4()
+        ),
+    )
+    .await?;
+    let rows = db
+        .conn
+        .query_all_raw(Statement::from_string(
+            db.conn.get_database_backend(),
+            "SELECT created_by, current_user::text AS me FROM change_log ORDER BY seq",
+        ))
+        .await?;
+    let writers = rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "created_by"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let me: String = rows[0].try_get("", "me")?;
+    assert_eq!(writers, ["steward-3".to_owned(), me]);
+    Ok(())
+}
