@@ -409,6 +409,7 @@ impl ChunkContext<'_> {
         sex: Sex,
         age: u16,
         family: &'static str,
+        area: &'static str,
     ) -> Person {
         let config = self.config;
         let cluster_id = self.new_cluster();
@@ -422,7 +423,15 @@ impl ChunkContext<'_> {
                 records += 1;
             }
         }
-        let mobile = (age >= 13 && chance(rng, 0.85)).then_some(());
+        // Mobiles: mostly local to the home, some kept from elsewhere.
+        let mobile = (age >= 13 && chance(rng, 0.85)).then(|| {
+            let area = if chance(rng, 0.8) {
+                area
+            } else {
+                pick(rng, &TABLES.zips).area_code
+            };
+            Phone::new(rng, area)
+        });
         Person {
             cluster_id,
             sex,
@@ -435,7 +444,7 @@ impl ChunkContext<'_> {
             dob,
             ssn: chance(rng, 0.75).then(|| scramble(cluster_id, self.ssn_salt, 9)),
             email: None,
-            mobile: mobile.map(|()| Phone::new(rng, "000")),
+            mobile,
             cases: HardCases::default(),
             records,
             name_change: false,
@@ -467,13 +476,14 @@ impl ChunkContext<'_> {
         self.next_household += 1;
         let (mut home, zip_index) = Home::new(rng, None);
         let family = TABLES.surnames.sample(rng);
+        let area = home.zip.area_code;
         let head_sex = if junior { Sex::Male } else { random_sex(rng) };
         let head_age = if size > 2 || twins || junior {
             rng.random_range(36..=62)
         } else {
             rng.random_range(18..=90)
         };
-        let mut members = vec![self.person(rng, head_sex, head_age, family)];
+        let mut members = vec![self.person(rng, head_sex, head_age, family, area)];
         let mut slots = size - 1;
         // Places the twins and the junior need, so a spouse never takes them.
         let reserved = 2 * usize::from(twins) + usize::from(junior);
@@ -491,7 +501,7 @@ impl ChunkContext<'_> {
             } else {
                 TABLES.surnames.sample(rng)
             };
-            let mut spouse = self.person(rng, sex, age, spouse_family);
+            let mut spouse = self.person(rng, sex, age, spouse_family, area);
             if shares_name {
                 // Whoever took the other's name has a birth name of their own.
                 let birth_name = TABLES.surnames.sample(rng);
@@ -507,7 +517,7 @@ impl ChunkContext<'_> {
         let child_age_max = head_age.saturating_sub(18).clamp(1, 30);
         if junior && slots > 0 {
             let age = rng.random_range(1..=head_age.saturating_sub(18).max(1));
-            let mut son = self.person(rng, Sex::Male, age, family);
+            let mut son = self.person(rng, Sex::Male, age, family, area);
             son.given = members[0].given;
             if chance(rng, 0.5) {
                 son.middle = members[0].middle;
@@ -527,8 +537,8 @@ impl ChunkContext<'_> {
             } else {
                 other_sex(first_sex)
             };
-            let mut a = self.person(rng, first_sex, age, family);
-            let mut b = self.person(rng, second_sex, age, family);
+            let mut a = self.person(rng, first_sex, age, family, area);
+            let mut b = self.person(rng, second_sex, age, family, area);
             b.dob = a.dob;
             for _ in 0..20 {
                 if b.given != a.given {
@@ -545,19 +555,9 @@ impl ChunkContext<'_> {
         for _ in 0..slots {
             let age = rng.random_range(0..=child_age_max);
             let sex = random_sex(rng);
-            members.push(self.person(rng, sex, age, family));
+            members.push(self.person(rng, sex, age, family, area));
         }
-        // Phones are local to the home's area; a child's record shows the family contact.
-        let area = home.zip.area_code;
-        for member in &mut members {
-            if let Some(mobile) = &mut member.mobile {
-                mobile.area = if chance(rng, 0.8) {
-                    area
-                } else {
-                    pick(rng, &TABLES.zips).area_code
-                };
-            }
-        }
+        // A child's record shows the family contact: the landline or the head's mobile.
         if home.contact.is_none() {
             home.contact = members[0].mobile;
         }
@@ -1031,11 +1031,8 @@ pub(super) fn generate_chunk(
             // The chunk's last few slots: fill with people registered once, living alone,
             // so no household or cluster is cut in half.
             let (sex, age) = (random_sex(rng), rng.random_range(18..=90));
-            let mut alone = ctx.person(rng, sex, age, members[0].family);
+            let mut alone = ctx.person(rng, sex, age, members[0].family, home.zip.area_code);
             alone.records = 1;
-            if let Some(mobile) = &mut alone.mobile {
-                mobile.area = home.zip.area_code;
-            }
             vec![alone]
         };
         for person in &members {
