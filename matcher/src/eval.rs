@@ -577,6 +577,48 @@ mod tests {
         assert!(close(m.bcubed.recall, 5.5 / 7.0));
     }
 
+    proptest::proptest! {
+        /// The contingency-table counts agree with brute force over records and pairs.
+        #[test]
+        fn cluster_counts_match_brute_force(
+            labels in proptest::collection::vec((0u8..6, 0u8..6), 0..40)
+        ) {
+            let n = labels.len();
+            let ids: Vec<usize> = (0..n).collect();
+            let truth = Truth::new(ids.iter().map(|&i| (i, labels[i].0))).unwrap();
+            let m = truth.clusters(ids.iter().map(|i| (i, labels[*i].1))).unwrap();
+
+            // B-cubed record by record.
+            let (mut p_sum, mut r_sum) = (0.0, 0.0);
+            for i in 0..n {
+                let pred = (0..n).filter(|&j| labels[j].1 == labels[i].1).count() as f64;
+                let real = (0..n).filter(|&j| labels[j].0 == labels[i].0).count() as f64;
+                let both = (0..n)
+                    .filter(|&j| labels[j].0 == labels[i].0 && labels[j].1 == labels[i].1)
+                    .count() as f64;
+                p_sum += both / pred;
+                r_sum += both / real;
+            }
+            if n > 0 {
+                proptest::prop_assert!((m.bcubed.precision - p_sum / n as f64).abs() < 1e-9);
+                proptest::prop_assert!((m.bcubed.recall - r_sum / n as f64).abs() < 1e-9);
+            }
+
+            // Pairwise: the clustering's pairs fed one by one give the same counts.
+            let pairs: Vec<(usize, usize)> = (0..n)
+                .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+                .filter(|&(i, j)| labels[i].1 == labels[j].1)
+                .collect();
+            let by_pairs = truth.pairwise(pairs.iter().map(|(a, b)| (a, b))).unwrap();
+            proptest::prop_assert_eq!(by_pairs, m.pairwise);
+            let true_pairs = (0..n)
+                .flat_map(|i| (i + 1..n).map(move |j| (i, j)))
+                .filter(|&(i, j)| labels[i].0 == labels[j].0)
+                .count() as u64;
+            proptest::prop_assert_eq!(truth.true_pairs(), true_pairs);
+        }
+    }
+
     #[test]
     fn blocking_by_hand() {
         // Candidates ab, ac, bd, de, ce among 10 pairs: 3 of 4 true pairs found.
