@@ -38,12 +38,16 @@ pub struct ClusterConfig {
 }
 
 impl Default for ClusterConfig {
+    /// Links from a match probability of 0.95 (4.25 bits, the built-in model's "probable"
+    /// threshold); a pair at or below -8 bits vetoes; at most 64 records, every two of them at
+    /// most two links apart. On 100k synthetic records these gave the best pairwise F1 of a
+    /// sweep over link thresholds 2..8, cannot-link -4/-8 and diameters 2..4.
     fn default() -> Self {
         Self {
-            link_threshold: 8.0,
-            cannot_link_threshold: -4.0,
+            link_threshold: 4.25,
+            cannot_link_threshold: -8.0,
             max_cluster_size: 64,
-            max_diameter: 3,
+            max_diameter: 2,
         }
     }
 }

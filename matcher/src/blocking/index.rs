@@ -6,6 +6,7 @@
 //! it). Removal swap-removes the slot from each posting list and puts the slot on a free list.
 
 use std::hash::Hash;
+use std::sync::Mutex;
 
 use rustc_hash::FxHashMap;
 
@@ -36,6 +37,25 @@ pub struct IndexStats {
     pub heap_bytes: usize,
 }
 
+/// Per-query working memory: a dense score per slot plus the list of slots touched, so a
+/// query adds scores with plain array writes and resets only what it touched. Kept in a pool
+/// on the index (one per concurrent query), so queries stay `&self`.
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn add(&mut self, slot: u32, weight: u32) {
+        let score = &mut self.scores[slot as usize];
+        if *score == 0 {
+            self.touched.push(slot);
+        }
+        *score = score.saturating_add(weight);
+    }
+}
+
 struct Slot<K> {
     key: K,
     features: Box<[u32]>,
@@ -52,6 +72,7 @@ pub struct CandidateIndex<K> {
     slots: Vec<Option<Slot<K>>>,
     free: Vec<u32>,
     by_key: FxHashMap<K, u32>,
+    scratch: Mutex<Vec<Scratch>>,
 }
 
 impl<K: Copy + Eq + Hash + Ord> Default for CandidateIndex<K> {
@@ -76,6 +97,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             slots: Vec::new(),
             free: Vec::new(),
             by_key: FxHashMap::default(),
+            scratch: Mutex::new(Vec::new()),
         }
     }
 
@@ -175,7 +197,12 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             + posting_capacity * size_of::<u32>()
             + self.slots.capacity() * size_of::<Option<Slot<K>>>()
             + slot_features * size_of::<u32>()
-            + self.free.capacity() * size_of::<u32>();
+            + self.free.capacity() * size_of::<u32>()
+            + self.scratch.lock().map_or(0, |pool| {
+                pool.iter()
+                    .map(|s| (s.scores.capacity() + s.touched.capacity()) * size_of::<u32>())
+                    .sum()
+            });
         IndexStats {
             records: self.len(),
             features: self.feature_values.len(),
@@ -232,7 +259,15 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             return Vec::new();
         }
         let cfg = &self.config;
-        let mut scores: FxHashMap<u32, u32> = FxHashMap::default();
+        let mut scratch = self
+            .scratch
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default();
+        if scratch.scores.len() < self.slots.len() {
+            scratch.scores.resize(self.slots.len(), 0);
+        }
         // (posting length, feature, id): the feature value, not the id, breaks ties, so the
         // choice does not depend on the order in which features were first seen.
         let mut trigrams: Vec<(usize, u64, u32)> = Vec::new();
@@ -240,6 +275,10 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             let posting = &self.postings[fid as usize];
             let feature = self.feature_values[fid as usize];
             let kind = FeatureKind::of(feature);
+            let w = cfg.weights.weight(kind);
+            if w == 0 {
+                continue;
+            }
             if kind == FeatureKind::Trigram {
                 trigrams.push((posting.len(), feature, fid));
                 continue;
@@ -247,9 +286,8 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             if posting.len() > cfg.max_block_size {
                 continue;
             }
-            let w = cfg.weights.weight(kind);
             for &s in posting {
-                *scores.entry(s).or_insert(0) += w;
+                scratch.add(s, w);
             }
         }
         trigrams.sort_unstable();
@@ -259,21 +297,25 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
                 break;
             }
             budget -= len;
-            let w = cfg.weights.trigram;
             for &s in &self.postings[fid as usize] {
-                *scores.entry(s).or_insert(0) += w;
+                scratch.add(s, cfg.weights.trigram);
             }
         }
-        let mut ranked: Vec<(u32, K)> = scores
-            .into_iter()
-            .filter(|&(s, score)| score >= cfg.min_score && Some(s) != exclude)
-            .filter_map(|(s, score)| {
-                self.slots
-                    .get(s as usize)
-                    .and_then(Option::as_ref)
-                    .map(|slot| (score, slot.key))
-            })
-            .collect();
+        let mut ranked: Vec<(u32, K)> = Vec::new();
+        for i in 0..scratch.touched.len() {
+            let s = scratch.touched[i];
+            let score = std::mem::take(&mut scratch.scores[s as usize]);
+            if score < cfg.min_score || Some(s) == exclude {
+                continue;
+            }
+            if let Some(Some(slot)) = self.slots.get(s as usize) {
+                ranked.push((score, slot.key));
+            }
+        }
+        scratch.touched.clear();
+        if let Ok(mut pool) = self.scratch.lock() {
+            pool.push(scratch);
+        }
         let order = |a: &(u32, K), b: &(u32, K)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
         if ranked.len() > k {
             ranked.select_nth_unstable_by(k - 1, order);

