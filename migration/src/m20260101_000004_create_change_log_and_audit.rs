@@ -94,7 +94,6 @@ impl MigrationTrait for Migration {
 
         let mut sql: Vec<String> = vec![
             "CREATE INDEX idx_change_log_row ON change_log (table_name, row_id, seq)".into(),
-            "CREATE INDEX idx_change_log_changed_at ON change_log (changed_at)".into(),
             "CREATE INDEX idx_audit_event_entity ON audit_event (entity_type, entity_id, seq)"
                 .into(),
             "CREATE INDEX idx_audit_event_occurred_at ON audit_event (occurred_at)".into(),

@@ -128,11 +128,11 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
             );
         }
         let triggers = first.iter().filter(|o| o.starts_with("trigger ")).count();
-        // 6 tracked tables x (SQLite: 3 capture triggers; PG: capture + no-truncate), 2 append-only
-        // tables x 2, and the live-flag triggers (SQLite 3, PG 2).
+        // 6 tracked tables x (3 capture triggers, + no-truncate on PG), 2 append-only tables x 2,
+        // and the live-flag triggers (SQLite 3, PG 2).
         let expected = match backend {
             Backend::Sqlite => 6 * 3 + 2 * 2 + 3,
-            Backend::Postgres => 6 * 2 + 2 * 2 + 2,
+            Backend::Postgres => 6 * 4 + 2 * 2 + 2,
         };
         assert_eq!(triggers, expected, "{backend:?}: {first:#?}");
 

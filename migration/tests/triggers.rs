@@ -432,3 +432,42 @@ async fn postgres_change_log_names_the_writer_set_in_the_transaction() -> anyhow
     assert_eq!(writers, ["steward-3".to_owned(), me]);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_statement_touching_many_rows_records_each_row() -> anyhow::Result<()> {
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let mut ids = Vec::new();
+        for _ in 0..3 {
+            ids.push(insert_patient_by_hand(&db).await?.0);
+        }
+        exec(
+            &db.conn,
+            "UPDATE patient SET gender = 'male', version = version + 1",
+        )
+        .await?;
+        let updates: Vec<Change> = changes(&db.conn)
+            .await?
+            .into_iter()
+            .filter(|c| c.table == "patient" && c.operation == "UPDATE")
+            .collect();
+        let mut seen: Vec<String> = updates.iter().map(|c| c.row_id.clone()).collect();
+        seen.sort();
+        let mut expected: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        expected.sort();
+        assert_eq!(seen, expected, "{backend:?}");
+        for c in &updates {
+            let (old, new) = (c.old_row.as_ref(), c.new_row.as_ref());
+            let (old, new) = (old.expect("old"), new.expect("new"));
+            // Each old image is paired with the new image of the same row.
+            assert_eq!(old["id"], json!(c.row_id), "{backend:?}");
+            assert_eq!(new["id"], json!(c.row_id), "{backend:?}");
+            assert_eq!(
+                (&old["gender"], &new["gender"]),
+                (&json!("female"), &json!("male"))
+            );
+            assert_eq!((&old["version"], &new["version"]), (&json!(1), &json!(2)));
+        }
+    }
+    Ok(())
+}
