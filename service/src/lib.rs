@@ -1,1 +1,245 @@
 //! MPI business logic: register, match, merge, link, review and audit, over SeaORM; no HTTP.
+//!
+//! [`Mpi`] is the service handle: the database connection, the scoring model and the in-memory
+//! candidate index, shared cheaply between request handlers. Every use case takes a [`Ctx`]
+//! (who is asking), runs in one transaction opened with [`Mpi::write_txn`] and appends its
+//! `audit_event` row(s) to that transaction, so the audit trail never misses a committed change.
+//! Use cases that change a patient's matching inputs call [`Mpi::refresh_patient`] after commit.
+
+pub mod audit;
+pub mod context;
+pub mod convert;
+pub mod error;
+pub mod index;
+pub mod keys;
+pub mod links;
+pub mod matching;
+pub mod merge;
+pub mod pairs;
+pub mod patients;
+pub mod review;
+pub mod sync;
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
+    TransactionTrait,
+};
+use serde::Serialize;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use uuid::Uuid;
+
+pub use context::{Actor, Ctx, RequestMeta};
+pub use error::{Error, Result};
+pub use sea_orm;
+
+use crate::index::PatientIndex;
+
+/// Tunables of the service. The model's own thresholds decide the grades.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceConfig {
+    /// How many candidates the blocking index proposes per query before scoring (K).
+    pub candidates: usize,
+    /// Near-tie margin in bits; `None` uses the model's.
+    pub near_tie_margin: Option<f64>,
+    /// How many `change_log` sequence numbers behind the newest one a catch-up re-reads, because
+    /// PostgreSQL can commit a lower sequence number after a higher one.
+    pub catch_up_window: i64,
+    /// Patients read per query while loading the index at start-up.
+    pub load_page_size: u64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            candidates: 20,
+            near_tie_margin: None,
+            catch_up_window: 1_000,
+            load_page_size: 5_000,
+        }
+    }
+}
+
+/// One page of results. `page` is 1-based.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Page<T> {
+    /// The items on this page.
+    pub items: Vec<T>,
+    /// How many items match in total.
+    pub total: u64,
+    /// This page's number, from 1.
+    pub page: u64,
+    /// The page size asked for.
+    pub per_page: u64,
+}
+
+/// Largest page size a caller may ask for.
+pub const MAX_PER_PAGE: u64 = 500;
+
+/// Clamps a requested page and page size to `1..` and `1..=MAX_PER_PAGE` (0 means 20).
+pub fn page_bounds(page: u64, per_page: u64) -> (u64, u64) {
+    let per_page = if per_page == 0 {
+        20
+    } else {
+        per_page.min(MAX_PER_PAGE)
+    };
+    (page.max(1), per_page)
+}
+
+/// The service handle. Cloning is cheap (one `Arc`).
+#[derive(Clone)]
+pub struct Mpi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: DatabaseConnection,
+    model: matcher::Model,
+    config: ServiceConfig,
+    index: PatientIndex,
+    /// SQLite only: serialises write transactions in this process so writers queue here
+    /// instead of failing with SQLITE_BUSY.
+    gate: Option<Arc<Mutex<()>>>,
+    sync: sync::SyncState,
+}
+
+impl Mpi {
+    /// Starts the service: records the newest `change_log` sequence number, then loads every
+    /// live active patient into the candidate index.
+    pub async fn start(
+        db: DatabaseConnection,
+        model: matcher::Model,
+        config: ServiceConfig,
+    ) -> Result<Mpi> {
+        let started = std::time::Instant::now();
+        let sync = sync::SyncState::at(sync::max_seq(&db).await?);
+        let index = PatientIndex::new();
+        let loaded = index.load_all(&db, config.load_page_size).await?;
+        tracing::info!(
+            patients = loaded,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "candidate index loaded"
+        );
+        let gate = match db.get_database_backend() {
+            DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
+            _ => None,
+        };
+        Ok(Mpi {
+            inner: Arc::new(Inner {
+                db,
+                model,
+                config,
+                index,
+                gate,
+                sync,
+            }),
+        })
+    }
+
+    /// The database connection (pool).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.inner.db
+    }
+
+    /// The scoring model.
+    pub fn model(&self) -> &matcher::Model {
+        &self.inner.model
+    }
+
+    /// The in-memory candidate index.
+    pub fn index(&self) -> &PatientIndex {
+        &self.inner.index
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    /// The near-tie margin in effect (the config's, else the model's).
+    pub fn near_tie_margin(&self) -> f64 {
+        self.inner
+            .config
+            .near_tie_margin
+            .unwrap_or(self.inner.model.thresholds().near_tie_margin)
+    }
+
+    pub(crate) fn sync_state(&self) -> &sync::SyncState {
+        &self.inner.sync
+    }
+
+    /// Opens a write transaction. On SQLite it first waits for this process's write gate and
+    /// holds it until the transaction ends, so concurrent writers never hit SQLITE_BUSY; on
+    /// PostgreSQL it is a plain transaction. Audited reads use it too (the audit row is a write).
+    ///
+    /// Never use [`Mpi::db`] while holding one: on SQLite the pool may have a single connection.
+    pub async fn write_txn(&self) -> Result<WriteTxn> {
+        let guard = match &self.inner.gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = self.inner.db.begin().await?;
+        Ok(WriteTxn { txn, _guard: guard })
+    }
+
+    /// Like [`Mpi::write_txn`], and on PostgreSQL also names the actor for the `change_log`
+    /// triggers (`set_config('mpi.actor', ..., true)`). Use it for transactions that change
+    /// patient tables.
+    pub async fn write_txn_for(&self, ctx: &Ctx) -> Result<WriteTxn> {
+        let txn = self.write_txn().await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('mpi.actor', $1, true)",
+                [ctx.actor.name.clone().into()],
+            ))
+            .await?;
+        }
+        Ok(txn)
+    }
+
+    /// Re-reads one patient and puts it into the candidate index, or takes it out when it is
+    /// inactive, soft-deleted or gone. Call it after committing any change to a patient.
+    pub async fn refresh_patient(&self, id: Uuid) -> Result<()> {
+        self.inner.index.refresh_patient(&self.inner.db, id).await
+    }
+
+    /// [`Mpi::refresh_patient`] for several patients.
+    pub async fn refresh_patients(&self, ids: &[Uuid]) -> Result<()> {
+        for id in ids {
+            self.refresh_patient(*id).await?;
+        }
+        Ok(())
+    }
+}
+
+/// A write transaction (see [`Mpi::write_txn`]); dereferences to the SeaORM transaction.
+/// Dropping it without [`WriteTxn::commit`] rolls back.
+pub struct WriteTxn {
+    txn: DatabaseTransaction,
+    _guard: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    /// Commits, then releases the write gate.
+    pub async fn commit(self) -> Result<()> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+
+    /// Rolls back, then releases the write gate.
+    pub async fn rollback(self) -> Result<()> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
+}
+
+impl Deref for WriteTxn {
+    type Target = DatabaseTransaction;
+
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}

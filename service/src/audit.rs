@@ -1,0 +1,279 @@
+//! The audit trail: appending hash-chained `audit_event` rows inside a use case's transaction,
+//! verifying the chain, and querying it.
+//!
+//! Each row's `hash` is `sha256(prev_hash || canonical(row))` in lowercase hex, where
+//! `canonical(row)` is the compact JSON array `[occurred_at, actor, role, action, entity_type,
+//! entity_id, before, after, request_id, client_addr, user_agent]` (`occurred_at` as UTC RFC 3339
+//! with microseconds, objects with sorted keys). The first row's `prev_hash` is [`GENESIS`].
+//! The sequence number is not hashed: the chain itself fixes the order.
+//!
+//! Appenders are serialised so the chain never forks: on PostgreSQL by a transaction-scoped
+//! advisory lock, on SQLite by the service's write gate (and SQLite's single writer).
+
+use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+};
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use entity::audit_event;
+
+use crate::{Ctx, Page, Result, page_bounds};
+
+/// `prev_hash` of the first row: 64 zeros.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Key of the PostgreSQL advisory lock that serialises audit appenders ("mpiaudit" in ASCII).
+pub const ADVISORY_LOCK_KEY: i64 = 0x6d70_6961_7564_6974;
+
+/// What one audit row says happened (who and through which request come from the [`Ctx`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditEntry {
+    /// What was done: `create`, `read`, `update`, `delete`, `search`, `match`, `merge`, ...
+    pub action: String,
+    /// The kind of entity acted on, e.g. `patient`.
+    pub entity_type: Option<String>,
+    /// The entity's id.
+    pub entity_id: Option<String>,
+    /// State before a write, or the query of a read (protected data, like the whole table).
+    pub before: Option<Value>,
+    /// State after a write, or what a read returned (ids).
+    pub after: Option<Value>,
+}
+
+impl AuditEntry {
+    /// An entry for `action` on the entity `entity_type` with id `entity_id`.
+    pub fn new(action: &str, entity_type: &str, entity_id: Option<String>) -> Self {
+        Self {
+            action: action.to_owned(),
+            entity_type: Some(entity_type.to_owned()),
+            entity_id,
+            before: None,
+            after: None,
+        }
+    }
+
+    /// Sets `before`.
+    pub fn before(mut self, value: Value) -> Self {
+        self.before = Some(value);
+        self
+    }
+
+    /// Sets `after`.
+    pub fn after(mut self, value: Value) -> Self {
+        self.after = Some(value);
+        self
+    }
+}
+
+/// Serialises `value` to JSON for an audit row (`Value::Null` if it cannot be serialised).
+pub fn json<T: Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// Appends one audit row to the chain inside `txn` (any connection inside a transaction).
+pub async fn record<C: ConnectionTrait>(txn: &C, ctx: &Ctx, entry: AuditEntry) -> Result<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [ADVISORY_LOCK_KEY.into()],
+        ))
+        .await?;
+    }
+    let prev_hash = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Hash)
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
+        .into_tuple::<String>()
+        .one(txn)
+        .await?
+        .unwrap_or_else(|| GENESIS.to_owned());
+    let occurred_at: DateTime<FixedOffset> = Utc::now().trunc_subsecs(6).fixed_offset();
+    let mut row = audit_event::Model {
+        seq: 0,
+        occurred_at,
+        actor: ctx.actor.name.clone(),
+        role: Some(ctx.actor.role),
+        action: entry.action,
+        entity_type: entry.entity_type,
+        entity_id: entry.entity_id,
+        before: entry.before,
+        after: entry.after,
+        request_id: ctx.meta.request_id.clone(),
+        client_addr: ctx.meta.client_addr.clone(),
+        user_agent: ctx.meta.user_agent.clone(),
+        prev_hash,
+        hash: String::new(),
+        created_at: occurred_at,
+        updated_at: occurred_at,
+        created_by: ctx.actor.name.clone(),
+        updated_by: ctx.actor.name.clone(),
+    };
+    row.hash = row_hash(&row);
+    audit_event::ActiveModel {
+        seq: NotSet,
+        occurred_at: Set(row.occurred_at),
+        actor: Set(row.actor),
+        role: Set(row.role),
+        action: Set(row.action),
+        entity_type: Set(row.entity_type),
+        entity_id: Set(row.entity_id),
+        before: Set(row.before),
+        after: Set(row.after),
+        request_id: Set(row.request_id),
+        client_addr: Set(row.client_addr),
+        user_agent: Set(row.user_agent),
+        prev_hash: Set(row.prev_hash),
+        hash: Set(row.hash),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(row.created_by),
+        updated_by: Set(row.updated_by),
+    }
+    .insert(txn)
+    .await?;
+    Ok(())
+}
+
+/// The hash a row should carry, computed from its `prev_hash` and content.
+pub fn row_hash(row: &audit_event::Model) -> String {
+    let canonical = Value::Array(vec![
+        Value::String(
+            row.occurred_at
+                .with_timezone(&Utc)
+                .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+                .to_string(),
+        ),
+        Value::String(row.actor.clone()),
+        row.role
+            .map(|r| Value::String(r.as_str().to_owned()))
+            .unwrap_or(Value::Null),
+        Value::String(row.action.clone()),
+        opt_str(&row.entity_type),
+        opt_str(&row.entity_id),
+        row.before.clone().unwrap_or(Value::Null),
+        row.after.clone().unwrap_or(Value::Null),
+        opt_str(&row.request_id),
+        opt_str(&row.client_addr),
+        opt_str(&row.user_agent),
+    ]);
+    let mut hasher = Sha256::new();
+    hasher.update(row.prev_hash.as_bytes());
+    // serde_json's maps are sorted (no `preserve_order`), so this is canonical whatever key
+    // order the database hands back (PostgreSQL's jsonb reorders keys).
+    hasher.update(canonical.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+fn opt_str(v: &Option<String>) -> Value {
+    v.as_ref()
+        .map(|s| Value::String(s.clone()))
+        .unwrap_or(Value::Null)
+}
+
+/// The result of checking the whole chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct VerifyReport {
+    /// Rows checked.
+    pub rows: u64,
+    /// Whether every row links to its predecessor and carries its own correct hash.
+    pub ok: bool,
+    /// The first row (by `seq`) whose `prev_hash` or `hash` is wrong.
+    pub first_broken_seq: Option<i64>,
+}
+
+/// Recomputes every row's hash in `seq` order and names the first broken row.
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<VerifyReport> {
+    const PAGE: u64 = 2_000;
+    let mut expected_prev = GENESIS.to_owned();
+    let mut rows = 0u64;
+    let mut after_seq = i64::MIN;
+    loop {
+        let batch = audit_event::Entity::find()
+            .filter(audit_event::Column::Seq.gt(after_seq))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(PAGE)
+            .all(db)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        after_seq = last.seq;
+        for row in &batch {
+            rows += 1;
+            if row.prev_hash != expected_prev || row_hash(row) != row.hash {
+                return Ok(VerifyReport {
+                    rows,
+                    ok: false,
+                    first_broken_seq: Some(row.seq),
+                });
+            }
+            expected_prev.clone_from(&row.hash);
+        }
+    }
+    Ok(VerifyReport {
+        rows,
+        ok: true,
+        first_broken_seq: None,
+    })
+}
+
+/// Which audit rows to list; `None` fields do not filter. `page` is 1-based.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AuditFilter {
+    /// Entity type, e.g. `patient`.
+    pub entity_type: Option<String>,
+    /// Entity id.
+    pub entity_id: Option<String>,
+    /// Actor (key name).
+    pub actor: Option<String>,
+    /// From this time on (inclusive).
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Before this time (exclusive).
+    pub to: Option<DateTime<FixedOffset>>,
+    /// Page number from 1.
+    pub page: u64,
+    /// Page size (0 means 20, at most [`crate::MAX_PER_PAGE`]).
+    pub per_page: u64,
+}
+
+/// Lists audit rows, newest first. Reading the trail is not itself audited.
+pub async fn query<C: ConnectionTrait>(
+    db: &C,
+    filter: AuditFilter,
+) -> Result<Page<audit_event::Model>> {
+    let (page, per_page) = page_bounds(filter.page, filter.per_page);
+    let mut q = audit_event::Entity::find();
+    if let Some(t) = filter.entity_type {
+        q = q.filter(audit_event::Column::EntityType.eq(t));
+    }
+    if let Some(id) = filter.entity_id {
+        q = q.filter(audit_event::Column::EntityId.eq(id));
+    }
+    if let Some(a) = filter.actor {
+        q = q.filter(audit_event::Column::Actor.eq(a));
+    }
+    if let Some(from) = filter.from {
+        q = q.filter(Expr::col(audit_event::Column::OccurredAt).gte(from));
+    }
+    if let Some(to) = filter.to {
+        q = q.filter(Expr::col(audit_event::Column::OccurredAt).lt(to));
+    }
+    let total = q.clone().count(db).await?;
+    let items = q
+        .order_by_desc(audit_event::Column::Seq)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .all(db)
+        .await?;
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}

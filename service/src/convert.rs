@@ -1,0 +1,374 @@
+//! Conversions between stored rows, the service's input types and the matcher's `PersonRecord`.
+//!
+//! The matcher sees: the given names of the primary (first) name; the family names of every
+//! name, primary first, then the others (maiden and old names too), without repeats; gender as
+//! sex; the birth date; every address; phone/SMS numbers as phones; e-mails; every identifier.
+
+use chrono::NaiveDate;
+use uuid::Uuid;
+
+use entity::enums::{Gender, TelecomSystem};
+use entity::json_list::StringList;
+use entity::patient_ext::PatientRecord;
+use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
+use matcher::{Address, Identifier, PersonRecord, Sex};
+
+use crate::patients::{
+    AddressInput, IdentifierInput, NameInput, PatientInput, Period, TelecomInput,
+};
+
+/// The matcher's sex for a stored gender.
+pub fn sex_of(gender: Option<Gender>) -> Option<Sex> {
+    gender.map(|g| match g {
+        Gender::Male => Sex::Male,
+        Gender::Female => Sex::Female,
+        Gender::Other => Sex::Other,
+        Gender::Unknown => Sex::Unknown,
+    })
+}
+
+fn date_text(d: Option<NaiveDate>) -> Option<String> {
+    d.map(|d| d.format("%Y-%m-%d").to_string())
+}
+
+/// Borrowed name parts, so stored rows and inputs convert the same way.
+struct NameParts<'a> {
+    family: Option<&'a str>,
+    given: &'a [String],
+}
+
+fn person(
+    gender: Option<Gender>,
+    birth_date: Option<NaiveDate>,
+    names: &[NameParts<'_>],
+    addresses: Vec<Address>,
+    telecoms: impl Iterator<Item = (TelecomSystem, String)>,
+    identifiers: Vec<Identifier>,
+) -> PersonRecord {
+    let given_names = names
+        .iter()
+        .find(|n| !n.given.is_empty())
+        .map(|n| n.given.to_vec())
+        .unwrap_or_default();
+    let mut family_names: Vec<String> = Vec::new();
+    for n in names {
+        if let Some(f) = n.family
+            && !family_names.iter().any(|x| x == f)
+        {
+            family_names.push(f.to_owned());
+        }
+    }
+    let mut phones = Vec::new();
+    let mut emails = Vec::new();
+    for (system, value) in telecoms {
+        match system {
+            TelecomSystem::Phone | TelecomSystem::Sms => phones.push(value),
+            TelecomSystem::Email => emails.push(value),
+            _ => {}
+        }
+    }
+    PersonRecord {
+        given_names,
+        family_names,
+        sex: sex_of(gender),
+        birth_date: date_text(birth_date),
+        addresses,
+        phones,
+        emails,
+        identifiers,
+    }
+}
+
+/// The matcher's view of a patient from its stored rows (child rows primary first).
+pub fn person_from_rows(
+    patient: &patient::Model,
+    names: &[patient_name::Model],
+    identifiers: &[patient_identifier::Model],
+    addresses: &[patient_address::Model],
+    telecoms: &[patient_telecom::Model],
+) -> PersonRecord {
+    let parts: Vec<NameParts<'_>> = names
+        .iter()
+        .map(|n| NameParts {
+            family: n.family.as_deref(),
+            given: n.given.as_slice(),
+        })
+        .collect();
+    person(
+        patient.gender,
+        patient.birth_date,
+        &parts,
+        addresses
+            .iter()
+            .map(|a| Address {
+                lines: a.lines.0.clone(),
+                city: a.city.clone(),
+                state: a.state.clone(),
+                postal_code: a.postal_code.clone(),
+                country: a.country.clone(),
+            })
+            .collect(),
+        telecoms.iter().map(|t| (t.system, t.value.clone())),
+        identifiers
+            .iter()
+            .map(|i| Identifier {
+                system: i.system.clone(),
+                value: i.value.clone(),
+            })
+            .collect(),
+    )
+}
+
+/// The matcher's view of a loaded patient record.
+pub fn person_from_record(r: &PatientRecord) -> PersonRecord {
+    person_from_rows(
+        &r.patient,
+        &r.names,
+        &r.identifiers,
+        &r.addresses,
+        &r.telecoms,
+    )
+}
+
+/// The matcher's view of a patient input (what register and match take).
+pub fn person_from_input(input: &PatientInput) -> PersonRecord {
+    let parts: Vec<NameParts<'_>> = input
+        .names
+        .iter()
+        .map(|n| NameParts {
+            family: n.family.as_deref(),
+            given: &n.given,
+        })
+        .collect();
+    person(
+        input.gender,
+        input.birth_date,
+        &parts,
+        input
+            .addresses
+            .iter()
+            .map(|a| Address {
+                lines: a.lines.clone(),
+                city: a.city.clone(),
+                state: a.state.clone(),
+                postal_code: a.postal_code.clone(),
+                country: a.country.clone(),
+            })
+            .collect(),
+        input.telecoms.iter().map(|t| (t.system, t.value.clone())),
+        input
+            .identifiers
+            .iter()
+            .map(|i| Identifier {
+                system: i.system.clone(),
+                value: i.value.clone(),
+            })
+            .collect(),
+    )
+}
+
+fn period(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Option<Period> {
+    (start.is_some() || end.is_some()).then_some(Period { start, end })
+}
+
+/// The input form of a stored name (for comparing an update with what is stored).
+pub fn name_input(n: &patient_name::Model) -> NameInput {
+    NameInput {
+        family: n.family.clone(),
+        given: n.given.0.clone(),
+        prefix: n.prefix.0.clone(),
+        suffix: n.suffix.0.clone(),
+        text: n.text.clone(),
+        r#use: n.r#use,
+        period: period(n.period_start, n.period_end),
+    }
+}
+
+/// The input form of a stored identifier.
+pub fn identifier_input(i: &patient_identifier::Model) -> IdentifierInput {
+    IdentifierInput {
+        r#type: i.r#type,
+        r#use: i.r#use,
+        system: i.system.clone(),
+        value: i.value.clone(),
+        assigner: i.assigner_organization_id,
+        period: period(i.period_start, i.period_end),
+    }
+}
+
+/// The input form of a stored address.
+pub fn address_input(a: &patient_address::Model) -> AddressInput {
+    AddressInput {
+        lines: a.lines.0.clone(),
+        city: a.city.clone(),
+        district: a.district.clone(),
+        state: a.state.clone(),
+        postal_code: a.postal_code.clone(),
+        country: a.country.clone(),
+        text: a.text.clone(),
+        r#use: a.r#use,
+        r#type: a.r#type,
+        period: period(a.period_start, a.period_end),
+    }
+}
+
+/// The input form of a stored contact point.
+pub fn telecom_input(t: &patient_telecom::Model) -> TelecomInput {
+    TelecomInput {
+        system: t.system,
+        value: t.value.clone(),
+        r#use: t.r#use,
+        rank: t.rank,
+        period: period(t.period_start, t.period_end),
+    }
+}
+
+/// The input form of a stored patient: what `update` would need to leave it unchanged.
+pub fn patient_input(r: &PatientRecord) -> PatientInput {
+    let p = &r.patient;
+    PatientInput {
+        active: p.active,
+        gender: p.gender,
+        birth_date: p.birth_date,
+        deceased: p.deceased,
+        deceased_at: p.deceased_at,
+        marital_status: p.marital_status,
+        multiple_birth: p.multiple_birth,
+        multiple_birth_order: p.multiple_birth_order,
+        managing_organization_id: p.managing_organization_id,
+        names: r.names.iter().map(name_input).collect(),
+        identifiers: r.identifiers.iter().map(identifier_input).collect(),
+        addresses: r.addresses.iter().map(address_input).collect(),
+        telecoms: r.telecoms.iter().map(telecom_input).collect(),
+    }
+}
+
+fn trimmed(s: &str) -> String {
+    s.trim().to_owned()
+}
+
+fn list(v: &[String]) -> StringList {
+    StringList(v.iter().map(|s| trimmed(s)).collect())
+}
+
+fn p_start(p: &Option<Period>) -> Option<NaiveDate> {
+    p.and_then(|p| p.start)
+}
+
+fn p_end(p: &Option<Period>) -> Option<NaiveDate> {
+    p.and_then(|p| p.end)
+}
+
+/// A new name row for `patient_id` (created/updated timestamps left to the database).
+pub fn name_row(
+    patient_id: Uuid,
+    n: &NameInput,
+    primary: bool,
+    actor: &str,
+) -> patient_name::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    patient_name::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        patient_id: Set(patient_id),
+        source_patient_id: Set(None),
+        is_primary: Set(primary),
+        period_start: Set(p_start(&n.period)),
+        period_end: Set(p_end(&n.period)),
+        r#use: Set(n.r#use),
+        text: Set(n.text.clone()),
+        family: Set(n.family.as_deref().map(trimmed)),
+        given: Set(list(&n.given)),
+        prefix: Set(list(&n.prefix)),
+        suffix: Set(list(&n.suffix)),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+}
+
+/// A new identifier row for `patient_id`; `live` is the patient's `identifiers_live()`.
+pub fn identifier_row(
+    patient_id: Uuid,
+    i: &IdentifierInput,
+    primary: bool,
+    live: bool,
+    actor: &str,
+) -> patient_identifier::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    patient_identifier::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        patient_id: Set(patient_id),
+        source_patient_id: Set(None),
+        is_primary: Set(primary),
+        period_start: Set(p_start(&i.period)),
+        period_end: Set(p_end(&i.period)),
+        r#use: Set(i.r#use),
+        r#type: Set(i.r#type),
+        system: Set(trimmed(&i.system)),
+        value: Set(trimmed(&i.value)),
+        assigner_organization_id: Set(i.assigner),
+        patient_live: Set(live),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+}
+
+/// A new address row for `patient_id`.
+pub fn address_row(
+    patient_id: Uuid,
+    a: &AddressInput,
+    primary: bool,
+    actor: &str,
+) -> patient_address::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    patient_address::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        patient_id: Set(patient_id),
+        source_patient_id: Set(None),
+        is_primary: Set(primary),
+        period_start: Set(p_start(&a.period)),
+        period_end: Set(p_end(&a.period)),
+        r#use: Set(a.r#use),
+        r#type: Set(a.r#type),
+        text: Set(a.text.clone()),
+        lines: Set(list(&a.lines)),
+        city: Set(a.city.as_deref().map(trimmed)),
+        district: Set(a.district.as_deref().map(trimmed)),
+        state: Set(a.state.as_deref().map(trimmed)),
+        postal_code: Set(a.postal_code.as_deref().map(trimmed)),
+        country: Set(a.country.as_deref().map(trimmed)),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+}
+
+/// A new contact-point row for `patient_id`.
+pub fn telecom_row(
+    patient_id: Uuid,
+    t: &TelecomInput,
+    primary: bool,
+    actor: &str,
+) -> patient_telecom::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    patient_telecom::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        patient_id: Set(patient_id),
+        source_patient_id: Set(None),
+        is_primary: Set(primary),
+        period_start: Set(p_start(&t.period)),
+        period_end: Set(p_end(&t.period)),
+        system: Set(t.system),
+        value: Set(trimmed(&t.value)),
+        r#use: Set(t.r#use),
+        rank: Set(t.rank),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+}

@@ -1,0 +1,206 @@
+//! API keys and roles: creating keys (the secret is shown once and stored only as its SHA-256
+//! hash), listing, revoking, authenticating a bearer secret, and what each role may do.
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    EntityTrait, QueryFilter, QueryOrder, SqlErr,
+};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use entity::api_key;
+use entity::enums::Role;
+
+use crate::{Actor, Ctx, Error, Result};
+
+/// Prefix of every secret, so a leaked key is recognisable.
+pub const SECRET_PREFIX: &str = "mpi_";
+
+/// Something a caller may want to do, checked against its role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Register a patient.
+    Register,
+    /// Read a patient.
+    Read,
+    /// Update a patient.
+    Update,
+    /// Soft-delete a patient.
+    Delete,
+    /// Search patients.
+    Search,
+    /// Match demographics.
+    Match,
+    /// Merge two patients.
+    Merge,
+    /// Undo a merge.
+    Undo,
+    /// Create or delete links.
+    Link,
+    /// Work the review queue.
+    Review,
+    /// Read and verify the audit trail.
+    Audit,
+    /// Manage API keys.
+    ManageKeys,
+}
+
+impl Action {
+    /// The action's name (for error messages).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Register => "register",
+            Action::Read => "read",
+            Action::Update => "update",
+            Action::Delete => "delete",
+            Action::Search => "search",
+            Action::Match => "match",
+            Action::Merge => "merge",
+            Action::Undo => "undo",
+            Action::Link => "link",
+            Action::Review => "review",
+            Action::Audit => "audit",
+            Action::ManageKeys => "manage_keys",
+        }
+    }
+}
+
+/// Whether `role` may do `action`: registrar registers, reads, updates, deletes, searches and
+/// matches; steward also merges, undoes, links and reviews; auditor reads the audit trail only;
+/// admin does everything.
+pub fn allows(role: Role, action: Action) -> bool {
+    use Action::*;
+    match role {
+        Role::Admin => true,
+        Role::Auditor => action == Audit,
+        Role::Registrar => matches!(action, Register | Read | Update | Delete | Search | Match),
+        Role::Steward => matches!(
+            action,
+            Register | Read | Update | Delete | Search | Match | Merge | Undo | Link | Review
+        ),
+    }
+}
+
+impl Ctx {
+    /// `Ok` when the actor's role allows `action`, else [`Error::Forbidden`].
+    pub fn authorize(&self, action: Action) -> Result<()> {
+        if allows(self.actor.role, action) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                role: self.actor.role.as_str().to_owned(),
+                action: action.as_str(),
+            })
+        }
+    }
+}
+
+/// The stored form of a secret: lowercase hex SHA-256.
+pub fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    rand::fill(&mut bytes[..]);
+    format!("{SECRET_PREFIX}{}", hex::encode(bytes))
+}
+
+/// Creates a key named `name` with `role`. Returns the stored row and the secret, which is not
+/// stored and cannot be shown again. A name already in use is `Conflict{code: "duplicate_key_name"}`.
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    role: Role,
+) -> Result<(api_key::Model, String)> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(Error::validation("name", "is required"));
+    }
+    let secret = new_secret();
+    let row = api_key::ActiveModel {
+        id: Set(Uuid::new_v4()),
+        name: Set(name.to_owned()),
+        role: Set(role),
+        key_hash: Set(hash_secret(&secret)),
+        revoked_at: Set(None),
+        last_used_at: Set(None),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set("keys".to_owned()),
+        updated_by: Set("keys".to_owned()),
+    }
+    .insert(db)
+    .await
+    .map_err(|e| match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => {
+            Error::conflict("duplicate_key_name", "an API key with this name exists")
+        }
+        _ => Error::Db(e),
+    })?;
+    Ok((row, secret))
+}
+
+/// Every key, revoked ones included, by name.
+pub async fn list<C: ConnectionTrait>(db: &C) -> Result<Vec<api_key::Model>> {
+    Ok(api_key::Entity::find()
+        .order_by_asc(api_key::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// Revokes the key with this name or id (text form). Revoking a revoked key changes nothing.
+pub async fn revoke<C: ConnectionTrait>(db: &C, name_or_id: &str) -> Result<api_key::Model> {
+    let by_name = api_key::Entity::find()
+        .filter(api_key::Column::Name.eq(name_or_id))
+        .one(db)
+        .await?;
+    let key = match by_name {
+        Some(k) => Some(k),
+        None => match Uuid::parse_str(name_or_id) {
+            Ok(id) => api_key::Entity::find_by_id(id).one(db).await?,
+            Err(_) => None,
+        },
+    };
+    let key = key.ok_or_else(|| Error::not_found("api_key", name_or_id))?;
+    if key.revoked_at.is_some() {
+        return Ok(key);
+    }
+    let now = Utc::now().fixed_offset();
+    let mut am: api_key::ActiveModel = key.into();
+    am.revoked_at = Set(Some(now));
+    am.updated_at = Set(now);
+    am.updated_by = Set("keys".to_owned());
+    Ok(am.update(db).await?)
+}
+
+/// The actor behind a bearer secret. Unknown or revoked keys are [`Error::Unauthenticated`].
+/// Records `last_used_at`, at most once a minute per key.
+pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Actor> {
+    if !secret.starts_with(SECRET_PREFIX) {
+        return Err(Error::Unauthenticated("unknown key"));
+    }
+    let key = api_key::Entity::find()
+        .filter(api_key::Column::KeyHash.eq(hash_secret(secret)))
+        .one(db)
+        .await?
+        .ok_or(Error::Unauthenticated("unknown key"))?;
+    if key.revoked_at.is_some() {
+        return Err(Error::Unauthenticated("revoked key"));
+    }
+    let actor = Actor {
+        name: key.name.clone(),
+        role: key.role,
+    };
+    let now = Utc::now().fixed_offset();
+    if key
+        .last_used_at
+        .is_none_or(|t| now.signed_duration_since(t) >= Duration::minutes(1))
+    {
+        let mut am: api_key::ActiveModel = key.into();
+        am.last_used_at = Set(Some(now));
+        am.update(db).await?;
+    }
+    Ok(actor)
+}

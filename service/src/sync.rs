@@ -1,0 +1,147 @@
+//! Catching up with writes made by other processes (other `mpi serve` replicas, imports, plain
+//! SQL) from the trigger-filled `change_log`.
+//!
+//! Start-up records the newest sequence number before loading the index. Each catch-up reads
+//! the rows above `last_seq - catch_up_window`, skips those it has already handled, collects the
+//! patients they touch (`row_id` of `patient` rows, `patient_id` inside child rows) and refreshes
+//! them in the index. The window exists because on PostgreSQL a sequence number is taken when a
+//! row is written, not when its transaction commits, so a lower number can become visible after
+//! a higher one; a transaction that stays uncommitted for longer than the window is missed.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Mutex;
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use entity::change_log;
+
+use crate::{Mpi, Result};
+
+const PAGE: u64 = 5_000;
+
+/// What one catch-up did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CatchUp {
+    /// The newest sequence number seen before this catch-up.
+    pub from_seq: i64,
+    /// The newest sequence number seen after it.
+    pub to_seq: i64,
+    /// Patients re-read into the index.
+    pub patients_refreshed: usize,
+}
+
+pub(crate) struct SyncState {
+    inner: Mutex<Seen>,
+    /// Serialises catch-ups (a periodic one and a manual one).
+    running: tokio::sync::Mutex<()>,
+}
+
+struct Seen {
+    last_seq: i64,
+    /// Sequence numbers already handled within the window.
+    handled: BTreeSet<i64>,
+}
+
+impl SyncState {
+    pub(crate) fn at(last_seq: i64) -> Self {
+        Self {
+            inner: Mutex::new(Seen {
+                last_seq,
+                handled: BTreeSet::new(),
+            }),
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, Seen> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// The newest `change_log` sequence number (0 when empty).
+pub async fn max_seq<C: ConnectionTrait>(db: &C) -> Result<i64> {
+    let max: Option<Option<i64>> = change_log::Entity::find()
+        .select_only()
+        .column_as(change_log::Column::Seq.max(), "max_seq")
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(max.flatten().unwrap_or(0))
+}
+
+/// The patient a `change_log` row touches, if it is one matching cares about.
+fn patient_of(row: &change_log::Model) -> Option<Uuid> {
+    match row.table_name.as_str() {
+        "patient" => Uuid::parse_str(&row.row_id).ok(),
+        "patient_name" | "patient_identifier" | "patient_address" | "patient_telecom" => row
+            .new_row
+            .as_ref()
+            .or(row.old_row.as_ref())
+            .and_then(|v| v.get("patient_id"))
+            .and_then(Value::as_str)
+            .and_then(|s| Uuid::parse_str(s).ok()),
+        _ => None,
+    }
+}
+
+impl Mpi {
+    /// Applies the changes other writers made since the last catch-up to the candidate index.
+    pub async fn catch_up(&self) -> Result<CatchUp> {
+        let state = self.sync_state();
+        let _running = state.running.lock().await;
+        let window = self.config().catch_up_window.max(0);
+        let from_seq = state.seen().last_seq;
+        let mut cursor = from_seq.saturating_sub(window);
+        let mut patients: HashSet<Uuid> = HashSet::new();
+        let mut new_seqs: Vec<i64> = Vec::new();
+        loop {
+            let rows = change_log::Entity::find()
+                .filter(change_log::Column::Seq.gt(cursor))
+                .order_by_asc(change_log::Column::Seq)
+                .limit(PAGE)
+                .all(self.db())
+                .await?;
+            let Some(last) = rows.last() else { break };
+            cursor = last.seq;
+            {
+                let seen = state.seen();
+                for row in &rows {
+                    if row.seq <= from_seq && seen.handled.contains(&row.seq) {
+                        continue;
+                    }
+                    if row.seq <= from_seq.saturating_sub(window) {
+                        continue;
+                    }
+                    new_seqs.push(row.seq);
+                    if let Some(id) = patient_of(row) {
+                        patients.insert(id);
+                    }
+                }
+            }
+            if (rows.len() as u64) < PAGE {
+                break;
+            }
+        }
+        // Refresh before recording the rows as handled: a failed refresh is retried next time.
+        let ids: Vec<Uuid> = patients.iter().copied().collect();
+        self.refresh_patients(&ids).await?;
+        let to_seq = {
+            let mut seen = state.seen();
+            seen.handled.extend(new_seqs.iter().copied());
+            if let Some(&max) = new_seqs.iter().max() {
+                seen.last_seq = seen.last_seq.max(max);
+            }
+            let floor = seen.last_seq.saturating_sub(window);
+            seen.handled = seen.handled.split_off(&floor);
+            seen.last_seq
+        };
+        Ok(CatchUp {
+            from_seq,
+            to_seq,
+            patients_refreshed: ids.len(),
+        })
+    }
+}
