@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
@@ -21,14 +21,14 @@ use entity::enums::{
     AddressType, AddressUse, Gender, IdentifierType, IdentifierUse, LinkType, MaritalStatus,
     NameUse, TelecomSystem, TelecomUse,
 };
-use entity::json_list::StringList;
 use entity::patient_ext::PatientRecord;
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
 
 use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
 use crate::matching::{self, MatchCandidate, MatchOptions};
-use crate::{Ctx, Error, Mpi, Page, Result, page_bounds};
+use crate::{Ctx, Error, Mpi, Page, Result, convert, page_bounds, pairs};
+use matcher::MatchDecision;
 
 /// A period of validity (both ends optional).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,7 +201,7 @@ impl PatientInput {
             if b > today {
                 return Err(Error::validation("birth_date", "is in the future"));
             }
-            if b.year_ce().1 < 1850 {
+            if b.year() < 1850 {
                 return Err(Error::validation("birth_date", "is before 1850"));
             }
         }
@@ -315,8 +315,6 @@ impl PatientInput {
     }
 }
 
-use chrono::Datelike;
-
 /// A patient as the service returns it: the stored record with every child row and link, and
 /// the record that replaced it when it was merged away.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -375,4 +373,695 @@ pub enum RegisterOutcome {
     },
     /// Certain or probable matches exist and `force` was not set: nothing was stored.
     Duplicates(Vec<MatchCandidate>),
+}
+
+/// Ends a use case's transaction: commits on success, rolls back on failure.
+pub(crate) async fn finish<T>(txn: crate::WriteTxn, result: Result<T>) -> Result<T> {
+    match result {
+        Ok(value) => {
+            txn.commit().await?;
+            Ok(value)
+        }
+        Err(e) => {
+            // The error that ended the use case matters more than a failed rollback.
+            let _ = txn.rollback().await;
+            Err(e)
+        }
+    }
+}
+
+/// Maps a unique violation while writing identifiers to `Conflict{code: "duplicate_identifier"}`.
+fn identifier_conflict(e: DbErr) -> Error {
+    match e.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => Error::conflict(
+            "duplicate_identifier",
+            "an identifier with this system and value belongs to another active patient",
+        ),
+        _ => Error::Db(e),
+    }
+}
+
+/// Refuses identifiers another live patient already holds, naming the field and the holder.
+async fn check_identifiers<C: ConnectionTrait>(
+    txn: &C,
+    own_id: Option<Uuid>,
+    identifiers: &[IdentifierInput],
+) -> Result<()> {
+    for (i, ident) in identifiers.iter().enumerate() {
+        let holder = patient_identifier::Entity::find_live_by_system_value(
+            ident.system.trim(),
+            ident.value.trim(),
+        )
+        .one(txn)
+        .await?;
+        if let Some(row) = holder
+            && Some(row.patient_id) != own_id
+        {
+            return Err(Error::Conflict {
+                code: "duplicate_identifier",
+                message:
+                    "an identifier with this system and value belongs to another active patient"
+                        .to_owned(),
+                detail: Some(json!({
+                    "field": format!("identifiers[{i}]"),
+                    "patient_id": row.patient_id,
+                })),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Registers a patient after checking for duplicates.
+///
+/// Certain or probable matches and `force == false`: nothing is stored; the candidates come back
+/// as [`RegisterOutcome::Duplicates`] and the check itself is audited (action
+/// `duplicate_check`, the input in `before`, the candidate ids in `after`), since it shows
+/// patient data. Otherwise the patient is stored with a new `person_id`, a review task is opened
+/// for every candidate at or above `possible` (so a forced registration also leaves its certain
+/// and probable matches for a steward), and the creation is audited as `create` (or
+/// `create_forced` when `force` overrode certain/probable matches). An identifier already held
+/// by another live patient is `Conflict{code: "duplicate_identifier"}`.
+pub async fn register(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    input: PatientInput,
+    force: bool,
+) -> Result<RegisterOutcome> {
+    ctx.authorize(Action::Register)?;
+    input.validate()?;
+    let normalized = matcher::normalize(&convert::person_from_input(&input));
+    let txn = mpi.write_txn_for(ctx).await?;
+    let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
+    let outcome = finish(txn, result).await?;
+    if let RegisterOutcome::Created { patient, .. } = &outcome {
+        tracing::info!(patient_id = %patient.id(), "patient registered");
+        mpi.refresh_patient(patient.id()).await?;
+    }
+    Ok(outcome)
+}
+
+async fn register_in(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &crate::WriteTxn,
+    input: &PatientInput,
+    normalized: &matcher::NormalizedRecord,
+    force: bool,
+) -> Result<RegisterOutcome> {
+    let txn: &sea_orm::DatabaseTransaction = txn;
+    let candidates = matching::rank(
+        mpi,
+        txn,
+        normalized,
+        &MatchOptions {
+            limit: 10,
+            ..MatchOptions::default()
+        },
+    )
+    .await?;
+    let duplicates = candidates
+        .iter()
+        .any(|c| c.grade >= MatchDecision::Probable);
+    if duplicates && !force {
+        audit::record(
+            txn,
+            ctx,
+            AuditEntry::new("duplicate_check", "patient", None)
+                .before(audit::json(input))
+                .after(json!({
+                    "candidates": candidates.iter().map(|c| c.patient_id).collect::<Vec<_>>(),
+                })),
+        )
+        .await?;
+        return Ok(RegisterOutcome::Duplicates(candidates));
+    }
+    check_identifiers(txn, None, &input.identifiers).await?;
+    let id = Uuid::new_v4();
+    let actor = ctx.actor.name.as_str();
+    patient::ActiveModel {
+        id: Set(id),
+        person_id: Set(Uuid::new_v4()),
+        active: Set(input.active),
+        gender: Set(input.gender),
+        birth_date: Set(input.birth_date),
+        deceased: Set(input.deceased),
+        deceased_at: Set(input.deceased_at),
+        marital_status: Set(input.marital_status),
+        multiple_birth: Set(input.multiple_birth),
+        multiple_birth_order: Set(input.multiple_birth_order),
+        managing_organization_id: Set(input.managing_organization_id),
+        version: Set(1),
+        deleted_at: Set(None),
+        deleted_by: Set(None),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+    .insert(txn)
+    .await?;
+    insert_children(txn, id, input, input.active, actor).await?;
+    let mut review_task_ids = Vec::new();
+    for c in candidates
+        .iter()
+        .filter(|c| c.grade >= MatchDecision::Possible)
+    {
+        if let Some(task) = pairs::open_task(
+            txn,
+            ctx,
+            id,
+            c.patient_id,
+            c.score,
+            c.match_weight,
+            audit::json(&c.explanation),
+        )
+        .await?
+        {
+            review_task_ids.push(task);
+        }
+    }
+    let record = PatientRecord::load(txn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("patient", id))?;
+    let action = if duplicates {
+        "create_forced"
+    } else {
+        "create"
+    };
+    audit::record(
+        txn,
+        ctx,
+        AuditEntry::new(action, "patient", Some(id.to_string()))
+            .after(audit::json(&record))
+            .before(json!({ "review_task_ids": review_task_ids })),
+    )
+    .await?;
+    Ok(RegisterOutcome::Created {
+        patient: Box::new(Patient::from_record(record)),
+        review_task_ids,
+    })
+}
+
+async fn insert_children<C: ConnectionTrait>(
+    txn: &C,
+    id: Uuid,
+    input: &PatientInput,
+    live: bool,
+    actor: &str,
+) -> Result<()> {
+    if !input.names.is_empty() {
+        patient_name::Entity::insert_many(
+            input
+                .names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| convert::name_row(id, n, i == 0, actor)),
+        )
+        .exec(txn)
+        .await?;
+    }
+    if !input.identifiers.is_empty() {
+        patient_identifier::Entity::insert_many(
+            input
+                .identifiers
+                .iter()
+                .enumerate()
+                .map(|(i, x)| convert::identifier_row(id, x, i == 0, live, actor)),
+        )
+        .exec(txn)
+        .await
+        .map_err(identifier_conflict)?;
+    }
+    if !input.addresses.is_empty() {
+        patient_address::Entity::insert_many(
+            input
+                .addresses
+                .iter()
+                .enumerate()
+                .map(|(i, a)| convert::address_row(id, a, i == 0, actor)),
+        )
+        .exec(txn)
+        .await?;
+    }
+    if !input.telecoms.is_empty() {
+        patient_telecom::Entity::insert_many(
+            input
+                .telecoms
+                .iter()
+                .enumerate()
+                .map(|(i, t)| convert::telecom_row(id, t, i == 0, actor)),
+        )
+        .exec(txn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Reads a patient (soft-deleted ones are not found; merged-away ones are, with `replaced_by`).
+/// Audited as `read`.
+pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
+    ctx.authorize(Action::Read)?;
+    let txn = mpi.write_txn().await?;
+    let result = async {
+        let patient = Patient::load_live(&*txn, id).await?;
+        audit::record(
+            &*txn,
+            ctx,
+            AuditEntry::new("read", "patient", Some(id.to_string())),
+        )
+        .await?;
+        Ok(patient)
+    }
+    .await;
+    finish(txn, result).await
+}
+
+/// Pairs each wanted item with an equal stored one (each stored one used once). Returns the
+/// stored indexes to delete and, per wanted item, the stored index it keeps, if any.
+fn plan<T: PartialEq>(stored: &[T], wanted: &[T]) -> (Vec<usize>, Vec<Option<usize>>) {
+    let mut used = vec![false; stored.len()];
+    let keep: Vec<Option<usize>> = wanted
+        .iter()
+        .map(|w| {
+            let found = (0..stored.len()).find(|&i| !used[i] && stored[i] == *w);
+            if let Some(i) = found {
+                used[i] = true;
+            }
+            found
+        })
+        .collect();
+    let delete = (0..stored.len()).filter(|&i| !used[i]).collect();
+    (delete, keep)
+}
+
+macro_rules! sync_children {
+    ($txn:expr, $actor:expr, $now:expr, $entity:ident, $rows:expr, $wanted:expr, $to_input:path, $new_row:expr) => {{
+        let stored: Vec<_> = $rows.iter().map($to_input).collect();
+        let (delete, keep) = plan(&stored, $wanted);
+        let delete_ids: Vec<Uuid> = delete.iter().map(|&i| $rows[i].id).collect();
+        if !delete_ids.is_empty() {
+            $entity::Entity::delete_many()
+                .filter($entity::Column::Id.is_in(delete_ids))
+                .exec($txn)
+                .await?;
+        }
+        let mut fresh = Vec::new();
+        for (pos, (item, kept)) in $wanted.iter().zip(keep).enumerate() {
+            let primary = pos == 0;
+            match kept {
+                Some(i) if $rows[i].is_primary != primary => {
+                    $entity::ActiveModel {
+                        id: Set($rows[i].id),
+                        is_primary: Set(primary),
+                        updated_at: Set($now),
+                        updated_by: Set($actor.to_owned()),
+                        ..Default::default()
+                    }
+                    .update($txn)
+                    .await?;
+                }
+                Some(_) => {}
+                None => fresh.push($new_row(item, primary)),
+            }
+        }
+        fresh
+    }};
+}
+
+/// Replaces a patient's values with `input`, if `expected_version` is still current.
+///
+/// Semantics: the patient's own fields are set as given; each list (names, identifiers,
+/// addresses, telecoms) becomes exactly the given list. Stored child rows equal to a given item
+/// are kept (same id, provenance such as `source_patient_id` kept), the others are deleted and
+/// the remaining items inserted as new rows; the first item of each list is the primary one.
+/// The version goes up by one. A stale version is [`Error::StaleVersion`]; a soft-deleted
+/// patient is not found; a merged-away one is `Conflict{code: "already_merged"}`. Audited as
+/// `update` with the whole record before and after.
+pub async fn update(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    id: Uuid,
+    expected_version: i32,
+    input: PatientInput,
+) -> Result<Patient> {
+    ctx.authorize(Action::Update)?;
+    input.validate()?;
+    let txn = mpi.write_txn_for(ctx).await?;
+    let result = update_in(ctx, &txn, id, expected_version, &input).await;
+    let patient = finish(txn, result).await?;
+    tracing::info!(patient_id = %id, "patient updated");
+    mpi.refresh_patient(id).await?;
+    Ok(patient)
+}
+
+async fn update_in(
+    ctx: &Ctx,
+    txn: &crate::WriteTxn,
+    id: Uuid,
+    expected_version: i32,
+    input: &PatientInput,
+) -> Result<Patient> {
+    let txn: &sea_orm::DatabaseTransaction = txn;
+    let before = Patient::load_live(txn, id).await?;
+    let current = before.version();
+    if current != expected_version {
+        return Err(Error::StaleVersion {
+            expected: expected_version,
+            current,
+        });
+    }
+    if let Some(survivor) = before.replaced_by {
+        return Err(Error::Conflict {
+            code: "already_merged",
+            message: "this patient was merged into another record".to_owned(),
+            detail: Some(json!({ "replaced_by": survivor })),
+        });
+    }
+    check_identifiers(txn, Some(id), &input.identifiers).await?;
+    let actor = ctx.actor.name.as_str();
+    let now = Utc::now().fixed_offset();
+    let updated = patient::Entity::update_many()
+        .col_expr(patient::Column::Active, Expr::value(input.active))
+        .col_expr(patient::Column::Gender, Expr::value(input.gender))
+        .col_expr(patient::Column::BirthDate, Expr::value(input.birth_date))
+        .col_expr(patient::Column::Deceased, Expr::value(input.deceased))
+        .col_expr(patient::Column::DeceasedAt, Expr::value(input.deceased_at))
+        .col_expr(
+            patient::Column::MaritalStatus,
+            Expr::value(input.marital_status),
+        )
+        .col_expr(
+            patient::Column::MultipleBirth,
+            Expr::value(input.multiple_birth),
+        )
+        .col_expr(
+            patient::Column::MultipleBirthOrder,
+            Expr::value(input.multiple_birth_order),
+        )
+        .col_expr(
+            patient::Column::ManagingOrganizationId,
+            Expr::value(input.managing_organization_id),
+        )
+        .col_expr(patient::Column::Version, Expr::value(expected_version + 1))
+        .col_expr(patient::Column::UpdatedAt, Expr::value(now))
+        .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
+        .filter(patient::Column::Id.eq(id))
+        .filter(patient::Column::Version.eq(expected_version))
+        .filter(patient::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        let current = patient::Entity::find_by_id(id)
+            .one(txn)
+            .await?
+            .map_or(current, |p| p.version);
+        return Err(Error::StaleVersion {
+            expected: expected_version,
+            current,
+        });
+    }
+    let rec = &before.record;
+    let live = input.active;
+    let names = sync_children!(
+        txn,
+        actor,
+        now,
+        patient_name,
+        rec.names,
+        &input.names,
+        convert::name_input,
+        |n: &NameInput, p| convert::name_row(id, n, p, actor)
+    );
+    if !names.is_empty() {
+        patient_name::Entity::insert_many(names).exec(txn).await?;
+    }
+    let identifiers = sync_children!(
+        txn,
+        actor,
+        now,
+        patient_identifier,
+        rec.identifiers,
+        &input.identifiers,
+        convert::identifier_input,
+        |x: &IdentifierInput, p| convert::identifier_row(id, x, p, live, actor)
+    );
+    if !identifiers.is_empty() {
+        patient_identifier::Entity::insert_many(identifiers)
+            .exec(txn)
+            .await
+            .map_err(identifier_conflict)?;
+    }
+    let addresses = sync_children!(
+        txn,
+        actor,
+        now,
+        patient_address,
+        rec.addresses,
+        &input.addresses,
+        convert::address_input,
+        |a: &AddressInput, p| convert::address_row(id, a, p, actor)
+    );
+    if !addresses.is_empty() {
+        patient_address::Entity::insert_many(addresses)
+            .exec(txn)
+            .await?;
+    }
+    let telecoms = sync_children!(
+        txn,
+        actor,
+        now,
+        patient_telecom,
+        rec.telecoms,
+        &input.telecoms,
+        convert::telecom_input,
+        |t: &TelecomInput, p| convert::telecom_row(id, t, p, actor)
+    );
+    if !telecoms.is_empty() {
+        patient_telecom::Entity::insert_many(telecoms)
+            .exec(txn)
+            .await?;
+    }
+    let after = Patient::load_live(txn, id).await?;
+    audit::record(
+        txn,
+        ctx,
+        AuditEntry::new("update", "patient", Some(id.to_string()))
+            .before(audit::json(&before.record))
+            .after(audit::json(&after.record)),
+    )
+    .await?;
+    Ok(after)
+}
+
+/// Soft-deletes a patient: `deleted_at`/`deleted_by` set, version raised, its identifiers no
+/// longer count as live, and it leaves the candidate index. Open review tasks that involve it
+/// stay as they are. Audited as `delete` with the record before.
+pub async fn delete(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<()> {
+    ctx.authorize(Action::Delete)?;
+    let txn = mpi.write_txn_for(ctx).await?;
+    let result = async {
+        let txn: &sea_orm::DatabaseTransaction = &txn;
+        let before = Patient::load_live(txn, id).await?;
+        let now = Utc::now().fixed_offset();
+        let actor = ctx.actor.name.as_str();
+        let updated = patient::Entity::update_many()
+            .col_expr(patient::Column::DeletedAt, Expr::value(now))
+            .col_expr(patient::Column::DeletedBy, Expr::value(actor))
+            .col_expr(patient::Column::Version, Expr::value(before.version() + 1))
+            .col_expr(patient::Column::UpdatedAt, Expr::value(now))
+            .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
+            .filter(patient::Column::Id.eq(id))
+            .filter(patient::Column::Version.eq(before.version()))
+            .filter(patient::Column::DeletedAt.is_null())
+            .exec(txn)
+            .await?;
+        if updated.rows_affected != 1 {
+            return Err(Error::conflict(
+                "concurrent_change",
+                "the patient changed while it was being deleted",
+            ));
+        }
+        audit::record(
+            txn,
+            ctx,
+            AuditEntry::new("delete", "patient", Some(id.to_string()))
+                .before(audit::json(&before.record)),
+        )
+        .await?;
+        Ok(())
+    }
+    .await;
+    finish(txn, result).await?;
+    tracing::info!(patient_id = %id, "patient deleted");
+    mpi.refresh_patient(id).await
+}
+
+/// Search criteria; every given criterion must hold. `page` is 1-based.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientQuery {
+    /// Matches the start of a family name or of a given name, ignoring case.
+    pub name: Option<String>,
+    /// Matches the start of a family name, ignoring case.
+    pub family: Option<String>,
+    /// Matches the start of a given name, ignoring case.
+    pub given: Option<String>,
+    /// Exact birth date.
+    pub birth_date: Option<NaiveDate>,
+    /// Exact identifier: (system, value).
+    pub identifier: Option<(String, String)>,
+    /// Exact postal code of any address (surrounding spaces ignored).
+    pub postal_code: Option<String>,
+    /// Gender.
+    pub gender: Option<Gender>,
+    /// Page number from 1.
+    pub page: u64,
+    /// Page size (0 means 20, at most [`crate::MAX_PER_PAGE`]).
+    pub per_page: u64,
+}
+
+impl PatientQuery {
+    fn is_empty(&self) -> bool {
+        self.name.is_none()
+            && self.family.is_none()
+            && self.given.is_none()
+            && self.birth_date.is_none()
+            && self.identifier.is_none()
+            && self.postal_code.is_none()
+            && self.gender.is_none()
+    }
+}
+
+/// `text%` as a LIKE pattern with `\` escaping the wildcards, lower-cased.
+fn prefix_pattern(text: &str) -> String {
+    let mut p = String::with_capacity(text.len() + 1);
+    for c in text.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn family_like(text: &str) -> SimpleExpr {
+    Expr::expr(Func::lower(Expr::col((
+        patient_name::Entity,
+        patient_name::Column::Family,
+    ))))
+    .like(LikeExpr::new(prefix_pattern(text)).escape('\\'))
+}
+
+/// A given name starting with `text`: `given` is a JSON list, so its text form is searched for
+/// `"text` (a quote opens every item).
+fn given_like(text: &str) -> SimpleExpr {
+    let pattern = format!("%\"{}", prefix_pattern(text));
+    Expr::expr(Func::lower(
+        Expr::col((patient_name::Entity, patient_name::Column::Given)).cast_as("text"),
+    ))
+    .like(LikeExpr::new(pattern).escape('\\'))
+}
+
+fn names_where(cond: SimpleExpr) -> SimpleExpr {
+    patient::Column::Id.in_subquery(
+        Query::select()
+            .column(patient_name::Column::PatientId)
+            .from(patient_name::Entity)
+            .and_where(cond)
+            .to_owned(),
+    )
+}
+
+/// Searches patients that are not soft-deleted (merged-away ones included), ordered by id.
+/// At least one criterion is required (`Validation{field: "query"}`). Audited as `search`:
+/// the criteria in `before`, the ids returned and the total in `after`.
+pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Patient>> {
+    ctx.authorize(Action::Search)?;
+    if query.is_empty() {
+        return Err(Error::validation(
+            "query",
+            "give at least one search criterion",
+        ));
+    }
+    let (page, per_page) = page_bounds(query.page, query.per_page);
+    let mut cond = Condition::all();
+    if let Some(name) = &query.name {
+        cond = cond.add(names_where(
+            Condition::any()
+                .add(family_like(name))
+                .add(given_like(name))
+                .into(),
+        ));
+    }
+    if let Some(family) = &query.family {
+        cond = cond.add(names_where(family_like(family)));
+    }
+    if let Some(given) = &query.given {
+        cond = cond.add(names_where(given_like(given)));
+    }
+    if let Some(d) = query.birth_date {
+        cond = cond.add(patient::Column::BirthDate.eq(d));
+    }
+    if let Some(g) = query.gender {
+        cond = cond.add(patient::Column::Gender.eq(g));
+    }
+    if let Some((system, value)) = &query.identifier {
+        cond = cond.add(
+            patient::Column::Id.in_subquery(
+                Query::select()
+                    .column(patient_identifier::Column::PatientId)
+                    .from(patient_identifier::Entity)
+                    .and_where(patient_identifier::Column::System.eq(system.trim()))
+                    .and_where(patient_identifier::Column::Value.eq(value.trim()))
+                    .to_owned(),
+            ),
+        );
+    }
+    if let Some(pc) = &query.postal_code {
+        cond = cond.add(
+            patient::Column::Id.in_subquery(
+                Query::select()
+                    .column(patient_address::Column::PatientId)
+                    .from(patient_address::Entity)
+                    .and_where(patient_address::Column::PostalCode.eq(pc.trim()))
+                    .to_owned(),
+            ),
+        );
+    }
+    let txn = mpi.write_txn().await?;
+    let result = async {
+        let txn: &sea_orm::DatabaseTransaction = &txn;
+        let q = patient::Entity::find_live().filter(cond);
+        let total = q.clone().count(txn).await?;
+        let ids: Vec<Uuid> = q
+            .select_only()
+            .column(patient::Column::Id)
+            .order_by_asc(patient::Column::Id)
+            .offset((page - 1) * per_page)
+            .limit(per_page)
+            .into_tuple()
+            .all(txn)
+            .await?;
+        let mut items = Vec::with_capacity(ids.len());
+        for id in &ids {
+            items.push(Patient::load_live(txn, *id).await?);
+        }
+        audit::record(
+            txn,
+            ctx,
+            AuditEntry::new("search", "patient", None)
+                .before(audit::json(&query))
+                .after(json!({ "ids": ids, "total": total })),
+        )
+        .await?;
+        Ok(Page {
+            items,
+            total,
+            page,
+            per_page,
+        })
+    }
+    .await;
+    finish(txn, result).await
 }
