@@ -9,7 +9,7 @@ use matcher::scoring::Model;
 
 fn batch(c: &mut Criterion) {
     let model = Model::builtin();
-    let config = BatchConfig::default();
+    let config = BatchConfig::for_model(&model);
     let mut group = c.benchmark_group("batch/dedupe");
     group.sample_size(10);
     for n in [1_000usize, 10_000] {

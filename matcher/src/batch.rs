@@ -170,15 +170,37 @@ pub struct LinkResult {
     pub matches: Vec<ScoredPair>,
 }
 
-fn score_pairs<S: PairScorer>(
+/// Match weights of `pairs` (indices into `left` and `right`), in parallel, in order.
+fn weigh_pairs<S: PairScorer>(
     pairs: &[(u32, u32)],
     left: &[NormalizedRecord],
     right: &[NormalizedRecord],
     scorer: &S,
-) -> Vec<ScoredPair> {
+) -> Vec<(u32, u32, f64)> {
     pairs
         .par_iter()
         .map(|&(a, b)| {
+            let w = scorer
+                .score_pair(&left[a as usize], &right[b as usize])
+                .match_weight;
+            (a, b, w)
+        })
+        .collect()
+}
+
+/// The reported form of the weighed pairs at or above `threshold`, with probability and
+/// decision (recomputed for these few, so the full candidate set stays 16 bytes a pair).
+fn report_pairs<S: PairScorer>(
+    weighed: &[(u32, u32, f64)],
+    threshold: f64,
+    left: &[NormalizedRecord],
+    right: &[NormalizedRecord],
+    scorer: &S,
+) -> Vec<ScoredPair> {
+    weighed
+        .par_iter()
+        .filter(|p| p.2 >= threshold)
+        .map(|&(a, b, _)| {
             let (x, y) = (&left[a as usize], &right[b as usize]);
             let score = scorer.score_pair(x, y);
             ScoredPair {
@@ -200,16 +222,13 @@ pub fn dedupe<S: PairScorer>(
     config: &BatchConfig,
 ) -> DedupeResult {
     let candidates = candidate_pairs(records, &config.blocking);
-    let scored = score_pairs(&candidates, records, records, scorer);
-    let edges: Vec<(u32, u32, f64)> = scored.iter().map(|p| (p.a, p.b, p.match_weight)).collect();
-    let clustering = cluster(records.len(), &edges, &config.cluster);
-    drop(edges);
-    let pairs = scored
-        .into_iter()
-        .filter(|p| p.match_weight >= config.review_threshold)
-        .collect();
+    let candidate_count = candidates.len();
+    let weighed = weigh_pairs(&candidates, records, records, scorer);
+    drop(candidates);
+    let pairs = report_pairs(&weighed, config.review_threshold, records, records, scorer);
+    let clustering = cluster(records.len(), &weighed, &config.cluster);
     DedupeResult {
-        candidate_pairs: candidates.len(),
+        candidate_pairs: candidate_count,
         pairs,
         clustering,
     }
@@ -223,10 +242,8 @@ pub fn link<S: PairScorer>(
     config: &BatchConfig,
 ) -> LinkResult {
     let candidates = candidate_pairs_between(left, right, &config.blocking);
-    let mut scored: Vec<ScoredPair> = score_pairs(&candidates, left, right, scorer)
-        .into_iter()
-        .filter(|p| p.match_weight >= config.review_threshold)
-        .collect();
+    let weighed = weigh_pairs(&candidates, left, right, scorer);
+    let mut scored = report_pairs(&weighed, config.review_threshold, left, right, scorer);
     scored.par_sort_unstable_by(|x, y| {
         x.b.cmp(&y.b)
             .then(y.match_weight.total_cmp(&x.match_weight))

@@ -313,3 +313,24 @@ fn linkage_pairs_find_each_duplicate_in_the_other_set() {
     );
     assert!(found as f64 >= 0.99 * truth as f64);
 }
+
+#[test]
+fn batch_pairs_rank_exactly_like_index_queries() {
+    let (records, _) = febrl("dataset2.csv");
+    let config = BlockingConfig::batch();
+    let mut index = CandidateIndex::with_config(config.clone());
+    for (i, r) in records.iter().enumerate() {
+        index.insert(i as u32, r).unwrap();
+    }
+    let mut expected: Vec<(u32, u32)> = (0..records.len() as u32)
+        .flat_map(|i| {
+            index
+                .candidates_of(i, config.k)
+                .into_iter()
+                .map(move |c| (i.min(c.key), i.max(c.key)))
+        })
+        .collect();
+    expected.sort_unstable();
+    expected.dedup();
+    assert_eq!(candidate_pairs(&records, &config), expected);
+}

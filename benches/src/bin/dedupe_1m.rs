@@ -27,26 +27,39 @@ fn main() {
     let fixture = benches::synthetic(requested, 2026);
     let n = fixture.records.len();
     let prepared = start.elapsed();
-    println!("generate + normalize {n} records: {prepared:.1?}");
+    println!(
+        "generate + normalize {n} records: {prepared:.1?} wall, {:.1} s CPU; RSS {:.0} MB",
+        cpu_seconds(),
+        benches::rss_mb()
+    );
 
     let model = Model::builtin();
-    let config = BatchConfig::default();
+    let config = BatchConfig::for_model(&model);
     let start = Instant::now();
+    let cpu = cpu_seconds();
     let result = dedupe(&fixture.records, &model, &config);
     let deduped = start.elapsed();
     println!(
-        "dedupe: {deduped:.1?}; {} candidate pairs, {} pairs >= review threshold, {} clusters, {} refused links",
+        "dedupe: {deduped:.1?} wall, {:.1} s CPU; {} candidate pairs, {} pairs >= review threshold, {} clusters, {} refused links",
+        cpu_seconds() - cpu,
         result.candidate_pairs,
         result.pairs.len(),
         result.clustering.clusters.len(),
         result.clustering.refused_links
     );
+    println!("peak RSS through dedupe {:.0} MB", benches::peak_rss_mb());
     if !eval {
         return;
     }
     let start = Instant::now();
-    let truth = benches::truth(&fixture.persons);
+    let cpu = cpu_seconds();
     let pairs = candidate_pairs(&fixture.records, &config.blocking);
+    println!(
+        "candidate pairs alone (the blocking share of dedupe): {:.1?} wall, {:.1} s CPU",
+        start.elapsed(),
+        cpu_seconds() - cpu
+    );
+    let truth = benches::truth(&fixture.persons);
     match truth.blocking(pairs.iter().map(|(a, b)| (a, b))) {
         Ok(m) => println!(
             "blocking: {} candidate pairs, pair completeness {:.4} ({} of {} true pairs), reduction ratio {:.7}",
@@ -76,6 +89,21 @@ fn main() {
         Err(e) => println!("cluster metrics failed: {e}"),
     }
     println!("peak RSS so far {:.0} MB", benches::peak_rss_mb());
+}
+
+/// User + system CPU seconds of this process so far (from `/proc/self/stat`, 100 Hz ticks):
+/// on a shared machine, wall time also counts waiting for a core.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let utime: f64 = fields.get(11)?.parse().ok()?;
+            let stime: f64 = fields.get(12)?.parse().ok()?;
+            Some((utime + stime) / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 fn rayon_threads() -> usize {

@@ -40,20 +40,143 @@ pub struct IndexStats {
 /// Per-query working memory: a dense score per slot plus the list of slots touched, so a
 /// query adds scores with plain array writes and resets only what it touched. Kept in a pool
 /// on the index (one per concurrent query), so queries stay `&self`.
+/// Scores are `u16` (saturating) to halve the array a query scatters into: at a million
+/// records it stays mostly in cache.
 #[derive(Default)]
-struct Scratch {
-    scores: Vec<u32>,
+pub(crate) struct Scratch {
+    scores: Vec<u16>,
     touched: Vec<u32>,
 }
 
 impl Scratch {
-    fn add(&mut self, slot: u32, weight: u32) {
+    fn add(&mut self, slot: u32, weight: u16) {
         let score = &mut self.scores[slot as usize];
         if *score == 0 {
             self.touched.push(slot);
         }
         *score = score.saturating_add(weight);
     }
+}
+
+/// A pool of scratches, one per concurrent query.
+#[derive(Default)]
+pub(crate) struct ScratchPool(Mutex<Vec<Scratch>>);
+
+impl ScratchPool {
+    fn take(&self, slots: usize) -> Scratch {
+        let mut scratch = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default();
+        if scratch.scores.len() < slots {
+            scratch.scores.resize(slots, 0);
+        }
+        scratch
+    }
+
+    fn give(&self, scratch: Scratch) {
+        if let Ok(mut pool) = self.0.lock() {
+            pool.push(scratch);
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.lock().map_or(0, |pool| {
+            pool.iter()
+                .map(|s| s.scores.capacity() * 2 + s.touched.capacity() * 4)
+                .sum()
+        })
+    }
+}
+
+/// Where a ranking reads the index: posting lists and feature values by feature id, and the
+/// key of a slot (`None` for a free slot).
+pub(crate) trait PostingSource<K> {
+    /// Number of slots (an upper bound on slot numbers).
+    fn slot_count(&self) -> usize;
+    /// The slots holding feature `fid`.
+    fn posting(&self, fid: u32) -> &[u32];
+    /// The feature with id `fid`.
+    fn feature(&self, fid: u32) -> u64;
+    /// The key of `slot`.
+    fn key(&self, slot: u32) -> Option<K>;
+}
+
+/// Top-k ranking over the records sharing features `fids` (see the module documentation of
+/// `blocking` for the scoring and the caps), `exclude` left out.
+pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
+    source: &S,
+    config: &BlockingConfig,
+    pool: &ScratchPool,
+    fids: &[u32],
+    exclude: Option<u32>,
+    k: usize,
+) -> Vec<Candidate<K>> {
+    if k == 0 {
+        return Vec::new();
+    }
+    let cfg = config;
+    let weight = |kind| u16::try_from(cfg.weights.weight(kind)).unwrap_or(u16::MAX);
+    let mut scratch = pool.take(source.slot_count());
+    // (posting length, feature, id): the feature value, not the id, breaks ties, so the
+    // choice does not depend on the order in which features were first seen.
+    let mut trigrams: Vec<(usize, u64, u32)> = Vec::new();
+    for &fid in fids {
+        let posting = source.posting(fid);
+        let feature = source.feature(fid);
+        let kind = FeatureKind::of(feature);
+        let w = weight(kind);
+        if w == 0 {
+            continue;
+        }
+        if kind == FeatureKind::Trigram {
+            trigrams.push((posting.len(), feature, fid));
+            continue;
+        }
+        if posting.len() > cfg.max_block_size {
+            continue;
+        }
+        for &s in posting {
+            scratch.add(s, w);
+        }
+    }
+    trigrams.sort_unstable();
+    let mut budget = cfg.max_trigram_postings;
+    let w = weight(FeatureKind::Trigram);
+    for &(len, _, fid) in trigrams.iter().take(cfg.max_trigrams) {
+        if len > budget || w == 0 {
+            break;
+        }
+        budget -= len;
+        for &s in source.posting(fid) {
+            scratch.add(s, w);
+        }
+    }
+    let mut ranked: Vec<(u32, K)> = Vec::new();
+    for i in 0..scratch.touched.len() {
+        let s = scratch.touched[i];
+        let score = u32::from(std::mem::take(&mut scratch.scores[s as usize]));
+        if score < cfg.min_score || Some(s) == exclude {
+            continue;
+        }
+        if let Some(key) = source.key(s) {
+            ranked.push((score, key));
+        }
+    }
+    scratch.touched.clear();
+    pool.give(scratch);
+    let order = |a: &(u32, K), b: &(u32, K)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
+    if ranked.len() > k {
+        ranked.select_nth_unstable_by(k - 1, order);
+        ranked.truncate(k);
+    }
+    ranked.sort_unstable_by(order);
+    ranked
+        .into_iter()
+        .map(|(score, key)| Candidate { key, score })
+        .collect()
 }
 
 struct Slot<K> {
@@ -72,7 +195,7 @@ pub struct CandidateIndex<K> {
     slots: Vec<Option<Slot<K>>>,
     free: Vec<u32>,
     by_key: FxHashMap<K, u32>,
-    scratch: Mutex<Vec<Scratch>>,
+    scratch: ScratchPool,
 }
 
 impl<K: Copy + Eq + Hash + Ord> Default for CandidateIndex<K> {
@@ -97,7 +220,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             slots: Vec::new(),
             free: Vec::new(),
             by_key: FxHashMap::default(),
-            scratch: Mutex::new(Vec::new()),
+            scratch: ScratchPool::default(),
         }
     }
 
@@ -198,11 +321,7 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
             + self.slots.capacity() * size_of::<Option<Slot<K>>>()
             + slot_features * size_of::<u32>()
             + self.free.capacity() * size_of::<u32>()
-            + self.scratch.lock().map_or(0, |pool| {
-                pool.iter()
-                    .map(|s| (s.scores.capacity() + s.touched.capacity()) * size_of::<u32>())
-                    .sum()
-            });
+            + self.scratch.heap_bytes();
         IndexStats {
             records: self.len(),
             features: self.feature_values.len(),
@@ -245,87 +364,30 @@ impl<K: Copy + Eq + Hash + Ord> CandidateIndex<K> {
         Ok(())
     }
 
-    /// Feature ids of `features` known to the index (unknown ones cannot match anything).
-    pub(crate) fn known_features(&self, features: &[u64]) -> Vec<u32> {
-        features
-            .iter()
-            .filter_map(|f| self.feature_ids.get(f).copied())
-            .collect()
-    }
-
     /// Top-k ranking over the records sharing features `fids`, `exclude` left out.
     pub(crate) fn top_k(&self, fids: &[u32], exclude: Option<u32>, k: usize) -> Vec<Candidate<K>> {
-        if k == 0 {
-            return Vec::new();
-        }
-        let cfg = &self.config;
-        let mut scratch = self
-            .scratch
-            .lock()
-            .ok()
-            .and_then(|mut pool| pool.pop())
-            .unwrap_or_default();
-        if scratch.scores.len() < self.slots.len() {
-            scratch.scores.resize(self.slots.len(), 0);
-        }
-        // (posting length, feature, id): the feature value, not the id, breaks ties, so the
-        // choice does not depend on the order in which features were first seen.
-        let mut trigrams: Vec<(usize, u64, u32)> = Vec::new();
-        for &fid in fids {
-            let posting = &self.postings[fid as usize];
-            let feature = self.feature_values[fid as usize];
-            let kind = FeatureKind::of(feature);
-            let w = cfg.weights.weight(kind);
-            if w == 0 {
-                continue;
-            }
-            if kind == FeatureKind::Trigram {
-                trigrams.push((posting.len(), feature, fid));
-                continue;
-            }
-            if posting.len() > cfg.max_block_size {
-                continue;
-            }
-            for &s in posting {
-                scratch.add(s, w);
-            }
-        }
-        trigrams.sort_unstable();
-        let mut budget = cfg.max_trigram_postings;
-        for &(len, _, fid) in trigrams.iter().take(cfg.max_trigrams) {
-            if len > budget {
-                break;
-            }
-            budget -= len;
-            for &s in &self.postings[fid as usize] {
-                scratch.add(s, cfg.weights.trigram);
-            }
-        }
-        let mut ranked: Vec<(u32, K)> = Vec::new();
-        for i in 0..scratch.touched.len() {
-            let s = scratch.touched[i];
-            let score = std::mem::take(&mut scratch.scores[s as usize]);
-            if score < cfg.min_score || Some(s) == exclude {
-                continue;
-            }
-            if let Some(Some(slot)) = self.slots.get(s as usize) {
-                ranked.push((score, slot.key));
-            }
-        }
-        scratch.touched.clear();
-        if let Ok(mut pool) = self.scratch.lock() {
-            pool.push(scratch);
-        }
-        let order = |a: &(u32, K), b: &(u32, K)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
-        if ranked.len() > k {
-            ranked.select_nth_unstable_by(k - 1, order);
-            ranked.truncate(k);
-        }
-        ranked.sort_unstable_by(order);
-        ranked
-            .into_iter()
-            .map(|(score, key)| Candidate { key, score })
-            .collect()
+        rank(self, &self.config, &self.scratch, fids, exclude, k)
+    }
+}
+
+impl<K: Copy> PostingSource<K> for CandidateIndex<K> {
+    fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    fn posting(&self, fid: u32) -> &[u32] {
+        self.postings.get(fid as usize).map_or(&[], Vec::as_slice)
+    }
+
+    fn feature(&self, fid: u32) -> u64 {
+        self.feature_values.get(fid as usize).copied().unwrap_or(0)
+    }
+
+    fn key(&self, slot: u32) -> Option<K> {
+        self.slots
+            .get(slot as usize)
+            .and_then(Option::as_ref)
+            .map(|s| s.key)
     }
 }
 

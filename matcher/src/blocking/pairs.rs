@@ -1,25 +1,110 @@
 //! Batch candidate pairs: every record of a set (or of the right-hand set, for linkage) queries a
-//! `CandidateIndex` built over the set (or the left-hand set). Features are computed and queries
-//! run in parallel with rayon; results are sorted, so the output does not depend on the number
-//! of threads.
+//! read-only index built over the set (or the left-hand set), ranked exactly like a
+//! `CandidateIndex` query. Features are computed and queries run in parallel with rayon; results
+//! are sorted, so the output does not depend on the number of threads.
 
 use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 
 use super::BlockingConfig;
 use super::features::record_features;
-use super::index::CandidateIndex;
+use super::index::{PostingSource, ScratchPool, rank};
 use crate::record::NormalizedRecord;
 
-fn build_index(records: &[NormalizedRecord], config: &BlockingConfig) -> CandidateIndex<u32> {
-    let features: Vec<Vec<u64>> = records.par_iter().map(record_features).collect();
-    let mut index = CandidateIndex::with_config(config.clone());
-    for (i, f) in features.iter().enumerate() {
-        let key = i as u32;
-        if index.insert_features(key, f).is_err() {
-            break;
+/// Records per chunk when features are computed in parallel: at most one chunk of feature lists
+/// is held at a time.
+const CHUNK: usize = 65_536;
+
+/// A read-only index over a whole set, built once for batch work: all posting lists in one
+/// array (compressed sparse rows), slot = record number. A fraction of the memory of
+/// `CandidateIndex`, which must support removal.
+struct FrozenIndex {
+    feature_ids: FxHashMap<u64, u32>,
+    feature_values: Vec<u64>,
+    /// The posting list of feature `f` is `postings[offsets[f]..offsets[f + 1]]`.
+    offsets: Vec<usize>,
+    postings: Vec<u32>,
+    records: usize,
+}
+
+impl FrozenIndex {
+    /// Two passes over the records: count each feature's records, then fill the lists (features
+    /// are recomputed rather than held). Lists are in ascending record order.
+    fn build(records: &[NormalizedRecord]) -> Self {
+        let mut feature_ids: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut feature_values: Vec<u64> = Vec::new();
+        let mut counts: Vec<usize> = Vec::new();
+        for chunk in records.chunks(CHUNK) {
+            let features: Vec<Vec<u64>> = chunk.par_iter().map(record_features).collect();
+            for &f in features.iter().flatten() {
+                let fid = *feature_ids.entry(f).or_insert_with(|| {
+                    feature_values.push(f);
+                    counts.push(0);
+                    (feature_values.len() - 1) as u32
+                });
+                counts[fid as usize] += 1;
+            }
+        }
+        let mut offsets = Vec::with_capacity(counts.len() + 1);
+        let mut total = 0usize;
+        offsets.push(0);
+        for c in &counts {
+            total += c;
+            offsets.push(total);
+        }
+        drop(counts);
+        let mut cursor: Vec<usize> = offsets[..offsets.len() - 1].to_vec();
+        let mut postings = vec![0u32; total];
+        for (c, chunk) in records.chunks(CHUNK).enumerate() {
+            let features: Vec<Vec<u64>> = chunk.par_iter().map(record_features).collect();
+            for (i, fs) in features.iter().enumerate() {
+                let slot = (c * CHUNK + i) as u32;
+                for f in fs {
+                    if let Some(&fid) = feature_ids.get(f) {
+                        let at = &mut cursor[fid as usize];
+                        postings[*at] = slot;
+                        *at += 1;
+                    }
+                }
+            }
+        }
+        Self {
+            feature_ids,
+            feature_values,
+            offsets,
+            postings,
+            records: records.len(),
         }
     }
-    index
+
+    fn fids(&self, record: &NormalizedRecord) -> Vec<u32> {
+        record_features(record)
+            .iter()
+            .filter_map(|f| self.feature_ids.get(f).copied())
+            .collect()
+    }
+}
+
+impl PostingSource<u32> for FrozenIndex {
+    fn slot_count(&self) -> usize {
+        self.records
+    }
+
+    fn posting(&self, fid: u32) -> &[u32] {
+        let f = fid as usize;
+        match (self.offsets.get(f), self.offsets.get(f + 1)) {
+            (Some(&a), Some(&b)) => &self.postings[a..b],
+            _ => &[],
+        }
+    }
+
+    fn feature(&self, fid: u32) -> u64 {
+        self.feature_values.get(fid as usize).copied().unwrap_or(0)
+    }
+
+    fn key(&self, slot: u32) -> Option<u32> {
+        ((slot as usize) < self.records).then_some(slot)
+    }
 }
 
 /// Candidate pairs `(i, j)`, `i < j`, of one set for deduplication: each record's top
@@ -28,20 +113,24 @@ fn build_index(records: &[NormalizedRecord], config: &BlockingConfig) -> Candida
 /// Sets of more than `u32::MAX` records are truncated to the first `u32::MAX`.
 pub fn candidate_pairs(records: &[NormalizedRecord], config: &BlockingConfig) -> Vec<(u32, u32)> {
     let records = &records[..records.len().min(u32::MAX as usize)];
-    let index = build_index(records, config);
-    let mut pairs: Vec<u64> = (0..records.len())
-        .into_par_iter()
-        .flat_map_iter(|i| {
+    let index = FrozenIndex::build(records);
+    let pool = ScratchPool::default();
+    let mut pairs: Vec<(u32, u32)> = records
+        .par_iter()
+        .enumerate()
+        .flat_map_iter(|(i, record)| {
             let i = i as u32;
-            index.candidates_of(i, config.k).into_iter().map(move |c| {
-                let (a, b) = if i < c.key { (i, c.key) } else { (c.key, i) };
-                (u64::from(a) << 32) | u64::from(b)
-            })
+            let fids = index.fids(record);
+            rank(&index, config, &pool, &fids, Some(i), config.k)
+                .into_iter()
+                .map(move |c| (i.min(c.key), i.max(c.key)))
         })
         .collect();
+    drop(index);
     pairs.par_sort_unstable();
     pairs.dedup();
-    pairs.into_iter().map(split).collect()
+    pairs.shrink_to_fit();
+    pairs
 }
 
 /// Candidate pairs `(l, r)` for linking `right` to `left`: for each right record, its top
@@ -53,24 +142,21 @@ pub fn candidate_pairs_between(
 ) -> Vec<(u32, u32)> {
     let left = &left[..left.len().min(u32::MAX as usize)];
     let right = &right[..right.len().min(u32::MAX as usize)];
-    let index = build_index(left, config);
-    let mut pairs: Vec<u64> = right
+    let index = FrozenIndex::build(left);
+    let pool = ScratchPool::default();
+    let mut pairs: Vec<(u32, u32)> = right
         .par_iter()
         .enumerate()
         .flat_map_iter(|(r, record)| {
             let r = r as u32;
-            let fids = index.known_features(&record_features(record));
-            index
-                .top_k(&fids, None, config.k)
+            rank(&index, config, &pool, &index.fids(record), None, config.k)
                 .into_iter()
-                .map(move |c| (u64::from(c.key) << 32) | u64::from(r))
+                .map(move |c| (c.key, r))
         })
         .collect();
+    drop(index);
     pairs.par_sort_unstable();
     pairs.dedup();
-    pairs.into_iter().map(split).collect()
-}
-
-fn split(pair: u64) -> (u32, u32) {
-    ((pair >> 32) as u32, pair as u32)
+    pairs.shrink_to_fit();
+    pairs
 }
