@@ -1,17 +1,32 @@
 //! Training without labels: u from random pairs, m (and the prior) by expectation-maximisation over
 //! blocked candidate pairs, term frequencies from the data.
 //!
-//! People who live together share family name, address, city and phone. Among random pairs such
-//! agreement is rare, among candidate pairs it is common (the household members are candidates of
-//! each other), so u from random pairs alone makes a shared address look like strong evidence. For
-//! the comparisons marked `household` in the base model, EM also estimates u among the candidate
-//! pairs and the model keeps, for every agreeing level, the larger of the random-pair u and the
-//! candidate u. With the model's household cap this leaves the decision to given name, birth date
-//! and identifiers.
+//! # How
+//! 1. Every candidate pair becomes a comparison pattern (a level per comparison); EM works on the
+//!    distinct patterns with their counts, so an iteration costs the number of patterns.
+//! 2. u of every level is measured on seeded random pairs.
+//! 3. EM fits the two-class mixture on the *identity* comparisons only (given name, birth date,
+//!    sex, identifier, e-mail), with m, u and the share of matches free (u among candidates differs
+//!    from u among random pairs because blocking selected the pairs on these very fields).
+//! 4. One M-step with those posteriors gives m and candidate u of every comparison, household
+//!    comparisons included.
+//! 5. The model keeps, for identity comparisons, the random-pair u; for household comparisons
+//!    (family name, address, city, phone), the larger of the random-pair and the candidate u on
+//!    every agreeing level; and, when the data has real households, a household u for identity
+//!    levels (see below). Term-frequency tables come from the records.
 //!
-//! EM works on the distinct comparison patterns (one row per combination of levels with its
-//! count), so an iteration costs the number of patterns, not of pairs. Everything is seeded:
-//! the same input and config give the same model.
+//! # Households
+//! People who live together share family name, address, city and phone: the household
+//! comparisons are strongly correlated among household members, which breaks the conditional
+//! independence EM assumes, so they do not shape the classes (step 3). Among candidate pairs,
+//! agreement on them is common, so their u comes from the candidates when that is larger (step 5),
+//! and the scorer caps their summed weight. Different people in one household also agree on birth
+//! date (twins) and given name (a father and his junior) far more often than strangers: the
+//! identity levels get a `u_household` measured among the non-matching candidate pairs that share a
+//! household, used when a scored pair shares one. It is estimated only when such pairs make up at
+//! least 1% of the candidates (and 200 pairs); otherwise the data has no real households.
+//!
+//! Everything is seeded and sequential: the same input and config give the same model.
 
 use crate::compare::compare_field;
 use crate::error::{Error, Result};
@@ -77,6 +92,8 @@ pub struct LevelEstimate {
     pub u_candidates: f64,
     /// u the model uses.
     pub u: f64,
+    /// u among different people sharing a household (identity comparisons, when estimated).
+    pub u_household: Option<f64>,
 }
 
 /// The outcome of training.
@@ -272,7 +289,8 @@ pub fn em(
                 .iter()
                 .zip(&start.m)
                 .any(|(l, row)| l.is_some_and(|l| l as usize >= row.len()))
-            || p.count.is_nan() || p.count < 0.0
+            || p.count.is_nan()
+            || p.count < 0.0
         {
             return Err(invalid("pattern does not fit the comparisons"));
         }
@@ -356,6 +374,88 @@ pub fn em(
         iterations,
         converged,
     })
+}
+
+/// m and u of every comparison from the posteriors the identity comparisons (those not flagged
+/// in `excluded`) give under `params`.
+fn m_step(
+    patterns: &[PatternCount],
+    params: &EmParams,
+    excluded: &[bool],
+) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
+    let mut m_acc: Vec<Vec<f64>> = params.m.iter().map(|r| vec![0.0; r.len()]).collect();
+    let mut u_acc = m_acc.clone();
+    let (prior_m, prior_u) = (params.lambda.ln(), (1.0 - params.lambda).ln());
+    for p in patterns {
+        let (mut lm, mut lu) = (prior_m, prior_u);
+        for (k, l) in p.levels.iter().enumerate() {
+            if let (Some(l), false) = (l, excluded[k]) {
+                lm += params.m[k][*l as usize].ln();
+                lu += params.u[k][*l as usize].ln();
+            }
+        }
+        let post = 1.0 / (1.0 + (lu - lm).exp());
+        for (k, l) in p.levels.iter().enumerate() {
+            if let Some(l) = l {
+                m_acc[k][*l as usize] += p.count * post;
+                u_acc[k][*l as usize] += p.count * (1.0 - post);
+            }
+        }
+    }
+    (
+        m_acc.iter().map(|r| distribution(r, 1e-3)).collect(),
+        u_acc.iter().map(|r| distribution(r, 1e-3)).collect(),
+    )
+}
+
+/// Fewest (posterior-weighted) non-matching household pairs needed to estimate household u.
+const MIN_HOUSEHOLD_PAIRS: f64 = 200.0;
+/// Smallest share of the candidate pairs those must make up. Below it the data has no real
+/// households and the few "household non-matches" are mostly true matches EM was unsure of
+/// (their agreement would wrongly lower the weight of every match inside a household).
+const MIN_HOUSEHOLD_SHARE: f64 = 0.01;
+
+/// u of every level among the non-matching candidate pairs that share a household (family name
+/// exact and address exact or fuzzy, or phone exact), weighted by the identity posteriors; `None`
+/// when the data has too few such pairs or the model lacks the comparisons.
+fn household_u(
+    patterns: &[PatternCount],
+    params: &EmParams,
+    excluded: &[bool],
+    comparisons: &[Comparison],
+) -> Option<Vec<Vec<f64>>> {
+    use crate::compare::ComparisonKind as K;
+    let index = |kind: K| comparisons.iter().position(|c| c.kind() == kind);
+    let family = index(K::FamilyName)?;
+    let (address, phone) = (index(K::Address), index(K::Phone));
+    let mut acc: Vec<Vec<f64>> = params.m.iter().map(|r| vec![0.0; r.len()]).collect();
+    let mut mass = 0.0;
+    let (prior_m, prior_u) = (params.lambda.ln(), (1.0 - params.lambda).ln());
+    for p in patterns {
+        let level = |i: Option<usize>| i.and_then(|i| p.levels[i]);
+        let shared = level(Some(family)) == Some(0)
+            && (matches!(level(address), Some(0 | 1)) || level(phone) == Some(0));
+        if !shared {
+            continue;
+        }
+        let (mut lm, mut lu) = (prior_m, prior_u);
+        for (k, l) in p.levels.iter().enumerate() {
+            if let (Some(l), false) = (l, excluded[k]) {
+                lm += params.m[k][*l as usize].ln();
+                lu += params.u[k][*l as usize].ln();
+            }
+        }
+        let non_match = p.count * (1.0 - 1.0 / (1.0 + (lu - lm).exp()));
+        mass += non_match;
+        for (k, l) in p.levels.iter().enumerate() {
+            if let Some(l) = l {
+                acc[k][*l as usize] += non_match;
+            }
+        }
+    }
+    let total: f64 = patterns.iter().map(|p| p.count).sum();
+    (mass >= MIN_HOUSEHOLD_PAIRS && mass >= MIN_HOUSEHOLD_SHARE * total)
+        .then(|| acc.iter().map(|r| distribution(r, 0.5)).collect())
 }
 
 /// Trains a model on unlabelled records and their blocked candidate pairs (indices into
@@ -452,14 +552,32 @@ pub fn train(
         u: u_random.clone(),
     };
     let free_u: Vec<bool> = comparisons.iter().map(Comparison::household).collect();
+    // EM sees only the identity comparisons: household fields are strongly correlated among
+    // household members (conditional independence fails), so they must not shape the classes.
+    let identity_patterns: Vec<PatternCount> = patterns
+        .iter()
+        .map(|p| PatternCount {
+            levels: p
+                .levels
+                .iter()
+                .zip(&free_u)
+                .map(|(l, household)| if *household { None } else { *l })
+                .collect(),
+            count: p.count,
+        })
+        .collect();
+    let em_free = vec![true; comparisons.len()];
     let estimate = em(
-        &patterns,
+        &identity_patterns,
         &start,
-        &free_u,
+        &em_free,
         config.max_iterations,
         config.tolerance,
     )?;
-    let (lambda, m, u) = (estimate.params.lambda, estimate.params.m, estimate.params.u);
+    // One M-step with the identity posteriors gives m and u of every comparison.
+    let (m, u) = m_step(&patterns, &estimate.params, &free_u);
+    let u_household = household_u(&patterns, &estimate.params, &free_u, comparisons);
+    let lambda = estimate.params.lambda;
     let (iterations, converged) = (estimate.iterations, estimate.converged);
 
     // Final u: for household comparisons the larger of random-pair and candidate u on every
@@ -476,6 +594,10 @@ pub fn train(
                 u_random[k][l]
             };
             let (m_kl, u_kl) = (clamp(m[k][l]), clamp(u_used));
+            let u_hh = u_household
+                .as_ref()
+                .filter(|_| !free_u[k])
+                .map(|u| clamp(u[k][l]));
             levels.push(LevelEstimate {
                 comparison: c.name().to_owned(),
                 level: level.label().to_owned(),
@@ -483,8 +605,10 @@ pub fn train(
                 u_random: u_random[k][l],
                 u_candidates: u[k][l],
                 u: u_kl,
+                u_household: u_hh,
             });
-            new_levels.push(ComparisonLevel::new(level.label(), m_kl, u_kl)?);
+            new_levels
+                .push(ComparisonLevel::new(level.label(), m_kl, u_kl)?.with_u_household(u_hh)?);
         }
         let mut comparison = Comparison::new(c.name(), c.kind(), *c.params(), new_levels)?
             .with_household(c.household());
@@ -501,7 +625,8 @@ pub fn train(
         trained,
         *base.thresholds(),
         base.household_cap(),
-    )?;
+    )?
+    .with_review_rules(*base.review_rules());
     Ok(TrainReport {
         model,
         iterations,

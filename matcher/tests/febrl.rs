@@ -115,8 +115,8 @@ fn run(file: &str) -> Quality {
     if std::env::var_os("FEBRL_DEBUG").is_some() {
         for l in &report.levels {
             eprintln!(
-                "  {:12} {:28} m {:.5} u_rand {:.6} u_cand {:.6} u {:.6}",
-                l.comparison, l.level, l.m, l.u_random, l.u_candidates, l.u
+                "  {:12} {:28} m {:.5} u_rand {:.6} u_cand {:.6} u {:.6} u_hh {:?}",
+                l.comparison, l.level, l.m, l.u_random, l.u_candidates, l.u, l.u_household
             );
         }
         let mut scored: Vec<(f64, bool)> = pairs

@@ -137,7 +137,7 @@ proptest! {
     }
 
     #[test]
-    fn fast_jaro_winkler_equals_strsim(a in "[a-e]{0,70}", b in "[a-e]{0,70}") {
+    fn fast_jaro_winkler_equals_strsim(a in "[a-c0-2p-r ]{0,70}", b in "[a-c0-2p-r ]{0,70}") {
         prop_assert_eq!(jaro_winkler::similarity(&a, &b), strsim::jaro_winkler(&a, &b));
     }
 

@@ -61,19 +61,32 @@ fn jaro_ascii(a: &[u8], b: &[u8]) -> Option<f64> {
         return Some(1.0);
     }
     let range = (a_len.max(b_len) / 2).saturating_sub(1);
+    // Positions of every byte value in `b`, bucketed by the low six bits; a bucket may hold
+    // other bytes with the same low bits, so candidates are checked.
+    let mut positions = [0u64; 64];
+    for (j, &y) in b.iter().enumerate() {
+        positions[(y & 63) as usize] |= 1u64 << j;
+    }
     let mut a_flags = 0u64;
     let mut b_flags = 0u64;
     let mut matches = 0usize;
     for (i, &x) in a.iter().enumerate() {
         let lo = i.saturating_sub(range);
         let hi = (i + range + 1).min(b_len);
-        for (j, &y) in b.iter().enumerate().take(hi).skip(lo) {
-            if x == y && b_flags & (1u64 << j) == 0 {
+        if lo >= hi {
+            continue;
+        }
+        let window = (u64::MAX >> (64 - (hi - lo))) << lo;
+        let mut candidates = positions[(x & 63) as usize] & window & !b_flags;
+        while candidates != 0 {
+            let j = candidates.trailing_zeros() as usize;
+            if b[j] == x {
                 a_flags |= 1u64 << i;
                 b_flags |= 1u64 << j;
                 matches += 1;
                 break;
             }
+            candidates &= candidates - 1;
         }
     }
     if matches == 0 {

@@ -3,7 +3,7 @@
 //! An explanation holds the normalized values compared, so it is patient data: show it to an
 //! authorised user, never log it.
 
-use super::{MatchDecision, Model, Score};
+use super::{MatchDecision, Model, ReviewReason, Score};
 use crate::compare::ComparisonKind;
 use crate::record::NormalizedRecord;
 use serde::Serialize;
@@ -35,14 +35,19 @@ pub struct Explanation {
     pub prior_weight: f64,
     /// Per comparison, in model order.
     pub comparisons: Vec<ComparisonExplanation>,
+    /// Whether the pair shares a household (family name and address or phone agree): identity
+    /// comparisons then weigh with their household u.
+    pub shared_household: bool,
     /// Weight removed by the household cap (0 or negative).
     pub household_cap_adjustment: f64,
     /// Total match weight (equals `Model::score`'s).
     pub match_weight: f64,
     /// Match probability.
     pub probability: f64,
-    /// Decision (placeholder rule applied; the near-tie rule needs the other candidates).
+    /// Decision (review rules applied; the near-tie rule needs the other candidates).
     pub decision: MatchDecision,
+    /// The review rule that kept a `Certain` score out of `Certain`, if any.
+    pub review_reason: Option<ReviewReason>,
 }
 
 fn join<'a>(values: impl Iterator<Item = &'a str>) -> String {
@@ -111,6 +116,7 @@ impl Model {
     /// assert_eq!(e.match_weight, model.score(&a, &b).match_weight);
     /// ```
     pub fn explain(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> Explanation {
+        let shared = self.pair_shares_household(a, b);
         let mut weight = self.prior_weight;
         let mut household = 0.0f64;
         let comparisons = self
@@ -119,12 +125,18 @@ impl Model {
             .map(|c| {
                 let (level, w, tf) = match c.evaluate(a, b) {
                     Some((level, base, tf)) => {
-                        (c.levels[level as usize].label.clone(), base + tf, tf)
+                        let l = &c.levels[level as usize];
+                        let base = if shared && !c.household {
+                            l.household_weight
+                        } else {
+                            base
+                        };
+                        (l.label.clone(), base + tf, tf)
                     }
                     None => ("missing".to_owned(), 0.0, 0.0),
                 };
-                if c.household && w > 0.0 {
-                    household += w;
+                if c.household {
+                    if w > 0.0 { household += w } else { weight += w }
                 } else {
                     weight += w;
                 }
@@ -144,10 +156,14 @@ impl Model {
             model_version: self.version.clone(),
             prior_weight: self.prior_weight,
             comparisons,
+            shared_household: shared,
             household_cap_adjustment: capped - household,
             match_weight: score.match_weight,
             probability: score.probability,
             decision: self.decide(&score, a, b),
+            review_reason: (self.thresholds.zone(score.probability) == MatchDecision::Certain)
+                .then(|| self.review_reason(a, b))
+                .flatten(),
         }
     }
 }

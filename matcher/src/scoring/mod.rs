@@ -7,8 +7,15 @@
 //! present on both sides (missing values weigh 0); the probability is `2^w / (1 + 2^w)`.
 //!
 //! Exact agreement on a given name, family name or city is adjusted by the value's frequency:
-//! `log2(u_exact / max(tf(value), tf_floor))` is added (times the comparison's `tf_adjustment`),
-//! so agreeing on a rare surname weighs more than agreeing on "smith".
+//! `log2(sum(tf^2) / max(tf(value), tf_floor))` is added (times the comparison's
+//! `tf_adjustment`); `sum(tf^2)` is the chance that two random records agree on the field, so a
+//! value of typical frequency gets no adjustment, agreeing on a rare surname weighs more and
+//! agreeing on "smith" less.
+//!
+//! Different people who share a household (family name and address or phone agree) agree on
+//! birth date (twins) or given name (a father and his junior) far more often than strangers do.
+//! Levels may carry a `u_household`, estimated by training among such pairs, used instead of `u`
+//! for pairs that share a household.
 //!
 //! People who live together share family name, address, city and phone. The positive weight these
 //! household comparisons can add together is capped (`household_cap`), so given name, birth date
@@ -147,6 +154,32 @@ impl Default for Thresholds {
     }
 }
 
+/// Rules that keep a pair out of `Certain` (it goes to review as `Probable`) whatever its weight.
+/// Both are off by default (they cost recall on data where identifiers and birth dates are often
+/// missing or corrupted); a deployment that prefers review to any doubtful auto-link turns them on
+/// in its model file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewRules {
+    /// `Certain` needs positive evidence from an anchor: birth date or identifier. Name plus
+    /// address alone (a father and his junior, one of them without a birth date) is reviewed.
+    pub require_anchor: bool,
+    /// `Certain` is refused when the given names disagree outright while the family names agree
+    /// exactly: the pattern of siblings and twins.
+    pub sibling_guard: bool,
+}
+
+/// Why a pair that scored `Certain` was sent to review instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewReason {
+    /// One side is a placeholder identity (John Doe, Baby Girl, ...).
+    Placeholder,
+    /// No anchor (birth date, identifier) agrees.
+    NoAnchor,
+    /// Different given names under the same family name (siblings, twins).
+    SiblingPattern,
+}
+
 fn invalid(name: &str, reason: &str) -> Error {
     Error::InvalidParameter {
         name: name.to_owned(),
@@ -161,7 +194,9 @@ pub struct ComparisonLevel {
     label: String,
     m: f64,
     u: f64,
+    u_household: Option<f64>,
     weight: f64,
+    household_weight: f64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -169,12 +204,14 @@ struct LevelFile {
     label: String,
     m: f64,
     u: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u_household: Option<f64>,
 }
 
 impl TryFrom<LevelFile> for ComparisonLevel {
     type Error = Error;
     fn try_from(f: LevelFile) -> Result<Self> {
-        ComparisonLevel::new(f.label, f.m, f.u)
+        ComparisonLevel::new(f.label, f.m, f.u)?.with_u_household(f.u_household)
     }
 }
 
@@ -184,6 +221,7 @@ impl From<ComparisonLevel> for LevelFile {
             label: l.label,
             m: l.m,
             u: l.u,
+            u_household: l.u_household,
         }
     }
 }
@@ -210,10 +248,47 @@ impl ComparisonLevel {
         }
         Ok(ComparisonLevel {
             weight: (m / u).log2(),
+            household_weight: (m / u).log2(),
             label,
             m,
             u,
+            u_household: None,
         })
+    }
+
+    /// Sets (or clears) the u of this level among pairs of different people who share a household
+    /// (family name and address or phone agree): used instead of `u` for such pairs, so that a
+    /// birth date shared by twins or a given name shared by a father and his junior weighs what it
+    /// weighs inside a household, not what it weighs between strangers.
+    ///
+    /// ```
+    /// use matcher::scoring::ComparisonLevel;
+    /// let l = ComparisonLevel::new("exact", 0.9, 0.0001).unwrap().with_u_household(Some(0.03)).unwrap();
+    /// assert!((l.household_weight() - (0.9f64 / 0.03).log2()).abs() < 1e-12);
+    /// ```
+    pub fn with_u_household(mut self, u_household: Option<f64>) -> Result<ComparisonLevel> {
+        if let Some(u) = u_household
+            && !(u > 0.0 && u < 1.0)
+        {
+            return Err(Error::InvalidParameter {
+                name: format!("{}.u_household", self.label),
+                reason: "must lie strictly between 0 and 1".into(),
+            });
+        }
+        self.household_weight = (self.m / u_household.unwrap_or(self.u)).log2();
+        self.u_household = u_household;
+        Ok(self)
+    }
+
+    /// u among different people sharing a household, when estimated.
+    pub fn u_household(&self) -> Option<f64> {
+        self.u_household
+    }
+
+    /// Weight `log2(m / u_household)` used for pairs sharing a household (equals `weight` when
+    /// no household u is set).
+    pub fn household_weight(&self) -> f64 {
+        self.household_weight
     }
 
     /// Level label (`exact`, `nickname`, ...).
@@ -350,7 +425,14 @@ impl Comparison {
                 "this comparison kind has no term-frequency level",
             ));
         };
-        let u_exact = self.levels[level as usize].u;
+        let _ = level;
+        // The reference is the chance that two random records agree on this field, sum of tf^2:
+        // a value of typical frequency gets no adjustment, a rare one more, a common one less.
+        let reference: f64 = table
+            .values()
+            .map(|tf| tf * tf)
+            .sum::<f64>()
+            .max(floor * floor);
         let mut weights = FxHashMap::default();
         for (value, &tf) in &table {
             if !(tf > 0.0 && tf <= 1.0) {
@@ -358,7 +440,7 @@ impl Comparison {
             }
             weights.insert(
                 value.clone(),
-                tf_adjustment * (u_exact / tf.max(floor)).log2(),
+                tf_adjustment * (reference / tf.max(floor)).log2(),
             );
         }
         self.tf_weights = weights;
@@ -435,8 +517,15 @@ pub struct Model {
     household_cap: f64,
     comparisons: Vec<Comparison>,
     thresholds: Thresholds,
+    review_rules: ReviewRules,
     prior_weight: f64,
+    family_index: Option<usize>,
+    address_index: Option<usize>,
+    phone_index: Option<usize>,
 }
+
+/// Most comparisons a model may hold.
+pub const MAX_COMPARISONS: usize = 16;
 
 #[derive(Serialize, Deserialize)]
 struct ModelFile {
@@ -446,19 +535,22 @@ struct ModelFile {
     /// Largest positive weight the household comparisons may add together.
     household_cap: f64,
     thresholds: Thresholds,
+    #[serde(default)]
+    review_rules: ReviewRules,
     comparisons: Vec<Comparison>,
 }
 
 impl TryFrom<ModelFile> for Model {
     type Error = Error;
     fn try_from(f: ModelFile) -> Result<Self> {
-        Model::new(
+        Ok(Model::new(
             f.version,
             f.prior,
             f.comparisons,
             f.thresholds,
             f.household_cap,
-        )
+        )?
+        .with_review_rules(f.review_rules))
     }
 }
 
@@ -469,6 +561,7 @@ impl From<Model> for ModelFile {
             prior: m.prior,
             household_cap: m.household_cap,
             thresholds: m.thresholds,
+            review_rules: m.review_rules,
             comparisons: m.comparisons,
         }
     }
@@ -492,20 +585,38 @@ impl Model {
             return Err(invalid("household_cap", "must be >= 0"));
         }
         thresholds.validate()?;
-        if comparisons.is_empty() {
-            return Err(invalid(
-                "comparisons",
-                "a model needs at least one comparison",
-            ));
+        if comparisons.is_empty() || comparisons.len() > MAX_COMPARISONS {
+            return Err(invalid("comparisons", "a model needs 1 to 16 comparisons"));
         }
+        let index = |kind: ComparisonKind| comparisons.iter().position(|c| c.kind == kind);
+        let (family_index, address_index, phone_index) = (
+            index(ComparisonKind::FamilyName),
+            index(ComparisonKind::Address),
+            index(ComparisonKind::Phone),
+        );
         Ok(Model {
+            family_index,
+            address_index,
+            phone_index,
             version: version.into(),
             prior_weight: weight_of_probability(prior),
             prior,
             household_cap,
             comparisons,
             thresholds,
+            review_rules: ReviewRules::default(),
         })
+    }
+
+    /// A copy with other review rules.
+    pub fn with_review_rules(mut self, rules: ReviewRules) -> Model {
+        self.review_rules = rules;
+        self
+    }
+
+    /// The review rules.
+    pub fn review_rules(&self) -> &ReviewRules {
+        &self.review_rules
     }
 
     /// The default model shipped with the crate (`matcher/models/default.json`): hand-set m and u
@@ -592,23 +703,48 @@ impl Model {
 
     /// Scores a pair: the hot path (no allocation).
     pub fn score(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> Score {
+        let mut levels = [None; MAX_COMPARISONS];
+        for (slot, c) in levels.iter_mut().zip(&self.comparisons) {
+            *slot = c.evaluate(a, b);
+        }
+        let shared = self.shares_household(&levels);
         let mut weight = self.prior_weight;
         let mut household = 0.0f64;
-        for c in &self.comparisons {
-            if let Some((_, base, tf)) = c.evaluate(a, b) {
-                let w = base + tf;
-                if c.household && w > 0.0 {
-                    household += w;
+        for (c, slot) in self.comparisons.iter().zip(levels) {
+            if let Some((level, base, tf)) = slot {
+                if c.household {
+                    let w = base + tf;
+                    if w > 0.0 { household += w } else { weight += w }
+                } else if shared {
+                    weight += c.levels[level as usize].household_weight + tf;
                 } else {
-                    weight += w;
+                    weight += base + tf;
                 }
             }
         }
         Score::from_weight(weight + household.min(self.household_cap))
     }
 
-    /// The decision zone of a score. Placeholder identities (either side) never reach `Certain`:
-    /// they are capped at `Probable`.
+    /// Whether the evaluated levels say the two records share a household: the family names agree
+    /// exactly and the addresses agree (exactly or on a fuzzy street) or the phones agree exactly.
+    fn shares_household(&self, levels: &[Option<(u8, f64, f64)>]) -> bool {
+        let level = |i: Option<usize>| i.and_then(|i| levels[i]).map(|l| l.0);
+        level(self.family_index) == Some(0)
+            && (matches!(level(self.address_index), Some(0 | 1))
+                || level(self.phone_index) == Some(0))
+    }
+
+    /// Whether a pair shares a household (see the scoring rules); used by training and explanations.
+    pub fn pair_shares_household(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> bool {
+        let mut levels = [None; MAX_COMPARISONS];
+        for (slot, c) in levels.iter_mut().zip(&self.comparisons) {
+            *slot = c.evaluate(a, b);
+        }
+        self.shares_household(&levels)
+    }
+
+    /// The decision zone of a score. A `Certain` pair that a review rule catches (placeholder
+    /// identity, no agreeing anchor, sibling pattern; see [`ReviewRules`]) is `Probable` instead.
     pub fn decide(
         &self,
         score: &Score,
@@ -616,11 +752,59 @@ impl Model {
         b: &NormalizedRecord,
     ) -> MatchDecision {
         let zone = self.thresholds.zone(score.probability);
-        if zone == MatchDecision::Certain && (a.placeholder || b.placeholder) {
+        if zone == MatchDecision::Certain && self.review_reason(a, b).is_some() {
             MatchDecision::Probable
         } else {
             zone
         }
+    }
+
+    /// The review rule, if any, that keeps this pair out of `Certain`.
+    pub fn review_reason(
+        &self,
+        a: &NormalizedRecord,
+        b: &NormalizedRecord,
+    ) -> Option<ReviewReason> {
+        if a.placeholder || b.placeholder {
+            return Some(ReviewReason::Placeholder);
+        }
+        let rules = &self.review_rules;
+        if rules.require_anchor {
+            let mut anchors = self
+                .comparisons
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.kind,
+                        ComparisonKind::BirthDate | ComparisonKind::Identifier
+                    )
+                })
+                .peekable();
+            if anchors.peek().is_some()
+                && !anchors.any(|c| c.evaluate(a, b).is_some_and(|(_, w, _)| w > 0.0))
+            {
+                return Some(ReviewReason::NoAnchor);
+            }
+        }
+        if rules.sibling_guard {
+            let level = |kind: ComparisonKind| {
+                self.comparisons
+                    .iter()
+                    .find(|c| c.kind == kind)
+                    .and_then(|c| {
+                        compare_field(kind, &c.params, a, b)
+                            .level
+                            .map(|l| (l, c.levels.len() as u8 - 1))
+                    })
+            };
+            let given_different =
+                level(ComparisonKind::GivenName).is_some_and(|(l, last)| l == last);
+            let family_exact = level(ComparisonKind::FamilyName).is_some_and(|(l, _)| l == 0);
+            if given_different && family_exact {
+                return Some(ReviewReason::SiblingPattern);
+            }
+        }
+        None
     }
 
     /// Applies the near-tie rule with this model's margin (see [`apply_near_tie_rule`]).
@@ -699,6 +883,100 @@ mod tests {
         assert!((weight_of_probability(0.8) - 2.0).abs() < 1e-12);
         assert_eq!(probability(-2000.0), 0.0);
         assert_eq!(probability(2000.0), 1.0);
+    }
+
+    fn person(given: &str, family: &str, dob: Option<&str>) -> NormalizedRecord {
+        crate::normalize::normalize(&crate::record::PersonRecord {
+            given_names: vec![given.into()],
+            family_names: vec![family.into()],
+            birth_date: dob.map(str::to_owned),
+            addresses: vec![crate::record::Address {
+                lines: vec!["9 Elm Court".into()],
+                postal_code: Some("2000".into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn review_rules_keep_weak_certain_pairs_in_review() {
+        let strict = Model::builtin()
+            .with_thresholds(Thresholds::new(0.6, 0.55, 0.5, 2.0).unwrap())
+            .unwrap()
+            .with_review_rules(ReviewRules {
+                require_anchor: true,
+                sibling_guard: true,
+            });
+        let (a, b) = (person("Ann", "Lee", None), person("Ann", "Lee", None));
+        let score = strict.score(&a, &b);
+        assert_eq!(
+            strict.thresholds().zone(score.probability),
+            MatchDecision::Certain
+        );
+        assert_eq!(strict.review_reason(&a, &b), Some(ReviewReason::NoAnchor));
+        assert_eq!(strict.decide(&score, &a, &b), MatchDecision::Probable);
+        let lenient = strict.clone().with_review_rules(ReviewRules::default());
+        assert_eq!(lenient.decide(&score, &a, &b), MatchDecision::Certain);
+
+        let (c, d) = (
+            person("Ann", "Lee", Some("1990-01-01")),
+            person("Zoe", "Lee", Some("1990-01-01")),
+        );
+        assert_eq!(
+            strict.review_reason(&c, &d),
+            Some(ReviewReason::SiblingPattern)
+        );
+        assert_eq!(
+            strict.explain(&a, &b).review_reason,
+            Some(ReviewReason::NoAnchor)
+        );
+    }
+
+    #[test]
+    fn household_u_lowers_shared_birth_date_weight_inside_a_household() {
+        let model = Model::builtin();
+        let (a, b) = (
+            person("Ann", "Lee", Some("1990-01-01")),
+            person("Zoe", "Lee", Some("1990-01-01")),
+        );
+        assert!(model.pair_shares_household(&a, &b));
+        let e = model.explain(&a, &b);
+        assert!(e.shared_household);
+        let dob = e
+            .comparisons
+            .iter()
+            .find(|c| c.comparison == "birth_date")
+            .unwrap();
+        let level = &model.comparisons()[2].levels()[0];
+        assert_eq!(dob.weight, level.household_weight());
+        assert!(level.household_weight() < level.weight());
+        let elsewhere = person("Zoe", "Park", Some("1990-01-01"));
+        assert!(!model.pair_shares_household(&a, &elsewhere));
+    }
+
+    #[test]
+    fn rare_values_weigh_more_than_common_ones() {
+        let mut model = Model::builtin();
+        let family = model.comparisons[1].clone();
+        let mut with_tf = family.clone();
+        let table: BTreeMap<String, f64> = [
+            ("smith".to_owned(), 0.2),
+            ("zeller".to_owned(), 0.001),
+            ("lee".to_owned(), 0.05),
+        ]
+        .into();
+        with_tf
+            .set_term_frequencies(table, 1.0, DEFAULT_TF_FLOOR)
+            .unwrap();
+        assert!(with_tf.tf_weight("zeller") > 0.0);
+        assert!(with_tf.tf_weight("smith") < 0.0);
+        assert_eq!(with_tf.tf_weight("unseen"), 0.0);
+        model.comparisons[1] = with_tf;
+        let (a, b) = (person("Ann", "Zeller", None), person("Bea", "Smith", None));
+        let rare = model.explain(&a, &a).comparisons[1].weight;
+        let common = model.explain(&b, &b).comparisons[1].weight;
+        assert!(rare > common, "{rare} vs {common}");
     }
 
     #[test]
