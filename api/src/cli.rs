@@ -7,7 +7,7 @@ use crate::configuration::TelemetrySettings;
 
 /// Master Patient Index: match, merge and link patient records.
 #[derive(Debug, Parser)]
-#[command(name = "mpi", version, about, propagate_version = true)]
+#[command(name = "mpi", version, propagate_version = true)]
 pub struct Cli {
     /// Logging settings (valid before or after the subcommand).
     #[command(flatten)]

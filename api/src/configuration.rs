@@ -24,6 +24,7 @@ pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The database to use and how to pool connections to it.
 #[derive(Args, Clone)]
+#[command(next_help_heading = "Database")]
 pub struct DatabaseSettings {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER:PASSWORD@HOST:PORT/DB`.
     #[arg(
@@ -173,6 +174,7 @@ pub fn redact_url(url: &str) -> String {
 
 /// Settings of the HTTP server.
 #[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Server")]
 pub struct ServerSettings {
     /// Address to listen on (`HOST:PORT`; port 0 picks a free port, which is then logged).
     #[arg(long, env = "MPI_BIND", default_value = DEFAULT_BIND)]
@@ -199,6 +201,7 @@ pub enum LogFormat {
 
 /// Settings of logging, shared by every subcommand.
 #[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Logging")]
 pub struct TelemetrySettings {
     /// Log line format.
     #[arg(long, env = "MPI_LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty, global = true)]
