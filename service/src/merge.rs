@@ -124,11 +124,10 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
     let txn = mpi.write_txn_for(ctx).await?;
     if req.preview {
         let savepoint = txn.begin().await?;
-        let applied = apply_merge(&savepoint, ctx, &req, None).await?;
+        apply_merge(&savepoint, ctx, &req, None).await?;
         let target = Patient::load_live(&savepoint, req.target).await?;
         let source = Patient::load_live(&savepoint, req.source).await?;
         savepoint.rollback().await?;
-        drop(applied);
         for id in [req.target, req.source] {
             audit::record(
                 &*txn,
@@ -652,24 +651,19 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
     }
 
     // The review tasks must still be as the merge left them.
-    let mut tasks_now = Vec::with_capacity(changes.review_tasks_before.len());
     for before in &changes.review_tasks_before {
         let now = review_task::Entity::find_by_id(before.id)
             .one(&*txn)
             .await?;
-        match now {
-            Some(now)
-                if now.status == ReviewStatus::Merged
-                    && now.decided_by.as_deref() == Some(event.actor.as_str()) =>
-            {
-                tasks_now.push(now)
-            }
-            _ => {
-                return Err(undo_impossible(format!(
-                    "review task {} was changed after the merge",
-                    before.id
-                )));
-            }
+        let unchanged = now.is_some_and(|t| {
+            t.status == ReviewStatus::Merged
+                && t.decided_by.as_deref() == Some(event.actor.as_str())
+        });
+        if !unchanged {
+            return Err(undo_impossible(format!(
+                "review task {} was changed after the merge",
+                before.id
+            )));
         }
     }
 
@@ -773,7 +767,6 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
         .filter(merge_event::Column::UndoneAt.is_null())
         .exec(&*txn)
         .await?;
-    drop(tasks_now);
 
     let target = Patient::load_live(&*txn, target_id).await?;
     let source = Patient::load_live(&*txn, source_id).await?;

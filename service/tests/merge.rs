@@ -809,3 +809,51 @@ async fn the_matcher_index_follows_merge_and_undo() {
         );
     }
 }
+
+/// The version check itself, made deterministic: another transaction changes the source while a
+/// merge is under way. PostgreSQL only: on SQLite the service's write gate and SQLite's single
+/// writer never let two writers interleave like this.
+#[tokio::test]
+async fn a_patient_changed_under_a_running_merge_is_a_concurrent_change() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
+    let (_db, mpi) = start(Backend::Postgres).await;
+    let (a, b, _c) = three(&mpi).await;
+    let (a_before, b_before) = (record(&mpi, a).await, record(&mpi, b).await);
+    let blocker = mpi.db().begin().await.unwrap();
+    blocker
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE patient SET version = version + 1 WHERE id = $1",
+            [b.into()],
+        ))
+        .await
+        .unwrap();
+    let m = mpi.clone();
+    let running = tokio::spawn(async move {
+        let req = MergeRequest {
+            target: a,
+            source: b,
+            preview: false,
+            review_task_id: None,
+        };
+        merge::merge(&m, &steward(), req).await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(
+        !running.is_finished(),
+        "the merge waits for the other writer's row lock"
+    );
+    blocker.commit().await.unwrap();
+    let e = running.await.unwrap().unwrap_err();
+    assert_eq!(conflict_code(&e), "concurrent_change");
+    // Nothing half-done: the target and the source are as the other writer left them.
+    assert_eq!(record(&mpi, a).await, a_before);
+    let b_now = record(&mpi, b).await;
+    assert!(b_now.patient.active);
+    assert_eq!(b_now.patient.version, b_before.patient.version + 1);
+    assert_eq!(b_now.links, b_before.links);
+    assert_eq!(
+        merge_event::Entity::find().count(mpi.db()).await.unwrap(),
+        0
+    );
+}
