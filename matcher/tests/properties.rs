@@ -5,7 +5,10 @@
 use matcher::compare::{damerau, jaro_winkler, levenshtein};
 use matcher::normalize::{fold, normalize};
 use matcher::scoring::Model;
-use matcher::{Address, Identifier, NormalizedRecord, PersonRecord, Sex};
+use matcher::{
+    Address, Identifier, NormalizedAddress, NormalizedIdentifier, NormalizedName, NormalizedRecord,
+    PersonRecord, Sex,
+};
 use proptest::prelude::*;
 
 fn name() -> impl Strategy<Value = String> {
@@ -123,8 +126,56 @@ fn raw_from(n: &NormalizedRecord) -> PersonRecord {
     }
 }
 
+/// A hand-built normalized record with arbitrary (not normalized) text everywhere.
+fn raw_normalized() -> impl Strategy<Value = NormalizedRecord> {
+    let text = || "\\PC{0,12}";
+    (
+        prop::collection::vec(text(), 0..3),
+        prop::collection::vec(text(), 0..3),
+        prop::collection::vec((text(), text(), text()), 0..2),
+        prop::collection::vec(text(), 0..2),
+        prop::collection::vec((text(), text()), 0..2),
+    )
+        .prop_map(|(given, family, addresses, phones, ids)| {
+            let name = |t: String| NormalizedName {
+                text: t,
+                ..Default::default()
+            };
+            NormalizedRecord {
+                given: given.into_iter().map(name).collect(),
+                family: family.into_iter().map(name).collect(),
+                addresses: addresses
+                    .into_iter()
+                    .map(|(h, s, p)| NormalizedAddress {
+                        house_number: h,
+                        street: s,
+                        postal_code: p.clone(),
+                        city: p,
+                        ..Default::default()
+                    })
+                    .collect(),
+                phones: phones.clone(),
+                emails: phones,
+                identifiers: ids
+                    .into_iter()
+                    .map(|(system, value)| NormalizedIdentifier { system, value })
+                    .collect(),
+                ..Default::default()
+            }
+        })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn scoring_hand_built_records_never_panics(a in raw_normalized(), b in raw_normalized()) {
+        let model = Model::builtin();
+        let score = model.score(&a, &b);
+        prop_assert!(score.match_weight.is_finite());
+        prop_assert!((0.0..=1.0).contains(&score.probability));
+        prop_assert_eq!(model.explain(&a, &b).match_weight, score.match_weight);
+    }
 
     #[test]
     fn metrics_are_symmetric_bounded_and_reflexive(a in "[a-zé ]{0,20}", b in "[a-zé ]{0,20}") {

@@ -495,7 +495,10 @@ fn phone<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> FieldOutcome<'
         for y in &b.phones {
             let level = if x == y {
                 return FieldOutcome::level(0);
-            } else if x.len() >= 7 && y.len() >= 7 && x[x.len() - 7..] == y[y.len() - 7..] {
+            } else if x.len() >= 7
+                && y.len() >= 7
+                && x.as_bytes()[x.len() - 7..] == y.as_bytes()[y.len() - 7..]
+            {
                 1
             } else {
                 2
