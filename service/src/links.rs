@@ -39,11 +39,15 @@ pub async fn create(
     ctx.authorize(Action::Link)?;
     let txn = mpi.write_txn_for(ctx).await?;
     let link = create_in_txn(&*txn, ctx, patient, other, link_type, reason).await?;
+    audit_created(&*txn, ctx, &link).await?;
     txn.commit().await?;
     Ok(link)
 }
 
-/// [`create`] inside a caller's transaction (the review queue's link decision uses it).
+/// [`create`] inside a caller's transaction (the review queue's link decision uses it), without
+/// the audit row: the caller appends it with [`audit_created`] after its last row write, because
+/// on PostgreSQL the audit append takes a transaction-wide advisory lock, and taking a row lock
+/// after it could deadlock with a transaction that holds that row and waits for the audit lock.
 pub(crate) async fn create_in_txn<C: ConnectionTrait>(
     txn: &C,
     ctx: &Ctx,
@@ -110,14 +114,22 @@ pub(crate) async fn create_in_txn<C: ConnectionTrait>(
         _ => Error::Db(e),
     })?;
     bump_version(txn, patient, actor).await?;
+    Ok(link)
+}
+
+/// The audit row of a created link.
+pub(crate) async fn audit_created<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    link: &patient_link::Model,
+) -> Result<()> {
     audit::record(
         txn,
         ctx,
         AuditEntry::new("link.create", "patient_link", Some(link.id.to_string()))
-            .after(audit::json(&link)),
+            .after(audit::json(link)),
     )
-    .await?;
-    Ok(link)
+    .await
 }
 
 /// Deletes a `seealso` or `refer` link. Audited. `NotFound` for an unknown id; `Validation` for

@@ -307,6 +307,10 @@ pub async fn decide(mpi: &Mpi, ctx: &Ctx, id: Uuid, decision: Decision) -> Resul
         }
     }
     outcome.task = find_task(&*txn, id).await?;
+    // Audit rows last: every row write of this transaction is done (see links::create_in_txn).
+    for link in &outcome.links {
+        links::audit_created(&*txn, ctx, link).await?;
+    }
     audit::record(
         &*txn,
         ctx,

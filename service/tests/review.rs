@@ -573,3 +573,83 @@ async fn link_decision_links_both_ways_and_closes_the_task() {
         assert!(service::audit::verify(mpi.db()).await.unwrap().ok);
     }
 }
+
+/// Two stewards decide the same task at once: one decision wins, the other is told the task is
+/// decided, and the loser's effects (links) are rolled back with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_decisions_on_one_task_one_wins() {
+    for backend in Backend::ALL {
+        for round in 0..3 {
+            let (_db, mpi) = start(backend).await;
+            let (a, b) = duplicates(&mpi).await;
+            let id = open_task(&mpi, a, b, 0.8).await;
+            let (m1, m2) = (mpi.clone(), mpi.clone());
+            let t1 = tokio::spawn(async move {
+                let d = decision(DecisionAction::NotDuplicate, "different");
+                review::decide(&m1, &ctx(Role::Steward), id, d).await
+            });
+            let t2 = tokio::spawn(async move {
+                review::decide(
+                    &m2,
+                    &ctx(Role::Admin),
+                    id,
+                    decision(DecisionAction::Link, "same"),
+                )
+                .await
+            });
+            let (o1, o2) = (t1.await.unwrap(), t2.await.unwrap());
+            assert_eq!(
+                o1.is_ok() as u8 + o2.is_ok() as u8,
+                1,
+                "{backend:?} round {round}: {o1:?} / {o2:?}"
+            );
+            let loser = if o1.is_ok() { &o2 } else { &o1 };
+            assert_eq!(code(loser.as_ref().unwrap_err()), "task_decided");
+            let now = task(&mpi, id).await;
+            let links = service::links::list(&mpi, &ctx(Role::Steward), a)
+                .await
+                .unwrap();
+            if o1.is_ok() {
+                assert_eq!(now.status, ReviewStatus::NotDuplicate);
+                assert!(
+                    links.is_empty(),
+                    "{backend:?}: the losing link decision left no link"
+                );
+            } else {
+                assert_eq!(now.status, ReviewStatus::Linked);
+                assert_eq!(links.len(), 2);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_merge_naming_another_pairs_task_is_refused() {
+    for backend in Backend::ALL {
+        let (_db, mpi) = start(backend).await;
+        let steward = ctx(Role::Steward);
+        let (a, b) = duplicates(&mpi).await;
+        let c = register(&mpi, person("Joan", "Okafor", (1990, 1, 30), "2 Low Road")).await;
+        let other = open_task(&mpi, a, c, 0.6).await;
+        let req = merge::MergeRequest {
+            target: a,
+            source: b,
+            preview: false,
+            review_task_id: Some(other),
+        };
+        let e = merge::merge(&mpi, &steward, req).await.unwrap_err();
+        assert!(
+            matches!(e, Error::Validation { ref field, .. } if field == "review_task_id"),
+            "{backend:?}: {e:?}"
+        );
+        assert!(
+            PatientRecord::load(mpi.db(), b)
+                .await
+                .unwrap()
+                .unwrap()
+                .patient
+                .active
+        );
+        assert_eq!(task(&mpi, other).await.status, ReviewStatus::Open);
+    }
+}
