@@ -75,7 +75,7 @@ pub struct MergeRequest {
 }
 
 /// The result of a merge or a preview.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct MergeOutcome {
     /// The merge's id (`None` for a preview); give it to `undo`.
     pub merge_id: Option<Uuid>,
@@ -86,7 +86,7 @@ pub struct MergeOutcome {
 }
 
 /// The result of an undo.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct UndoOutcome {
     /// The former survivor, restored.
     pub target: Patient,

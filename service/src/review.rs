@@ -97,7 +97,7 @@ pub struct Decision {
 }
 
 /// The result of a decision.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DecisionOutcome {
     /// The task as it is now (decided).
     pub task: review_task::Model,
