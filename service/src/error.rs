@@ -1,0 +1,90 @@
+//! The service's error type: what a use case can refuse, independent of HTTP.
+
+use sea_orm::DbErr;
+
+/// Why a use case failed. The API maps each variant to a status code; nothing here knows HTTP.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The named entity does not exist (or is soft-deleted, for patients).
+    #[error("{entity} {id} not found")]
+    NotFound {
+        /// Entity type, e.g. `patient`, `merge`, `review_task`.
+        entity: &'static str,
+        /// Its id as text.
+        id: String,
+    },
+    /// The request conflicts with the current state (already merged, duplicate identifier,
+    /// concurrent change, undo no longer possible...). `code` is a stable snake_case reason.
+    #[error("{message}")]
+    Conflict {
+        /// Stable machine-readable reason, e.g. `already_merged`, `duplicate_identifier`.
+        code: &'static str,
+        /// Human-readable explanation (never PHI).
+        message: String,
+        /// Optional structured detail (e.g. the surviving patient's id).
+        detail: Option<serde_json::Value>,
+    },
+    /// Optimistic concurrency: the caller's version is stale.
+    #[error("version {expected} is stale; the current version is {current}")]
+    StaleVersion {
+        /// The version the caller sent.
+        expected: i32,
+        /// The version stored now.
+        current: i32,
+    },
+    /// An input value is invalid.
+    #[error("{field}: {message}")]
+    Validation {
+        /// The offending field, as a path such as `names[0].family` or `birth_date`.
+        field: String,
+        /// What is wrong with it (never echoes the value).
+        message: String,
+    },
+    /// The caller's role does not allow this action.
+    #[error("role {role} may not {action}")]
+    Forbidden {
+        /// The caller's role.
+        role: String,
+        /// The action refused.
+        action: &'static str,
+    },
+    /// Authentication failed (missing, unknown or revoked key).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(&'static str),
+    /// The database failed.
+    #[error("database error")]
+    Db(#[from] DbErr),
+    /// The matcher rejected a model or configuration.
+    #[error("matcher error")]
+    Matcher(#[from] matcher::Error),
+}
+
+impl Error {
+    /// A validation error for `field`.
+    pub fn validation(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// A not-found error.
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        Error::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// A conflict without structured detail.
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
+        Error::Conflict {
+            code,
+            message: message.into(),
+            detail: None,
+        }
+    }
+}
+
+/// Result alias for the service.
+pub type Result<T> = std::result::Result<T, Error>;
