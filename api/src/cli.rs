@@ -26,6 +26,9 @@ pub enum Command {
     /// Apply, revert or list the database schema migrations.
     #[command(subcommand)]
     Migrate(commands::migrate::MigrateCommand),
+    /// Create, list or revoke API keys.
+    #[command(subcommand)]
+    Keys(commands::keys::KeysCommand),
 }
 
 /// Runs the parsed command line to completion.
@@ -35,6 +38,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(command) => {
             let mut stdout = std::io::stdout().lock();
             commands::migrate::run(command, &mut stdout).await
+        }
+        Command::Keys(command) => {
+            let mut stdout = std::io::stdout().lock();
+            commands::keys::run(command, &mut stdout).await
         }
     }
 }

@@ -51,6 +51,16 @@ pub enum ApiError {
         /// What conflicts.
         message: String,
     },
+    /// A conflict the service reported, with its own stable code and optional structured
+    /// detail (for example the surviving record of a merge).
+    ServiceConflict {
+        /// Stable snake_case reason, e.g. `already_merged`.
+        code: &'static str,
+        /// What conflicts (never patient data).
+        message: String,
+        /// Structured detail, answered as `detail`.
+        detail: Option<serde_json::Value>,
+    },
     /// The client's version of the resource is stale (optimistic concurrency).
     PreconditionFailed {
         /// Which version was expected.
@@ -58,6 +68,8 @@ pub enum ApiError {
     },
     /// The database does not answer.
     DatabaseUnavailable,
+    /// The service has not started yet (its schema is not migrated).
+    ServiceStarting,
     /// The database answers but migrations are pending.
     MigrationsPending {
         /// Names of the pending migrations, oldest first.
@@ -86,12 +98,14 @@ impl ApiError {
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
+            ApiError::ServiceConflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::PreconditionFailed { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "version_mismatch")
             }
             ApiError::DatabaseUnavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
+            ApiError::ServiceStarting => (StatusCode::SERVICE_UNAVAILABLE, "service_starting"),
             ApiError::MigrationsPending { .. } => {
                 (StatusCode::SERVICE_UNAVAILABLE, "migrations_pending")
             }
@@ -112,6 +126,7 @@ impl ApiError {
             | ApiError::InvalidValue { message, .. }
             | ApiError::NotFound { message }
             | ApiError::Conflict { message }
+            | ApiError::ServiceConflict { message, .. }
             | ApiError::PreconditionFailed { message } => message.clone(),
             ApiError::UnsupportedMediaType => "the body must be application/json".to_owned(),
             ApiError::PayloadTooLarge { limit } => {
@@ -121,6 +136,9 @@ impl ApiError {
             ApiError::Forbidden => "this key's role does not allow this request".to_owned(),
             ApiError::MethodNotAllowed => "this route does not accept this method".to_owned(),
             ApiError::DatabaseUnavailable => "the database does not answer".to_owned(),
+            ApiError::ServiceStarting => {
+                "the service is not started yet (is the schema migrated?)".to_owned()
+            }
             ApiError::MigrationsPending { pending } => format!(
                 "{} migration(s) pending: {}; run `mpi migrate up`",
                 pending.len(),
@@ -159,6 +177,9 @@ pub struct ErrorBody {
     pub message: String,
     /// The offending field, or null.
     pub field: Option<String>,
+    /// Structured detail of a conflict, when there is some.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<serde_json::Value>,
 }
 
 impl fmt::Display for ApiError {
@@ -208,6 +229,10 @@ impl ResponseError for ApiError {
             code: self.code(),
             message: self.message(),
             field: self.field().map(str::to_owned),
+            detail: match self {
+                ApiError::ServiceConflict { detail, .. } => detail.clone(),
+                _ => None,
+            },
         })
     }
 }
@@ -230,6 +255,39 @@ impl From<JsonPayloadError> for ApiError {
                 message: other.to_string(),
                 field: None,
             },
+        }
+    }
+}
+
+impl From<service::Error> for ApiError {
+    fn from(error: service::Error) -> ApiError {
+        use service::Error as E;
+        match error {
+            E::NotFound { entity, id } => ApiError::NotFound {
+                message: format!("{entity} {id} not found"),
+            },
+            E::Conflict {
+                code,
+                message,
+                detail,
+            } => ApiError::ServiceConflict {
+                code,
+                message,
+                detail,
+            },
+            E::StaleVersion { expected, current } => ApiError::PreconditionFailed {
+                message: format!("version {expected} is stale; the current version is {current}"),
+            },
+            E::Validation { field, message } => ApiError::InvalidValue {
+                message: format!("{field}: {message}"),
+                field: Some(field),
+            },
+            E::Forbidden { role, action } => {
+                tracing::info!(%role, action, "request refused by role");
+                ApiError::Forbidden
+            }
+            E::Unauthenticated(_) => ApiError::Unauthorized,
+            other @ (E::Db(_) | E::Matcher(_)) => ApiError::internal(other),
         }
     }
 }

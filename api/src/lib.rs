@@ -3,11 +3,14 @@
 //! This is the only crate that knows HTTP, JSON DTOs, the CLI and configuration; the
 //! business rules live in `service`, the matching engine in `matcher`.
 
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod configuration;
 pub mod database;
+pub mod dto;
 pub mod error;
+pub mod metrics;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

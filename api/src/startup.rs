@@ -2,6 +2,7 @@
 
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, OnceLock};
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -10,6 +11,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::configuration::{DatabaseKind, SHUTDOWN_TIMEOUT, ServerSettings};
 use crate::error::ApiError;
+use crate::metrics::{self, Metrics};
 use crate::routes;
 use crate::telemetry::PhiSafeRootSpan;
 
@@ -23,6 +25,23 @@ pub struct AppState {
     pub db: DatabaseConnection,
     /// Which engine the pool talks to.
     pub database_kind: DatabaseKind,
+    /// The service handle, once started (it needs a migrated schema; `mpi serve --no-migrate`
+    /// on a fresh database starts it later, from the catch-up task).
+    pub service: Arc<OnceLock<service::Mpi>>,
+    /// The application's Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// The service handle, if it has started.
+    pub fn mpi(&self) -> Option<&service::Mpi> {
+        self.service.get()
+    }
+
+    /// The service handle, or 503 `service_starting`.
+    pub fn require_mpi(&self) -> Result<&service::Mpi, ApiError> {
+        self.mpi().ok_or(ApiError::ServiceStarting)
+    }
 }
 
 /// A bound, not yet running HTTP server.
@@ -41,6 +60,7 @@ impl Application {
         let data = web::Data::new(state);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(metrics::track))
                 .wrap(TracingLogger::<PhiSafeRootSpan>::new())
                 .app_data(data.clone())
                 .app_data(

@@ -1,4 +1,5 @@
 //! One module per `mpi` subcommand; each has its clap arguments and an async `run`.
 
+pub mod keys;
 pub mod migrate;
 pub mod serve;

@@ -1,10 +1,16 @@
-//! `mpi serve`: open (and by default migrate) the database, then serve HTTP until stopped.
+//! `mpi serve`: open (and by default migrate) the database, start the service (scoring model and
+//! candidate index), keep the index current from the `change_log`, and serve HTTP until stopped.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
 use crate::configuration::{DatabaseSettings, ServerSettings};
 use crate::database;
+use crate::metrics::Metrics;
 use crate::startup::{AppState, Application};
 
 /// Arguments of `mpi serve`.
@@ -16,11 +22,41 @@ pub struct ServeArgs {
     /// HTTP server settings.
     #[command(flatten)]
     pub server: ServerSettings,
+    /// Matching settings.
+    #[command(flatten)]
+    pub matching: MatchingSettings,
 }
 
-/// Connects, migrates unless told not to, binds, and serves until Ctrl-C or SIGTERM.
+/// The scoring model and how the candidate index is kept current.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Matching")]
+pub struct MatchingSettings {
+    /// A trained scoring model (JSON, as written by `Model::save`); default: the built-in model.
+    #[arg(long, env = "MPI_MODEL")]
+    pub model: Option<PathBuf>,
+
+    /// Milliseconds between catch-ups from the `change_log` (how fast changes made by other
+    /// `mpi serve` processes on the same PostgreSQL reach this one's candidate index).
+    #[arg(long, env = "MPI_CATCH_UP_INTERVAL_MS", default_value_t = 2000)]
+    pub catch_up_interval_ms: u64,
+}
+
+impl MatchingSettings {
+    /// Loads the configured model, or the built-in one.
+    pub fn load_model(&self) -> anyhow::Result<matcher::Model> {
+        match &self.model {
+            Some(path) => matcher::Model::load(path)
+                .with_context(|| format!("cannot load the model {}", path.display())),
+            None => Ok(matcher::Model::builtin()),
+        }
+    }
+}
+
+/// Connects, migrates unless told not to, starts the service, binds, and serves until Ctrl-C
+/// or SIGTERM.
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let kind = args.database.kind();
+    let model = args.matching.load_model()?;
     tracing::info!(
         database = kind.name(),
         url = %args.database.redacted_url(),
@@ -38,19 +74,85 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot apply migrations")?;
         tracing::info!("schema is current");
     }
-    let app = Application::build(
-        &args.server,
-        AppState {
-            db: db.clone(),
-            database_kind: kind,
-        },
-    )?;
+    let slot = Arc::new(OnceLock::new());
+    match service::Mpi::start(db.clone(), model.clone(), service::ServiceConfig::default()).await {
+        Ok(mpi) => {
+            let _ = slot.set(mpi);
+        }
+        Err(error) if args.server.no_migrate => {
+            tracing::warn!(%error, "service not started (schema not migrated?); retrying in the background");
+        }
+        Err(error) => return Err(error).context("cannot start the service"),
+    }
+    let metrics = Arc::new(Metrics::new().context("cannot register metrics")?);
+    let state = AppState {
+        db: db.clone(),
+        database_kind: kind,
+        service: Arc::clone(&slot),
+        metrics,
+    };
+    let catch_up = tokio::spawn(keep_current(
+        state.clone(),
+        model,
+        Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
+    ));
+    let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
     // A stable line on stderr for scripts and tests, whatever the log format.
     eprintln!("mpi listening on http://{addr}");
     app.run_until_stopped().await?;
+    catch_up.abort();
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every `interval`: starts the service if it has not started yet, else catches the candidate
+/// index up with the `change_log` (changes made by other processes), and refreshes the index
+/// size gauge.
+async fn keep_current(state: AppState, model: matcher::Model, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut start_failures = 0u64;
+    loop {
+        ticker.tick().await;
+        match state.mpi() {
+            Some(mpi) => match mpi.catch_up().await {
+                Ok(caught) if caught.patients_refreshed > 0 => {
+                    tracing::debug!(
+                        from_seq = caught.from_seq,
+                        to_seq = caught.to_seq,
+                        patients = caught.patients_refreshed,
+                        "caught up from the change log"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "catch-up failed"),
+            },
+            None => {
+                match service::Mpi::start(
+                    state.db.clone(),
+                    model.clone(),
+                    service::ServiceConfig::default(),
+                )
+                .await
+                {
+                    Ok(mpi) => {
+                        let _ = state.service.set(mpi);
+                        tracing::info!("service started");
+                    }
+                    Err(error) => {
+                        start_failures += 1;
+                        if start_failures == 1 || start_failures.is_multiple_of(100) {
+                            tracing::warn!(%error, attempts = start_failures, "service still not started");
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(mpi) = state.mpi() {
+            state.metrics.index_size.set(mpi.index().len() as i64);
+        }
+    }
 }

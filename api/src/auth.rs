@@ -1,0 +1,112 @@
+//! Bearer-key authentication: the [`Caller`] extractor turns `Authorization: Bearer <key>` into
+//! the service's [`Ctx`] (actor plus request id, client address and user agent for the audit).
+//!
+//! A missing, unknown or revoked key is 401 before any handler runs; role checks (403) happen in
+//! the service's use cases (`Ctx::authorize`).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use sea_orm::DbBackend;
+use service::{Ctx, Mpi, RequestMeta};
+
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Header carrying the caller's request id (generated when absent).
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Longest request id kept from a client (longer ones are replaced by a generated id).
+const MAX_REQUEST_ID: usize = 128;
+
+/// An authenticated request: the service handle and who is asking.
+pub struct Caller {
+    /// The service.
+    pub mpi: Mpi,
+    /// The caller, for authorisation and audit.
+    pub ctx: Ctx,
+}
+
+/// The bearer secret of a request, if it has one.
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, secret) = value.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let secret = secret.trim();
+    (!secret.is_empty()).then(|| secret.to_owned())
+}
+
+/// The request's id: the client's `X-Request-Id` when it is short printable ASCII, else a new
+/// UUID.
+pub fn request_id(req: &HttpRequest) -> String {
+    req.headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| {
+            !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+fn meta(req: &HttpRequest) -> RequestMeta {
+    RequestMeta {
+        request_id: Some(request_id(req)),
+        client_addr: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(256).collect()),
+    }
+}
+
+/// Checks a secret against the key table. On SQLite it runs behind the service's write gate,
+/// since recording `last_used_at` writes and a write outside the gate could invalidate the
+/// snapshot of a running write transaction.
+async fn authenticate(mpi: &Mpi, secret: &str) -> Result<service::Actor, service::Error> {
+    if mpi.db().get_database_backend() == DbBackend::Sqlite {
+        let txn = mpi.write_txn().await?;
+        let actor = service::keys::authenticate(&*txn, secret).await;
+        match actor {
+            Ok(actor) => {
+                txn.commit().await?;
+                Ok(actor)
+            }
+            Err(error) => {
+                let _ = txn.rollback().await;
+                Err(error)
+            }
+        }
+    } else {
+        service::keys::authenticate(mpi.db(), secret).await
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let secret = bearer(req);
+        let meta = meta(req);
+        Box::pin(async move {
+            let Some(secret) = secret else {
+                return Err(ApiError::Unauthorized);
+            };
+            let state = state.ok_or(ApiError::ServiceStarting)?;
+            let mpi = state.require_mpi()?.clone();
+            let actor = authenticate(&mpi, &secret).await?;
+            Ok(Caller {
+                mpi,
+                ctx: Ctx { actor, meta },
+            })
+        })
+    }
+}

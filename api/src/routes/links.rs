@@ -1,0 +1,50 @@
+//! `POST /api/v1/links` and `DELETE /api/v1/links/{id}` (`seealso` and `refer` links).
+
+use actix_web::{HttpResponse, http::header, web};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use service::patients::parse_code;
+
+use crate::auth::Caller;
+use crate::dto::LinkDto;
+use crate::error::ApiError;
+
+/// Body of `POST /links`.
+#[derive(Debug, Deserialize)]
+pub struct LinkBody {
+    /// The record the link belongs to.
+    pub patient_id: Uuid,
+    /// The record it points to.
+    pub other_patient_id: Uuid,
+    /// `seealso` or `refer`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /api/v1/links`.
+pub async fn create(caller: Caller, body: web::Json<LinkBody>) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let link_type = parse_code("type", body.type_.trim())?;
+    let link = service::links::create(
+        &caller.mpi,
+        &caller.ctx,
+        body.patient_id,
+        body.other_patient_id,
+        link_type,
+        body.reason,
+    )
+    .await?;
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/links/{}", link.id)))
+        .json(LinkDto::from(&link)))
+}
+
+/// `DELETE /api/v1/links/{id}`.
+pub async fn delete(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    service::links::delete(&caller.mpi, &caller.ctx, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

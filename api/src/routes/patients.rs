@@ -1,0 +1,212 @@
+//! `/api/v1/patients`: register (with the duplicate check), read, update, soft-delete, search,
+//! and a patient's links.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use service::patients::{self, PatientQuery, RegisterOutcome, parse_code};
+
+use crate::auth::Caller;
+use crate::dto::{CandidateDto, LinkDto, PageDto, PatientBody, PatientDto, parse_date};
+use crate::error::ApiError;
+
+/// Query of `POST /patients`.
+#[derive(Debug, Default, Deserialize)]
+pub struct RegisterQuery {
+    /// Register even when certain or probable duplicates exist.
+    #[serde(default)]
+    pub force: Option<bool>,
+}
+
+/// The 409 answer of a registration with certain or probable duplicates.
+#[derive(Serialize)]
+struct DuplicatesBody {
+    code: &'static str,
+    message: &'static str,
+    field: Option<String>,
+    candidates: Vec<CandidateDto>,
+}
+
+/// The 201 answer of a registration.
+#[derive(Serialize)]
+struct CreatedBody {
+    #[serde(flatten)]
+    patient: PatientDto,
+    review_task_ids: Vec<Uuid>,
+}
+
+fn etag(version: i32) -> (header::HeaderName, String) {
+    (header::ETAG, format!("\"{version}\""))
+}
+
+/// `POST /api/v1/patients`.
+pub async fn register(
+    caller: Caller,
+    query: web::Query<RegisterQuery>,
+    body: web::Json<PatientBody>,
+) -> Result<HttpResponse, ApiError> {
+    let force = query.force.or(body.force).unwrap_or(false);
+    let input = body.to_input()?;
+    match patients::register(&caller.mpi, &caller.ctx, input, force).await? {
+        RegisterOutcome::Created {
+            patient,
+            review_task_ids,
+        } => Ok(HttpResponse::Created()
+            .insert_header((header::LOCATION, format!("/api/v1/patients/{}", patient.id())))
+            .insert_header(etag(patient.version()))
+            .json(CreatedBody {
+                patient: PatientDto::from(patient.as_ref()),
+                review_task_ids,
+            })),
+        RegisterOutcome::Duplicates(candidates) => Ok(HttpResponse::Conflict().json(DuplicatesBody {
+            code: "duplicates_found",
+            message: "certain or probable matches exist; nothing was stored (resend with force=true to register anyway)",
+            field: None,
+            candidates: candidates.iter().map(CandidateDto::from).collect(),
+        })),
+    }
+}
+
+/// `GET /api/v1/patients/{id}`.
+pub async fn get(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let patient = patients::get(&caller.mpi, &caller.ctx, *id).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(patient.version()))
+        .json(PatientDto::from(&patient)))
+}
+
+/// The version named by `If-Match` (`"3"`, `W/"3"` or `3`), if the header is present.
+fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+    text.parse::<i32>()
+        .map(Some)
+        .map_err(|_| ApiError::BadRequest {
+            message: "If-Match must name a version, e.g. \"3\"".to_owned(),
+            field: Some("If-Match".to_owned()),
+        })
+}
+
+/// `PUT /api/v1/patients/{id}`: replaces the record's values; needs `If-Match` or `version`.
+pub async fn update(
+    caller: Caller,
+    req: HttpRequest,
+    id: web::Path<Uuid>,
+    body: web::Json<PatientBody>,
+) -> Result<HttpResponse, ApiError> {
+    let version = if_match(&req)?
+        .or(body.version)
+        .ok_or_else(|| ApiError::InvalidValue {
+            message: "version: send the version being updated (If-Match header or version field)"
+                .to_owned(),
+            field: Some("version".to_owned()),
+        })?;
+    let input = body.to_input()?;
+    let patient = patients::update(&caller.mpi, &caller.ctx, *id, version, input).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(etag(patient.version()))
+        .json(PatientDto::from(&patient)))
+}
+
+/// `DELETE /api/v1/patients/{id}`: soft delete.
+pub async fn delete(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    patients::delete(&caller.mpi, &caller.ctx, *id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Query of `GET /api/v1/patients`.
+#[derive(Debug, Default, Deserialize)]
+pub struct SearchQuery {
+    /// Any name part (family or given) starting with this.
+    pub name: Option<String>,
+    /// Family name.
+    pub family: Option<String>,
+    /// Given name.
+    pub given: Option<String>,
+    /// `YYYY-MM-DD`.
+    pub birth_date: Option<String>,
+    /// `system|value`.
+    pub identifier: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// `male`, `female`, `other`, `unknown`.
+    pub gender: Option<String>,
+    /// Page, from 1.
+    pub page: Option<u64>,
+    /// Page size (default 20, at most 500).
+    pub per_page: Option<u64>,
+}
+
+fn non_blank(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+impl SearchQuery {
+    fn to_query(&self) -> Result<PatientQuery, ApiError> {
+        let identifier = match non_blank(&self.identifier) {
+            None => None,
+            Some(text) => match text.split_once('|') {
+                Some((system, value)) if !system.is_empty() && !value.is_empty() => {
+                    Some((system.to_owned(), value.to_owned()))
+                }
+                _ => {
+                    return Err(ApiError::InvalidValue {
+                        message: "identifier: use system|value".to_owned(),
+                        field: Some("identifier".to_owned()),
+                    });
+                }
+            },
+        };
+        Ok(PatientQuery {
+            name: non_blank(&self.name),
+            family: non_blank(&self.family),
+            given: non_blank(&self.given),
+            birth_date: non_blank(&self.birth_date)
+                .map(|d| parse_date("birth_date", &d))
+                .transpose()?,
+            identifier,
+            postal_code: non_blank(&self.postal_code),
+            gender: non_blank(&self.gender)
+                .map(|g| parse_code("gender", &g))
+                .transpose()?,
+            page: self.page.unwrap_or(1),
+            per_page: self.per_page.unwrap_or(20),
+        })
+    }
+}
+
+/// `GET /api/v1/patients`: search (at least one criterion).
+pub async fn search(
+    caller: Caller,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = patients::search(&caller.mpi, &caller.ctx, query.to_query()?).await?;
+    Ok(HttpResponse::Ok().json(PageDto {
+        items: page.items.iter().map(PatientDto::from).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+/// The answer of `GET /api/v1/patients/{id}/links`.
+#[derive(Serialize)]
+struct LinksBody {
+    items: Vec<LinkDto>,
+}
+
+/// `GET /api/v1/patients/{id}/links`.
+pub async fn links(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let links = service::links::list(&caller.mpi, &caller.ctx, *id).await?;
+    Ok(HttpResponse::Ok().json(LinksBody {
+        items: links.iter().map(LinkDto::from).collect(),
+    }))
+}

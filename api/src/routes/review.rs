@@ -1,0 +1,163 @@
+//! `/api/v1/review-tasks`: the stewards' queue, one task side by side, and decisions.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use service::patients::parse_code;
+use service::review::{self, Decision, DecisionAction, ReviewFilter};
+
+use crate::auth::Caller;
+use crate::dto::{LinkDto, PatientDto, ReviewTaskDto};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Query of `GET /review-tasks`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    /// `open`, `merged`, `linked`, `not_duplicate`.
+    pub status: Option<String>,
+    /// Only tasks scoring at least this probability.
+    pub min_score: Option<f64>,
+    /// Only tasks scoring at most this probability.
+    pub max_score: Option<f64>,
+    /// Page, from 1.
+    pub page: Option<u64>,
+    /// Page size (default 20).
+    pub per_page: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct ListAnswer {
+    items: Vec<ReviewTaskDto>,
+    total: u64,
+    page: u64,
+    per_page: u64,
+    queue_depth: u64,
+}
+
+/// `GET /api/v1/review-tasks`: highest score first.
+pub async fn list(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let status = match query.status.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(s) => Some(parse_code("status", s)?),
+    };
+    let found = review::list(
+        &caller.mpi,
+        &caller.ctx,
+        ReviewFilter {
+            status,
+            min_score: query.min_score,
+            max_score: query.max_score,
+            page: query.page.unwrap_or(1),
+            per_page: query.per_page.unwrap_or(20),
+        },
+    )
+    .await?;
+    state
+        .metrics
+        .review_queue_depth
+        .set(found.queue_depth as i64);
+    Ok(HttpResponse::Ok().json(ListAnswer {
+        items: found.tasks.items.iter().map(ReviewTaskDto::from).collect(),
+        total: found.tasks.total,
+        page: found.tasks.page,
+        per_page: found.tasks.per_page,
+        queue_depth: found.queue_depth,
+    }))
+}
+
+#[derive(Serialize)]
+struct TaskAnswer {
+    task: ReviewTaskDto,
+    a: PatientDto,
+    b: PatientDto,
+    explanation: matcher::Explanation,
+}
+
+/// `GET /api/v1/review-tasks/{id}`: both records and the model's explanation.
+pub async fn get(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let view = review::get(&caller.mpi, &caller.ctx, *id).await?;
+    Ok(HttpResponse::Ok().json(TaskAnswer {
+        task: ReviewTaskDto::from(&view.task),
+        a: PatientDto::from(&view.a),
+        b: PatientDto::from(&view.b),
+        explanation: view.explanation,
+    }))
+}
+
+/// Body of `POST /review-tasks/{id}/decision`.
+#[derive(Debug, Deserialize)]
+pub struct DecisionBody {
+    /// `merge`, `link` or `not_duplicate`.
+    pub action: String,
+    /// Why.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// For `merge`: the survivor (one of the pair; default the older record).
+    #[serde(default)]
+    pub target: Option<Uuid>,
+}
+
+#[derive(Serialize)]
+struct MergeSummary {
+    merge_id: Option<Uuid>,
+    target: PatientDto,
+    source: PatientDto,
+}
+
+#[derive(Serialize)]
+struct DecisionAnswer {
+    task: ReviewTaskDto,
+    merge: Option<MergeSummary>,
+    links: Vec<LinkDto>,
+}
+
+/// `POST /api/v1/review-tasks/{id}/decision`.
+pub async fn decide(
+    caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<Uuid>,
+    body: web::Json<DecisionBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let action = match body.action.trim() {
+        "merge" => DecisionAction::Merge {
+            target: body.target,
+        },
+        "link" => DecisionAction::Link,
+        "not_duplicate" => DecisionAction::NotDuplicate,
+        _ => {
+            return Err(ApiError::InvalidValue {
+                message: "action: must be merge, link or not_duplicate".to_owned(),
+                field: Some("action".to_owned()),
+            });
+        }
+    };
+    let outcome = review::decide(
+        &caller.mpi,
+        &caller.ctx,
+        *id,
+        Decision {
+            action,
+            note: body.note,
+        },
+    )
+    .await?;
+    if outcome.merge.as_ref().is_some_and(|m| m.merge_id.is_some()) {
+        state.metrics.merges.inc();
+    }
+    Ok(HttpResponse::Ok().json(DecisionAnswer {
+        task: ReviewTaskDto::from(&outcome.task),
+        merge: outcome.merge.as_ref().map(|m| MergeSummary {
+            merge_id: m.merge_id,
+            target: PatientDto::from(&m.target),
+            source: PatientDto::from(&m.source),
+        }),
+        links: outcome.links.iter().map(LinkDto::from).collect(),
+    }))
+}
