@@ -25,6 +25,9 @@ pub struct MatchBody {
     pub limit: Option<usize>,
     /// Leave out candidates below this probability (default: the model's possible threshold).
     pub min_probability: Option<f64>,
+    /// The stored record these demographics belong to, if any: it and every record a steward
+    /// judged `not_duplicate` with it are left out.
+    pub patient_id: Option<uuid::Uuid>,
 }
 
 #[derive(Serialize)]
@@ -62,7 +65,7 @@ pub async fn find(
         MatchOptions {
             limit,
             min_probability: body.min_probability,
-            exclude: None,
+            exclude: body.patient_id,
         },
     )
     .await?;

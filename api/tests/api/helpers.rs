@@ -157,6 +157,53 @@ impl TestServer {
             .await
     }
 
+    /// `METHOD path` with an optional bearer key, extra headers and JSON body; returns the
+    /// status and the JSON body (`null` when the body is empty).
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let response = self.call_raw(method, path, key, headers, body).await;
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("response body");
+        let json = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"))
+        };
+        (status, json)
+    }
+
+    /// Like [`TestServer::call`], returning the raw response.
+    pub async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<&serde_json::Value>,
+    ) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut request = self
+            .client
+            .request(method, format!("http://{}{path}", self.addr));
+        if let Some(key) = key {
+            request = request.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request")
+    }
+
     async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
         let response = request.send().await.expect("request");
         let status = response.status().as_u16();

@@ -1,6 +1,14 @@
 //! Tests of the `mpi` binary through its real process and HTTP, on SQLite and PostgreSQL.
 
+mod app;
+mod audit;
+mod auth;
 mod database;
 mod health;
 mod helpers;
+mod matching;
+mod merges;
+mod metrics;
 mod migrate;
+mod patients;
+mod review;

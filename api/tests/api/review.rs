@@ -1,0 +1,163 @@
+//! `/api/v1/review-tasks`: the queue, a task side by side, and link / merge decisions.
+
+use migration::testing::Backend;
+use serde_json::{Value, json};
+use service::context::Role;
+
+use crate::app::{TestApp, id_of, person};
+use crate::both_backends;
+
+async fn open_task_for(app: &TestApp, a: &Value, b: &Value) -> Value {
+    let (status, queue) = app
+        .as_role(
+            Role::Steward,
+            "GET",
+            "/api/v1/review-tasks?status=open&per_page=50",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{queue}");
+    queue["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| {
+            let pair = [t["patient_a"].clone(), t["patient_b"].clone()];
+            pair.contains(&a["id"]) && pair.contains(&b["id"])
+        })
+        .unwrap_or_else(|| panic!("no open task for the pair: {queue}"))
+        .clone()
+}
+
+async fn review_queue_view_and_decisions(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app
+        .register_forced(&person("Greenhalgh", "Winifred", "1958-10-10", "MRN-1201"))
+        .await;
+    let b = app
+        .register_forced(&person("Greenhalgh", "Winifred", "1958-10-10", "MRN-1202"))
+        .await;
+    let c = app
+        .register_forced(&person("Marchetti", "Luca", "1993-03-03", "MRN-1203"))
+        .await;
+    let d = app
+        .register_forced(&person("Marchetti", "Luca", "1993-03-03", "MRN-1204"))
+        .await;
+
+    let (status, queue) = app
+        .as_role(Role::Steward, "GET", "/api/v1/review-tasks", None)
+        .await;
+    assert_eq!(status, 200, "{queue}");
+    let depth = queue["queue_depth"].as_u64().expect("queue_depth");
+    assert!(depth >= 2, "{queue}");
+    let scores: Vec<f64> = queue["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["probability"].as_f64().expect("probability"))
+        .collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    let (_, high) = app
+        .admin("GET", "/api/v1/review-tasks?min_score=1.01", None)
+        .await;
+    assert_eq!(high["code"], "invalid_value", "{high}");
+    let (_, none) = app
+        .admin("GET", "/api/v1/review-tasks?status=merged", None)
+        .await;
+    assert_eq!(none["total"], 0, "{none}");
+    let (status, bad) = app
+        .admin("GET", "/api/v1/review-tasks?status=maybe", None)
+        .await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["field"], "status");
+
+    // One task side by side.
+    let task = open_task_for(&app, &a, &b).await;
+    let task_id = task["id"].as_str().expect("id").to_owned();
+    let (status, view) = app
+        .as_role(
+            Role::Steward,
+            "GET",
+            &format!("/api/v1/review-tasks/{task_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!(view["task"]["id"], json!(task_id));
+    let shown = [view["a"]["id"].clone(), view["b"]["id"].clone()];
+    assert!(
+        shown.contains(&a["id"]) && shown.contains(&b["id"]),
+        "{view}"
+    );
+    assert_eq!(view["a"]["names"][0]["family"], "Greenhalgh");
+    assert!(
+        !view["explanation"]["comparisons"]
+            .as_array()
+            .expect("comparisons")
+            .is_empty()
+    );
+
+    // Link decision: seealso both ways.
+    let (status, bad) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            &format!("/api/v1/review-tasks/{task_id}/decision"),
+            Some(&json!({"action": "shrug"})),
+        )
+        .await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["field"], "action");
+    let (status, linked) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            &format!("/api/v1/review-tasks/{task_id}/decision"),
+            Some(&json!({"action": "link", "note": "kept apart on purpose"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{linked}");
+    assert_eq!(linked["task"]["status"], "linked");
+    assert_eq!(linked["task"]["decided_by"], "steward");
+    assert!(!linked["links"].as_array().expect("links").is_empty());
+    let (status, twice) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            &format!("/api/v1/review-tasks/{task_id}/decision"),
+            Some(&json!({"action": "not_duplicate"})),
+        )
+        .await;
+    assert_eq!(status, 409, "{twice}");
+
+    // Merge decision with a chosen survivor.
+    let task = open_task_for(&app, &c, &d).await;
+    let (status, merged) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            &format!(
+                "/api/v1/review-tasks/{}/decision",
+                task["id"].as_str().expect("id")
+            ),
+            Some(&json!({"action": "merge", "target": id_of(&d), "note": "same person"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["task"]["status"], "merged");
+    assert!(merged["merge"]["merge_id"].is_string(), "{merged}");
+    assert_eq!(merged["merge"]["target"]["id"], d["id"]);
+    let (_, retired) = app
+        .admin("GET", &format!("/api/v1/patients/{}", id_of(&c)), None)
+        .await;
+    assert_eq!(retired["replaced_by"], d["id"]);
+    let (status, _) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/review-tasks/{}", uuid::Uuid::new_v4()),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+both_backends!(review_queue_view_and_decisions);
