@@ -10,7 +10,8 @@
 //!    from u among random pairs because blocking selected the pairs on these very fields).
 //! 4. One M-step with those posteriors gives m and candidate u of every comparison, household
 //!    comparisons included.
-//! 5. The model keeps, for identity comparisons, the random-pair u; for household comparisons
+//! 5. The model keeps, for identity comparisons, the geometric mean of random-pair and candidate u
+//!    (see [`IdentityU`]: random-pair u alone counts the blocking evidence twice); for household comparisons
 //!    (family name, address, city, phone), the larger of the random-pair and the candidate u on
 //!    every agreeing level; and, when the data has real households, a household u for identity
 //!    levels (see below). Term-frequency tables come from the records.
@@ -31,7 +32,7 @@
 use crate::compare::compare_field;
 use crate::error::{Error, Result};
 use crate::record::NormalizedRecord;
-use crate::scoring::{Comparison, ComparisonLevel, DEFAULT_TF_FLOOR, Model};
+use crate::scoring::{Comparison, ComparisonLevel, DEFAULT_TF_FLOOR, Model, Thresholds};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rustc_hash::FxHashMap;
@@ -54,13 +55,39 @@ pub struct TrainConfig {
     pub max_iterations: usize,
     /// EM stops when no parameter moves more than this.
     pub tolerance: f64,
-    /// Comparisons (kinds, thresholds, level lists, household flags, TF strength), decision
-    /// thresholds, household cap and the starting m values and prior.
+    /// Comparisons (kinds, similarity thresholds, level lists, household flags, TF strength),
+    /// household cap, review rules and the starting m values and prior.
     pub base: Model,
     /// Version string of the trained model.
     pub version: String,
     /// Smallest frequency used in term-frequency adjustments.
     pub tf_floor: f64,
+    /// Which u the identity comparisons (given name, birth date, sex, identifier, e-mail) keep.
+    pub identity_u: IdentityU,
+    /// Decision thresholds of the trained model. The default (certain 0.95, probable 0.8,
+    /// possible 0.5, near-tie margin 2 bits) was chosen on FEBRL and synthetic data; the built-in
+    /// model's own thresholds suit its hand-set weights, not trained ones.
+    pub thresholds: Thresholds,
+}
+
+/// Where the u of identity comparisons comes from.
+///
+/// The model's prior is the share of matches among candidate pairs. Blocking chose those pairs
+/// on the identity fields, so non-matching candidates agree on them far more often than random
+/// pairs do: random-pair u then counts the blocking evidence twice (overconfident as the data
+/// grows: strangers sharing a given name and a birth date get linked), candidate u not at all
+/// (underconfident). Measured with the default thresholds (certain 0.95), pairwise precision and
+/// recall of the `Certain` pairs on 100k synthetic records: random (0.952, 0.983), candidate
+/// (0.994, 0.947), geometric (0.992, 0.977); FEBRL 2 F1: candidate 0.977, geometric 0.993.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum IdentityU {
+    /// u among random pairs (Splink's choice): agreement weighs what it weighs between strangers.
+    RandomPairs,
+    /// u among non-matching candidate pairs (EM estimate).
+    CandidatePairs,
+    /// Geometric mean of the two: half the weight difference is put down to blocking.
+    #[default]
+    Geometric,
 }
 
 impl Default for TrainConfig {
@@ -73,6 +100,13 @@ impl Default for TrainConfig {
             base: Model::builtin(),
             version: "trained".to_owned(),
             tf_floor: DEFAULT_TF_FLOOR,
+            identity_u: IdentityU::default(),
+            thresholds: Thresholds {
+                certain: 0.95,
+                probable: 0.8,
+                possible: 0.5,
+                near_tie_margin: 2.0,
+            },
         }
     }
 }
@@ -590,8 +624,14 @@ pub fn train(
         for (l, level) in c.levels().iter().enumerate() {
             let u_used = if free_u[k] && l < last {
                 u_random[k][l].max(u[k][l])
-            } else {
+            } else if free_u[k] {
                 u_random[k][l]
+            } else {
+                match config.identity_u {
+                    IdentityU::RandomPairs => u_random[k][l],
+                    IdentityU::CandidatePairs => u[k][l],
+                    IdentityU::Geometric => (u_random[k][l] * u[k][l]).sqrt(),
+                }
             };
             let (m_kl, u_kl) = (clamp(m[k][l]), clamp(u_used));
             let u_hh = u_household
@@ -623,7 +663,7 @@ pub fn train(
         config.version.clone(),
         clamp(lambda),
         trained,
-        *base.thresholds(),
+        config.thresholds,
         base.household_cap(),
     )?
     .with_review_rules(*base.review_rules());
