@@ -8,6 +8,7 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use entity::{audit_event, patient_link, review_task};
@@ -37,7 +38,7 @@ fn code<T: std::str::FromStr>(
 }
 
 /// A name (FHIR HumanName).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct NameDto {
     /// Family name.
@@ -59,7 +60,7 @@ pub struct NameDto {
 }
 
 /// An identifier (MRN, national id, ...).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct IdentifierDto {
     /// FHIR identifier-type code (`MR`, `SS`, `DL`, ...).
@@ -78,7 +79,7 @@ pub struct IdentifierDto {
 }
 
 /// A postal address.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct AddressDto {
     /// Street lines.
@@ -102,7 +103,7 @@ pub struct AddressDto {
 }
 
 /// A contact point.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct TelecomDto {
     /// `phone`, `fax`, `email`, `pager`, `url`, `sms`, `other`.
@@ -118,7 +119,7 @@ pub struct TelecomDto {
 }
 
 /// A link between two patient records.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct LinkDto {
     /// The link's id.
     pub id: Uuid,
@@ -155,7 +156,7 @@ impl From<&patient_link::Model> for LinkDto {
 }
 
 /// A patient as answered (and, without the read-only fields, as sent).
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PatientDto {
     /// The record's id.
     pub id: Uuid,
@@ -264,7 +265,7 @@ impl From<&Patient> for PatientDto {
 }
 
 /// Demographics as sent to register, update or match.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct PatientBody {
     /// Whether the record is in use (default true).
@@ -392,7 +393,7 @@ impl PatientBody {
 }
 
 /// One ranked match candidate.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct CandidateDto {
     /// The candidate record.
     pub patient_id: Uuid,
@@ -403,8 +404,11 @@ pub struct CandidateDto {
     /// Match weight in bits (log2 odds).
     pub match_weight: f64,
     /// `certain`, `probable`, `possible` (or `non_match` below the possible threshold).
+    #[schema(value_type = String, example = "probable")]
     pub grade: matcher::MatchDecision,
-    /// Per-field explanation of the score.
+    /// Per-field explanation of the score (model version, prior, one entry per comparison
+    /// with its level, weight and the normalized values compared).
+    #[schema(value_type = Object)]
     pub explanation: matcher::Explanation,
 }
 
@@ -422,7 +426,7 @@ impl From<&MatchCandidate> for CandidateDto {
 }
 
 /// A review task.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ReviewTaskDto {
     /// The task's id.
     pub id: Uuid,
@@ -437,6 +441,7 @@ pub struct ReviewTaskDto {
     /// `open`, `merged`, `linked`, `not_duplicate`.
     pub status: String,
     /// The score's breakdown when the task was opened.
+    #[schema(value_type = Object)]
     pub breakdown: Value,
     /// Who decided (key name).
     pub decided_by: Option<String>,
@@ -470,7 +475,7 @@ impl From<&review_task::Model> for ReviewTaskDto {
 }
 
 /// One audit trail row.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct AuditEventDto {
     /// Position in the chain.
     pub seq: i64,
@@ -487,8 +492,10 @@ pub struct AuditEventDto {
     /// The entity's id.
     pub entity_id: Option<String>,
     /// The state before a write.
+    #[schema(value_type = Option<Object>)]
     pub before: Option<Value>,
     /// The state after a write.
+    #[schema(value_type = Option<Object>)]
     pub after: Option<Value>,
     /// The request's id.
     pub request_id: Option<String>,
@@ -524,7 +531,7 @@ impl From<&audit_event::Model> for AuditEventDto {
 }
 
 /// A page of results.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PageDto<T> {
     /// The items on this page.
     pub items: Vec<T>,
@@ -534,4 +541,25 @@ pub struct PageDto<T> {
     pub page: u64,
     /// Page size.
     pub per_page: u64,
+}
+
+/// The answer of `GET /audit/verify`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct VerifyDto {
+    /// Rows checked.
+    pub rows: u64,
+    /// Whether every row's hash matches its content and its predecessor.
+    pub ok: bool,
+    /// The first row whose hash does not match, if any.
+    pub first_broken_seq: Option<i64>,
+}
+
+impl From<service::audit::VerifyReport> for VerifyDto {
+    fn from(r: service::audit::VerifyReport) -> VerifyDto {
+        VerifyDto {
+            rows: r.rows,
+            ok: r.ok,
+            first_broken_seq: r.first_broken_seq,
+        }
+    }
 }

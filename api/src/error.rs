@@ -169,9 +169,10 @@ impl ApiError {
 }
 
 /// The JSON body of every error answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
     /// Stable snake_case code.
+    #[schema(value_type = String, example = "invalid_value")]
     pub code: &'static str,
     /// Human-readable explanation.
     pub message: String,
@@ -179,6 +180,7 @@ pub struct ErrorBody {
     pub field: Option<String>,
     /// Structured detail of a conflict, when there is some.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub detail: Option<serde_json::Value>,
 }
 

@@ -145,6 +145,8 @@ pub async fn track(
 
 /// `GET /metrics`: refreshes the gauges (review queue depth, index size), then answers the
 /// registry in the Prometheus text format. Needs no key.
+#[utoipa::path(get, path = "/metrics", tag = "operations", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     if let Some(mpi) = state.mpi() {
         state.metrics.index_size.set(mpi.index().len() as i64);

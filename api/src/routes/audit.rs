@@ -8,11 +8,11 @@ use service::audit::{self, AuditFilter};
 use service::keys::Action;
 
 use crate::auth::Caller;
-use crate::dto::{AuditEventDto, PageDto};
-use crate::error::ApiError;
+use crate::dto::{AuditEventDto, PageDto, VerifyDto};
+use crate::error::{ApiError, ErrorBody};
 
 /// Query of `GET /audit`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct AuditQuery {
     /// `patient`, `merge`, `review_task`, ...
     pub entity_type: Option<String>,
@@ -31,6 +31,9 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/v1/audit`: newest first.
+#[utoipa::path(operation_id = "list_audit_events", get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
+    responses((status = 200, description = "One page of audit rows", body = PageDto<AuditEventDto>),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody)))]
 pub async fn list(caller: Caller, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     caller.ctx.authorize(Action::Audit)?;
     let q = query.into_inner();
@@ -56,8 +59,11 @@ pub async fn list(caller: Caller, query: web::Query<AuditQuery>) -> Result<HttpR
 }
 
 /// `GET /api/v1/audit/verify`: `{rows, ok, first_broken_seq}`.
+#[utoipa::path(operation_id = "verify_audit_chain", get, path = "/api/v1/audit/verify", tag = "audit",
+    responses((status = 200, description = "The chain's state; `first_broken_seq` names the first altered row", body = VerifyDto),
+        (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody)))]
 pub async fn verify(caller: Caller) -> Result<HttpResponse, ApiError> {
     caller.ctx.authorize(Action::Audit)?;
     let report = audit::verify(caller.mpi.db()).await?;
-    Ok(HttpResponse::Ok().json(report))
+    Ok(HttpResponse::Ok().json(VerifyDto::from(report)))
 }

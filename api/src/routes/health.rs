@@ -14,6 +14,8 @@ struct Health {
 }
 
 /// Always 200 while the process serves requests; touches no database.
+#[utoipa::path(get, path = "/health", tag = "operations", security(()),
+    responses((status = 200, description = "The process is alive")))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(Health {
         status: "ok",
@@ -29,6 +31,9 @@ struct Ready {
 }
 
 /// 200 when the database answers and no migration is pending; 503 with the reason otherwise.
+#[utoipa::path(get, path = "/ready", tag = "operations", security(()),
+    responses((status = 200, description = "Ready for traffic"),
+        (status = 503, description = "Database unavailable or migrations pending", body = crate::error::ErrorBody)))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let readiness = database::check_ready(&state.db, state.database_kind).await?;
     Ok(HttpResponse::Ok().json(Ready {

@@ -4,19 +4,20 @@ use std::time::Instant;
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use service::matching::{self, MatchOptions};
 
 use crate::auth::Caller;
 use crate::dto::{CandidateDto, PatientBody};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 /// Largest `limit` a caller may ask for.
 pub const MAX_LIMIT: usize = 100;
 
 /// Body of `POST /match`: demographics (the patient shape, partial is fine) and options.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct MatchBody {
     /// The demographics to match.
     #[serde(flatten)]
@@ -30,12 +31,16 @@ pub struct MatchBody {
     pub patient_id: Option<uuid::Uuid>,
 }
 
-#[derive(Serialize)]
-struct MatchAnswer {
+/// Ranked candidates, best first.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MatchAnswer {
     candidates: Vec<CandidateDto>,
 }
 
 /// `POST /api/v1/match`.
+#[utoipa::path(operation_id = "match_demographics", post, path = "/api/v1/match", tag = "matching", request_body = MatchBody,
+    responses((status = 200, description = "Candidates with probability, weight, grade and explanation", body = MatchAnswer),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn find(
     caller: Caller,
     state: web::Data<AppState>,

@@ -2,17 +2,18 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use service::merge::{self, MergeRequest};
 
 use crate::auth::Caller;
 use crate::dto::PatientDto;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 /// Body of `POST /merges`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct MergeBody {
     /// The survivor.
     pub target: Uuid,
@@ -26,22 +27,28 @@ pub struct MergeBody {
     pub review_task_id: Option<Uuid>,
 }
 
-#[derive(Serialize)]
-struct MergeAnswer {
+/// The merge (or its preview): both records as they are after it.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MergeAnswer {
     merge_id: Option<Uuid>,
     preview: bool,
     target: PatientDto,
     source: PatientDto,
 }
 
-#[derive(Serialize)]
-struct UndoAnswer {
+/// Both records as restored.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct UndoAnswer {
     merge_id: Uuid,
     target: PatientDto,
     source: PatientDto,
 }
 
 /// `POST /api/v1/merges`.
+#[utoipa::path(operation_id = "merge_patients", post, path = "/api/v1/merges", tag = "merges", request_body = MergeBody,
+    responses((status = 200, description = "Merged (`merge_id` set) or previewed (`merge_id` null, nothing changed)", body = MergeAnswer),
+        (status = 409, description = "`already_merged` (detail.replaced_by names the survivor), `inactive`, `concurrent_change`", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
@@ -70,6 +77,10 @@ pub async fn create(
 }
 
 /// `POST /api/v1/merges/{id}/undo`.
+#[utoipa::path(operation_id = "undo_merge", post, path = "/api/v1/merges/{id}/undo", tag = "merges", params(("id" = Uuid, Path, description = "The merge's id")),
+    responses((status = 200, description = "Both records restored", body = UndoAnswer),
+        (status = 409, description = "`undo_impossible`: undone already, or a record changed since", body = ErrorBody),
+        (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody)))]
 pub async fn undo(
     caller: Caller,
     state: web::Data<AppState>,

@@ -9,8 +9,67 @@ mod patients;
 mod review;
 
 use actix_web::{HttpResponse, web};
+use utoipa::OpenApi;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
+
+/// The OpenAPI document, generated from the handlers' `#[utoipa::path]` annotations and the
+/// DTOs' `ToSchema` derives; served at `/api/v1/openapi.json` with Swagger UI at `/api/v1/docs/`.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Master Patient Index",
+        description = "Register, match, merge and link patient records; the stewards' review queue; the audit trail. Every /api/v1 route needs `Authorization: Bearer <key>` (keys from `mpi keys create`)."
+    ),
+    paths(
+        health::health,
+        health::ready,
+        crate::metrics::metrics,
+        patients::register,
+        patients::search,
+        patients::get,
+        patients::update,
+        patients::delete,
+        patients::links,
+        matching::find,
+        merges::create,
+        merges::undo,
+        links::create,
+        links::delete,
+        review::list,
+        review::get,
+        review::decide,
+        audit::list,
+        audit::verify,
+    ),
+    modifiers(&BearerKey),
+    security(("bearer_key" = [])),
+    tags(
+        (name = "patients", description = "Registration with the duplicate check, read, update, delete, search"),
+        (name = "matching", description = "Ranked candidates for demographics"),
+        (name = "merges", description = "Merge two records and undo a merge"),
+        (name = "links", description = "seealso and refer links between records"),
+        (name = "review", description = "The data stewards' review queue"),
+        (name = "audit", description = "The hash-chained audit trail"),
+        (name = "operations", description = "Health, readiness and metrics (no key needed)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer_key` security scheme the document's operations refer to.
+struct BearerKey;
+
+impl utoipa::Modify for BearerKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer_key",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
 
 /// Mounts every route on the application.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -29,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(crate::metrics::metrics)
             .default_service(web::to(method_not_allowed)),
     )
+    .service(SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
     .service(
         web::scope("/api/v1")
             .service(

@@ -4,16 +4,17 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use service::patients::{self, PatientQuery, RegisterOutcome, parse_code};
 
 use crate::auth::Caller;
 use crate::dto::{CandidateDto, LinkDto, PageDto, PatientBody, PatientDto, parse_date};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 
 /// Query of `POST /patients`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct RegisterQuery {
     /// Register even when certain or probable duplicates exist.
     #[serde(default)]
@@ -21,17 +22,19 @@ pub struct RegisterQuery {
 }
 
 /// The 409 answer of a registration with certain or probable duplicates.
-#[derive(Serialize)]
-struct DuplicatesBody {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DuplicatesBody {
+    #[schema(value_type = String, example = "duplicates_found")]
     code: &'static str,
+    #[schema(value_type = String)]
     message: &'static str,
     field: Option<String>,
     candidates: Vec<CandidateDto>,
 }
 
-/// The 201 answer of a registration.
-#[derive(Serialize)]
-struct CreatedBody {
+/// The 201 answer of a registration: the stored patient and the review tasks it opened.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct CreatedBody {
     #[serde(flatten)]
     patient: PatientDto,
     review_task_ids: Vec<Uuid>,
@@ -42,6 +45,11 @@ fn etag(version: i32) -> (header::HeaderName, String) {
 }
 
 /// `POST /api/v1/patients`.
+#[utoipa::path(operation_id = "register_patient", post, path = "/api/v1/patients", tag = "patients", params(RegisterQuery),
+    request_body = PatientBody,
+    responses((status = 201, description = "Stored", body = CreatedBody),
+        (status = 409, description = "Certain or probable duplicates (`duplicates_found`, nothing stored) or an identifier held by another patient (`duplicate_identifier`)", body = DuplicatesBody),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn register(
     caller: Caller,
     query: web::Query<RegisterQuery>,
@@ -70,6 +78,9 @@ pub async fn register(
 }
 
 /// `GET /api/v1/patients/{id}`.
+#[utoipa::path(operation_id = "get_patient", get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path, description = "The record's id")),
+    responses((status = 200, description = "The whole record; `ETag` is its version", body = PatientDto),
+        (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody)))]
 pub async fn get(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let patient = patients::get(&caller.mpi, &caller.ctx, *id).await?;
     Ok(HttpResponse::Ok()
@@ -93,6 +104,12 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
 }
 
 /// `PUT /api/v1/patients/{id}`: replaces the record's values; needs `If-Match` or `version`.
+#[utoipa::path(operation_id = "update_patient", put, path = "/api/v1/patients/{id}", tag = "patients",
+    params(("id" = Uuid, Path, description = "The record's id"), ("If-Match" = Option<String>, Header, description = "The version being updated, e.g. \"3\" (or send `version` in the body)")),
+    request_body = PatientBody,
+    responses((status = 200, description = "Updated", body = PatientDto),
+        (status = 412, description = "The version is stale", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 409, description = "Conflicts with the current state; `code` says why", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn update(
     caller: Caller,
     req: HttpRequest,
@@ -114,13 +131,15 @@ pub async fn update(
 }
 
 /// `DELETE /api/v1/patients/{id}`: soft delete.
+#[utoipa::path(operation_id = "delete_patient", delete, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path, description = "The record's id")),
+    responses((status = 204, description = "Soft-deleted"), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody)))]
 pub async fn delete(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     patients::delete(&caller.mpi, &caller.ctx, *id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
 /// Query of `GET /api/v1/patients`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct SearchQuery {
     /// Any name part (family or given) starting with this.
     pub name: Option<String>,
@@ -184,6 +203,9 @@ impl SearchQuery {
 }
 
 /// `GET /api/v1/patients`: search (at least one criterion).
+#[utoipa::path(operation_id = "search_patients", get, path = "/api/v1/patients", tag = "patients", params(SearchQuery),
+    responses((status = 200, description = "One page of records, by id", body = PageDto<PatientDto>),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn search(
     caller: Caller,
     query: web::Query<SearchQuery>,
@@ -198,12 +220,15 @@ pub async fn search(
 }
 
 /// The answer of `GET /api/v1/patients/{id}/links`.
-#[derive(Serialize)]
-struct LinksBody {
+#[derive(Serialize, ToSchema)]
+pub(crate) struct LinksBody {
     items: Vec<LinkDto>,
 }
 
 /// `GET /api/v1/patients/{id}/links`.
+#[utoipa::path(operation_id = "list_patient_links", get, path = "/api/v1/patients/{id}/links", tag = "links", params(("id" = Uuid, Path, description = "The record's id")),
+    responses((status = 200, description = "Links from and to the record", body = LinksBody),
+        (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody)))]
 pub async fn links(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let links = service::links::list(&caller.mpi, &caller.ctx, *id).await?;
     Ok(HttpResponse::Ok().json(LinksBody {

@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use service::patients::parse_code;
@@ -9,11 +10,11 @@ use service::review::{self, Decision, DecisionAction, ReviewFilter};
 
 use crate::auth::Caller;
 use crate::dto::{LinkDto, PatientDto, ReviewTaskDto};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
 /// Query of `GET /review-tasks`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 pub struct ListQuery {
     /// `open`, `merged`, `linked`, `not_duplicate`.
     pub status: Option<String>,
@@ -27,8 +28,9 @@ pub struct ListQuery {
     pub per_page: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct ListAnswer {
+/// One page of tasks, highest score first, and the number of open tasks.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ListAnswer {
     items: Vec<ReviewTaskDto>,
     total: u64,
     page: u64,
@@ -37,6 +39,9 @@ struct ListAnswer {
 }
 
 /// `GET /api/v1/review-tasks`: highest score first.
+#[utoipa::path(operation_id = "list_review_tasks", get, path = "/api/v1/review-tasks", tag = "review", params(ListQuery),
+    responses((status = 200, description = "One page of tasks", body = ListAnswer),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn list(
     caller: Caller,
     state: web::Data<AppState>,
@@ -71,15 +76,20 @@ pub async fn list(
     }))
 }
 
-#[derive(Serialize)]
-struct TaskAnswer {
+/// A task with both records side by side and the model's explanation.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct TaskAnswer {
     task: ReviewTaskDto,
     a: PatientDto,
     b: PatientDto,
+    #[schema(value_type = Object)]
     explanation: matcher::Explanation,
 }
 
 /// `GET /api/v1/review-tasks/{id}`: both records and the model's explanation.
+#[utoipa::path(operation_id = "get_review_task", get, path = "/api/v1/review-tasks/{id}", tag = "review", params(("id" = Uuid, Path, description = "The task's id")),
+    responses((status = 200, description = "The task side by side", body = TaskAnswer),
+        (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody)))]
 pub async fn get(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
     let view = review::get(&caller.mpi, &caller.ctx, *id).await?;
     Ok(HttpResponse::Ok().json(TaskAnswer {
@@ -91,7 +101,7 @@ pub async fn get(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, Ap
 }
 
 /// Body of `POST /review-tasks/{id}/decision`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct DecisionBody {
     /// `merge`, `link` or `not_duplicate`.
     pub action: String,
@@ -103,21 +113,28 @@ pub struct DecisionBody {
     pub target: Option<Uuid>,
 }
 
-#[derive(Serialize)]
-struct MergeSummary {
+/// The merge a `merge` decision made.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct MergeSummary {
     merge_id: Option<Uuid>,
     target: PatientDto,
     source: PatientDto,
 }
 
-#[derive(Serialize)]
-struct DecisionAnswer {
+/// The decided task and what the decision did.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct DecisionAnswer {
     task: ReviewTaskDto,
     merge: Option<MergeSummary>,
     links: Vec<LinkDto>,
 }
 
 /// `POST /api/v1/review-tasks/{id}/decision`.
+#[utoipa::path(operation_id = "decide_review_task", post, path = "/api/v1/review-tasks/{id}/decision", tag = "review", params(("id" = Uuid, Path, description = "The task's id")),
+    request_body = DecisionBody,
+    responses((status = 200, description = "Decided", body = DecisionAnswer),
+        (status = 409, description = "Decided already, or the merge conflicts", body = ErrorBody),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn decide(
     caller: Caller,
     state: web::Data<AppState>,

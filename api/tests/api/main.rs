@@ -10,5 +10,6 @@ mod matching;
 mod merges;
 mod metrics;
 mod migrate;
+mod openapi;
 mod patients;
 mod review;
