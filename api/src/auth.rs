@@ -8,7 +8,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use sea_orm::DbBackend;
 use service::{Ctx, Mpi, RequestMeta};
 
@@ -40,8 +40,8 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     (!secret.is_empty()).then(|| secret.to_owned())
 }
 
-/// The request's id: the client's `X-Request-Id` when it is short printable ASCII, else a new
-/// UUID.
+/// The request's id: the client's `X-Request-Id` when it is short printable ASCII, else the id
+/// the request log line carries (so audit rows and logs can be joined), else a new UUID.
 pub fn request_id(req: &HttpRequest) -> String {
     req.headers()
         .get(REQUEST_ID)
@@ -51,6 +51,11 @@ pub fn request_id(req: &HttpRequest) -> String {
             !v.is_empty() && v.len() <= MAX_REQUEST_ID && v.bytes().all(|b| b.is_ascii_graphic())
         })
         .map(str::to_owned)
+        .or_else(|| {
+            req.extensions()
+                .get::<tracing_actix_web::RequestId>()
+                .map(ToString::to_string)
+        })
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 

@@ -58,6 +58,13 @@ async fn audit_rows_filters_and_tamper_detection(backend: Backend) {
         })
         .unwrap_or_else(|| panic!("no create row: {page}"));
     assert_eq!(created["actor"], "admin");
+    // Without X-Request-Id the row carries the id the request's log line carries.
+    assert!(
+        created["request_id"]
+            .as_str()
+            .is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()),
+        "{created}"
+    );
     assert!(created["after"].is_object(), "{created}");
 
     let (_, by_actor) = app
