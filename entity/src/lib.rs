@@ -17,6 +17,7 @@
 
 pub mod api_key;
 pub mod audit_event;
+pub mod dedupe_job;
 pub mod change_log;
 pub mod enums;
 pub mod json_list;

@@ -9,7 +9,8 @@
 //! 3. patient links, match scores, the review queue and merge events;
 //! 4. `change_log` with its capture triggers on every patient table, and `audit_event`, both
 //!    append-only;
-//! 5. API keys.
+//! 5. API keys;
+//! 6. batch dedupe jobs.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -22,6 +23,7 @@ mod m20260101_000002_create_patient;
 mod m20260101_000003_create_link_score_review_merge;
 mod m20260101_000004_create_change_log_and_audit;
 mod m20260101_000005_create_api_key;
+mod m20260101_000006_create_dedupe_job;
 pub mod vocab;
 
 /// Runs the MPI schema migrations in order.
@@ -36,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000003_create_link_score_review_merge::Migration),
             Box::new(m20260101_000004_create_change_log_and_audit::Migration),
             Box::new(m20260101_000005_create_api_key::Migration),
+            Box::new(m20260101_000006_create_dedupe_job::Migration),
         ]
     }
 }

@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod context;
 pub mod convert;
+pub mod dedupe;
 pub mod error;
 pub mod index;
 pub mod keys;
