@@ -32,12 +32,12 @@ fn date_text(d: Option<NaiveDate>) -> Option<String> {
 }
 
 /// Borrowed name parts, so stored rows and inputs convert the same way.
-struct NameParts<'a> {
-    family: Option<&'a str>,
-    given: &'a [String],
+pub(crate) struct NameParts<'a> {
+    pub(crate) family: Option<&'a str>,
+    pub(crate) given: &'a [String],
 }
 
-fn person(
+pub(crate) fn person(
     gender: Option<Gender>,
     birth_date: Option<NaiveDate>,
     names: &[NameParts<'_>],

@@ -9,18 +9,22 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
+use chrono::NaiveDate;
+use entity::enums::{Gender, TelecomSystem};
+use entity::json_list::StringList;
 use entity::patient_ext::PatientRecord;
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
-use matcher::NormalizedRecord;
 use matcher::blocking::{Candidate, CandidateIndex};
+use matcher::{Address, Identifier, NormalizedRecord};
 
 use crate::Result;
-use crate::convert::{person_from_record, person_from_rows};
+use crate::convert::{self, NameParts, person_from_record};
 
 /// One indexed patient.
 #[derive(Clone, Debug)]
@@ -164,98 +168,246 @@ impl PatientIndex {
         self.write().put(id, person_id, version, record);
     }
 
-    /// Loads every live, active patient, `page_size` patients per round trip. Returns how many
-    /// were indexed.
-    pub async fn load_all<C: ConnectionTrait>(&self, db: &C, page_size: u64) -> Result<usize> {
+    /// Loads every live, active patient, `page_size` patients per round trip, and says how long
+    /// each phase took.
+    pub async fn load_all<C: ConnectionTrait>(&self, db: &C, page_size: u64) -> Result<LoadStats> {
         let page_size = page_size.max(1);
         let mut after: Option<Uuid> = None;
-        let mut loaded = 0usize;
+        let mut stats = LoadStats::default();
+        let mut pending: Option<NormalizedPage> = None;
         loop {
+            let t0 = Instant::now();
             let mut q = patient::Entity::find_active();
             if let Some(last) = after {
                 q = q.filter(patient::Column::Id.gt(last));
             }
-            let patients = q
+            type PatientRow = (Uuid, Uuid, i32, Option<Gender>, Option<NaiveDate>);
+            let patients: Vec<PatientRow> = q
+                .select_only()
+                .columns([
+                    patient::Column::Id,
+                    patient::Column::PersonId,
+                    patient::Column::Version,
+                    patient::Column::Gender,
+                    patient::Column::BirthDate,
+                ])
                 .order_by_asc(patient::Column::Id)
                 .limit(page_size)
+                .into_tuple()
                 .all(db)
                 .await?;
             let (Some(first), Some(last)) = (patients.first(), patients.last()) else {
                 break;
             };
-            let (lo, hi) = (first.id, last.id);
+            let (lo, hi) = (first.0, last.0);
             after = Some(hi);
-            let names = group(
+            // Only the columns matching needs, as tuples: decoding whole rows (timestamps,
+            // bookkeeping) costs more than the queries.
+            let names: HashMap<Uuid, Vec<(Option<String>, StringList)>> = group(
                 patient_name::Entity::find()
+                    .select_only()
+                    .columns([
+                        patient_name::Column::PatientId,
+                        patient_name::Column::Family,
+                        patient_name::Column::Given,
+                    ])
                     .filter(patient_name::Column::PatientId.between(lo, hi))
                     .order_by_desc(patient_name::Column::IsPrimary)
                     .order_by_asc(patient_name::Column::CreatedAt)
                     .order_by_asc(patient_name::Column::Id)
+                    .into_tuple::<(Uuid, Option<String>, StringList)>()
                     .all(db)
                     .await?,
-                |r| r.patient_id,
             );
-            let identifiers = group(
+            let identifiers: HashMap<Uuid, Vec<(String, String)>> = group(
                 patient_identifier::Entity::find()
+                    .select_only()
+                    .columns([
+                        patient_identifier::Column::PatientId,
+                        patient_identifier::Column::System,
+                        patient_identifier::Column::Value,
+                    ])
                     .filter(patient_identifier::Column::PatientId.between(lo, hi))
                     .order_by_desc(patient_identifier::Column::IsPrimary)
                     .order_by_asc(patient_identifier::Column::CreatedAt)
                     .order_by_asc(patient_identifier::Column::Id)
+                    .into_tuple::<(Uuid, String, String)>()
                     .all(db)
                     .await?,
-                |r| r.patient_id,
             );
-            let addresses = group(
+            type AddressRow = (
+                StringList,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
+            );
+            let addresses: HashMap<Uuid, Vec<AddressRow>> = group(
                 patient_address::Entity::find()
+                    .select_only()
+                    .columns([
+                        patient_address::Column::PatientId,
+                        patient_address::Column::Lines,
+                        patient_address::Column::City,
+                        patient_address::Column::State,
+                        patient_address::Column::PostalCode,
+                        patient_address::Column::Country,
+                    ])
                     .filter(patient_address::Column::PatientId.between(lo, hi))
                     .order_by_desc(patient_address::Column::IsPrimary)
                     .order_by_asc(patient_address::Column::CreatedAt)
                     .order_by_asc(patient_address::Column::Id)
+                    .into_tuple::<(
+                        Uuid,
+                        StringList,
+                        Option<String>,
+                        Option<String>,
+                        Option<String>,
+                        Option<String>,
+                    )>()
                     .all(db)
-                    .await?,
-                |r| r.patient_id,
+                    .await?
+                    .into_iter()
+                    .map(|(id, l, c, s, p, co)| (id, (l, c, s, p, co)))
+                    .collect(),
             );
-            let telecoms = group(
+            let telecoms: HashMap<Uuid, Vec<(TelecomSystem, String)>> = group(
                 patient_telecom::Entity::find()
+                    .select_only()
+                    .columns([
+                        patient_telecom::Column::PatientId,
+                        patient_telecom::Column::System,
+                        patient_telecom::Column::Value,
+                    ])
                     .filter(patient_telecom::Column::PatientId.between(lo, hi))
                     .order_by_desc(patient_telecom::Column::IsPrimary)
                     .order_by_asc(patient_telecom::Column::CreatedAt)
                     .order_by_asc(patient_telecom::Column::Id)
+                    .into_tuple::<(Uuid, TelecomSystem, String)>()
                     .all(db)
                     .await?,
-                |r| r.patient_id,
             );
-            let normalized: Vec<(Uuid, Uuid, i32, NormalizedRecord)> = patients
-                .par_iter()
-                .map(|p| {
-                    let person = person_from_rows(
-                        p,
-                        names.get(&p.id).map_or(&[][..], Vec::as_slice),
-                        identifiers.get(&p.id).map_or(&[][..], Vec::as_slice),
-                        addresses.get(&p.id).map_or(&[][..], Vec::as_slice),
-                        telecoms.get(&p.id).map_or(&[][..], Vec::as_slice),
-                    );
-                    (p.id, p.person_id, p.version, matcher::normalize(&person))
-                })
-                .collect();
-            loaded += normalized.len();
-            let mut data = self.write();
-            for (id, person_id, version, record) in normalized {
-                data.put(id, person_id, version, record);
+            stats.query += t0.elapsed();
+            let last_page = (patients.len() as u64) < page_size;
+            // Normalize this page on the rayon pool while the next page is read.
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let started = Instant::now();
+                let normalized: Vec<(Uuid, Uuid, i32, NormalizedRecord)> = patients
+                    .par_iter()
+                    .map(|&(id, person_id, version, gender, birth_date)| {
+                        let none = Vec::new();
+                        let names = names.get(&id).unwrap_or(&none);
+                        let parts: Vec<NameParts<'_>> = names
+                            .iter()
+                            .map(|(family, given)| NameParts {
+                                family: family.as_deref(),
+                                given: given.as_slice(),
+                            })
+                            .collect();
+                        let person = convert::person(
+                            gender,
+                            birth_date,
+                            &parts,
+                            addresses.get(&id).map_or_else(Vec::new, |rows| {
+                                rows.iter()
+                                    .map(|(lines, city, state, postal_code, country)| Address {
+                                        lines: lines.0.clone(),
+                                        city: city.clone(),
+                                        state: state.clone(),
+                                        postal_code: postal_code.clone(),
+                                        country: country.clone(),
+                                    })
+                                    .collect()
+                            }),
+                            telecoms
+                                .get(&id)
+                                .into_iter()
+                                .flatten()
+                                .map(|(system, value)| (*system, value.clone())),
+                            identifiers.get(&id).map_or_else(Vec::new, |rows| {
+                                rows.iter()
+                                    .map(|(system, value)| Identifier {
+                                        system: system.clone(),
+                                        value: value.clone(),
+                                    })
+                                    .collect()
+                            }),
+                        );
+                        (id, person_id, version, matcher::normalize(&person))
+                    })
+                    .collect();
+                let _ = tx.send((normalized, started.elapsed()));
+            });
+            if let Some(previous) = pending.replace(rx) {
+                self.insert_batch(previous, &mut stats).await?;
             }
-            drop(data);
-            if (patients.len() as u64) < page_size {
+            if last_page {
                 break;
             }
         }
-        Ok(loaded)
+        if let Some(previous) = pending {
+            self.insert_batch(previous, &mut stats).await?;
+        }
+        Ok(stats)
     }
 }
 
-fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+type NormalizedPage =
+    tokio::sync::oneshot::Receiver<(Vec<(Uuid, Uuid, i32, NormalizedRecord)>, Duration)>;
+
+impl PatientIndex {
+    async fn insert_batch(&self, page: NormalizedPage, stats: &mut LoadStats) -> Result<()> {
+        let (normalized, took) = page.await.map_err(|_| {
+            sea_orm::DbErr::Custom("normalizing a page of patients failed".to_owned())
+        })?;
+        let started = Instant::now();
+        stats.normalize += took;
+        stats.patients += normalized.len();
+        let mut data = self.write();
+        for (id, person_id, version, record) in normalized {
+            data.put(id, person_id, version, record);
+        }
+        drop(data);
+        stats.insert += started.elapsed();
+        Ok(())
+    }
+}
+
+/// What loading the index took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Patients indexed.
+    pub patients: usize,
+    /// Time spent reading from the database (and decoding rows).
+    pub query: Duration,
+    /// Time spent normalizing (in parallel, overlapping the queries).
+    pub normalize: Duration,
+    /// Time spent inserting into the candidate index.
+    pub insert: Duration,
+}
+
+/// Groups `(patient_id, rest)` rows by patient, keeping their order.
+fn group<K: Into<GroupRow<T>>, T>(rows: Vec<K>) -> HashMap<Uuid, Vec<T>> {
     let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
     for row in rows {
-        map.entry(key(&row)).or_default().push(row);
+        let GroupRow(id, rest) = row.into();
+        map.entry(id).or_default().push(rest);
     }
     map
+}
+
+/// A row split into its patient id and the rest.
+struct GroupRow<T>(Uuid, T);
+
+impl<A> From<(Uuid, A)> for GroupRow<A> {
+    fn from((id, a): (Uuid, A)) -> Self {
+        GroupRow(id, a)
+    }
+}
+
+impl<A, B> From<(Uuid, A, B)> for GroupRow<(A, B)> {
+    fn from((id, a, b): (Uuid, A, B)) -> Self {
+        GroupRow(id, (a, b))
+    }
 }

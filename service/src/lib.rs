@@ -119,8 +119,11 @@ impl Mpi {
         let index = PatientIndex::new();
         let loaded = index.load_all(&db, config.load_page_size).await?;
         tracing::info!(
-            patients = loaded,
+            patients = loaded.patients,
             elapsed_ms = started.elapsed().as_millis() as u64,
+            query_ms = loaded.query.as_millis() as u64,
+            normalize_ms = loaded.normalize.as_millis() as u64,
+            insert_ms = loaded.insert.as_millis() as u64,
             "candidate index loaded"
         );
         let gate = match db.get_database_backend() {

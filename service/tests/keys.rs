@@ -110,3 +110,45 @@ fn roles_allow_what_the_issue_says() {
         })
     ));
 }
+
+#[tokio::test]
+async fn use_cases_refuse_roles_that_may_not_act() {
+    let db = TestDb::migrated(Backend::Sqlite).await;
+    let mpi = service::Mpi::start(
+        db.conn.clone(),
+        matcher::Model::builtin(),
+        service::ServiceConfig::default(),
+    )
+    .await
+    .unwrap();
+    let mut auditor = Ctx::system("auditor-1");
+    auditor.actor.role = Role::Auditor;
+    let input = service::patients::PatientInput {
+        names: vec![service::patients::NameInput {
+            family: Some("Whitfield".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    assert!(matches!(
+        service::patients::register(&mpi, &auditor, input.clone(), false).await,
+        Err(Error::Forbidden {
+            action: "register",
+            ..
+        })
+    ));
+    assert!(matches!(
+        service::patients::get(&mpi, &auditor, uuid::Uuid::new_v4()).await,
+        Err(Error::Forbidden { action: "read", .. })
+    ));
+    assert!(matches!(
+        service::matching::find_matches_for_input(&mpi, &auditor, &input, Default::default()).await,
+        Err(Error::Forbidden {
+            action: "match",
+            ..
+        })
+    ));
+    // Refused calls leave no trace and change nothing.
+    assert_eq!(service::audit::verify(&db.conn).await.unwrap().rows, 0);
+    assert_eq!(mpi.index().len(), 0);
+}
