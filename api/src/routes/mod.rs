@@ -2,6 +2,7 @@
 
 mod audit;
 mod health;
+mod jobs;
 mod links;
 mod matching;
 mod merges;
@@ -43,6 +44,8 @@ use crate::error::ApiError;
         review::decide,
         audit::list,
         audit::verify,
+        jobs::start_dedupe,
+        jobs::get,
     ),
     modifiers(&BearerKey),
     security(("bearer_key" = [])),
@@ -53,6 +56,7 @@ use crate::error::ApiError;
         (name = "links", description = "seealso and refer links between records"),
         (name = "review", description = "The data stewards' review queue"),
         (name = "audit", description = "The hash-chained audit trail"),
+        (name = "jobs", description = "Background batch jobs: the database dedupe"),
         (name = "operations", description = "Health, readiness and metrics (no key needed)"),
     )
 )]
@@ -157,6 +161,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/audit/verify")
                     .get(audit::verify)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/jobs/dedupe")
+                    .post(jobs::start_dedupe)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/jobs/{id}")
+                    .get(jobs::get)
                     .default_service(web::to(method_not_allowed)),
             ),
     );

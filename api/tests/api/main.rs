@@ -6,6 +6,7 @@ mod auth;
 mod database;
 mod health;
 mod helpers;
+mod jobs;
 mod matching;
 mod merges;
 mod metrics;
