@@ -29,6 +29,16 @@ pub enum Command {
     /// Create, list or revoke API keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Generate a synthetic person CSV with a ground-truth cluster_id column.
+    Gen(commands::generate::GenArgs),
+    /// Deduplicate a person CSV (--input) into pairs.csv and clusters.csv, without a database.
+    Dedupe(commands::dedupe_file::DedupeFileArgs),
+    /// Link two person CSVs: each record of --right to its best match in --left.
+    Link(commands::link::LinkArgs),
+    /// Pairwise, B-cubed and blocking quality of pairs.csv/clusters.csv against ground truth.
+    Eval(commands::eval::EvalArgs),
+    /// Fit a model to a person CSV without labels (EM) and write it as JSON.
+    Train(commands::train::TrainArgs),
 }
 
 /// Runs the parsed command line to completion.
@@ -43,5 +53,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut stdout = std::io::stdout().lock();
             commands::keys::run(command, &mut stdout).await
         }
+        Command::Gen(args) => commands::generate::run(args, &mut std::io::stdout().lock()),
+        Command::Dedupe(args) => commands::dedupe_file::run(args, &mut std::io::stdout().lock()),
+        Command::Link(args) => commands::link::run(args, &mut std::io::stdout().lock()),
+        Command::Eval(args) => commands::eval::run(args, &mut std::io::stdout().lock()),
+        Command::Train(args) => commands::train::run(args, &mut std::io::stdout().lock()),
     }
 }

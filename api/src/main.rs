@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("mpi: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(api::exit_code::of(&error))
         }
     }
 }

@@ -209,7 +209,7 @@ const MRN_SYSTEM: usize = col("mrn_system");
 /// A streaming person CSV reader (see the module documentation).
 pub struct PersonCsvReader<R: Read> {
     path: PathBuf,
-    reader: csv::Reader<R>,
+    reader: csv::Reader<StripCr<R>>,
     layout: Layout,
     buffer: csv::StringRecord,
     done: bool,
@@ -244,7 +244,7 @@ impl<R: Read> PersonCsvReader<R> {
             .has_headers(true)
             .flexible(false)
             .trim(csv::Trim::All)
-            .from_reader(input);
+            .from_reader(StripCr(input));
         let header_error = |reason: String| PersonCsvError::Header {
             path: path.clone(),
             reason,
@@ -340,6 +340,32 @@ impl<R: Read> PersonCsvReader<R> {
                         }))
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Drops every carriage return: the csv crate numbers the rows of a CRLF file one line too low
+/// (the `\n` of a `\r\n` is consumed as the start of the next record), and a row's line number
+/// is the only pointer a user gets to a bad row. Fields are trimmed anyway.
+struct StripCr<R>(R);
+
+impl<R: Read> Read for StripCr<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.0.read(buf)?;
+            if n == 0 {
+                return Ok(0);
+            }
+            let mut kept = 0;
+            for i in 0..n {
+                if buf[i] != b'\r' {
+                    buf[kept] = buf[i];
+                    kept += 1;
+                }
+            }
+            if kept > 0 {
+                return Ok(kept);
             }
         }
     }
@@ -665,8 +691,8 @@ mod tests {
     #[test]
     fn bad_rows_name_line_and_column_and_reading_goes_on() {
         let rows = read_all(
-            "id,birth_date,sex\n\
-             a,1961-02-30,\n\
+            "id,birth_date,sex\r\n\
+             a,1961-02-30,\r\n\
              b,1961-02-28,x\n\
              c,1961-02-28\n\
              ,1961-02-28,m\n\

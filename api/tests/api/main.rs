@@ -3,6 +3,7 @@
 mod app;
 mod audit;
 mod auth;
+mod batch_files;
 mod database;
 mod health;
 mod helpers;

@@ -1,0 +1,160 @@
+//! `mpi dedupe --input FILE --output DIR`: deduplicates a person CSV without a database. Writes
+//! `DIR/pairs.csv` (every candidate pair at or above the model's review threshold) and
+//! `DIR/clusters.csv` (every record with its cluster, at the model's auto-link threshold; a
+//! cluster is named by the id of its first record in file order).
+//!
+//! Without `--model`, the model is fitted to the input itself by EM without labels, over the same
+//! candidate pairs that are then scored (blocking runs once).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use clap::Args;
+use matcher::blocking::candidate_pairs;
+use matcher::cluster::cluster;
+use matcher::scoring::{probability, weight_of_probability};
+use matcher::{Model, NormalizedRecord};
+use rayon::prelude::*;
+
+use super::file_mode::{
+    Progress, blocking, fit_model, load_model, read_records, say, write_clusters, write_pairs,
+};
+use matcher::batch::BatchConfig;
+
+/// Arguments of the file mode of `mpi dedupe`.
+#[derive(Debug, Args)]
+pub struct DedupeFileArgs {
+    /// The person CSV to deduplicate.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Directory for pairs.csv and clusters.csv (created if missing; files replaced).
+    #[arg(long, value_name = "DIR")]
+    pub output: PathBuf,
+    /// A trained model (JSON, from `mpi train`); default: fit one to the input without labels.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Pairs scored by weight: `(a, b, match_weight)`, record numbers into one set.
+pub type Weighed = Vec<(u32, u32, f64)>;
+
+/// Match weights of `pairs` between `left` and `right`, in parallel, in order.
+pub fn weigh(
+    model: &Model,
+    pairs: &[(u32, u32)],
+    left: &[NormalizedRecord],
+    right: &[NormalizedRecord],
+) -> Weighed {
+    pairs
+        .par_iter()
+        .map(|&(a, b)| {
+            let w = model
+                .score(&left[a as usize], &right[b as usize])
+                .match_weight;
+            (a, b, w)
+        })
+        .collect()
+}
+
+/// Runs the file mode of `mpi dedupe`, printing a summary to `out`.
+pub fn run(args: DedupeFileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    run_file(
+        &args.input,
+        &args.output,
+        args.model.as_deref(),
+        args.quiet,
+        out,
+    )
+}
+
+/// Deduplicates the person CSV `input` into `output` (see the module documentation).
+pub fn run_file(
+    input: &Path,
+    output: &Path,
+    model: Option<&Path>,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let progress = Progress::new(quiet);
+    // Load the model first: a bad model path fails before minutes of work.
+    let loaded = model.map(load_model).transpose()?;
+    let data = read_records(input, progress)?;
+    let records = &data.records;
+    let n = records.len();
+
+    let bar = progress.phase("blocking");
+    let candidates = candidate_pairs(records, &blocking());
+    bar.finish_and_clear();
+    let (model, source) = match loaded {
+        Some(m) => m,
+        None => {
+            let bar = progress.phase("fitting the model (EM)");
+            let fitted = fit_model(records, &candidates)?;
+            bar.finish_and_clear();
+            fitted
+        }
+    };
+    let config = BatchConfig::for_model(&model);
+    let mut cluster_config = config.cluster.clone();
+    cluster_config.link_threshold = weight_of_probability(model.thresholds().certain);
+
+    let bar = progress.phase("scoring");
+    let weighed = weigh(&model, &candidates, records, records);
+    let candidate_count = candidates.len();
+    drop(candidates);
+    bar.finish_and_clear();
+
+    let bar = progress.phase("clustering");
+    let clustering = cluster(n, &weighed, &cluster_config);
+    bar.finish_and_clear();
+
+    let bar = progress.phase("writing");
+    let ids = &data.ids;
+    let (_, pair_count) = write_pairs(
+        output,
+        weighed
+            .iter()
+            .filter(|p| p.2 >= config.review_threshold)
+            .map(|&(a, b, w)| {
+                (
+                    ids[a as usize].as_str(),
+                    ids[b as usize].as_str(),
+                    probability(w),
+                    w,
+                )
+            }),
+    )?;
+    write_clusters(
+        output,
+        ids.iter()
+            .zip(&clustering.labels)
+            .map(|(id, &label)| (id.as_str(), ids[label as usize].as_str())),
+    )?;
+    bar.finish_and_clear();
+
+    say(out, format_args!("model: {} ({})", model.version(), source))?;
+    say(
+        out,
+        format_args!(
+            "{n} records, {candidate_count} candidate pairs, {pair_count} pairs at or above the review threshold (p >= {}), {} multi-record clusters at the auto-link threshold (p >= {}), {} links refused",
+            model.thresholds().possible,
+            clustering.clusters.len(),
+            model.thresholds().certain,
+            clustering.refused_links
+        ),
+    )?;
+    say(
+        out,
+        format_args!(
+            "wrote {} and {} in {:.1} s",
+            output.join("pairs.csv").display(),
+            output.join("clusters.csv").display(),
+            started.elapsed().as_secs_f64()
+        ),
+    )
+}

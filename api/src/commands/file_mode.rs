@@ -1,0 +1,288 @@
+//! What the file-mode batch commands (`mpi dedupe --input`, `mpi link`, `mpi train`) share: reading
+//! a person CSV into normalized records, choosing the model (a file, or one fitted to the input by
+//! EM without labels), scoring and clustering, writing `pairs.csv` and `clusters.csv`, and progress
+//! bars on stderr.
+
+use std::collections::HashMap;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use matcher::batch::normalize_all;
+use matcher::blocking::BlockingConfig;
+use matcher::training::{TrainConfig, train};
+use matcher::{Model, NormalizedRecord, PersonRecord};
+
+use crate::exit_code::InputDataError;
+use crate::person_csv::{PersonCsvError, PersonCsvReader};
+
+/// Rows read and normalized at a time: raw records never pile up.
+const READ_CHUNK: usize = 8_192;
+
+/// Records of one person CSV, normalized, with their ids and lines.
+#[derive(Debug, Default)]
+pub struct Records {
+    /// Ids in file order.
+    pub ids: Vec<String>,
+    /// Normalized records, parallel to `ids`.
+    pub records: Vec<NormalizedRecord>,
+}
+
+/// Progress reporting on stderr: hidden when stderr is not a terminal or with `--quiet`.
+#[derive(Clone, Copy, Debug)]
+pub struct Progress {
+    visible: bool,
+}
+
+impl Progress {
+    /// Progress shown unless `quiet` or stderr is not a terminal.
+    pub fn new(quiet: bool) -> Self {
+        Progress {
+            visible: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn target(&self) -> ProgressDrawTarget {
+        if self.visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        }
+    }
+
+    /// A byte-counting bar over a file of `len` bytes (rate and ETA).
+    pub fn bytes(&self, len: u64, what: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(len), self.target());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_owned());
+        bar
+    }
+
+    /// A counting bar of `len` items (rate and ETA).
+    pub fn count(&self, len: u64, what: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(Some(len), self.target());
+        if let Ok(style) = ProgressStyle::with_template(
+            "{msg:>12} [{bar:30}] {human_pos}/{human_len} {per_sec} ETA {eta}",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar.set_message(what.to_owned());
+        bar
+    }
+
+    /// A spinner for a phase of unknown length.
+    pub fn phase(&self, what: &str) -> ProgressBar {
+        let bar = ProgressBar::with_draw_target(None, self.target());
+        if let Ok(style) = ProgressStyle::with_template("{spinner} {msg} {elapsed}") {
+            bar.set_style(style);
+        }
+        bar.set_message(what.to_owned());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
+}
+
+/// Reads and normalizes every row of `path`; the first bad row, a duplicate id or an empty file
+/// is an [`InputDataError`].
+pub fn read_records(path: &Path, progress: Progress) -> anyhow::Result<Records> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot read", path.display()))?
+        .len();
+    let bar = progress.bytes(len, "reading");
+    let reader = PersonCsvReader::open(path, &[]).map_err(input_or_runtime)?;
+    let mut out = Records::default();
+    let mut lines: HashMap<String, u64> = HashMap::new();
+    let mut raw: Vec<PersonRecord> = Vec::with_capacity(READ_CHUNK);
+    let mut read_bytes = 0u64;
+    for row in reader {
+        let row = row.map_err(input_or_runtime)?;
+        if let Some(first) = lines.insert(row.id.clone(), row.line) {
+            return Err(InputDataError(format!(
+                "{}:{}: column id: duplicate id (first on line {first})",
+                path.display(),
+                row.line
+            ))
+            .into());
+        }
+        // An approximation of the bytes consumed (the reader does not expose its offset).
+        read_bytes += estimate_len(&row.record) + row.id.len() as u64;
+        out.ids.push(row.id);
+        raw.push(row.record);
+        if raw.len() == READ_CHUNK {
+            out.records.extend(normalize_all(&raw));
+            raw.clear();
+            bar.set_position(read_bytes.min(len));
+        }
+    }
+    out.records.extend(normalize_all(&raw));
+    bar.finish_and_clear();
+    if out.ids.is_empty() {
+        return Err(InputDataError(format!("{}: no records", path.display())).into());
+    }
+    if out.ids.len() > u32::MAX as usize {
+        return Err(InputDataError(format!("{}: too many records", path.display())).into());
+    }
+    Ok(out)
+}
+
+fn estimate_len(r: &PersonRecord) -> u64 {
+    let strings = r.given_names.iter().map(String::len).sum::<usize>()
+        + r.family_names.iter().map(String::len).sum::<usize>()
+        + r.birth_date.as_ref().map_or(0, String::len)
+        + r.addresses
+            .iter()
+            .map(|a| {
+                a.lines.iter().map(String::len).sum::<usize>()
+                    + [&a.city, &a.state, &a.postal_code, &a.country]
+                        .iter()
+                        .map(|v| v.as_ref().map_or(0, String::len))
+                        .sum::<usize>()
+            })
+            .sum::<usize>()
+        + r.phones.iter().map(String::len).sum::<usize>()
+        + r.emails.iter().map(String::len).sum::<usize>()
+        + r.identifiers
+            .iter()
+            .map(|i| i.system.len() + i.value.len())
+            .sum::<usize>();
+    (strings + 24) as u64
+}
+
+/// Row and header errors are input data errors; I/O errors are runtime errors.
+fn input_or_runtime(e: PersonCsvError) -> anyhow::Error {
+    match e {
+        PersonCsvError::Open { .. } | PersonCsvError::Io { .. } => anyhow::Error::new(e),
+        _ => InputDataError::from(e).into(),
+    }
+}
+
+/// Candidate selection of the file-mode commands (the batch blocking of the matcher).
+pub fn blocking() -> BlockingConfig {
+    BlockingConfig::batch()
+}
+
+/// Which model a command used, for its summary line.
+#[derive(Clone, Debug)]
+pub enum ModelSource {
+    /// Loaded from a file.
+    File(PathBuf),
+    /// Fitted to the input by EM without labels.
+    Fitted {
+        /// EM iterations.
+        iterations: usize,
+        /// Whether EM converged.
+        converged: bool,
+        /// Estimated share of matches among candidate pairs.
+        prior: f64,
+    },
+}
+
+impl std::fmt::Display for ModelSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSource::File(p) => write!(f, "loaded from {}", p.display()),
+            ModelSource::Fitted {
+                iterations,
+                converged,
+                prior,
+            } => write!(
+                f,
+                "fitted to the input without labels (EM: {iterations} iterations, {}, match share among candidates {prior:.4})",
+                if *converged {
+                    "converged"
+                } else {
+                    "not converged"
+                }
+            ),
+        }
+    }
+}
+
+/// Loads `path`.
+pub fn load_model(path: &Path) -> anyhow::Result<(Model, ModelSource)> {
+    let model =
+        Model::load(path).with_context(|| format!("cannot load the model {}", path.display()))?;
+    Ok((model, ModelSource::File(path.to_owned())))
+}
+
+/// Fits a model to `records` over `pairs` (indices into `records`) by EM without labels.
+pub fn fit_model(
+    records: &[NormalizedRecord],
+    pairs: &[(u32, u32)],
+) -> anyhow::Result<(Model, ModelSource)> {
+    let report = train(records, pairs, &TrainConfig::default())
+        .context("cannot fit a model to the input (too few records or candidate pairs?)")?;
+    let source = ModelSource::Fitted {
+        iterations: report.iterations,
+        converged: report.converged,
+        prior: report.prior,
+    };
+    Ok((report.model, source))
+}
+
+/// Creates `dir` (and parents) and opens `dir/name` for buffered writing.
+pub fn create_output(
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(PathBuf, csv::Writer<std::fs::File>)> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the output directory {}", dir.display()))?;
+    let path = dir.join(name);
+    let writer = csv::WriterBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_path(&path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    Ok((path, writer))
+}
+
+/// Writes `pairs.csv`: `id_a,id_b,match_probability,match_weight`, one row per pair.
+pub fn write_pairs<'a>(
+    dir: &Path,
+    pairs: impl Iterator<Item = (&'a str, &'a str, f64, f64)>,
+) -> anyhow::Result<(PathBuf, usize)> {
+    let (path, mut w) = create_output(dir, "pairs.csv")?;
+    let context = || format!("cannot write {}", path.display());
+    w.write_record(["id_a", "id_b", "match_probability", "match_weight"])
+        .with_context(context)?;
+    let mut count = 0;
+    let mut p = String::new();
+    let mut m = String::new();
+    for (a, b, probability, weight) in pairs {
+        p.clear();
+        m.clear();
+        use std::fmt::Write as _;
+        let _ = write!(p, "{probability:.6}");
+        let _ = write!(m, "{weight:.4}");
+        w.write_record([a, b, p.as_str(), m.as_str()])
+            .with_context(context)?;
+        count += 1;
+    }
+    w.flush().with_context(context)?;
+    Ok((path, count))
+}
+
+/// Writes `clusters.csv`: `id,cluster_id`, one row per record.
+pub fn write_clusters<'a>(
+    dir: &Path,
+    rows: impl Iterator<Item = (&'a str, &'a str)>,
+) -> anyhow::Result<PathBuf> {
+    let (path, mut w) = create_output(dir, "clusters.csv")?;
+    let context = || format!("cannot write {}", path.display());
+    w.write_record(["id", "cluster_id"]).with_context(context)?;
+    for (id, cluster) in rows {
+        w.write_record([id, cluster]).with_context(context)?;
+    }
+    w.flush().with_context(context)?;
+    Ok(path)
+}
+
+/// Writes a summary line to stdout.
+pub fn say(out: &mut dyn Write, line: std::fmt::Arguments<'_>) -> anyhow::Result<()> {
+    writeln!(out, "{line}").context("cannot write to standard output")
+}
