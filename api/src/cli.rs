@@ -29,6 +29,8 @@ pub enum Command {
     /// Create, list or revoke API keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Import a person CSV into the database (batched, resumable by re-running, rejects file).
+    Import(commands::import::ImportArgs),
     /// Generate a synthetic person CSV with a ground-truth cluster_id column.
     Gen(commands::generate::GenArgs),
     /// Deduplicate a person CSV (--input) into pairs.csv and clusters.csv, without a database.
@@ -53,6 +55,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut stdout = std::io::stdout().lock();
             commands::keys::run(command, &mut stdout).await
         }
+        Command::Import(args) => commands::import::run(args, &mut std::io::stdout())
+            .await
+            .map(|_| ()),
         Command::Gen(args) => commands::generate::run(args, &mut std::io::stdout().lock()),
         Command::Dedupe(args) => commands::dedupe_file::run(args, &mut std::io::stdout().lock()),
         Command::Link(args) => commands::link::run(args, &mut std::io::stdout().lock()),

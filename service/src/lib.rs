@@ -11,6 +11,7 @@ pub mod context;
 pub mod convert;
 pub mod dedupe;
 pub mod error;
+pub mod import;
 pub mod index;
 pub mod keys;
 pub mod links;

@@ -5,6 +5,7 @@ pub mod dedupe_file;
 pub mod eval;
 pub mod file_mode;
 pub mod generate;
+pub mod import;
 pub mod keys;
 pub mod link;
 pub mod migrate;

@@ -7,6 +7,7 @@ mod batch_files;
 mod database;
 mod health;
 mod helpers;
+mod import;
 mod jobs;
 mod matching;
 mod merges;
