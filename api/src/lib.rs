@@ -10,6 +10,7 @@ pub mod configuration;
 pub mod database;
 pub mod dto;
 pub mod error;
+pub mod fhir;
 pub mod exit_code;
 pub mod fhir;
 pub mod metrics;

@@ -73,6 +73,7 @@ impl Application {
                 )
                 .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::from(e).into()))
                 .configure(routes::configure)
+                .configure(crate::fhir::configure)
                 .default_service(web::to(routes::not_found))
         })
         .disable_signals()

@@ -1,0 +1,66 @@
+//! The FHIR R4 facade under `/fhir`: Patient read, create, update and search, `$match` and
+//! `$merge`, over the same service use cases, keys, roles and audit as `/api/v1`.
+//!
+//! Answers are `application/fhir+json`; request bodies may be `application/fhir+json` or
+//! `application/json`. Every error is an OperationOutcome ([`operation_outcome::FhirError`]).
+
+pub mod bundle;
+pub mod capability;
+pub mod operation_outcome;
+pub mod parameters;
+pub mod patient;
+mod routes;
+
+use actix_web::{HttpResponse, HttpResponseBuilder, http::header, web};
+use serde::Serialize;
+
+/// The FHIR JSON media type.
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// A response with `body` as FHIR JSON.
+pub fn fhir_response<T: Serialize>(mut builder: HttpResponseBuilder, body: &T) -> HttpResponse {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => builder
+            .insert_header((header::CONTENT_TYPE, FHIR_JSON))
+            .body(bytes),
+        Err(error) => {
+            tracing::error!(%error, "cannot serialise a FHIR resource");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
+}
+
+/// Mounts the `/fhir` routes.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/fhir")
+            .service(
+                web::resource("/metadata")
+                    .get(routes::metadata)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Patient/$match")
+                    .post(routes::match_patients)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Patient/$merge")
+                    .post(routes::merge_patients)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Patient")
+                    .get(routes::search)
+                    .post(routes::create)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Patient/{id}")
+                    .get(routes::read)
+                    .put(routes::update)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .default_service(web::to(routes::not_found)),
+    );
+}

@@ -1,0 +1,200 @@
+//! OperationOutcome, and [`FhirError`]: the API's errors answered as an OperationOutcome with
+//! the same status (400 malformed, 401, 403, 404, 409, 412, 415, 422 invalid values...).
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use super::fhir_response;
+use super::patient::CodeableConcept;
+use crate::error::{ApiError, error_chain};
+
+/// One issue of an OperationOutcome.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Issue {
+    /// `fatal`, `error`, `warning`, `information`.
+    pub severity: &'static str,
+    /// The FHIR issue-type code.
+    pub code: &'static str,
+    /// The MPI's own stable error code as text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<CodeableConcept>,
+    /// Human-readable explanation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+    /// The offending element(s).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expression: Vec<String>,
+}
+
+/// A FHIR OperationOutcome.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationOutcome {
+    /// Always `OperationOutcome`.
+    pub resource_type: &'static str,
+    /// The issues, most important first.
+    pub issue: Vec<Issue>,
+}
+
+impl OperationOutcome {
+    /// An outcome with these issues.
+    pub fn new(issue: Vec<Issue>) -> OperationOutcome {
+        OperationOutcome {
+            resource_type: "OperationOutcome",
+            issue,
+        }
+    }
+
+    /// One informational issue.
+    pub fn information(diagnostics: String) -> OperationOutcome {
+        OperationOutcome::new(vec![Issue {
+            severity: "information",
+            code: "informational",
+            details: None,
+            diagnostics: Some(diagnostics),
+            expression: Vec::new(),
+        }])
+    }
+}
+
+/// An error of a `/fhir` route, answered as an OperationOutcome.
+pub enum FhirError {
+    /// An API error, with the status `/api/v1` gives it.
+    Api(ApiError),
+    /// A malformed request (400): bad JSON syntax, query or header.
+    Malformed {
+        /// What is wrong.
+        message: String,
+        /// The offending parameter or header, when known.
+        field: Option<String>,
+    },
+}
+
+impl FhirError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            FhirError::Api(e) => e.status_and_code(),
+            FhirError::Malformed { .. } => (StatusCode::BAD_REQUEST, "malformed_request"),
+        }
+    }
+
+    fn message(&self) -> String {
+        match self {
+            FhirError::Api(e) => e.message(),
+            FhirError::Malformed { message, .. } => message.clone(),
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            FhirError::Api(e) => e.field(),
+            FhirError::Malformed { field, .. } => field.as_deref(),
+        }
+    }
+}
+
+impl From<ApiError> for FhirError {
+    fn from(e: ApiError) -> FhirError {
+        FhirError::Api(e)
+    }
+}
+
+impl From<service::Error> for FhirError {
+    fn from(e: service::Error) -> FhirError {
+        FhirError::Api(e.into())
+    }
+}
+
+impl std::fmt::Debug for FhirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FhirError({})", self.status_and_code().1)
+    }
+}
+
+impl std::fmt::Display for FhirError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.status_and_code().1)
+    }
+}
+
+/// The FHIR issue-type for a status.
+fn issue_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "structure",
+        401 => "login",
+        403 => "forbidden",
+        404 => "not-found",
+        405 | 415 => "not-supported",
+        409 => "conflict",
+        412 => "conflict",
+        413 => "too-costly",
+        422 => "invalid",
+        503 => "transient",
+        _ => "exception",
+    }
+}
+
+/// A service field path (`names[0].family`, `birth_date`) as a FHIRPath expression.
+fn fhir_expression(field: &str) -> String {
+    if field.starts_with("Patient")
+        || field.contains('-')
+        || field.starts_with('_')
+        || field == "resourceType"
+    {
+        return field.to_owned();
+    }
+    const RENAMES: [(&str, &str); 9] = [
+        ("names", "name"),
+        ("identifiers", "identifier"),
+        ("addresses", "address"),
+        ("telecoms", "telecom"),
+        ("lines", "line"),
+        ("birth_date", "birthDate"),
+        ("postal_code", "postalCode"),
+        ("marital_status", "maritalStatus"),
+        ("deceased_at", "deceasedDateTime"),
+    ];
+    let mut out = field.to_owned();
+    for (from, to) in RENAMES {
+        out = out.replace(from, to);
+    }
+    format!("Patient.{out}")
+}
+
+impl ResponseError for FhirError {
+    fn status_code(&self) -> StatusCode {
+        self.status_and_code().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let FhirError::Api(ApiError::Internal(cause)) = self {
+            tracing::error!(cause = %error_chain(cause.as_ref()), "internal error");
+        }
+        let (status, code) = self.status_and_code();
+        let mut diagnostics = self.message();
+        if let FhirError::Api(ApiError::ServiceConflict {
+            detail: Some(detail),
+            ..
+        }) = self
+        {
+            diagnostics = format!("{diagnostics} ({detail})");
+        }
+        let outcome = OperationOutcome::new(vec![Issue {
+            severity: "error",
+            code: issue_type(status),
+            details: Some(CodeableConcept {
+                coding: Vec::new(),
+                text: Some(code.to_owned()),
+            }),
+            diagnostics: Some(diagnostics),
+            expression: self.field().map(fhir_expression).into_iter().collect(),
+        }]);
+        let mut builder = HttpResponse::build(status);
+        if status == StatusCode::UNAUTHORIZED {
+            builder.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        fhir_response(builder, &outcome)
+    }
+}

@@ -1,0 +1,556 @@
+//! The `/fhir` handlers: each parses the FHIR request, calls the same service use case as its
+//! `/api/v1` twin, and answers FHIR JSON (errors as OperationOutcome).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use sea_orm::EntityTrait;
+use uuid::Uuid;
+
+use matcher::MatchDecision;
+use service::matching::{self, MatchOptions};
+use service::merge::{self, MergeRequest};
+use service::patients::{self, Patient, PatientQuery, RegisterOutcome, parse_code};
+
+use super::bundle::{Bundle, BundleEntry, BundleLink, EntrySearch, MATCH_GRADE_URL};
+use super::capability::{self, FORCE_HEADER};
+use super::fhir_response;
+use super::operation_outcome::{FhirError, Issue, OperationOutcome};
+use super::parameters::{ParameterOut, ParametersIn, ParametersOut, ResourceOut};
+use super::patient::{Extension, FhirPatient, parse_fhir_date};
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+type FhirResult = Result<HttpResponse, FhirError>;
+
+/// Largest `count` of `$match` (as `limit` of `/api/v1/match`).
+const MAX_LIMIT: usize = 100;
+
+/// `[scheme]://[host]/fhir` of this request, for absolute URLs.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}/fhir", info.scheme(), info.host())
+}
+
+fn patient_url(base: &str, id: Uuid) -> String {
+    format!("{base}/Patient/{id}")
+}
+
+fn etag(version: i32) -> (header::HeaderName, String) {
+    (header::ETAG, format!("W/\"{version}\""))
+}
+
+fn bad_request(message: String, field: Option<&str>) -> FhirError {
+    FhirError::Malformed {
+        message,
+        field: field.map(str::to_owned),
+    }
+}
+
+fn invalid(message: String, field: &str) -> FhirError {
+    FhirError::Api(ApiError::InvalidValue {
+        message,
+        field: Some(field.to_owned()),
+    })
+}
+
+/// Parses a JSON body after checking its media type (FHIR or plain JSON): 415 for another
+/// type, 400 for malformed JSON, 422 for well-formed JSON with wrong values or elements.
+fn parse_body<T: serde::de::DeserializeOwned>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, FhirError> {
+    if let Some(value) = req.headers().get(header::CONTENT_TYPE) {
+        let mime = value
+            .to_str()
+            .unwrap_or_default()
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        if mime != super::FHIR_JSON && mime != "application/json" {
+            return Err(FhirError::Api(ApiError::UnsupportedMediaType));
+        }
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            FhirError::Api(ApiError::InvalidValue {
+                message: e.to_string(),
+                field: None,
+            })
+        } else {
+            bad_request(format!("malformed JSON: {e}"), None)
+        }
+    })
+}
+
+/// The id of the path, or 404 (an id that is not a UUID names no record).
+fn path_id(req: &HttpRequest) -> Result<Uuid, FhirError> {
+    let text = req.match_info().get("id").unwrap_or_default();
+    Uuid::parse_str(text).map_err(|_| {
+        FhirError::Api(ApiError::NotFound {
+            message: "Patient not found".to_owned(),
+        })
+    })
+}
+
+/// Fails with 422 when an organization the resource refers to does not exist.
+async fn check_organizations(caller: &Caller, patient: &FhirPatient) -> Result<(), FhirError> {
+    for (field, id) in patient.organizations()? {
+        let found = entity::organization::Entity::find_by_id(id)
+            .one(caller.mpi.db())
+            .await
+            .map_err(ApiError::internal)?;
+        if found.is_none() {
+            return Err(invalid(format!("{field}: no such Organization"), &field));
+        }
+    }
+    Ok(())
+}
+
+/// `GET /fhir/metadata` (no key needed: it holds no patient data).
+pub async fn metadata() -> HttpResponse {
+    fhir_response(HttpResponse::Ok(), &capability::statement())
+}
+
+/// `GET /fhir/Patient/{id}`.
+pub async fn read(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
+    let caller = caller?;
+    let id = path_id(&req)?;
+    let patient = patients::get(&caller.mpi, &caller.ctx, id).await?;
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header(etag(patient.version()));
+    Ok(fhir_response(builder, &FhirPatient::from(&patient)))
+}
+
+/// `POST /fhir/Patient`: registration with the duplicate check (see the CapabilityStatement).
+pub async fn create(
+    caller: Result<Caller, ApiError>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> FhirResult {
+    let caller = caller?;
+    let resource: FhirPatient = parse_body(&req, &body)?;
+    let force = match req.headers().get(FORCE_HEADER) {
+        None => false,
+        Some(v) => match v.to_str().unwrap_or_default().trim() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(bad_request(
+                    format!("{FORCE_HEADER} must be true or false"),
+                    Some(FORCE_HEADER),
+                ));
+            }
+        },
+    };
+    let input = resource.to_input()?;
+    check_organizations(&caller, &resource).await?;
+    let base = base_url(&req);
+    match patients::register(&caller.mpi, &caller.ctx, input, force).await? {
+        RegisterOutcome::Created { patient, .. } => {
+            let mut builder = HttpResponse::Created();
+            builder
+                .insert_header((header::LOCATION, patient_url(&base, patient.id())))
+                .insert_header(etag(patient.version()));
+            Ok(fhir_response(builder, &FhirPatient::from(patient.as_ref())))
+        }
+        RegisterOutcome::Duplicates(candidates) => {
+            let mut issue = vec![Issue {
+                severity: "error",
+                code: "duplicate",
+                details: None,
+                diagnostics: Some(format!(
+                    "certain or probable matches exist; nothing was stored (resend with the \
+                     header {FORCE_HEADER}: true to register anyway)"
+                )),
+                expression: Vec::new(),
+            }];
+            issue.extend(candidates.iter().map(|c| Issue {
+                severity: "information",
+                code: "duplicate",
+                details: None,
+                diagnostics: Some(format!(
+                    "Patient/{} grade {} probability {:.4}",
+                    c.patient_id,
+                    grade_code(c.grade),
+                    c.score
+                )),
+                expression: Vec::new(),
+            }));
+            Ok(fhir_response(
+                HttpResponse::Conflict(),
+                &OperationOutcome::new(issue),
+            ))
+        }
+    }
+}
+
+/// The version `If-Match` names (`W/"3"`, `"3"` or `3`), else `meta.versionId`.
+fn wanted_version(req: &HttpRequest, resource: &FhirPatient) -> Result<i32, FhirError> {
+    if let Some(value) = req.headers().get(header::IF_MATCH) {
+        let text = value.to_str().unwrap_or_default().trim();
+        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
+        return text.parse::<i32>().map_err(|_| {
+            bad_request(
+                "If-Match must name a version, e.g. W/\"3\"".to_owned(),
+                Some("If-Match"),
+            )
+        });
+    }
+    match resource.meta.as_ref().and_then(|m| m.version_id.as_deref()) {
+        Some(v) => v.trim().parse::<i32>().map_err(|_| {
+            invalid(
+                "meta.versionId: is not a version".to_owned(),
+                "Patient.meta.versionId",
+            )
+        }),
+        None => Err(FhirError::Api(ApiError::PreconditionFailed {
+            message: "send If-Match: W/\"{versionId}\" (or meta.versionId) to update".to_owned(),
+        })),
+    }
+}
+
+/// `PUT /fhir/Patient/{id}`: versioned update.
+pub async fn update(
+    caller: Result<Caller, ApiError>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> FhirResult {
+    let caller = caller?;
+    let id = path_id(&req)?;
+    let resource: FhirPatient = parse_body(&req, &body)?;
+    if resource.id.as_deref() != Some(id.to_string().as_str()) {
+        return Err(bad_request(
+            "Patient.id must be given and equal the id in the URL".to_owned(),
+            Some("Patient.id"),
+        ));
+    }
+    let version = wanted_version(&req, &resource)?;
+    let input = resource.to_input()?;
+    check_organizations(&caller, &resource).await?;
+    let patient = patients::update(&caller.mpi, &caller.ctx, id, version, input).await?;
+    let mut builder = HttpResponse::Ok();
+    builder.insert_header(etag(patient.version()));
+    Ok(fhir_response(builder, &FhirPatient::from(&patient)))
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Search parameters the facade reads (besides `_count` and `_page`).
+const SEARCH_PARAMS: [&str; 6] = [
+    "name",
+    "family",
+    "given",
+    "birthdate",
+    "gender",
+    "identifier",
+];
+
+/// Parses the search query into the service's query and the criteria to repeat in links.
+fn search_query(req: &HttpRequest) -> Result<(PatientQuery, Vec<(String, String)>), FhirError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
+        .into_inner();
+    let mut query = PatientQuery {
+        page: 1,
+        per_page: 20,
+        ..PatientQuery::default()
+    };
+    let mut criteria = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (name, value) in &pairs {
+        if seen.contains(&name.as_str()) {
+            return Err(bad_request(
+                format!("{name}: given more than once (repeating a parameter is not supported)"),
+                Some(name),
+            ));
+        }
+        seen.push(name);
+        let value = value.trim();
+        let number = |field: &str| {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| invalid(format!("{field}: must be a positive integer"), field))
+        };
+        match name.as_str() {
+            "_count" => query.per_page = number("_count")?.min(service::MAX_PER_PAGE),
+            "_page" => query.page = number("_page")?,
+            "_format" if matches!(value, "json" | "application/json" | "application/fhir+json") => {
+            }
+            "name" | "family" | "given" | "birthdate" | "gender" | "identifier"
+                if value.is_empty() =>
+            {
+                return Err(invalid(format!("{name}: is empty"), name));
+            }
+            "name" => query.name = Some(value.to_owned()),
+            "family" => query.family = Some(value.to_owned()),
+            "given" => query.given = Some(value.to_owned()),
+            "birthdate" => {
+                let date = value.strip_prefix("eq").unwrap_or(value);
+                query.birth_date = Some(parse_fhir_date("birthdate", date)?);
+            }
+            "gender" => query.gender = Some(parse_code("gender", value)?),
+            "identifier" => match value.split_once('|') {
+                Some((system, v)) if !system.is_empty() && !v.is_empty() => {
+                    query.identifier = Some((system.to_owned(), v.to_owned()));
+                }
+                _ => {
+                    return Err(invalid(
+                        "identifier: use system|value (both are required)".to_owned(),
+                        "identifier",
+                    ));
+                }
+            },
+            _ => {
+                return Err(bad_request(
+                    format!(
+                        "{name}: unsupported search parameter (supported: {}, _count, _page)",
+                        SEARCH_PARAMS.join(", ")
+                    ),
+                    Some(name),
+                ));
+            }
+        }
+        if SEARCH_PARAMS.contains(&name.as_str()) {
+            criteria.push((name.clone(), value.to_owned()));
+        }
+    }
+    Ok((query, criteria))
+}
+
+/// `GET /fhir/Patient?...`: a searchset Bundle with `total` and self/next/previous links.
+pub async fn search(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
+    let caller = caller?;
+    let (query, criteria) = search_query(&req)?;
+    let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
+    let base = base_url(&req);
+    let link_to = |relation: &'static str, number: u64| {
+        let mut url = format!("{base}/Patient?");
+        for (name, value) in &criteria {
+            url.push_str(&format!("{name}={}&", encode(value)));
+        }
+        url.push_str(&format!("_count={}&_page={number}", page.per_page));
+        BundleLink { relation, url }
+    };
+    let mut link = vec![link_to("self", page.page)];
+    if page.page.saturating_mul(page.per_page) < page.total {
+        link.push(link_to("next", page.page + 1));
+    }
+    if page.page > 1 {
+        link.push(link_to("previous", page.page - 1));
+    }
+    let entry = page
+        .items
+        .iter()
+        .map(|p| BundleEntry {
+            full_url: patient_url(&base, p.id()),
+            resource: FhirPatient::from(p),
+            search: EntrySearch {
+                extension: Vec::new(),
+                mode: "match",
+                score: None,
+            },
+        })
+        .collect();
+    Ok(fhir_response(
+        HttpResponse::Ok(),
+        &Bundle::searchset(page.total, link, entry),
+    ))
+}
+
+/// The match-grade code of a grade.
+fn grade_code(grade: MatchDecision) -> &'static str {
+    match grade {
+        MatchDecision::Certain => "certain",
+        MatchDecision::Probable => "probable",
+        MatchDecision::Possible => "possible",
+        MatchDecision::NonMatch => "certainly-not",
+    }
+}
+
+/// `POST /fhir/Patient/$match`.
+pub async fn match_patients(
+    caller: Result<Caller, ApiError>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> FhirResult {
+    let caller = caller?;
+    let params: ParametersIn = parse_body(&req, &body)?;
+    params.check(&["resource", "onlyCertainMatches", "count"])?;
+    let resource = params
+        .patient("resource")?
+        .ok_or_else(|| invalid("resource: a Patient is required".to_owned(), "resource"))?;
+    let only_certain = params.boolean("onlyCertainMatches")?.unwrap_or(false);
+    let count = match params.integer("count")? {
+        None => 10,
+        Some(n) => usize::try_from(n)
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| invalid(format!("count: must be between 1 and {MAX_LIMIT}"), "count"))?,
+    };
+    let input = resource.to_input()?;
+    // A stored record's own id leaves it (and the records judged not its duplicates) out.
+    let exclude = resource
+        .id
+        .as_deref()
+        .and_then(|id| Uuid::parse_str(id).ok());
+    let found = matching::find_matches_for_input(
+        &caller.mpi,
+        &caller.ctx,
+        &input,
+        MatchOptions {
+            limit: count,
+            min_probability: None,
+            exclude,
+        },
+    )
+    .await?;
+    let base = base_url(&req);
+    let mut entry = Vec::with_capacity(found.len());
+    for candidate in found {
+        if only_certain && candidate.grade != MatchDecision::Certain {
+            continue;
+        }
+        // The match itself is audited with the candidates' ids; a candidate deleted since is
+        // left out.
+        let patient = match Patient::load_live(caller.mpi.db(), candidate.patient_id).await {
+            Ok(p) => p,
+            Err(service::Error::NotFound { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        entry.push(BundleEntry {
+            full_url: patient_url(&base, candidate.patient_id),
+            resource: FhirPatient::from(&patient),
+            search: EntrySearch {
+                extension: vec![Extension {
+                    url: MATCH_GRADE_URL.to_owned(),
+                    value_code: grade_code(candidate.grade).to_owned(),
+                }],
+                mode: "match",
+                score: Some(candidate.score),
+            },
+        });
+    }
+    Ok(fhir_response(
+        HttpResponse::Ok(),
+        &Bundle::searchset(entry.len() as u64, Vec::new(), entry),
+    ))
+}
+
+/// `POST /fhir/Patient/$merge`.
+pub async fn merge_patients(
+    caller: Result<Caller, ApiError>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> FhirResult {
+    let caller = caller?;
+    let params: ParametersIn = parse_body(&req, &body)?;
+    params.check(&[
+        "source-patient",
+        "target-patient",
+        "preview",
+        "result-patient",
+        "source-patient-identifier",
+        "target-patient-identifier",
+    ])?;
+    for unsupported in [
+        "result-patient",
+        "source-patient-identifier",
+        "target-patient-identifier",
+    ] {
+        if params.get(unsupported).is_some() {
+            return Err(invalid(
+                format!(
+                    "{unsupported}: not supported (name both records by reference; the target keeps its values and gains what the source has and it lacks)"
+                ),
+                unsupported,
+            ));
+        }
+    }
+    let reference = |name: &str| -> Result<Uuid, FhirError> {
+        params
+            .reference(name)?
+            .ok_or_else(|| invalid(format!("{name}: is required"), name))?
+            .id_of("Patient", name)
+            .map_err(FhirError::Api)
+    };
+    let source = reference("source-patient")?;
+    let target = reference("target-patient")?;
+    let preview = params.boolean("preview")?.unwrap_or(false);
+    let outcome = merge::merge(
+        &caller.mpi,
+        &caller.ctx,
+        MergeRequest {
+            target,
+            source,
+            preview,
+            review_task_id: None,
+        },
+    )
+    .await?;
+    let diagnostics = match outcome.merge_id {
+        Some(merge_id) => format!(
+            "Patient/{source} merged into Patient/{target}; merge id {merge_id} (undo: POST /api/v1/merges/{merge_id}/undo)"
+        ),
+        None => format!(
+            "preview: merging Patient/{source} into Patient/{target} would give this result; nothing was changed"
+        ),
+    };
+    let answer = ParametersOut {
+        resource_type: "Parameters",
+        parameter: vec![
+            ParameterOut {
+                name: "outcome",
+                resource: ResourceOut::Outcome(OperationOutcome::information(diagnostics)),
+            },
+            ParameterOut {
+                name: "result",
+                resource: ResourceOut::Patient(Box::new(FhirPatient::from(&outcome.target))),
+            },
+        ],
+    };
+    Ok(fhir_response(HttpResponse::Ok(), &answer))
+}
+
+/// Answer for `/fhir` paths no route matches.
+pub async fn not_found() -> FhirResult {
+    Err(FhirError::Api(ApiError::NotFound {
+        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge)".to_owned(),
+    }))
+}
+
+/// Answer for a known `/fhir` path with a method it does not accept.
+pub async fn method_not_allowed() -> FhirResult {
+    Err(FhirError::Api(ApiError::MethodNotAllowed))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode("urn:x|A 1"), "urn%3Ax%7CA%201");
+        assert_eq!(encode("Zoë"), "Zo%C3%AB");
+    }
+
+    #[test]
+    fn every_grade_has_a_match_grade_code() {
+        assert_eq!(grade_code(MatchDecision::Probable), "probable");
+        assert_eq!(grade_code(MatchDecision::NonMatch), "certainly-not");
+    }
+}
