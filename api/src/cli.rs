@@ -33,8 +33,9 @@ pub enum Command {
     Import(commands::import::ImportArgs),
     /// Generate a synthetic person CSV with a ground-truth cluster_id column.
     Gen(commands::generate::GenArgs),
-    /// Deduplicate a person CSV (--input) into pairs.csv and clusters.csv, without a database.
-    Dedupe(commands::dedupe_file::DedupeFileArgs),
+    /// Deduplicate the database (resumable job), or a person CSV (--input) into pairs.csv and
+    /// clusters.csv without a database.
+    Dedupe(commands::dedupe_db::DedupeArgs),
     /// Link two person CSVs: each record of --right to its best match in --left.
     Link(commands::link::LinkArgs),
     /// Pairwise, B-cubed and blocking quality of pairs.csv/clusters.csv against ground truth.
@@ -59,7 +60,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
             .map(|_| ()),
         Command::Gen(args) => commands::generate::run(args, &mut std::io::stdout().lock()),
-        Command::Dedupe(args) => commands::dedupe_file::run(args, &mut std::io::stdout().lock()),
+        Command::Dedupe(args) => commands::dedupe_db::run(args, &mut std::io::stdout()).await,
         Command::Link(args) => commands::link::run(args, &mut std::io::stdout().lock()),
         Command::Eval(args) => commands::eval::run(args, &mut std::io::stdout().lock()),
         Command::Train(args) => commands::train::run(args, &mut std::io::stdout().lock()),

@@ -1,4 +1,5 @@
-//! `mpi dedupe` over the database (no `--input`): runs the service's resumable dedupe job
+//! `mpi dedupe`: with `--input FILE --output DIR` the file mode ([`super::dedupe_file`]);
+//! without `--input`, over the database: runs the service's resumable dedupe job
 //! (`service::dedupe`) to the end, resuming an interrupted job if one is waiting, with a progress
 //! bar on stderr (hidden when stderr is not a terminal or with `--quiet`) and a summary on stdout.
 //!
@@ -19,17 +20,24 @@ use service::{Ctx, Mpi, ServiceConfig};
 use crate::configuration::DatabaseSettings;
 use crate::database;
 
-/// Arguments of the database mode of `mpi dedupe`.
+/// Arguments of `mpi dedupe` (both modes).
 #[derive(Debug, Args)]
-pub struct DedupeDbArgs {
-    /// Database settings.
+pub struct DedupeArgs {
+    /// Database settings (database mode).
     #[command(flatten)]
     pub database: DatabaseSettings,
-    /// A trained scoring model (JSON); default: the built-in model. Must be the model the
-    /// interrupted job started with to resume it (else that job is failed and a new one starts).
-    #[arg(long, env = "MPI_MODEL", value_name = "FILE")]
+    /// File mode: the person CSV to deduplicate (no database is used).
+    #[arg(long, value_name = "FILE", requires = "output")]
+    pub input: Option<PathBuf>,
+    /// File mode: directory for pairs.csv and clusters.csv (created if missing; files replaced).
+    #[arg(long, value_name = "DIR", requires = "input")]
+    pub output: Option<PathBuf>,
+    /// A trained model (JSON, from `mpi train`). Default: file mode fits one to the input
+    /// without labels; database mode uses the built-in model. To resume an interrupted database
+    /// job, give the model it started with (else that job is failed and a new one starts).
+    #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
-    /// Pairs written per transaction.
+    /// Database mode: pairs written per transaction.
     #[arg(long, default_value_t = 2_000)]
     pub chunk_size: usize,
     /// Stop after this many chunks (the job stays resumable); for bounded runs and tests.
@@ -40,8 +48,18 @@ pub struct DedupeDbArgs {
     pub quiet: bool,
 }
 
+/// Runs the file mode when `--input` is given, else the database mode.
+pub async fn run(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    match (&args.input, &args.output) {
+        (Some(input), Some(output)) => {
+            super::dedupe_file::run_file(input, output, args.model.as_deref(), args.quiet, out)
+        }
+        _ => run_database(args, out).await,
+    }
+}
+
 /// Runs (or resumes) the database dedupe, writing a summary to `out`.
-pub async fn run(args: DedupeDbArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub async fn run_database(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let started = Instant::now();
     let model = match &args.model {
         Some(path) => matcher::Model::load(path)

@@ -111,3 +111,68 @@ async fn dedupe_job_over_http(backend: Backend) {
     assert_eq!(status, 404, "{body}");
 }
 both_backends!(dedupe_job_over_http);
+
+const TWINS: &str = "\
+id,given_name,family_name,sex,birth_date,address_line,city,postal_code,phone,mrn,mrn_system
+a1,Ottilie,Fairweather,F,1962-08-15,12 Orchard Lane,Exeter,EX4 4QJ,01392 555 0101,MRN-1,urn:test:mrn
+a2,Ottilie,Fairweather,F,1962-08-15,12 Orchard Lane,Exeter,EX4 4QJ,01392 555 0101,MRN-2,urn:test:mrn
+b1,Bartholomew,Quennell,M,1938-01-30,3 Mill Road,Truro,TR1 2AA,01872 555 0199,MRN-3,urn:test:mrn
+b2,Bartholomew,Quennell,M,1938-01-30,3 Mill Road,Truro,TR1 2AA,01872 555 0199,MRN-4,urn:test:mrn
+c1,Henrietta,Zylberstein,F,1950-07-01,9 Quay Street,Penzance,TR18 4BD,,MRN-5,urn:test:mrn
+";
+
+/// `mpi import` then `mpi dedupe` stopped after one chunk (as if killed after its commit) and
+/// run again: the second run resumes the same job and finishes it; both pairs end up linked.
+async fn dedupe_command_resumes_an_interrupted_job(backend: Backend) {
+    use crate::helpers::{ScratchDir, run_mpi_ok};
+    use sea_orm::{EntityTrait, PaginatorTrait};
+
+    let db = migration::testing::TestDb::migrated(backend).await;
+    let dir = ScratchDir::new();
+    let file = dir.path.join("twins.csv");
+    std::fs::write(&file, TWINS).expect("write csv");
+    let url = db.url.as_str();
+    run_mpi_ok(
+        &dir.path,
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            url,
+            "--quiet",
+        ],
+    );
+    let first = run_mpi_ok(
+        &dir.path,
+        &[
+            "dedupe",
+            "--database-url",
+            url,
+            "--quiet",
+            "--chunk-size",
+            "1",
+            "--stop-after-chunks",
+            "1",
+        ],
+    );
+    assert!(first.contains(" running: "), "{first}");
+    let second = run_mpi_ok(&dir.path, &["dedupe", "--database-url", url, "--quiet"]);
+    assert!(
+        second.contains(" completed (resumed): 5 patients"),
+        "{second}"
+    );
+    assert!(second.contains("4 links created"), "{second}");
+    let job_id = |s: &str| s.split_whitespace().nth(2).map(str::to_owned);
+    assert_eq!(job_id(&first), job_id(&second));
+    let jobs = entity::dedupe_job::Entity::find()
+        .count(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(jobs, 1);
+    let links = entity::patient_link::Entity::find()
+        .count(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(links, 4);
+}
+both_backends!(dedupe_command_resumes_an_interrupted_job);
