@@ -142,6 +142,7 @@ fn fhir_expression(field: &str) -> String {
         || field.contains('-')
         || field.starts_with('_')
         || field == "resourceType"
+        || field == "query"
     {
         return field.to_owned();
     }

@@ -533,6 +533,7 @@ async fn search_by_each_parameter_with_paging_links(backend: Backend) {
         ("gender=robot", 422),
         ("_count=0", 422),
         ("_page=0", 422),
+        ("_count=5", 422),
     ] {
         let answer = fhir.get(&format!("/Patient?{query}")).await;
         assert_eq!(answer.status, status, "{query}: {}", answer.body);
@@ -855,6 +856,35 @@ async fn merge_retires_the_source_with_links(backend: Backend) {
         )
         .await;
     assert_eq!(gone.status, 404, "{}", gone.body);
+
+    // seealso and refer links (made through /api/v1/links) show on the record they belong to.
+    let other = id_of(
+        &fhir
+            .create(&fhir_person("Ashdown", "Leopold", "1948-03-03", "MRN-8003"))
+            .await,
+    );
+    for (from, to, kind) in [(&target, &other, "seealso"), (&other, &target, "refer")] {
+        let body = json!({"patient_id": from, "other_patient_id": to, "type": kind});
+        let (status, answer) = app
+            .as_role(Role::Steward, "POST", "/api/v1/links", Some(&body))
+            .await;
+        assert_eq!(status, 201, "{answer}");
+    }
+    let survivor = fhir.get(&format!("/Patient/{target}")).await.body;
+    let mut kinds: Vec<(String, String)> = links(&survivor);
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        vec![
+            ("replaces".to_owned(), format!("Patient/{source}")),
+            ("seealso".to_owned(), format!("Patient/{other}")),
+        ]
+    );
+    let referring = fhir.get(&format!("/Patient/{other}")).await.body;
+    assert_eq!(
+        links(&referring),
+        vec![("refer".to_owned(), format!("Patient/{target}"))]
+    );
     fhir.check_all_received();
 }
 both_backends!(merge_retires_the_source_with_links);
