@@ -16,6 +16,9 @@ use serde::Serialize;
 pub enum ApiError {
     /// The request is malformed (bad JSON syntax, a bad path or query parameter).
     BadRequest {
+        /// Stable code: `malformed_json`, `invalid_query`, `invalid_path`, `invalid_header` or
+        /// `bad_request`.
+        code: &'static str,
         /// What is wrong.
         message: String,
         /// The offending field or parameter, when known.
@@ -85,7 +88,7 @@ impl ApiError {
     /// The single table: variant → HTTP status and stable snake_case code.
     pub fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            ApiError::BadRequest { .. } => (StatusCode::BAD_REQUEST, "bad_request"),
+            ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             ApiError::InvalidValue { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_value"),
             ApiError::UnsupportedMediaType => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -250,10 +253,12 @@ impl From<JsonPayloadError> for ApiError {
                 field: None,
             },
             JsonPayloadError::Deserialize(e) => ApiError::BadRequest {
+                code: "malformed_json",
                 message: format!("malformed JSON: {e}"),
                 field: None,
             },
             other => ApiError::BadRequest {
+                code: "bad_request",
                 message: other.to_string(),
                 field: None,
             },
@@ -297,6 +302,7 @@ impl From<service::Error> for ApiError {
 impl From<QueryPayloadError> for ApiError {
     fn from(error: QueryPayloadError) -> ApiError {
         ApiError::BadRequest {
+            code: "invalid_query",
             message: error.to_string(),
             field: None,
         }
@@ -305,8 +311,10 @@ impl From<QueryPayloadError> for ApiError {
 
 impl From<PathError> for ApiError {
     fn from(error: PathError) -> ApiError {
-        ApiError::NotFound {
+        ApiError::BadRequest {
+            code: "invalid_path",
             message: error.to_string(),
+            field: None,
         }
     }
 }
@@ -323,7 +331,7 @@ mod tests {
         let b = ApiError::from(JsonPayloadError::Deserialize(value));
         assert_eq!(
             a.status_and_code(),
-            (StatusCode::BAD_REQUEST, "bad_request")
+            (StatusCode::BAD_REQUEST, "malformed_json")
         );
         assert_eq!(
             b.status_and_code(),

@@ -98,6 +98,7 @@ fn if_match(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     text.parse::<i32>()
         .map(Some)
         .map_err(|_| ApiError::BadRequest {
+            code: "invalid_header",
             message: "If-Match must name a version, e.g. \"3\"".to_owned(),
             field: Some("If-Match".to_owned()),
         })

@@ -153,3 +153,45 @@ async fn not_duplicate_keeps_the_pair_out_of_later_matches(backend: Backend) {
     );
 }
 both_backends!(not_duplicate_keeps_the_pair_out_of_later_matches);
+
+/// Two `mpi serve` processes over one PostgreSQL: a patient registered through one is found by
+/// `POST /match` on the other once its periodic catch-up has read the change log.
+#[tokio::test]
+async fn a_second_server_catches_up_from_the_change_log() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let dir = crate::helpers::ScratchDir::new();
+    let replica = crate::helpers::TestServer::start(
+        &dir.path,
+        &[
+            "--database-url",
+            &app.db.url,
+            "--workers",
+            "1",
+            "--catch-up-interval-ms",
+            "100",
+        ],
+    );
+    let stored = app
+        .register_forced(&person("Vandersloot", "Annelies", "1983-12-24", "MRN-1601"))
+        .await;
+    let query = json!({
+        "names": [{"family": "Vandersloot", "given": ["Annelies"]}],
+        "birth_date": "1983-12-24"
+    });
+    let key = app.key(Role::Registrar);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, answer) = replica
+            .call("POST", "/api/v1/match", Some(key), &[], Some(&query))
+            .await;
+        assert_eq!(status, 200, "{answer}");
+        if candidate_ids(&answer).contains(&id_of(&stored)) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the replica never saw the new patient: {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -286,7 +286,7 @@ async fn search_by_name_birth_date_identifier_postal_code_with_pages(backend: Ba
     assert_eq!(bad["field"], "birth_date");
     let (status, bad) = app.admin("GET", "/api/v1/patients?page=abc", None).await;
     assert_eq!(status, 400, "{bad}");
-    assert_eq!(bad["code"], "bad_request");
+    assert_eq!(bad["code"], "invalid_query");
 }
 both_backends!(search_by_name_birth_date_identifier_postal_code_with_pages);
 
@@ -319,7 +319,7 @@ async fn bad_input_answers_json_errors_never_500(backend: Backend) {
         .expect("request");
     assert_eq!(response.status().as_u16(), 400);
     let body: Value = response.json().await.expect("JSON");
-    assert_eq!(body["code"], "bad_request");
+    assert_eq!(body["code"], "malformed_json");
     assert!(body["field"].is_null());
     assert!(
         body["message"]
@@ -331,7 +331,7 @@ async fn bad_input_answers_json_errors_never_500(backend: Backend) {
     // Invalid values: 422 naming the field.
     let mut future = person("Vance", "Ruth", "2999-01-01", "MRN-4001");
     let (status, body) = app.admin("POST", "/api/v1/patients", Some(&future)).await;
-    assert_eq!(status, 422, "{body}");
+    assert_eq!(status, 422, "{body}\n{}", app.server.log());
     assert_eq!(body["code"], "invalid_value");
     assert_eq!(body["field"], "birth_date");
     future["birth_date"] = json!("1980-13-45");
@@ -357,7 +357,7 @@ async fn bad_input_answers_json_errors_never_500(backend: Backend) {
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["code"], "invalid_value");
 
-    // Unknown and malformed ids: 404.
+    // An unknown id is 404; a malformed one 400.
     let (status, body) = app
         .admin(
             "GET",
@@ -368,7 +368,8 @@ async fn bad_input_answers_json_errors_never_500(backend: Backend) {
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["code"], "not_found");
     let (status, body) = app.admin("GET", "/api/v1/patients/not-a-uuid", None).await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["code"], "invalid_path");
     assert!(body["message"].is_string());
     // A bad If-Match: 400.
     let stored = app
@@ -386,6 +387,7 @@ async fn bad_input_answers_json_errors_never_500(backend: Backend) {
         .await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["field"], "If-Match");
+    assert_eq!(body["code"], "invalid_header");
 
     // The server logged no patient data while answering all that.
     let log = app.server.log();
