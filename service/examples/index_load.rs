@@ -174,7 +174,17 @@ async fn main() -> anyhow::Result<()> {
         .map(|n| n.parse())
         .transpose()?
         .unwrap_or(100_000);
-    let db = Database::connect(url.as_str()).await?;
+    // The same SQLite settings as `mpi serve` (WAL, synchronous=NORMAL).
+    let mut options = sea_orm::ConnectOptions::new(url.clone());
+    options.max_connections(4).sqlx_logging(false);
+    options.map_sqlx_sqlite_opts(|o| {
+        o.create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            .busy_timeout(std::time::Duration::from_secs(5))
+    });
+    let db = Database::connect(options).await?;
     migration::Migrator::up(&db, None).await?;
     fill(&db, wanted).await?;
 
@@ -201,5 +211,61 @@ async fn main() -> anyhow::Result<()> {
         load.as_secs_f64(),
         mpi.index().heap_bytes() as f64 / 1e6
     );
+    latencies(&mpi).await
+}
+
+fn report(what: &str, mut took: Vec<std::time::Duration>) {
+    took.sort();
+    if took.is_empty() {
+        return;
+    }
+    let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize].as_secs_f64() * 1e3;
+    eprintln!(
+        "{what}: n={} p50 {:.2} ms, p99 {:.2} ms",
+        took.len(),
+        at(0.5),
+        at(0.99)
+    );
+}
+
+/// Sequential latencies of the audited use cases on 500 stored patients.
+async fn latencies(mpi: &Mpi) -> anyhow::Result<()> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let ctx = service::Ctx::system("index_load");
+    let ids: Vec<Uuid> = entity::patient::Entity::find()
+        .select_only()
+        .column(entity::patient::Column::Id)
+        .order_by_asc(entity::patient::Column::Id)
+        .limit(500)
+        .into_tuple()
+        .all(mpi.db())
+        .await?;
+    let (mut get, mut search, mut matching) = (vec![], vec![], vec![]);
+    for id in ids {
+        let t = Instant::now();
+        let p = service::patients::get(mpi, &ctx, id).await?;
+        get.push(t.elapsed());
+        if let Some(i) = p.record.identifiers.first() {
+            let t = Instant::now();
+            let found = service::patients::search(
+                mpi,
+                &ctx,
+                service::patients::PatientQuery {
+                    identifier: Some((i.system.clone(), i.value.clone())),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            search.push(t.elapsed());
+            anyhow::ensure!(found.total >= 1, "identifier search finds the patient");
+        }
+        let person = convert::person_from_record(&p.record);
+        let t = Instant::now();
+        service::matching::find_matches(mpi, &ctx, &person, Default::default()).await?;
+        matching.push(t.elapsed());
+    }
+    report("get by id (audited)", get);
+    report("search by identifier (audited)", search);
+    report("match (audited)", matching);
     Ok(())
 }
