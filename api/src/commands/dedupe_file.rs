@@ -18,7 +18,7 @@ use matcher::{Model, NormalizedRecord};
 use rayon::prelude::*;
 
 use super::file_mode::{
-    Progress, blocking, fit_model, load_model, read_records, say, write_clusters, write_pairs,
+    Progress, blocking, fit_or_builtin, load_model, read_records, say, write_clusters, write_pairs,
 };
 use matcher::batch::BatchConfig;
 
@@ -94,7 +94,7 @@ pub fn run_file(
         Some(m) => m,
         None => {
             let bar = progress.phase("fitting the model (EM)");
-            let fitted = fit_model(records, &candidates)?;
+            let fitted = fit_or_builtin(records, &candidates);
             bar.finish_and_clear();
             fitted
         }

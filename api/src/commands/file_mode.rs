@@ -181,6 +181,11 @@ pub enum ModelSource {
         /// Estimated share of matches among candidate pairs.
         prior: f64,
     },
+    /// The built-in model, because no model could be fitted to the input.
+    Builtin {
+        /// Why fitting failed.
+        reason: String,
+    },
 }
 
 impl std::fmt::Display for ModelSource {
@@ -199,6 +204,10 @@ impl std::fmt::Display for ModelSource {
                 } else {
                     "not converged"
                 }
+            ),
+            ModelSource::Builtin { reason } => write!(
+                f,
+                "built-in: no model could be fitted to the input ({reason}); pass --model to choose one"
             ),
         }
     }
@@ -224,6 +233,27 @@ pub fn fit_model(
         prior: report.prior,
     };
     Ok((report.model, source))
+}
+
+/// [`fit_model`], or the built-in model when the input cannot be fitted (too few records or no
+/// candidate pairs): a batch run still gives its answer, and says which model gave it.
+pub fn fit_or_builtin(records: &[NormalizedRecord], pairs: &[(u32, u32)]) -> (Model, ModelSource) {
+    match train(records, pairs, &TrainConfig::default()) {
+        Ok(report) => (
+            report.model,
+            ModelSource::Fitted {
+                iterations: report.iterations,
+                converged: report.converged,
+                prior: report.prior,
+            },
+        ),
+        Err(e) => (
+            Model::builtin(),
+            ModelSource::Builtin {
+                reason: e.to_string(),
+            },
+        ),
+    }
 }
 
 /// Creates `dir` (and parents) and opens `dir/name` for buffered writing.

@@ -21,7 +21,7 @@ use matcher::scoring::{probability, weight_of_probability};
 
 use super::dedupe_file::weigh;
 use super::file_mode::{
-    Progress, blocking, fit_model, load_model, read_records, say, write_clusters, write_pairs,
+    Progress, blocking, fit_or_builtin, load_model, read_records, say, write_clusters, write_pairs,
 };
 use crate::exit_code::InputDataError;
 
@@ -84,7 +84,7 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
                 .iter()
                 .map(|&(a, b)| (a, n_left as u32 + b))
                 .collect();
-            let fitted = fit_model(&all, &combined)?;
+            let fitted = fit_or_builtin(&all, &combined);
             bar.finish_and_clear();
             fitted
         }

@@ -456,3 +456,31 @@ fn train_then_dedupe_with_the_model() {
     );
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn dedupe_of_a_file_too_small_to_fit_uses_the_builtin_model() {
+    let dir = ScratchDir::new();
+    std::fs::write(
+        dir.path.join("one.csv"),
+        "id,given_name,family_name\nonly,Ann,Lee\n",
+    )
+    .expect("write");
+    let stdout = run_mpi_ok(
+        &dir.path,
+        &["dedupe", "--input", "one.csv", "--output", "out"],
+    );
+    assert!(
+        stdout.contains("built-in: no model could be fitted"),
+        "{stdout}"
+    );
+    assert_eq!(read_csv(&dir.path.join("out/pairs.csv")).len(), 0);
+    let clusters = read_csv(&dir.path.join("out/clusters.csv"));
+    assert_eq!(clusters.len(), 1);
+    assert_eq!(
+        (
+            clusters[0]["id"].as_str(),
+            clusters[0]["cluster_id"].as_str()
+        ),
+        ("only", "only")
+    );
+}
