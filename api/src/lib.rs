@@ -10,7 +10,6 @@ pub mod configuration;
 pub mod database;
 pub mod dto;
 pub mod error;
-pub mod fhir;
 pub mod exit_code;
 pub mod fhir;
 pub mod metrics;
