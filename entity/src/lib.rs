@@ -17,8 +17,8 @@
 
 pub mod api_key;
 pub mod audit_event;
-pub mod dedupe_job;
 pub mod change_log;
+pub mod dedupe_job;
 pub mod enums;
 pub mod json_list;
 pub mod match_score;

@@ -26,8 +26,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, Statement,
-    TransactionTrait,
+    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
+    Statement, TransactionOptions, TransactionTrait,
 };
 use serde::Serialize;
 use tokio::sync::{Mutex, OwnedMutexGuard};
@@ -185,7 +185,18 @@ impl Mpi {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
         };
-        let txn = self.inner.db.begin().await?;
+        // The gate orders this process's writers; BEGIN IMMEDIATE makes writers in other
+        // processes (`mpi import`, a second server on the same file) wait for the busy timeout
+        // instead of failing when a deferred read lock would have to be upgraded.
+        let txn = if self.inner.db.get_database_backend() == DbBackend::Sqlite {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            };
+            self.inner.db.begin_with_options(options).await?
+        } else {
+            self.inner.db.begin().await?
+        };
         Ok(WriteTxn { txn, _guard: guard })
     }
 
