@@ -1,65 +1,14 @@
 //! Batch deduplication and linkage: identical output whatever the thread count, linkage finding
 //! each record's true counterpart, and the clustering chain guard on real scored records.
 
+mod common;
+use common::febrl;
 use std::collections::{BTreeMap, HashSet};
 
-use matcher::batch::{BatchConfig, dedupe, link, normalize_all};
+use matcher::batch::{BatchConfig, dedupe, link};
 use matcher::normalize::normalize;
 use matcher::scoring::Model;
-use matcher::{Address, Identifier, NormalizedRecord, PersonRecord};
-
-/// A FEBRL set, normalized by `matcher::normalize`, with the entity number of each record.
-fn febrl(file: &str) -> (Vec<NormalizedRecord>, Vec<u32>) {
-    let path = format!(
-        "{}/../../shared/data/febrl/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut records = Vec::new();
-    let mut entities = Vec::new();
-    for row in reader.records() {
-        let row = row.expect("csv row");
-        let field = |i: usize| row.get(i).unwrap_or("").to_owned();
-        let some = |s: String| (!s.is_empty()).then_some(s);
-        entities.push(
-            field(0)
-                .split('-')
-                .nth(1)
-                .expect("rec id")
-                .parse()
-                .expect("entity"),
-        );
-        let raw = PersonRecord {
-            given_names: some(field(1)).into_iter().collect(),
-            family_names: some(field(2)).into_iter().collect(),
-            birth_date: some(field(9)),
-            addresses: vec![Address {
-                lines: [format!("{} {}", field(3), field(4)), field(5)]
-                    .into_iter()
-                    .map(|l| l.trim().to_owned())
-                    .filter(|l| !l.is_empty())
-                    .collect(),
-                city: some(field(6)),
-                postal_code: some(field(7)),
-                state: some(field(8)),
-                country: None,
-            }],
-            identifiers: some(field(10))
-                .map(|value| Identifier {
-                    system: "ssn".to_owned(),
-                    value,
-                })
-                .into_iter()
-                .collect(),
-            ..PersonRecord::default()
-        };
-        records.push(raw);
-    }
-    (normalize_all(&records), entities)
-}
+use matcher::{Address, NormalizedRecord, PersonRecord};
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new()

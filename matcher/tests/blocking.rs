@@ -1,15 +1,13 @@
 //! Candidate selection: `CandidateIndex` insert/update/remove/query behaviour, frequency caps,
 //! batch candidate pairs, and blocking recall (pair completeness) on the FEBRL sets.
 
+mod common;
+use common::febrl;
 use std::collections::{BTreeMap, HashSet};
 
-use matcher::batch::normalize_all;
 use matcher::blocking::{BlockingConfig, CandidateIndex, candidate_pairs, candidate_pairs_between};
 use matcher::normalize::normalize_name;
-use matcher::{
-    Address, BirthDate, Identifier, NormalizedAddress, NormalizedName, NormalizedRecord,
-    PersonRecord,
-};
+use matcher::{BirthDate, NormalizedAddress, NormalizedName, NormalizedRecord};
 
 fn name(text: &str) -> NormalizedName {
     normalize_name(text)
@@ -26,59 +24,6 @@ fn person(given: &str, family: &str, dob: Option<(u16, u8, u8)>, postal: &str) -
         }],
         ..NormalizedRecord::default()
     }
-}
-
-/// A FEBRL set, normalized by `matcher::normalize`, with the entity number of each record.
-fn febrl(file: &str) -> (Vec<NormalizedRecord>, Vec<u32>) {
-    let path = format!(
-        "{}/../../shared/data/febrl/{file}",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&path)
-        .unwrap_or_else(|e| panic!("{path}: {e}"));
-    let mut records = Vec::new();
-    let mut entities = Vec::new();
-    for row in reader.records() {
-        let row = row.expect("csv row");
-        let field = |i: usize| row.get(i).unwrap_or("").to_owned();
-        let some = |s: String| (!s.is_empty()).then_some(s);
-        entities.push(
-            field(0)
-                .split('-')
-                .nth(1)
-                .expect("rec id")
-                .parse()
-                .expect("entity"),
-        );
-        let raw = PersonRecord {
-            given_names: some(field(1)).into_iter().collect(),
-            family_names: some(field(2)).into_iter().collect(),
-            birth_date: some(field(9)),
-            addresses: vec![Address {
-                lines: [format!("{} {}", field(3), field(4)), field(5)]
-                    .into_iter()
-                    .map(|l| l.trim().to_owned())
-                    .filter(|l| !l.is_empty())
-                    .collect(),
-                city: some(field(6)),
-                postal_code: some(field(7)),
-                state: some(field(8)),
-                country: None,
-            }],
-            identifiers: some(field(10))
-                .map(|value| Identifier {
-                    system: "ssn".to_owned(),
-                    value,
-                })
-                .into_iter()
-                .collect(),
-            ..PersonRecord::default()
-        };
-        records.push(raw);
-    }
-    (normalize_all(&records), entities)
 }
 
 fn true_pairs(entities: &[u32]) -> HashSet<(u32, u32)> {

@@ -4,66 +4,14 @@
 //! The data sets live in `shared/data/febrl/` beside the repository (`../../shared/data/febrl`
 //! from this crate). Labels (`rec-<N>-...`) are used only to evaluate, never to train.
 
+mod common;
+use common::febrl_people;
+use matcher::NormalizedRecord;
 use matcher::blocking::{BlockingConfig, candidate_pairs};
 use matcher::normalize::normalize;
 use matcher::scoring::MatchDecision;
 use matcher::training::{TrainConfig, train};
-use matcher::{Address, Identifier, NormalizedRecord, PersonRecord};
 use std::collections::HashSet;
-use std::path::PathBuf;
-
-fn data_path(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/febrl")
-        .join(file)
-}
-
-/// Reads a FEBRL file into (true entity id, raw record).
-fn load(file: &str) -> Vec<(u32, PersonRecord)> {
-    let path = data_path(file);
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
-    reader
-        .records()
-        .map(|row| {
-            let row = row.expect("well-formed FEBRL row");
-            let f = |i: usize| row.get(i).unwrap_or("");
-            let entity: u32 = f(0)
-                .split('-')
-                .nth(1)
-                .and_then(|n| n.parse().ok())
-                .expect("rec-<N>-... id");
-            let line1 = format!("{} {}", f(3), f(4)).trim().to_owned();
-            let record = PersonRecord {
-                given_names: opt(f(1)).into_iter().collect(),
-                family_names: opt(f(2)).into_iter().collect(),
-                birth_date: opt(f(9)),
-                addresses: vec![Address {
-                    lines: [line1, f(5).to_owned()]
-                        .into_iter()
-                        .filter(|l| !l.is_empty())
-                        .collect(),
-                    city: opt(f(6)),
-                    state: opt(f(8)),
-                    postal_code: opt(f(7)),
-                    country: None,
-                }],
-                identifiers: opt(f(10))
-                    .map(|v| Identifier {
-                        system: "soc_sec_id".into(),
-                        value: v,
-                    })
-                    .into_iter()
-                    .collect(),
-                ..Default::default()
-            };
-            (entity, record)
-        })
-        .collect()
-}
 
 struct Quality {
     precision: f64,
@@ -73,7 +21,7 @@ struct Quality {
 }
 
 fn run(file: &str) -> Quality {
-    let rows = load(file);
+    let rows = febrl_people(file);
     let entities: Vec<u32> = rows.iter().map(|r| r.0).collect();
     let records: Vec<NormalizedRecord> = rows.iter().map(|r| normalize(&r.1)).collect();
     let pairs = candidate_pairs(&records, &BlockingConfig::batch());
