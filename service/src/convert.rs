@@ -259,6 +259,31 @@ fn p_end(p: &Option<Period>) -> Option<NaiveDate> {
     p.and_then(|p| p.end)
 }
 
+/// A new patient row (version 1, a new `person_id`) for `input`; timestamps are left to the database.
+pub fn patient_row(id: Uuid, input: &PatientInput, actor: &str) -> patient::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    patient::ActiveModel {
+        id: Set(id),
+        person_id: Set(Uuid::new_v4()),
+        active: Set(input.active),
+        gender: Set(input.gender),
+        birth_date: Set(input.birth_date),
+        deceased: Set(input.deceased),
+        deceased_at: Set(input.deceased_at),
+        marital_status: Set(input.marital_status),
+        multiple_birth: Set(input.multiple_birth),
+        multiple_birth_order: Set(input.multiple_birth_order),
+        managing_organization_id: Set(input.managing_organization_id),
+        version: Set(1),
+        deleted_at: Set(None),
+        deleted_by: Set(None),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+}
+
 /// A new name row for `patient_id` (created/updated timestamps left to the database).
 pub fn name_row(
     patient_id: Uuid,

@@ -16,8 +16,8 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QuerySelect, Statement, TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -173,26 +173,7 @@ pub async fn import_batch(
                 .map(|i| (i.system.trim().to_owned(), i.value.trim().to_owned())),
         );
         let id = Uuid::now_v7();
-        patients.push(patient::ActiveModel {
-            id: Set(id),
-            person_id: Set(Uuid::new_v4()),
-            active: Set(input.active),
-            gender: Set(input.gender),
-            birth_date: Set(input.birth_date),
-            deceased: Set(input.deceased),
-            deceased_at: Set(input.deceased_at),
-            marital_status: Set(input.marital_status),
-            multiple_birth: Set(input.multiple_birth),
-            multiple_birth_order: Set(input.multiple_birth_order),
-            managing_organization_id: Set(input.managing_organization_id),
-            version: Set(1),
-            deleted_at: Set(None),
-            deleted_by: Set(None),
-            created_at: NotSet,
-            updated_at: NotSet,
-            created_by: Set(actor.to_owned()),
-            updated_by: Set(actor.to_owned()),
-        });
+        patients.push(convert::patient_row(id, input, actor));
         let live = input.active;
         names.extend(
             input

@@ -9,9 +9,8 @@ use std::collections::HashSet;
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
-    ConnectionTrait, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    SqlErr,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DbErr,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -499,28 +498,7 @@ async fn register_in(
     check_identifiers(txn, None, &input.identifiers).await?;
     let id = Uuid::new_v4();
     let actor = ctx.actor.name.as_str();
-    patient::ActiveModel {
-        id: Set(id),
-        person_id: Set(Uuid::new_v4()),
-        active: Set(input.active),
-        gender: Set(input.gender),
-        birth_date: Set(input.birth_date),
-        deceased: Set(input.deceased),
-        deceased_at: Set(input.deceased_at),
-        marital_status: Set(input.marital_status),
-        multiple_birth: Set(input.multiple_birth),
-        multiple_birth_order: Set(input.multiple_birth_order),
-        managing_organization_id: Set(input.managing_organization_id),
-        version: Set(1),
-        deleted_at: Set(None),
-        deleted_by: Set(None),
-        created_at: NotSet,
-        updated_at: NotSet,
-        created_by: Set(actor.to_owned()),
-        updated_by: Set(actor.to_owned()),
-    }
-    .insert(txn)
-    .await?;
+    convert::patient_row(id, input, actor).insert(txn).await?;
     insert_children(txn, id, input, input.active, actor).await?;
     let mut review_task_ids = Vec::new();
     for c in candidates
