@@ -232,6 +232,11 @@ proptest! {
             _ => better = a.clone(),
         }
         let (na, nb, nbetter) = (normalize(&a), normalize(&b), normalize(&better));
+        // The one designed exception: agreement that turns a pair into a household (same family
+        // name plus address or phone) switches the identity fields to their household u, so a
+        // shared given name weighs less between people who live together (twins, juniors).
+        // Monotonicity holds within one household context; across it the issue stays open.
+        prop_assume!(model.pair_shares_household(&na, &nb) == model.pair_shares_household(&na, &nbetter));
         let (before, after) = (model.score(&na, &nb).match_weight, model.score(&na, &nbetter).match_weight);
         prop_assert!(after >= before - 1e-9, "field {field}: {before} -> {after}");
     }
