@@ -49,7 +49,8 @@ use entity::{
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
-    ConnectionTrait, DatabaseTransaction, EntityTrait, ExprTrait, QueryFilter, TransactionTrait,
+    ConnectionTrait, DatabaseTransaction, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -590,6 +591,115 @@ async fn copy_missing(
         }
     }
     Ok(())
+}
+
+/// Which merges to list. `page` is 1-based (0 counts as 1); `per_page` 0 means 20.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MergeFilter {
+    /// Only merges this record took part in (as survivor or as retired record).
+    pub patient_id: Option<Uuid>,
+    /// `Some(false)`: only merges still in force; `Some(true)`: only undone ones.
+    pub undone: Option<bool>,
+    /// Page number from 1.
+    pub page: u64,
+    /// Page size.
+    pub per_page: u64,
+}
+
+/// One merge as listed: who merged which record into which, and whether it was undone. The
+/// before-images stay in the database (they are for undo, not for display).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MergeSummary {
+    /// The merge's id (give it to [`undo`]).
+    pub id: Uuid,
+    /// The survivor.
+    pub target: Uuid,
+    /// The retired record.
+    pub source: Uuid,
+    /// The review task the merge decided, if any.
+    pub review_task_id: Option<Uuid>,
+    /// Who merged (key name).
+    pub actor: String,
+    /// When.
+    pub merged_at: chrono::DateTime<chrono::FixedOffset>,
+    /// When it was undone, if it was.
+    pub undone_at: Option<chrono::DateTime<chrono::FixedOffset>>,
+    /// Who undid it.
+    pub undone_by: Option<String>,
+}
+
+impl From<merge_event::Model> for MergeSummary {
+    fn from(e: merge_event::Model) -> MergeSummary {
+        MergeSummary {
+            id: e.id,
+            target: e.target_patient_id,
+            source: e.source_patient_id,
+            review_task_id: e.review_task_id,
+            actor: e.actor,
+            merged_at: e.merged_at,
+            undone_at: e.undone_at,
+            undone_by: e.undone_by,
+        }
+    }
+}
+
+/// Lists merges, newest first: the stewards' recent merges (to undo one) and a patient's merge
+/// history. Needs the `Read` permission; audited as a read (the merges' ids).
+#[tracing::instrument(skip_all)]
+pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: MergeFilter) -> Result<crate::Page<MergeSummary>> {
+    ctx.authorize(Action::Read)?;
+    let (page, per_page) = crate::page_bounds(filter.page, filter.per_page);
+    let txn = mpi.write_txn().await?;
+    let mut query = merge_event::Entity::find();
+    if let Some(id) = filter.patient_id {
+        query = query.filter(
+            Condition::any()
+                .add(merge_event::Column::TargetPatientId.eq(id))
+                .add(merge_event::Column::SourcePatientId.eq(id)),
+        );
+    }
+    match filter.undone {
+        Some(true) => query = query.filter(merge_event::Column::UndoneAt.is_not_null()),
+        Some(false) => query = query.filter(merge_event::Column::UndoneAt.is_null()),
+        None => {}
+    }
+    let total = query.clone().count(&*txn).await?;
+    // Merge ids are UUIDv7 (time-ordered): the id breaks ties between merges of one instant.
+    let items: Vec<MergeSummary> = query
+        .order_by_desc(merge_event::Column::MergedAt)
+        .order_by_desc(merge_event::Column::Id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+        .all(&*txn)
+        .await?
+        .into_iter()
+        .map(MergeSummary::from)
+        .collect();
+    let ids: Vec<String> = items.iter().map(|m| m.id.to_string()).collect();
+    audit::record(
+        &*txn,
+        ctx,
+        AuditEntry {
+            action: "merge.list".to_owned(),
+            entity_type: Some("merge".to_owned()),
+            entity_id: None,
+            before: Some(serde_json::json!({
+                "patient_id": filter.patient_id,
+                "undone": filter.undone,
+                "page": page,
+                "per_page": per_page,
+            })),
+            after: Some(serde_json::json!({ "merge_ids": ids, "total": total })),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(crate::Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
 }
 
 fn undo_impossible(message: impl Into<String>) -> Error {

@@ -14,7 +14,7 @@
 //! Deciding a task that is not open answers `Conflict task_decided`; the closing `UPDATE` only
 //! matches an open task, so of two concurrent decisions one wins.
 
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -35,7 +35,8 @@ use crate::patients::Patient;
 use crate::{Mpi, Page, links, page_bounds};
 
 /// Which tasks to list. `None` fields do not filter; `page` is 1-based (0 counts as 1) and
-/// `per_page` 0 means 20. Scores are match probabilities in `0..=1`, both bounds inclusive.
+/// `per_page` 0 means 20. Scores are match probabilities in `0..=1`, both bounds inclusive;
+/// `from` (inclusive) and `to` (exclusive) bound when the task was opened.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ReviewFilter {
     /// Only tasks with this status.
@@ -44,6 +45,10 @@ pub struct ReviewFilter {
     pub min_score: Option<f64>,
     /// Only tasks scoring at most this.
     pub max_score: Option<f64>,
+    /// Only tasks opened at or after this time.
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Only tasks opened before this time.
+    pub to: Option<DateTime<FixedOffset>>,
     /// Page number from 1.
     pub page: u64,
     /// Page size.
@@ -126,6 +131,11 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
     {
         return Err(Error::validation("min_score", "must not exceed max_score"));
     }
+    if let (Some(from), Some(to)) = (filter.from, filter.to)
+        && from >= to
+    {
+        return Err(Error::validation("from", "must be before to"));
+    }
     let (page, per_page) = page_bounds(filter.page, filter.per_page);
     let txn = mpi.write_txn().await?;
     let mut query = review_task::Entity::find();
@@ -137,6 +147,13 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
     }
     if let Some(max) = filter.max_score {
         query = query.filter(review_task::Column::Probability.lte(max));
+    }
+    // Compared in UTC: SQLite stores timestamps as UTC RFC 3339 text.
+    if let Some(from) = filter.from {
+        query = query.filter(review_task::Column::CreatedAt.gte(utc(from)));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(review_task::Column::CreatedAt.lt(utc(to)));
     }
     let total = query.clone().count(&*txn).await?;
     let items = query
@@ -160,6 +177,8 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
                 "status": filter.status,
                 "min_score": filter.min_score,
                 "max_score": filter.max_score,
+                "from": filter.from,
+                "to": filter.to,
                 "page": page,
                 "per_page": per_page,
             })),
@@ -177,6 +196,10 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
         },
         queue_depth,
     })
+}
+
+fn utc(t: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    t.with_timezone(&Utc).fixed_offset()
 }
 
 /// The number of open review tasks.

@@ -857,3 +857,104 @@ async fn a_patient_changed_under_a_running_merge_is_a_concurrent_change() {
         0
     );
 }
+
+#[tokio::test]
+async fn merges_are_listed_newest_first_by_patient_and_by_undo_state() {
+    for backend in Backend::ALL {
+        let (_db, mpi) = start(backend).await;
+        let (a, b, c) = three(&mpi).await;
+        let merge_of = |target: Uuid, source: Uuid| MergeRequest {
+            target,
+            source,
+            preview: false,
+            review_task_id: None,
+        };
+        let first = merge::merge(&mpi, &steward(), merge_of(a, b))
+            .await
+            .unwrap()
+            .merge_id
+            .unwrap();
+        merge::undo(&mpi, &steward(), first).await.unwrap();
+        let second = merge::merge(&mpi, &steward(), merge_of(c, b))
+            .await
+            .unwrap()
+            .merge_id
+            .unwrap();
+        // A preview stores no merge.
+        merge::merge(
+            &mpi,
+            &steward(),
+            MergeRequest {
+                preview: true,
+                ..merge_of(a, c)
+            },
+        )
+        .await
+        .unwrap();
+
+        let list = |patient_id: Option<Uuid>, undone: Option<bool>| {
+            let mpi = mpi.clone();
+            async move {
+                merge::list(
+                    &mpi,
+                    &steward(),
+                    merge::MergeFilter {
+                        patient_id,
+                        undone,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+            }
+        };
+        let ids = |page: &service::Page<merge::MergeSummary>| {
+            page.items.iter().map(|m| m.id).collect::<Vec<_>>()
+        };
+        let all = list(None, None).await;
+        assert_eq!(ids(&all), [second, first], "{backend:?}: newest first");
+        assert_eq!(all.total, 2);
+        let newest = &all.items[0];
+        assert_eq!((newest.target, newest.source), (c, b));
+        assert_eq!(newest.actor, "steward-1");
+        assert!(newest.undone_at.is_none());
+        let undone = &all.items[1];
+        assert!(undone.undone_at.is_some());
+        assert_eq!(undone.undone_by.as_deref(), Some("steward-1"));
+
+        assert_eq!(ids(&list(None, Some(false)).await), [second]);
+        assert_eq!(ids(&list(None, Some(true)).await), [first]);
+        assert_eq!(ids(&list(Some(a), None).await), [first], "as survivor");
+        assert_eq!(
+            ids(&list(Some(b), None).await),
+            [second, first],
+            "as source"
+        );
+        assert_eq!(ids(&list(Some(c), Some(true)).await), Vec::<Uuid>::new());
+
+        let page2 = merge::list(
+            &mpi,
+            &steward(),
+            merge::MergeFilter {
+                page: 2,
+                per_page: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!((ids(&page2), page2.total), (vec![first], 2));
+
+        let auditor = Ctx {
+            actor: Actor {
+                name: "auditor-1".into(),
+                role: Role::Auditor,
+            },
+            meta: RequestMeta::default(),
+        };
+        let e = merge::list(&mpi, &auditor, merge::MergeFilter::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::Forbidden { .. }), "{e:?}");
+    }
+}

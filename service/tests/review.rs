@@ -290,6 +290,91 @@ async fn list_filters_sorts_pages_and_counts_the_open_queue() {
 }
 
 #[tokio::test]
+async fn list_filters_by_when_the_task_was_opened() {
+    for backend in Backend::ALL {
+        let (_db, mpi) = start(backend).await;
+        let steward = ctx(Role::Steward);
+        let mut ids = Vec::new();
+        for (g, f, b, s) in [
+            ("Ava", "Stone", (1931, 1, 2), "1 Elm Road"),
+            ("Ben", "Okoro", (1945, 3, 4), "22 Hill Street"),
+            ("Cy", "Patel", (1958, 5, 6), "3 Bay Lane"),
+        ] {
+            ids.push(register(&mpi, person(g, f, b, s)).await);
+        }
+        let old = open_task(&mpi, ids[0], ids[1], 0.9).await;
+        let new = open_task(&mpi, ids[1], ids[2], 0.8).await;
+        // The first task was opened long ago (written in another zone than UTC on purpose).
+        let long_ago = chrono::DateTime::parse_from_rfc3339("2020-03-01T09:30:00+02:00").unwrap();
+        review_task::Entity::update_many()
+            .col_expr(
+                review_task::Column::CreatedAt,
+                sea_orm::sea_query::Expr::value(
+                    long_ago.with_timezone(&chrono::Utc).fixed_offset(),
+                ),
+            )
+            .filter(review_task::Column::Id.eq(old))
+            .exec(mpi.db())
+            .await
+            .unwrap();
+        let at = |s: &str| Some(chrono::DateTime::parse_from_rfc3339(s).unwrap());
+        let listed = |from, to| {
+            let mpi = mpi.clone();
+            let steward = steward.clone();
+            async move {
+                review::list(
+                    &mpi,
+                    &steward,
+                    ReviewFilter {
+                        from,
+                        to,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .tasks
+                .items
+                .iter()
+                .map(|t| t.id)
+                .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            listed(at("2021-01-01T00:00:00Z"), None).await,
+            [new],
+            "{backend:?}"
+        );
+        assert_eq!(listed(None, at("2021-01-01T00:00:00Z")).await, [old]);
+        // Bounds: `from` is inclusive, `to` exclusive, whatever the zone they are written in.
+        assert_eq!(
+            listed(at("2020-03-01T07:30:00Z"), at("2020-03-01T07:30:01Z")).await,
+            [old]
+        );
+        assert_eq!(
+            listed(at("2020-03-01T09:30:00+02:00"), None).await,
+            [old, new]
+        );
+        assert_eq!(
+            listed(None, at("2020-03-01T09:30:00+02:00")).await,
+            Vec::<Uuid>::new()
+        );
+        let e = review::list(
+            &mpi,
+            &steward,
+            ReviewFilter {
+                from: at("2021-01-01T00:00:00Z"),
+                to: at("2020-01-01T00:00:00Z"),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(e, Error::Validation { .. }), "{e:?}");
+    }
+}
+
+#[tokio::test]
 async fn get_shows_both_records_with_the_models_explanation() {
     for backend in Backend::ALL {
         let (_db, mpi) = start(backend).await;
