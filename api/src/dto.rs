@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use entity::{audit_event, patient_link, review_task};
 use service::matching::MatchCandidate;
+use service::merge::MergeSummary;
 use service::patients::{
     AddressInput, IdentifierInput, NameInput, Patient, PatientInput, TelecomInput, parse_code,
 };
@@ -470,6 +471,42 @@ impl From<&review_task::Model> for ReviewTaskDto {
             note: t.note.clone(),
             created_at: t.created_at,
             updated_at: t.updated_at,
+        }
+    }
+}
+
+/// One merge: which record was retired into which, by whom, and whether it was undone.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct MergeEventDto {
+    /// The merge's id (`POST /merges/{id}/undo`).
+    pub id: Uuid,
+    /// The survivor.
+    pub target: Uuid,
+    /// The retired record.
+    pub source: Uuid,
+    /// The review task the merge decided, if any.
+    pub review_task_id: Option<Uuid>,
+    /// Who merged (key name).
+    pub actor: String,
+    /// When.
+    pub merged_at: DateTime<FixedOffset>,
+    /// When it was undone, if it was.
+    pub undone_at: Option<DateTime<FixedOffset>>,
+    /// Who undid it.
+    pub undone_by: Option<String>,
+}
+
+impl From<&MergeSummary> for MergeEventDto {
+    fn from(m: &MergeSummary) -> MergeEventDto {
+        MergeEventDto {
+            id: m.id,
+            target: m.target,
+            source: m.source,
+            review_task_id: m.review_task_id,
+            actor: m.actor.clone(),
+            merged_at: m.merged_at,
+            undone_at: m.undone_at,
+            undone_by: m.undone_by.clone(),
         }
     }
 }

@@ -1,14 +1,15 @@
-//! `POST /api/v1/merges` (merge or preview) and `POST /api/v1/merges/{id}/undo`.
+//! `POST /api/v1/merges` (merge or preview), `GET /api/v1/merges` (recent merges, a patient's
+//! merge history) and `POST /api/v1/merges/{id}/undo`.
 
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use service::merge::{self, MergeRequest};
+use service::merge::{self, MergeFilter, MergeRequest};
 
 use crate::auth::Caller;
-use crate::dto::PatientDto;
+use crate::dto::{MergeEventDto, PageDto, PatientDto};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
@@ -92,5 +93,42 @@ pub async fn undo(
         merge_id: *id,
         target: PatientDto::from(&outcome.target),
         source: PatientDto::from(&outcome.source),
+    }))
+}
+
+/// Query of `GET /merges`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only merges this record took part in (as survivor or as retired record).
+    pub patient_id: Option<Uuid>,
+    /// `false`: only merges still in force; `true`: only undone ones.
+    pub undone: Option<bool>,
+    /// Page, from 1.
+    pub page: Option<u64>,
+    /// Page size (default 20, at most 500).
+    pub per_page: Option<u64>,
+}
+
+/// `GET /api/v1/merges`: newest first.
+#[utoipa::path(operation_id = "list_merges", get, path = "/api/v1/merges", tag = "merges", params(ListQuery),
+    responses((status = 200, description = "One page of merges, newest first", body = PageDto<MergeEventDto>),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody)))]
+pub async fn list(caller: Caller, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let found = merge::list(
+        &caller.mpi,
+        &caller.ctx,
+        MergeFilter {
+            patient_id: query.patient_id,
+            undone: query.undone,
+            page: query.page.unwrap_or(1),
+            per_page: query.per_page.unwrap_or(20),
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(PageDto {
+        items: found.items.iter().map(MergeEventDto::from).collect(),
+        total: found.total,
+        page: found.page,
+        per_page: found.per_page,
     }))
 }

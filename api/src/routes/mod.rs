@@ -8,6 +8,7 @@ mod matching;
 mod merges;
 mod patients;
 mod review;
+pub mod ui;
 
 use actix_web::{HttpResponse, web};
 use utoipa::OpenApi;
@@ -30,12 +31,14 @@ use crate::error::ApiError;
         crate::metrics::metrics,
         patients::register,
         patients::search,
+        patients::search_post,
         patients::get,
         patients::update,
         patients::delete,
         patients::links,
         matching::find,
         merges::create,
+        merges::list,
         merges::undo,
         links::create,
         links::delete,
@@ -78,6 +81,18 @@ impl utoipa::Modify for BearerKey {
 /// Mounts every route on the application.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
+        web::resource("/")
+            .get(ui::index)
+            .route(web::head().to(ui::index))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource("/ui/{file}")
+            .get(ui::file)
+            .route(web::head().to(ui::file))
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
         web::resource("/health")
             .get(health::health)
             .default_service(web::to(method_not_allowed)),
@@ -102,6 +117,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(method_not_allowed)),
             )
             .service(
+                web::resource("/patients/_search")
+                    .post(patients::search_post)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
                 web::resource("/patients/{id}")
                     .get(patients::get)
                     .put(patients::update)
@@ -121,6 +141,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/merges")
                     .post(merges::create)
+                    .get(merges::list)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

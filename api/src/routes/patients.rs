@@ -139,8 +139,8 @@ pub async fn delete(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse,
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// Query of `GET /api/v1/patients`.
-#[derive(Debug, Default, Deserialize, IntoParams)]
+/// Query of `GET /api/v1/patients` (and body of `POST /api/v1/patients/_search`).
+#[derive(Debug, Default, Deserialize, IntoParams, ToSchema)]
 pub struct SearchQuery {
     /// Any name part (family or given) starting with this.
     pub name: Option<String>,
@@ -212,6 +212,25 @@ pub async fn search(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = patients::search(&caller.mpi, &caller.ctx, query.to_query()?).await?;
+    Ok(HttpResponse::Ok().json(PageDto {
+        items: page.items.iter().map(PatientDto::from).collect(),
+        total: page.total,
+        page: page.page,
+        per_page: page.per_page,
+    }))
+}
+
+/// `POST /api/v1/patients/_search`: the same search with the criteria in a JSON body, so that
+/// patient data stays out of URLs (and so out of proxies' and browsers' logs).
+#[utoipa::path(operation_id = "search_patients_post", post, path = "/api/v1/patients/_search", tag = "patients",
+    request_body(content = SearchQuery, description = "The criteria of `GET /api/v1/patients`, as JSON"),
+    responses((status = 200, description = "One page of records, by id", body = PageDto<PatientDto>),
+        (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
+pub async fn search_post(
+    caller: Caller,
+    body: web::Json<SearchQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let page = patients::search(&caller.mpi, &caller.ctx, body.to_query()?).await?;
     Ok(HttpResponse::Ok().json(PageDto {
         items: page.items.iter().map(PatientDto::from).collect(),
         total: page.total,

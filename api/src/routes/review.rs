@@ -1,6 +1,7 @@
 //! `/api/v1/review-tasks`: the stewards' queue, one task side by side, and decisions.
 
 use actix_web::{HttpResponse, web};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -22,6 +23,10 @@ pub struct ListQuery {
     pub min_score: Option<f64>,
     /// Only tasks scoring at most this probability.
     pub max_score: Option<f64>,
+    /// Only tasks opened at or after this time (RFC 3339).
+    pub from: Option<DateTime<FixedOffset>>,
+    /// Only tasks opened before this time (RFC 3339).
+    pub to: Option<DateTime<FixedOffset>>,
     /// Page, from 1.
     pub page: Option<u64>,
     /// Page size (default 20).
@@ -58,6 +63,8 @@ pub async fn list(
             status,
             min_score: query.min_score,
             max_score: query.max_score,
+            from: query.from,
+            to: query.to,
             page: query.page.unwrap_or(1),
             per_page: query.per_page.unwrap_or(20),
         },

@@ -17,3 +17,4 @@ mod migrate;
 mod openapi;
 mod patients;
 mod review;
+mod ui;

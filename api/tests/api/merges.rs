@@ -260,3 +260,112 @@ async fn links_create_list_delete(backend: Backend) {
     assert_eq!(status, 404);
 }
 both_backends!(links_create_list_delete);
+
+async fn recent_merges_and_a_patients_merge_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app
+        .register_forced(&person("Okonjo", "Adaeze", "1979-02-14", "MRN-7101"))
+        .await;
+    let b = app
+        .register_forced(&person("Okonjo", "Adaeze", "1979-02-14", "MRN-7102"))
+        .await;
+    let c = app
+        .register_forced(&person("Lindqvist", "Oskar", "1977-01-30", "MRN-7103"))
+        .await;
+    let (status, first) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            "/api/v1/merges",
+            Some(&json!({"target": id_of(&a), "source": id_of(&b)})),
+        )
+        .await;
+    assert_eq!(status, 200, "{first}");
+    let first_id = first["merge_id"].as_str().expect("merge_id").to_owned();
+    let (status, _) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            &format!("/api/v1/merges/{first_id}/undo"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, second) = app
+        .as_role(
+            Role::Steward,
+            "POST",
+            "/api/v1/merges",
+            Some(&json!({"target": id_of(&c), "source": id_of(&b)})),
+        )
+        .await;
+    let second_id = second["merge_id"].as_str().expect("merge_id").to_owned();
+
+    let (status, all) = app
+        .as_role(Role::Steward, "GET", "/api/v1/merges", None)
+        .await;
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["total"], 2);
+    assert_eq!(all["items"][0]["id"], json!(second_id), "newest first");
+    assert_eq!(all["items"][0]["target"], c["id"]);
+    assert_eq!(all["items"][0]["source"], b["id"]);
+    assert_eq!(all["items"][0]["actor"], "steward");
+    assert!(all["items"][0]["undone_at"].is_null());
+    assert_eq!(all["items"][1]["id"], json!(first_id));
+    assert_eq!(all["items"][1]["undone_by"], "steward");
+    assert!(
+        all["items"][0].get("target_before").is_none(),
+        "no before-images"
+    );
+
+    let (_, in_force) = app
+        .as_role(Role::Steward, "GET", "/api/v1/merges?undone=false", None)
+        .await;
+    assert_eq!(in_force["total"], 1);
+    assert_eq!(in_force["items"][0]["id"], json!(second_id));
+    let (_, history) = app
+        .as_role(
+            Role::Registrar,
+            "GET",
+            &format!("/api/v1/merges?patient_id={}", id_of(&a)),
+            None,
+        )
+        .await;
+    assert_eq!(history["total"], 1, "{history}");
+    assert_eq!(history["items"][0]["id"], json!(first_id));
+    let (_, page) = app
+        .admin("GET", "/api/v1/merges?page=2&per_page=1", None)
+        .await;
+    assert_eq!(page["items"][0]["id"], json!(first_id));
+    assert_eq!(
+        (page["page"].clone(), page["per_page"].clone()),
+        (json!(2), json!(1))
+    );
+
+    let (status, bad) = app
+        .admin("GET", "/api/v1/merges?patient_id=nope", None)
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["code"], "invalid_query");
+    let (status, _) = app
+        .as_role(Role::Auditor, "GET", "/api/v1/merges", None)
+        .await;
+    assert_eq!(status, 403);
+    let (_, audit) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            "/api/v1/audit?entity_type=merge",
+            None,
+        )
+        .await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|e| e["action"] == "merge.list"),
+        "listing merges is audited: {audit}"
+    );
+}
+both_backends!(recent_merges_and_a_patients_merge_history);

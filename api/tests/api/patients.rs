@@ -287,6 +287,46 @@ async fn search_by_name_birth_date_identifier_postal_code_with_pages(backend: Ba
     let (status, bad) = app.admin("GET", "/api/v1/patients?page=abc", None).await;
     assert_eq!(status, 400, "{bad}");
     assert_eq!(bad["code"], "invalid_query");
+
+    // The same search with the criteria in a JSON body, so patient data stays out of URLs.
+    let app = &app;
+    let search = |body: Value| async move {
+        app.as_role(
+            Role::Registrar,
+            "POST",
+            "/api/v1/patients/_search",
+            Some(&body),
+        )
+        .await
+    };
+    let (status, page) = search(json!({"birth_date": "1975-11-30", "family": "Lindqvist"})).await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(ids(&page), vec![id_of(&a)]);
+    let (_, page) = search(json!({"identifier": "urn:test:mrn|MRN-3002", "per_page": 5})).await;
+    assert_eq!(ids(&page), vec![id_of(&b)]);
+    assert_eq!(page["per_page"], 5);
+    let (_, page) = search(json!({"name": "lindq", "per_page": 1, "page": 2})).await;
+    assert_eq!(
+        (page["total"].clone(), page["page"].clone()),
+        (json!(2), json!(2))
+    );
+    let (status, bad) = search(json!({"birth_date": "30/11/1975"})).await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["field"], "birth_date");
+    let (status, bad) = search(json!({"page": "two"})).await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["code"], "invalid_value");
+    let (status, _) = app
+        .as_role(
+            Role::Auditor,
+            "POST",
+            "/api/v1/patients/_search",
+            Some(&json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(status, 403);
+    let (status, _) = app.admin("GET", "/api/v1/patients/_search", None).await;
+    assert_eq!(status, 405);
 }
 both_backends!(search_by_name_birth_date_identifier_postal_code_with_pages);
 

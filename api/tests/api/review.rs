@@ -161,3 +161,61 @@ async fn review_queue_view_and_decisions(backend: Backend) {
     assert_eq!(status, 404);
 }
 both_backends!(review_queue_view_and_decisions);
+
+async fn queue_filters_by_date_opened(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let a = app
+        .register_forced(&person("Greenhalgh", "Winifred", "1958-10-10", "MRN-1301"))
+        .await;
+    let b = app
+        .register_forced(&person("Greenhalgh", "Winifred", "1958-10-10", "MRN-1302"))
+        .await;
+    let task = open_task_for(&app, &a, &b).await;
+    let opened = task["created_at"].as_str().expect("created_at").to_owned();
+    let since = |from: &str| format!("/api/v1/review-tasks?from={}", from.replace('+', "%2B"));
+    let (status, found) = app
+        .as_role(Role::Steward, "GET", &since(&opened), None)
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["total"], 1, "from is inclusive: {found}");
+    let (_, none) = app
+        .as_role(
+            Role::Steward,
+            "GET",
+            &format!("/api/v1/review-tasks?to={}", opened),
+            None,
+        )
+        .await;
+    assert_eq!(none["total"], 0, "to is exclusive: {none}");
+    let (_, later) = app
+        .as_role(
+            Role::Steward,
+            "GET",
+            &since("2999-01-01T00:00:00+01:00"),
+            None,
+        )
+        .await;
+    assert_eq!(later["total"], 0);
+    assert_eq!(later["queue_depth"], 1, "the depth counts the whole queue");
+    let (status, bad) = app
+        .as_role(
+            Role::Steward,
+            "GET",
+            "/api/v1/review-tasks?from=yesterday",
+            None,
+        )
+        .await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["code"], "invalid_query");
+    let (status, bad) = app
+        .as_role(
+            Role::Steward,
+            "GET",
+            "/api/v1/review-tasks?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{bad}");
+    assert_eq!(bad["field"], "from");
+}
+both_backends!(queue_filters_by_date_opened);
