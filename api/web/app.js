@@ -125,7 +125,7 @@ function signInView(container) {
       if (error instanceof api.ApiError && error.status === 401) {
         replace(feedback, message('error', h('strong', {}, 'Key not accepted. '), 'It is unknown or revoked; check it and try again.'));
       } else {
-        replace(feedback, errorMessage(error, 'review tasks (the page needs a steward or admin key)'));
+        replace(feedback, errorMessage(error, 'review tasks'));
       }
       input.focus();
       input.select();
