@@ -136,17 +136,22 @@ export async function taskView(ctx) {
     busy = true;
     try {
       await api.post(`/api/v1/merges/${mergeId}/undo`);
-      lastMerge = null;
-      announce('Merge undone');
-      await load();
-      replace(outcome, message('ok', h('strong', {}, 'Merge undone. '), 'Both records are restored as they were and the task is open again.'));
-      outcome.setAttribute('tabindex', '-1');
-      outcome.focus();
     } catch (error) {
-      replace(feedback, errorMessage(error, 'undo merges'));
-    } finally {
       busy = false;
+      replace(feedback, errorMessage(error, 'undo merges'));
+      return;
     }
+    busy = false;
+    lastMerge = null;
+    announce('Merge undone');
+    try {
+      await load();
+    } catch (error) {
+      replace(body, errorMessage(error, 'open review tasks'));
+    }
+    replace(outcome, message('ok', h('strong', {}, 'Merge undone. '), 'Both records are restored as they were and the task is open again.'));
+    outcome.setAttribute('tabindex', '-1');
+    outcome.focus();
   }
 
   function decidedBanner(kind, text, mergeId) {
@@ -236,29 +241,36 @@ export async function taskView(ctx) {
       if (busy) return;
       setBusy(true);
       replace(feedback);
+      let answer;
       try {
-        const answer = await api.post(`/api/v1/review-tasks/${encodeURIComponent(id)}/decision`, { action, note: note.value.trim() || null, ...extra });
-        const mergeId = answer.merge && answer.merge.merge_id;
-        lastMerge = mergeId ? { merge_id: mergeId } : null;
-        busy = false;
-        announce('Decision saved');
-        replace(outcome);
-        await load({ justDecided: true });
-        const text = {
-          merge: `Merged: record ${letters[answer.merge ? answer.merge.source.id : ''] || ''} is retired into record ${letters[answer.merge ? answer.merge.target.id : ''] || ''}.`,
-          link: 'Linked: both records stay in use and point to each other.',
-          not_duplicate: 'Marked as not a duplicate: this pair will not be proposed again.',
-        }[action];
-        decidedBanner('ok', text, mergeId);
-        outcome.setAttribute('tabindex', '-1');
-        outcome.focus();
+        answer = await api.post(`/api/v1/review-tasks/${encodeURIComponent(id)}/decision`, { action, note: note.value.trim() || null, ...extra });
       } catch (error) {
         // Nothing typed is lost: the form stays as it was, with the error above the preview.
         setBusy(false);
         replace(feedback, errorMessage(error, doing));
         feedback.setAttribute('tabindex', '-1');
         feedback.focus();
+        return;
       }
+      const mergeId = answer.merge && answer.merge.merge_id;
+      lastMerge = mergeId ? { merge_id: mergeId } : null;
+      busy = false;
+      announce('Decision saved');
+      replace(outcome);
+      try {
+        await load({ justDecided: true });
+      } catch (error) {
+        replace(body, errorMessage(error, 'open review tasks'));
+      }
+      const letter = (p) => (p ? letters[p.id] : '') || '';
+      const text = {
+        merge: `Merged: record ${letter(answer.merge && answer.merge.source)} is retired into record ${letter(answer.merge && answer.merge.target)}.`,
+        link: 'Linked: both records stay in use and point to each other.',
+        not_duplicate: 'Marked as not a duplicate: this pair will not be proposed again.',
+      }[action];
+      decidedBanner('ok', text, mergeId);
+      outcome.setAttribute('tabindex', '-1');
+      outcome.focus();
     }
 
     async function showPreview() {
