@@ -9,6 +9,7 @@ mod fhir;
 mod health;
 mod helpers;
 mod import;
+mod import_fhir;
 mod jobs;
 mod matching;
 mod merges;
