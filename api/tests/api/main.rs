@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod batch_files;
 mod database;
+mod dedupe_kill;
 mod fhir;
 mod health;
 mod helpers;
