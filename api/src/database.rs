@@ -1,7 +1,8 @@
 //! Opening the database, running migrations and checking readiness.
 //!
-//! SQLite connections enforce foreign keys, journal in WAL mode and wait up to
-//! [`SQLITE_BUSY_TIMEOUT`] for locks; a missing database file is created. PostgreSQL gets a
+//! SQLite connections enforce foreign keys, journal in WAL mode, wait up to
+//! [`SQLITE_BUSY_TIMEOUT`] for locks and keep temporary data (statement journals) in memory; a
+//! missing database file is created. Bulk commands get a larger page cache ([`connect_bulk`]). PostgreSQL gets a
 //! pool of [`DatabaseSettings::pool_size`] connections. Write transactions on SQLite should
 //! begin `IMMEDIATE` (`TransactionOptions::sqlite_transaction_mode`) so that the busy timeout
 //! applies instead of a lock-upgrade failure.
@@ -17,6 +18,24 @@ use crate::error::ApiError;
 
 /// Opens a connection pool as configured.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    connect_with(settings, false).await
+}
+
+/// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).
+pub const BULK_SQLITE_CACHE_KIB: i64 = 256 * 1024;
+
+/// Opens a connection pool for a bulk command (`mpi import`, `mpi dedupe`): on SQLite each
+/// connection keeps a page cache of [`BULK_SQLITE_CACHE_KIB`] (instead of 2 MiB), so a batch's
+/// index pages stay in memory instead of being spilled to the WAL in the middle of a transaction
+/// and read back. Durability and locking are as in [`connect`].
+pub async fn connect_bulk(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    connect_with(settings, true).await
+}
+
+async fn connect_with(
+    settings: &DatabaseSettings,
+    bulk: bool,
+) -> Result<DatabaseConnection, DbErr> {
     let kind = settings.kind();
     let mut options = ConnectOptions::new(settings.url.clone());
     options
@@ -36,12 +55,21 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             options.min_connections(1);
         }
     }
-    options.map_sqlx_sqlite_opts(|opts| {
-        opts.create_if_missing(true)
+    options.map_sqlx_sqlite_opts(move |opts| {
+        let opts = opts
+            .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            // Statement journals (one per statement inside a transaction) in memory, not in
+            // temporary files.
+            .pragma("temp_store", "memory");
+        if bulk {
+            opts.pragma("cache_size", format!("-{BULK_SQLITE_CACHE_KIB}"))
+        } else {
+            opts
+        }
     });
     Database::connect(options).await
 }

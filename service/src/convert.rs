@@ -285,6 +285,10 @@ pub fn patient_row(id: Uuid, input: &PatientInput, actor: &str) -> patient::Acti
 }
 
 /// A new name row for `patient_id` (created/updated timestamps left to the database).
+///
+/// Child rows get time-ordered (v7) ids: rows written in one transaction share their timestamp,
+/// and readers order a patient's children by (primary, created, id), so the id keeps them in
+/// the order they were given; bulk loads also append to the primary-key index.
 pub fn name_row(
     patient_id: Uuid,
     n: &NameInput,
@@ -293,7 +297,7 @@ pub fn name_row(
 ) -> patient_name::ActiveModel {
     use sea_orm::ActiveValue::{NotSet, Set};
     patient_name::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(Uuid::now_v7()),
         patient_id: Set(patient_id),
         source_patient_id: Set(None),
         is_primary: Set(primary),
@@ -322,7 +326,7 @@ pub fn identifier_row(
 ) -> patient_identifier::ActiveModel {
     use sea_orm::ActiveValue::{NotSet, Set};
     patient_identifier::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(Uuid::now_v7()),
         patient_id: Set(patient_id),
         source_patient_id: Set(None),
         is_primary: Set(primary),
@@ -350,7 +354,7 @@ pub fn address_row(
 ) -> patient_address::ActiveModel {
     use sea_orm::ActiveValue::{NotSet, Set};
     patient_address::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(Uuid::now_v7()),
         patient_id: Set(patient_id),
         source_patient_id: Set(None),
         is_primary: Set(primary),
@@ -381,7 +385,7 @@ pub fn telecom_row(
 ) -> patient_telecom::ActiveModel {
     use sea_orm::ActiveValue::{NotSet, Set};
     patient_telecom::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(Uuid::now_v7()),
         patient_id: Set(patient_id),
         source_patient_id: Set(None),
         is_primary: Set(primary),

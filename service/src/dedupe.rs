@@ -60,6 +60,10 @@ pub struct DedupeOptions {
     /// Stop (leaving the job `running`, to be resumed) after this many chunks in this call.
     /// For tests of resumption and for bounded runs.
     pub stop_after_chunks: Option<u64>,
+    /// Refresh the changed patients in the service's candidate index after each chunk. A server
+    /// must (its matching reads the index); a command that exits when the job ends need not,
+    /// since the plan is made once, before the first chunk.
+    pub refresh_index: bool,
 }
 
 impl Default for DedupeOptions {
@@ -67,6 +71,7 @@ impl Default for DedupeOptions {
         Self {
             chunk_size: 2_000,
             stop_after_chunks: None,
+            refresh_index: true,
         }
     }
 }
@@ -424,7 +429,9 @@ async fn run_inner(
             return get(mpi.db(), job_id).await;
         }
         let relinked = write_chunk(mpi, ctx, job_id, &plan, chunk, pairs_total, chunk_size).await?;
-        mpi.refresh_patients(&relinked).await?;
+        if options.refresh_index {
+            mpi.refresh_patients(&relinked).await?;
+        }
         pairs_done += chunk.len() as i64;
         progress(Progress {
             pairs_done: u64::try_from(pairs_done).unwrap_or(0),

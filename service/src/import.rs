@@ -1,28 +1,46 @@
 //! Bulk import of patient records from a file (`mpi import`): a batch of validated inputs is
 //! written in ONE transaction with bulk inserts and ONE audit row (action `import`, the created
-//! patient ids, the source and line range; no patient data).
+//! patient ids, the source and the range of positions; no patient data).
 //!
 //! Import keys each record on its source identifier (system `urn:mpi:import:<source>`, value the
-//! row's id), stored as an identifier of the patient: a row whose source identifier a live
-//! patient already holds is skipped, so importing a file twice creates nothing the second time.
-//! Identifier uniqueness among live patients is checked for every identifier (against the
-//! database and within the batch); a row that would break it is rejected, not the batch. The
-//! duplicate check of registration is NOT applied (run `mpi dedupe` after an import); every
-//! imported patient gets its own `person_id`.
+//! record's id in the source), stored as an identifier of the patient: a record whose source
+//! identifier a live patient already holds is skipped, so importing a file twice creates nothing
+//! the second time. Identifier uniqueness among live patients is checked for every identifier
+//! (against the database and within the file); a record that would break it is rejected, not the
+//! batch. Organizations a record refers to must exist. The duplicate check of registration is NOT
+//! applied (run `mpi dedupe` after an import); every imported patient gets its own `person_id`.
+//!
+//! # Staying fast
+//! Per batch: one statement finds which of the batch's identifiers live patients hold (the
+//! batch's identifiers travel as one JSON parameter, so the statement's text never changes and is
+//! prepared once), then multi-row INSERTs of as many rows as the backend's bind-parameter limit
+//! allows, then the audit row. Child rows get time-ordered (v7) ids, so primary keys and the
+//! `change_log` row index grow at their ends instead of at random pages.
+//!
+//! # Dry runs
+//! A dry run checks everything a real import checks and writes nothing. Because nothing is
+//! written, the records earlier batches would have created are remembered by the [`Importer`]
+//! (a 128-bit hash per identifier, about 50 bytes of memory each), so that an identifier held by
+//! two records of the file, or a source id repeated in the file, is reported as the real import
+//! reports it.
 //!
 //! The `change_log` triggers record every row as usual, so running servers catch up; a caller
 //! holding an [`crate::Mpi`] may refresh the created ids in its index.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
 
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QuerySelect, Statement, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
+    QueryFilter, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
 };
 use serde_json::json;
 use uuid::Uuid;
 
-use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
+use entity::{
+    organization, patient, patient_address, patient_identifier, patient_name, patient_telecom,
+};
 
 use crate::audit::{self, AuditEntry};
 use crate::convert;
@@ -38,7 +56,8 @@ pub fn source_system(source: &str) -> String {
 /// One record to import.
 #[derive(Clone, Debug)]
 pub struct ImportRow {
-    /// Line number in the file (for rejects).
+    /// Where the record is in the file: its line number, or its entry index in a FHIR Bundle
+    /// (for rejects and the audit row).
     pub line: u64,
     /// The record's id in the source (its source identifier's value).
     pub source_id: String,
@@ -49,7 +68,7 @@ pub struct ImportRow {
 /// A row refused, with where and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejected {
-    /// Line number in the file.
+    /// Where the record is in the file (see [`ImportRow::line`]).
     pub line: u64,
     /// The offending field (`names[0].family`, `identifiers[1]`, ...).
     pub field: String,
@@ -60,193 +79,371 @@ pub struct Rejected {
 /// What one batch did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct BatchOutcome {
-    /// Patients created, with their line numbers.
+    /// Patients created (would be created, in a dry run), with their positions.
     pub created: Vec<(u64, Uuid)>,
-    /// Lines skipped because their source identifier was imported already.
+    /// Positions skipped because their source identifier was imported already.
     pub skipped: Vec<u64>,
-    /// Lines refused.
+    /// Records refused.
     pub rejected: Vec<Rejected>,
 }
 
-/// Validates `rows` and, unless `dry_run`, writes the good new ones in one transaction as
-/// `ctx`'s actor (who needs the register right). See the module documentation.
-pub async fn import_batch(
-    db: &DatabaseConnection,
-    ctx: &Ctx,
-    source: &str,
-    rows: Vec<ImportRow>,
+/// The reason given when an identifier is taken.
+pub const IDENTIFIER_TAKEN: &str = "another live patient (or an earlier row) holds this identifier";
+
+/// Bind parameters per INSERT statement. PostgreSQL allows 65,535 and SQLite's documented
+/// default is 32,766, but the SQLite bundled here refuses 32,000 ("too many SQL variables"), so
+/// both stay at 16,000 (1,000 rows), well past the point where more rows per statement pay.
+const MAX_PARAMS: usize = 16_000;
+
+/// An import of one file, batch by batch. See the module documentation.
+pub struct Importer {
+    source: String,
+    system: String,
     dry_run: bool,
-) -> Result<BatchOutcome> {
-    ctx.authorize(Action::Register)?;
-    let system = source_system(source);
-    let mut outcome = BatchOutcome::default();
-    let mut good: Vec<ImportRow> = Vec::with_capacity(rows.len());
-    for mut row in rows {
-        if row.source_id.trim().is_empty() {
-            outcome.rejected.push(Rejected {
-                line: row.line,
-                field: "id".into(),
-                reason: "the id is empty".into(),
-            });
-            continue;
-        }
-        row.input.identifiers.push(IdentifierInput {
-            system: system.clone(),
-            value: row.source_id.trim().to_owned(),
-            ..Default::default()
-        });
-        match row.input.validate() {
-            Ok(()) => good.push(row),
-            Err(Error::Validation { field, message }) => outcome.rejected.push(Rejected {
-                line: row.line,
-                field,
-                reason: message,
-            }),
-            Err(e) => return Err(e),
+    /// Dry run only: hashes of the identifiers of the records earlier batches would have created.
+    would_hold: HashSet<u128>,
+}
+
+impl Importer {
+    /// An import from the source named `source` (see [`source_system`]); a dry run writes nothing.
+    pub fn new(source: &str, dry_run: bool) -> Self {
+        Self {
+            source: source.to_owned(),
+            system: source_system(source),
+            dry_run,
+            would_hold: HashSet::new(),
         }
     }
 
-    let txn = db.begin().await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT set_config('mpi.actor', $1, true)",
-            [ctx.actor.name.clone().into()],
-        ))
+    /// The system of this import's source identifiers.
+    pub fn system(&self) -> &str {
+        &self.system
+    }
+
+    /// Validates `rows` and, unless this is a dry run, writes the good new ones in one
+    /// transaction as `ctx`'s actor (who needs the register right).
+    pub async fn batch(
+        &mut self,
+        db: &DatabaseConnection,
+        ctx: &Ctx,
+        rows: Vec<ImportRow>,
+    ) -> Result<BatchOutcome> {
+        ctx.authorize(Action::Register)?;
+        let mut outcome = BatchOutcome::default();
+        let good = self.validate(rows, &mut outcome);
+
+        let txn = begin(db).await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT set_config('mpi.actor', $1, true)",
+                [ctx.actor.name.clone().into()],
+            ))
+            .await?;
+        }
+        let mut held = held_identifiers(&txn, &good).await?;
+        let organizations = existing_organizations(&txn, &good).await?;
+
+        let actor = ctx.actor.name.as_str();
+        let mut rows = Rows::default();
+        for row in good {
+            let key = (self.system.clone(), row.source_id.clone());
+            if held.contains(&key) || self.would_hold.contains(&key_hash(&key.0, &key.1)) {
+                outcome.skipped.push(row.line);
+                continue;
+            }
+            let input = &row.input;
+            let clash = input.identifiers.iter().enumerate().find(|(_, i)| {
+                let (s, v) = (i.system.trim(), i.value.trim());
+                held.contains(&(s.to_owned(), v.to_owned()))
+                    || self.would_hold.contains(&key_hash(s, v))
+            });
+            if let Some((n, _)) = clash {
+                outcome.rejected.push(Rejected {
+                    line: row.line,
+                    field: format!("identifiers[{n}]"),
+                    reason: IDENTIFIER_TAKEN.into(),
+                });
+                continue;
+            }
+            if let Some((field, _)) = organizations_of(input)
+                .into_iter()
+                .find(|(_, id)| !organizations.contains(id))
+            {
+                outcome.rejected.push(Rejected {
+                    line: row.line,
+                    field,
+                    reason: "no such organization".into(),
+                });
+                continue;
+            }
+            for i in &input.identifiers {
+                let (s, v) = (i.system.trim(), i.value.trim());
+                if self.dry_run {
+                    self.would_hold.insert(key_hash(s, v));
+                }
+                held.insert((s.to_owned(), v.to_owned()));
+            }
+            let id = Uuid::now_v7();
+            rows.add(id, input, actor);
+            outcome.created.push((row.line, id));
+        }
+        if self.dry_run || outcome.created.is_empty() {
+            txn.rollback().await?;
+            return Ok(outcome);
+        }
+        rows.insert(&txn).await?;
+        let lines = outcome.created.iter().map(|c| c.0);
+        audit::record(
+            &txn,
+            ctx,
+            AuditEntry::new("import", "patient", None).after(json!({
+                "source": self.source,
+                "first_line": lines.clone().min(),
+                "last_line": lines.max(),
+                "patient_ids": outcome.created.iter().map(|c| c.1).collect::<Vec<_>>(),
+            })),
+        )
         .await?;
-    }
-    // Identifiers live patients hold already, among those the batch carries.
-    let mut wanted: HashMap<String, Vec<String>> = HashMap::new();
-    for row in &good {
-        for i in &row.input.identifiers {
-            wanted
-                .entry(i.system.trim().to_owned())
-                .or_default()
-                .push(i.value.trim().to_owned());
-        }
-    }
-    let mut held: HashSet<(String, String)> = HashSet::new();
-    for (sys, values) in &wanted {
-        for part in values.chunks(500) {
-            let found: Vec<String> = patient_identifier::Entity::find()
-                .select_only()
-                .column(patient_identifier::Column::Value)
-                .filter(patient_identifier::Column::System.eq(sys.as_str()))
-                .filter(patient_identifier::Column::Value.is_in(part.iter().map(String::as_str)))
-                .filter(patient_identifier::Column::PatientLive.eq(true))
-                .into_tuple()
-                .all(&txn)
-                .await?;
-            held.extend(found.into_iter().map(|v| (sys.clone(), v)));
-        }
+        txn.commit().await?;
+        Ok(outcome)
     }
 
-    let actor = ctx.actor.name.as_str();
-    let mut patients = Vec::new();
-    let mut names = Vec::new();
-    let mut identifiers = Vec::new();
-    let mut addresses = Vec::new();
-    let mut telecoms = Vec::new();
-    for row in good {
-        let key = (system.clone(), row.source_id.trim().to_owned());
-        if held.contains(&key) {
-            outcome.skipped.push(row.line);
-            continue;
-        }
-        let clash =
-            row.input.identifiers.iter().enumerate().find(|(_, i)| {
-                held.contains(&(i.system.trim().to_owned(), i.value.trim().to_owned()))
-            });
-        if let Some((n, _)) = clash {
-            outcome.rejected.push(Rejected {
-                line: row.line,
-                field: format!("identifiers[{n}]"),
-                reason: "another live patient (or an earlier row) holds this identifier".into(),
-            });
-            continue;
-        }
-        let input = &row.input;
-        held.extend(
-            input
+    /// Checks each row on its own (no database): a source id, valid fields. Adds the source
+    /// identifier to each good row's identifiers.
+    fn validate(&self, rows: Vec<ImportRow>, outcome: &mut BatchOutcome) -> Vec<ImportRow> {
+        let mut good = Vec::with_capacity(rows.len());
+        for mut row in rows {
+            row.source_id = row.source_id.trim().to_owned();
+            if row.source_id.is_empty() {
+                outcome.rejected.push(Rejected {
+                    line: row.line,
+                    field: "id".into(),
+                    reason: "the id is empty".into(),
+                });
+                continue;
+            }
+            // A record exported from an MPI that imported it under the same source name carries
+            // its source identifier already.
+            let carried = row
+                .input
                 .identifiers
                 .iter()
-                .map(|i| (i.system.trim().to_owned(), i.value.trim().to_owned())),
-        );
-        let id = Uuid::now_v7();
-        patients.push(convert::patient_row(id, input, actor));
+                .any(|i| i.system.trim() == self.system && i.value.trim() == row.source_id);
+            if !carried {
+                row.input.identifiers.push(IdentifierInput {
+                    system: self.system.clone(),
+                    value: row.source_id.clone(),
+                    ..Default::default()
+                });
+            }
+            match row.input.validate() {
+                Ok(()) => good.push(row),
+                Err(Error::Validation { field, message }) => outcome.rejected.push(Rejected {
+                    line: row.line,
+                    field,
+                    reason: message,
+                }),
+                Err(e) => {
+                    outcome.rejected.push(Rejected {
+                        line: row.line,
+                        field: String::new(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        good
+    }
+}
+
+/// A 128-bit hash of an identifier (two independent 64-bit SipHashes).
+fn key_hash(system: &str, value: &str) -> u128 {
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        system.hash(&mut h);
+        value.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
+/// Begins a write transaction; on SQLite `IMMEDIATE`, so that a writer in another process makes
+/// this one wait for the busy timeout instead of failing on a lock upgrade.
+async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
+    Ok(if db.get_database_backend() == DbBackend::Sqlite {
+        db.begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?
+    } else {
+        db.begin().await?
+    })
+}
+
+/// Which of the identifiers `rows` carry live patients hold already: one statement, the
+/// identifiers passed as one JSON parameter.
+async fn held_identifiers(
+    txn: &DatabaseTransaction,
+    rows: &[ImportRow],
+) -> Result<HashSet<(String, String)>> {
+    let wanted: Vec<serde_json::Value> = rows
+        .iter()
+        .flat_map(|r| &r.input.identifiers)
+        .map(|i| json!({ "s": i.system.trim(), "v": i.value.trim() }))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT i.system, i.value \
+             FROM json_to_recordset($1::json) AS w(s text, v text) \
+             JOIN patient_identifier AS i ON i.system = w.s AND i.value = w.v \
+             WHERE i.patient_live"
+        }
+        _ => {
+            "SELECT i.system, i.value \
+             FROM json_each(?) AS w \
+             JOIN patient_identifier AS i \
+               ON i.system = (w.value ->> 's') AND i.value = (w.value ->> 'v') \
+             WHERE i.patient_live"
+        }
+    };
+    let found = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [serde_json::Value::Array(wanted).to_string().into()],
+        ))
+        .await?;
+    let mut held = HashSet::with_capacity(found.len());
+    for row in found {
+        held.insert((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+    }
+    Ok(held)
+}
+
+/// The organizations a record refers to, with the field naming each.
+fn organizations_of(input: &PatientInput) -> Vec<(String, Uuid)> {
+    let mut out: Vec<(String, Uuid)> = input
+        .managing_organization_id
+        .map(|o| ("managing_organization_id".to_owned(), o))
+        .into_iter()
+        .collect();
+    for (i, id) in input.identifiers.iter().enumerate() {
+        if let Some(o) = id.assigner {
+            out.push((format!("identifiers[{i}].assigner"), o));
+        }
+    }
+    out
+}
+
+/// Which of the organizations `rows` refer to exist.
+async fn existing_organizations(
+    txn: &DatabaseTransaction,
+    rows: &[ImportRow],
+) -> Result<HashSet<Uuid>> {
+    let wanted: HashSet<Uuid> = rows
+        .iter()
+        .flat_map(|r| organizations_of(&r.input))
+        .map(|(_, id)| id)
+        .collect();
+    let mut found = HashSet::new();
+    let wanted: Vec<Uuid> = wanted.into_iter().collect();
+    for part in wanted.chunks(500) {
+        let ids: Vec<Uuid> = organization::Entity::find()
+            .select_only()
+            .column(organization::Column::Id)
+            .filter(organization::Column::Id.is_in(part.iter().copied()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        found.extend(ids);
+    }
+    Ok(found)
+}
+
+/// The rows of one batch, by table.
+#[derive(Default)]
+struct Rows {
+    patients: Vec<patient::ActiveModel>,
+    names: Vec<patient_name::ActiveModel>,
+    identifiers: Vec<patient_identifier::ActiveModel>,
+    addresses: Vec<patient_address::ActiveModel>,
+    telecoms: Vec<patient_telecom::ActiveModel>,
+}
+
+impl Rows {
+    fn add(&mut self, id: Uuid, input: &PatientInput, actor: &str) {
+        let mut p = convert::patient_row(id, input, actor);
+        // Time-ordered, so the person indexes grow at their ends during a bulk load.
+        p.person_id = sea_orm::ActiveValue::Set(Uuid::now_v7());
+        self.patients.push(p);
         let live = input.active;
-        names.extend(
+        self.names.extend(
             input
                 .names
                 .iter()
                 .enumerate()
                 .map(|(i, n)| convert::name_row(id, n, i == 0, actor)),
         );
-        identifiers.extend(
+        self.identifiers.extend(
             input
                 .identifiers
                 .iter()
                 .enumerate()
                 .map(|(i, x)| convert::identifier_row(id, x, i == 0, live, actor)),
         );
-        addresses.extend(
+        self.addresses.extend(
             input
                 .addresses
                 .iter()
                 .enumerate()
                 .map(|(i, a)| convert::address_row(id, a, i == 0, actor)),
         );
-        telecoms.extend(
+        self.telecoms.extend(
             input
                 .telecoms
                 .iter()
                 .enumerate()
                 .map(|(i, t)| convert::telecom_row(id, t, i == 0, actor)),
         );
-        outcome.created.push((row.line, id));
     }
-    if dry_run || outcome.created.is_empty() {
-        txn.rollback().await?;
-        return Ok(outcome);
+
+    /// Multi-row INSERTs, as many rows per statement as the parameter limit allows.
+    async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
+        // Bound columns per row (every column but the created/updated timestamps).
+        const PATIENT_COLUMNS: usize = 16;
+        const CHILD_COLUMNS: usize = 16;
+        insert_all::<patient::Entity>(txn, self.patients, MAX_PARAMS / PATIENT_COLUMNS).await?;
+        insert_all::<patient_name::Entity>(txn, self.names, MAX_PARAMS / CHILD_COLUMNS).await?;
+        insert_all::<patient_identifier::Entity>(txn, self.identifiers, MAX_PARAMS / CHILD_COLUMNS)
+            .await?;
+        insert_all::<patient_address::Entity>(txn, self.addresses, MAX_PARAMS / CHILD_COLUMNS)
+            .await?;
+        insert_all::<patient_telecom::Entity>(txn, self.telecoms, MAX_PARAMS / CHILD_COLUMNS)
+            .await?;
+        Ok(())
     }
-    // Bound parameters per statement stay under SQLite's 32766 and PostgreSQL's 65535.
-    for part in patients.chunks(1_000) {
-        patient::Entity::insert_many(part.to_vec())
-            .exec_without_returning(&txn)
+}
+
+async fn insert_all<E: EntityTrait>(
+    txn: &DatabaseTransaction,
+    mut rows: Vec<E::ActiveModel>,
+    per_statement: usize,
+) -> Result<()>
+where
+    E::ActiveModel: Send,
+{
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(per_statement));
+        E::insert_many(std::mem::replace(&mut rows, rest))
+            .exec_without_returning(txn)
             .await?;
     }
-    for part in names.chunks(1_000) {
-        patient_name::Entity::insert_many(part.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    for part in identifiers.chunks(1_000) {
-        patient_identifier::Entity::insert_many(part.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    for part in addresses.chunks(1_000) {
-        patient_address::Entity::insert_many(part.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    for part in telecoms.chunks(1_000) {
-        patient_telecom::Entity::insert_many(part.to_vec())
-            .exec_without_returning(&txn)
-            .await?;
-    }
-    let lines = outcome.created.iter().map(|c| c.0);
-    audit::record(
-        &txn,
-        ctx,
-        AuditEntry::new("import", "patient", None).after(json!({
-            "source": source,
-            "first_line": lines.clone().min(),
-            "last_line": lines.max(),
-            "patient_ids": outcome.created.iter().map(|c| c.1).collect::<Vec<_>>(),
-        })),
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(outcome)
+    Ok(())
 }

@@ -289,6 +289,7 @@ async fn an_interrupted_job_resumes_to_the_same_state_as_an_uninterrupted_one() 
             &DedupeOptions {
                 chunk_size: 1,
                 stop_after_chunks: None,
+                refresh_index: true,
             },
         )
         .await;
@@ -300,6 +301,7 @@ async fn an_interrupted_job_resumes_to_the_same_state_as_an_uninterrupted_one() 
         let small = DedupeOptions {
             chunk_size: 1,
             stop_after_chunks: Some(1),
+            refresh_index: true,
         };
         let job = dedupe::resume_or_start(&mpi, &steward()).await.unwrap();
         let stopped = dedupe::run(&mpi, &steward(), job.id, &small, &|_| {})

@@ -66,7 +66,7 @@ pub async fn run_database(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Resu
             .with_context(|| format!("cannot load the model {}", path.display()))?,
         None => matcher::Model::builtin(),
     };
-    let db = database::connect(&args.database)
+    let db = database::connect_bulk(&args.database)
         .await
         .with_context(|| format!("cannot open {}", args.database.redacted_url()))?;
     database::migrate_up(&db, None)
@@ -105,6 +105,8 @@ pub async fn run_database(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Resu
     let options = DedupeOptions {
         chunk_size: args.chunk_size,
         stop_after_chunks: args.stop_after_chunks,
+        // This process ends with the job: keeping its candidate index current is wasted work.
+        refresh_index: false,
     };
     let job = dedupe::run(&mpi, &ctx, job.id, &options, &on_progress)
         .await

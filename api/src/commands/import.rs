@@ -1,32 +1,49 @@
-//! `mpi import FILE`: loads a person CSV into the database in batches (one transaction and one
+//! `mpi import FILE`: loads patients into the database in batches (one transaction and one
 //! audit row per batch, through `service::import`), streaming the file in constant memory, with a
 //! progress bar (rate and ETA) on stderr unless `--quiet` or stderr is not a terminal.
 //!
-//! Bad rows (unreadable fields, invalid values, an identifier another live patient holds) go to
-//! the rejects file (`FILE.rejects.csv` or `--rejects PATH`: `line,column,reason`) while good rows
-//! are imported. Each record is keyed on its source identifier (`urn:mpi:import:<source>` with
-//! the row's `id`; `--source` defaults to the file's stem), so importing a file again creates no
-//! duplicates. A `mrn` without `mrn_system` gets the system `urn:mpi:import:<source>:mrn`.
-//! `--dry-run` validates everything (against the database too) and writes nothing.
-//! No duplicate check is applied: run `mpi dedupe` afterwards.
+//! Formats (`--format`, default `auto`): a person CSV; FHIR R4 Patient NDJSON (one Patient per
+//! line); a FHIR Bundle whose entries hold Patient resources. `auto` goes by the extension
+//! (`.csv`; `.ndjson`, `.jsonl`) and otherwise by the content (see [`crate::fhir::import`]).
+//!
+//! The file is read, parsed and validated on a thread of its own, one batch ahead of the
+//! database writes (a bounded channel of two batches keeps memory constant), so parsing and
+//! writing overlap.
+//!
+//! Bad records (unreadable fields, invalid values, an identifier another live patient or an
+//! earlier record holds) go to the rejects file (`FILE.rejects.csv` or `--rejects PATH`), sorted
+//! by position within each batch, while good records are imported. Its columns are
+//! `line,column,reason` for a CSV, `line,field,reason` for NDJSON and `entry,field,reason` for a
+//! Bundle (fields as FHIR paths, entries counted from 0). Each record is keyed on its source
+//! identifier (`urn:mpi:import:<source>` with the row's `id` or the Patient's `id`; `--source`
+//! defaults to the file's stem), so importing a file again creates no duplicates. In a CSV, a
+//! `mrn` without `mrn_system` gets the system `urn:mpi:import:<source>:mrn`.
+//! `--dry-run` validates everything (against the database, and across the whole file) and writes
+//! nothing. No duplicate check is applied: run `mpi dedupe` afterwards.
 
-use std::io::{IsTerminal, Write};
+use std::fs::File;
+use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
 use chrono::NaiveDate;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use entity::enums::{Gender, NameUse, TelecomSystem};
 use matcher::{PersonRecord, Sex};
-use service::import::{self, ImportRow, Rejected};
+use service::Ctx;
+use service::import::{self, BatchOutcome, ImportRow, Importer, Rejected};
 use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
-use service::{Ctx, import::BatchOutcome};
 
 use crate::configuration::DatabaseSettings;
 use crate::database;
+use crate::exit_code::InputDataError;
+use crate::fhir::import::{FhirLayout, FhirRecord};
+use crate::fhir::operation_outcome::fhir_expression;
 use crate::person_csv::PersonCsvReader;
 
 /// Arguments of `mpi import`.
@@ -35,17 +52,20 @@ pub struct ImportArgs {
     /// Database settings.
     #[command(flatten)]
     pub database: DatabaseSettings,
-    /// The person CSV to import.
+    /// The file to import: a person CSV, FHIR Patient NDJSON or a FHIR Bundle.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Where rejected rows go (default: FILE.rejects.csv).
+    /// The file's format.
+    #[arg(long, value_enum, default_value_t = ImportFormat::Auto)]
+    pub format: ImportFormat,
+    /// Where rejected records go (default: FILE.rejects.csv).
     #[arg(long, value_name = "PATH")]
     pub rejects: Option<PathBuf>,
     /// The source's name in the records' source identifiers (default: the file name's stem).
     #[arg(long)]
     pub source: Option<String>,
     /// Records per transaction.
-    #[arg(long, default_value_t = 5_000)]
+    #[arg(long, default_value_t = 10_000)]
     pub batch_size: usize,
     /// Validate only; write nothing to the database.
     #[arg(long)]
@@ -55,17 +75,55 @@ pub struct ImportArgs {
     pub quiet: bool,
 }
 
+/// The layouts `mpi import` reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ImportFormat {
+    /// By extension, then by content.
+    Auto,
+    /// A person CSV.
+    Csv,
+    /// FHIR R4 Patient resources, one per line.
+    Ndjson,
+    /// A FHIR Bundle of Patient resources.
+    Bundle,
+}
+
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportSummary {
-    /// Rows read (good and bad).
+    /// Records read (good and bad).
     pub rows: u64,
     /// Patients created (would be created, for a dry run).
     pub created: u64,
-    /// Rows already imported before.
+    /// Records already imported before.
     pub skipped: u64,
-    /// Rows rejected.
+    /// Records rejected.
     pub rejected: u64,
+}
+
+/// One reject: position, column or field, reason.
+type Reject = (u64, String, String);
+
+/// What the reading thread hands over: a batch of records and the records it refused.
+struct Chunk {
+    rows: Vec<ImportRow>,
+    rejects: Vec<Reject>,
+    /// Records read in this chunk (good and bad).
+    read: u64,
+}
+
+/// The opened input file.
+enum Input {
+    Csv(Box<PersonCsvReader<Counting>>),
+    Fhir(Counting, FhirLayout),
+}
+
+/// A file that cannot be read any further.
+enum Stop {
+    /// The content is at fault (exit code 3).
+    Input(String),
+    /// I/O.
+    Io(String),
 }
 
 /// Runs `mpi import`, printing a summary to `out`.
@@ -79,13 +137,26 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "file".to_owned()),
     };
+    let format = detect(&args.file, args.format)?;
     let rejects_path = args
         .rejects
         .clone()
         .unwrap_or_else(|| default_rejects(&args.file));
-    let reader = PersonCsvReader::open(&args.file, &[])?;
-    let size = std::fs::metadata(&args.file).map(|m| m.len()).unwrap_or(0);
-    let db = database::connect(&args.database)
+    let size = std::fs::metadata(&args.file)
+        .with_context(|| format!("cannot read {}", args.file.display()))?
+        .len();
+    // Bytes the reading thread has consumed, for the progress bar.
+    let bytes_read = Arc::new(AtomicU64::new(0));
+    let input = Counting::open(&args.file, Arc::clone(&bytes_read))?;
+    // Open the CSV before touching the database, so a bad header fails fast.
+    let input = match format {
+        ImportFormat::Csv => Input::Csv(Box::new(
+            PersonCsvReader::new(input, &args.file, &[]).map_err(InputDataError::from)?,
+        )),
+        ImportFormat::Bundle => Input::Fhir(input, FhirLayout::Bundle),
+        _ => Input::Fhir(input, FhirLayout::Ndjson),
+    };
+    let db = database::connect_bulk(&args.database)
         .await
         .with_context(|| format!("cannot open {}", args.database.redacted_url()))?;
     database::migrate_up(&db, None)
@@ -94,7 +165,12 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     let ctx = Ctx::system("mpi-import");
     let mut rejects = csv::Writer::from_path(&rejects_path)
         .with_context(|| format!("cannot create {}", rejects_path.display()))?;
-    rejects.write_record(["line", "column", "reason"])?;
+    let (unit, header) = match format {
+        ImportFormat::Bundle => ("entries", ["entry", "field", "reason"]),
+        ImportFormat::Ndjson => ("rows", ["line", "field", "reason"]),
+        _ => ("rows", ["line", "column", "reason"]),
+    };
+    rejects.write_record(header)?;
 
     let visible = !args.quiet && std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(
@@ -112,72 +188,101 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     }
     bar.set_message("import");
 
+    // The reading thread: parse and validate one batch ahead of the writes.
+    let batch_size = args.batch_size.max(1);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, Stop>>(2);
+    let file = args.file.clone();
+    let source_for_reader = source.clone();
+    let reader = std::thread::spawn(move || match input {
+        Input::Csv(reader) => read_csv(*reader, &source_for_reader, batch_size, &tx),
+        Input::Fhir(input, layout) => read_fhir(input, &file, layout, batch_size, &tx),
+    });
+
+    let mut importer = Importer::new(&source, args.dry_run);
     let mut summary = ImportSummary::default();
-    let mut batch: Vec<ImportRow> = Vec::with_capacity(args.batch_size.max(1));
-    let mut bytes_seen = 0u64;
-    for item in reader {
-        match item {
-            Ok(row) => {
-                summary.rows += 1;
-                bytes_seen =
-                    bytes_seen.saturating_add(approx_len(&row.record) + row.id.len() as u64);
-                match patient_input(&row.record, &source) {
-                    Ok(input) => batch.push(ImportRow {
-                        line: row.line,
-                        source_id: row.id,
-                        input,
-                    }),
-                    Err(r) => write_reject(&mut rejects, row.line, &r.0, &r.1)?,
-                }
+    let fhir = format != ImportFormat::Csv;
+    let mut stopped: Option<Stop> = None;
+    while let Some(item) = rx.recv().await {
+        let chunk = match item {
+            Ok(chunk) => chunk,
+            Err(stop) => {
+                stopped = Some(stop);
+                break;
             }
-            Err(e) => match e.row() {
-                Some(r) => {
-                    summary.rows += 1;
-                    write_reject(&mut rejects, r.line, &r.column, &r.reason)?;
-                }
-                None => return Err(e.into()),
-            },
-        }
-        if batch.len() >= args.batch_size.max(1) {
-            let outcome =
-                import::import_batch(&db, &ctx, &source, std::mem::take(&mut batch), args.dry_run)
-                    .await
-                    .context("cannot import a batch")?;
-            tally(&mut summary, &outcome, &mut rejects)?;
-            bar.set_position(bytes_seen.min(size));
-        }
-    }
-    if !batch.is_empty() {
-        let outcome = import::import_batch(&db, &ctx, &source, batch, args.dry_run)
+        };
+        summary.rows += chunk.read;
+        let mut all_rejects = chunk.rejects;
+        let outcome = importer
+            .batch(&db, &ctx, chunk.rows)
             .await
             .context("cannot import a batch")?;
-        tally(&mut summary, &outcome, &mut rejects)?;
+        tally(&mut summary, &outcome, &mut all_rejects, fhir);
+        all_rejects.sort_by_key(|r| r.0);
+        for (line, column, reason) in &all_rejects {
+            rejects.write_record([line.to_string().as_str(), column, reason])?;
+        }
+        bar.set_position(bytes_read.load(Ordering::Relaxed).min(size));
     }
+    drop(rx);
+    let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     bar.finish_and_clear();
     rejects.flush()?;
-    // Every row read was imported, skipped as imported before, or rejected.
+    // Every record read was imported, skipped as imported before, or rejected.
     summary.rejected = summary.rows - summary.created - summary.skipped;
     writeln!(
         out,
-        "{}{} rows: {} imported, {} already imported, {} rejected (see {}); source {}; {:.1} s",
+        "{}{} {unit}: {} imported, {} already imported, {} rejected (see {}); source {}; {:.1} s",
         if args.dry_run { "dry run: " } else { "" },
         summary.rows,
         summary.created,
         summary.skipped,
         summary.rejected,
         rejects_path.display(),
-        import::source_system(&source),
+        importer.system(),
         started.elapsed().as_secs_f64()
     )?;
     db.close().await.context("cannot close the database")?;
-    Ok(summary)
+    match stopped {
+        None => Ok(summary),
+        Some(Stop::Input(message)) => {
+            Err(InputDataError(format!("{message} (the records before it were imported)")).into())
+        }
+        Some(Stop::Io(message)) => Err(anyhow::anyhow!(message)),
+    }
+}
+
+/// The format of `file`: the one asked for, else by extension, else by content.
+fn detect(file: &Path, asked: ImportFormat) -> anyhow::Result<ImportFormat> {
+    if asked != ImportFormat::Auto {
+        return Ok(asked);
+    }
+    let extension = file
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("csv") => return Ok(ImportFormat::Csv),
+        Some("ndjson" | "jsonl") => return Ok(ImportFormat::Ndjson),
+        _ => {}
+    }
+    let mut start = Vec::with_capacity(1 << 20);
+    File::open(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .take(1 << 20)
+        .read_to_end(&mut start)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(match crate::fhir::import::sniff(&start) {
+        Some(FhirLayout::Ndjson) => ImportFormat::Ndjson,
+        Some(FhirLayout::Bundle) => ImportFormat::Bundle,
+        None => ImportFormat::Csv,
+    })
 }
 
 fn tally(
     summary: &mut ImportSummary,
     outcome: &BatchOutcome,
-    rejects: &mut csv::Writer<std::fs::File>,
-) -> anyhow::Result<()> {
+    rejects: &mut Vec<Reject>,
+    fhir: bool,
+) {
     summary.created += outcome.created.len() as u64;
     summary.skipped += outcome.skipped.len() as u64;
     for Rejected {
@@ -186,46 +291,142 @@ fn tally(
         reason,
     } in &outcome.rejected
     {
-        write_reject(rejects, *line, field, reason)?;
+        let field = if fhir {
+            fhir_field(field)
+        } else {
+            field.clone()
+        };
+        rejects.push((*line, field, reason.clone()));
     }
-    Ok(())
 }
 
-fn write_reject(
-    rejects: &mut csv::Writer<std::fs::File>,
-    line: u64,
-    column: &str,
-    reason: &str,
-) -> anyhow::Result<()> {
-    rejects.write_record([line.to_string().as_str(), column, reason])?;
-    Ok(())
+/// A field the service names (`identifiers[1]`, `names[0].family`, `id`) as a FHIR path.
+fn fhir_field(field: &str) -> String {
+    match field {
+        "" => String::new(),
+        "id" => "Patient.id".to_owned(),
+        f => fhir_expression(f),
+    }
 }
 
-/// Rough byte length of a row, for the progress bar.
-fn approx_len(r: &PersonRecord) -> u64 {
-    let strings = r
-        .given_names
-        .iter()
-        .chain(&r.family_names)
-        .chain(&r.phones)
-        .chain(&r.emails);
-    let mut n: usize = strings.map(|s| s.len() + 1).sum();
-    n += r.birth_date.as_ref().map_or(0, |s| s.len() + 1);
-    for a in &r.addresses {
-        n += a.lines.iter().map(|s| s.len() + 1).sum::<usize>();
-        for s in [&a.city, &a.state, &a.postal_code, &a.country]
-            .into_iter()
-            .flatten()
-        {
-            n += s.len() + 1;
+/// A buffered file reader that counts the bytes it has read, for the progress bar.
+struct Counting {
+    inner: std::io::BufReader<File>,
+    count: Arc<AtomicU64>,
+}
+
+impl Counting {
+    fn open(path: &Path, count: Arc<AtomicU64>) -> anyhow::Result<Counting> {
+        let file = File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+        Ok(Counting {
+            inner: std::io::BufReader::with_capacity(1 << 16, file),
+            count,
+        })
+    }
+}
+
+impl Read for Counting {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+type Sender = tokio::sync::mpsc::Sender<Result<Chunk, Stop>>;
+
+/// Hands a full chunk over (waiting while two are queued); false when the import stopped.
+fn hand_over(tx: &Sender, chunk: &mut Chunk, capacity: usize) -> bool {
+    tx.blocking_send(Ok(std::mem::replace(chunk, new_chunk(capacity))))
+        .is_ok()
+}
+
+fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, tx: &Sender) {
+    let mut chunk = new_chunk(batch_size);
+    for item in reader {
+        match item {
+            Ok(row) => {
+                chunk.read += 1;
+                match patient_input(&row.record, source) {
+                    Ok(input) => chunk.rows.push(ImportRow {
+                        line: row.line,
+                        source_id: row.id,
+                        input,
+                    }),
+                    Err((column, reason)) => chunk.rejects.push((row.line, column, reason)),
+                }
+            }
+            Err(e) => match e.row() {
+                Some(r) => {
+                    chunk.read += 1;
+                    chunk
+                        .rejects
+                        .push((r.line, r.column.clone(), r.reason.clone()));
+                }
+                None => {
+                    hand_over(tx, &mut chunk, 0);
+                    let _ = tx.blocking_send(Err(Stop::Io(e.to_string())));
+                    return;
+                }
+            },
+        }
+        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size) {
+            return;
         }
     }
-    n += r
-        .identifiers
-        .iter()
-        .map(|i| i.system.len() + i.value.len() + 2)
-        .sum::<usize>();
-    n as u64 + 4
+    hand_over(tx, &mut chunk, 0);
+}
+
+fn read_fhir(input: Counting, file: &Path, layout: FhirLayout, batch_size: usize, tx: &Sender) {
+    let records: Box<dyn Iterator<Item = crate::fhir::import::FhirItem>> = match layout {
+        FhirLayout::Ndjson => Box::new(crate::fhir::import::NdjsonReader::new(
+            std::io::BufReader::new(input),
+            file,
+        )),
+        FhirLayout::Bundle => Box::new(crate::fhir::import::BundleReader::new(input, file)),
+    };
+    let mut chunk = new_chunk(batch_size);
+    for item in records {
+        match item {
+            Ok(FhirRecord::Patient {
+                position,
+                id,
+                input,
+            }) => {
+                chunk.read += 1;
+                chunk.rows.push(ImportRow {
+                    line: position,
+                    source_id: id,
+                    input,
+                });
+            }
+            Ok(FhirRecord::Rejected {
+                position,
+                field,
+                reason,
+            }) => {
+                chunk.read += 1;
+                chunk.rejects.push((position, field, reason));
+            }
+            Err(e) => {
+                hand_over(tx, &mut chunk, 0);
+                let _ = tx.blocking_send(Err(Stop::Input(e.to_string())));
+                return;
+            }
+        }
+        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size) {
+            return;
+        }
+    }
+    hand_over(tx, &mut chunk, 0);
+}
+
+fn new_chunk(capacity: usize) -> Chunk {
+    Chunk {
+        rows: Vec::with_capacity(capacity),
+        rejects: Vec::new(),
+        read: 0,
+    }
 }
 
 /// Parses `YYYY-MM-DD` or `YYYYMMDD`.

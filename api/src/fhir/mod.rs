@@ -6,6 +6,7 @@
 
 pub mod bundle;
 pub mod capability;
+pub mod import;
 pub mod operation_outcome;
 pub mod parameters;
 pub mod patient;

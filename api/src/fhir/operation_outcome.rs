@@ -137,7 +137,7 @@ fn issue_type(status: StatusCode) -> &'static str {
 }
 
 /// A service field path (`names[0].family`, `birth_date`) as a FHIRPath expression.
-fn fhir_expression(field: &str) -> String {
+pub fn fhir_expression(field: &str) -> String {
     if field.starts_with("Patient")
         || field.contains('-')
         || field.starts_with('_')
@@ -146,7 +146,8 @@ fn fhir_expression(field: &str) -> String {
     {
         return field.to_owned();
     }
-    const RENAMES: [(&str, &str); 9] = [
+    const RENAMES: [(&str, &str); 10] = [
+        ("managing_organization_id", "managingOrganization"),
         ("names", "name"),
         ("identifiers", "identifier"),
         ("addresses", "address"),
