@@ -76,4 +76,4 @@ pub use record::{
     Address, BirthDate, Identifier, NormalizedAddress, NormalizedIdentifier, NormalizedName,
     NormalizedRecord, PersonRecord, PhoneticKeys, Sex,
 };
-pub use scoring::{Explanation, MatchDecision, Model, Score, Thresholds};
+pub use scoring::{Explanation, HouseholdMixture, MatchDecision, Model, Score, Thresholds};

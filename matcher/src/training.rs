@@ -1,40 +1,53 @@
-//! Training without labels: u from random pairs, m (and the prior) by expectation-maximisation over
-//! blocked candidate pairs, term frequencies from the data.
+//! Training without labels: u from random pairs, m, the share of matches and the household
+//! component by expectation-maximisation over blocked candidate pairs, term frequencies from the
+//! data.
+//!
+//! # The model fitted
+//! Every pair of records in the input is one of three kinds:
+//! - a **match** (the same person), share `lambda_m` of all pairs, levels distributed by `m`;
+//! - **different people of one household** (spouses, siblings, twins, a father and his junior),
+//!   share `lambda_h`, levels distributed by `u_household`: they agree on family name, address,
+//!   city and phone about as often as matches do, and on birth date (twins) and given name
+//!   (juniors) far more often than strangers;
+//! - **strangers**, the rest, levels distributed by `u`, measured on seeded random pairs, with
+//!   the comparisons independent.
+//!
+//! The shares are shares of *all* `n (n - 1) / 2` pairs, not of the candidate pairs: the
+//! chance that two strangers agree on a given name and a birth date is the same in 100k records as
+//! in 1M, but a record has ten times as many strangers to agree with in 1M, and only a prior over
+//! all pairs says so. Blocking is taken to keep every match and every household pair and to select
+//! pairs by their comparison levels, so EM runs over the candidate pairs alone and counts every
+//! pair it dropped as strangers: the posteriors of candidate pairs are then the posteriors among
+//! all pairs.
+//!
+//! Fitting a two-class mixture with u free over the candidate pairs instead (the earlier design)
+//! finds whatever split dominates the candidates: on 1M synthetic records it was "shares a birth
+//! date or a given name", not "is the same person" (pairwise precision 0.60). With u fixed to the
+//! random-pair u and the household class modelled, the split is the one wanted at any size.
 //!
 //! # How
 //! 1. Every candidate pair becomes a comparison pattern (a level per comparison); EM works on the
 //!    distinct patterns with their counts, so an iteration costs the number of patterns.
-//! 2. u of every level is measured on seeded random pairs.
-//! 3. EM fits the two-class mixture on the *identity* comparisons only (given name, birth date,
-//!    sex, identifier, e-mail), with m, u and the share of matches free (u among candidates differs
-//!    from u among random pairs because blocking selected the pairs on these very fields).
-//! 4. One M-step with those posteriors gives m and candidate u of every comparison, household
-//!    comparisons included.
-//! 5. The model keeps, for identity comparisons, the geometric mean of random-pair and candidate u
-//!    (see [`IdentityU`]: random-pair u alone counts the blocking evidence twice); for household comparisons
-//!    (family name, address, city, phone), the larger of the random-pair and the candidate u on
-//!    every agreeing level; and, when the data has real households, a household u for identity
-//!    levels (see below). Term-frequency tables come from the records.
+//! 2. u of every level is measured on seeded random pairs; the birth date's exact u is computed
+//!    from the birth-date frequencies (exact, where sampling sees only a few agreeing pairs).
+//! 3. EM fits `lambda_m`, `lambda_h`, m and `u_household` with u fixed.
+//! 4. The model scores a pair by its weight against strangers (prior plus the sum of
+//!    `log2(m/u)`) and against a household member (`log2(lambda_m/lambda_h)` plus the sum of
+//!    `log2(m/u_household)`), combined as the posterior of the three-way mixture does (see
+//!    [`crate::scoring`]). Term-frequency tables come from the records.
 //!
-//! # Households
-//! People who live together share family name, address, city and phone: the household
-//! comparisons are strongly correlated among household members, which breaks the conditional
-//! independence EM assumes, so they do not shape the classes (step 3). Among candidate pairs,
-//! agreement on them is common, so their u comes from the candidates when that is larger (step 5),
-//! and the scorer caps their summed weight. Different people in one household also agree on birth
-//! date (twins) and given name (a father and his junior) far more often than strangers: the
-//! identity levels get a `u_household` measured among the non-matching candidate pairs that share a
-//! household, used when a scored pair shares one. It is estimated only when such pairs make up at
-//! least 1% of the candidates (and 200 pairs); otherwise the data has no real households.
-//!
-//! Everything is seeded and sequential: the same input and config give the same model.
+//! Everything is seeded, and the parallel parts count integers: the same input and config give
+//! the same model whatever the number of threads.
 
 use crate::compare::compare_field;
 use crate::error::{Error, Result};
 use crate::record::NormalizedRecord;
-use crate::scoring::{Comparison, ComparisonLevel, DEFAULT_TF_FLOOR, Model, Thresholds};
+use crate::scoring::{
+    Comparison, ComparisonLevel, DEFAULT_TF_FLOOR, HouseholdMixture, Model, Thresholds,
+};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,51 +69,29 @@ pub struct TrainConfig {
     /// EM stops when no parameter moves more than this.
     pub tolerance: f64,
     /// Comparisons (kinds, similarity thresholds, level lists, household flags, TF strength),
-    /// household cap, review rules and the starting m values and prior.
+    /// review rules and the starting m values (household comparisons also start `u_household`
+    /// from their m: household members share them).
     pub base: Model,
     /// Version string of the trained model.
     pub version: String,
     /// Smallest frequency used in term-frequency adjustments.
     pub tf_floor: f64,
-    /// Which u the identity comparisons (given name, birth date, sex, identifier, e-mail) keep.
-    pub identity_u: IdentityU,
     /// Decision thresholds of the trained model. The default (certain 0.95, probable 0.8,
     /// possible 0.5, near-tie margin 2 bits) was chosen on FEBRL and synthetic data; the built-in
     /// model's own thresholds suit its hand-set weights, not trained ones.
     pub thresholds: Thresholds,
 }
 
-/// Where the u of identity comparisons comes from.
-///
-/// The model's prior is the share of matches among candidate pairs. Blocking chose those pairs
-/// on the identity fields, so non-matching candidates agree on them far more often than random
-/// pairs do: random-pair u then counts the blocking evidence twice (overconfident as the data
-/// grows: strangers sharing a given name and a birth date get linked), candidate u not at all
-/// (underconfident). Measured with the default thresholds (certain 0.95), pairwise precision and
-/// recall of the `Certain` pairs on 100k synthetic records: random (0.952, 0.983), candidate
-/// (0.994, 0.947), geometric (0.992, 0.977); FEBRL 2 F1: candidate 0.977, geometric 0.993.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum IdentityU {
-    /// u among random pairs (Splink's choice): agreement weighs what it weighs between strangers.
-    RandomPairs,
-    /// u among non-matching candidate pairs (EM estimate).
-    CandidatePairs,
-    /// Geometric mean of the two: half the weight difference is put down to blocking.
-    #[default]
-    Geometric,
-}
-
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
             seed: 42,
-            random_pairs: 200_000,
+            random_pairs: 300_000,
             max_iterations: 200,
             tolerance: 1e-6,
             base: Model::builtin(),
             version: "trained".to_owned(),
             tf_floor: DEFAULT_TF_FLOOR,
-            identity_u: IdentityU::default(),
             thresholds: Thresholds {
                 certain: 0.95,
                 probable: 0.8,
@@ -120,14 +111,12 @@ pub struct LevelEstimate {
     pub level: String,
     /// m estimated by EM.
     pub m: f64,
-    /// u among random pairs.
-    pub u_random: f64,
-    /// u among candidate pairs (EM estimate for household comparisons, else equal to `u_random`).
-    pub u_candidates: f64,
-    /// u the model uses.
+    /// u among random pairs (strangers), as the model uses it.
     pub u: f64,
-    /// u among different people sharing a household (identity comparisons, when estimated).
-    pub u_household: Option<f64>,
+    /// u among different people of one household: estimated by EM for household comparisons,
+    /// equal to `u` for the others (twins' birth dates and juniors' given names excepted, see
+    /// [`crate::scoring`]).
+    pub u_household: f64,
 }
 
 /// The outcome of training.
@@ -139,8 +128,18 @@ pub struct TrainReport {
     pub iterations: usize,
     /// Whether EM converged within `max_iterations`.
     pub converged: bool,
-    /// Estimated share of matches among the candidate pairs (the model's prior).
+    /// Estimated probability that two records of the input, drawn at random, are one person (the
+    /// model's prior).
     pub prior: f64,
+    /// Estimated probability that two records drawn at random are different people of one
+    /// household.
+    pub household_share: f64,
+    /// Estimated shares of twins and of a father and his junior among household pairs.
+    pub twins: f64,
+    /// See `twins`.
+    pub juniors: f64,
+    /// Estimated share of matches among the candidate pairs.
+    pub candidate_match_share: f64,
     /// Per comparison level, in model order.
     pub levels: Vec<LevelEstimate>,
     /// Number of candidate pairs and of distinct comparison patterns EM ran on.
@@ -188,20 +187,57 @@ fn random_pair_u(
         .collect();
     let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
     let n = records.len();
-    for _ in 0..config.random_pairs {
-        let i = rng.random_range(0..n);
-        let mut j = rng.random_range(0..n - 1);
-        if j >= i {
-            j += 1;
-        }
-        let code = pattern(comparisons, &records[i], &records[j]);
+    // The pairs are drawn in sequence (seeded), their patterns counted in parallel: the counts
+    // are integers, so the result does not depend on the number of threads.
+    let pairs: Vec<(u32, u32)> = (0..config.random_pairs)
+        .map(|_| {
+            let i = rng.random_range(0..n);
+            let mut j = rng.random_range(0..n - 1);
+            if j >= i {
+                j += 1;
+            }
+            (i as u32, j as u32)
+        })
+        .collect();
+    for (code, count) in count_patterns(records, comparisons, &pairs) {
         for (k, row) in counts.iter_mut().enumerate() {
             if let Some(l) = level_of(code, k) {
-                row[l] += 1.0;
+                row[l] += count;
             }
         }
     }
     counts.iter().map(|row| distribution(row, 0.5)).collect()
+}
+
+/// The distinct patterns of `pairs` (valid indices into `records`) with their counts, in
+/// parallel; sorted by pattern code.
+fn count_patterns(
+    records: &[NormalizedRecord],
+    comparisons: &[Comparison],
+    pairs: &[(u32, u32)],
+) -> Vec<(u64, f64)> {
+    let counts = pairs
+        .par_chunks(4_096)
+        .fold(FxHashMap::<u64, u64>::default, |mut acc, chunk| {
+            for &(i, j) in chunk {
+                *acc.entry(pattern(
+                    comparisons,
+                    &records[i as usize],
+                    &records[j as usize],
+                ))
+                .or_default() += 1;
+            }
+            acc
+        })
+        .reduce(FxHashMap::default, |mut a, b| {
+            for (code, c) in b {
+                *a.entry(code).or_default() += c;
+            }
+            a
+        });
+    let mut codes: Vec<(u64, f64)> = counts.into_iter().map(|(k, c)| (k, c as f64)).collect();
+    codes.sort_unstable_by_key(|p| p.0);
+    codes
 }
 
 /// Term-frequency table of a comparison's values over the records (share of all value
@@ -410,86 +446,161 @@ pub fn em(
     })
 }
 
-/// m and u of every comparison from the posteriors the identity comparisons (those not flagged
-/// in `excluded`) give under `params`.
-fn m_step(
-    patterns: &[PatternCount],
-    params: &EmParams,
-    excluded: &[bool],
-) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let mut m_acc: Vec<Vec<f64>> = params.m.iter().map(|r| vec![0.0; r.len()]).collect();
-    let mut u_acc = m_acc.clone();
-    let (prior_m, prior_u) = (params.lambda.ln(), (1.0 - params.lambda).ln());
-    for p in patterns {
-        let (mut lm, mut lu) = (prior_m, prior_u);
-        for (k, l) in p.levels.iter().enumerate() {
-            if let (Some(l), false) = (l, excluded[k]) {
-                lm += params.m[k][*l as usize].ln();
-                lu += params.u[k][*l as usize].ln();
-            }
-        }
-        let post = 1.0 / (1.0 + (lu - lm).exp());
-        for (k, l) in p.levels.iter().enumerate() {
-            if let Some(l) = l {
-                m_acc[k][*l as usize] += p.count * post;
-                u_acc[k][*l as usize] += p.count * (1.0 - post);
-            }
-        }
-    }
-    (
-        m_acc.iter().map(|r| distribution(r, 1e-3)).collect(),
-        u_acc.iter().map(|r| distribution(r, 1e-3)).collect(),
-    )
+/// Parameters of the mixture (matches, household members, strangers) over all pairs.
+#[derive(Clone, Debug)]
+struct MixtureParams {
+    /// Share of all pairs that are matches.
+    lambda_m: f64,
+    /// Share of all pairs that are different people of one household.
+    lambda_h: f64,
+    /// Shares of twins and of juniors among household pairs.
+    twins: f64,
+    juniors: f64,
+    m: Vec<Vec<f64>>,
+    /// Levels of the household comparisons among household members (other rows unused).
+    u_household: Vec<Vec<f64>>,
 }
 
-/// Fewest (posterior-weighted) non-matching household pairs needed to estimate household u.
-const MIN_HOUSEHOLD_PAIRS: f64 = 200.0;
-/// Smallest share of the candidate pairs those must make up. Below it the data has no real
-/// households and the few "household non-matches" are mostly true matches EM was unsure of
-/// (their agreement would wrongly lower the weight of every match inside a household).
-const MIN_HOUSEHOLD_SHARE: f64 = 0.01;
+/// Smallest share a mixture class may take (a share of all pairs, so it can be tiny: one match
+/// among 10^12 pairs).
+const SHARE_FLOOR: f64 = 1e-15;
 
-/// u of every level among the non-matching candidate pairs that share a household (family name
-/// exact and address exact or fuzzy, or phone exact), weighted by the identity posteriors; `None`
-/// when the data has too few such pairs or the model lacks the comparisons.
-fn household_u(
+/// Which comparisons play which part in the household explanations (see [`crate::scoring`]).
+struct Roles {
+    household: Vec<bool>,
+    given: Option<usize>,
+    birth: Option<usize>,
+}
+
+/// EM of the mixture over the candidate patterns, with the strangers' `u` fixed and every pair
+/// that is not a candidate counted as strangers (`total_pairs` is the number of all pairs).
+/// Household members: household comparisons by `u_household`, the others as strangers, except
+/// twins' birth dates and juniors' given names, distributed as matches'. Deterministic. Returns
+/// the parameters, the iterations run and whether it converged.
+fn mixture_em(
     patterns: &[PatternCount],
-    params: &EmParams,
-    excluded: &[bool],
-    comparisons: &[Comparison],
-) -> Option<Vec<Vec<f64>>> {
-    use crate::compare::ComparisonKind as K;
-    let index = |kind: K| comparisons.iter().position(|c| c.kind() == kind);
-    let family = index(K::FamilyName)?;
-    let (address, phone) = (index(K::Address), index(K::Phone));
-    let mut acc: Vec<Vec<f64>> = params.m.iter().map(|r| vec![0.0; r.len()]).collect();
-    let mut mass = 0.0;
-    let (prior_m, prior_u) = (params.lambda.ln(), (1.0 - params.lambda).ln());
-    for p in patterns {
-        let level = |i: Option<usize>| i.and_then(|i| p.levels[i]);
-        let shared = level(Some(family)) == Some(0)
-            && (matches!(level(address), Some(0 | 1)) || level(phone) == Some(0));
-        if !shared {
-            continue;
-        }
-        let (mut lm, mut lu) = (prior_m, prior_u);
-        for (k, l) in p.levels.iter().enumerate() {
-            if let (Some(l), false) = (l, excluded[k]) {
-                lm += params.m[k][*l as usize].ln();
-                lu += params.u[k][*l as usize].ln();
+    u: &[Vec<f64>],
+    roles: &Roles,
+    start: MixtureParams,
+    total_pairs: f64,
+    max_iterations: usize,
+    tolerance: f64,
+) -> (MixtureParams, usize, bool) {
+    let mut params = start;
+    let log_u: Vec<Vec<f64>> = u
+        .iter()
+        .map(|r| r.iter().map(|p| p.ln()).collect())
+        .collect();
+    let mut iterations = 0;
+    let mut converged = false;
+    let ln = |rows: &Vec<Vec<f64>>| -> Vec<Vec<f64>> {
+        rows.iter()
+            .map(|r| r.iter().map(|p| p.ln()).collect())
+            .collect()
+    };
+    while iterations < max_iterations {
+        iterations += 1;
+        let (log_m, log_h) = (ln(&params.m), ln(&params.u_household));
+        let lambda_s = 1.0 - params.lambda_m - params.lambda_h;
+        let (prior_m, prior_s) = (params.lambda_m.ln(), lambda_s.ln());
+        let prior_o = (params.lambda_h * (1.0 - params.twins - params.juniors)).ln();
+        let prior_t = (params.lambda_h * params.twins).ln();
+        let prior_j = (params.lambda_h * params.juniors).ln();
+        let mut m_acc: Vec<Vec<f64>> = params.m.iter().map(|r| vec![0.0; r.len()]).collect();
+        let mut h_acc = m_acc.clone();
+        let (mut matches, mut others, mut twins, mut juniors) = (0.0, 0.0, 0.0, 0.0);
+        for p in patterns {
+            let (mut lm, mut ls, mut lh) = (prior_m, prior_s, 0.0);
+            for (k, l) in p.levels.iter().enumerate() {
+                if let Some(l) = l {
+                    let l = *l as usize;
+                    lm += log_m[k][l];
+                    ls += log_u[k][l];
+                    lh += if roles.household[k] {
+                        log_h[k][l]
+                    } else {
+                        log_u[k][l]
+                    };
+                }
+            }
+            // Twins share a birth date as matches do; juniors a given name.
+            let swap = |i: Option<usize>| {
+                i.and_then(|k| p.levels[k].map(|l| log_m[k][l as usize] - log_u[k][l as usize]))
+                    .unwrap_or(0.0)
+            };
+            let classes = [
+                lm,
+                ls,
+                prior_o + lh,
+                prior_t + lh + swap(roles.birth),
+                prior_j + lh + swap(roles.given),
+            ];
+            let top = classes.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e = classes.map(|c| (c - top).exp());
+            let sum: f64 = e.iter().sum();
+            let post = e.map(|x| p.count * x / sum);
+            matches += post[0];
+            others += post[2];
+            twins += post[3];
+            juniors += post[4];
+            let household = post[2] + post[3] + post[4];
+            for (k, l) in p.levels.iter().enumerate() {
+                if let Some(l) = l {
+                    m_acc[k][*l as usize] += post[0];
+                    h_acc[k][*l as usize] += household;
+                }
             }
         }
-        let non_match = p.count * (1.0 - 1.0 / (1.0 + (lu - lm).exp()));
-        mass += non_match;
-        for (k, l) in p.levels.iter().enumerate() {
-            if let Some(l) = l {
-                acc[k][*l as usize] += non_match;
+        let households = others + twins + juniors;
+        let new_m = (matches / total_pairs).max(SHARE_FLOOR);
+        let new_h = (households / total_pairs).max(SHARE_FLOOR);
+        let new_t = (twins / households.max(SHARE_FLOOR)).clamp(1e-4, 0.45);
+        let new_j = (juniors / households.max(SHARE_FLOOR)).clamp(1e-4, 0.45);
+        let mut delta = ((new_m - params.lambda_m) / params.lambda_m)
+            .abs()
+            .max(((new_h - params.lambda_h) / params.lambda_h).abs())
+            .max((new_t - params.twins).abs())
+            .max((new_j - params.juniors).abs());
+        params.lambda_m = new_m;
+        params.lambda_h = new_h;
+        params.twins = new_t;
+        params.juniors = new_j;
+        for (k, counts) in m_acc.iter().enumerate() {
+            for (old, new) in params.m[k].iter_mut().zip(distribution(counts, 1e-3)) {
+                delta = delta.max((*old - new).abs());
+                *old = new;
             }
+            if roles.household[k] {
+                for (old, new) in params.u_household[k]
+                    .iter_mut()
+                    .zip(distribution(&h_acc[k], 1e-3))
+                {
+                    delta = delta.max((*old - new).abs());
+                    *old = new;
+                }
+            }
+        }
+        if delta < tolerance {
+            converged = true;
+            break;
         }
     }
-    let total: f64 = patterns.iter().map(|p| p.count).sum();
-    (mass >= MIN_HOUSEHOLD_PAIRS && mass >= MIN_HOUSEHOLD_SHARE * total)
-        .then(|| acc.iter().map(|r| distribution(r, 0.5)).collect())
+    (params, iterations, converged)
+}
+
+/// The probability that two different records drawn at random share a birth date, from the
+/// birth-date frequencies (exact; random pairs see too few agreeing pairs to measure it).
+fn birth_date_agreement(records: &[NormalizedRecord]) -> Option<f64> {
+    let mut counts: FxHashMap<crate::record::BirthDate, u64> = FxHashMap::default();
+    for d in records.iter().filter_map(|r| r.birth_date) {
+        *counts.entry(d).or_default() += 1;
+    }
+    let n: u64 = counts.values().sum();
+    if n < 2 {
+        return None;
+    }
+    let agreeing: f64 = counts.values().map(|&c| (c * (c - 1)) as f64).sum();
+    Some(agreeing / (n * (n - 1)) as f64)
 }
 
 /// Trains a model on unlabelled records and their blocked candidate pairs (indices into
@@ -551,21 +662,16 @@ pub fn train(
     let n = records.len();
 
     // Distinct patterns among candidate pairs, in a deterministic order.
-    let mut pattern_counts: FxHashMap<u64, f64> = FxHashMap::default();
-    for &(i, j) in candidate_pairs {
-        let (i, j) = (i as usize, j as usize);
-        if i >= n || j >= n || i == j {
-            return Err(invalid(
-                "candidate_pairs",
-                "pair index out of range or self pair",
-            ));
-        }
-        *pattern_counts
-            .entry(pattern(comparisons, &records[i], &records[j]))
-            .or_default() += 1.0;
+    if candidate_pairs
+        .iter()
+        .any(|&(i, j)| i as usize >= n || j as usize >= n || i == j)
+    {
+        return Err(invalid(
+            "candidate_pairs",
+            "pair index out of range or self pair",
+        ));
     }
-    let mut codes: Vec<(u64, f64)> = pattern_counts.into_iter().collect();
-    codes.sort_unstable_by_key(|p| p.0);
+    let codes = count_patterns(records, comparisons, candidate_pairs);
     let patterns: Vec<PatternCount> = codes
         .iter()
         .map(|&(code, count)| PatternCount {
@@ -576,79 +682,84 @@ pub fn train(
         })
         .collect();
 
-    let u_random = random_pair_u(records, comparisons, config);
-    let start = EmParams {
-        lambda: base.prior().clamp(0.001, 0.5),
+    let mut u = random_pair_u(records, comparisons, config);
+    if let (Some(k), Some(agree)) = (
+        comparisons
+            .iter()
+            .position(|c| c.kind() == crate::compare::ComparisonKind::BirthDate),
+        birth_date_agreement(records),
+    ) {
+        // Replace the sampled exact level, keeping the other levels' proportions.
+        let exact = clamp(agree);
+        let rest: f64 = u[k][1..].iter().sum();
+        for p in &mut u[k][1..] {
+            *p = clamp(*p / rest * (1.0 - exact));
+        }
+        u[k][0] = exact;
+    }
+
+    let total_pairs = n as f64 * (n as f64 - 1.0) / 2.0;
+    let candidates = candidate_pairs.len() as f64;
+    // Start: the base model's share of matches among candidates, as a share of all pairs, and as
+    // many household pairs; m from the base model; household members agree on the household
+    // comparisons as matches do.
+    let start_share = (base.prior() * candidates / total_pairs).clamp(SHARE_FLOOR, 0.25);
+    let start = MixtureParams {
+        lambda_m: start_share,
+        lambda_h: start_share,
+        twins: 0.05,
+        juniors: 0.05,
         m: comparisons
             .iter()
-            .map(|c| c.levels().iter().map(ComparisonLevel::m).collect())
+            .map(|c| c.levels().iter().map(|l| clamp(l.m())).collect())
             .collect(),
-        u: u_random.clone(),
+        u_household: comparisons
+            .iter()
+            .map(|c| c.levels().iter().map(|l| clamp(l.m())).collect())
+            .collect(),
     };
-    let free_u: Vec<bool> = comparisons.iter().map(Comparison::household).collect();
-    // EM sees only the identity comparisons: household fields are strongly correlated among
-    // household members (conditional independence fails), so they must not shape the classes.
-    let identity_patterns: Vec<PatternCount> = patterns
-        .iter()
-        .map(|p| PatternCount {
-            levels: p
-                .levels
-                .iter()
-                .zip(&free_u)
-                .map(|(l, household)| if *household { None } else { *l })
-                .collect(),
-            count: p.count,
-        })
-        .collect();
-    let em_free = vec![true; comparisons.len()];
-    let estimate = em(
-        &identity_patterns,
-        &start,
-        &em_free,
+    use crate::compare::ComparisonKind as K;
+    let roles = Roles {
+        household: comparisons.iter().map(Comparison::household).collect(),
+        given: comparisons
+            .iter()
+            .position(|c| !c.household() && c.kind() == K::GivenName),
+        birth: comparisons
+            .iter()
+            .position(|c| !c.household() && c.kind() == K::BirthDate),
+    };
+    let (params, iterations, converged) = mixture_em(
+        &patterns,
+        &u,
+        &roles,
+        start,
+        total_pairs,
         config.max_iterations,
         config.tolerance,
-    )?;
-    // One M-step with the identity posteriors gives m and u of every comparison.
-    let (m, u) = m_step(&patterns, &estimate.params, &free_u);
-    let u_household = household_u(&patterns, &estimate.params, &free_u, comparisons);
-    let lambda = estimate.params.lambda;
-    let (iterations, converged) = (estimate.iterations, estimate.converged);
+    );
 
-    // Final u: for household comparisons the larger of random-pair and candidate u on every
-    // agreeing level (the last level is the disagreement level and keeps the random-pair u).
     let mut levels = Vec::new();
     let mut trained = Vec::with_capacity(comparisons.len());
     for (k, c) in comparisons.iter().enumerate() {
-        let last = c.levels().len() - 1;
         let mut new_levels = Vec::with_capacity(c.levels().len());
         for (l, level) in c.levels().iter().enumerate() {
-            let u_used = if free_u[k] && l < last {
-                u_random[k][l].max(u[k][l])
-            } else if free_u[k] {
-                u_random[k][l]
+            let (m_kl, u_kl) = (clamp(params.m[k][l]), clamp(u[k][l]));
+            let h_kl = if roles.household[k] {
+                clamp(params.u_household[k][l])
             } else {
-                match config.identity_u {
-                    IdentityU::RandomPairs => u_random[k][l],
-                    IdentityU::CandidatePairs => u[k][l],
-                    IdentityU::Geometric => (u_random[k][l] * u[k][l]).sqrt(),
-                }
+                u_kl
             };
-            let (m_kl, u_kl) = (clamp(m[k][l]), clamp(u_used));
-            let u_hh = u_household
-                .as_ref()
-                .filter(|_| !free_u[k])
-                .map(|u| clamp(u[k][l]));
             levels.push(LevelEstimate {
                 comparison: c.name().to_owned(),
                 level: level.label().to_owned(),
                 m: m_kl,
-                u_random: u_random[k][l],
-                u_candidates: u[k][l],
                 u: u_kl,
-                u_household: u_hh,
+                u_household: h_kl,
             });
-            new_levels
-                .push(ComparisonLevel::new(level.label(), m_kl, u_kl)?.with_u_household(u_hh)?);
+            new_levels.push(
+                ComparisonLevel::new(level.label(), m_kl, u_kl)?
+                    .with_u_household(roles.household[k].then_some(h_kl))?,
+            );
         }
         let mut comparison = Comparison::new(c.name(), c.kind(), *c.params(), new_levels)?
             .with_household(c.household());
@@ -659,19 +770,31 @@ pub fn train(
         )?;
         trained.push(comparison);
     }
+    let lambda_s = 1.0 - params.lambda_m - params.lambda_h;
+    let prior = params.lambda_m / (params.lambda_m + lambda_s);
+    let household_share = params.lambda_h / lambda_s;
     let model = Model::new(
         config.version.clone(),
-        clamp(lambda),
+        prior,
         trained,
         config.thresholds,
         base.household_cap(),
     )?
+    .with_household_mixture(Some(HouseholdMixture {
+        share: household_share.clamp(SHARE_FLOOR, 0.5),
+        twins: params.twins,
+        juniors: params.juniors,
+    }))?
     .with_review_rules(*base.review_rules());
     Ok(TrainReport {
         model,
         iterations,
         converged,
-        prior: clamp(lambda),
+        prior,
+        household_share: params.lambda_h,
+        twins: params.twins,
+        juniors: params.juniors,
+        candidate_match_share: (params.lambda_m * total_pairs / candidates).min(1.0),
         levels,
         candidate_pairs: candidate_pairs.len(),
         patterns: patterns.len(),

@@ -225,7 +225,11 @@ fn train_recovers_m_of_generated_pairs() {
             .map(|l| l.m)
             .unwrap()
     };
-    assert!((report.prior - 0.5).abs() < 0.02, "prior {}", report.prior);
+    assert!(
+        (report.candidate_match_share - 0.5).abs() < 0.02,
+        "share of matches among candidates {}",
+        report.candidate_match_share
+    );
     assert!(
         (m("identifier", "exact") - 0.9).abs() < 0.03,
         "{}",

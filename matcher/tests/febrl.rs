@@ -50,7 +50,7 @@ fn run(file: &str) -> Quality {
     let recall = tp / truth.len() as f64;
     let f1 = 2.0 * precision * recall / (precision + recall).max(f64::MIN_POSITIVE);
     eprintln!(
-        "{file}: records {} candidates {} true {} blocking recall {:.4} | EM {} iterations (converged {}), prior {:.4} | predicted {} precision {precision:.4} recall {recall:.4} F1 {f1:.4}",
+        "{file}: records {} candidates {} true {} blocking recall {:.4} | EM {} iterations (converged {}), prior {:.2e}, match share among candidates {:.4}, household share {:.2e} (twins {:.3}, juniors {:.3}) | predicted {} precision {precision:.4} recall {recall:.4} F1 {f1:.4}",
         records.len(),
         pairs.len(),
         truth.len(),
@@ -58,13 +58,17 @@ fn run(file: &str) -> Quality {
         report.iterations,
         report.converged,
         report.prior,
+        report.candidate_match_share,
+        report.household_share,
+        report.twins,
+        report.juniors,
         predicted.len(),
     );
     if std::env::var_os("FEBRL_DEBUG").is_some() {
         for l in &report.levels {
             eprintln!(
-                "  {:12} {:28} m {:.5} u_rand {:.6} u_cand {:.6} u {:.6} u_hh {:?}",
-                l.comparison, l.level, l.m, l.u_random, l.u_candidates, l.u, l.u_household
+                "  {:12} {:28} m {:.5} u {:.6} u_household {:.6}",
+                l.comparison, l.level, l.m, l.u, l.u_household
             );
         }
         let mut scored: Vec<(f64, bool)> = pairs

@@ -179,7 +179,7 @@ pub enum ModelSource {
         /// Whether EM converged.
         converged: bool,
         /// Estimated share of matches among candidate pairs.
-        prior: f64,
+        match_share: f64,
     },
     /// The built-in model, because no model could be fitted to the input.
     Builtin {
@@ -195,10 +195,10 @@ impl std::fmt::Display for ModelSource {
             ModelSource::Fitted {
                 iterations,
                 converged,
-                prior,
+                match_share,
             } => write!(
                 f,
-                "fitted to the input without labels (EM: {iterations} iterations, {}, match share among candidates {prior:.4})",
+                "fitted to the input without labels (EM: {iterations} iterations, {}, match share among candidates {match_share:.4})",
                 if *converged {
                     "converged"
                 } else {
@@ -230,7 +230,7 @@ pub fn fit_model(
     let source = ModelSource::Fitted {
         iterations: report.iterations,
         converged: report.converged,
-        prior: report.prior,
+        match_share: report.candidate_match_share,
     };
     Ok((report.model, source))
 }
@@ -244,7 +244,7 @@ pub fn fit_or_builtin(records: &[NormalizedRecord], pairs: &[(u32, u32)]) -> (Mo
             ModelSource::Fitted {
                 iterations: report.iterations,
                 converged: report.converged,
-                prior: report.prior,
+                match_share: report.candidate_match_share,
             },
         ),
         Err(e) => (

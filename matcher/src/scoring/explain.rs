@@ -16,7 +16,7 @@ pub struct ComparisonExplanation {
     /// Level label (`exact`, `nickname`, ...) or `missing`.
     pub level: String,
     /// Weight this comparison added, term-frequency adjustment included (0 when missing), before
-    /// the household cap.
+    /// the household rule (`Explanation::household_cap_adjustment`).
     pub weight: f64,
     /// The term-frequency part of `weight`.
     pub tf_adjustment: f64,
@@ -35,10 +35,13 @@ pub struct Explanation {
     pub prior_weight: f64,
     /// Per comparison, in model order.
     pub comparisons: Vec<ComparisonExplanation>,
-    /// Whether the pair shares a household (family name and address or phone agree): identity
-    /// comparisons then weigh with their household u.
+    /// Whether the pair is scored as a household: with the household mixture, the weight against
+    /// a household member is the lower; with the household cap, family name and address or phone
+    /// agree, and identity comparisons weigh with their household u.
     pub shared_household: bool,
-    /// Weight removed by the household cap (0 or negative).
+    /// Weight removed by the household rule (0 or negative): with the household mixture, the
+    /// difference between the match weight and the weight against strangers (prior plus the
+    /// comparison weights); with the household cap, what the cap removed.
     pub household_cap_adjustment: f64,
     /// Total match weight (equals `Model::score`'s).
     pub match_weight: f64,
@@ -116,17 +119,21 @@ impl Model {
     /// assert_eq!(e.match_weight, model.score(&a, &b).match_weight);
     /// ```
     pub fn explain(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> Explanation {
-        let shared = self.pair_shares_household(a, b);
-        let mut weight = self.prior_weight;
-        let mut household = 0.0f64;
+        let mut levels = [None; super::MAX_COMPARISONS];
+        for (slot, c) in levels.iter_mut().zip(&self.comparisons) {
+            *slot = c.evaluate(a, b);
+        }
+        let (match_weight, adjustment, shared) = self.combine(&levels);
+        let legacy_shared = shared && self.household.is_none();
         let comparisons = self
             .comparisons
             .iter()
-            .map(|c| {
-                let (level, w, tf) = match c.evaluate(a, b) {
+            .zip(levels)
+            .map(|(c, slot)| {
+                let (level, w, tf) = match slot {
                     Some((level, base, tf)) => {
                         let l = &c.levels[level as usize];
-                        let base = if shared && !c.household {
+                        let base = if legacy_shared && !c.household {
                             l.household_weight
                         } else {
                             base
@@ -135,11 +142,6 @@ impl Model {
                     }
                     None => ("missing".to_owned(), 0.0, 0.0),
                 };
-                if c.household {
-                    if w > 0.0 { household += w } else { weight += w }
-                } else {
-                    weight += w;
-                }
                 ComparisonExplanation {
                     comparison: c.name.clone(),
                     level,
@@ -150,14 +152,13 @@ impl Model {
                 }
             })
             .collect();
-        let capped = household.min(self.household_cap);
-        let score = Score::from_weight(weight + capped);
+        let score = Score::from_weight(match_weight);
         Explanation {
             model_version: self.version.clone(),
             prior_weight: self.prior_weight,
             comparisons,
             shared_household: shared,
-            household_cap_adjustment: capped - household,
+            household_cap_adjustment: adjustment,
             match_weight: score.match_weight,
             probability: score.probability,
             decision: self.decide(&score, a, b),

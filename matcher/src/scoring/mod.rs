@@ -12,14 +12,31 @@
 //! value of typical frequency gets no adjustment, agreeing on a rare surname weighs more and
 //! agreeing on "smith" less.
 //!
-//! Different people who share a household (family name and address or phone agree) agree on
-//! birth date (twins) or given name (a father and his junior) far more often than strangers do.
-//! Levels may carry a `u_household`, estimated by training among such pairs, used instead of `u`
-//! for pairs that share a household.
+//! # Households
+//! People who live together (spouses, siblings, twins, a father and his junior) share family
+//! name, address, city and phone, and agree on birth date (twins) or given name (juniors) far
+//! more often than strangers do: the classic false positives of an MPI. A model handles them in
+//! one of two ways.
 //!
-//! People who live together share family name, address, city and phone. The positive weight these
-//! household comparisons can add together is capped (`household_cap`), so given name, birth date
-//! and identifiers carry the decision.
+//! - **Household mixture** (trained models, `household` set): a non-match is a pair of strangers
+//!   (levels distributed by `u`) or of different people of one household, `household.share` times
+//!   as likely a priori. Household members agree on the household comparisons (family name,
+//!   address, city, phone) as `u_household` says, and on the personal ones (given name, birth
+//!   date, sex, identifiers, e-mail) as strangers do, except twins (share `household.twins` of
+//!   household pairs), who share a birth date as a match does, and a father and his junior
+//!   (`household.juniors`), who share a given name as a match does. The match weight is the
+//!   posterior log-odds of this mixture: with `S` the weight against strangers
+//!   (`prior + sum log2(m/u)`, term frequencies included) and `H` the weight against each kind of
+//!   household member, `w = -log2(2^-S + sum 2^-H)`, a soft minimum: a pair must beat every
+//!   explanation. A pair that agrees on given name and birth date cannot be explained as twins
+//!   or juniors; one that differs on them is explained as household members when it shares a
+//!   home, however much the shared home adds against strangers.
+//! - **Household cap** (hand-set models such as the built-in one): the positive weight the
+//!   household comparisons add together is capped (`household_cap`), and pairs that share a
+//!   household (family name exact and address or phone agreeing) weigh identity levels with their
+//!   `u_household`.
+//!
+//! Either way given name, birth date and identifiers carry the decision.
 
 mod explain;
 
@@ -323,6 +340,9 @@ pub struct Comparison {
     term_frequencies: BTreeMap<String, f64>,
     // Derived: value -> weight adjustment on exact agreement.
     tf_weights: FxHashMap<String, f64>,
+    // Derived (household mixture, household comparisons): per level, log2(m / u_household),
+    // agreeing levels raised to at least 0.
+    mixture_weights: Vec<f64>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -397,6 +417,7 @@ impl Comparison {
             household: false,
             term_frequencies: BTreeMap::new(),
             tf_weights: FxHashMap::default(),
+            mixture_weights: Vec::new(),
         })
     }
 
@@ -447,6 +468,27 @@ impl Comparison {
         self.term_frequencies = table;
         self.tf_adjustment = tf_adjustment;
         Ok(())
+    }
+
+    /// Weights against a household member (household mixture, household comparisons):
+    /// `log2(m / u_household)` per level (`u` where no household u is set); agreeing levels are
+    /// raised to at least 0, so that agreement where there was none never lowers a score.
+    fn compute_mixture_weights(&mut self) {
+        let last = self.levels.len() - 1;
+        self.mixture_weights = self
+            .levels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let w = (l.m / l.u_household.unwrap_or(l.u)).log2();
+                if i < last { w.max(0.0) } else { w }
+            })
+            .collect();
+    }
+
+    /// The weight of a level against a household member, as the household mixture uses it.
+    pub fn household_mixture_weight(&self, level: usize) -> f64 {
+        self.mixture_weights.get(level).copied().unwrap_or(0.0)
     }
 
     /// Marks this comparison as a household field (shared by people living together); the sum of
@@ -508,6 +550,54 @@ impl Comparison {
     }
 }
 
+/// The household component of a model's non-matches (see the module documentation).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HouseholdMixture {
+    /// How much likelier two records drawn at random are different people of one household than
+    /// strangers, in `(0, 1)`.
+    pub share: f64,
+    /// Share of household pairs that are twins (share a birth date as a match does).
+    pub twins: f64,
+    /// Share of household pairs that are a father and his junior (share a given name as a match
+    /// does).
+    pub juniors: f64,
+}
+
+impl HouseholdMixture {
+    fn validate(&self) -> Result<()> {
+        let open = |v: f64| v > 0.0 && v < 1.0;
+        if !(open(self.share) && open(self.twins) && open(self.juniors))
+            || self.twins + self.juniors >= 1.0
+        {
+            return Err(invalid(
+                "household",
+                "share, twins and juniors must lie in (0, 1), twins + juniors below 1",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Precomputed terms of the household mixture.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct MixtureTerms {
+    /// `-log2(share)`.
+    household: f64,
+    /// `-log2` of the other members', twins' and juniors' shares of household pairs.
+    others: f64,
+    twins: f64,
+    juniors: f64,
+}
+
+/// What a comparison contributes to the household explanations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Role {
+    Household,
+    Personal,
+    GivenName,
+    BirthDate,
+}
+
 /// A Fellegi-Sunter model: prior, comparisons, term frequencies, thresholds.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "ModelFile", into = "ModelFile")]
@@ -518,6 +608,9 @@ pub struct Model {
     comparisons: Vec<Comparison>,
     thresholds: Thresholds,
     review_rules: ReviewRules,
+    household: Option<HouseholdMixture>,
+    mixture: Option<MixtureTerms>,
+    roles: Vec<Role>,
     prior_weight: f64,
     family_index: Option<usize>,
     address_index: Option<usize>,
@@ -537,20 +630,24 @@ struct ModelFile {
     thresholds: Thresholds,
     #[serde(default)]
     review_rules: ReviewRules,
+    /// The household mixture (absent: the household cap applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    household: Option<HouseholdMixture>,
     comparisons: Vec<Comparison>,
 }
 
 impl TryFrom<ModelFile> for Model {
     type Error = Error;
     fn try_from(f: ModelFile) -> Result<Self> {
-        Ok(Model::new(
+        Model::new(
             f.version,
             f.prior,
             f.comparisons,
             f.thresholds,
             f.household_cap,
         )?
-        .with_review_rules(f.review_rules))
+        .with_review_rules(f.review_rules)
+        .with_household_mixture(f.household)
     }
 }
 
@@ -562,6 +659,7 @@ impl From<Model> for ModelFile {
             household_cap: m.household_cap,
             thresholds: m.thresholds,
             review_rules: m.review_rules,
+            household: m.household,
             comparisons: m.comparisons,
         }
     }
@@ -605,7 +703,48 @@ impl Model {
             comparisons,
             thresholds,
             review_rules: ReviewRules::default(),
+            household: None,
+            mixture: None,
+            roles: Vec::new(),
         })
+    }
+
+    /// A copy scoring households with the household mixture (see the module documentation);
+    /// `None` goes back to the household cap.
+    pub fn with_household_mixture(mut self, household: Option<HouseholdMixture>) -> Result<Model> {
+        if let Some(h) = &household {
+            h.validate()?;
+        }
+        self.household = household;
+        self.mixture = household.map(|h| MixtureTerms {
+            household: -h.share.log2(),
+            others: -(1.0 - h.twins - h.juniors).log2(),
+            twins: -h.twins.log2(),
+            juniors: -h.juniors.log2(),
+        });
+        self.roles = self
+            .comparisons
+            .iter()
+            .map(|c| match c.kind {
+                _ if c.household => Role::Household,
+                ComparisonKind::GivenName => Role::GivenName,
+                ComparisonKind::BirthDate => Role::BirthDate,
+                _ => Role::Personal,
+            })
+            .collect();
+        for c in &mut self.comparisons {
+            if household.is_some() && c.household {
+                c.compute_mixture_weights();
+            } else {
+                c.mixture_weights = Vec::new();
+            }
+        }
+        Ok(self)
+    }
+
+    /// The household mixture, when the model uses one.
+    pub fn household_mixture(&self) -> Option<&HouseholdMixture> {
+        self.household.as_ref()
     }
 
     /// A copy with other review rules.
@@ -707,11 +846,45 @@ impl Model {
         for (slot, c) in levels.iter_mut().zip(&self.comparisons) {
             *slot = c.evaluate(a, b);
         }
-        let shared = self.shares_household(&levels);
+        Score::from_weight(self.combine(&levels).0)
+    }
+
+    /// The match weight of evaluated levels, with the weight the household rule removed (0 or
+    /// negative) and whether the pair looks like a household (see the module documentation).
+    fn combine(&self, levels: &[Option<(u8, f64, f64)>]) -> (f64, f64, bool) {
+        if let Some(t) = &self.mixture {
+            // Weight against strangers, and the parts of the weights against household members.
+            let (mut strangers, mut household, mut personal) = (self.prior_weight, 0.0, 0.0);
+            let (mut given, mut birth) = (0.0, 0.0);
+            for ((c, slot), role) in self.comparisons.iter().zip(levels).zip(&self.roles) {
+                if let Some((level, base, tf)) = *slot {
+                    let w = base + tf;
+                    strangers += w;
+                    match role {
+                        Role::Household => household += c.mixture_weights[level as usize],
+                        Role::Personal => personal += w,
+                        Role::GivenName => given = w,
+                        Role::BirthDate => birth = w,
+                    }
+                }
+            }
+            let members = self.prior_weight + t.household + household + personal;
+            let others = members + given + birth + t.others;
+            let twins = members + given + t.twins;
+            let juniors = members + birth + t.juniors;
+            let lowest = strangers.min(others).min(twins).min(juniors);
+            let sum = [strangers, others, twins, juniors]
+                .iter()
+                .map(|w| (lowest - w).exp2())
+                .sum::<f64>();
+            let weight = lowest - sum.log2();
+            return (weight, weight - strangers, lowest < strangers);
+        }
+        let shared = self.shares_household(levels);
         let mut weight = self.prior_weight;
         let mut household = 0.0f64;
         for (c, slot) in self.comparisons.iter().zip(levels) {
-            if let Some((level, base, tf)) = slot {
+            if let Some((level, base, tf)) = *slot {
                 if c.household {
                     let w = base + tf;
                     if w > 0.0 { household += w } else { weight += w }
@@ -722,7 +895,8 @@ impl Model {
                 }
             }
         }
-        Score::from_weight(weight + household.min(self.household_cap))
+        let capped = household.min(self.household_cap);
+        (weight + capped, capped - household, shared)
     }
 
     /// Whether the evaluated levels say the two records share a household: the family names agree
@@ -734,13 +908,15 @@ impl Model {
                 || level(self.phone_index) == Some(0))
     }
 
-    /// Whether a pair shares a household (see the scoring rules); used by training and explanations.
+    /// Whether a pair is scored as a household: with the household mixture, whether the weight
+    /// against a household member is below the weight against strangers; with the household cap,
+    /// whether the family names agree exactly and the addresses or phones agree.
     pub fn pair_shares_household(&self, a: &NormalizedRecord, b: &NormalizedRecord) -> bool {
         let mut levels = [None; MAX_COMPARISONS];
         for (slot, c) in levels.iter_mut().zip(&self.comparisons) {
             *slot = c.evaluate(a, b);
         }
-        self.shares_household(&levels)
+        self.combine(&levels).2
     }
 
     /// The decision zone of a score. A `Certain` pair that a review rule catches (placeholder

@@ -1,0 +1,254 @@
+//! Quality of the model fitted by EM without labels (what `mpi dedupe --input` uses without
+//! `--model`) on synthetic records seen as the person CSV shows them, against the built-in model:
+//! the fitted parameters, the estimated against the true number of matches among candidates,
+//! pairwise precision and recall of `Certain` pairs and of the clusters, and the commonest
+//! comparison patterns among false positives and false negatives.
+//!
+//! `cargo run --release -p matcher --example em_quality -- [RECORDS] [SEED]`
+//!
+//! Prints counts, ratios and level names only: no record contents.
+#![allow(clippy::print_stderr)]
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use matcher::batch::{BatchConfig, normalize_all};
+use matcher::blocking::candidate_pairs;
+use matcher::cluster::cluster;
+use matcher::compare::compare_field;
+use matcher::eval::Truth;
+use matcher::scoring::{MatchDecision, weight_of_probability};
+use matcher::synth::{GeneratorConfig, NATIONAL_ID_SYSTEM, generate};
+use matcher::training::{TrainConfig, train};
+use matcher::{Address, Model, NormalizedRecord, PersonRecord};
+
+/// The record as the person CSV carries it: first address, phone, e-mail; national id and one
+/// other identifier; current family name only.
+fn csv_view(r: &PersonRecord) -> PersonRecord {
+    let mut given = Vec::new();
+    if let Some(g) = r.given_names.first() {
+        given.push(g.clone());
+    }
+    if r.given_names.len() > 1 {
+        given.push(r.given_names[1..].join(" "));
+    }
+    let address = r.addresses.first().map(|a| {
+        let mut lines = Vec::new();
+        if let Some(l) = a.lines.first() {
+            lines.push(l.clone());
+        }
+        if a.lines.len() > 1 {
+            lines.push(a.lines[1..].join(", "));
+        }
+        Address { lines, ..a.clone() }
+    });
+    let mut identifiers: Vec<_> = r
+        .identifiers
+        .iter()
+        .filter(|i| i.system == NATIONAL_ID_SYSTEM)
+        .take(1)
+        .cloned()
+        .collect();
+    identifiers.extend(
+        r.identifiers
+            .iter()
+            .filter(|i| i.system != NATIONAL_ID_SYSTEM)
+            .take(1)
+            .cloned(),
+    );
+    PersonRecord {
+        given_names: given,
+        family_names: r.family_names.first().cloned().into_iter().collect(),
+        sex: r.sex,
+        birth_date: r.birth_date.clone(),
+        addresses: address.into_iter().collect(),
+        phones: r.phones.first().cloned().into_iter().collect(),
+        emails: r.emails.first().cloned().into_iter().collect(),
+        identifiers,
+    }
+}
+
+fn pattern(model: &Model, a: &NormalizedRecord, b: &NormalizedRecord) -> String {
+    model
+        .comparisons()
+        .iter()
+        .map(|c| match compare_field(c.kind(), c.params(), a, b).level {
+            Some(l) => {
+                let label = c.kind().level_labels()[l as usize];
+                label.chars().take(4).collect::<String>()
+            }
+            None => "-".to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Data {
+    records: Vec<NormalizedRecord>,
+    cluster: Vec<u64>,
+    household: Vec<u64>,
+    candidates: Vec<(u32, u32)>,
+}
+
+fn evaluate(name: &str, model: &Model, data: &Data) {
+    let truth =
+        Truth::new(data.cluster.iter().enumerate().map(|(i, c)| (i as u32, *c))).expect("labels");
+    let records = &data.records;
+    let weighed: Vec<(u32, u32, f64)> = data
+        .candidates
+        .iter()
+        .map(|&(a, b)| {
+            (
+                a,
+                b,
+                model
+                    .score(&records[a as usize], &records[b as usize])
+                    .match_weight,
+            )
+        })
+        .collect();
+    let certain = weight_of_probability(model.thresholds().certain);
+    let mut tp = 0u64;
+    let mut fp = 0u64;
+    let mut fp_household = 0u64;
+    let mut fp_patterns: HashMap<String, u64> = HashMap::new();
+    let mut fn_patterns: HashMap<String, u64> = HashMap::new();
+    let mut found = 0u64;
+    for &(a, b, w) in &weighed {
+        let (x, y) = (&records[a as usize], &records[b as usize]);
+        let same = data.cluster[a as usize] == data.cluster[b as usize];
+        found += u64::from(same);
+        let predicted =
+            w >= certain && model.decide(&model.score(x, y), x, y) == MatchDecision::Certain;
+        if predicted && same {
+            tp += 1;
+        } else if predicted {
+            fp += 1;
+            if data.household[a as usize] == data.household[b as usize] {
+                fp_household += 1;
+            }
+            *fp_patterns.entry(pattern(model, x, y)).or_default() += 1;
+        } else if same {
+            *fn_patterns.entry(pattern(model, x, y)).or_default() += 1;
+        }
+    }
+    let true_pairs = truth.true_pairs();
+    let p = tp as f64 / (tp + fp).max(1) as f64;
+    let r = tp as f64 / true_pairs as f64;
+    eprintln!(
+        "[{name}] prior {:.3e} ({:.2} bits); candidates {} true among them {} (blocking recall {:.4}); certain pairs: P {p:.4} R {r:.4} F1 {:.4}; FP {fp} ({fp_household} same household)",
+        model.prior(),
+        model.prior_weight(),
+        weighed.len(),
+        found,
+        found as f64 / true_pairs as f64,
+        2.0 * p * r / (p + r)
+    );
+    let mut config = BatchConfig::for_model(model).cluster;
+    config.link_threshold = certain;
+    let clustering = cluster(records.len(), &weighed, &config);
+    let ids: Vec<u32> = (0..records.len() as u32).collect();
+    let m = truth
+        .clusters(ids.iter().zip(clustering.labels.iter().copied()))
+        .expect("clusters");
+    eprintln!(
+        "[{name}] clusters: pairwise P {:.4} R {:.4} F1 {:.4}; B-cubed P {:.4} R {:.4} F1 {:.4}",
+        m.pairwise.precision,
+        m.pairwise.recall,
+        m.pairwise.f1,
+        m.bcubed.precision,
+        m.bcubed.recall,
+        m.bcubed.f1
+    );
+    let heads = model
+        .comparisons()
+        .iter()
+        .map(|c| c.name().chars().take(4).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (what, patterns) in [("FP", fp_patterns), ("FN", fn_patterns)] {
+        let mut v: Vec<_> = patterns.into_iter().collect();
+        v.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.cmp(&y.0)));
+        eprintln!("  {what} patterns ({heads}):");
+        for (pat, count) in v.iter().take(12) {
+            eprintln!("    {count:7}  {pat}");
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
+    let seed: u64 = args.next().map_or(Ok(7), |s| s.parse())?;
+    let clock = Instant::now();
+    let synthetic = generate(&GeneratorConfig {
+        records: n,
+        seed,
+        ..Default::default()
+    });
+    let dense: Option<u16> = std::env::var("EM_DENSE_YEARS")
+        .ok()
+        .and_then(|v| v.parse().ok());
+    let raw: Vec<PersonRecord> = synthetic
+        .iter()
+        .map(|s| {
+            let mut r = csv_view(&s.record);
+            if let (Some(years), Some(d)) = (dense, r.birth_date.as_mut()) {
+                // Everyone born within a few years (a paediatric registry).
+                let digits: String = d.chars().filter(char::is_ascii_digit).collect();
+                if let Ok(year) = digits[..4].parse::<u16>() {
+                    *d = format!("{}{}", 2010 + year % years, &digits[4..]);
+                }
+            }
+            r
+        })
+        .collect();
+    let records = normalize_all(&raw);
+    drop(raw);
+    let cluster: Vec<u64> = synthetic.iter().map(|s| s.cluster_id).collect();
+    let household: Vec<u64> = synthetic.iter().map(|s| s.household_id).collect();
+    drop(synthetic);
+    let candidates = candidate_pairs(&records, &BatchConfig::default().blocking);
+    eprintln!(
+        "{n} records, {} candidate pairs in {:.1} s",
+        candidates.len(),
+        clock.elapsed().as_secs_f64()
+    );
+    let data = Data {
+        records,
+        cluster,
+        household,
+        candidates,
+    };
+    let clock = Instant::now();
+    let report = train(&data.records, &data.candidates, &TrainConfig::default())?;
+    let true_share = data
+        .candidates
+        .iter()
+        .filter(|&&(a, b)| data.cluster[a as usize] == data.cluster[b as usize])
+        .count() as f64
+        / data.candidates.len() as f64;
+    eprintln!(
+        "EM: {:.1} s, {} iterations, converged {}, {} patterns, share of matches among candidates {:.4} (true {true_share:.4}), prior {:.3e}, household share {:.3e} (twins {:.3}, juniors {:.3})",
+        clock.elapsed().as_secs_f64(),
+        report.iterations,
+        report.converged,
+        report.patterns,
+        report.candidate_match_share,
+        report.prior,
+        report.household_share,
+        report.twins,
+        report.juniors,
+    );
+    for l in &report.levels {
+        eprintln!(
+            "  {:12} {:28} m {:.5} u {:.2e} u_household {:.2e}",
+            l.comparison, l.level, l.m, l.u, l.u_household
+        );
+    }
+    evaluate("EM", &report.model, &data);
+    if std::env::var_os("EM_ONLY").is_none() {
+        evaluate("builtin", &Model::builtin(), &data);
+    }
+    Ok(())
+}
