@@ -15,9 +15,11 @@
 //! 3. The work is written in chunks. Each chunk is one transaction that also moves the job's
 //!    cursor (the last pair written) and counts, so an interrupted job (Ctrl-C, kill -9, a crash)
 //!    resumes after its last committed chunk. Every write is idempotent per pair (`match_score`
-//!    is upserted per pair and model version, links are inserted unless present, review tasks go
-//!    through `pairs::open_task`, and a `person_id` is only changed when it differs), so even a
-//!    plan that differs after a restart (patients changed meanwhile) cannot double anything.
+//!    is upserted per pair and model version, links are inserted unless present, review tasks
+//!    are opened once per unordered pair and never reopened once decided, as `pairs::open_task`
+//!    does, and a `person_id` is only changed when it differs), so even a plan that differs
+//!    after a restart (patients changed meanwhile) cannot double anything. A chunk's writes are
+//!    set-based (a few statements per 500 pairs, not several per pair).
 //!
 //! Per pair: the score goes to `match_score`; a linked pair gets the cluster's `person_id`
 //! (the person of the cluster's smallest patient id) on both records and a `seealso` link in each
@@ -27,20 +29,21 @@
 //! `not_duplicate` only has its score stored. Changing `person_id` or adding a link raises the
 //! patient's version. The job's start and finish are audited (with the counts), not each pair.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
 use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
+    ConnectionTrait, EntityTrait, ExprTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use serde::Serialize;
 use uuid::Uuid;
 
 use entity::dedupe_job::{self, state};
 use entity::enums::{LinkOrigin, LinkType, ReviewStatus};
+use entity::pair::ordered_pair;
 use entity::{match_score, patient, patient_link, review_task};
 use matcher::batch::BatchConfig;
 use matcher::blocking::candidate_pairs;
@@ -50,7 +53,7 @@ use matcher::{Model, NormalizedRecord};
 
 use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
-use crate::{Ctx, Error, Mpi, Result, pairs};
+use crate::{Ctx, Error, Mpi, Result};
 
 /// Tunables of a dedupe run.
 #[derive(Clone, Debug, PartialEq)]
@@ -551,84 +554,111 @@ async fn write_chunk(
     }
     counts.scores = chunk.len() as i64;
 
-    for (w, breakdown) in chunk.iter().zip(&breakdowns) {
-        let (a, b) = (plan.ids[w.a as usize], plan.ids[w.b as usize]);
-        if w.judged {
-            counts.judged += 1;
-        }
-        match w.action {
-            PairAction::ScoreOnly => {}
-            PairAction::Review => {
-                if pairs::open_task(
-                    &*txn,
-                    ctx,
-                    a,
-                    b,
-                    w.probability,
-                    w.match_weight,
-                    breakdown.clone(),
+    counts.judged = chunk.iter().filter(|w| w.judged).count() as i64;
+    let review: Vec<(Uuid, Uuid, &WorkPair, &serde_json::Value)> = chunk
+        .iter()
+        .zip(&breakdowns)
+        .filter(|(w, _)| w.action == PairAction::Review)
+        .map(|(w, breakdown)| {
+            let (a, b) = ordered_pair(plan.ids[w.a as usize], plan.ids[w.b as usize]);
+            (a, b, w, breakdown)
+        })
+        .filter(|(a, b, _, _)| a != b)
+        .collect();
+    counts.tasks = open_tasks(&*txn, actor, now, &review).await?;
+
+    // Linked pairs whose records are both still live.
+    let links: Vec<(Uuid, Uuid, &WorkPair)> = chunk
+        .iter()
+        .filter(|w| w.action == PairAction::Link)
+        .map(|w| (plan.ids[w.a as usize], plan.ids[w.b as usize], w))
+        .filter(|(a, b, _)| live.contains(a) && live.contains(b))
+        .collect();
+    // One person per cluster: the records of a person that still carry another person_id.
+    let mut by_person: BTreeMap<Uuid, BTreeSet<Uuid>> = BTreeMap::new();
+    for (a, b, w) in &links {
+        by_person
+            .entry(plan.person_of[w.a as usize])
+            .or_default()
+            .extend([*a, *b]);
+    }
+    for (person, members) in &by_person {
+        let members: Vec<Uuid> = members.iter().copied().collect();
+        for part in members.chunks(500) {
+            let moved = patient::Entity::update_many()
+                .col_expr(patient::Column::PersonId, Expr::value(*person))
+                .col_expr(
+                    patient::Column::Version,
+                    Expr::col(patient::Column::Version).add(1),
                 )
-                .await?
-                .is_some()
-                {
-                    counts.tasks += 1;
-                }
-            }
-            PairAction::Link => {
-                if !(live.contains(&a) && live.contains(&b)) {
-                    continue;
-                }
-                let person = plan.person_of[w.a as usize];
-                let moved = patient::Entity::update_many()
-                    .col_expr(patient::Column::PersonId, Expr::value(person))
-                    .col_expr(
-                        patient::Column::Version,
-                        Expr::col(patient::Column::Version).add(1),
-                    )
-                    .col_expr(patient::Column::UpdatedAt, Expr::value(now))
-                    .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
-                    .filter(patient::Column::Id.is_in([a, b]))
-                    .filter(patient::Column::PersonId.ne(person))
-                    .exec(&*txn)
-                    .await?;
-                counts.relinked += moved.rows_affected as i64;
-                if moved.rows_affected > 0 {
-                    changed.extend([a, b]);
-                }
-                // An open task of the pair (say from a forced registration) is settled now.
-                review_task::Entity::update_many()
-                    .col_expr(
-                        review_task::Column::Status,
-                        Expr::value(ReviewStatus::Linked),
-                    )
-                    .col_expr(review_task::Column::DecidedBy, Expr::value(actor))
-                    .col_expr(review_task::Column::DecidedAt, Expr::value(now))
-                    .col_expr(review_task::Column::Note, Expr::value(reason.as_str()))
-                    .col_expr(review_task::Column::UpdatedAt, Expr::value(now))
-                    .col_expr(review_task::Column::UpdatedBy, Expr::value(actor))
-                    .filter(review_task::Column::PatientA.eq(a))
-                    .filter(review_task::Column::PatientB.eq(b))
-                    .filter(review_task::Column::Status.eq(ReviewStatus::Open))
-                    .exec(&*txn)
-                    .await?;
-                for (from, to) in [(a, b), (b, a)] {
-                    if insert_matcher_link(&*txn, actor, from, to, w.probability, &reason).await? {
-                        counts.links += 1;
-                        patient::Entity::update_many()
-                            .col_expr(
-                                patient::Column::Version,
-                                Expr::col(patient::Column::Version).add(1),
-                            )
-                            .col_expr(patient::Column::UpdatedAt, Expr::value(now))
-                            .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
-                            .filter(patient::Column::Id.eq(from))
-                            .exec(&*txn)
-                            .await?;
-                        changed.push(from);
-                    }
-                }
+                .col_expr(patient::Column::UpdatedAt, Expr::value(now))
+                .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
+                .filter(patient::Column::Id.is_in(part.iter().copied()))
+                .filter(patient::Column::PersonId.ne(*person))
+                .exec(&*txn)
+                .await?;
+            counts.relinked += moved.rows_affected as i64;
+            if moved.rows_affected > 0 {
+                changed.extend(part.iter().copied());
             }
         }
+    }
+    // Open tasks of linked pairs (say from a forced registration) are settled now.
+    for part in links.chunks(200) {
+        let mut pairs = Condition::any();
+        for (a, b, _) in part {
+            let (first, second) = ordered_pair(*a, *b);
+            pairs = pairs.add(
+                Condition::all()
+                    .add(review_task::Column::PatientA.eq(first))
+                    .add(review_task::Column::PatientB.eq(second)),
+            );
+        }
+        review_task::Entity::update_many()
+            .col_expr(
+                review_task::Column::Status,
+                Expr::value(ReviewStatus::Linked),
+            )
+            .col_expr(review_task::Column::DecidedBy, Expr::value(actor))
+            .col_expr(review_task::Column::DecidedAt, Expr::value(now))
+            .col_expr(review_task::Column::Note, Expr::value(reason.as_str()))
+            .col_expr(review_task::Column::UpdatedAt, Expr::value(now))
+            .col_expr(review_task::Column::UpdatedBy, Expr::value(actor))
+            .filter(review_task::Column::Status.eq(ReviewStatus::Open))
+            .filter(pairs)
+            .exec(&*txn)
+            .await?;
+    }
+    // A matcher `seealso` link each way, unless present; each new link raises its record's
+    // version.
+    let wanted: Vec<(Uuid, Uuid, f64)> = links
+        .iter()
+        .flat_map(|(a, b, w)| [(*a, *b, w.probability), (*b, *a, w.probability)])
+        .collect();
+    let new_links = insert_matcher_links(&*txn, actor, &wanted, &reason).await?;
+    counts.links = new_links.len() as i64;
+    let mut per_record: BTreeMap<Uuid, i32> = BTreeMap::new();
+    for from in &new_links {
+        *per_record.entry(*from).or_default() += 1;
+    }
+    let mut by_count: BTreeMap<i32, Vec<Uuid>> = BTreeMap::new();
+    for (id, n) in per_record {
+        by_count.entry(n).or_default().push(id);
+    }
+    for (n, ids) in &by_count {
+        for part in ids.chunks(500) {
+            patient::Entity::update_many()
+                .col_expr(
+                    patient::Column::Version,
+                    Expr::col(patient::Column::Version).add(*n),
+                )
+                .col_expr(patient::Column::UpdatedAt, Expr::value(now))
+                .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
+                .filter(patient::Column::Id.is_in(part.iter().copied()))
+                .exec(&*txn)
+                .await?;
+        }
+        changed.extend(ids.iter().copied());
     }
 
     let last = chunk
@@ -657,40 +687,133 @@ async fn write_chunk(
     Ok(changed)
 }
 
-/// Inserts the matcher's `seealso` link `from -> to` unless one exists; whether it was inserted.
-async fn insert_matcher_link<C: ConnectionTrait>(
+/// Inserts the matcher's `seealso` links `from -> to` that do not exist yet; returns the `from`
+/// of each link inserted. Two statements per 500 links: which exist, and one multi-row INSERT
+/// (`ON CONFLICT DO NOTHING`, in case a steward adds the same link meanwhile).
+async fn insert_matcher_links<C: ConnectionTrait>(
     txn: &C,
     actor: &str,
-    from: Uuid,
-    to: Uuid,
-    probability: f64,
+    wanted: &[(Uuid, Uuid, f64)],
     reason: &str,
-) -> Result<bool> {
-    let inserted = patient_link::Entity::insert(patient_link::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        patient_id: Set(from),
-        other_patient_id: Set(to),
-        r#type: Set(LinkType::SeeAlso),
-        origin: Set(LinkOrigin::Matcher),
-        reason: Set(Some(reason.to_owned())),
-        score: Set(Some(probability)),
-        created_at: NotSet,
-        updated_at: NotSet,
-        created_by: Set(actor.to_owned()),
-        updated_by: Set(actor.to_owned()),
-    })
-    .on_conflict(
-        OnConflict::columns([
-            patient_link::Column::PatientId,
-            patient_link::Column::OtherPatientId,
-            patient_link::Column::Type,
-        ])
-        .do_nothing()
-        .to_owned(),
-    )
-    .exec_without_returning(txn)
-    .await?;
-    Ok(inserted > 0)
+) -> Result<Vec<Uuid>> {
+    let mut inserted = Vec::new();
+    for part in wanted.chunks(500) {
+        let froms: BTreeSet<Uuid> = part.iter().map(|l| l.0).collect();
+        let existing: HashSet<(Uuid, Uuid)> = patient_link::Entity::find()
+            .select_only()
+            .column(patient_link::Column::PatientId)
+            .column(patient_link::Column::OtherPatientId)
+            .filter(patient_link::Column::PatientId.is_in(froms))
+            .filter(patient_link::Column::Type.eq(LinkType::SeeAlso))
+            .into_tuple::<(Uuid, Uuid)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect();
+        let mut seen = HashSet::new();
+        let fresh: Vec<&(Uuid, Uuid, f64)> = part
+            .iter()
+            .filter(|(from, to, _)| !existing.contains(&(*from, *to)) && seen.insert((*from, *to)))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        let rows = fresh
+            .iter()
+            .map(|(from, to, probability)| patient_link::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                patient_id: Set(*from),
+                other_patient_id: Set(*to),
+                r#type: Set(LinkType::SeeAlso),
+                origin: Set(LinkOrigin::Matcher),
+                reason: Set(Some(reason.to_owned())),
+                score: Set(Some(*probability)),
+                created_at: NotSet,
+                updated_at: NotSet,
+                created_by: Set(actor.to_owned()),
+                updated_by: Set(actor.to_owned()),
+            });
+        patient_link::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::columns([
+                    patient_link::Column::PatientId,
+                    patient_link::Column::OtherPatientId,
+                    patient_link::Column::Type,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+        inserted.extend(fresh.iter().map(|l| l.0));
+    }
+    Ok(inserted)
+}
+
+/// Opens a review task for each pair (ordered) unless one exists: an open one gets the new
+/// score, a decided one is left alone (never reopened). Returns how many tasks were opened or
+/// refreshed, as [`crate::pairs::open_task`] counts them. One query per 500 pairs to find the existing
+/// tasks, multi-row INSERTs for the new ones.
+async fn open_tasks<C: ConnectionTrait>(
+    txn: &C,
+    actor: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
+    review: &[(Uuid, Uuid, &WorkPair, &serde_json::Value)],
+) -> Result<i64> {
+    let mut count = 0i64;
+    for part in review.chunks(500) {
+        let firsts: BTreeSet<Uuid> = part.iter().map(|r| r.0).collect();
+        let wanted: HashSet<(Uuid, Uuid)> = part.iter().map(|r| (r.0, r.1)).collect();
+        let existing: HashMap<(Uuid, Uuid), review_task::Model> = review_task::Entity::find()
+            .filter(review_task::Column::PatientA.is_in(firsts))
+            .all(txn)
+            .await?
+            .into_iter()
+            .filter(|t| wanted.contains(&(t.patient_a, t.patient_b)))
+            .map(|t| ((t.patient_a, t.patient_b), t))
+            .collect();
+        let mut fresh = Vec::new();
+        for (a, b, w, breakdown) in part {
+            match existing.get(&(*a, *b)) {
+                Some(task) if task.status == ReviewStatus::Open => {
+                    let mut am: review_task::ActiveModel = task.clone().into();
+                    am.probability = Set(w.probability);
+                    am.match_weight = Set(w.match_weight);
+                    am.breakdown = Set((*breakdown).clone());
+                    am.updated_at = Set(now);
+                    am.updated_by = Set(actor.to_owned());
+                    am.update(txn).await?;
+                    count += 1;
+                }
+                Some(_) => {}
+                None => {
+                    fresh.push(review_task::ActiveModel {
+                        id: Set(Uuid::new_v4()),
+                        patient_a: Set(*a),
+                        patient_b: Set(*b),
+                        probability: Set(w.probability),
+                        match_weight: Set(w.match_weight),
+                        breakdown: Set((*breakdown).clone()),
+                        status: Set(ReviewStatus::Open),
+                        decided_by: Set(None),
+                        decided_at: Set(None),
+                        note: Set(None),
+                        created_at: NotSet,
+                        updated_at: NotSet,
+                        created_by: Set(actor.to_owned()),
+                        updated_by: Set(actor.to_owned()),
+                    });
+                    count += 1;
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            review_task::Entity::insert_many(fresh)
+                .exec_without_returning(txn)
+                .await?;
+        }
+    }
+    Ok(count)
 }
 
 /// Ends job `job_id` in `final_state` (audited with its counts). A job that is not running is
