@@ -1131,6 +1131,67 @@ mod tests {
         assert!(!model.pair_shares_household(&a, &elsewhere));
     }
 
+    /// The built-in comparisons as a household mixture: household members share the household
+    /// comparisons as matches do; one pair in 10^3 is a match, one in 10^3 household members.
+    fn mixture_model() -> Model {
+        let mut model = Model::builtin();
+        for c in &mut model.comparisons {
+            if c.household {
+                c.levels = c
+                    .levels
+                    .iter()
+                    .map(|l| l.clone().with_u_household(Some(l.m)).unwrap())
+                    .collect();
+            }
+        }
+        let model = Model::new(
+            "mixture",
+            1e-3,
+            model.comparisons,
+            Thresholds::new(0.99, 0.95, 0.5, 2.0).unwrap(),
+            7.0,
+        )
+        .unwrap()
+        .with_household_mixture(Some(HouseholdMixture {
+            share: 1e-3,
+            twins: 0.05,
+            juniors: 0.05,
+        }))
+        .unwrap();
+        Model::from_json(&model.to_json()).unwrap()
+    }
+
+    #[test]
+    fn the_household_mixture_tells_a_duplicate_from_twins_and_juniors() {
+        let model = mixture_model();
+        assert!(model.household_mixture().is_some());
+        let same = person("Ann", "Lee", Some("1990-01-01"));
+        let twin = person("Zoe", "Lee", Some("1990-01-01"));
+        let junior = person("Ann", "Lee", Some("1962-07-30"));
+        let duplicate = model.score(&same, &same);
+        assert_eq!(
+            model.decide(&duplicate, &same, &same),
+            MatchDecision::Certain
+        );
+        for other in [&twin, &junior] {
+            let score = model.score(&same, other);
+            assert!(score.probability < 0.5, "{score:?}");
+            let e = model.explain(&same, other);
+            assert!(e.shared_household);
+            assert!(e.household_cap_adjustment < 0.0);
+            let parts: f64 = e.prior_weight
+                + e.comparisons.iter().map(|c| c.weight).sum::<f64>()
+                + e.household_cap_adjustment;
+            assert!((parts - score.match_weight).abs() < 1e-9);
+            assert_eq!(e.match_weight, score.match_weight);
+        }
+        // Strangers who share given name and birth date but nothing of a home: the household
+        // explanation does not apply.
+        let mut elsewhere = person("Ann", "Park", Some("1990-01-01"));
+        elsewhere.addresses.clear();
+        assert!(!model.explain(&same, &elsewhere).shared_household);
+    }
+
     #[test]
     fn rare_values_weigh_more_than_common_ones() {
         let mut model = Model::builtin();
