@@ -9,7 +9,6 @@ use std::pin::Pin;
 
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
-use sea_orm::DbBackend;
 use service::{Ctx, Mpi, RequestMeta};
 
 use crate::error::ApiError;
@@ -71,28 +70,6 @@ fn meta(req: &HttpRequest) -> RequestMeta {
     }
 }
 
-/// Checks a secret against the key table. On SQLite it runs behind the service's write gate,
-/// since recording `last_used_at` writes and a write outside the gate could invalidate the
-/// snapshot of a running write transaction.
-async fn authenticate(mpi: &Mpi, secret: &str) -> Result<service::Actor, service::Error> {
-    if mpi.db().get_database_backend() == DbBackend::Sqlite {
-        let txn = mpi.write_txn().await?;
-        let actor = service::keys::authenticate(&*txn, secret).await;
-        match actor {
-            Ok(actor) => {
-                txn.commit().await?;
-                Ok(actor)
-            }
-            Err(error) => {
-                let _ = txn.rollback().await;
-                Err(error)
-            }
-        }
-    } else {
-        service::keys::authenticate(mpi.db(), secret).await
-    }
-}
-
 impl FromRequest for Caller {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
@@ -107,7 +84,7 @@ impl FromRequest for Caller {
             };
             let state = state.ok_or(ApiError::ServiceStarting)?;
             let mpi = state.require_mpi()?.clone();
-            let actor = authenticate(&mpi, &secret).await?;
+            let actor = service::keys::authenticate_request(&mpi, &secret).await?;
             Ok(Caller {
                 mpi,
                 ctx: Ctx { actor, meta },

@@ -42,6 +42,9 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// Fit a model to a person CSV without labels (EM) and write it as JSON.
     Train(commands::train::TrainArgs),
+    /// Drive a running server over HTTP with concurrent clients and report throughput and
+    /// latency percentiles (lookup by id, match, registration, search).
+    Bench(commands::bench::BenchArgs),
 }
 
 /// Runs the parsed command line to completion.
@@ -64,5 +67,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(args) => commands::link::run(args, &mut std::io::stdout().lock()),
         Command::Eval(args) => commands::eval::run(args, &mut std::io::stdout().lock()),
         Command::Train(args) => commands::train::run(args, &mut std::io::stdout().lock()),
+        Command::Bench(args) => commands::bench::run(args, &mut std::io::stdout())
+            .await
+            .map(|_| ()),
     }
 }

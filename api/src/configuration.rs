@@ -190,6 +190,28 @@ pub struct ServerSettings {
     pub no_migrate: bool,
 }
 
+/// Which running server `mpi bench` drives, and with which key.
+#[derive(Args, Clone)]
+#[command(next_help_heading = "Target")]
+pub struct BenchTarget {
+    /// Base URL of a running `mpi serve`.
+    #[arg(long, env = "MPI_BENCH_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+
+    /// API key to send (a `registrar` key is enough for every scenario).
+    #[arg(long, env = "MPI_BENCH_KEY", hide_env_values = true)]
+    pub key: String,
+}
+
+impl fmt::Debug for BenchTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BenchTarget")
+            .field("url", &self.url)
+            .field("key", &"***")
+            .finish()
+    }
+}
+
 /// How log lines are written (always to standard error).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

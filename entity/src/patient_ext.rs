@@ -2,9 +2,11 @@
 //! and `PatientRecord`, a patient with all its child rows and links (the shape the API returns
 //! and the before-image a merge stores).
 
+use std::collections::HashMap;
+
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{Condition, QueryOrder, Select};
+use sea_orm::{Condition, DbBackend, QueryOrder, QueryResult, Select, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -84,54 +86,178 @@ pub struct PatientRecord {
 
 impl PatientRecord {
     /// Loads the record with id `id`, soft-deleted or not; `None` if there is no such patient.
+    ///
+    /// On PostgreSQL this is one statement (so one snapshot and one round trip): each child
+    /// table is aggregated to JSON next to the patient row. On SQLite, where a query costs no
+    /// network round trip, it is one query per table.
     pub async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Self>, DbErr> {
-        let Some(patient) = patient::Entity::find_by_id(id).one(db).await? else {
-            return Ok(None);
+        if db.get_database_backend() == DbBackend::Postgres {
+            return Ok(Self::load_json(db, &[id]).await?.pop());
+        }
+        Ok(Self::load_by_table(db, &[id]).await?.pop())
+    }
+
+    /// Loads the records with these ids, in the order given; ids of patients that do not exist
+    /// are left out. One statement on PostgreSQL, one query per table on SQLite, whatever the
+    /// number of ids.
+    pub async fn load_many<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<Self>, DbErr> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut records = if db.get_database_backend() == DbBackend::Postgres {
+            Self::load_json(db, ids).await?
+        } else {
+            Self::load_by_table(db, ids).await?
         };
-        let names = patient_name::Entity::find()
-            .filter(patient_name::Column::PatientId.eq(id))
-            .order_by_desc(patient_name::Column::IsPrimary)
-            .order_by_asc(patient_name::Column::CreatedAt)
-            .order_by_asc(patient_name::Column::Id)
+        let position: HashMap<Uuid, usize> =
+            ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+        records.sort_by_key(|r| position.get(&r.patient.id).copied());
+        Ok(records)
+    }
+
+    /// [`PatientRecord::load_many`] with one query per table, on any backend (the reference the
+    /// PostgreSQL statement is tested against).
+    pub async fn load_by_table<C: ConnectionTrait>(
+        db: &C,
+        ids: &[Uuid],
+    ) -> Result<Vec<Self>, DbErr> {
+        let patients = patient::Entity::find()
+            .filter(patient::Column::Id.is_in(ids.iter().copied()))
+            .order_by_asc(patient::Column::Id)
             .all(db)
             .await?;
-        let identifiers = patient_identifier::Entity::find()
-            .filter(patient_identifier::Column::PatientId.eq(id))
-            .order_by_desc(patient_identifier::Column::IsPrimary)
-            .order_by_asc(patient_identifier::Column::CreatedAt)
-            .order_by_asc(patient_identifier::Column::Id)
-            .all(db)
-            .await?;
-        let addresses = patient_address::Entity::find()
-            .filter(patient_address::Column::PatientId.eq(id))
-            .order_by_desc(patient_address::Column::IsPrimary)
-            .order_by_asc(patient_address::Column::CreatedAt)
-            .order_by_asc(patient_address::Column::Id)
-            .all(db)
-            .await?;
-        let telecoms = patient_telecom::Entity::find()
-            .filter(patient_telecom::Column::PatientId.eq(id))
-            .order_by_desc(patient_telecom::Column::IsPrimary)
-            .order_by_asc(patient_telecom::Column::CreatedAt)
-            .order_by_asc(patient_telecom::Column::Id)
-            .all(db)
-            .await?;
-        let links = patient_link::Entity::find()
+        if patients.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = patients.iter().map(|p| p.id).collect();
+        let mut names = by_patient(
+            patient_name::Entity::find()
+                .filter(patient_name::Column::PatientId.is_in(ids.iter().copied()))
+                .order_by_desc(patient_name::Column::IsPrimary)
+                .order_by_asc(patient_name::Column::CreatedAt)
+                .order_by_asc(patient_name::Column::Id)
+                .all(db)
+                .await?,
+            |n| n.patient_id,
+        );
+        let mut identifiers = by_patient(
+            patient_identifier::Entity::find()
+                .filter(patient_identifier::Column::PatientId.is_in(ids.iter().copied()))
+                .order_by_desc(patient_identifier::Column::IsPrimary)
+                .order_by_asc(patient_identifier::Column::CreatedAt)
+                .order_by_asc(patient_identifier::Column::Id)
+                .all(db)
+                .await?,
+            |i| i.patient_id,
+        );
+        let mut addresses = by_patient(
+            patient_address::Entity::find()
+                .filter(patient_address::Column::PatientId.is_in(ids.iter().copied()))
+                .order_by_desc(patient_address::Column::IsPrimary)
+                .order_by_asc(patient_address::Column::CreatedAt)
+                .order_by_asc(patient_address::Column::Id)
+                .all(db)
+                .await?,
+            |a| a.patient_id,
+        );
+        let mut telecoms = by_patient(
+            patient_telecom::Entity::find()
+                .filter(patient_telecom::Column::PatientId.is_in(ids.iter().copied()))
+                .order_by_desc(patient_telecom::Column::IsPrimary)
+                .order_by_asc(patient_telecom::Column::CreatedAt)
+                .order_by_asc(patient_telecom::Column::Id)
+                .all(db)
+                .await?,
+            |t| t.patient_id,
+        );
+        // A link mentions two patients; each record gets every link that names it.
+        let all_links = patient_link::Entity::find()
             .filter(
                 Condition::any()
-                    .add(patient_link::Column::PatientId.eq(id))
-                    .add(patient_link::Column::OtherPatientId.eq(id)),
+                    .add(patient_link::Column::PatientId.is_in(ids.iter().copied()))
+                    .add(patient_link::Column::OtherPatientId.is_in(ids.iter().copied())),
             )
             .order_by_asc(patient_link::Column::Id)
             .all(db)
             .await?;
-        Ok(Some(PatientRecord {
-            patient,
-            names,
-            identifiers,
-            addresses,
-            telecoms,
-            links,
-        }))
+        Ok(patients
+            .into_iter()
+            .map(|patient| {
+                let id = patient.id;
+                PatientRecord {
+                    names: names.remove(&id).unwrap_or_default(),
+                    identifiers: identifiers.remove(&id).unwrap_or_default(),
+                    addresses: addresses.remove(&id).unwrap_or_default(),
+                    telecoms: telecoms.remove(&id).unwrap_or_default(),
+                    links: all_links
+                        .iter()
+                        .filter(|l| l.patient_id == id || l.other_patient_id == id)
+                        .cloned()
+                        .collect(),
+                    patient,
+                }
+            })
+            .collect())
     }
+
+    /// PostgreSQL: every record in one statement, child rows aggregated with `jsonb_agg` in the
+    /// same order as [`PatientRecord::load_by_table`] and decoded with the models' serde
+    /// implementations (the same ones a merge's before-image goes through).
+    async fn load_json<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<Self>, DbErr> {
+        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+        let child = |table: &str| {
+            format!(
+                "COALESCE((SELECT jsonb_agg(to_jsonb(c) ORDER BY c.is_primary DESC, c.created_at, c.id) \
+                 FROM {table} c WHERE c.patient_id = p.id), '[]'::jsonb) AS {table}"
+            )
+        };
+        let sql = format!(
+            "SELECT to_jsonb(p) AS patient, {}, {}, {}, {}, \
+             COALESCE((SELECT jsonb_agg(to_jsonb(l) ORDER BY l.id) FROM patient_link l \
+             WHERE l.patient_id = p.id OR l.other_patient_id = p.id), '[]'::jsonb) AS links \
+             FROM patient p WHERE p.id IN ({}) ORDER BY p.id",
+            child("patient_name"),
+            child("patient_identifier"),
+            child("patient_address"),
+            child("patient_telecom"),
+            placeholders.join(", ")
+        );
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                sql,
+                ids.iter().map(|id| Value::from(*id)),
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PatientRecord {
+                    patient: json_column(row, "patient")?,
+                    names: json_column(row, "patient_name")?,
+                    identifiers: json_column(row, "patient_identifier")?,
+                    addresses: json_column(row, "patient_address")?,
+                    telecoms: json_column(row, "patient_telecom")?,
+                    links: json_column(row, "links")?,
+                })
+            })
+            .collect()
+    }
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(
+    row: &QueryResult,
+    column: &str,
+) -> Result<T, DbErr> {
+    let value: serde_json::Value = row.try_get("", column)?;
+    serde_json::from_value(value)
+        .map_err(|e| DbErr::Type(format!("patient record column {column}: {e}")))
+}
+
+/// Groups rows by their patient id, keeping their order.
+fn by_patient<T>(rows: Vec<T>, key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<T>> {
+    let mut map: HashMap<Uuid, Vec<T>> = HashMap::new();
+    for row in rows {
+        map.entry(key(&row)).or_default().push(row);
+    }
+    map
 }

@@ -13,8 +13,8 @@
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -77,6 +77,19 @@ pub fn json<T: Serialize>(value: &T) -> Value {
 
 /// Appends one audit row to the chain inside `txn` (any connection inside a transaction).
 pub async fn record<C: ConnectionTrait>(txn: &C, ctx: &Ctx, entry: AuditEntry) -> Result<()> {
+    append(txn, vec![(ctx.clone(), entry)]).await
+}
+
+/// Most rows one INSERT carries (18 columns each stays far below both engines' limits on
+/// bound parameters).
+const INSERT_CHUNK: usize = 500;
+
+/// Appends `rows` to the chain inside `txn`, in order: one lock, one read of the chain's head,
+/// and one multi-row INSERT per [`INSERT_CHUNK`] rows.
+pub async fn append<C: ConnectionTrait>(txn: &C, rows: Vec<(Ctx, AuditEntry)>) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     if txn.get_database_backend() == DbBackend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
@@ -85,7 +98,7 @@ pub async fn record<C: ConnectionTrait>(txn: &C, ctx: &Ctx, entry: AuditEntry) -
         ))
         .await?;
     }
-    let prev_hash = audit_event::Entity::find()
+    let mut prev_hash = audit_event::Entity::find()
         .select_only()
         .column(audit_event::Column::Hash)
         .order_by_desc(audit_event::Column::Seq)
@@ -94,50 +107,59 @@ pub async fn record<C: ConnectionTrait>(txn: &C, ctx: &Ctx, entry: AuditEntry) -
         .one(txn)
         .await?
         .unwrap_or_else(|| GENESIS.to_owned());
-    let occurred_at: DateTime<FixedOffset> = Utc::now().trunc_subsecs(6).fixed_offset();
-    let mut row = audit_event::Model {
-        seq: 0,
-        occurred_at,
-        actor: ctx.actor.name.clone(),
-        role: Some(ctx.actor.role),
-        action: entry.action,
-        entity_type: entry.entity_type,
-        entity_id: entry.entity_id,
-        before: entry.before,
-        after: entry.after,
-        request_id: ctx.meta.request_id.clone(),
-        client_addr: ctx.meta.client_addr.clone(),
-        user_agent: ctx.meta.user_agent.clone(),
-        prev_hash,
-        hash: String::new(),
-        created_at: occurred_at,
-        updated_at: occurred_at,
-        created_by: ctx.actor.name.clone(),
-        updated_by: ctx.actor.name.clone(),
-    };
-    row.hash = row_hash(&row);
-    audit_event::ActiveModel {
-        seq: NotSet,
-        occurred_at: Set(row.occurred_at),
-        actor: Set(row.actor),
-        role: Set(row.role),
-        action: Set(row.action),
-        entity_type: Set(row.entity_type),
-        entity_id: Set(row.entity_id),
-        before: Set(row.before),
-        after: Set(row.after),
-        request_id: Set(row.request_id),
-        client_addr: Set(row.client_addr),
-        user_agent: Set(row.user_agent),
-        prev_hash: Set(row.prev_hash),
-        hash: Set(row.hash),
-        created_at: NotSet,
-        updated_at: NotSet,
-        created_by: Set(row.created_by),
-        updated_by: Set(row.updated_by),
+    let mut models = Vec::with_capacity(rows.len());
+    for (ctx, entry) in rows {
+        let occurred_at: DateTime<FixedOffset> = Utc::now().trunc_subsecs(6).fixed_offset();
+        let mut row = audit_event::Model {
+            seq: 0,
+            occurred_at,
+            actor: ctx.actor.name.clone(),
+            role: Some(ctx.actor.role),
+            action: entry.action,
+            entity_type: entry.entity_type,
+            entity_id: entry.entity_id,
+            before: entry.before,
+            after: entry.after,
+            request_id: ctx.meta.request_id,
+            client_addr: ctx.meta.client_addr,
+            user_agent: ctx.meta.user_agent,
+            prev_hash: std::mem::take(&mut prev_hash),
+            hash: String::new(),
+            created_at: occurred_at,
+            updated_at: occurred_at,
+            created_by: ctx.actor.name.clone(),
+            updated_by: ctx.actor.name,
+        };
+        row.hash = row_hash(&row);
+        prev_hash.clone_from(&row.hash);
+        models.push(audit_event::ActiveModel {
+            seq: NotSet,
+            occurred_at: Set(row.occurred_at),
+            actor: Set(row.actor),
+            role: Set(row.role),
+            action: Set(row.action),
+            entity_type: Set(row.entity_type),
+            entity_id: Set(row.entity_id),
+            before: Set(row.before),
+            after: Set(row.after),
+            request_id: Set(row.request_id),
+            client_addr: Set(row.client_addr),
+            user_agent: Set(row.user_agent),
+            prev_hash: Set(row.prev_hash),
+            hash: Set(row.hash),
+            created_at: NotSet,
+            updated_at: NotSet,
+            created_by: Set(row.created_by),
+            updated_by: Set(row.updated_by),
+        });
     }
-    .insert(txn)
-    .await?;
+    // Rows are inserted in chain order, so `seq` (assigned by the database) follows it.
+    while !models.is_empty() {
+        let rest = models.split_off(models.len().min(INSERT_CHUNK));
+        audit_event::Entity::insert_many(std::mem::replace(&mut models, rest))
+            .exec_without_returning(txn)
+            .await?;
+    }
     Ok(())
 }
 
@@ -276,4 +298,85 @@ pub async fn query<C: ConnectionTrait>(
         page,
         per_page,
     })
+}
+
+/// The audit rows of reads (`read`, `search`, `match`), appended in batches.
+///
+/// A read changes nothing, so its audit row need not share a transaction with it; it only has
+/// to be committed before the answer leaves. Each row is handed to one task per service, which
+/// appends whatever has queued up meanwhile in one transaction (one lock on the chain, one
+/// commit, so one disk flush for the whole batch) and then tells every waiting read that its
+/// row is stored. Concurrent reads therefore share commits instead of queueing for the chain's
+/// lock one commit at a time.
+pub(crate) struct ReadAuditor {
+    queue: tokio::sync::mpsc::UnboundedSender<PendingRead>,
+}
+
+struct PendingRead {
+    ctx: Ctx,
+    entry: AuditEntry,
+    done: tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+}
+
+/// Most rows one batch (one transaction) appends.
+const READ_BATCH: usize = 1_000;
+
+impl ReadAuditor {
+    /// Starts the appending task on the current tokio runtime; it ends when the auditor is
+    /// dropped and the queue is empty.
+    pub(crate) fn start(writer: crate::TxnOpener) -> ReadAuditor {
+        let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<PendingRead>();
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while let Some(first) = pending.recv().await {
+                batch.push(first);
+                while batch.len() < READ_BATCH {
+                    match pending.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
+                }
+                let (rows, waiting): (Vec<_>, Vec<_>) =
+                    batch.drain(..).map(|p| ((p.ctx, p.entry), p.done)).unzip();
+                let count = rows.len();
+                let outcome = async {
+                    let txn = writer.open().await?;
+                    append(&*txn, rows).await?;
+                    txn.commit().await
+                }
+                .await
+                .map_err(|error| {
+                    let why = match &error {
+                        crate::Error::Db(cause) => cause.to_string(),
+                        other => other.to_string(),
+                    };
+                    tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
+                    why
+                });
+                for done in waiting {
+                    // A reader that went away still had its read recorded (or not): nothing to do.
+                    let _ = done.send(outcome.clone());
+                }
+            }
+        });
+        ReadAuditor { queue }
+    }
+
+    /// Appends the audit row of a read and waits until it is committed.
+    pub(crate) async fn record(&self, ctx: &Ctx, entry: AuditEntry) -> Result<()> {
+        let (done, stored) = tokio::sync::oneshot::channel();
+        let failed = |why: &str| crate::Error::Db(sea_orm::DbErr::Custom(why.to_owned()));
+        self.queue
+            .send(PendingRead {
+                ctx: ctx.clone(),
+                entry,
+                done,
+            })
+            .map_err(|_| failed("the audit appender has stopped"))?;
+        match stored.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(failed(&format!("appending the audit row failed: {why}"))),
+            Err(_) => Err(failed("the audit appender has stopped")),
+        }
+    }
 }

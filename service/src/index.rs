@@ -235,13 +235,6 @@ impl PatientIndex {
                     .all(db)
                     .await?,
             );
-            type AddressRow = (
-                StringList,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-                Option<String>,
-            );
             let addresses: HashMap<Uuid, Vec<AddressRow>> = group(
                 patient_address::Entity::find()
                     .select_only()
@@ -289,54 +282,30 @@ impl PatientIndex {
             );
             stats.query += t0.elapsed();
             let last_page = (patients.len() as u64) < page_size;
+            // Hand each patient its own rows (moved, not copied), so normalizing can take the
+            // strings over instead of cloning them.
+            let (mut names, mut identifiers, mut addresses, mut telecoms) =
+                (names, identifiers, addresses, telecoms);
+            let raw: Vec<RawPatient> = patients
+                .into_iter()
+                .map(|(id, person_id, version, gender, birth_date)| RawPatient {
+                    id,
+                    person_id,
+                    version,
+                    gender,
+                    birth_date,
+                    names: names.remove(&id).unwrap_or_default(),
+                    identifiers: identifiers.remove(&id).unwrap_or_default(),
+                    addresses: addresses.remove(&id).unwrap_or_default(),
+                    telecoms: telecoms.remove(&id).unwrap_or_default(),
+                })
+                .collect();
             // Normalize this page on the rayon pool while the next page is read.
             let (tx, rx) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
                 let started = Instant::now();
-                let normalized: Vec<(Uuid, Uuid, i32, NormalizedRecord)> = patients
-                    .par_iter()
-                    .map(|&(id, person_id, version, gender, birth_date)| {
-                        let none = Vec::new();
-                        let names = names.get(&id).unwrap_or(&none);
-                        let parts: Vec<NameParts<'_>> = names
-                            .iter()
-                            .map(|(family, given)| NameParts {
-                                family: family.as_deref(),
-                                given: given.as_slice(),
-                            })
-                            .collect();
-                        let person = convert::person(
-                            gender,
-                            birth_date,
-                            &parts,
-                            addresses.get(&id).map_or_else(Vec::new, |rows| {
-                                rows.iter()
-                                    .map(|(lines, city, state, postal_code, country)| Address {
-                                        lines: lines.0.clone(),
-                                        city: city.clone(),
-                                        state: state.clone(),
-                                        postal_code: postal_code.clone(),
-                                        country: country.clone(),
-                                    })
-                                    .collect()
-                            }),
-                            telecoms
-                                .get(&id)
-                                .into_iter()
-                                .flatten()
-                                .map(|(system, value)| (*system, value.clone())),
-                            identifiers.get(&id).map_or_else(Vec::new, |rows| {
-                                rows.iter()
-                                    .map(|(system, value)| Identifier {
-                                        system: system.clone(),
-                                        value: value.clone(),
-                                    })
-                                    .collect()
-                            }),
-                        );
-                        (id, person_id, version, matcher::normalize(&person))
-                    })
-                    .collect();
+                let normalized: Vec<(Uuid, Uuid, i32, NormalizedRecord)> =
+                    raw.into_par_iter().map(RawPatient::normalize).collect();
                 let _ = tx.send((normalized, started.elapsed()));
             });
             if let Some(previous) = pending.replace(rx) {
@@ -371,6 +340,67 @@ impl PatientIndex {
         drop(data);
         stats.insert += started.elapsed();
         Ok(())
+    }
+}
+
+type AddressRow = (
+    StringList,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
+/// One patient's matching columns as read at start-up.
+struct RawPatient {
+    id: Uuid,
+    person_id: Uuid,
+    version: i32,
+    gender: Option<Gender>,
+    birth_date: Option<NaiveDate>,
+    names: Vec<(Option<String>, StringList)>,
+    identifiers: Vec<(String, String)>,
+    addresses: Vec<AddressRow>,
+    telecoms: Vec<(TelecomSystem, String)>,
+}
+
+impl RawPatient {
+    /// The normalized record, built as `convert::person_from_rows` builds it.
+    fn normalize(self) -> (Uuid, Uuid, i32, NormalizedRecord) {
+        let parts: Vec<NameParts<'_>> = self
+            .names
+            .iter()
+            .map(|(family, given)| NameParts {
+                family: family.as_deref(),
+                given: given.as_slice(),
+            })
+            .collect();
+        let person = convert::person(
+            self.gender,
+            self.birth_date,
+            &parts,
+            self.addresses
+                .into_iter()
+                .map(|(lines, city, state, postal_code, country)| Address {
+                    lines: lines.0,
+                    city,
+                    state,
+                    postal_code,
+                    country,
+                })
+                .collect(),
+            self.telecoms.into_iter(),
+            self.identifiers
+                .into_iter()
+                .map(|(system, value)| Identifier { system, value })
+                .collect(),
+        );
+        (
+            self.id,
+            self.person_id,
+            self.version,
+            matcher::normalize(&person),
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use entity::api_key;
 use entity::enums::Role;
 
-use crate::{Actor, Ctx, Error, Result};
+use crate::{Actor, Ctx, Error, Mpi, Result};
 
 /// Prefix of every secret, so a leaked key is recognisable.
 pub const SECRET_PREFIX: &str = "mpi_";
@@ -178,6 +178,28 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, name_or_id: &str) -> Result<api_
 /// The actor behind a bearer secret. Unknown or revoked keys are [`Error::Unauthenticated`].
 /// Records `last_used_at`, at most once a minute per key.
 pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Actor> {
+    let (actor, stale) = find_key(db, secret).await?;
+    if let Some(id) = stale {
+        touch(db, id).await?;
+    }
+    Ok(actor)
+}
+
+/// [`authenticate`] for a request to the server: the key is read straight from the pool, and
+/// only the once-a-minute `last_used_at` update is a write transaction (behind the SQLite write
+/// gate, see [`Mpi::write_txn`]), so requests do not queue behind writers to be let in.
+pub async fn authenticate_request(mpi: &Mpi, secret: &str) -> Result<Actor> {
+    let (actor, stale) = find_key(mpi.db(), secret).await?;
+    if let Some(id) = stale {
+        let txn = mpi.write_txn().await?;
+        touch(&*txn, id).await?;
+        txn.commit().await?;
+    }
+    Ok(actor)
+}
+
+/// The actor behind `secret`, and the key's id when its `last_used_at` is a minute old or more.
+async fn find_key<C: ConnectionTrait>(db: &C, secret: &str) -> Result<(Actor, Option<Uuid>)> {
     if !secret.starts_with(SECRET_PREFIX) {
         return Err(Error::Unauthenticated("unknown key"));
     }
@@ -189,18 +211,27 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Ac
     if key.revoked_at.is_some() {
         return Err(Error::Unauthenticated("revoked key"));
     }
-    let actor = Actor {
-        name: key.name.clone(),
-        role: key.role,
-    };
     let now = Utc::now().fixed_offset();
-    if key
+    let stale = key
         .last_used_at
-        .is_none_or(|t| now.signed_duration_since(t) >= Duration::minutes(1))
-    {
-        let mut am: api_key::ActiveModel = key.into();
-        am.last_used_at = Set(Some(now));
-        am.update(db).await?;
-    }
-    Ok(actor)
+        .is_none_or(|t| now.signed_duration_since(t) >= Duration::minutes(1));
+    Ok((
+        Actor {
+            name: key.name,
+            role: key.role,
+        },
+        stale.then_some(key.id),
+    ))
+}
+
+async fn touch<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<()> {
+    api_key::Entity::update_many()
+        .col_expr(
+            api_key::Column::LastUsedAt,
+            sea_orm::sea_query::Expr::value(Utc::now().fixed_offset()),
+        )
+        .filter(api_key::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
 }

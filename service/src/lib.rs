@@ -6,6 +6,25 @@
 //! `audit_event` row(s) to that transaction, so the audit trail never misses a committed change.
 //! Use cases that change a patient's matching inputs call [`Mpi::refresh_patient`] after commit.
 
+/// Runs `$body` (an expression that awaits its queries on `$conn`) against one snapshot: on
+/// SQLite inside a read transaction (deferred, so it never waits for the write gate), on
+/// PostgreSQL directly on the pool, where each read use case takes few statements and a
+/// patient record is one statement.
+macro_rules! with_snapshot {
+    ($mpi:expr, |$conn:ident| $body:expr) => {{
+        if $mpi.is_sqlite() {
+            let txn = sea_orm::TransactionTrait::begin($mpi.db()).await?;
+            let $conn = &txn;
+            let result = $body;
+            txn.commit().await?;
+            result
+        } else {
+            let $conn = $mpi.db();
+            $body
+        }
+    }};
+}
+
 pub mod audit;
 pub mod context;
 pub mod convert;
@@ -101,10 +120,48 @@ struct Inner {
     model: matcher::Model,
     config: ServiceConfig,
     index: PatientIndex,
-    /// SQLite only: serialises write transactions in this process so writers queue here
-    /// instead of failing with SQLITE_BUSY.
-    gate: Option<Arc<Mutex<()>>>,
+    writer: TxnOpener,
+    reads: audit::ReadAuditor,
     sync: sync::SyncState,
+}
+
+/// Opens write transactions: the pool plus, on SQLite, the write gate that serialises this
+/// process's writers so they queue here instead of failing with SQLITE_BUSY.
+#[derive(Clone)]
+pub(crate) struct TxnOpener {
+    db: DatabaseConnection,
+    gate: Option<Arc<Mutex<()>>>,
+}
+
+impl TxnOpener {
+    fn new(db: DatabaseConnection) -> TxnOpener {
+        let gate = match db.get_database_backend() {
+            DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
+            _ => None,
+        };
+        TxnOpener { db, gate }
+    }
+
+    /// See [`Mpi::write_txn`].
+    pub(crate) async fn open(&self) -> Result<WriteTxn> {
+        let guard = match &self.gate {
+            Some(gate) => Some(gate.clone().lock_owned().await),
+            None => None,
+        };
+        // The gate orders this process's writers; BEGIN IMMEDIATE makes writers in other
+        // processes (`mpi import`, a second server on the same file) wait for the busy timeout
+        // instead of failing when a deferred read lock would have to be upgraded.
+        let txn = if self.db.get_database_backend() == DbBackend::Sqlite {
+            let options = TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            };
+            self.db.begin_with_options(options).await?
+        } else {
+            self.db.begin().await?
+        };
+        Ok(WriteTxn { txn, _guard: guard })
+    }
 }
 
 impl Mpi {
@@ -127,17 +184,16 @@ impl Mpi {
             insert_ms = loaded.insert.as_millis() as u64,
             "candidate index loaded"
         );
-        let gate = match db.get_database_backend() {
-            DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
-            _ => None,
-        };
+        let writer = TxnOpener::new(db.clone());
+        let reads = audit::ReadAuditor::start(writer.clone());
         Ok(Mpi {
             inner: Arc::new(Inner {
                 db,
                 model,
                 config,
                 index,
-                gate,
+                writer,
+                reads,
                 sync,
             }),
         })
@@ -181,23 +237,21 @@ impl Mpi {
     ///
     /// Never use [`Mpi::db`] while holding one: on SQLite the pool may have a single connection.
     pub async fn write_txn(&self) -> Result<WriteTxn> {
-        let guard = match &self.inner.gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
-            None => None,
-        };
-        // The gate orders this process's writers; BEGIN IMMEDIATE makes writers in other
-        // processes (`mpi import`, a second server on the same file) wait for the busy timeout
-        // instead of failing when a deferred read lock would have to be upgraded.
-        let txn = if self.inner.db.get_database_backend() == DbBackend::Sqlite {
-            let options = TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            };
-            self.inner.db.begin_with_options(options).await?
-        } else {
-            self.inner.db.begin().await?
-        };
-        Ok(WriteTxn { txn, _guard: guard })
+        self.inner.writer.open().await
+    }
+
+    /// Records the audit row of a read (`read`, `search`, `match`) and waits until it is
+    /// committed: call it after the read and before answering. Rows of concurrent reads are
+    /// appended together, in one transaction (see `audit::ReadAuditor`). Writes append their
+    /// rows inside their own transaction with [`audit::record`] instead.
+    pub async fn audit_read(&self, ctx: &Ctx, entry: audit::AuditEntry) -> Result<()> {
+        self.inner.reads.record(ctx, entry).await
+    }
+
+    /// Whether the database is SQLite (reads that take several queries then run in a
+    /// read transaction to see one snapshot).
+    pub(crate) fn is_sqlite(&self) -> bool {
+        self.inner.db.get_database_backend() == DbBackend::Sqlite
     }
 
     /// Like [`Mpi::write_txn`], and on PostgreSQL also names the actor for the `change_log`

@@ -156,10 +156,12 @@ pub async fn find_matches(
 ) -> Result<Vec<MatchCandidate>> {
     ctx.authorize(Action::Match)?;
     let normalized = matcher::normalize(query);
-    let txn = mpi.write_txn().await?;
-    let found = rank(mpi, &*txn, &normalized, &options).await?;
-    audit::record(
-        &*txn,
+    let found = match options.exclude {
+        // The `not_duplicate` partners of the excluded patient come from the database.
+        Some(_) => rank(mpi, mpi.db(), &normalized, &options).await?,
+        None => rank_excluding(mpi, &normalized, &options, &HashSet::new()),
+    };
+    mpi.audit_read(
         ctx,
         AuditEntry::new("match", "patient", options.exclude.map(|id| id.to_string()))
             .before(audit::json(query))
@@ -168,7 +170,6 @@ pub async fn find_matches(
             })),
     )
     .await?;
-    txn.commit().await?;
     Ok(found)
 }
 

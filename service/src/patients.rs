@@ -597,22 +597,17 @@ async fn insert_children<C: ConnectionTrait>(
 }
 
 /// Reads a patient (soft-deleted ones are not found; merged-away ones are, with `replaced_by`).
-/// Audited as `read`.
+/// Audited as `read`: the row is committed (with those of concurrent reads) before the patient
+/// is returned.
 pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     ctx.authorize(Action::Read)?;
-    let txn = mpi.write_txn().await?;
-    let result = async {
-        let patient = Patient::load_live(&*txn, id).await?;
-        audit::record(
-            &*txn,
-            ctx,
-            AuditEntry::new("read", "patient", Some(id.to_string())),
-        )
-        .await?;
-        Ok(patient)
-    }
-    .await;
-    finish(txn, result).await
+    let patient = with_snapshot!(mpi, |conn| Patient::load_live(conn, id).await)?;
+    mpi.audit_read(
+        ctx,
+        AuditEntry::new("read", "patient", Some(id.to_string())),
+    )
+    .await?;
+    Ok(patient)
 }
 
 /// Pairs each wanted item with an equal stored one (each stored one used once). Returns the
@@ -1007,11 +1002,9 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
             ),
         );
     }
-    let txn = mpi.write_txn().await?;
-    let result = async {
-        let txn: &sea_orm::DatabaseTransaction = &txn;
+    let (total, ids, items) = with_snapshot!(mpi, |conn| {
         let q = patient::Entity::find_live().filter(cond);
-        let total = q.clone().count(txn).await?;
+        let total = q.clone().count(conn).await?;
         let ids: Vec<Uuid> = q
             .select_only()
             .column(patient::Column::Id)
@@ -1019,27 +1012,26 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
             .offset((page - 1) * per_page)
             .limit(per_page)
             .into_tuple()
-            .all(txn)
+            .all(conn)
             .await?;
-        let mut items = Vec::with_capacity(ids.len());
-        for id in &ids {
-            items.push(Patient::load_live(txn, *id).await?);
-        }
-        audit::record(
-            txn,
-            ctx,
-            AuditEntry::new("search", "patient", None)
-                .before(audit::json(&query))
-                .after(json!({ "ids": ids, "total": total })),
-        )
-        .await?;
-        Ok(Page {
-            items,
-            total,
-            page,
-            per_page,
-        })
-    }
-    .await;
-    finish(txn, result).await
+        let items: Vec<Patient> = PatientRecord::load_many(conn, &ids)
+            .await?
+            .into_iter()
+            .map(Patient::from_record)
+            .collect();
+        Ok::<_, Error>((total, ids, items))
+    })?;
+    mpi.audit_read(
+        ctx,
+        AuditEntry::new("search", "patient", None)
+            .before(audit::json(&query))
+            .after(json!({ "ids": ids, "total": total })),
+    )
+    .await?;
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
 }

@@ -1,0 +1,516 @@
+//! `mpi bench`: drives a running `mpi serve` over HTTP with concurrent clients for one scenario
+//! (lookup by id, match, registration with its duplicate check, search) and reports the request
+//! count, requests per second, latency percentiles and the status counts.
+//!
+//! The requests are made from the records of a person CSV: the file that was imported with
+//! `mpi import` (so lookups and searches find them, and registering them again meets the
+//! duplicate check), or a fresh one (so registrations create patients). Either every client sends
+//! its next request as soon as the previous one is answered (closed loop, the default), or the
+//! clients share a fixed schedule (`--rate`), in which case latency counts from each request's
+//! scheduled time, so a server that falls behind shows up as latency rather than as fewer
+//! requests. Nothing about the records is printed, only counts and timings.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
+
+use service::patients::PatientInput;
+
+use crate::commands::import::patient_input;
+use crate::configuration::BenchTarget;
+use crate::person_csv::PersonCsvReader;
+
+/// What the clients ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Scenario {
+    /// `GET /api/v1/patients/{id}`; the ids are first looked up by the records' import identifiers.
+    Get,
+    /// `POST /api/v1/match` with each record's demographics (`limit` 10).
+    Match,
+    /// `POST /api/v1/patients` with each record: the duplicate check, then 409 (the record is
+    /// already stored) or 201 (created).
+    Register,
+    /// `GET /api/v1/patients?identifier=urn:mpi:import:SOURCE|ID` for each record.
+    SearchIdentifier,
+    /// `GET /api/v1/patients?family=FAMILY&given=GIVEN` for each record's first name.
+    SearchName,
+}
+
+impl Scenario {
+    fn name(self) -> &'static str {
+        match self {
+            Scenario::Get => "get",
+            Scenario::Match => "match",
+            Scenario::Register => "register",
+            Scenario::SearchIdentifier => "search-identifier",
+            Scenario::SearchName => "search-name",
+        }
+    }
+}
+
+/// Arguments of `mpi bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The server and the key.
+    #[command(flatten)]
+    pub target: BenchTarget,
+    /// What to ask for.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Person CSV whose records make the requests.
+    #[arg(long, value_name = "FILE")]
+    pub input: PathBuf,
+    /// Import source name of --input (its records carry `urn:mpi:import:SOURCE|id`; default: the
+    /// file name's stem, as `mpi import` names it).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// How many records of --input to use (from the start of the file, round robin).
+    #[arg(long, value_name = "N", default_value_t = 2_000)]
+    pub records: usize,
+    /// Concurrent clients (one connection each).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+    /// Seconds measured.
+    #[arg(long, value_name = "S", default_value_t = 20)]
+    pub duration_secs: u64,
+    /// Seconds of requests before measuring (answered but not counted).
+    #[arg(long, value_name = "S", default_value_t = 3)]
+    pub warmup_secs: u64,
+    /// A fixed total rate (requests/s) instead of as fast as possible; latency then counts from
+    /// each request's scheduled time.
+    #[arg(long, value_name = "PER_SEC")]
+    pub rate: Option<f64>,
+    /// Print the result as one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// One prepared request.
+#[derive(Clone, Debug)]
+enum Request {
+    Get(String),
+    Post(String, Vec<u8>),
+}
+
+/// What one run measured.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BenchReport {
+    /// The scenario's name.
+    pub scenario: String,
+    /// Concurrent clients.
+    pub clients: usize,
+    /// Seconds measured.
+    pub seconds: f64,
+    /// Requests answered in the measured window.
+    pub requests: u64,
+    /// Requests per second over the measured window.
+    pub per_second: f64,
+    /// Latency percentiles in milliseconds: p50, p90, p99, p99.9 and the maximum.
+    pub p50_ms: f64,
+    /// 90th percentile (ms).
+    pub p90_ms: f64,
+    /// 99th percentile (ms).
+    pub p99_ms: f64,
+    /// 99.9th percentile (ms).
+    pub p999_ms: f64,
+    /// Slowest request (ms).
+    pub max_ms: f64,
+    /// Answers by HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+    /// Requests that got no HTTP answer (connection refused, reset, timeout).
+    pub errors: u64,
+}
+
+impl BenchReport {
+    fn to_json(&self) -> Value {
+        json!({
+            "scenario": self.scenario,
+            "clients": self.clients,
+            "seconds": self.seconds,
+            "requests": self.requests,
+            "per_second": self.per_second,
+            "p50_ms": self.p50_ms,
+            "p90_ms": self.p90_ms,
+            "p99_ms": self.p99_ms,
+            "p999_ms": self.p999_ms,
+            "max_ms": self.max_ms,
+            "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "errors": self.errors,
+        })
+    }
+}
+
+/// Runs `mpi bench`, printing the report to `out`.
+pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchReport> {
+    if args.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
+        bail!("--rate must be a positive number");
+    }
+    let source = match &args.source {
+        Some(s) => s.clone(),
+        None => args
+            .input
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".to_owned()),
+    };
+    let records = read_records(&args.input, &source, args.records.max(1))?;
+    if records.is_empty() {
+        bail!("{} has no usable record", args.input.display());
+    }
+    let base = args.target.url.trim_end_matches('/').to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let key = Arc::new(args.target.key.clone());
+    let system = service::import::source_system(&source);
+    let requests: Vec<Request> = match args.scenario {
+        Scenario::Get => {
+            let ids =
+                resolve_ids(&client, &base, &key, &system, &records, args.concurrency).await?;
+            if ids.is_empty() {
+                bail!(
+                    "none of the records of {} is stored under {system}: import the file first \
+                     (or give --source)",
+                    args.input.display()
+                );
+            }
+            ids.iter()
+                .map(|id| Request::Get(format!("{base}/api/v1/patients/{id}")))
+                .collect()
+        }
+        Scenario::Match => records
+            .iter()
+            .map(|(_, input)| {
+                let mut body = patient_json(input);
+                body["limit"] = json!(10);
+                Request::Post(
+                    format!("{base}/api/v1/match"),
+                    body.to_string().into_bytes(),
+                )
+            })
+            .collect(),
+        Scenario::Register => records
+            .iter()
+            .map(|(_, input)| {
+                Request::Post(
+                    format!("{base}/api/v1/patients"),
+                    patient_json(input).to_string().into_bytes(),
+                )
+            })
+            .collect(),
+        Scenario::SearchIdentifier => records
+            .iter()
+            .map(|(id, _)| Request::Get(identifier_search(&base, &system, id)))
+            .collect(),
+        Scenario::SearchName => records
+            .iter()
+            .filter_map(|(_, input)| {
+                let name = input.names.first()?;
+                let family = name.family.as_deref()?;
+                let given = name.given.first()?;
+                Some(Request::Get(format!(
+                    "{base}/api/v1/patients?family={}&given={}",
+                    encode(family),
+                    encode(given)
+                )))
+            })
+            .collect(),
+    };
+    if requests.is_empty() {
+        bail!("no request could be made from {}", args.input.display());
+    }
+    let report = drive(
+        &client,
+        key,
+        Arc::new(requests),
+        args.scenario,
+        args.concurrency,
+        Duration::from_secs(args.warmup_secs),
+        Duration::from_secs(args.duration_secs.max(1)),
+        args.rate,
+    )
+    .await;
+    if args.json {
+        writeln!(out, "{}", report.to_json())?;
+    } else {
+        write_text(out, &report, args.rate)?;
+    }
+    Ok(report)
+}
+
+/// The first `limit` usable records of `path` as (source id, patient input).
+fn read_records(
+    path: &std::path::Path,
+    source: &str,
+    limit: usize,
+) -> anyhow::Result<Vec<(String, PatientInput)>> {
+    let reader = PersonCsvReader::open(path, &[])?;
+    let mut records = Vec::new();
+    for row in reader {
+        let Ok(row) = row else { continue };
+        if let Ok(input) = patient_input(&row.record, source)
+            && !input.names.is_empty()
+        {
+            records.push((row.id, input));
+        }
+        if records.len() >= limit {
+            break;
+        }
+    }
+    Ok(records)
+}
+
+/// Percent-encodes a query value.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn identifier_search(base: &str, system: &str, id: &str) -> String {
+    format!(
+        "{base}/api/v1/patients?identifier={}&per_page=1",
+        encode(&format!("{system}|{id}"))
+    )
+}
+
+/// The JSON body of `POST /patients` and `POST /match` for `input`.
+fn patient_json(input: &PatientInput) -> Value {
+    json!({
+        "gender": input.gender.map(|g| g.as_str()),
+        "birth_date": input.birth_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        "names": input.names.iter().map(|n| json!({
+            "family": n.family,
+            "given": n.given,
+            "use": n.r#use.map(|u| u.as_str()),
+        })).collect::<Vec<_>>(),
+        "identifiers": input.identifiers.iter().map(|i| json!({
+            "system": i.system,
+            "value": i.value,
+        })).collect::<Vec<_>>(),
+        "addresses": input.addresses.iter().map(|a| json!({
+            "lines": a.lines,
+            "city": a.city,
+            "state": a.state,
+            "postal_code": a.postal_code,
+            "country": a.country,
+        })).collect::<Vec<_>>(),
+        "telecoms": input.telecoms.iter().map(|t| json!({
+            "system": t.system.as_str(),
+            "value": t.value,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// Looks up the stored id of each record by its import identifier, `clients` at a time.
+async fn resolve_ids(
+    client: &reqwest::Client,
+    base: &str,
+    key: &Arc<String>,
+    system: &str,
+    records: &[(String, PatientInput)],
+    clients: usize,
+) -> anyhow::Result<Vec<String>> {
+    let urls: Vec<String> = records
+        .iter()
+        .map(|(id, _)| identifier_search(base, system, id))
+        .collect();
+    let urls = Arc::new(urls);
+    let mut tasks = Vec::new();
+    for first in 0..clients.min(urls.len()) {
+        let (client, key, urls) = (client.clone(), key.clone(), urls.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut ids = Vec::new();
+            for url in urls.iter().skip(first).step_by(clients) {
+                let answer = client.get(url).bearer_auth(key.as_str()).send().await?;
+                let status = answer.status();
+                if status == reqwest::StatusCode::UNAUTHORIZED
+                    || status == reqwest::StatusCode::FORBIDDEN
+                {
+                    anyhow::bail!("the server refused the key ({status})");
+                }
+                let body: Value = answer.json().await?;
+                if let Some(id) = body["items"][0]["id"].as_str() {
+                    ids.push(id.to_owned());
+                }
+            }
+            Ok(ids)
+        }));
+    }
+    let mut ids = Vec::new();
+    for task in tasks {
+        ids.extend(task.await.context("a lookup task failed")??);
+    }
+    Ok(ids)
+}
+
+/// What one client saw in the measured window.
+#[derive(Default)]
+struct ClientTally {
+    latencies_us: Vec<u64>,
+    statuses: BTreeMap<u16, u64>,
+    errors: u64,
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn drive(
+    client: &reqwest::Client,
+    key: Arc<String>,
+    requests: Arc<Vec<Request>>,
+    scenario: Scenario,
+    clients: usize,
+    warmup: Duration,
+    measured: Duration,
+    rate: Option<f64>,
+) -> BenchReport {
+    let start = Instant::now() + Duration::from_millis(50);
+    let measure_from = start + warmup;
+    let end = measure_from + measured;
+    let mut tasks = Vec::new();
+    for me in 0..clients {
+        let (client, key, requests) = (client.clone(), key.clone(), requests.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tally = ClientTally::default();
+            let mut k = me;
+            tokio::time::sleep_until(start.into()).await;
+            loop {
+                let scheduled = match rate {
+                    Some(r) => start + Duration::from_secs_f64(k as f64 / r),
+                    None => Instant::now(),
+                };
+                if scheduled >= end {
+                    break;
+                }
+                if rate.is_some() {
+                    tokio::time::sleep_until(scheduled.into()).await;
+                }
+                let request = &requests[k % requests.len()];
+                let sent = match request {
+                    Request::Get(url) => client.get(url),
+                    Request::Post(url, body) => client
+                        .post(url)
+                        .header(reqwest::header::CONTENT_TYPE, "application/json")
+                        .body(body.clone()),
+                }
+                .bearer_auth(key.as_str())
+                .send()
+                .await;
+                let status = match sent {
+                    Ok(answer) => {
+                        let status = answer.status().as_u16();
+                        // Read the whole body: the request is done when the answer is.
+                        answer.bytes().await.ok().map(|_| status)
+                    }
+                    Err(_) => None,
+                };
+                let done = Instant::now();
+                if scheduled >= measure_from {
+                    tally
+                        .latencies_us
+                        .push(done.duration_since(scheduled).as_micros() as u64);
+                    match status {
+                        Some(s) => *tally.statuses.entry(s).or_default() += 1,
+                        None => tally.errors += 1,
+                    }
+                }
+                // Client `me` takes requests me, me + clients, ...: in rate mode these are its
+                // slots of the shared schedule.
+                k += clients;
+            }
+            tally
+        }));
+    }
+    let mut all = ClientTally::default();
+    for task in tasks {
+        if let Ok(t) = task.await {
+            all.latencies_us.extend(t.latencies_us);
+            for (s, n) in t.statuses {
+                *all.statuses.entry(s).or_default() += n;
+            }
+            all.errors += t.errors;
+        }
+    }
+    let seconds = measured.as_secs_f64();
+    let mut lat = all.latencies_us;
+    lat.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if lat.is_empty() {
+            return 0.0;
+        }
+        let rank = ((p * lat.len() as f64).ceil() as usize).clamp(1, lat.len());
+        lat[rank - 1] as f64 / 1000.0
+    };
+    BenchReport {
+        scenario: scenario.name().to_owned(),
+        clients,
+        seconds,
+        requests: lat.len() as u64,
+        per_second: lat.len() as f64 / seconds,
+        p50_ms: pct(0.50),
+        p90_ms: pct(0.90),
+        p99_ms: pct(0.99),
+        p999_ms: pct(0.999),
+        max_ms: lat.last().map_or(0.0, |&us| us as f64 / 1000.0),
+        statuses: all.statuses,
+        errors: all.errors,
+    }
+}
+
+fn write_text(out: &mut dyn Write, r: &BenchReport, rate: Option<f64>) -> anyhow::Result<()> {
+    let mode = match rate {
+        Some(rate) => format!("fixed rate {rate} req/s"),
+        None => "closed loop".to_owned(),
+    };
+    writeln!(
+        out,
+        "{}: {} clients, {mode}, {:.0} s measured",
+        r.scenario, r.clients, r.seconds
+    )?;
+    writeln!(out, "requests {}  ({:.1} req/s)", r.requests, r.per_second)?;
+    writeln!(
+        out,
+        "latency ms  p50 {:.2}  p90 {:.2}  p99 {:.2}  p99.9 {:.2}  max {:.2}",
+        r.p50_ms, r.p90_ms, r.p99_ms, r.p999_ms, r.max_ms
+    )?;
+    let statuses: Vec<String> = r
+        .statuses
+        .iter()
+        .map(|(s, n)| format!("{s}: {n}"))
+        .collect();
+    writeln!(
+        out,
+        "status  {}  no answer: {}",
+        statuses.join("  "),
+        r.errors
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(encode("urn:mpi|7 a"), "urn%3Ampi%7C7%20a");
+        assert_eq!(encode("Zoë"), "Zo%C3%AB");
+        assert_eq!(encode("plain-1.2_x~"), "plain-1.2_x~");
+    }
+}
