@@ -384,6 +384,22 @@ impl From<Comparison> for ComparisonFile {
     }
 }
 
+/// Inside a household a partial agreement never weighs more than the exact one: the exact level
+/// gets a household u (twins share a birth date, a junior his father's given name) while partial
+/// levels keep the strangers' u, so without this cap a day-month swapped birth date would outweigh
+/// an identical one between people who live together, and correcting a typo would lower a score.
+fn cap_partial_household_weights(levels: &mut [ComparisonLevel]) {
+    let Some((exact, rest)) = levels.split_first_mut() else {
+        return;
+    };
+    let Some((_, partial)) = rest.split_last_mut() else {
+        return;
+    };
+    for level in partial {
+        level.household_weight = level.household_weight.min(exact.household_weight);
+    }
+}
+
 /// Smallest frequency a term-frequency adjustment uses (a value seen once in a small set would
 /// otherwise weigh without bound).
 pub const DEFAULT_TF_FLOOR: f64 = 1e-4;
@@ -408,6 +424,8 @@ impl Comparison {
         if !(params.high.is_finite() && params.low.is_finite() && params.low <= params.high) {
             return Err(invalid(&name, "params need low <= high"));
         }
+        let mut levels = levels;
+        cap_partial_household_weights(&mut levels);
         Ok(Comparison {
             name,
             kind,
@@ -1129,6 +1147,28 @@ mod tests {
         assert!(level.household_weight() < level.weight());
         let elsewhere = person("Zoe", "Park", Some("1990-01-01"));
         assert!(!model.pair_shares_household(&a, &elsewhere));
+    }
+
+    #[test]
+    fn inside_a_household_correcting_a_swapped_birth_date_never_lowers_the_score() {
+        // Found by the monotonicity property: same names and address, birth dates 1961-12-04 and
+        // 1961-04-12. The swapped level kept the strangers' u while exact agreement took the
+        // household u, so fixing the swap lowered the weight by 0.7 bits.
+        let model = Model::builtin();
+        let a = person("William", "Bill", Some("1961-12-04"));
+        let swapped = person("William", "Bill", Some("1961-04-12"));
+        assert!(model.pair_shares_household(&a, &swapped));
+        let (before, after) = (
+            model.score(&a, &swapped).match_weight,
+            model.score(&a, &a.clone()).match_weight,
+        );
+        assert!(after >= before, "{before} -> {after}");
+        for c in model.comparisons() {
+            let exact = c.levels()[0].household_weight();
+            for l in &c.levels()[1..] {
+                assert!(l.household_weight() <= exact, "{}.{}", c.name(), l.label());
+            }
+        }
     }
 
     /// The built-in comparisons as a household mixture: household members share the household
