@@ -236,10 +236,10 @@ fn day_month_swap_with_same_identifier_is_certain() {
         &b,
         MatchDecision::Certain,
         expect![[r#"
-            Certain weight 22.0
+            Certain weight 21.3
             given_name exact +4.1
             family_name exact +4.9
-            birth_date day_month_swapped +5.6
+            birth_date day_month_swapped +4.9
             sex agree +1.0
             identifier exact +10.9
             address exact +6.2
