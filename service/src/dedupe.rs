@@ -53,6 +53,7 @@ use matcher::{Model, NormalizedRecord};
 
 use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
+use crate::pairs::{TaskScore, new_task, rescored_task};
 use crate::{Ctx, Error, Mpi, Result};
 
 /// Tunables of a dedupe run.
@@ -776,33 +777,14 @@ async fn open_tasks<C: ConnectionTrait>(
         for (a, b, w, breakdown) in part {
             match existing.get(&(*a, *b)) {
                 Some(task) if task.status == ReviewStatus::Open => {
-                    let mut am: review_task::ActiveModel = task.clone().into();
-                    am.probability = Set(w.probability);
-                    am.match_weight = Set(w.match_weight);
-                    am.breakdown = Set((*breakdown).clone());
-                    am.updated_at = Set(now);
-                    am.updated_by = Set(actor.to_owned());
-                    am.update(txn).await?;
+                    rescored_task(task.clone(), score(w, breakdown), actor, now)
+                        .update(txn)
+                        .await?;
                     count += 1;
                 }
                 Some(_) => {}
                 None => {
-                    fresh.push(review_task::ActiveModel {
-                        id: Set(Uuid::new_v4()),
-                        patient_a: Set(*a),
-                        patient_b: Set(*b),
-                        probability: Set(w.probability),
-                        match_weight: Set(w.match_weight),
-                        breakdown: Set((*breakdown).clone()),
-                        status: Set(ReviewStatus::Open),
-                        decided_by: Set(None),
-                        decided_at: Set(None),
-                        note: Set(None),
-                        created_at: NotSet,
-                        updated_at: NotSet,
-                        created_by: Set(actor.to_owned()),
-                        updated_by: Set(actor.to_owned()),
-                    });
+                    fresh.push(new_task((*a, *b), score(w, breakdown), actor));
                     count += 1;
                 }
             }
@@ -814,6 +796,15 @@ async fn open_tasks<C: ConnectionTrait>(
         }
     }
     Ok(count)
+}
+
+/// A pair's score as its review task stores it.
+fn score(w: &WorkPair, breakdown: &serde_json::Value) -> TaskScore {
+    TaskScore {
+        probability: w.probability,
+        match_weight: w.match_weight,
+        breakdown: breakdown.clone(),
+    }
 }
 
 /// Ends job `job_id` in `final_state` (audited with its counts). A job that is not running is

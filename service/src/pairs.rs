@@ -43,23 +43,50 @@ pub async fn open_task<C: ConnectionTrait>(
             return Ok(None);
         }
         let id = task.id;
-        let mut am: review_task::ActiveModel = task.into();
-        am.probability = Set(probability);
-        am.match_weight = Set(match_weight);
-        am.breakdown = Set(breakdown);
-        am.updated_at = Set(chrono::Utc::now().fixed_offset());
-        am.updated_by = Set(actor.to_owned());
-        am.update(txn).await?;
+        let score = TaskScore {
+            probability,
+            match_weight,
+            breakdown,
+        };
+        rescored_task(task, score, actor, chrono::Utc::now().fixed_offset())
+            .update(txn)
+            .await?;
         return Ok(Some(id));
     }
-    let id = Uuid::new_v4();
+    let task = new_task(
+        (first, second),
+        TaskScore {
+            probability,
+            match_weight,
+            breakdown,
+        },
+        actor,
+    );
+    let id = task.id.clone().unwrap();
+    task.insert(txn).await?;
+    Ok(Some(id))
+}
+
+/// What the matcher said about a pair, as a review task stores it.
+pub(crate) struct TaskScore {
+    pub probability: f64,
+    pub match_weight: f64,
+    pub breakdown: Value,
+}
+
+/// A new open review task for the ordered pair `(first, second)`, written by `actor`.
+pub(crate) fn new_task(
+    (first, second): (Uuid, Uuid),
+    score: TaskScore,
+    actor: &str,
+) -> review_task::ActiveModel {
     review_task::ActiveModel {
-        id: Set(id),
+        id: Set(Uuid::new_v4()),
         patient_a: Set(first),
         patient_b: Set(second),
-        probability: Set(probability),
-        match_weight: Set(match_weight),
-        breakdown: Set(breakdown),
+        probability: Set(score.probability),
+        match_weight: Set(score.match_weight),
+        breakdown: Set(score.breakdown),
         status: Set(ReviewStatus::Open),
         decided_by: Set(None),
         decided_at: Set(None),
@@ -69,9 +96,22 @@ pub async fn open_task<C: ConnectionTrait>(
         created_by: Set(actor.to_owned()),
         updated_by: Set(actor.to_owned()),
     }
-    .insert(txn)
-    .await?;
-    Ok(Some(id))
+}
+
+/// An open review task with a fresh score, updated by `actor` at `now`.
+pub(crate) fn rescored_task(
+    task: review_task::Model,
+    score: TaskScore,
+    actor: &str,
+    now: chrono::DateTime<chrono::FixedOffset>,
+) -> review_task::ActiveModel {
+    let mut am: review_task::ActiveModel = task.into();
+    am.probability = Set(score.probability);
+    am.match_weight = Set(score.match_weight);
+    am.breakdown = Set(score.breakdown);
+    am.updated_at = Set(now);
+    am.updated_by = Set(actor.to_owned());
+    am
 }
 
 /// The patients that a data steward has judged not to be the same person as `id`.
