@@ -12,7 +12,7 @@ fn name_pairs() -> Vec<(String, String)> {
         fixture.records[i]
             .family
             .first()
-            .map(|n| n.text.clone())
+            .map(|n| n.text.to_string())
             .unwrap_or_default()
     };
     // Neighbours in generation order are often the same person (true duplicates sit together).

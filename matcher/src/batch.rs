@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::blocking::{BlockingConfig, candidate_pairs, candidate_pairs_between};
 use crate::cluster::{ClusterConfig, Clustering, cluster};
 use crate::normalize::normalize;
-use crate::record::{NormalizedName, NormalizedRecord, PersonRecord};
+use crate::record::{CompactString, NormalizedName, NormalizedRecord, PersonRecord};
 use crate::scoring::{MatchDecision, Model, Score, weight_of_probability};
 
 /// Normalizes `records` in parallel, in order, and trims every string and list to its length:
@@ -55,9 +55,15 @@ pub fn shrink(record: &mut NormalizedRecord) {
         }
     }
     record.addresses.shrink_to_fit();
-    record.phones.iter_mut().for_each(String::shrink_to_fit);
+    record
+        .phones
+        .iter_mut()
+        .for_each(CompactString::shrink_to_fit);
     record.phones.shrink_to_fit();
-    record.emails.iter_mut().for_each(String::shrink_to_fit);
+    record
+        .emails
+        .iter_mut()
+        .for_each(CompactString::shrink_to_fit);
     record.emails.shrink_to_fit();
     for id in &mut record.identifiers {
         id.system.shrink_to_fit();

@@ -109,9 +109,9 @@ pub fn keys(text: &str) -> PhoneticKeys {
     }
     let dm = DoubleMetaphone::default().double_metaphone(&t);
     PhoneticKeys {
-        metaphone: dm.primary(),
-        metaphone_alt: dm.alternate(),
-        nysiis: Nysiis::new(true).encode(&t),
+        metaphone: dm.primary().into(),
+        metaphone_alt: dm.alternate().into(),
+        nysiis: Nysiis::new(true).encode(&t).into(),
     }
 }
 

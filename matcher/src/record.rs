@@ -5,6 +5,11 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The string type of normalized records: up to 24 bytes are held inline, so a normalized record
+/// (names, phonetic codes, postal codes, phones) needs almost no heap allocation of its own.
+/// A batch holds millions of records; with `String` their heap blocks were half their memory.
+pub use compact_str::CompactString;
+
 /// Administrative sex, as FHIR's `AdministrativeGender`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -79,11 +84,11 @@ pub struct BirthDate {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneticKeys {
     /// Double Metaphone primary code.
-    pub metaphone: String,
+    pub metaphone: CompactString,
     /// Double Metaphone alternate code (equal to the primary when there is none).
-    pub metaphone_alt: String,
+    pub metaphone_alt: CompactString,
     /// NYSIIS code.
-    pub nysiis: String,
+    pub nysiis: CompactString,
 }
 
 /// One normalized name token or compound name.
@@ -91,7 +96,7 @@ pub struct PhoneticKeys {
 pub struct NormalizedName {
     /// Folded text: no diacritics, lower case, letters and single spaces only, particles kept
     /// (`"van der berg"`), titles and suffixes removed.
-    pub text: String,
+    pub text: CompactString,
     /// Phonetic keys of `text`.
     pub phonetic: PhoneticKeys,
     /// Id of the nickname group this name belongs to (William, Bill, Will, Liam share one), if any.
@@ -102,37 +107,37 @@ pub struct NormalizedName {
     pub nickname_groups: Vec<u32>,
     /// `text` without spaces (`"van der berg"` -> `"vanderberg"`): what string metrics compare.
     #[serde(default)]
-    pub compact: String,
+    pub compact: CompactString,
 }
 
 /// A normalized address.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NormalizedAddress {
     /// House number (digits and letters), if one was found in the first line.
-    pub house_number: String,
+    pub house_number: CompactString,
     /// Street of the first line (after the house number), folded and with common abbreviations
     /// expanded (`st` -> `street`).
-    pub street: String,
+    pub street: CompactString,
     /// Remaining lines (building, locality), folded, abbreviations expanded; empty when none.
     #[serde(default)]
-    pub extra: String,
+    pub extra: CompactString,
     /// Folded city.
-    pub city: String,
+    pub city: CompactString,
     /// Folded state.
-    pub state: String,
+    pub state: CompactString,
     /// Postal code without separators, upper case.
-    pub postal_code: String,
+    pub postal_code: CompactString,
     /// Folded country.
-    pub country: String,
+    pub country: CompactString,
 }
 
 /// A normalized identifier.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NormalizedIdentifier {
     /// Folded system (lower case, trimmed).
-    pub system: String,
+    pub system: CompactString,
     /// Value without separators (spaces, dashes, dots, slashes), upper case.
-    pub value: String,
+    pub value: CompactString,
 }
 
 /// A person record after normalization: what comparators, the candidate index and batch work on.
@@ -149,9 +154,9 @@ pub struct NormalizedRecord {
     /// Addresses, current first.
     pub addresses: Vec<NormalizedAddress>,
     /// Phones reduced to digits (country prefix kept as written).
-    pub phones: Vec<String>,
+    pub phones: Vec<CompactString>,
     /// E-mails, lower case and trimmed.
-    pub emails: Vec<String>,
+    pub emails: Vec<CompactString>,
     /// Identifiers.
     pub identifiers: Vec<NormalizedIdentifier>,
     /// True when the name is a placeholder identity (John/Jane Doe, Unknown, Baby Boy, Test Patient...).

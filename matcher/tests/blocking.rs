@@ -19,7 +19,7 @@ fn person(given: &str, family: &str, dob: Option<(u16, u8, u8)>, postal: &str) -
         family: vec![name(family)],
         birth_date: dob.map(|(year, month, day)| BirthDate { year, month, day }),
         addresses: vec![NormalizedAddress {
-            postal_code: postal.to_owned(),
+            postal_code: postal.into(),
             ..NormalizedAddress::default()
         }],
         ..NormalizedRecord::default()

@@ -90,8 +90,8 @@ fn person() -> impl Strategy<Value = PersonRecord> {
 /// A raw record rebuilt from a normalized one's text outputs.
 fn raw_from(n: &NormalizedRecord) -> PersonRecord {
     PersonRecord {
-        given_names: n.given.iter().map(|g| g.text.clone()).collect(),
-        family_names: n.family.iter().map(|f| f.text.clone()).collect(),
+        given_names: n.given.iter().map(|g| g.text.to_string()).collect(),
+        family_names: n.family.iter().map(|f| f.text.to_string()).collect(),
         sex: n.sex,
         birth_date: n
             .birth_date
@@ -102,25 +102,25 @@ fn raw_from(n: &NormalizedRecord) -> PersonRecord {
             .map(|a| Address {
                 lines: [
                     format!("{} {}", a.house_number, a.street).trim().to_owned(),
-                    a.extra.clone(),
+                    a.extra.to_string(),
                 ]
                 .into_iter()
                 .filter(|l| !l.is_empty())
                 .collect(),
-                city: Some(a.city.clone()),
-                state: Some(a.state.clone()),
-                postal_code: Some(a.postal_code.clone()),
-                country: Some(a.country.clone()),
+                city: Some(a.city.to_string()),
+                state: Some(a.state.to_string()),
+                postal_code: Some(a.postal_code.to_string()),
+                country: Some(a.country.to_string()),
             })
             .collect(),
-        phones: n.phones.clone(),
-        emails: n.emails.clone(),
+        phones: n.phones.iter().map(ToString::to_string).collect(),
+        emails: n.emails.iter().map(ToString::to_string).collect(),
         identifiers: n
             .identifiers
             .iter()
             .map(|i| Identifier {
-                system: i.system.clone(),
-                value: i.value.clone(),
+                system: i.system.to_string(),
+                value: i.value.to_string(),
             })
             .collect(),
     }
@@ -138,7 +138,7 @@ fn raw_normalized() -> impl Strategy<Value = NormalizedRecord> {
     )
         .prop_map(|(given, family, addresses, phones, ids)| {
             let name = |t: String| NormalizedName {
-                text: t,
+                text: t.into(),
                 ..Default::default()
             };
             NormalizedRecord {
@@ -147,18 +147,21 @@ fn raw_normalized() -> impl Strategy<Value = NormalizedRecord> {
                 addresses: addresses
                     .into_iter()
                     .map(|(h, s, p)| NormalizedAddress {
-                        house_number: h,
-                        street: s,
-                        postal_code: p.clone(),
-                        city: p,
+                        house_number: h.into(),
+                        street: s.into(),
+                        postal_code: p.clone().into(),
+                        city: p.into(),
                         ..Default::default()
                     })
                     .collect(),
-                phones: phones.clone(),
-                emails: phones,
+                phones: phones.iter().map(Into::into).collect(),
+                emails: phones.into_iter().map(Into::into).collect(),
                 identifiers: ids
                     .into_iter()
-                    .map(|(system, value)| NormalizedIdentifier { system, value })
+                    .map(|(system, value)| NormalizedIdentifier {
+                        system: system.into(),
+                        value: value.into(),
+                    })
                     .collect(),
                 ..Default::default()
             }

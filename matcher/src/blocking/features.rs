@@ -170,7 +170,7 @@ mod tests {
 
     fn name(text: &str) -> NormalizedName {
         NormalizedName {
-            text: text.to_owned(),
+            text: text.into(),
             ..NormalizedName::default()
         }
     }

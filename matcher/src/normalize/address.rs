@@ -1,7 +1,7 @@
 //! Address normalization: house number split from the street, street-type abbreviations expanded.
 
 use super::{fold, normalize_code};
-use crate::record::{Address, NormalizedAddress};
+use crate::record::{Address, CompactString, NormalizedAddress};
 
 /// Abbreviation → full street-type or direction word.
 const ABBREVIATIONS: &[(&str, &str)] = &[
@@ -124,16 +124,20 @@ pub fn normalize_address(address: &Address) -> NormalizedAddress {
     }
     let extra: Vec<String> = lines.map(|l| expand_street(&l)).collect();
     NormalizedAddress {
-        house_number,
-        street,
-        extra: extra.join(" "),
-        city: address.city.as_deref().map(fold).unwrap_or_default(),
-        state: address.state.as_deref().map(fold).unwrap_or_default(),
+        house_number: house_number.into(),
+        street: street.into(),
+        extra: extra.join(" ").into(),
+        city: folded(address.city.as_deref()),
+        state: folded(address.state.as_deref()),
         postal_code: address
             .postal_code
             .as_deref()
-            .map(normalize_code)
+            .map(|p| normalize_code(p).into())
             .unwrap_or_default(),
-        country: address.country.as_deref().map(fold).unwrap_or_default(),
+        country: folded(address.country.as_deref()),
     }
+}
+
+fn folded(text: Option<&str>) -> CompactString {
+    text.map(|t| fold(t).into()).unwrap_or_default()
 }

@@ -21,7 +21,9 @@ pub use nickname::{
 };
 
 use crate::phonetic;
-use crate::record::{NormalizedIdentifier, NormalizedName, NormalizedRecord, PersonRecord, Sex};
+use crate::record::{
+    CompactString, NormalizedIdentifier, NormalizedName, NormalizedRecord, PersonRecord, Sex,
+};
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -59,16 +61,16 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
         }
     }
     let placeholder = is_placeholder(&given, &family);
-    let mut phones: Vec<String> = Vec::new();
+    let mut phones: Vec<CompactString> = Vec::new();
     for p in &record.phones {
-        let digits = normalize_phone(p);
+        let digits = CompactString::from(normalize_phone(p));
         if !digits.is_empty() && !phones.contains(&digits) {
             phones.push(digits);
         }
     }
-    let mut emails: Vec<String> = Vec::new();
+    let mut emails: Vec<CompactString> = Vec::new();
     for e in &record.emails {
-        let e = normalize_email(e);
+        let e = CompactString::from(normalize_email(e));
         if !e.is_empty() && !emails.contains(&e) {
             emails.push(e);
         }
@@ -80,8 +82,8 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
             continue;
         }
         let n = NormalizedIdentifier {
-            system: normalize_system(&id.system),
-            value,
+            system: normalize_system(&id.system).into(),
+            value: value.into(),
         };
         if !identifiers.contains(&n) {
             identifiers.push(n);
@@ -277,8 +279,8 @@ pub fn name_from_folded(text: String) -> NormalizedName {
         phonetic: phonetic::keys(&compact),
         nickname_group: groups.first().copied(),
         nickname_groups: groups,
-        compact,
-        text,
+        compact: compact.into(),
+        text: text.into(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::{MatchDecision, Model, ReviewReason, Score};
 use crate::compare::ComparisonKind;
-use crate::record::NormalizedRecord;
+use crate::record::{CompactString, NormalizedRecord};
 use serde::Serialize;
 
 /// One comparison's part in a score.
@@ -97,8 +97,8 @@ fn values(kind: ComparisonKind, r: &NormalizedRecord) -> String {
             .collect::<Vec<_>>()
             .join(" | "),
         ComparisonKind::City => join(r.addresses.iter().map(|a| a.city.as_str())),
-        ComparisonKind::Phone => join(r.phones.iter().map(String::as_str)),
-        ComparisonKind::Email => join(r.emails.iter().map(String::as_str)),
+        ComparisonKind::Phone => join(r.phones.iter().map(CompactString::as_str)),
+        ComparisonKind::Email => join(r.emails.iter().map(CompactString::as_str)),
     }
 }
 
