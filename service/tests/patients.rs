@@ -329,6 +329,7 @@ async fn search_by_each_criterion_with_pagination() {
             .await;
             ids.push(p.id());
         }
+        let chi = ids[2];
         ids.sort();
         let q = |f: fn(&mut PatientQuery)| {
             let mut q = PatientQuery::default();
@@ -387,6 +388,37 @@ async fn search_by_each_criterion_with_pagination() {
         assert_eq!(
             one(search(q(|q| q.family = Some("lambert".into()))).await),
             [m.id()]
+        );
+        // Family and given together: the given name is checked among the family's patients.
+        assert_eq!(
+            one(search(q(|q| {
+                q.family = Some("nguyen".into());
+                q.given = Some("ch".into());
+            }))
+            .await),
+            [chi],
+            "{backend:?}"
+        );
+        assert!(
+            one(search(q(|q| {
+                q.family = Some("Nguyen".into());
+                q.given = Some("Margaret".into());
+            }))
+            .await)
+            .is_empty()
+        );
+        // The prefix is a prefix, its wildcards are plain characters, and case does not matter.
+        for family in ["nguyem", "nguyeo", "nguyena", "ngu%", "ngu_en", "guyen"] {
+            let found = search(PatientQuery {
+                family: Some(family.into()),
+                ..Default::default()
+            })
+            .await;
+            assert_eq!(found.total, 0, "{backend:?}: {family}");
+        }
+        assert_eq!(
+            search(q(|q| q.family = Some("NgUyE".into()))).await.total,
+            5
         );
         assert_eq!(
             one(search(q(|q| q.birth_date = Some(date(1961, 4, 12)))).await),
