@@ -1059,16 +1059,26 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
     }
     let (total, ids, items) = with_snapshot!(mpi, |conn| {
         let q = patient::Entity::find_live().filter(cond);
-        let total = q.clone().count(conn).await?;
-        let ids: Vec<Uuid> = q
+        // One statement for the page and the total (a window count sees every matching row
+        // before LIMIT), so the criteria are evaluated once; only a page past the end, which
+        // has no row to carry the total, costs a second statement.
+        let rows: Vec<(Uuid, i64)> = q
+            .clone()
             .select_only()
             .column(patient::Column::Id)
+            .column_as(Expr::cust("COUNT(*) OVER ()"), "total")
             .order_by_asc(patient::Column::Id)
             .offset((page - 1) * per_page)
             .limit(per_page)
             .into_tuple()
             .all(conn)
             .await?;
+        let total = match rows.first() {
+            Some(&(_, total)) => u64::try_from(total).unwrap_or(0),
+            None if page > 1 => q.count(conn).await?,
+            None => 0,
+        };
+        let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
         let items: Vec<Patient> = PatientRecord::load_many(conn, &ids)
             .await?
             .into_iter()

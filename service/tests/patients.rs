@@ -354,6 +354,15 @@ async fn search_by_each_criterion_with_pagination() {
         })
         .await;
         assert_eq!(page3.items.len(), 1);
+        let past_the_end = search(PatientQuery {
+            family: Some("nguyen".into()),
+            page: 9,
+            per_page: 2,
+            ..Default::default()
+        })
+        .await;
+        assert_eq!((past_the_end.total, past_the_end.items.len()), (5, 0));
+        assert_eq!(page3.total, 5);
         let all: Vec<Uuid> = [page1.items.clone(), page3.items.clone()]
             .concat()
             .iter()
