@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{Condition, DbBackend, QueryOrder, QueryResult, Select, Statement};
+use sea_orm::{Condition, DbBackend, Iterable, QueryOrder, QueryResult, Select, Statement};
 use serde::{Deserialize, Serialize};
 
 use crate::{
@@ -87,28 +87,20 @@ pub struct PatientRecord {
 impl PatientRecord {
     /// Loads the record with id `id`, soft-deleted or not; `None` if there is no such patient.
     ///
-    /// On PostgreSQL this is one statement (so one snapshot and one round trip): each child
-    /// table is aggregated to JSON next to the patient row. On SQLite, where a query costs no
-    /// network round trip, it is one query per table.
+    /// One statement on either database (so one snapshot, and one round trip or, on SQLite, one
+    /// hand-over to the connection's worker thread): each child table is aggregated to JSON
+    /// next to the patient row.
     pub async fn load<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<Option<Self>, DbErr> {
-        if db.get_database_backend() == DbBackend::Postgres {
-            return Ok(Self::load_json(db, &[id]).await?.pop());
-        }
-        Ok(Self::load_by_table(db, &[id]).await?.pop())
+        Ok(Self::load_json(db, &[id]).await?.pop())
     }
 
     /// Loads the records with these ids, in the order given; ids of patients that do not exist
-    /// are left out. One statement on PostgreSQL, one query per table on SQLite, whatever the
-    /// number of ids.
+    /// are left out. One statement whatever the number of ids.
     pub async fn load_many<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<Self>, DbErr> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut records = if db.get_database_backend() == DbBackend::Postgres {
-            Self::load_json(db, ids).await?
-        } else {
-            Self::load_by_table(db, ids).await?
-        };
+        let mut records = Self::load_json(db, ids).await?;
         let position: HashMap<Uuid, usize> =
             ids.iter().enumerate().map(|(i, id)| (*id, i)).collect();
         records.sort_by_key(|r| position.get(&r.patient.id).copied());
@@ -116,7 +108,7 @@ impl PatientRecord {
     }
 
     /// [`PatientRecord::load_many`] with one query per table, on any backend (the reference the
-    /// PostgreSQL statement is tested against).
+    /// one-statement load is tested against).
     pub async fn load_by_table<C: ConnectionTrait>(
         db: &C,
         ids: &[Uuid],
@@ -200,31 +192,77 @@ impl PatientRecord {
             .collect())
     }
 
-    /// PostgreSQL: every record in one statement, child rows aggregated with `jsonb_agg` in the
-    /// same order as [`PatientRecord::load_by_table`] and decoded with the models' serde
-    /// implementations (the same ones a merge's before-image goes through).
+    /// Every record in one statement, child rows aggregated to JSON arrays in the same order as
+    /// [`PatientRecord::load_by_table`] and decoded with the models' serde implementations (the
+    /// same ones a merge's before-image goes through). PostgreSQL builds each row with
+    /// `to_jsonb`; SQLite with `json_object` over the entity's columns (see [`sqlite_row_json`]).
     async fn load_json<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<Self>, DbErr> {
-        let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-        let child = |table: &str| {
-            format!(
-                "COALESCE((SELECT jsonb_agg(to_jsonb(c) ORDER BY c.is_primary DESC, c.created_at, c.id) \
-                 FROM {table} c WHERE c.patient_id = p.id), '[]'::jsonb) AS {table}"
-            )
+        let backend = db.get_database_backend();
+        let sqlite = backend == DbBackend::Sqlite;
+        // `row` is the SQLite row expression; PostgreSQL uses `to_jsonb(c)`.
+        let children = |table: &str, row: String, order: &str, filter: &str| {
+            if sqlite {
+                format!(
+                    "(SELECT json_group_array(json({row}) ORDER BY {order}) \
+                     FROM {table} c WHERE {filter})"
+                )
+            } else {
+                format!(
+                    "COALESCE((SELECT jsonb_agg(to_jsonb(c) ORDER BY {order}) \
+                     FROM {table} c WHERE {filter}), '[]'::jsonb)"
+                )
+            }
         };
+        let child = |table: &str, row: String| {
+            let list = children(
+                table,
+                row,
+                "c.is_primary DESC, c.created_at, c.id",
+                "c.patient_id = p.id",
+            );
+            format!("{list} AS {table}")
+        };
+        let placeholders: Vec<String> = (1..=ids.len())
+            .map(|i| {
+                if sqlite {
+                    "?".to_owned()
+                } else {
+                    format!("${i}")
+                }
+            })
+            .collect();
         let sql = format!(
-            "SELECT to_jsonb(p) AS patient, {}, {}, {}, {}, \
-             COALESCE((SELECT jsonb_agg(to_jsonb(l) ORDER BY l.id) FROM patient_link l \
-             WHERE l.patient_id = p.id OR l.other_patient_id = p.id), '[]'::jsonb) AS links \
+            "SELECT {} AS patient, {}, {}, {}, {}, {} AS links \
              FROM patient p WHERE p.id IN ({}) ORDER BY p.id",
-            child("patient_name"),
-            child("patient_identifier"),
-            child("patient_address"),
-            child("patient_telecom"),
+            if sqlite {
+                sqlite_row_json::<patient::Entity>("p")
+            } else {
+                "to_jsonb(p)".to_owned()
+            },
+            child("patient_name", sqlite_row_json::<patient_name::Entity>("c")),
+            child(
+                "patient_identifier",
+                sqlite_row_json::<patient_identifier::Entity>("c")
+            ),
+            child(
+                "patient_address",
+                sqlite_row_json::<patient_address::Entity>("c")
+            ),
+            child(
+                "patient_telecom",
+                sqlite_row_json::<patient_telecom::Entity>("c")
+            ),
+            children(
+                "patient_link",
+                sqlite_row_json::<patient_link::Entity>("c"),
+                "c.id",
+                "c.patient_id = p.id OR c.other_patient_id = p.id"
+            ),
             placeholders.join(", ")
         );
         let rows = db
             .query_all_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
+                backend,
                 sql,
                 ids.iter().map(|id| Value::from(*id)),
             ))
@@ -232,25 +270,58 @@ impl PatientRecord {
         rows.iter()
             .map(|row| {
                 Ok(PatientRecord {
-                    patient: json_column(row, "patient")?,
-                    names: json_column(row, "patient_name")?,
-                    identifiers: json_column(row, "patient_identifier")?,
-                    addresses: json_column(row, "patient_address")?,
-                    telecoms: json_column(row, "patient_telecom")?,
-                    links: json_column(row, "links")?,
+                    patient: json_column(row, "patient", sqlite)?,
+                    names: json_column(row, "patient_name", sqlite)?,
+                    identifiers: json_column(row, "patient_identifier", sqlite)?,
+                    addresses: json_column(row, "patient_address", sqlite)?,
+                    telecoms: json_column(row, "patient_telecom", sqlite)?,
+                    links: json_column(row, "links", sqlite)?,
                 })
             })
             .collect()
     }
 }
 
+/// SQLite `json_object(...)` of row `alias` of entity `E`, shaped as PostgreSQL's `to_jsonb`:
+/// UUIDs (stored as 16-byte blobs) as hyphenated text, booleans (stored as 0/1) as JSON
+/// booleans, JSON columns (stored as text) as JSON values, everything else as stored.
+fn sqlite_row_json<E: EntityTrait>(alias: &str) -> String {
+    let fields: Vec<String> = E::Column::iter()
+        .map(|column| {
+            let name = column.as_str();
+            let col = format!("{alias}.\"{name}\"");
+            let value = match column.def().get_column_type() {
+                ColumnType::Uuid => format!(
+                    "CASE WHEN typeof({col}) = 'blob' AND length({col}) = 16 THEN lower(\
+                     substr(hex({col}), 1, 8) || '-' || substr(hex({col}), 9, 4) || '-' || \
+                     substr(hex({col}), 13, 4) || '-' || substr(hex({col}), 17, 4) || '-' || \
+                     substr(hex({col}), 21, 12)) ELSE {col} END"
+                ),
+                ColumnType::Boolean => format!(
+                    "json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
+                ),
+                ColumnType::Json | ColumnType::JsonBinary => format!("json({col})"),
+                _ => col,
+            };
+            format!("'{name}', {value}")
+        })
+        .collect();
+    format!("json_object({})", fields.join(", "))
+}
+
 fn json_column<T: serde::de::DeserializeOwned>(
     row: &QueryResult,
     column: &str,
+    text: bool,
 ) -> Result<T, DbErr> {
-    let value: serde_json::Value = row.try_get("", column)?;
-    serde_json::from_value(value)
-        .map_err(|e| DbErr::Type(format!("patient record column {column}: {e}")))
+    let decoded = if text {
+        let json: String = row.try_get("", column)?;
+        serde_json::from_str(&json)
+    } else {
+        let value: serde_json::Value = row.try_get("", column)?;
+        serde_json::from_value(value)
+    };
+    decoded.map_err(|e| DbErr::Type(format!("patient record column {column}: {e}")))
 }
 
 /// Groups rows by their patient id, keeping their order.

@@ -598,10 +598,10 @@ async fn insert_children<C: ConnectionTrait>(
 
 /// Reads a patient (soft-deleted ones are not found; merged-away ones are, with `replaced_by`).
 /// Audited as `read`: the row is committed (with those of concurrent reads) before the patient
-/// is returned.
+/// is returned. The record is one statement, so one snapshot, without a transaction around it.
 pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     ctx.authorize(Action::Read)?;
-    let patient = with_snapshot!(mpi, |conn| Patient::load_live(conn, id).await)?;
+    let patient = Patient::load_live(mpi.db(), id).await?;
     mpi.audit_read(
         ctx,
         AuditEntry::new("read", "patient", Some(id.to_string())),
