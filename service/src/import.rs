@@ -26,6 +26,11 @@
 //!
 //! The `change_log` triggers record every row as usual, so running servers catch up; a caller
 //! holding an [`crate::Mpi`] may refresh the created ids in its index.
+//!
+//! # After the last batch
+//! [`refresh_statistics`] has PostgreSQL analyze the tables an import filled: until autovacuum
+//! gets to them the planner believes they are as small as before, and picked a full scan for a
+//! name search right after a 1M-row import (it estimated 838 live patients of 890,623).
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
@@ -443,6 +448,20 @@ where
         let rest = rows.split_off(rows.len().min(per_statement));
         E::insert_many(std::mem::replace(&mut rows, rest))
             .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The tables an import writes to, whose planner statistics it leaves stale.
+const IMPORTED_TABLES: &str =
+    "patient, patient_name, patient_identifier, patient_address, patient_telecom";
+
+/// Brings the planner's statistics of the imported tables up to date (PostgreSQL `ANALYZE`; a
+/// no-op on SQLite, whose planner works from its indexes alone here). Seconds at 1M patients.
+pub async fn refresh_statistics<C: ConnectionTrait>(db: &C) -> Result<()> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        db.execute_unprepared(&format!("ANALYZE {IMPORTED_TABLES}"))
             .await?;
     }
     Ok(())

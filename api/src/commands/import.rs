@@ -225,6 +225,11 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     }
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
+    if summary.created > 0 && !args.dry_run {
+        import::refresh_statistics(&db)
+            .await
+            .context("cannot refresh the planner's statistics")?;
+    }
     bar.finish_and_clear();
     rejects.flush()?;
     // Every record read was imported, skipped as imported before, or rejected.
