@@ -3,6 +3,7 @@
 //! and the before-image a merge stores).
 
 use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use sea_orm::entity::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -199,6 +200,47 @@ impl PatientRecord {
     async fn load_json<C: ConnectionTrait>(db: &C, ids: &[Uuid]) -> Result<Vec<Self>, DbErr> {
         let backend = db.get_database_backend();
         let sqlite = backend == DbBackend::Sqlite;
+        let placeholders: Vec<String> = (1..=ids.len())
+            .map(|i| {
+                if sqlite {
+                    "?".to_owned()
+                } else {
+                    format!("${i}")
+                }
+            })
+            .collect();
+        let sql = format!(
+            "{} WHERE p.id IN ({}) ORDER BY p.id",
+            record_select(sqlite),
+            placeholders.join(", ")
+        );
+        let rows = db
+            .query_all_raw(Statement::from_sql_and_values(
+                backend,
+                sql,
+                ids.iter().map(|id| Value::from(*id)),
+            ))
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(PatientRecord {
+                    patient: json_column(row, "patient", sqlite)?,
+                    names: json_column(row, "patient_name", sqlite)?,
+                    identifiers: json_column(row, "patient_identifier", sqlite)?,
+                    addresses: json_column(row, "patient_address", sqlite)?,
+                    telecoms: json_column(row, "patient_telecom", sqlite)?,
+                    links: json_column(row, "links", sqlite)?,
+                })
+            })
+            .collect()
+    }
+}
+
+/// The statement of [`PatientRecord::load_json`] up to its WHERE clause, built once per backend.
+fn record_select(sqlite: bool) -> &'static str {
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    let build = || {
         // `row` is the SQLite row expression; PostgreSQL uses `to_jsonb(c)`.
         let children = |table: &str, row: String, order: &str, filter: &str| {
             if sqlite {
@@ -222,18 +264,8 @@ impl PatientRecord {
             );
             format!("{list} AS {table}")
         };
-        let placeholders: Vec<String> = (1..=ids.len())
-            .map(|i| {
-                if sqlite {
-                    "?".to_owned()
-                } else {
-                    format!("${i}")
-                }
-            })
-            .collect();
-        let sql = format!(
-            "SELECT {} AS patient, {}, {}, {}, {}, {} AS links \
-             FROM patient p WHERE p.id IN ({}) ORDER BY p.id",
+        format!(
+            "SELECT {} AS patient, {}, {}, {}, {}, {} AS links FROM patient p",
             if sqlite {
                 sqlite_row_json::<patient::Entity>("p")
             } else {
@@ -258,27 +290,12 @@ impl PatientRecord {
                 "c.id",
                 "c.patient_id = p.id OR c.other_patient_id = p.id"
             ),
-            placeholders.join(", ")
-        );
-        let rows = db
-            .query_all_raw(Statement::from_sql_and_values(
-                backend,
-                sql,
-                ids.iter().map(|id| Value::from(*id)),
-            ))
-            .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(PatientRecord {
-                    patient: json_column(row, "patient", sqlite)?,
-                    names: json_column(row, "patient_name", sqlite)?,
-                    identifiers: json_column(row, "patient_identifier", sqlite)?,
-                    addresses: json_column(row, "patient_address", sqlite)?,
-                    telecoms: json_column(row, "patient_telecom", sqlite)?,
-                    links: json_column(row, "links", sqlite)?,
-                })
-            })
-            .collect()
+        )
+    };
+    if sqlite {
+        SQLITE.get_or_init(build)
+    } else {
+        POSTGRES.get_or_init(build)
     }
 }
 
