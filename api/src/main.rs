@@ -4,6 +4,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: the server and the batch commands allocate many small,
+/// short-lived blocks from several threads, where glibc's arenas spent 12% of the CPU of a
+/// match request (malloc, free, consolidation).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = api::cli::Cli::parse();
     if let Err(error) = api::telemetry::init(&cli.telemetry) {
