@@ -33,6 +33,10 @@ fn venv() -> PathBuf {
 static INSTALL: Mutex<bool> = Mutex::new(false);
 
 /// The venv's python, creating the venv and installing `fhir.resources` when missing.
+///
+/// nextest runs every test in its own process, so the in-process flag alone let the SQLite and
+/// PostgreSQL variants of a test build the venv at the same time on a fresh checkout (one found
+/// no `pip` yet); an exclusive lock on a file beside the venv orders them across processes.
 fn checker_python() -> PathBuf {
     let venv = venv();
     let python = venv.join("bin/python");
@@ -40,6 +44,12 @@ fn checker_python() -> PathBuf {
     if *installed {
         return python;
     }
+    if let Some(parent) = venv.parent() {
+        std::fs::create_dir_all(parent).expect("create the venv's parent directory");
+    }
+    let lock_path = venv.with_extension("lock");
+    let lock_file = std::fs::File::create(&lock_path).expect("create the venv lock file");
+    lock_file.lock().expect("lock the venv lock file");
     let ready = |python: &PathBuf| {
         Command::new(python)
             .args(["-c", "import fhir.resources.R4B"])
