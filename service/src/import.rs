@@ -138,14 +138,7 @@ impl Importer {
         let good = self.validate(rows, &mut outcome);
 
         let txn = begin(db).await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('mpi.actor', $1, true)",
-                [ctx.actor.name.clone().into()],
-            ))
-            .await?;
-        }
+        crate::name_the_writer(&txn, ctx).await?;
         let mut held = held_identifiers(&txn, &good).await?;
         let organizations = existing_organizations(&txn, &good).await?;
 

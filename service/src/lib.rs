@@ -259,14 +259,7 @@ impl Mpi {
     /// patient tables.
     pub async fn write_txn_for(&self, ctx: &Ctx) -> Result<WriteTxn> {
         let txn = self.write_txn().await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT set_config('mpi.actor', $1, true)",
-                [ctx.actor.name.clone().into()],
-            ))
-            .await?;
-        }
+        name_the_writer(&*txn, ctx).await?;
         Ok(txn)
     }
 
@@ -312,4 +305,18 @@ impl Deref for WriteTxn {
     fn deref(&self) -> &DatabaseTransaction {
         &self.txn
     }
+}
+
+/// Names `ctx`'s actor as the writer of the open transaction `txn` for PostgreSQL's
+/// change-capture triggers (`set_config('mpi.actor', ..., true)`); SQLite's triggers do not read it.
+pub(crate) async fn name_the_writer<C: ConnectionTrait>(txn: &C, ctx: &Ctx) -> Result<()> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT set_config('mpi.actor', $1, true)",
+            [ctx.actor.name.clone().into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
