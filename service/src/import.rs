@@ -17,12 +17,17 @@
 //! allows, then the audit row. Child rows get time-ordered (v7) ids, so primary keys and the
 //! `change_log` row index grow at their ends instead of at random pages.
 //!
+//! A batch is handled in two steps so that a caller can overlap them: [`Importer::prepare`]
+//! checks it and builds its statements (reads only), [`PreparedBatch::write`] runs them in one
+//! transaction. `mpi import` prepares batch k+1 while batch k is written (and on PostgreSQL
+//! writes two batches at once). For that, the [`Importer`] remembers the identifiers of every
+//! record it took (a 128-bit hash each, about 50 bytes of memory): a later record holding one
+//! is refused even when the earlier batch is not committed yet.
+//!
 //! # Dry runs
-//! A dry run checks everything a real import checks and writes nothing. Because nothing is
-//! written, the records earlier batches would have created are remembered by the [`Importer`]
-//! (a 128-bit hash per identifier, about 50 bytes of memory each), so that an identifier held by
-//! two records of the file, or a source id repeated in the file, is reported as the real import
-//! reports it.
+//! A dry run checks everything a real import checks and writes nothing; the same memory of the
+//! records taken lets it report an identifier held by two records of the file, or a source id
+//! repeated in the file, as the real import reports it.
 //!
 //! The `change_log` triggers record every row as usual, so running servers catch up; a caller
 //! holding an [`crate::Mpi`] may refresh the created ids in its index.
@@ -37,7 +42,7 @@ use std::hash::{Hash, Hasher};
 
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, EntityTrait,
-    QueryFilter, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions,
+    QueryFilter, QuerySelect, QueryTrait, SqliteTransactionMode, Statement, TransactionOptions,
     TransactionTrait,
 };
 use serde_json::json;
@@ -105,8 +110,17 @@ pub struct Importer {
     source: String,
     system: String,
     dry_run: bool,
-    /// Dry run only: hashes of the identifiers of the records earlier batches would have created.
-    would_hold: HashSet<u128>,
+    /// Hashes of the identifiers of the records this import has created (or, in a dry run,
+    /// would have created), so that a later record holding one of them is refused without
+    /// asking the database, which may not have committed the earlier batch yet.
+    claimed: HashSet<u128>,
+}
+
+/// A batch checked and turned into statements by [`Importer::prepare`], ready to be written.
+pub struct PreparedBatch {
+    source: String,
+    outcome: BatchOutcome,
+    statements: Vec<Statement>,
 }
 
 impl Importer {
@@ -116,7 +130,7 @@ impl Importer {
             source: source.to_owned(),
             system: source_system(source),
             dry_run,
-            would_hold: HashSet::new(),
+            claimed: HashSet::new(),
         }
     }
 
@@ -126,27 +140,38 @@ impl Importer {
     }
 
     /// Validates `rows` and, unless this is a dry run, writes the good new ones in one
-    /// transaction as `ctx`'s actor (who needs the register right).
+    /// transaction as `ctx`'s actor (who needs the register right): [`Importer::prepare`]
+    /// followed by [`PreparedBatch::write`].
     pub async fn batch(
         &mut self,
         db: &DatabaseConnection,
         ctx: &Ctx,
         rows: Vec<ImportRow>,
     ) -> Result<BatchOutcome> {
+        self.prepare(db, ctx, rows).await?.write(db, ctx).await
+    }
+
+    /// Checks `rows` (each on its own, then against the database and the records this import
+    /// took before) and builds the statements that write the good new ones. Reads only, so the
+    /// next batch can be prepared while this one is written; batches must be written in the
+    /// order they were prepared.
+    pub async fn prepare<C: ConnectionTrait>(
+        &mut self,
+        db: &C,
+        ctx: &Ctx,
+        rows: Vec<ImportRow>,
+    ) -> Result<PreparedBatch> {
         ctx.authorize(Action::Register)?;
         let mut outcome = BatchOutcome::default();
         let good = self.validate(rows, &mut outcome);
-
-        let txn = begin(db).await?;
-        crate::name_the_writer(&txn, ctx).await?;
-        let mut held = held_identifiers(&txn, &good).await?;
-        let organizations = existing_organizations(&txn, &good).await?;
+        let mut held = held_identifiers(db, &good).await?;
+        let organizations = existing_organizations(db, &good).await?;
 
         let actor = ctx.actor.name.as_str();
         let mut rows = Rows::default();
         for row in good {
             let key = (self.system.clone(), row.source_id.clone());
-            if held.contains(&key) || self.would_hold.contains(&key_hash(&key.0, &key.1)) {
+            if held.contains(&key) || self.claimed.contains(&key_hash(&key.0, &key.1)) {
                 outcome.skipped.push(row.line);
                 continue;
             }
@@ -154,7 +179,7 @@ impl Importer {
             let clash = input.identifiers.iter().enumerate().find(|(_, i)| {
                 let (s, v) = (i.system.trim(), i.value.trim());
                 held.contains(&(s.to_owned(), v.to_owned()))
-                    || self.would_hold.contains(&key_hash(s, v))
+                    || self.claimed.contains(&key_hash(s, v))
             });
             if let Some((n, _)) = clash {
                 outcome.rejected.push(Rejected {
@@ -177,34 +202,23 @@ impl Importer {
             }
             for i in &input.identifiers {
                 let (s, v) = (i.system.trim(), i.value.trim());
-                if self.dry_run {
-                    self.would_hold.insert(key_hash(s, v));
-                }
+                self.claimed.insert(key_hash(s, v));
                 held.insert((s.to_owned(), v.to_owned()));
             }
             let id = Uuid::now_v7();
             rows.add(id, input, actor);
             outcome.created.push((row.line, id));
         }
-        if self.dry_run || outcome.created.is_empty() {
-            txn.rollback().await?;
-            return Ok(outcome);
-        }
-        rows.insert(&txn).await?;
-        let lines = outcome.created.iter().map(|c| c.0);
-        audit::record(
-            &txn,
-            ctx,
-            AuditEntry::new("import", "patient", None).after(json!({
-                "source": self.source,
-                "first_line": lines.clone().min(),
-                "last_line": lines.max(),
-                "patient_ids": outcome.created.iter().map(|c| c.1).collect::<Vec<_>>(),
-            })),
-        )
-        .await?;
-        txn.commit().await?;
-        Ok(outcome)
+        let statements = if self.dry_run {
+            Vec::new()
+        } else {
+            rows.statements(db.get_database_backend())
+        };
+        Ok(PreparedBatch {
+            source: self.source.clone(),
+            outcome,
+            statements,
+        })
     }
 
     /// Checks each row on its own (no database): a source id, valid fields. Adds the source
@@ -255,6 +269,46 @@ impl Importer {
     }
 }
 
+impl PreparedBatch {
+    /// What the batch does (or, in a dry run, would do).
+    pub fn outcome(&self) -> &BatchOutcome {
+        &self.outcome
+    }
+
+    /// Writes the batch in one transaction with its audit row, as `ctx`'s actor; a dry run's
+    /// batch (or one with nothing new) writes nothing. Returns what the batch did.
+    pub async fn write(self, db: &DatabaseConnection, ctx: &Ctx) -> Result<BatchOutcome> {
+        ctx.authorize(Action::Register)?;
+        let Self {
+            source,
+            outcome,
+            statements,
+        } = self;
+        if statements.is_empty() {
+            return Ok(outcome);
+        }
+        let txn = begin(db).await?;
+        crate::name_the_writer(&txn, ctx).await?;
+        for statement in statements {
+            txn.execute_raw(statement).await?;
+        }
+        let lines = outcome.created.iter().map(|c| c.0);
+        audit::record(
+            &txn,
+            ctx,
+            AuditEntry::new("import", "patient", None).after(json!({
+                "source": source,
+                "first_line": lines.clone().min(),
+                "last_line": lines.max(),
+                "patient_ids": outcome.created.iter().map(|c| c.1).collect::<Vec<_>>(),
+            })),
+        )
+        .await?;
+        txn.commit().await?;
+        Ok(outcome)
+    }
+}
+
 /// A 128-bit hash of an identifier (two independent 64-bit SipHashes).
 fn key_hash(system: &str, value: &str) -> u128 {
     let half = |salt: u8| {
@@ -283,8 +337,8 @@ async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
 
 /// Which of the identifiers `rows` carry live patients hold already: one statement, the
 /// identifiers passed as one JSON parameter.
-async fn held_identifiers(
-    txn: &DatabaseTransaction,
+async fn held_identifiers<C: ConnectionTrait>(
+    txn: &C,
     rows: &[ImportRow],
 ) -> Result<HashSet<(String, String)>> {
     let wanted: Vec<serde_json::Value> = rows
@@ -341,8 +395,8 @@ fn organizations_of(input: &PatientInput) -> Vec<(String, Uuid)> {
 }
 
 /// Which of the organizations `rows` refer to exist.
-async fn existing_organizations(
-    txn: &DatabaseTransaction,
+async fn existing_organizations<C: ConnectionTrait>(
+    txn: &C,
     rows: &[ImportRow],
 ) -> Result<HashSet<Uuid>> {
     let wanted: HashSet<Uuid> = rows
@@ -412,38 +466,39 @@ impl Rows {
         );
     }
 
-    /// Multi-row INSERTs, as many rows per statement as the parameter limit allows.
-    async fn insert(self, txn: &DatabaseTransaction) -> Result<()> {
+    /// Multi-row INSERTs, as many rows per statement as the parameter limit allows, parents
+    /// first.
+    fn statements(self, backend: DbBackend) -> Vec<Statement> {
         // Bound columns per row (every column but the created/updated timestamps).
         const PATIENT_COLUMNS: usize = 16;
         const CHILD_COLUMNS: usize = 16;
-        insert_all::<patient::Entity>(txn, self.patients, MAX_PARAMS / PATIENT_COLUMNS).await?;
-        insert_all::<patient_name::Entity>(txn, self.names, MAX_PARAMS / CHILD_COLUMNS).await?;
-        insert_all::<patient_identifier::Entity>(txn, self.identifiers, MAX_PARAMS / CHILD_COLUMNS)
-            .await?;
-        insert_all::<patient_address::Entity>(txn, self.addresses, MAX_PARAMS / CHILD_COLUMNS)
-            .await?;
-        insert_all::<patient_telecom::Entity>(txn, self.telecoms, MAX_PARAMS / CHILD_COLUMNS)
-            .await?;
-        Ok(())
+        let mut out = Vec::new();
+        inserts::<patient::Entity>(
+            &mut out,
+            backend,
+            self.patients,
+            MAX_PARAMS / PATIENT_COLUMNS,
+        );
+        let per_statement = MAX_PARAMS / CHILD_COLUMNS;
+        inserts::<patient_name::Entity>(&mut out, backend, self.names, per_statement);
+        inserts::<patient_identifier::Entity>(&mut out, backend, self.identifiers, per_statement);
+        inserts::<patient_address::Entity>(&mut out, backend, self.addresses, per_statement);
+        inserts::<patient_telecom::Entity>(&mut out, backend, self.telecoms, per_statement);
+        out
     }
 }
 
-async fn insert_all<E: EntityTrait>(
-    txn: &DatabaseTransaction,
+/// Appends to `out` the INSERTs of `rows`, `per_statement` rows each.
+fn inserts<E: EntityTrait>(
+    out: &mut Vec<Statement>,
+    backend: DbBackend,
     mut rows: Vec<E::ActiveModel>,
     per_statement: usize,
-) -> Result<()>
-where
-    E::ActiveModel: Send,
-{
+) {
     while !rows.is_empty() {
         let rest = rows.split_off(rows.len().min(per_statement));
-        E::insert_many(std::mem::replace(&mut rows, rest))
-            .exec_without_returning(txn)
-            .await?;
+        out.push(E::insert_many(std::mem::replace(&mut rows, rest)).build(backend));
     }
-    Ok(())
 }
 
 /// The tables an import writes to, whose planner statistics it leaves stale.

@@ -21,6 +21,7 @@
 //! `--dry-run` validates everything (against the database, and across the whole file) and writes
 //! nothing. No duplicate check is applied: run `mpi dedupe` afterwards.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -32,14 +33,16 @@ use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::task::JoinHandle;
 
 use entity::enums::{Gender, NameUse, TelecomSystem};
 use matcher::{PersonRecord, Sex};
+use sea_orm::DbBackend;
 use service::Ctx;
 use service::import::{self, BatchOutcome, ImportRow, Importer, Rejected};
 use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
 
-use crate::configuration::DatabaseSettings;
+use crate::configuration::{DatabaseKind, DatabaseSettings};
 use crate::database;
 use crate::exit_code::InputDataError;
 use crate::fhir::import::{FhirLayout, FhirRecord};
@@ -64,9 +67,9 @@ pub struct ImportArgs {
     /// The source's name in the records' source identifiers (default: the file name's stem).
     #[arg(long)]
     pub source: Option<String>,
-    /// Records per transaction.
-    #[arg(long, default_value_t = 10_000)]
-    pub batch_size: usize,
+    /// Records per transaction (default: 50,000 on SQLite, 10,000 on PostgreSQL).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
     /// Validate only; write nothing to the database.
     #[arg(long)]
     pub dry_run: bool,
@@ -88,6 +91,16 @@ pub enum ImportFormat {
     Bundle,
 }
 
+/// Records per transaction on SQLite unless `--batch-size` says otherwise. SQLite has one writer
+/// and rewrites every index page a transaction touches (in the WAL, then at the checkpoint), so
+/// fewer, larger transactions write less: at 1M records 50,000 took 270 s where 10,000 took
+/// 327 s, for a peak of 2.0 GB instead of 1.1 GB.
+pub const SQLITE_BATCH: usize = 50_000;
+
+/// Records per transaction on PostgreSQL unless `--batch-size` says otherwise (two batches are
+/// written at once).
+pub const POSTGRES_BATCH: usize = 10_000;
+
 /// What an import did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ImportSummary {
@@ -103,6 +116,9 @@ pub struct ImportSummary {
 
 /// One reject: position, column or field, reason.
 type Reject = (u64, String, String);
+
+/// A batch being written: what it did and the records the reading thread refused in it.
+type BatchWrite = JoinHandle<service::Result<(BatchOutcome, Vec<Reject>)>>;
 
 /// What the reading thread hands over: a batch of records and the records it refused.
 struct Chunk {
@@ -189,7 +205,13 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     bar.set_message("import");
 
     // The reading thread: parse and validate one batch ahead of the writes.
-    let batch_size = args.batch_size.max(1);
+    let batch_size = args
+        .batch_size
+        .unwrap_or(match args.database.kind() {
+            DatabaseKind::Postgres => POSTGRES_BATCH,
+            DatabaseKind::Sqlite | DatabaseKind::SqliteMemory => SQLITE_BATCH,
+        })
+        .max(1);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, Stop>>(2);
     let file = args.file.clone();
     let source_for_reader = source.clone();
@@ -202,27 +224,63 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     let mut summary = ImportSummary::default();
     let fhir = format != ImportFormat::Csv;
     let mut stopped: Option<Stop> = None;
-    while let Some(item) = rx.recv().await {
-        let chunk = match item {
-            Ok(chunk) => chunk,
-            Err(stop) => {
-                stopped = Some(stop);
-                break;
-            }
-        };
-        summary.rows += chunk.read;
-        let mut all_rejects = chunk.rejects;
-        let outcome = importer
-            .batch(&db, &ctx, chunk.rows)
-            .await
-            .context("cannot import a batch")?;
+    let mut read: u64 = 0;
+    // Batch k is written while batch k+1 is read, checked and turned into statements. SQLite
+    // takes one writer at a time; PostgreSQL takes two batches at once on separate
+    // connections (each its own transaction), so both cores work.
+    let in_flight = match db.get_database_backend() {
+        DbBackend::Postgres => 2,
+        _ => 1,
+    };
+    let mut writes: VecDeque<BatchWrite> = VecDeque::new();
+    let mut report = |done: (BatchOutcome, Vec<Reject>)| -> anyhow::Result<()> {
+        let (outcome, mut all_rejects) = done;
         tally(&mut summary, &outcome, &mut all_rejects, fhir);
         all_rejects.sort_by_key(|r| r.0);
         for (line, column, reason) in &all_rejects {
             rejects.write_record([line.to_string().as_str(), column, reason])?;
         }
         bar.set_position(bytes_read.load(Ordering::Relaxed).min(size));
+        Ok(())
+    };
+    let result: anyhow::Result<()> = async {
+        while let Some(item) = rx.recv().await {
+            let chunk = match item {
+                Ok(chunk) => chunk,
+                Err(stop) => {
+                    stopped = Some(stop);
+                    break;
+                }
+            };
+            read += chunk.read;
+            let prepared = importer
+                .prepare(&db, &ctx, chunk.rows)
+                .await
+                .context("cannot import a batch")?;
+            while writes.len() >= in_flight {
+                if let Some(write) = writes.pop_front() {
+                    report(finish(write).await?)?;
+                }
+            }
+            let (db, ctx, rejects) = (db.clone(), ctx.clone(), chunk.rejects);
+            writes.push_back(tokio::spawn(async move {
+                Ok((prepared.write(&db, &ctx).await?, rejects))
+            }));
+        }
+        while let Some(write) = writes.pop_front() {
+            report(finish(write).await?)?;
+        }
+        Ok(())
     }
+    .await;
+    if result.is_err() {
+        // Batches still in flight roll back.
+        for write in &writes {
+            write.abort();
+        }
+    }
+    result?;
+    summary.rows = read;
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     if summary.created > 0 && !args.dry_run {
@@ -254,6 +312,14 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
         }
         Some(Stop::Io(message)) => Err(anyhow::anyhow!(message)),
     }
+}
+
+/// Waits for a batch's write.
+async fn finish(write: BatchWrite) -> anyhow::Result<(BatchOutcome, Vec<Reject>)> {
+    write
+        .await
+        .context("a batch's write stopped")?
+        .context("cannot import a batch")
 }
 
 /// The format of `file`: the one asked for, else by extension, else by content.

@@ -7,8 +7,9 @@
 
 use std::time::{Duration, Instant};
 
+use entity::patient_identifier;
 use migration::testing::Backend;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Statement};
 use serde_json::{Value, json};
 use service::context::Role;
 
@@ -400,5 +401,40 @@ async fn dry_run_reports_clashes_within_the_file(backend: Backend) {
     let (real, real_rejects) = run(false);
     assert!(real.contains(summary), "{real}");
     assert_eq!(dry_rejects, real_rejects);
+    // The batches are written while the next is prepared (two at once on PostgreSQL): the
+    // clash across batches is still refused, the first holder keeps the MRN, and each batch
+    // with something new is one audited transaction.
+    let count = |sql: &'static str| {
+        let conn = &db.conn;
+        async move {
+            let row = conn
+                .query_one_raw(Statement::from_string(conn.get_database_backend(), sql))
+                .await
+                .expect("query")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("count")
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM patient").await, 4);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM audit_event WHERE action = 'import'").await,
+        3
+    );
+    let holder: Vec<uuid::Uuid> = patient_identifier::Entity::find()
+        .filter(patient_identifier::Column::Value.eq("M-2"))
+        .all(&db.conn)
+        .await
+        .expect("identifiers")
+        .into_iter()
+        .map(|i| i.patient_id)
+        .collect();
+    assert_eq!(holder.len(), 1, "one patient holds M-2");
+    let c2 = patient_identifier::Entity::find()
+        .filter(patient_identifier::Column::Value.eq("c2"))
+        .one(&db.conn)
+        .await
+        .expect("source identifier")
+        .expect("c2 was imported");
+    assert_eq!(holder[0], c2.patient_id, "c2 came first");
 }
 both_backends!(dry_run_reports_clashes_within_the_file);
