@@ -22,7 +22,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
 }
 
 /// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).
-pub const BULK_SQLITE_CACHE_KIB: i64 = 256 * 1024;
+pub const BULK_SQLITE_CACHE_KIB: i64 = 1024 * 1024;
 
 /// Opens a connection pool for a bulk command (`mpi import`, `mpi dedupe`): on SQLite each
 /// connection keeps a page cache of [`BULK_SQLITE_CACHE_KIB`] (instead of 2 MiB), so a batch's
