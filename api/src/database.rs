@@ -2,7 +2,8 @@
 //!
 //! SQLite connections enforce foreign keys, journal in WAL mode, wait up to
 //! [`SQLITE_BUSY_TIMEOUT`] for locks and keep temporary data (statement journals) in memory; a
-//! missing database file is created. Bulk commands get a larger page cache ([`connect_bulk`]). PostgreSQL gets a
+//! missing database file is created. Bulk commands get a larger page cache ([`connect_bulk`]);
+//! `mpi serve` checkpoints the WAL from a task of its own ([`connect_server`]). PostgreSQL gets a
 //! pool of [`DatabaseSettings::pool_size`] connections. Write transactions on SQLite should
 //! begin `IMMEDIATE` (`TransactionOptions::sqlite_transaction_mode`) so that the busy timeout
 //! applies instead of a lock-upgrade failure.
@@ -11,14 +12,48 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
 
 use crate::configuration::{DatabaseKind, DatabaseSettings, SQLITE_BUSY_TIMEOUT};
 use crate::error::ApiError;
 
 /// Opens a connection pool as configured.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    connect_with(settings, false).await
+    connect_with(settings, Purpose::Command).await
+}
+
+/// What a pool is opened for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    /// A short command (`mpi keys`, `mpi migrate`, ...).
+    Command,
+    /// A bulk command: a large SQLite page cache.
+    Bulk,
+    /// `mpi serve`: SQLite leaves WAL checkpoints to [`checkpoint`].
+    Server,
+}
+
+/// Opens the connection pool of `mpi serve`. On SQLite, no connection checkpoints the WAL by
+/// itself (`wal_autocheckpoint = 0`): the server calls [`checkpoint`] from a task of its own.
+/// Otherwise the commit that pushes the WAL past 1,000 pages copies it into the database file
+/// and flushes it to disk before it returns, and the requests waiting on that commit (every
+/// read waits for its audit row) stalled for tens of milliseconds every few seconds.
+pub async fn connect_server(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
+    connect_with(settings, Purpose::Server).await
+}
+
+/// How often `mpi serve` checkpoints an SQLite WAL.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Copies what the SQLite WAL holds into the database file without waiting for readers or
+/// blocking writers (`PRAGMA wal_checkpoint(PASSIVE)`); nothing to do on PostgreSQL or an
+/// in-memory database.
+pub async fn checkpoint(db: &DatabaseConnection, kind: DatabaseKind) -> Result<(), DbErr> {
+    if kind == DatabaseKind::Sqlite {
+        db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await?;
+    }
+    Ok(())
 }
 
 /// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).
@@ -29,12 +64,12 @@ pub const BULK_SQLITE_CACHE_KIB: i64 = 1024 * 1024;
 /// index pages stay in memory instead of being spilled to the WAL in the middle of a transaction
 /// and read back. Durability and locking are as in [`connect`].
 pub async fn connect_bulk(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
-    connect_with(settings, true).await
+    connect_with(settings, Purpose::Bulk).await
 }
 
 async fn connect_with(
     settings: &DatabaseSettings,
-    bulk: bool,
+    purpose: Purpose,
 ) -> Result<DatabaseConnection, DbErr> {
     let kind = settings.kind();
     let mut options = ConnectOptions::new(settings.url.clone());
@@ -64,11 +99,15 @@ async fn connect_with(
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             // Statement journals (one per statement inside a transaction) in memory, not in
             // temporary files.
-            .pragma("temp_store", "memory");
-        if bulk {
-            opts.pragma("cache_size", format!("-{BULK_SQLITE_CACHE_KIB}"))
-        } else {
-            opts
+            .pragma("temp_store", "memory")
+            // A WAL file is reused from its start after each checkpoint; this cuts it back to
+            // 64 MiB then, instead of leaving the size of the largest transaction on disk
+            // (2.5 GB after an import of 1M records).
+            .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
+        match purpose {
+            Purpose::Bulk => opts.pragma("cache_size", format!("-{BULK_SQLITE_CACHE_KIB}")),
+            Purpose::Server => opts.pragma("wal_autocheckpoint", "0"),
+            Purpose::Command => opts,
         }
     });
     Database::connect(options).await

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::{DatabaseSettings, ServerSettings};
+use crate::configuration::{DatabaseKind, DatabaseSettings, ServerSettings};
 use crate::database;
 use crate::metrics::Metrics;
 use crate::startup::{AppState, Application};
@@ -63,7 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         pool = args.database.pool_size(),
         "connecting to the database"
     );
-    let db = database::connect(&args.database)
+    let db = database::connect_server(&args.database)
         .await
         .with_context(|| format!("cannot open {}", args.database.redacted_url()))?;
     if args.server.no_migrate {
@@ -96,6 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         model,
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
+    let checkpoints = tokio::spawn(checkpoint_regularly(db.clone(), kind));
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
@@ -103,9 +104,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     eprintln!("mpi listening on http://{addr}");
     app.run_until_stopped().await?;
     catch_up.abort();
+    checkpoints.abort();
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Checkpoints an SQLite WAL every [`database::CHECKPOINT_INTERVAL`] (see
+/// [`database::connect_server`]); returns at once for PostgreSQL and in-memory databases.
+async fn checkpoint_regularly(db: sea_orm::DatabaseConnection, kind: DatabaseKind) {
+    if kind != DatabaseKind::Sqlite {
+        return;
+    }
+    let mut ticker = tokio::time::interval(database::CHECKPOINT_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if let Err(error) = database::checkpoint(&db, kind).await {
+            tracing::warn!(%error, "WAL checkpoint failed");
+        }
+    }
 }
 
 /// Every `interval`: starts the service if it has not started yet, else catches the candidate

@@ -100,3 +100,53 @@ async fn readiness_reports_an_unreachable_database_as_unavailable() {
         .expect_err("a closed pool is not ready");
     assert_eq!(error.code(), "database_unavailable");
 }
+
+/// The rows in the database file itself, ignoring the WAL (`immutable=1` reads the file as is).
+fn rows_in_file(path: &std::path::Path) -> i64 {
+    let file = format!("sqlite://{}?immutable=1", path.display());
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(async {
+            let db = sea_orm::Database::connect(file)
+                .await
+                .expect("open the file");
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT COUNT(*) FROM filler",
+                ))
+                .await
+                .expect("count")
+                .expect("a row");
+            row.try_get_by_index::<i64>(0).expect("count")
+        })
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pool_checkpoints_only_when_told() {
+    let dir = ScratchDir::new();
+    let path = dir.path.join("checkpoint.db");
+    let settings = DatabaseSettings::from_url(format!("sqlite://{}", path.display()));
+    let db = database::connect_server(&settings).await.expect("connect");
+    assert_eq!(pragma(&db, "wal_autocheckpoint").await, "0");
+    db.execute_unprepared("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+        .await
+        .expect("create");
+    database::checkpoint(&db, DatabaseKind::Sqlite)
+        .await
+        .expect("checkpoint");
+    // About 8 MiB: far past the 1,000 pages (4 MiB) at which a commit would checkpoint.
+    for _ in 0..4 {
+        db.execute_unprepared(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 500) \
+             INSERT INTO filler (body) SELECT printf('%.4000c', 'x') FROM n",
+        )
+        .await
+        .expect("insert");
+    }
+    assert_eq!(rows_in_file(&path), 0, "no commit checkpointed the WAL");
+    database::checkpoint(&db, DatabaseKind::Sqlite)
+        .await
+        .expect("checkpoint");
+    assert_eq!(rows_in_file(&path), 2_000, "the checkpoint copied the WAL");
+}
