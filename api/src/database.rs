@@ -45,15 +45,12 @@ pub async fn connect_server(settings: &DatabaseSettings) -> Result<DatabaseConne
 /// How often `mpi serve` checkpoints an SQLite WAL.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
-/// Copies what the SQLite WAL holds into the database file without waiting for readers or
-/// blocking writers (`PRAGMA wal_checkpoint(PASSIVE)`); nothing to do on PostgreSQL or an
-/// in-memory database.
-pub async fn checkpoint(db: &DatabaseConnection, kind: DatabaseKind) -> Result<(), DbErr> {
-    if kind == DatabaseKind::Sqlite {
-        db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-            .await?;
-    }
-    Ok(())
+/// Copies what an SQLite file's WAL holds into the database file without waiting for readers
+/// or blocking writers (`PRAGMA wal_checkpoint(PASSIVE)`). SQLite files only.
+pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+        .await
+        .map(drop)
 }
 
 /// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).

@@ -164,7 +164,7 @@ impl Importer {
         ctx.authorize(Action::Register)?;
         let mut outcome = BatchOutcome::default();
         let good = self.validate(rows, &mut outcome);
-        let mut held = held_identifiers(db, &good).await?;
+        let held = held_identifiers(db, &good).await?;
         let organizations = existing_organizations(db, &good).await?;
 
         let actor = ctx.actor.name.as_str();
@@ -203,7 +203,6 @@ impl Importer {
             for i in &input.identifiers {
                 let (s, v) = (i.system.trim(), i.value.trim());
                 self.claimed.insert(key_hash(s, v));
-                held.insert((s.to_owned(), v.to_owned()));
             }
             let id = Uuid::now_v7();
             rows.add(id, input, actor);
@@ -270,11 +269,6 @@ impl Importer {
 }
 
 impl PreparedBatch {
-    /// What the batch does (or, in a dry run, would do).
-    pub fn outcome(&self) -> &BatchOutcome {
-        &self.outcome
-    }
-
     /// Writes the batch in one transaction with its audit row, as `ctx`'s actor; a dry run's
     /// batch (or one with nothing new) writes nothing. Returns what the batch did.
     pub async fn write(self, db: &DatabaseConnection, ctx: &Ctx) -> Result<BatchOutcome> {

@@ -37,7 +37,6 @@ use tokio::task::JoinHandle;
 
 use entity::enums::{Gender, NameUse, TelecomSystem};
 use matcher::{PersonRecord, Sex};
-use sea_orm::DbBackend;
 use service::Ctx;
 use service::import::{self, BatchOutcome, ImportRow, Importer, Rejected};
 use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
@@ -205,11 +204,13 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     bar.set_message("import");
 
     // The reading thread: parse and validate one batch ahead of the writes.
+    let postgres = args.database.kind() == DatabaseKind::Postgres;
     let batch_size = args
         .batch_size
-        .unwrap_or(match args.database.kind() {
-            DatabaseKind::Postgres => POSTGRES_BATCH,
-            DatabaseKind::Sqlite | DatabaseKind::SqliteMemory => SQLITE_BATCH,
+        .unwrap_or(if postgres {
+            POSTGRES_BATCH
+        } else {
+            SQLITE_BATCH
         })
         .max(1);
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, Stop>>(2);
@@ -228,10 +229,7 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     // Batch k is written while batch k+1 is read, checked and turned into statements. SQLite
     // takes one writer at a time; PostgreSQL takes two batches at once on separate
     // connections (each its own transaction), so both cores work.
-    let in_flight = match db.get_database_backend() {
-        DbBackend::Postgres => 2,
-        _ => 1,
-    };
+    let in_flight = if postgres { 2 } else { 1 };
     let mut writes: VecDeque<BatchWrite> = VecDeque::new();
     let mut report = |done: (BatchOutcome, Vec<Reject>)| -> anyhow::Result<()> {
         let (outcome, mut all_rejects) = done;

@@ -120,7 +120,7 @@ async fn checkpoint_regularly(db: sea_orm::DatabaseConnection, kind: DatabaseKin
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = database::checkpoint(&db, kind).await {
+        if let Err(error) = database::checkpoint(&db).await {
             tracing::warn!(%error, "WAL checkpoint failed");
         }
     }
