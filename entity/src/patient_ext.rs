@@ -58,7 +58,7 @@ impl patient_identifier::Entity {
 
 impl patient_name::Entity {
     /// Names whose family name equals `family` ignoring case, as `lower(family) = lower($1)`,
-    /// which the `idx_patient_name_family_lower` index serves on both engines. (SQLite's
+    /// which an index on `lower(family)` serves on both engines. (SQLite's
     /// `lower` folds ASCII letters only; PostgreSQL's folds all of Unicode.)
     pub fn find_by_family(family: &str) -> Select<Self> {
         Self::find().filter(

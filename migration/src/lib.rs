@@ -10,7 +10,9 @@
 //! 4. `change_log` with its capture triggers on every patient table, and `audit_event`, both
 //!    append-only;
 //! 5. API keys;
-//! 6. batch dedupe jobs.
+//! 6. batch dedupe jobs;
+//! 7. a family-name index that also holds the given names and the patient id, so a search by
+//!    family and given name is answered from the index.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -24,6 +26,7 @@ mod m20260101_000003_create_link_score_review_merge;
 mod m20260101_000004_create_change_log_and_audit;
 mod m20260101_000005_create_api_key;
 mod m20260101_000006_create_dedupe_job;
+mod m20261123_000007_cover_name_search;
 pub mod vocab;
 
 /// Runs the MPI schema migrations in order.
@@ -39,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000004_create_change_log_and_audit::Migration),
             Box::new(m20260101_000005_create_api_key::Migration),
             Box::new(m20260101_000006_create_dedupe_job::Migration),
+            Box::new(m20261123_000007_cover_name_search::Migration),
         ]
     }
 }

@@ -416,6 +416,21 @@ async fn search_by_each_criterion_with_pagination() {
             .await)
             .is_empty()
         );
+        // Family and given together describe one name: the maiden name carries only
+        // "Margaret", the married name carries "Rose" too.
+        let family_given = |family: &str, given: &str| {
+            search(PatientQuery {
+                family: Some(family.into()),
+                given: Some(given.into()),
+                ..Default::default()
+            })
+        };
+        assert_eq!(one(family_given("lambert", "marg").await), [m.id()]);
+        assert_eq!(one(family_given("whitfield", "rose").await), [m.id()]);
+        assert!(
+            one(family_given("lambert", "rose").await).is_empty(),
+            "{backend:?}: family and given of different names"
+        );
         // The prefix is a prefix, its wildcards are plain characters, and case does not matter.
         for family in ["nguyem", "nguyeo", "nguyena", "ngu%", "ngu_en", "guyen"] {
             let found = search(PatientQuery {

@@ -202,7 +202,11 @@ $match), steward (also $merge), admin (all); auditor keys cannot read patients."
                         "Start of any family or given name, ignoring case",
                     ),
                     param("family", "string", "Start of a family name, ignoring case"),
-                    param("given", "string", "Start of a given name, ignoring case"),
+                    param(
+                        "given",
+                        "string",
+                        "Start of a given name, ignoring case; with family, of the same name",
+                    ),
                     param(
                         "birthdate",
                         "date",

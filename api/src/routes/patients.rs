@@ -146,7 +146,7 @@ pub struct SearchQuery {
     pub name: Option<String>,
     /// Family name.
     pub family: Option<String>,
-    /// Given name.
+    /// Given name; with `family`, both must be parts of the same name.
     pub given: Option<String>,
     /// `YYYY-MM-DD`.
     pub birth_date: Option<String>,
