@@ -942,10 +942,7 @@ fn family_starts_with(text: &str, backend: DbBackend) -> SimpleExpr {
     let (from, below): (SimpleExpr, Option<SimpleExpr>) = match backend {
         DbBackend::Postgres => {
             let byte_order = |operator: &str, bound: String| -> SimpleExpr {
-                Expr::cust_with_exprs(
-                    format!("$1 {operator} $2"),
-                    [lowered(), Expr::val(bound)],
-                )
+                Expr::cust_with_exprs(format!("$1 {operator} $2"), [lowered(), Expr::val(bound)])
             };
             (
                 byte_order("~>=~", low),
