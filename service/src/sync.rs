@@ -2,11 +2,12 @@
 //! SQL) from the trigger-filled `change_log`.
 //!
 //! Start-up records the newest sequence number before loading the index. Each catch-up reads
-//! the rows above `last_seq - catch_up_window`, skips those it has already handled, collects the
-//! patients they touch (`row_id` of `patient` rows, `patient_id` inside child rows) and refreshes
-//! them in the index. The window exists because on PostgreSQL a sequence number is taken when a
-//! row is written, not when its transaction commits, so a lower number can become visible after
-//! a higher one; a transaction that stays uncommitted for longer than the window is missed.
+//! the sequence numbers above `last_seq - catch_up_window`, skips those it has already handled,
+//! reads the other rows in full, collects the patients they touch (`row_id` of `patient` rows,
+//! `patient_id` inside child rows) and refreshes them in the index. The window exists because
+//! on PostgreSQL a sequence number is taken when a row is written, not when its transaction
+//! commits, so a lower number can become visible after a higher one; a transaction that stays
+//! uncommitted for longer than the window is missed.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
@@ -98,30 +99,42 @@ impl Mpi {
         let mut patients: HashSet<Uuid> = HashSet::new();
         let mut new_seqs: Vec<i64> = Vec::new();
         loop {
-            let rows = change_log::Entity::find()
+            // The window's rows are read again on every catch-up, so their sequence numbers come
+            // first, alone; whole rows (with their JSON) only for those not handled yet.
+            let seqs: Vec<i64> = change_log::Entity::find()
+                .select_only()
+                .column(change_log::Column::Seq)
                 .filter(change_log::Column::Seq.gt(cursor))
                 .order_by_asc(change_log::Column::Seq)
                 .limit(PAGE)
+                .into_tuple()
                 .all(self.db())
                 .await?;
-            let Some(last) = rows.last() else { break };
-            cursor = last.seq;
-            {
+            let Some(&last) = seqs.last() else { break };
+            cursor = last;
+            let fresh: Vec<i64> = {
                 let seen = state.seen();
-                for row in &rows {
-                    if row.seq <= from_seq && seen.handled.contains(&row.seq) {
-                        continue;
-                    }
-                    if row.seq <= from_seq.saturating_sub(window) {
-                        continue;
-                    }
-                    new_seqs.push(row.seq);
-                    if let Some(id) = patient_of(row) {
-                        patients.insert(id);
+                seqs.iter()
+                    .copied()
+                    .filter(|&seq| !(seq <= from_seq && seen.handled.contains(&seq)))
+                    .filter(|&seq| seq > from_seq.saturating_sub(window))
+                    .collect()
+            };
+            if let (Some(&first), Some(&newest)) = (fresh.first(), fresh.last()) {
+                let rows = change_log::Entity::find()
+                    .filter(change_log::Column::Seq.between(first, newest))
+                    .all(self.db())
+                    .await?;
+                for row in rows {
+                    if fresh.binary_search(&row.seq).is_ok() {
+                        new_seqs.push(row.seq);
+                        if let Some(id) = patient_of(&row) {
+                            patients.insert(id);
+                        }
                     }
                 }
             }
-            if (rows.len() as u64) < PAGE {
+            if (seqs.len() as u64) < PAGE {
                 break;
             }
         }
