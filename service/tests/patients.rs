@@ -431,6 +431,28 @@ async fn search_by_each_criterion_with_pagination() {
             one(family_given("lambert", "rose").await).is_empty(),
             "{backend:?}: family and given of different names"
         );
+        // A name outside ASCII is found as it is written, on both databases.
+        let oz = register(
+            &mpi,
+            PatientInput {
+                gender: Some(Gender::Female),
+                birth_date: Some(date(1975, 3, 9)),
+                names: vec![name("ÖZTÜRK", &["Ayşe"])],
+                identifiers: vec![ident("urn:test", "OZ-1")],
+                ..Default::default()
+            },
+        )
+        .await;
+        assert_eq!(
+            one(family_given("ÖZTÜRK", "Ayşe").await),
+            [oz.id()],
+            "{backend:?}"
+        );
+        assert_eq!(
+            one(family_given("Öz", "ayş").await),
+            [oz.id()],
+            "{backend:?}"
+        );
         // The prefix is a prefix, its wildcards are plain characters, and case does not matter.
         for family in ["nguyem", "nguyeo", "nguyena", "ngu%", "ngu_en", "guyen"] {
             let found = search(PatientQuery {
