@@ -112,29 +112,27 @@ impl Mpi {
                 .await?;
             let Some(&last) = seqs.last() else { break };
             cursor = last;
+            let full_page = seqs.len() as u64 == PAGE;
+            // Every number is above the window's start (the cursor began there).
             let fresh: Vec<i64> = {
                 let seen = state.seen();
-                seqs.iter()
-                    .copied()
-                    .filter(|&seq| !(seq <= from_seq && seen.handled.contains(&seq)))
-                    .filter(|&seq| seq > from_seq.saturating_sub(window))
+                seqs.into_iter()
+                    .filter(|seq| !(*seq <= from_seq && seen.handled.contains(seq)))
                     .collect()
             };
-            if let (Some(&first), Some(&newest)) = (fresh.first(), fresh.last()) {
+            if !fresh.is_empty() {
                 let rows = change_log::Entity::find()
-                    .filter(change_log::Column::Seq.between(first, newest))
+                    .filter(change_log::Column::Seq.is_in(fresh))
                     .all(self.db())
                     .await?;
                 for row in rows {
-                    if fresh.binary_search(&row.seq).is_ok() {
-                        new_seqs.push(row.seq);
-                        if let Some(id) = patient_of(&row) {
-                            patients.insert(id);
-                        }
+                    new_seqs.push(row.seq);
+                    if let Some(id) = patient_of(&row) {
+                        patients.insert(id);
                     }
                 }
             }
-            if (seqs.len() as u64) < PAGE {
+            if !full_page {
                 break;
             }
         }
