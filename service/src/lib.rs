@@ -70,6 +70,9 @@ pub struct ServiceConfig {
     pub catch_up_window: i64,
     /// Patients read per query while loading the index at start-up.
     pub load_page_size: u64,
+    /// SQLite WAL size, in frames, from which [`Mpi::checkpoint_wal`] holds writers back so that
+    /// the WAL starts again ([`WAL_RESTART_FRAMES`] by default).
+    pub wal_restart_frames: i64,
 }
 
 impl Default for ServiceConfig {
@@ -79,6 +82,7 @@ impl Default for ServiceConfig {
             near_tie_margin: None,
             catch_up_window: 1_000,
             load_page_size: 5_000,
+            wal_restart_frames: WAL_RESTART_FRAMES,
         }
     }
 }
@@ -123,6 +127,39 @@ struct Inner {
     writer: TxnOpener,
     reads: audit::ReadAuditor,
     sync: sync::SyncState,
+}
+
+/// Default of [`ServiceConfig::wal_restart_frames`]: 256 MiB with 4 KiB pages, about 7 s of the
+/// audit rows of 1,000 reads/s. A safety valve against a WAL that fills the disk, not a tuning
+/// knob for latency: every time it opens, writers wait (see [`Mpi::checkpoint_wal`]).
+pub const WAL_RESTART_FRAMES: i64 = 65_536;
+
+/// What an SQLite WAL checkpoint did (the answer of `PRAGMA wal_checkpoint`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalCheckpoint {
+    /// Frames in the WAL (-1 when the database has no WAL, e.g. in memory).
+    pub wal_frames: i64,
+    /// Frames of it now copied into the database file; all of them when equal to `wal_frames`.
+    pub copied_frames: i64,
+}
+
+/// `PRAGMA wal_checkpoint(PASSIVE)`: copies what it can without waiting for readers or writers.
+async fn passive_checkpoint(db: &DatabaseConnection) -> Result<WalCheckpoint> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await?
+        .ok_or_else(|| {
+            Error::Db(sea_orm::DbErr::Custom(
+                "wal_checkpoint answered nothing".into(),
+            ))
+        })?;
+    Ok(WalCheckpoint {
+        wal_frames: row.try_get_by_index(1)?,
+        copied_frames: row.try_get_by_index(2)?,
+    })
 }
 
 /// Opens write transactions: the pool plus, on SQLite, the write gate that serialises this
@@ -238,6 +275,43 @@ impl Mpi {
     /// Never use [`Mpi::db`] while holding one: on SQLite the pool may have a single connection.
     pub async fn write_txn(&self) -> Result<WriteTxn> {
         self.inner.writer.open().await
+    }
+
+    /// Copies an SQLite WAL into the database file (`PRAGMA wal_checkpoint(PASSIVE)`, which
+    /// waits for no one); `None` on PostgreSQL. Once the WAL holds enough frames, it also makes
+    /// sure the next write starts the WAL from its beginning again
+    /// ([`ServiceConfig::wal_restart_frames`]).
+    ///
+    /// A WAL is started again only by a writer that finds every frame in it copied, and a
+    /// checkpoint copies the frames that were there when it began: under a steady stream of
+    /// commits (the audit rows of reads, hundreds a second) some frames are always newer, and
+    /// the WAL grows without end (1.2 GB after 80 s of `POST /match` at 1,000 requests/s, on its
+    /// way to filling the disk). So a large WAL gets a second pass holding this process's write
+    /// gate, which copies the frames committed during the first while no writer of this
+    /// process can add more; the next write then starts the WAL again. Writers wait for that
+    /// pass, mostly for the file syncs; at 1,000 `POST /match` a second it took 115-205 ms once
+    /// every ~7 s with the default threshold, 53-108 ms every ~2 s at 64 MiB, and 33 ms
+    /// (median, 65 ms at most) every second when run at every call, which is why it waits for a
+    /// large WAL. A reader still on an older snapshot, or a writer in another process, can keep
+    /// the second pass from copying everything; the next call tries again.
+    pub async fn checkpoint_wal(&self) -> Result<Option<WalCheckpoint>> {
+        let Some(gate) = &self.inner.writer.gate else {
+            return Ok(None);
+        };
+        let first = passive_checkpoint(&self.inner.db).await?;
+        if first.wal_frames < self.inner.config.wal_restart_frames {
+            return Ok(Some(first));
+        }
+        let _writers_wait = gate.lock().await;
+        let started = std::time::Instant::now();
+        let done = passive_checkpoint(&self.inner.db).await?;
+        tracing::debug!(
+            wal_frames = done.wal_frames,
+            copied_frames = done.copied_frames,
+            writers_waited_ms = started.elapsed().as_secs_f64() * 1e3,
+            "WAL checkpoint with writers held"
+        );
+        Ok(Some(done))
     }
 
     /// Records the audit row of a read (`read`, `search`, `match`) and waits until it is

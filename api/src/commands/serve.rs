@@ -96,7 +96,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         model,
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
-    let checkpoints = tokio::spawn(checkpoint_regularly(db.clone(), kind));
+    let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
@@ -111,16 +111,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Checkpoints an SQLite WAL every [`database::CHECKPOINT_INTERVAL`] (see
-/// [`database::connect_server`]); returns at once for PostgreSQL and in-memory databases.
-async fn checkpoint_regularly(db: sea_orm::DatabaseConnection, kind: DatabaseKind) {
-    if kind != DatabaseKind::Sqlite {
+/// [`database::connect_server`]): through the service once it runs, so that the WAL starts
+/// again under a steady load ([`service::Mpi::checkpoint_wal`]), else on the pool. Returns at
+/// once for PostgreSQL and in-memory databases.
+async fn checkpoint_regularly(state: AppState) {
+    if state.database_kind != DatabaseKind::Sqlite {
         return;
     }
     let mut ticker = tokio::time::interval(database::CHECKPOINT_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticker.tick().await;
-        if let Err(error) = database::checkpoint(&db).await {
+        let outcome = match state.mpi() {
+            Some(mpi) => mpi
+                .checkpoint_wal()
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            None => database::checkpoint(&state.db)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        if let Err(error) = outcome {
             tracing::warn!(%error, "WAL checkpoint failed");
         }
     }
