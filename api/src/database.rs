@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::configuration::{DatabaseKind, DatabaseSettings, SQLITE_BUSY_TIMEOUT};
 use crate::error::ApiError;
@@ -29,12 +29,13 @@ enum Purpose {
     Command,
     /// A bulk command: a large SQLite page cache.
     Bulk,
-    /// `mpi serve`: SQLite leaves WAL checkpoints to [`checkpoint`].
+    /// `mpi serve`: SQLite leaves WAL checkpoints to [`service::Mpi::checkpoint_wal`].
     Server,
 }
 
 /// Opens the connection pool of `mpi serve`. On SQLite, no connection checkpoints the WAL by
-/// itself (`wal_autocheckpoint = 0`): the server calls [`checkpoint`] from a task of its own.
+/// itself (`wal_autocheckpoint = 0`): the server calls [`service::Mpi::checkpoint_wal`]
+/// from a task of its own.
 /// Otherwise the commit that pushes the WAL past 1,000 pages copies it into the database file
 /// and flushes it to disk before it returns, and the requests waiting on that commit (every
 /// read waits for its audit row) stalled for tens of milliseconds every few seconds.
@@ -44,14 +45,6 @@ pub async fn connect_server(settings: &DatabaseSettings) -> Result<DatabaseConne
 
 /// How often `mpi serve` checkpoints an SQLite WAL.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
-
-/// Copies what an SQLite file's WAL holds into the database file without waiting for readers
-/// or blocking writers (`PRAGMA wal_checkpoint(PASSIVE)`). SQLite files only.
-pub async fn checkpoint(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
-        .await
-        .map(drop)
-}
 
 /// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).
 pub const BULK_SQLITE_CACHE_KIB: i64 = 1024 * 1024;

@@ -143,8 +143,10 @@ pub struct WalCheckpoint {
     pub copied_frames: i64,
 }
 
-/// `PRAGMA wal_checkpoint(PASSIVE)`: copies what it can without waiting for readers or writers.
-async fn passive_checkpoint(db: &DatabaseConnection) -> Result<WalCheckpoint> {
+/// Copies what an SQLite file's WAL holds into the database file without waiting for readers
+/// or blocking writers (`PRAGMA wal_checkpoint(PASSIVE)`). For a running service use
+/// [`Mpi::checkpoint_wal`], which also keeps the WAL from growing without end. SQLite only.
+pub async fn passive_checkpoint(db: &DatabaseConnection) -> Result<WalCheckpoint> {
     let row = db
         .query_one_raw(Statement::from_string(
             DbBackend::Sqlite,

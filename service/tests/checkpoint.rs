@@ -10,7 +10,7 @@ use common::*;
 use migration::testing::{Backend, TestDb};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database};
 use service::patients::PatientInput;
-use service::{Mpi, ServiceConfig};
+use service::{Mpi, ServiceConfig, WalCheckpoint};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_large_wal_is_copied_whole_and_started_again() {
@@ -66,34 +66,12 @@ async fn a_large_wal_is_copied_whole_and_started_again() {
     // The next write starts the WAL again: it then holds that write's frames only, instead of
     // those frames on top of everything before.
     for n in 0..20 {
-        register(
-            &mpi,
-            PatientInput {
-                names: vec![name(&format!("Quiet{n}"), &["Bo"])],
-                ..Default::default()
-            },
-        )
-        .await;
+        register(&mpi, named(&format!("Quiet{n}"))).await;
     }
-    let before = mpi
-        .checkpoint_wal()
-        .await
-        .expect("checkpoint runs")
-        .expect("a WAL");
+    let before = checkpoint_wal(&mpi).await;
     assert_eq!(before.copied_frames, before.wal_frames);
-    register(
-        &mpi,
-        PatientInput {
-            names: vec![name("Last", &["Lu"])],
-            ..Default::default()
-        },
-    )
-    .await;
-    let after = mpi
-        .checkpoint_wal()
-        .await
-        .expect("checkpoint runs")
-        .expect("a WAL");
+    register(&mpi, named("Last")).await;
+    let after = checkpoint_wal(&mpi).await;
     assert!(
         after.wal_frames < before.wal_frames,
         "the WAL was not started again: {before:?} then {after:?}"
@@ -101,4 +79,20 @@ async fn a_large_wal_is_copied_whole_and_started_again() {
 
     let (_pg_db, pg) = setup(Backend::Postgres).await;
     assert_eq!(pg.checkpoint_wal().await.expect("no-op"), None);
+}
+
+/// A patient known by a family name alone.
+fn named(family: &str) -> PatientInput {
+    PatientInput {
+        names: vec![name(family, &["Bo"])],
+        ..Default::default()
+    }
+}
+
+/// Runs the service's checkpoint on SQLite.
+async fn checkpoint_wal(mpi: &Mpi) -> WalCheckpoint {
+    mpi.checkpoint_wal()
+        .await
+        .expect("checkpoint runs")
+        .expect("SQLite has a WAL")
 }

@@ -123,14 +123,8 @@ async fn checkpoint_regularly(state: AppState) {
     loop {
         ticker.tick().await;
         let outcome = match state.mpi() {
-            Some(mpi) => mpi
-                .checkpoint_wal()
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            None => database::checkpoint(&state.db)
-                .await
-                .map_err(|e| e.to_string()),
+            Some(mpi) => mpi.checkpoint_wal().await.map(drop),
+            None => service::passive_checkpoint(&state.db).await.map(drop),
         };
         if let Err(error) = outcome {
             tracing::warn!(%error, "WAL checkpoint failed");

@@ -132,7 +132,7 @@ async fn the_server_pool_checkpoints_only_when_told() {
     db.execute_unprepared("CREATE TABLE filler (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
         .await
         .expect("create");
-    database::checkpoint(&db).await.expect("checkpoint");
+    service::passive_checkpoint(&db).await.expect("checkpoint");
     // About 8 MiB: far past the 1,000 pages (4 MiB) at which a commit would checkpoint.
     for _ in 0..4 {
         db.execute_unprepared(
@@ -143,6 +143,6 @@ async fn the_server_pool_checkpoints_only_when_told() {
         .expect("insert");
     }
     assert_eq!(rows_in_file(&path), 0, "no commit checkpointed the WAL");
-    database::checkpoint(&db).await.expect("checkpoint");
+    service::passive_checkpoint(&db).await.expect("checkpoint");
     assert_eq!(rows_in_file(&path), 2_000, "the checkpoint copied the WAL");
 }
