@@ -43,6 +43,10 @@ pub async fn connect_server(settings: &DatabaseSettings) -> Result<DatabaseConne
     connect_with(settings, Purpose::Server).await
 }
 
+/// `PRAGMA journal_size_limit` of the server's SQLite connections, in bytes: four times the WAL
+/// size at which the server makes the WAL start again (`service::WAL_RESTART_FRAMES`).
+pub const SERVER_JOURNAL_SIZE_LIMIT: i64 = 4 * service::WAL_RESTART_FRAMES * 4096;
+
 /// How often `mpi serve` checkpoints an SQLite WAL.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -96,7 +100,14 @@ async fn connect_with(
             .pragma("journal_size_limit", (64 * 1024 * 1024).to_string());
         match purpose {
             Purpose::Bulk => opts.pragma("cache_size", format!("-{BULK_SQLITE_CACHE_KIB}")),
-            Purpose::Server => opts.pragma("wal_autocheckpoint", "0"),
+            // The server's WAL grows to about `service::WAL_RESTART_FRAMES` pages under load
+            // before it starts again, and the first commit after a restart cut it back to the
+            // limit above: an `ftruncate` of ~200 MB that took 249 ms inside that commit, with
+            // every read waiting for its audit row. A limit above that size keeps truncation
+            // out of the serving path; the WAL goes away when the server stops.
+            Purpose::Server => opts
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", SERVER_JOURNAL_SIZE_LIMIT.to_string()),
             Purpose::Command => opts,
         }
     });

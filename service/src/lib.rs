@@ -134,6 +134,14 @@ struct Inner {
 /// knob for latency: every time it opens, writers wait (see [`Mpi::checkpoint_wal`]).
 pub const WAL_RESTART_FRAMES: i64 = 65_536;
 
+/// Most checkpoint passes [`Mpi::checkpoint_wal`] runs without the write gate before the gated
+/// one.
+pub const CATCH_UP_PASSES: u32 = 8;
+
+/// A pass without the write gate that copies fewer new frames than this (2 MiB with 4 KiB
+/// pages) has caught up: the gated pass comes next.
+pub const CATCH_UP_FRAMES: i64 = 512;
+
 /// What an SQLite WAL checkpoint did (the answer of `PRAGMA wal_checkpoint`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WalCheckpoint {
@@ -162,6 +170,40 @@ pub async fn passive_checkpoint(db: &DatabaseConnection) -> Result<WalCheckpoint
         wal_frames: row.try_get_by_index(1)?,
         copied_frames: row.try_get_by_index(2)?,
     })
+}
+
+/// Flushes the SQLite database file's written pages to disk (`fdatasync` on a handle of our
+/// own: the kernel keeps one page cache per file, so it flushes what SQLite's connections wrote
+/// as well). Nothing to do for an in-memory database.
+async fn sync_database_file(db: &DatabaseConnection) -> Result<()> {
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA database_list",
+        ))
+        .await?;
+    let mut file = None;
+    for row in rows {
+        let name: String = row.try_get_by_index(1)?;
+        if name == "main" {
+            file = Some(row.try_get_by_index::<String>(2)?);
+        }
+    }
+    let Some(path) = file.filter(|path| !path.is_empty()) else {
+        return Ok(());
+    };
+    tokio::task::spawn_blocking(move || std::fs::File::open(path)?.sync_data())
+        .await
+        .map_err(|e| {
+            Error::Db(sea_orm::DbErr::Custom(format!(
+                "syncing the database file: {e}"
+            )))
+        })?
+        .map_err(|e| {
+            Error::Db(sea_orm::DbErr::Custom(format!(
+                "syncing the database file: {e}"
+            )))
+        })
 }
 
 /// Opens write transactions: the pool plus, on SQLite, the write gate that serialises this
@@ -288,28 +330,51 @@ impl Mpi {
     /// checkpoint copies the frames that were there when it began: under a steady stream of
     /// commits (the audit rows of reads, hundreds a second) some frames are always newer, and
     /// the WAL grows without end (1.2 GB after 80 s of `POST /match` at 1,000 requests/s, on its
-    /// way to filling the disk). So a large WAL gets a second pass holding this process's write
-    /// gate, which copies the frames committed during the first while no writer of this
-    /// process can add more; the next write then starts the WAL again. Writers wait for that
-    /// pass, mostly for the file syncs; at 1,000 `POST /match` a second it took 115-205 ms once
-    /// every ~7 s with the default threshold, 53-108 ms every ~2 s at 64 MiB, and 33 ms
-    /// (median, 65 ms at most) every second when run at every call, which is why it waits for a
-    /// large WAL. A reader still on an older snapshot, or a writer in another process, can keep
-    /// the second pass from copying everything; the next call tries again.
+    /// way to filling the disk). So a large WAL gets a last pass holding this process's write
+    /// gate, which copies the frames committed since the pass before while no writer of this
+    /// process can add more; the next write then starts the WAL again.
+    ///
+    /// Writers wait for that last pass, so it must find little to copy. Each pass copies what
+    /// was committed while the one before ran, so passes without the gate are repeated (at most
+    /// [`CATCH_UP_PASSES`]) until one copies fewer than [`CATCH_UP_FRAMES`] new frames; the
+    /// gated pass then copies a few milliseconds' worth of commits and syncs them. Taking the
+    /// gate right after the first pass instead held writers for 115-205 ms at 1,000
+    /// `POST /match` a second (it copied everything committed during a pass over 256 MiB).
+    /// A reader still on an older snapshot, or a writer in another process, can keep the
+    /// passes from copying everything; the next call tries again.
     pub async fn checkpoint_wal(&self) -> Result<Option<WalCheckpoint>> {
         let Some(gate) = &self.inner.writer.gate else {
             return Ok(None);
         };
-        let first = passive_checkpoint(&self.inner.db).await?;
-        if first.wal_frames < self.inner.config.wal_restart_frames {
-            return Ok(Some(first));
+        let restart_at = self.inner.config.wal_restart_frames;
+        let mut pass = passive_checkpoint(&self.inner.db).await?;
+        if pass.wal_frames < restart_at {
+            return Ok(Some(pass));
         }
+        let mut passes = 1;
+        while passes <= CATCH_UP_PASSES {
+            let before = pass.copied_frames;
+            pass = passive_checkpoint(&self.inner.db).await?;
+            passes += 1;
+            if pass.wal_frames < restart_at {
+                // A writer found everything copied and started the WAL again.
+                return Ok(Some(pass));
+            }
+            if pass.copied_frames - before < CATCH_UP_FRAMES {
+                break;
+            }
+        }
+        // A pass syncs the database file only when it copied the whole WAL, which under load
+        // only the gated pass does: it would flush every page the passes before it copied
+        // (286 ms measured). Flush them now, while writers go on.
+        sync_database_file(&self.inner.db).await?;
         let _writers_wait = gate.lock().await;
         let started = std::time::Instant::now();
         let done = passive_checkpoint(&self.inner.db).await?;
         tracing::debug!(
             wal_frames = done.wal_frames,
             copied_frames = done.copied_frames,
+            passes_before = passes,
             writers_waited_ms = started.elapsed().as_secs_f64() * 1e3,
             "WAL checkpoint with writers held"
         );

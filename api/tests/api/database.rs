@@ -146,3 +146,25 @@ async fn the_server_pool_checkpoints_only_when_told() {
     service::passive_checkpoint(&db).await.expect("checkpoint");
     assert_eq!(rows_in_file(&path), 2_000, "the checkpoint copied the WAL");
 }
+
+/// The bundled SQLite is built with the flags of `.cargo/config.toml`: plans that never depend
+/// on bound values (so a `LIMIT ?` statement is not re-prepared each time it is bound again) and
+/// no global memory-statistics mutex. Losing either flag costs CPU on every request, silently.
+#[tokio::test]
+async fn the_bundled_sqlite_has_a_stable_query_planner_and_no_memory_statistics() {
+    let db = database::connect(&DatabaseSettings::from_url("sqlite::memory:"))
+        .await
+        .expect("connect");
+    for option in ["ENABLE_QPSG", "DEFAULT_MEMSTATUS=0"] {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT sqlite_compileoption_used('{option}')"),
+            ))
+            .await
+            .expect("compile option query")
+            .expect("one row");
+        let used: i64 = row.try_get_by_index(0).expect("0 or 1");
+        assert_eq!(used, 1, "SQLite was built without SQLITE_{option}");
+    }
+}
