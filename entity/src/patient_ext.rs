@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use sea_orm::entity::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query, SelectStatement, UnionType};
 use sea_orm::{Condition, DbBackend, Iterable, QueryOrder, QueryResult, Select, Statement};
 use serde::{Deserialize, Serialize};
 
@@ -47,13 +47,46 @@ impl patient::Model {
 }
 
 impl patient_identifier::Entity {
-    /// The identifier rows of live patients with this system and value (at most one row).
+    /// The identifier rows of live patients with this system and value (at most one row), from
+    /// the partial unique index over live patients' identifiers.
     pub fn find_live_by_system_value(system: &str, value: &str) -> Select<Self> {
         Self::find()
             .filter(patient_identifier::Column::System.eq(system))
             .filter(patient_identifier::Column::Value.eq(value))
-            .filter(patient_identifier::Column::PatientLive.eq(true))
+            .filter(live_flag())
     }
+
+    /// The ids of every patient holding this system and value, live or not (a merged-away or
+    /// soft-deleted record keeps its identifiers). Identifiers are indexed by two disjoint
+    /// partial indexes, one over live patients' rows and one over the rest (migration 8), so
+    /// this asks each with its own predicate, written literally so that both engines see the
+    /// index's condition in every plan.
+    pub fn holders_of(system: &str, value: &str) -> SelectStatement {
+        let holders = |live: Expr| {
+            Query::select()
+                .column((
+                    patient_identifier::Entity,
+                    patient_identifier::Column::PatientId,
+                ))
+                .from(patient_identifier::Entity)
+                .and_where(patient_identifier::Column::System.eq(system))
+                .and_where(patient_identifier::Column::Value.eq(value))
+                .and_where(live)
+                .to_owned()
+        };
+        let mut live = holders(live_flag());
+        live.union(UnionType::All, holders(live_flag().not()));
+        live
+    }
+}
+
+/// `patient_identifier.patient_live` as a condition on its own: the predicate of the partial
+/// indexes on identifiers, which a bound `patient_live = ?` would not prove.
+fn live_flag() -> Expr {
+    Expr::col((
+        patient_identifier::Entity,
+        patient_identifier::Column::PatientLive,
+    ))
 }
 
 impl patient_name::Entity {

@@ -14,7 +14,8 @@ use migration::testing::{Backend, TestDb};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, JoinType,
-    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, RelationTrait, SqlErr,
+    ModelTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, RelationTrait,
+    SqlErr,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -848,4 +849,108 @@ async fn api_key_names_and_hashes_are_unique() -> anyhow::Result<()> {
         assert_eq!(found, revoked, "{backend:?}");
     }
     Ok(())
+}
+
+/// Identifiers are indexed on `(system, value)` by two disjoint partial indexes (migration 8):
+/// `holders_of` finds a live holder and a soft-deleted one, and both lookups are answered by
+/// those indexes in the plan a prepared statement gets whatever values are bound (PostgreSQL's
+/// generic plan, with sequential scans priced out; SQLite plans without bound values).
+#[tokio::test]
+async fn identifier_lookups_use_the_partial_indexes() -> anyhow::Result<()> {
+    const LIVE: &str = "ux_patient_identifier_live_system_value";
+    const RETIRED: &str = "idx_patient_identifier_retired_system_value";
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let conn = &db.conn;
+        let (sys, val) = ("urn:mrn:north", "N-4711");
+        let retired = insert_patient(conn).await?;
+        identifier_am(retired.id, sys, val, true)
+            .insert(conn)
+            .await?;
+        let mut am = retired.clone().into_active_model();
+        am.deleted_at = Set(Some(now()));
+        am.deleted_by = Set(Some(ACTOR.into()));
+        am.version = Set(retired.version + 1);
+        am.update(conn).await?;
+        let live = insert_patient(conn).await?;
+        identifier_am(live.id, sys, val, true).insert(conn).await?;
+        identifier_am(live.id, sys, "N-0000", true)
+            .insert(conn)
+            .await?;
+
+        let holders = conn
+            .get_database_backend()
+            .build(&patient_identifier::Entity::holders_of(sys, val));
+        let mut found: Vec<Uuid> = conn
+            .query_all_raw(holders.clone())
+            .await?
+            .iter()
+            .map(|row| row.try_get_by_index(0))
+            .collect::<Result<_, _>>()?;
+        found.sort();
+        let mut wanted = vec![retired.id, live.id];
+        wanted.sort();
+        assert_eq!(found, wanted, "{backend:?}");
+
+        let find_live = conn
+            .get_database_backend()
+            .build(&patient_identifier::Entity::find_live_by_system_value(sys, val).into_query());
+        for (statement, indexes) in [(find_live, &[LIVE][..]), (holders, &[LIVE, RETIRED][..])] {
+            let plan = query_plan(conn, statement).await?;
+            for index in indexes {
+                assert!(plan.contains(index), "{backend:?}: {plan}");
+            }
+            assert!(
+                !plan.contains("SCAN patient_identifier") && !plan.contains("Seq Scan"),
+                "{backend:?}: {plan}"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The plan of `statement` as text: SQLite's `EXPLAIN QUERY PLAN`, or PostgreSQL's generic plan
+/// of the statement prepared (`plan_cache_mode = force_generic_plan`, sequential scans off).
+async fn query_plan(
+    conn: &sea_orm::DatabaseConnection,
+    statement: sea_orm::Statement,
+) -> anyhow::Result<String> {
+    use sea_orm::{DbBackend, Statement, TransactionTrait};
+    let backend = statement.db_backend;
+    let txn = conn.begin().await?;
+    let rows = match backend {
+        DbBackend::Postgres => {
+            txn.execute_unprepared(
+                "SET LOCAL enable_seqscan = off; SET LOCAL plan_cache_mode = force_generic_plan",
+            )
+            .await?;
+            txn.execute_unprepared(&format!("PREPARE lookup AS {}", statement.sql))
+                .await?;
+            let params = statement.values.map_or(0, |v| v.0.len());
+            let args = vec!["'x'"; params].join(", ");
+            txn.query_all_raw(Statement::from_string(
+                backend,
+                format!("EXPLAIN EXECUTE lookup({args})"),
+            ))
+            .await?
+        }
+        _ => {
+            txn.query_all_raw(Statement {
+                sql: format!("EXPLAIN QUERY PLAN {}", statement.sql),
+                ..statement
+            })
+            .await?
+        }
+    };
+    let column = if backend == DbBackend::Postgres {
+        "QUERY PLAN"
+    } else {
+        "detail"
+    };
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|row| row.try_get::<String>("", column))
+        .collect::<Result<_, _>>()?;
+    txn.rollback().await?;
+    Ok(lines.join("\n"))
 }

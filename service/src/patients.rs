@@ -1101,12 +1101,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
     }
     if let Some((system, value)) = &query.identifier {
         cond = cond.add(patients_in(
-            Query::select()
-                .column(patient_identifier::Column::PatientId)
-                .from(patient_identifier::Entity)
-                .and_where(patient_identifier::Column::System.eq(system.trim()))
-                .and_where(patient_identifier::Column::Value.eq(value.trim()))
-                .to_owned(),
+            patient_identifier::Entity::holders_of(system.trim(), value.trim()),
             backend,
         ));
     }
