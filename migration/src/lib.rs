@@ -28,6 +28,7 @@ mod m20260101_000005_create_api_key;
 mod m20260101_000006_create_dedupe_job;
 mod m20261123_000007_cover_name_search;
 mod m20261201_000008_split_identifier_index;
+mod m20261201_000009_drop_unused_telecom_index;
 pub mod vocab;
 
 /// Runs the MPI schema migrations in order.
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260101_000006_create_dedupe_job::Migration),
             Box::new(m20261123_000007_cover_name_search::Migration),
             Box::new(m20261201_000008_split_identifier_index::Migration),
+            Box::new(m20261201_000009_drop_unused_telecom_index::Migration),
         ]
     }
 }
