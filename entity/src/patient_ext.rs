@@ -74,9 +74,9 @@ impl patient_identifier::Entity {
                 .and_where(live)
                 .to_owned()
         };
-        let mut live = holders(live_flag());
-        live.union(UnionType::All, holders(live_flag().not()));
-        live
+        let mut every = holders(live_flag());
+        every.union(UnionType::All, holders(live_flag().not()));
+        every
     }
 }
 
