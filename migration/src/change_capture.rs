@@ -14,6 +14,11 @@
 //!   - JSON columns (stored as text) are embedded as JSON, not as a string;
 //!   - everything else as stored (timestamps are the RFC 3339 text SeaORM writes).
 //!
+//!   Since migration `m20261201_000010` each trigger reads the clock once for the log row's
+//!   three timestamps and turns each UUID into hex once, in a subquery
+//!   ([`sqlite_change_log_triggers`]); migration `m20260101_000004` created the first form
+//!   ([`sqlite_change_log_triggers_of_migration_4`]), which writes the same rows.
+//!
 //! `change_log.row_id` is the changed row's `id` as canonical UUID text on both backends.
 //!
 //! [`TRACKED_TABLES`] is the column list as of migration `m20260101_000004`. A later migration
@@ -184,29 +189,49 @@ pub fn sqlite_uuid_text(col: &str) -> String {
     )
 }
 
-fn sqlite_value(col: &str, kind: ColumnKind) -> String {
+/// SQLite expression rendering a UUID column from `hex`, an expression holding the column's
+/// `lower(hex(..))` computed once (see [`sqlite_change_log_triggers`]); same result as
+/// [`sqlite_uuid_text`].
+fn sqlite_uuid_text_from_hex(col: &str, hex: &str) -> String {
+    format!(
+        "CASE typeof({col}) WHEN 'blob' THEN CASE WHEN length({col}) = 16 THEN \
+         substr({hex}, 1, 8) || '-' || substr({hex}, 9, 4) || '-' || substr({hex}, 13, 4) || \
+         '-' || substr({hex}, 17, 4) || '-' || substr({hex}, 21, 12) ELSE {hex} END \
+         ELSE {col} END"
+    )
+}
+
+/// How a row's UUID column is rendered: given the row (`NEW` or `OLD`) and the column name.
+type UuidRender<'a> = &'a dyn Fn(&str, &str) -> String;
+
+fn sqlite_value(prefix: &str, col: &str, kind: ColumnKind, uuid: UuidRender<'_>) -> String {
+    let value = format!("{prefix}.\"{col}\"");
     match kind {
-        Uuid => sqlite_uuid_text(col),
+        Uuid => uuid(prefix, col),
         Bool => format!(
-            "json(CASE WHEN {col} IS NULL THEN 'null' WHEN {col} THEN 'true' ELSE 'false' END)"
+            "json(CASE WHEN {value} IS NULL THEN 'null' WHEN {value} THEN 'true' ELSE 'false' END)"
         ),
-        Json => format!("json(CASE WHEN json_valid({col}) THEN {col} ELSE json_quote({col}) END)"),
-        Plain => col.to_owned(),
+        Json => {
+            format!("json(CASE WHEN json_valid({value}) THEN {value} ELSE json_quote({value}) END)")
+        }
+        Plain => value,
     }
 }
 
-/// SQLite `json_object(...)` of the row `prefix` (`NEW` or `OLD`) of `table`.
-pub fn sqlite_json_object(table: &TrackedTable, prefix: &str) -> String {
+fn sqlite_row_json(table: &TrackedTable, prefix: &str, uuid: UuidRender<'_>) -> String {
     let args: Vec<String> = table
         .columns()
-        .map(|(col, kind)| {
-            format!(
-                "'{col}', {}",
-                sqlite_value(&format!("{prefix}.\"{col}\""), kind)
-            )
-        })
+        .map(|(col, kind)| format!("'{col}', {}", sqlite_value(prefix, col, kind, uuid)))
         .collect();
     format!("json_object({})", args.join(", "))
+}
+
+/// SQLite `json_object(...)` of the row `prefix` (`NEW` or `OLD`) of `table`, each UUID
+/// rendered by [`sqlite_uuid_text`] (as the triggers of migration `m20260101_000004` do).
+pub fn sqlite_json_object(table: &TrackedTable, prefix: &str) -> String {
+    sqlite_row_json(table, prefix, &|row, col| {
+        sqlite_uuid_text(&format!("{row}.\"{col}\""))
+    })
 }
 
 /// Name of the SQLite change-capture trigger of `table` for `operation` (lowercase).
@@ -214,8 +239,12 @@ pub fn sqlite_trigger_name(table: &str, operation: &str) -> String {
     format!("trg_{table}_change_log_{}", operation.to_ascii_lowercase())
 }
 
-/// `CREATE TRIGGER` statements recording `table`'s INSERTs, UPDATEs and DELETEs (SQLite).
-pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+/// `CREATE TRIGGER` statements recording `table`'s INSERTs, UPDATEs and DELETEs (SQLite), as
+/// migration `m20260101_000004` created them: each log row's three timestamps come from the
+/// `change_log` column defaults (three clock readings and formattings) and each UUID is turned
+/// into hex five times. Kept unchanged because that migration, and the down of
+/// `m20261201_000010`, must create exactly these.
+pub fn sqlite_change_log_triggers_of_migration_4(table: &TrackedTable) -> Vec<String> {
     let name = table.name;
     let new_row = sqlite_json_object(table, "NEW");
     let old_row = sqlite_json_object(table, "OLD");
@@ -241,7 +270,75 @@ pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
     ]
 }
 
-/// `DROP TRIGGER` statements undoing [`sqlite_change_log_triggers`].
+/// Alias of the `lower(hex(..))` of column `col` of row `prefix` in the triggers' shared
+/// subquery.
+fn hex_alias(prefix: &str, col: &str) -> String {
+    format!("\"{}_{col}_hex\"", prefix.to_ascii_lowercase())
+}
+
+/// `CREATE TRIGGER` statements recording `table`'s INSERTs, UPDATEs and DELETEs (SQLite), as
+/// created since migration `m20261201_000010`. They write the same log rows as
+/// [`sqlite_change_log_triggers_of_migration_4`] with less work per row: one subquery reads
+/// the clock once for `changed_at`, `created_at` and `updated_at` (SQLite's `'now'` is fixed
+/// for a whole statement, so the three defaults were always equal) and turns each UUID column
+/// into hex once. `LIMIT 1 OFFSET 0` keeps SQLite from flattening the subquery into the
+/// outer SELECT, which would copy each expression to every place it is used.
+pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+    let name = table.name;
+    let uuid_cols: Vec<&str> = table
+        .columns()
+        .filter(|(_, kind)| *kind == Uuid)
+        .map(|(col, _)| col)
+        .collect();
+    let shared = |rows: &[&str]| {
+        let mut cols = vec!["strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') AS now".to_owned()];
+        for prefix in rows {
+            for col in &uuid_cols {
+                cols.push(format!(
+                    "lower(hex({prefix}.\"{col}\")) AS {}",
+                    hex_alias(prefix, col)
+                ));
+            }
+        }
+        format!("(SELECT {} LIMIT 1 OFFSET 0)", cols.join(", "))
+    };
+    let uuid = |row: &str, col: &str| {
+        sqlite_uuid_text_from_hex(&format!("{row}.\"{col}\""), &hex_alias(row, col))
+    };
+    let row = |prefix: &str| sqlite_row_json(table, prefix, &uuid);
+    let id = |prefix: &str| uuid(prefix, "id");
+    let insert = "INSERT INTO change_log \
+                  (table_name, operation, row_id, old_row, new_row, changed_at, created_at, updated_at)";
+    vec![
+        format!(
+            "CREATE TRIGGER {} AFTER INSERT ON {name} FOR EACH ROW BEGIN \
+             {insert} SELECT '{name}', 'INSERT', {}, NULL, {}, now, now, now FROM {}; END",
+            sqlite_trigger_name(name, "INSERT"),
+            id("NEW"),
+            row("NEW"),
+            shared(&["NEW"]),
+        ),
+        format!(
+            "CREATE TRIGGER {} AFTER UPDATE ON {name} FOR EACH ROW BEGIN \
+             {insert} SELECT '{name}', 'UPDATE', {}, {}, {}, now, now, now FROM {}; END",
+            sqlite_trigger_name(name, "UPDATE"),
+            id("NEW"),
+            row("OLD"),
+            row("NEW"),
+            shared(&["OLD", "NEW"]),
+        ),
+        format!(
+            "CREATE TRIGGER {} AFTER DELETE ON {name} FOR EACH ROW BEGIN \
+             {insert} SELECT '{name}', 'DELETE', {}, {}, NULL, now, now, now FROM {}; END",
+            sqlite_trigger_name(name, "DELETE"),
+            id("OLD"),
+            row("OLD"),
+            shared(&["OLD"]),
+        ),
+    ]
+}
+
+/// `DROP TRIGGER` statements undoing [`sqlite_change_log_triggers`] (the names never changed).
 pub fn sqlite_drop_change_log_triggers(table: &TrackedTable) -> Vec<String> {
     ["INSERT", "UPDATE", "DELETE"]
         .iter()

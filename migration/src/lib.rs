@@ -12,7 +12,11 @@
 //! 5. API keys;
 //! 6. batch dedupe jobs;
 //! 7. a family-name index that also holds the given names and the patient id, so a search by
-//!    family and given name is answered from the index.
+//!    family and given name is answered from the index;
+//! 8. identifiers indexed by two disjoint partial indexes (live holders, retired holders);
+//! 9. the unused telecom (system, value) index dropped;
+//! 10. SQLite change-capture triggers that read the clock once per log row and turn each UUID
+//!     into hex once.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -29,6 +33,7 @@ mod m20260101_000006_create_dedupe_job;
 mod m20261123_000007_cover_name_search;
 mod m20261201_000008_split_identifier_index;
 mod m20261201_000009_drop_unused_telecom_index;
+mod m20261201_000010_lean_sqlite_change_capture;
 pub mod vocab;
 
 /// Runs the MPI schema migrations in order.
@@ -47,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_cover_name_search::Migration),
             Box::new(m20261201_000008_split_identifier_index::Migration),
             Box::new(m20261201_000009_drop_unused_telecom_index::Migration),
+            Box::new(m20261201_000010_lean_sqlite_change_capture::Migration),
         ]
     }
 }

@@ -24,7 +24,8 @@ use sea_orm_migration::sea_orm::DbBackend;
 use crate::change_capture::{
     APPEND_ONLY_TABLES, PG_CAPTURE_FUNCTION, PG_REJECT_FUNCTION, TRACKED_TABLES,
     append_only_triggers, drop_append_only_triggers, pg_change_log_triggers,
-    pg_drop_change_log_triggers, sqlite_change_log_triggers, sqlite_drop_change_log_triggers,
+    pg_drop_change_log_triggers, sqlite_change_log_triggers_of_migration_4,
+    sqlite_drop_change_log_triggers,
 };
 use crate::common::{
     Bookkeeping, check_in, drop_tables, exec_all, timestamp_now, with_bookkeeping,
@@ -109,7 +110,7 @@ impl MigrationTrait for Migration {
             sql.extend(if postgres {
                 pg_change_log_triggers(table)
             } else {
-                sqlite_change_log_triggers(table)
+                sqlite_change_log_triggers_of_migration_4(table)
             });
         }
         for table in APPEND_ONLY_TABLES {

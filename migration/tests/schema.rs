@@ -61,6 +61,9 @@ async fn snapshot(conn: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
     Ok(all)
 }
 
+/// Migrations that change only the SQLite schema.
+const SQLITE_ONLY: [&str; 1] = ["m20261201_000010_lean_sqlite_change_capture"];
+
 #[tokio::test]
 async fn each_down_migration_reverses_its_up_migration() -> anyhow::Result<()> {
     for backend in Backend::ALL {
@@ -85,12 +88,12 @@ async fn each_down_migration_reverses_its_up_migration() -> anyhow::Result<()> {
             );
         }
         for (n, pair) in snapshots.windows(2).enumerate() {
-            assert_ne!(
-                pair[0],
-                pair[1],
-                "{backend:?}: migration {} changed nothing",
-                n + 1
-            );
+            let name = Migrator::migrations()[n].name().to_owned();
+            if backend == Backend::Postgres && SQLITE_ONLY.contains(&name.as_str()) {
+                assert_eq!(pair[0], pair[1], "{backend:?}: {name} changed something");
+            } else {
+                assert_ne!(pair[0], pair[1], "{backend:?}: {name} changed nothing");
+            }
         }
     }
     Ok(())

@@ -5,6 +5,7 @@
 
 use migration::sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 use migration::testing::{Backend, TestDb};
+use migration::{Migrator, MigratorTrait};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -468,6 +469,120 @@ async fn a_statement_touching_many_rows_records_each_row() -> anyhow::Result<()>
             );
             assert_eq!((&old["version"], &new["version"]), (&json!(1), &json!(2)));
         }
+    }
+    Ok(())
+}
+
+/// The same plain-SQL writes every time (fixed ids), touching every SQLite trigger and every way
+/// a UUID is rendered: BLOB ids, an id written as text, NULL ids, updates and a cascading delete.
+async fn write_every_kind_of_change(conn: &DatabaseConnection) -> anyhow::Result<()> {
+    let patient = uuid_lit(
+        Backend::Sqlite,
+        Uuid::from_u128(0x0192_f1c4_6a1b_7c3d_8e4f_0123_4567_89ab),
+    );
+    let person = uuid_lit(Backend::Sqlite, Uuid::from_u128(0xfeed));
+    let name = uuid_lit(Backend::Sqlite, Uuid::from_u128(0xbeef));
+    for sql in [
+        format!(
+            "INSERT INTO patient (id, person_id, gender, birth_date, multiple_birth, \
+             created_at, updated_at, created_by, updated_by) VALUES ({patient}, {person}, \
+             'female', '1980-02-29', FALSE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', \
+             'dba', 'dba')"
+        ),
+        format!(
+            "INSERT INTO patient_name (id, patient_id, use, family, given, is_primary, \
+             created_at, updated_at, created_by, updated_by) VALUES ({name}, {patient}, \
+             'official', 'Nguyen', '[\"Thi\", \"Lan\"]', TRUE, '2026-01-01T00:00:00Z', \
+             '2026-01-01T00:00:00Z', 'dba', 'dba')"
+        ),
+        // An id written by hand as text (kept as written, upper case and all).
+        format!(
+            "INSERT INTO patient_identifier (id, patient_id, type, system, value, patient_live, \
+             created_at, updated_at, created_by, updated_by) VALUES \
+             ('0192F1C4-0000-7000-8000-00000000CAFE', {patient}, 'MR', 'urn:hosp', 'A-1', \
+             TRUE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'dba', 'dba')"
+        ),
+        format!("UPDATE patient SET gender = 'other', version = version + 1 WHERE id = {patient}"),
+        format!("UPDATE patient_name SET given = '[\"Thi\"]' WHERE id = {name}"),
+        format!("DELETE FROM patient WHERE id = {patient}"),
+    ] {
+        exec(conn, &sql).await?;
+    }
+    Ok(())
+}
+
+/// The log rows of [`write_every_kind_of_change`] without their sequence numbers.
+async fn logged_rows(
+    conn: &DatabaseConnection,
+) -> anyhow::Result<Vec<(String, String, String, Option<Value>, Option<Value>)>> {
+    Ok(changes(conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.table, c.operation, c.row_id, c.old_row, c.new_row))
+        .collect())
+}
+
+#[tokio::test]
+async fn sqlite_triggers_of_migration_10_log_the_rows_migration_4_logged() -> anyhow::Result<()> {
+    let current = TestDb::migrated(Backend::Sqlite).await;
+    let first = TestDb::migrated(Backend::Sqlite).await;
+    Migrator::down(&first.conn, Some(1)).await?;
+    let trigger_sql = |db: &TestDb| {
+        let conn = db.conn.clone();
+        async move {
+            let row = conn
+                .query_one_raw(Statement::from_string(
+                    conn.get_database_backend(),
+                    "SELECT sql FROM sqlite_master WHERE name = 'trg_patient_change_log_update'",
+                ))
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("no trigger"))?;
+            anyhow::Ok(row.try_get::<String>("", "sql")?)
+        }
+    };
+    // The two databases really run the two forms of the triggers.
+    assert!(trigger_sql(&current).await?.contains("LIMIT 1 OFFSET 0"));
+    assert!(!trigger_sql(&first).await?.contains("LIMIT 1 OFFSET 0"));
+
+    write_every_kind_of_change(&current.conn).await?;
+    write_every_kind_of_change(&first.conn).await?;
+    let (now_rows, then_rows) = (
+        logged_rows(&current.conn).await?,
+        logged_rows(&first.conn).await?,
+    );
+    assert_eq!(now_rows.len(), 8, "{now_rows:#?}");
+    assert_eq!(now_rows, then_rows);
+
+    let identifier = now_rows
+        .iter()
+        .find(|r| r.0 == "patient_identifier" && r.1 == "INSERT")
+        .expect("identifier insert logged");
+    assert_eq!(identifier.2, "0192F1C4-0000-7000-8000-00000000CAFE");
+    assert_eq!(
+        identifier.4.as_ref().expect("new row")["patient_id"],
+        json!("0192f1c4-6a1b-7c3d-8e4f-0123456789ab")
+    );
+    assert_eq!(
+        identifier.4.as_ref().expect("new row")["assigner_organization_id"],
+        Value::Null
+    );
+
+    // One clock reading per log row: the three timestamps are equal and are now.
+    let stamps = current
+        .conn
+        .query_all_raw(Statement::from_string(
+            current.conn.get_database_backend(),
+            "SELECT changed_at, created_at, updated_at FROM change_log",
+        ))
+        .await?;
+    assert_eq!(stamps.len(), 8);
+    for row in stamps {
+        let changed: String = row.try_get("", "changed_at")?;
+        assert_eq!(changed, row.try_get::<String>("", "created_at")?);
+        assert_eq!(changed, row.try_get::<String>("", "updated_at")?);
+        let at = chrono::DateTime::parse_from_rfc3339(&changed)?;
+        let age = chrono::Utc::now().signed_duration_since(at);
+        assert!(age.num_seconds().abs() < 60, "{changed}");
     }
     Ok(())
 }
