@@ -282,21 +282,19 @@ impl PatientIndex {
             };
             let (names, identifiers, addresses, telecoms) =
                 tokio::try_join!(names, identifiers, addresses, telecoms)?;
-            let names: HashMap<Uuid, Vec<(Option<String>, StringList)>> = group(names);
-            let identifiers: HashMap<Uuid, Vec<(String, String)>> = group(identifiers);
-            let addresses: HashMap<Uuid, Vec<AddressRow>> = group(
+            // Each patient takes its own rows out (moved, not copied), so normalizing can take
+            // the strings over instead of cloning them.
+            let mut names: HashMap<Uuid, Vec<(Option<String>, StringList)>> = group(names);
+            let mut identifiers: HashMap<Uuid, Vec<(String, String)>> = group(identifiers);
+            let mut addresses: HashMap<Uuid, Vec<AddressRow>> = group(
                 addresses
                     .into_iter()
                     .map(|(id, l, c, s, p, co)| (id, (l, c, s, p, co)))
                     .collect(),
             );
-            let telecoms: HashMap<Uuid, Vec<(TelecomSystem, String)>> = group(telecoms);
+            let mut telecoms: HashMap<Uuid, Vec<(TelecomSystem, String)>> = group(telecoms);
             stats.query += t0.elapsed();
             let last_page = (patients.len() as u64) < page_size;
-            // Hand each patient its own rows (moved, not copied), so normalizing can take the
-            // strings over instead of cloning them.
-            let (mut names, mut identifiers, mut addresses, mut telecoms) =
-                (names, identifiers, addresses, telecoms);
             let raw: Vec<RawPatient> = patients
                 .into_iter()
                 .map(|(id, person_id, version, gender, birth_date)| RawPatient {
