@@ -1,5 +1,6 @@
 //! Building blocks shared by the migrations: the four bookkeeping columns every table carries,
-//! backend-aware "now" defaults, named CHECK constraints for enumerations, and raw SQL execution.
+//! backend-aware "now" defaults, named CHECK constraints for enumerations, raw SQL execution, and
+//! recreating the SQLite change-capture triggers.
 //!
 //! Migrations use these helpers and `DeriveIden` enums, never entity types, so an old migration
 //! keeps producing the same schema when the entities change later.
@@ -7,6 +8,8 @@
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
 use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::change_capture::{TRACKED_TABLES, TrackedTable, sqlite_drop_change_log_triggers};
 
 /// The bookkeeping columns every table has.
 #[derive(DeriveIden, Clone, Copy)]
@@ -118,4 +121,21 @@ pub(crate) async fn drop_tables(
             .await?;
     }
     Ok(())
+}
+
+/// Drops every tracked table's SQLite change-capture triggers and creates them with `create`;
+/// does nothing on PostgreSQL, whose triggers the SQLite-only migrations leave alone.
+pub(crate) async fn recreate_sqlite_change_log_triggers(
+    manager: &SchemaManager<'_>,
+    create: fn(&TrackedTable) -> Vec<String>,
+) -> Result<(), DbErr> {
+    if manager.get_database_backend() != DbBackend::Sqlite {
+        return Ok(());
+    }
+    let mut sql = Vec::new();
+    for table in TRACKED_TABLES {
+        sql.extend(sqlite_drop_change_log_triggers(table));
+        sql.extend(create(table));
+    }
+    exec_all(manager, &sql).await
 }

@@ -34,6 +34,7 @@ mod m20261123_000007_cover_name_search;
 mod m20261201_000008_split_identifier_index;
 mod m20261201_000009_drop_unused_telecom_index;
 mod m20261201_000010_lean_sqlite_change_capture;
+mod m20261202_000011_render_each_uuid_once;
 pub mod vocab;
 
 /// Runs the MPI schema migrations in order.
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000008_split_identifier_index::Migration),
             Box::new(m20261201_000009_drop_unused_telecom_index::Migration),
             Box::new(m20261201_000010_lean_sqlite_change_capture::Migration),
+            Box::new(m20261202_000011_render_each_uuid_once::Migration),
         ]
     }
 }

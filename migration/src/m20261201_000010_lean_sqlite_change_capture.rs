@@ -4,43 +4,25 @@
 //! defaults, three `strftime(.., 'now')` calls per log row, and turned every UUID into hex five
 //! times. A bulk load writes about six log rows per patient, so on an import of 1M records
 //! these were ~8% of the writing thread (perf). The new triggers
-//! ([`crate::change_capture::sqlite_change_log_triggers`]) write the same rows: one clock
+//! ([`crate::change_capture::sqlite_change_log_triggers_of_migration_10`]) write the same rows: one clock
 //! reading per row for all three timestamps (SQLite fixes `'now'` for a whole statement, so the
 //! defaults were always equal) and one hex per UUID. PostgreSQL's statement-level triggers are
 //! not touched.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::change_capture::{
-    TRACKED_TABLES, TrackedTable, sqlite_change_log_triggers,
-    sqlite_change_log_triggers_of_migration_4, sqlite_drop_change_log_triggers,
+    sqlite_change_log_triggers_of_migration_4, sqlite_change_log_triggers_of_migration_10,
 };
-use crate::common::exec_all;
+use crate::common::recreate_sqlite_change_log_triggers as recreate;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// Drops every tracked table's SQLite triggers and creates them with `create`.
-async fn recreate(
-    manager: &SchemaManager<'_>,
-    create: fn(&TrackedTable) -> Vec<String>,
-) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Sqlite {
-        return Ok(());
-    }
-    let mut sql = Vec::new();
-    for table in TRACKED_TABLES {
-        sql.extend(sqlite_drop_change_log_triggers(table));
-        sql.extend(create(table));
-    }
-    exec_all(manager, &sql).await
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        recreate(manager, sqlite_change_log_triggers).await
+        recreate(manager, sqlite_change_log_triggers_of_migration_10).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -62,7 +62,10 @@ async fn snapshot(conn: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
 }
 
 /// Migrations that change only the SQLite schema.
-const SQLITE_ONLY: [&str; 1] = ["m20261201_000010_lean_sqlite_change_capture"];
+const SQLITE_ONLY: [&str; 2] = [
+    "m20261201_000010_lean_sqlite_change_capture",
+    "m20261202_000011_render_each_uuid_once",
+];
 
 #[tokio::test]
 async fn each_down_migration_reverses_its_up_migration() -> anyhow::Result<()> {

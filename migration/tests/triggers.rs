@@ -474,7 +474,8 @@ async fn a_statement_touching_many_rows_records_each_row() -> anyhow::Result<()>
 }
 
 /// The same plain-SQL writes every time (fixed ids), touching every SQLite trigger and every way
-/// a UUID is rendered: BLOB ids, an id written as text, NULL ids, updates and a cascading delete.
+/// a UUID is rendered: BLOB ids, an id written as text, a BLOB id of another length, NULL ids,
+/// updates and a cascading delete.
 async fn write_every_kind_of_change(conn: &DatabaseConnection) -> anyhow::Result<()> {
     let patient = uuid_lit(
         Backend::Sqlite,
@@ -502,6 +503,12 @@ async fn write_every_kind_of_change(conn: &DatabaseConnection) -> anyhow::Result
              ('0192F1C4-0000-7000-8000-00000000CAFE', {patient}, 'MR', 'urn:hosp', 'A-1', \
              TRUE, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'dba', 'dba')"
         ),
+        // A BLOB id of 3 bytes (not a UUID at all), deleted with the patient below.
+        format!(
+            "INSERT INTO patient_telecom (id, patient_id, system, value, created_at, updated_at, \
+             created_by, updated_by) VALUES (X'0A0BFF', {patient}, 'phone', '555-0100', \
+             '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 'dba', 'dba')"
+        ),
         format!("UPDATE patient SET gender = 'other', version = version + 1 WHERE id = {patient}"),
         format!("UPDATE patient_name SET given = '[\"Thi\"]' WHERE id = {name}"),
         format!("DELETE FROM patient WHERE id = {patient}"),
@@ -523,10 +530,14 @@ async fn logged_rows(
 }
 
 #[tokio::test]
-async fn sqlite_triggers_of_migration_10_log_the_rows_migration_4_logged() -> anyhow::Result<()> {
+async fn sqlite_triggers_of_migrations_10_and_11_log_the_rows_migration_4_logged()
+-> anyhow::Result<()> {
+    // At the latest migration (11), at 10 (one step down) and at 9 (migration 4's triggers).
     let current = TestDb::migrated(Backend::Sqlite).await;
+    let tenth = TestDb::migrated(Backend::Sqlite).await;
+    Migrator::down(&tenth.conn, Some(1)).await?;
     let first = TestDb::migrated(Backend::Sqlite).await;
-    Migrator::down(&first.conn, Some(1)).await?;
+    Migrator::down(&first.conn, Some(2)).await?;
     let trigger_sql = |db: &TestDb| {
         let conn = db.conn.clone();
         async move {
@@ -540,18 +551,26 @@ async fn sqlite_triggers_of_migration_10_log_the_rows_migration_4_logged() -> an
             anyhow::Ok(row.try_get::<String>("", "sql")?)
         }
     };
-    // The two databases really run the two forms of the triggers.
-    assert!(trigger_sql(&current).await?.contains("LIMIT 1 OFFSET 0"));
-    assert!(!trigger_sql(&first).await?.contains("LIMIT 1 OFFSET 0"));
+    // The three databases really run the three forms of the triggers.
+    let (now_sql, tenth_sql, first_sql) = (
+        trigger_sql(&current).await?,
+        trigger_sql(&tenth).await?,
+        trigger_sql(&first).await?,
+    );
+    assert!(now_sql.contains("AS \"new_id_text\""), "{now_sql}");
+    assert!(tenth_sql.contains("LIMIT 1 OFFSET 0") && !tenth_sql.contains("_text\""));
+    assert!(!first_sql.contains("LIMIT 1 OFFSET 0"));
 
+    write_every_kind_of_change(&tenth.conn).await?;
     write_every_kind_of_change(&current.conn).await?;
     write_every_kind_of_change(&first.conn).await?;
     let (now_rows, then_rows) = (
         logged_rows(&current.conn).await?,
         logged_rows(&first.conn).await?,
     );
-    assert_eq!(now_rows.len(), 8, "{now_rows:#?}");
+    assert_eq!(now_rows.len(), 10, "{now_rows:#?}");
     assert_eq!(now_rows, then_rows);
+    assert_eq!(now_rows, logged_rows(&tenth.conn).await?);
 
     let identifier = now_rows
         .iter()
@@ -566,6 +585,13 @@ async fn sqlite_triggers_of_migration_10_log_the_rows_migration_4_logged() -> an
         identifier.4.as_ref().expect("new row")["assigner_organization_id"],
         Value::Null
     );
+    // A BLOB id of another length than 16 bytes is logged as lowercase hex.
+    let telecom = now_rows
+        .iter()
+        .find(|r| r.0 == "patient_telecom")
+        .expect("telecom insert logged");
+    assert_eq!(telecom.2, "0a0bff");
+    assert_eq!(telecom.4.as_ref().expect("new row")["id"], json!("0a0bff"));
 
     // One clock reading per log row: the three timestamps are equal and are now.
     let stamps = current
@@ -575,7 +601,7 @@ async fn sqlite_triggers_of_migration_10_log_the_rows_migration_4_logged() -> an
             "SELECT changed_at, created_at, updated_at FROM change_log",
         ))
         .await?;
-    assert_eq!(stamps.len(), 8);
+    assert_eq!(stamps.len(), 10);
     for row in stamps {
         let changed: String = row.try_get("", "changed_at")?;
         assert_eq!(changed, row.try_get::<String>("", "created_at")?);
