@@ -282,61 +282,13 @@ fn hex_alias(prefix: &str, col: &str) -> String {
 /// [`sqlite_change_log_triggers_of_migration_4`] with less work per row: one subquery reads
 /// the clock once for `changed_at`, `created_at` and `updated_at` (SQLite's `'now'` is fixed
 /// for a whole statement, so the three defaults were always equal) and turns each UUID column
-/// into hex once. `LIMIT 1 OFFSET 0` keeps SQLite from flattening the subquery into the
-/// outer SELECT, which would copy each expression to every place it is used.
+/// into hex once.
 pub fn sqlite_change_log_triggers_of_migration_10(table: &TrackedTable) -> Vec<String> {
-    let name = table.name;
-    let uuid_cols: Vec<&str> = table
-        .columns()
-        .filter(|(_, kind)| *kind == Uuid)
-        .map(|(col, _)| col)
-        .collect();
-    let shared = |rows: &[&str]| {
-        let mut cols = vec!["strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') AS now".to_owned()];
-        for prefix in rows {
-            for col in &uuid_cols {
-                cols.push(format!(
-                    "lower(hex({prefix}.\"{col}\")) AS {}",
-                    hex_alias(prefix, col)
-                ));
-            }
-        }
-        format!("(SELECT {} LIMIT 1 OFFSET 0)", cols.join(", "))
-    };
-    let uuid = |row: &str, col: &str| {
-        sqlite_uuid_text_from_hex(&format!("{row}.\"{col}\""), &hex_alias(row, col))
-    };
-    let row = |prefix: &str| sqlite_row_json(table, prefix, &uuid);
-    let id = |prefix: &str| uuid(prefix, "id");
-    let insert = "INSERT INTO change_log \
-                  (table_name, operation, row_id, old_row, new_row, changed_at, created_at, updated_at)";
-    vec![
-        format!(
-            "CREATE TRIGGER {} AFTER INSERT ON {name} FOR EACH ROW BEGIN \
-             {insert} SELECT '{name}', 'INSERT', {}, NULL, {}, now, now, now FROM {}; END",
-            sqlite_trigger_name(name, "INSERT"),
-            id("NEW"),
-            row("NEW"),
-            shared(&["NEW"]),
-        ),
-        format!(
-            "CREATE TRIGGER {} AFTER UPDATE ON {name} FOR EACH ROW BEGIN \
-             {insert} SELECT '{name}', 'UPDATE', {}, {}, {}, now, now, now FROM {}; END",
-            sqlite_trigger_name(name, "UPDATE"),
-            id("NEW"),
-            row("OLD"),
-            row("NEW"),
-            shared(&["OLD", "NEW"]),
-        ),
-        format!(
-            "CREATE TRIGGER {} AFTER DELETE ON {name} FOR EACH ROW BEGIN \
-             {insert} SELECT '{name}', 'DELETE', {}, {}, NULL, now, now, now FROM {}; END",
-            sqlite_trigger_name(name, "DELETE"),
-            id("OLD"),
-            row("OLD"),
-            shared(&["OLD"]),
-        ),
-    ]
+    sqlite_triggers_over_subquery(
+        table,
+        &|row, col| format!("lower(hex({row}.\"{col}\")) AS {}", hex_alias(row, col)),
+        &|row, col| sqlite_uuid_text_from_hex(&format!("{row}.\"{col}\""), &hex_alias(row, col)),
+    )
 }
 
 /// SQLite expression rendering a UUID column straight from its bytes: the hex of each of the
@@ -362,30 +314,47 @@ fn text_alias(prefix: &str, col: &str) -> String {
 /// clock once for `changed_at`, `created_at` and `updated_at`, and renders each UUID column
 /// once, so the row's `id`, used for `row_id` and inside the JSON, is rendered once instead of
 /// twice (three times in an UPDATE). Rendering a UUID takes about 2 µs in SQLite, about a tenth
-/// of a log row. `LIMIT 1 OFFSET 0` keeps SQLite from flattening the subquery into the outer
-/// SELECT, which would copy each expression to every place it is used.
+/// of a log row.
 pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
+    sqlite_triggers_over_subquery(
+        table,
+        &|row, col| {
+            format!(
+                "{} AS {}",
+                sqlite_uuid_text_from_bytes(&format!("{row}.\"{col}\"")),
+                text_alias(row, col)
+            )
+        },
+        &text_alias,
+    )
+}
+
+/// The three `CREATE TRIGGER` statements of the forms since migration `m20261201_000010`: each
+/// selects its log row from one subquery per firing, which reads the clock once (`now`) and
+/// holds `shared(row, col)` for every UUID column of each row involved (`NEW`, `OLD` or both);
+/// `uuid(row, col)` renders a UUID column in the log row, usually from what the subquery holds.
+/// `LIMIT 1 OFFSET 0` keeps SQLite from flattening the subquery into the outer SELECT, which
+/// would copy each expression to every place it is used.
+fn sqlite_triggers_over_subquery(
+    table: &TrackedTable,
+    shared: UuidRender<'_>,
+    uuid: UuidRender<'_>,
+) -> Vec<String> {
     let name = table.name;
     let uuid_cols: Vec<&str> = table
         .columns()
         .filter(|(_, kind)| *kind == Uuid)
         .map(|(col, _)| col)
         .collect();
-    let shared = |rows: &[&str]| {
+    let subquery = |rows: &[&str]| {
         let mut cols = vec!["strftime('%Y-%m-%dT%H:%M:%f+00:00', 'now') AS now".to_owned()];
-        for prefix in rows {
-            for col in &uuid_cols {
-                cols.push(format!(
-                    "{} AS {}",
-                    sqlite_uuid_text_from_bytes(&format!("{prefix}.\"{col}\"")),
-                    text_alias(prefix, col)
-                ));
-            }
+        for row in rows {
+            cols.extend(uuid_cols.iter().map(|col| shared(row, col)));
         }
         format!("(SELECT {} LIMIT 1 OFFSET 0)", cols.join(", "))
     };
-    let row = |prefix: &str| sqlite_row_json(table, prefix, &text_alias);
-    let id = |prefix: &str| text_alias(prefix, "id");
+    let row = |prefix: &str| sqlite_row_json(table, prefix, uuid);
+    let id = |prefix: &str| uuid(prefix, "id");
     let insert = "INSERT INTO change_log \
                   (table_name, operation, row_id, old_row, new_row, changed_at, created_at, updated_at)";
     vec![
@@ -395,7 +364,7 @@ pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
             sqlite_trigger_name(name, "INSERT"),
             id("NEW"),
             row("NEW"),
-            shared(&["NEW"]),
+            subquery(&["NEW"]),
         ),
         format!(
             "CREATE TRIGGER {} AFTER UPDATE ON {name} FOR EACH ROW BEGIN \
@@ -404,7 +373,7 @@ pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
             id("NEW"),
             row("OLD"),
             row("NEW"),
-            shared(&["OLD", "NEW"]),
+            subquery(&["OLD", "NEW"]),
         ),
         format!(
             "CREATE TRIGGER {} AFTER DELETE ON {name} FOR EACH ROW BEGIN \
@@ -412,7 +381,7 @@ pub fn sqlite_change_log_triggers(table: &TrackedTable) -> Vec<String> {
             sqlite_trigger_name(name, "DELETE"),
             id("OLD"),
             row("OLD"),
-            shared(&["OLD"]),
+            subquery(&["OLD"]),
         ),
     ]
 }
