@@ -13,8 +13,9 @@
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
+    ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    QueryTrait, SqlErr, Statement,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -98,15 +99,36 @@ pub async fn append<C: ConnectionTrait>(txn: &C, rows: Vec<(Ctx, AuditEntry)>) -
         ))
         .await?;
     }
-    let mut prev_hash = audit_event::Entity::find()
+    let head = chain_head(txn).await?;
+    let (mut models, _) = chained(head, rows);
+    // Rows are inserted in chain order, so `seq` (assigned by the database) follows it.
+    while !models.is_empty() {
+        let rest = models.split_off(models.len().min(INSERT_CHUNK));
+        audit_event::Entity::insert_many(std::mem::replace(&mut models, rest))
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The `hash` of the chain's last row ([`GENESIS`] when the chain is empty).
+async fn chain_head<C: ConnectionTrait>(db: &C) -> Result<String> {
+    Ok(audit_event::Entity::find()
         .select_only()
         .column(audit_event::Column::Hash)
         .order_by_desc(audit_event::Column::Seq)
         .limit(1)
         .into_tuple::<String>()
-        .one(txn)
+        .one(db)
         .await?
-        .unwrap_or_else(|| GENESIS.to_owned());
+        .unwrap_or_else(|| GENESIS.to_owned()))
+}
+
+/// The rows to insert for `rows` chained after `prev_hash`, and the hash of the last one.
+fn chained(
+    mut prev_hash: String,
+    rows: Vec<(Ctx, AuditEntry)>,
+) -> (Vec<audit_event::ActiveModel>, String) {
     let mut models = Vec::with_capacity(rows.len());
     for (ctx, entry) in rows {
         let occurred_at: DateTime<FixedOffset> = Utc::now().trunc_subsecs(6).fixed_offset();
@@ -153,14 +175,45 @@ pub async fn append<C: ConnectionTrait>(txn: &C, rows: Vec<(Ctx, AuditEntry)>) -
             updated_by: Set(row.updated_by),
         });
     }
-    // Rows are inserted in chain order, so `seq` (assigned by the database) follows it.
-    while !models.is_empty() {
-        let rest = models.split_off(models.len().min(INSERT_CHUNK));
-        audit_event::Entity::insert_many(std::mem::replace(&mut models, rest))
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
+    (models, prev_hash)
+}
+
+/// Appends `rows` on PostgreSQL in ONE statement outside any transaction, chained after
+/// `head` as the caller last knew it, and returns the new head. The statement takes the chain's
+/// advisory lock itself before it inserts (so it waits for a use case's transaction that
+/// appends, as [`append`] does). When `head` is no longer the chain's last row, that row's
+/// successor already carries it as `prev_hash`, and `prev_hash` is UNIQUE: the statement fails
+/// with a unique violation, writes nothing, and the caller re-reads the head. So `head` must be
+/// a committed hash: one read from the table, or returned by a successful call.
+async fn append_after(
+    db: &DatabaseConnection,
+    head: String,
+    rows: Vec<(Ctx, AuditEntry)>,
+) -> std::result::Result<String, DbErr> {
+    let (models, last) = chained(head, rows);
+    let insert = audit_event::Entity::insert_many(models).build(DbBackend::Postgres);
+    // `INSERT INTO "audit_event" (..) VALUES (..), (..)` becomes
+    // `WITH chain_lock .. INSERT INTO "audit_event" (..) SELECT v.* FROM chain_lock, (VALUES ..) v`:
+    // every row joins the lock's one row, so the lock is held before the first row is formed
+    // (and its `seq` drawn), and until the statement's own transaction commits.
+    let Some((columns, values)) = insert.sql.split_once(" VALUES ") else {
+        return Err(DbErr::Custom(format!(
+            "unexpected audit INSERT: {}",
+            insert.sql
+        )));
+    };
+    let sql = format!(
+        "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})) \
+         {columns} SELECT v.* FROM chain_lock, (VALUES {values}) AS v"
+    );
+    let values = insert.values.map(|v| v.0).unwrap_or_default();
+    db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    ))
+    .await?;
+    Ok(last)
 }
 
 /// The hash a row should carry, computed from its `prev_hash` and content.
@@ -304,10 +357,17 @@ pub async fn query<C: ConnectionTrait>(
 ///
 /// A read changes nothing, so its audit row need not share a transaction with it; it only has
 /// to be committed before the answer leaves. Each row is handed to one task per service, which
-/// appends whatever has queued up meanwhile in one transaction (one lock on the chain, one
-/// commit, so one disk flush for the whole batch) and then tells every waiting read that its
-/// row is stored. Concurrent reads therefore share commits instead of queueing for the chain's
-/// lock one commit at a time.
+/// appends whatever has queued up meanwhile at once (one lock on the chain, one commit, so one
+/// disk flush for the whole batch) and then tells every waiting read that its row is stored.
+/// Concurrent reads therefore share commits instead of queueing for the chain's lock one commit
+/// at a time.
+///
+/// On SQLite a batch is a write transaction behind the service's write gate. On PostgreSQL it
+/// is one statement that takes the chain's lock itself ([`append_after`]), chained after the
+/// head this task last wrote or read: one round trip instead of five (BEGIN, lock, head, INSERT,
+/// COMMIT), which was most of a lookup by id. When another writer moved the head meanwhile, the
+/// task re-reads it and tries again; after [`READ_APPEND_ATTEMPTS`] such tries it appends in a
+/// transaction, as SQLite does.
 pub(crate) struct ReadAuditor {
     queue: tokio::sync::mpsc::UnboundedSender<PendingRead>,
 }
@@ -321,6 +381,10 @@ struct PendingRead {
 /// Most rows one batch (one transaction) appends.
 const READ_BATCH: usize = 1_000;
 
+/// One-statement appends a batch of reads tries on PostgreSQL before it takes the lock in a
+/// transaction of its own.
+const READ_APPEND_ATTEMPTS: usize = 4;
+
 impl ReadAuditor {
     /// Starts the appending task on the current tokio runtime; it ends when the auditor is
     /// dropped and the queue is empty.
@@ -328,6 +392,8 @@ impl ReadAuditor {
         let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<PendingRead>();
         tokio::spawn(async move {
             let mut batch = Vec::new();
+            // PostgreSQL: the chain's head as this task last wrote or read it (committed).
+            let mut head: Option<String> = None;
             while let Some(first) = pending.recv().await {
                 batch.push(first);
                 while batch.len() < READ_BATCH {
@@ -339,20 +405,16 @@ impl ReadAuditor {
                 let (rows, waiting): (Vec<_>, Vec<_>) =
                     batch.drain(..).map(|p| ((p.ctx, p.entry), p.done)).unzip();
                 let count = rows.len();
-                let outcome = async {
-                    let txn = writer.open().await?;
-                    append(&*txn, rows).await?;
-                    txn.commit().await
-                }
-                .await
-                .map_err(|error| {
-                    let why = match &error {
-                        crate::Error::Db(cause) => cause.to_string(),
-                        other => other.to_string(),
-                    };
-                    tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
-                    why
-                });
+                let outcome = append_reads(&writer, &mut head, rows)
+                    .await
+                    .map_err(|error| {
+                        let why = match &error {
+                            crate::Error::Db(cause) => cause.to_string(),
+                            other => other.to_string(),
+                        };
+                        tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
+                        why
+                    });
                 for done in waiting {
                     // A reader that went away still had its read recorded (or not): nothing to do.
                     let _ = done.send(outcome.clone());
@@ -379,4 +441,35 @@ impl ReadAuditor {
             Err(_) => Err(failed("the audit appender has stopped")),
         }
     }
+}
+
+/// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the PostgreSQL chain head
+/// the appending task knows, `None` when it must be read.
+async fn append_reads(
+    writer: &crate::TxnOpener,
+    head: &mut Option<String>,
+    rows: Vec<(Ctx, AuditEntry)>,
+) -> Result<()> {
+    let db = writer.db();
+    if db.get_database_backend() == DbBackend::Postgres && rows.len() <= INSERT_CHUNK {
+        for _ in 0..READ_APPEND_ATTEMPTS {
+            let known = match head.take() {
+                Some(known) => known,
+                None => chain_head(db).await?,
+            };
+            match append_after(db, known, rows.clone()).await {
+                Ok(last) => {
+                    *head = Some(last);
+                    return Ok(());
+                }
+                // Another writer appended after `known`: read the head again.
+                Err(error)
+                    if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+    let txn = writer.open().await?;
+    append(&*txn, rows).await?;
+    txn.commit().await
 }

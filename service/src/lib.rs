@@ -223,6 +223,11 @@ impl TxnOpener {
         TxnOpener { db, gate }
     }
 
+    /// The pool transactions are opened on.
+    pub(crate) fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
     /// See [`Mpi::write_txn`].
     pub(crate) async fn open(&self) -> Result<WriteTxn> {
         let guard = match &self.gate {

@@ -601,14 +601,15 @@ async fn insert_children<C: ConnectionTrait>(
 /// Reads a patient (soft-deleted ones are not found; merged-away ones are, with `replaced_by`).
 /// Audited as `read`: the row is committed (with those of concurrent reads) before the patient
 /// is returned. The record is one statement, so one snapshot, without a transaction around it.
+///
+/// The audit row names only the id asked for, so it is appended while the record loads, on
+/// another connection: the answer waits for the slower of the two, not for both in turn. A
+/// read of an id that is not found is therefore audited too, as the attempt it was.
 pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     ctx.authorize(Action::Read)?;
-    let patient = Patient::load_live(mpi.db(), id).await?;
-    mpi.audit_read(
-        ctx,
-        AuditEntry::new("read", "patient", Some(id.to_string())),
-    )
-    .await?;
+    let entry = AuditEntry::new("read", "patient", Some(id.to_string()));
+    let (patient, ()) =
+        tokio::try_join!(Patient::load_live(mpi.db(), id), mpi.audit_read(ctx, entry))?;
     Ok(patient)
 }
 

@@ -221,3 +221,49 @@ async fn concurrent_reads_each_leave_a_row_before_they_answer_and_the_chain_hold
         assert_eq!(report.rows, rows.len() as u64);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_services_on_one_database_read_and_write_in_turn_and_the_chain_holds() {
+    for backend in Backend::ALL {
+        let (db, first) = setup(backend).await;
+        let second = start(&db).await;
+        let id = register(&first, margaret()).await.id();
+        for round in 0..8 {
+            // Reads on both services at once: each service's read appender last saw the head
+            // that it wrote itself, which the other service (and the update below) moves on.
+            let mut tasks = Vec::new();
+            for i in 0..6 {
+                let mpi = if i % 2 == 0 {
+                    first.clone()
+                } else {
+                    second.clone()
+                };
+                let ctx = ctx_as(&format!("desk-{round}-{i}"), Role::Registrar);
+                tasks.push(tokio::spawn(async move {
+                    patients::get(&mpi, &ctx, id).await.map(|_| ())
+                }));
+            }
+            // A write in a use case's transaction, on one service or the other.
+            let writer = if round % 2 == 0 { &first } else { &second };
+            let input = if round % 2 == 0 { oliver() } else { margaret() };
+            // The patient's version: 1 when registered, one more per update.
+            patients::update(writer, &desk(), id, round + 1, input)
+                .await
+                .unwrap();
+            for t in tasks {
+                t.await.unwrap().unwrap();
+            }
+        }
+        let rows = audit_event::Entity::find()
+            .order_by_asc(audit_event::Column::Seq)
+            .all(&db.conn)
+            .await
+            .unwrap();
+        let reads = rows.iter().filter(|r| r.action == "read").count();
+        let updates = rows.iter().filter(|r| r.action == "update").count();
+        assert_eq!((reads, updates), (48, 8), "{backend:?}");
+        let report = audit::verify(&db.conn).await.unwrap();
+        assert!(report.ok, "{backend:?}: {report:?}");
+        assert_eq!(report.rows, rows.len() as u64);
+    }
+}
