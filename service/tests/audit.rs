@@ -42,11 +42,7 @@ async fn every_read_and_write_leaves_a_chained_row_with_the_actor() {
         .unwrap();
         patients::delete(&mpi, &desk(), p.id()).await.unwrap();
 
-        let rows = audit_event::Entity::find()
-            .order_by_asc(audit_event::Column::Seq)
-            .all(&db.conn)
-            .await
-            .unwrap();
+        let rows = chain(&db).await;
         let actions: Vec<&str> = rows.iter().map(|r| r.action.as_str()).collect();
         assert_eq!(
             actions,
@@ -142,11 +138,7 @@ async fn a_row_altered_behind_the_services_back_is_named() {
             txn.commit().await.unwrap();
         }
         assert!(audit::verify(&db.conn).await.unwrap().ok, "{backend:?}");
-        let rows = audit_event::Entity::find()
-            .order_by_asc(audit_event::Column::Seq)
-            .all(&db.conn)
-            .await
-            .unwrap();
+        let rows = chain(&db).await;
         let target = rows[2].seq;
         // The database refuses the update until its guard is removed.
         let update = format!("UPDATE audit_event SET actor = 'mallory' WHERE seq = {target}");
@@ -202,11 +194,7 @@ async fn concurrent_reads_each_leave_a_row_before_they_answer_and_the_chain_hold
         }
         // Every read answered only after its row was committed: all 24 are there now, one per
         // reader, and the rows appended in batches still form one unbroken chain.
-        let rows = audit_event::Entity::find()
-            .order_by_asc(audit_event::Column::Seq)
-            .all(&db.conn)
-            .await
-            .unwrap();
+        let rows = chain(&db).await;
         let mut actors: Vec<&str> = rows
             .iter()
             .filter(|r| r.action == "read" || r.action == "match")
@@ -254,11 +242,7 @@ async fn two_services_on_one_database_read_and_write_in_turn_and_the_chain_holds
                 t.await.unwrap().unwrap();
             }
         }
-        let rows = audit_event::Entity::find()
-            .order_by_asc(audit_event::Column::Seq)
-            .all(&db.conn)
-            .await
-            .unwrap();
+        let rows = chain(&db).await;
         let reads = rows.iter().filter(|r| r.action == "read").count();
         let updates = rows.iter().filter(|r| r.action == "update").count();
         assert_eq!((reads, updates), (48, 8), "{backend:?}");
@@ -266,4 +250,13 @@ async fn two_services_on_one_database_read_and_write_in_turn_and_the_chain_holds
         assert!(report.ok, "{backend:?}: {report:?}");
         assert_eq!(report.rows, rows.len() as u64);
     }
+}
+
+/// Every audit row, in chain (`seq`) order.
+async fn chain(db: &migration::testing::TestDb) -> Vec<audit_event::Model> {
+    audit_event::Entity::find()
+        .order_by_asc(audit_event::Column::Seq)
+        .all(&db.conn)
+        .await
+        .unwrap()
 }
