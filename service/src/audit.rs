@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 
 use entity::audit_event;
 
-use crate::{Ctx, Page, Result, page_bounds};
+use crate::{Ctx, Error, Page, Result, keys, page_bounds};
 
 /// `prev_hash` of the first row: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -86,8 +86,31 @@ pub async fn record<C: ConnectionTrait>(txn: &C, ctx: &Ctx, entry: AuditEntry) -
 const INSERT_CHUNK: usize = 500;
 
 /// Appends `rows` to the chain inside `txn`, in order: one lock, one read of the chain's head,
-/// and one multi-row INSERT per [`INSERT_CHUNK`] rows.
+/// and one multi-row INSERT per [`INSERT_CHUNK`] rows. When a row's caller has an unconfirmed
+/// key ([`Ctx::unconfirmed_key`]) that is no longer live, nothing is appended and the answer is
+/// [`Error::Unauthenticated`].
 pub async fn append<C: ConnectionTrait>(txn: &C, rows: Vec<(Ctx, AuditEntry)>) -> Result<()> {
+    let wanted = unconfirmed_keys(&rows);
+    let live = keys::live_keys(txn, &wanted).await?;
+    if wanted.iter().any(|hash| !live.contains(hash)) {
+        return Err(Error::Unauthenticated("revoked key"));
+    }
+    append_confirmed(txn, rows).await
+}
+
+/// The distinct key hashes that `rows` still need confirmed.
+fn unconfirmed_keys(rows: &[(Ctx, AuditEntry)]) -> Vec<String> {
+    let mut hashes: Vec<String> = rows
+        .iter()
+        .filter_map(|(ctx, _)| ctx.unconfirmed_key.clone())
+        .collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
+/// [`append`] once every row's key is known to be live.
+async fn append_confirmed<C: ConnectionTrait>(txn: &C, rows: Vec<(Ctx, AuditEntry)>) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -185,11 +208,16 @@ fn chained(
 /// successor already carries it as `prev_hash`, and `prev_hash` is UNIQUE: the statement fails
 /// with a unique violation, writes nothing, and the caller re-reads the head. So `head` must be
 /// a committed hash: one read from the table, or returned by a successful call.
+///
+/// `keys` are the rows' unconfirmed keys ([`Ctx::unconfirmed_key`]): unless every one of them
+/// is live, the statement inserts nothing and the answer is `None`.
 async fn append_after(
     db: &DatabaseConnection,
     head: String,
     rows: Vec<(Ctx, AuditEntry)>,
-) -> std::result::Result<String, DbErr> {
+    keys: &[String],
+) -> std::result::Result<Option<String>, DbErr> {
+    let expected = rows.len() as u64;
     let (models, last) = chained(head, rows);
     let insert = audit_event::Entity::insert_many(models).build(DbBackend::Postgres);
     // `INSERT INTO "audit_event" (..) VALUES (..), (..)` becomes
@@ -202,18 +230,31 @@ async fn append_after(
             insert.sql
         )));
     };
-    let sql = format!(
+    let mut sql = format!(
         "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})) \
          {columns} SELECT v.* FROM chain_lock, (VALUES {values}) AS v"
     );
-    let values = insert.values.map(|v| v.0).unwrap_or_default();
-    db.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        sql,
-        values,
-    ))
-    .await?;
-    Ok(last)
+    let mut values = insert.values.map(|v| v.0).unwrap_or_default();
+    if !keys.is_empty() {
+        let first = values.len() + 1;
+        let params: Vec<String> = (first..first + keys.len())
+            .map(|n| format!("${n}"))
+            .collect();
+        sql.push_str(&format!(
+            " WHERE (SELECT count(*) FROM api_key WHERE revoked_at IS NULL AND key_hash IN ({})) = {}",
+            params.join(", "),
+            keys.len()
+        ));
+        values.extend(keys.iter().map(|k| k.clone().into()));
+    }
+    let done = db
+        .execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            sql,
+            values,
+        ))
+        .await?;
+    Ok((done.rows_affected() == expected).then_some(last))
 }
 
 /// The hash a row should carry, computed from its `prev_hash` and content.
@@ -375,7 +416,9 @@ pub(crate) struct ReadAuditor {
 struct PendingRead {
     ctx: Ctx,
     entry: AuditEntry,
-    done: tokio::sync::oneshot::Sender<std::result::Result<(), String>>,
+    /// `Ok(true)` once the row is committed, `Ok(false)` when it was refused because the
+    /// caller's unconfirmed key is no longer live.
+    done: tokio::sync::oneshot::Sender<std::result::Result<bool, String>>,
 }
 
 /// Most rows one batch (one transaction) appends.
@@ -415,9 +458,18 @@ impl ReadAuditor {
                         tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
                         why
                     });
-                for done in waiting {
-                    // A reader that went away still had its read recorded (or not): nothing to do.
-                    let _ = done.send(outcome.clone());
+                // A reader that went away still had its read recorded (or not): nothing to do.
+                match outcome {
+                    Ok(stored) => {
+                        for (done, stored) in waiting.into_iter().zip(stored) {
+                            let _ = done.send(Ok(stored));
+                        }
+                    }
+                    Err(why) => {
+                        for done in waiting {
+                            let _ = done.send(Err(why.clone()));
+                        }
+                    }
                 }
             }
         });
@@ -436,7 +488,8 @@ impl ReadAuditor {
             })
             .map_err(|_| failed("the audit appender has stopped"))?;
         match stored.await {
-            Ok(Ok(())) => Ok(()),
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(Error::Unauthenticated("revoked key")),
             Ok(Err(why)) => Err(failed(&format!("appending the audit row failed: {why}"))),
             Err(_) => Err(failed("the audit appender has stopped")),
         }
@@ -444,24 +497,29 @@ impl ReadAuditor {
 }
 
 /// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the PostgreSQL chain head
-/// the appending task knows, `None` when it must be read.
+/// the appending task knows, `None` when it must be read. Answers, row by row, whether the row
+/// was appended (`false`: its caller's unconfirmed key is no longer live, see
+/// [`Ctx::unconfirmed_key`]); the other rows of the batch are appended all the same.
 async fn append_reads(
     writer: &crate::TxnOpener,
     head: &mut Option<String>,
     rows: Vec<(Ctx, AuditEntry)>,
-) -> Result<()> {
+) -> Result<Vec<bool>> {
     let db = writer.db();
+    let wanted = unconfirmed_keys(&rows);
     if db.get_database_backend() == DbBackend::Postgres && rows.len() <= INSERT_CHUNK {
         for _ in 0..READ_APPEND_ATTEMPTS {
             let known = match head.take() {
                 Some(known) => known,
                 None => chain_head(db).await?,
             };
-            match append_after(db, known, rows.clone()).await {
-                Ok(last) => {
+            match append_after(db, known, rows.clone(), &wanted).await {
+                Ok(Some(last)) => {
                     *head = Some(last);
-                    return Ok(());
+                    return Ok(vec![true; rows.len()]);
                 }
+                // A key is no longer live: the transaction below sorts out which rows stay.
+                Ok(None) => break,
                 // Another writer appended after `known`: read the head again.
                 Err(error)
                     if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
@@ -470,6 +528,21 @@ async fn append_reads(
         }
     }
     let txn = writer.open().await?;
-    append(&*txn, rows).await?;
-    txn.commit().await
+    let live = keys::live_keys(&*txn, &wanted).await?;
+    let stored: Vec<bool> = rows
+        .iter()
+        .map(|(ctx, _)| {
+            ctx.unconfirmed_key
+                .as_ref()
+                .is_none_or(|hash| live.contains(hash))
+        })
+        .collect();
+    let kept = rows
+        .into_iter()
+        .zip(&stored)
+        .filter_map(|(row, &keep)| keep.then_some(row))
+        .collect();
+    append_confirmed(&*txn, kept).await?;
+    txn.commit().await?;
+    Ok(stored)
 }

@@ -29,6 +29,13 @@ pub struct Ctx {
     pub actor: Actor,
     /// Through which request.
     pub meta: RequestMeta,
+    /// The hash of the caller's API key when it was taken from the server's key cache
+    /// ([`crate::keys::KeyCache`]) instead of being read from the database for this request:
+    /// appending the request's audit row confirms, in the same statement or transaction, that
+    /// the key is still live, and refuses the row (and so the answer) with
+    /// [`crate::Error::Unauthenticated`] when it has been revoked. `None` when the key was
+    /// checked against the database for this request, or for work of the system itself.
+    pub unconfirmed_key: Option<String>,
 }
 
 impl Ctx {
@@ -40,6 +47,7 @@ impl Ctx {
                 role: Role::Admin,
             },
             meta: RequestMeta::default(),
+            unconfirmed_key: None,
         }
     }
 }

@@ -1,10 +1,14 @@
 //! API keys and roles: creating keys (the secret is shown once and stored only as its SHA-256
 //! hash), listing, revoking, authenticating a bearer secret, and what each role may do.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Mutex, PoisonError};
+use std::time::Instant;
+
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    EntityTrait, QueryFilter, QueryOrder, SqlErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
 };
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -178,7 +182,7 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, name_or_id: &str) -> Result<api_
 /// The actor behind a bearer secret. Unknown or revoked keys are [`Error::Unauthenticated`].
 /// Records `last_used_at`, at most once a minute per key.
 pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Actor> {
-    let (actor, stale) = find_key(db, secret).await?;
+    let (actor, stale) = find_key(db, &hash_of(secret)?).await?;
     if let Some(id) = stale {
         touch(db, id).await?;
     }
@@ -187,24 +191,55 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Ac
 
 /// [`authenticate`] for a request to the server: the key is read straight from the pool, and
 /// only the once-a-minute `last_used_at` update is a write transaction (behind the SQLite write
-/// gate, see [`Mpi::write_txn`]), so requests do not queue behind writers to be let in.
+/// gate, see [`Mpi::write_txn`]), so requests do not queue behind writers to be let in. The key
+/// then goes into the server's [`KeyCache`] for [`authenticate_read`].
 pub async fn authenticate_request(mpi: &Mpi, secret: &str) -> Result<Actor> {
-    let (actor, stale) = find_key(mpi.db(), secret).await?;
+    let hash = hash_of(secret)?;
+    let found = find_key(mpi.db(), &hash).await;
+    let (actor, stale) = match found {
+        Ok(found) => found,
+        Err(e) => {
+            mpi.key_cache().forget(&hash);
+            return Err(e);
+        }
+    };
     if let Some(id) = stale {
         let txn = mpi.write_txn().await?;
         touch(&*txn, id).await?;
         txn.commit().await?;
     }
+    mpi.key_cache().put(hash, actor.clone());
     Ok(actor)
 }
 
-/// The actor behind `secret`, and the key's id when its `last_used_at` is a minute old or more.
-async fn find_key<C: ConnectionTrait>(db: &C, secret: &str) -> Result<(Actor, Option<Uuid>)> {
+/// Authenticates a request whose use case always appends a read's audit row (a lookup, a
+/// search, a match). A key the server checked against the database less than
+/// [`KEY_CACHE_TTL`] ago comes from the [`KeyCache`] without a query, together with its hash:
+/// put that hash in [`Ctx::unconfirmed_key`], and appending the read's audit row confirms that
+/// the key is still live before the answer leaves (a revoked key is refused then, not up to a
+/// minute later). Any other key is checked as [`authenticate_request`] checks it, and the hash
+/// is `None`.
+pub async fn authenticate_read(mpi: &Mpi, secret: &str) -> Result<(Actor, Option<String>)> {
+    let hash = hash_of(secret)?;
+    if let Some(actor) = mpi.key_cache().get(&hash) {
+        return Ok((actor, Some(hash)));
+    }
+    Ok((authenticate_request(mpi, secret).await?, None))
+}
+
+/// The stored hash of a well-formed secret; anything else is an unknown key.
+fn hash_of(secret: &str) -> Result<String> {
     if !secret.starts_with(SECRET_PREFIX) {
         return Err(Error::Unauthenticated("unknown key"));
     }
+    Ok(hash_secret(secret))
+}
+
+/// The actor behind the key with this hash, and the key's id when its `last_used_at` is a
+/// minute old or more.
+async fn find_key<C: ConnectionTrait>(db: &C, hash: &str) -> Result<(Actor, Option<Uuid>)> {
     let key = api_key::Entity::find()
-        .filter(api_key::Column::KeyHash.eq(hash_secret(secret)))
+        .filter(api_key::Column::KeyHash.eq(hash))
         .one(db)
         .await?
         .ok_or(Error::Unauthenticated("unknown key"))?;
@@ -222,6 +257,71 @@ async fn find_key<C: ConnectionTrait>(db: &C, secret: &str) -> Result<(Actor, Op
         },
         stale.then_some(key.id),
     ))
+}
+
+/// Of these key hashes, the ones of keys that exist and are not revoked, read through `db`
+/// (inside the transaction that appends the audit rows that depend on them).
+pub(crate) async fn live_keys<C: ConnectionTrait>(
+    db: &C,
+    hashes: &[String],
+) -> Result<HashSet<String>> {
+    if hashes.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(api_key::Entity::find()
+        .select_only()
+        .column(api_key::Column::KeyHash)
+        .filter(api_key::Column::KeyHash.is_in(hashes.iter().cloned()))
+        .filter(api_key::Column::RevokedAt.is_null())
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// How long the server trusts a key it checked against the database before it reads it again
+/// (which also keeps `last_used_at` within two minutes of the truth). Revocation does not wait
+/// for this: a cached key is confirmed with each audited read (see [`authenticate_read`]).
+pub const KEY_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Most keys the cache holds; when it is full it starts again empty (a hospital has tens or
+/// hundreds of keys, so this only bounds what unknown secrets cannot fill anyway: only keys
+/// found live are put in).
+const KEY_CACHE_CAPACITY: usize = 4_096;
+
+/// The keys this server checked against the database recently, by hash, with their actor (a
+/// key's name and role never change; only its revocation does).
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: Mutex<HashMap<String, (Actor, Instant)>>,
+}
+
+impl KeyCache {
+    /// The actor of a key checked less than [`KEY_CACHE_TTL`] ago.
+    fn get(&self, hash: &str) -> Option<Actor> {
+        let keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.get(hash)
+            .filter(|(_, checked)| checked.elapsed() < KEY_CACHE_TTL)
+            .map(|(actor, _)| actor.clone())
+    }
+
+    /// Records that the key with this hash was found live just now.
+    fn put(&self, hash: String, actor: Actor) {
+        let mut keys = self.keys.lock().unwrap_or_else(PoisonError::into_inner);
+        if keys.len() >= KEY_CACHE_CAPACITY && !keys.contains_key(&hash) {
+            keys.clear();
+        }
+        keys.insert(hash, (actor, Instant::now()));
+    }
+
+    /// Drops a key that was found unknown or revoked.
+    pub(crate) fn forget(&self, hash: &str) {
+        self.keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(hash);
+    }
 }
 
 async fn touch<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<()> {

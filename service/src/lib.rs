@@ -127,6 +127,7 @@ struct Inner {
     writer: TxnOpener,
     reads: audit::ReadAuditor,
     sync: sync::SyncState,
+    keys: keys::KeyCache,
 }
 
 /// Default of [`ServiceConfig::wal_restart_frames`]: 256 MiB with 4 KiB pages, about 7 s of the
@@ -281,6 +282,7 @@ impl Mpi {
                 writer,
                 reads,
                 sync,
+                keys: keys::KeyCache::default(),
             }),
         })
     }
@@ -390,8 +392,21 @@ impl Mpi {
     /// committed: call it after the read and before answering. Rows of concurrent reads are
     /// appended together, in one transaction (see `audit::ReadAuditor`). Writes append their
     /// rows inside their own transaction with [`audit::record`] instead.
+    ///
+    /// When the caller's key came from the key cache ([`Ctx::unconfirmed_key`]), the row is
+    /// appended only if the key is still live; a revoked key gets
+    /// [`Error::Unauthenticated`] here, and no row.
     pub async fn audit_read(&self, ctx: &Ctx, entry: audit::AuditEntry) -> Result<()> {
-        self.inner.reads.record(ctx, entry).await
+        let stored = self.inner.reads.record(ctx, entry).await;
+        if let (Err(Error::Unauthenticated(_)), Some(hash)) = (&stored, &ctx.unconfirmed_key) {
+            self.inner.keys.forget(hash);
+        }
+        stored
+    }
+
+    /// The API keys this server checked recently (see [`keys::authenticate_read`]).
+    pub(crate) fn key_cache(&self) -> &keys::KeyCache {
+        &self.inner.keys
     }
 
     /// Whether the database is SQLite (reads that take several queries then run in a

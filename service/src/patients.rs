@@ -608,9 +608,12 @@ async fn insert_children<C: ConnectionTrait>(
 pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     ctx.authorize(Action::Read)?;
     let entry = AuditEntry::new("read", "patient", Some(id.to_string()));
-    let (patient, ()) =
-        tokio::try_join!(Patient::load_live(mpi.db(), id), mpi.audit_read(ctx, entry))?;
-    Ok(patient)
+    // Both run to the end: when the caller's key turns out to be revoked, that (401) is the
+    // answer, whatever the load found.
+    let (patient, audited) =
+        tokio::join!(Patient::load_live(mpi.db(), id), mpi.audit_read(ctx, entry));
+    audited?;
+    patient
 }
 
 /// Pairs each wanted item with an equal stored one (each stored one used once). Returns the

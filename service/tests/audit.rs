@@ -8,7 +8,8 @@ use entity::audit_event;
 use migration::testing::Backend;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
 use service::audit::{self, AuditEntry, AuditFilter, GENESIS};
-use service::context::Role;
+use service::context::{Ctx, RequestMeta, Role};
+use service::keys;
 use service::matching::MatchOptions;
 use service::patients::{self, PatientQuery};
 
@@ -259,4 +260,115 @@ async fn chain(db: &migration::testing::TestDb) -> Vec<audit_event::Model> {
         .all(&db.conn)
         .await
         .unwrap()
+}
+
+/// The context of a request whose key is checked as the server checks it for a lookup, a
+/// search or a match (`keys::authenticate_read`).
+async fn reader(mpi: &service::Mpi, secret: &str) -> service::Result<Ctx> {
+    let (actor, unconfirmed_key) = keys::authenticate_read(mpi, secret).await?;
+    Ok(Ctx {
+        actor,
+        meta: RequestMeta::default(),
+        unconfirmed_key,
+    })
+}
+
+/// A read whose key came from the server's key cache, as every one of the desk's lookups does
+/// after its first: `0` lookup, `1` search, `2` match.
+async fn read_as(mpi: service::Mpi, ctx: Ctx, id: uuid::Uuid, kind: usize) -> service::Result<()> {
+    match kind {
+        0 => patients::get(&mpi, &ctx, id).await.map(|_| ()),
+        1 => patients::search(
+            &mpi,
+            &ctx,
+            PatientQuery {
+                family: Some("whitfield".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .map(|_| ()),
+        _ => service::matching::find_matches_for_input(
+            &mpi,
+            &ctx,
+            &margaret(),
+            MatchOptions::default(),
+        )
+        .await
+        .map(|_| ()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_from_the_cache_is_refused_with_its_read_and_leaves_no_row() {
+    for backend in Backend::ALL {
+        let (db, mpi) = setup(backend).await;
+        let id = register(&mpi, margaret()).await.id();
+        let (_, desk_secret) = keys::create(&db.conn, "desk-7", Role::Registrar)
+            .await
+            .unwrap();
+        let (_, ward_secret) = keys::create(&db.conn, "ward-2", Role::Registrar)
+            .await
+            .unwrap();
+        // A key's first request is checked against the database; later ones come from the
+        // cache, with the key's hash left to confirm.
+        assert_eq!(
+            reader(&mpi, &desk_secret).await.unwrap().unconfirmed_key,
+            None
+        );
+        let desk_ctx = reader(&mpi, &desk_secret).await.unwrap();
+        assert_eq!(
+            desk_ctx.unconfirmed_key,
+            Some(keys::hash_secret(&desk_secret)),
+            "{backend:?}"
+        );
+        reader(&mpi, &ward_secret).await.unwrap();
+        let ward_ctx = reader(&mpi, &ward_secret).await.unwrap();
+        assert!(ward_ctx.unconfirmed_key.is_some());
+        for kind in 0..3 {
+            read_as(mpi.clone(), desk_ctx.clone(), id, kind)
+                .await
+                .unwrap();
+        }
+
+        keys::revoke(&db.conn, "desk-7").await.unwrap();
+        let before = chain(&db).await.len();
+        // Both desks read at once, so their rows meet in the same batches: the revoked key's
+        // reads are refused, the live key's are answered and recorded.
+        let mut tasks = Vec::new();
+        for i in 0..12 {
+            let ctx = if i % 2 == 0 { &desk_ctx } else { &ward_ctx };
+            tasks.push(tokio::spawn(read_as(mpi.clone(), ctx.clone(), id, i % 3)));
+        }
+        for (i, task) in tasks.into_iter().enumerate() {
+            let outcome = task.await.unwrap();
+            if i % 2 == 0 {
+                assert!(
+                    matches!(outcome, Err(service::Error::Unauthenticated("revoked key"))),
+                    "{backend:?} read {i}: {outcome:?}"
+                );
+            } else {
+                assert!(outcome.is_ok(), "{backend:?} read {i}: {outcome:?}");
+            }
+        }
+        let rows = chain(&db).await;
+        let after: Vec<&str> = rows[before..].iter().map(|r| r.actor.as_str()).collect();
+        assert_eq!(after, ["ward-2"; 6], "{backend:?}");
+        let report = audit::verify(&db.conn).await.unwrap();
+        assert!(report.ok, "{backend:?}: {report:?}");
+
+        // The refusal dropped the key from the cache: it is checked against the database again.
+        assert!(matches!(
+            reader(&mpi, &desk_secret).await,
+            Err(service::Error::Unauthenticated("revoked key"))
+        ));
+        // A write's transaction confirms such a key too, and changes nothing.
+        let refused = patients::update(&mpi, &desk_ctx, id, 1, oliver()).await;
+        assert!(
+            matches!(refused, Err(service::Error::Unauthenticated(_))),
+            "{backend:?}: {refused:?}"
+        );
+        let stored = patients::get(&mpi, &desk(), id).await.unwrap();
+        assert_eq!(stored.version(), 1, "{backend:?}");
+    }
 }

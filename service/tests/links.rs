@@ -17,6 +17,7 @@ fn ctx(role: Role) -> Ctx {
             role,
         },
         meta: RequestMeta::default(),
+        unconfirmed_key: None,
     }
 }
 

@@ -21,6 +21,7 @@ fn steward() -> Ctx {
             role: Role::Steward,
         },
         meta: RequestMeta::default(),
+        unconfirmed_key: None,
     }
 }
 
@@ -550,6 +551,7 @@ async fn merging_a_merged_record_names_the_survivor_and_bad_requests_are_refused
                 role: Role::Registrar,
             },
             meta: RequestMeta::default(),
+            unconfirmed_key: None,
         };
         let d = register(
             &mpi,
@@ -951,6 +953,7 @@ async fn merges_are_listed_newest_first_by_patient_and_by_undo_state() {
                 role: Role::Auditor,
             },
             meta: RequestMeta::default(),
+            unconfirmed_key: None,
         };
         let e = merge::list(&mpi, &auditor, merge::MergeFilter::default())
             .await

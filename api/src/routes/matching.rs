@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 
 use service::matching::{self, MatchOptions};
 
-use crate::auth::Caller;
+use crate::auth::ReadCaller;
 use crate::dto::{CandidateDto, PatientBody};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
@@ -42,7 +42,7 @@ pub(crate) struct MatchAnswer {
     responses((status = 200, description = "Candidates with probability, weight, grade and explanation", body = MatchAnswer),
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn find(
-    caller: Caller,
+    ReadCaller(caller): ReadCaller,
     state: web::Data<AppState>,
     body: web::Json<MatchBody>,
 ) -> Result<HttpResponse, ApiError> {

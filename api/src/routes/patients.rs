@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use service::patients::{self, PatientQuery, RegisterOutcome, parse_code};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadCaller};
 use crate::dto::{CandidateDto, LinkDto, PageDto, PatientBody, PatientDto, parse_date};
 use crate::error::{ApiError, ErrorBody};
 
@@ -81,7 +81,10 @@ pub async fn register(
 #[utoipa::path(operation_id = "get_patient", get, path = "/api/v1/patients/{id}", tag = "patients", params(("id" = Uuid, Path, description = "The record's id")),
     responses((status = 200, description = "The whole record; `ETag` is its version", body = PatientDto),
         (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody)))]
-pub async fn get(caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    ReadCaller(caller): ReadCaller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let patient = patients::get(&caller.mpi, &caller.ctx, *id).await?;
     Ok(HttpResponse::Ok()
         .insert_header(etag(patient.version()))
@@ -208,7 +211,7 @@ impl SearchQuery {
     responses((status = 200, description = "One page of records, by id", body = PageDto<PatientDto>),
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn search(
-    caller: Caller,
+    ReadCaller(caller): ReadCaller,
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = patients::search(&caller.mpi, &caller.ctx, query.to_query()?).await?;
@@ -227,7 +230,7 @@ pub async fn search(
     responses((status = 200, description = "One page of records, by id", body = PageDto<PatientDto>),
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn search_post(
-    caller: Caller,
+    ReadCaller(caller): ReadCaller,
     body: web::Json<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = patients::search(&caller.mpi, &caller.ctx, body.to_query()?).await?;

@@ -177,6 +177,31 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
         .call("GET", "/api/v1/audit", Some(&secret), &[], None)
         .await;
     assert_eq!(status, 403);
+    // The desk's hot paths: a lookup, a search and a match, each sent twice, so that the
+    // second comes with the key from the server's cache.
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&secret),
+            &[],
+            Some(&person("Revoke", "Check", "1970-01-01", "MRN-REV")),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let patient = body["id"].as_str().expect("an id").to_owned();
+    let match_body = person("Revoke", "Check", "1970-01-01", "MRN-REV");
+    let reads = [
+        ("GET", format!("/api/v1/patients/{patient}"), None),
+        ("GET", "/api/v1/patients?family=Revoke".to_owned(), None),
+        ("POST", "/api/v1/match".to_owned(), Some(&match_body)),
+    ];
+    for _ in 0..2 {
+        for (method, path, body) in &reads {
+            let (status, answer) = server.call(method, path, Some(&secret), &[], *body).await;
+            assert_eq!(status, 200, "{method} {path}: {answer}");
+        }
+    }
 
     let list = run_mpi_ok(&dir.path, &["keys", "list", "--database-url", url]);
     let line = list
@@ -190,6 +215,11 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
         &dir.path,
         &["keys", "revoke", "ward-7", "--database-url", url],
     );
+    // Refused at once, on the cached paths too.
+    for (method, path, body) in &reads {
+        let (status, answer) = server.call(method, path, Some(&secret), &[], *body).await;
+        assert_eq!(status, 401, "{method} {path}: {answer}");
+    }
     let (status, body) = server
         .call("GET", "/api/v1/review-tasks", Some(&secret), &[], None)
         .await;

@@ -40,6 +40,7 @@ pub fn ctx_as(name: &str, role: Role) -> Ctx {
             client_addr: Some("127.0.0.1".to_owned()),
             user_agent: Some("service-tests".to_owned()),
         },
+        unconfirmed_key: None,
     }
 }
 
