@@ -194,7 +194,11 @@ pub async fn authenticate<C: ConnectionTrait>(db: &C, secret: &str) -> Result<Ac
 /// gate, see [`Mpi::write_txn`]), so requests do not queue behind writers to be let in. The key
 /// then goes into the server's [`KeyCache`] for [`authenticate_read`].
 pub async fn authenticate_request(mpi: &Mpi, secret: &str) -> Result<Actor> {
-    let hash = hash_of(secret)?;
+    check_and_cache(mpi, hash_of(secret)?).await
+}
+
+/// [`authenticate_request`] for a secret already hashed.
+async fn check_and_cache(mpi: &Mpi, hash: String) -> Result<Actor> {
     let found = find_key(mpi.db(), &hash).await;
     let (actor, stale) = match found {
         Ok(found) => found,
@@ -224,7 +228,7 @@ pub async fn authenticate_read(mpi: &Mpi, secret: &str) -> Result<(Actor, Option
     if let Some(actor) = mpi.key_cache().get(&hash) {
         return Ok((actor, Some(hash)));
     }
-    Ok((authenticate_request(mpi, secret).await?, None))
+    Ok((check_and_cache(mpi, hash).await?, None))
 }
 
 /// The stored hash of a well-formed secret; anything else is an unknown key.
