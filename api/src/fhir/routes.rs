@@ -17,7 +17,7 @@ use super::fhir_response;
 use super::operation_outcome::{FhirError, Issue, OperationOutcome};
 use super::parameters::{ParameterOut, ParametersIn, ParametersOut, ResourceOut};
 use super::patient::{Extension, FhirPatient, parse_fhir_date};
-use crate::auth::Caller;
+use crate::auth::{Caller, ReadCaller};
 use crate::error::ApiError;
 
 type FhirResult = Result<HttpResponse, FhirError>;
@@ -114,8 +114,8 @@ pub async fn metadata() -> HttpResponse {
 }
 
 /// `GET /fhir/Patient/{id}`.
-pub async fn read(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
-    let caller = caller?;
+pub async fn read(caller: Result<ReadCaller, ApiError>, req: HttpRequest) -> FhirResult {
+    let ReadCaller(caller) = caller?;
     let id = path_id(&req)?;
     let patient = patients::get(&caller.mpi, &caller.ctx, id).await?;
     let mut builder = HttpResponse::Ok();
@@ -333,8 +333,8 @@ fn search_query(req: &HttpRequest) -> Result<(PatientQuery, Vec<(String, String)
 }
 
 /// `GET /fhir/Patient?...`: a searchset Bundle with `total` and self/next/previous links.
-pub async fn search(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
-    let caller = caller?;
+pub async fn search(caller: Result<ReadCaller, ApiError>, req: HttpRequest) -> FhirResult {
+    let ReadCaller(caller) = caller?;
     let (query, criteria) = search_query(&req)?;
     let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
     let base = base_url(&req);
@@ -384,11 +384,11 @@ fn grade_code(grade: MatchDecision) -> &'static str {
 
 /// `POST /fhir/Patient/$match`.
 pub async fn match_patients(
-    caller: Result<Caller, ApiError>,
+    caller: Result<ReadCaller, ApiError>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> FhirResult {
-    let caller = caller?;
+    let ReadCaller(caller) = caller?;
     let params: ParametersIn = parse_body(&req, &body)?;
     params.check(&["resource", "onlyCertainMatches", "count"])?;
     let resource = params

@@ -191,10 +191,20 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
     assert_eq!(status, 201, "{body}");
     let patient = body["id"].as_str().expect("an id").to_owned();
     let match_body = person("Revoke", "Check", "1970-01-01", "MRN-REV");
+    let fhir_match = serde_json::json!({"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": {
+            "resourceType": "Patient",
+            "name": [{"family": "Revoke", "given": ["Check"]}],
+            "birthDate": "1970-01-01",
+        }},
+    ]});
     let reads = [
         ("GET", format!("/api/v1/patients/{patient}"), None),
         ("GET", "/api/v1/patients?family=Revoke".to_owned(), None),
         ("POST", "/api/v1/match".to_owned(), Some(&match_body)),
+        ("GET", format!("/fhir/Patient/{patient}"), None),
+        ("GET", "/fhir/Patient?family=Revoke".to_owned(), None),
+        ("POST", "/fhir/Patient/$match".to_owned(), Some(&fhir_match)),
     ];
     for _ in 0..2 {
         for (method, path, body) in &reads {
@@ -202,6 +212,8 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
             assert_eq!(status, 200, "{method} {path}: {answer}");
         }
     }
+    // Each of those twelve reads left its audit row.
+    assert_eq!(reads_audited(&db, "ward-7").await, 12);
 
     let list = run_mpi_ok(&dir.path, &["keys", "list", "--database-url", url]);
     let line = list
@@ -215,11 +227,12 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
         &dir.path,
         &["keys", "revoke", "ward-7", "--database-url", url],
     );
-    // Refused at once, on the cached paths too.
+    // Refused at once, on the cached paths too, and without an audit row.
     for (method, path, body) in &reads {
         let (status, answer) = server.call(method, path, Some(&secret), &[], *body).await;
         assert_eq!(status, 401, "{method} {path}: {answer}");
     }
+    assert_eq!(reads_audited(&db, "ward-7").await, 12);
     let (status, body) = server
         .call("GET", "/api/v1/review-tasks", Some(&secret), &[], None)
         .await;
@@ -231,3 +244,15 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
     assert!(!gone.status.success());
 }
 both_backends!(keys_cli_create_list_revoke);
+
+/// Audit rows of lookups, searches and matches by the key named `actor`.
+async fn reads_audited(db: &TestDb, actor: &str) -> u64 {
+    use entity::audit_event;
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    audit_event::Entity::find()
+        .filter(audit_event::Column::Actor.eq(actor))
+        .filter(audit_event::Column::Action.is_in(["read", "search", "match"]))
+        .count(&db.conn)
+        .await
+        .expect("count audit rows")
+}
