@@ -50,6 +50,14 @@ pub const SERVER_JOURNAL_SIZE_LIMIT: i64 = 4 * service::WAL_RESTART_FRAMES * 409
 /// How often `mpi serve` checkpoints an SQLite WAL.
 pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 
+/// A pooled connection idle at least this long is pinged before it is handed out; one in use
+/// more recently is handed out as it is. A connection that breaks while busy (the server
+/// restarted, the network dropped) fails the statement it carries, and sqlx's own ping when the
+/// connection goes back to the pool then closes it, so it is not handed out again; a
+/// connection that broke while idle is caught by this ping. Pinging on every checkout, sqlx's
+/// default, put one more round trip in front of each statement.
+pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).
 pub const BULK_SQLITE_CACHE_KIB: i64 = 1024 * 1024;
 
@@ -71,6 +79,9 @@ async fn connect_with(
         .connect_timeout(settings.timeout())
         .acquire_timeout(settings.timeout())
         .max_connections(settings.pool_size())
+        // sqlx pings a pooled connection on every checkout by default: one more round trip
+        // before each statement (see `PING_AFTER_IDLE`).
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
     match kind {
         DatabaseKind::SqliteMemory => {

@@ -2,6 +2,9 @@
 
 use api::configuration::{DatabaseKind, DatabaseSettings};
 use api::database;
+use std::time::Duration;
+
+use migration::testing::{Backend, TestDb};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
@@ -167,4 +170,49 @@ async fn the_bundled_sqlite_has_a_stable_query_planner_and_no_memory_statistics(
         let used: i64 = row.try_get_by_index(0).expect("0 or 1");
         assert_eq!(used, 1, "SQLite was built without SQLITE_{option}");
     }
+}
+
+async fn backend_pid(db: &DatabaseConnection) -> i32 {
+    db.query_one_raw(Statement::from_string(
+        db.get_database_backend(),
+        "SELECT pg_backend_pid()",
+    ))
+    .await
+    .expect("pg_backend_pid()")
+    .expect("a row")
+    .try_get_by_index::<i32>(0)
+    .expect("a pid")
+}
+
+/// The server's pool pings a connection only once it has been idle for
+/// `database::PING_AFTER_IDLE`; that ping is what replaces a connection the server closed while
+/// it sat in the pool (a PostgreSQL restart, an idle timeout in a proxy).
+#[tokio::test]
+async fn a_server_connection_closed_while_idle_is_replaced_before_use() {
+    let db = TestDb::empty(Backend::Postgres).await;
+    // One connection, so the second query cannot be given another one that is still open.
+    let mut settings = DatabaseSettings::from_url(db.url.clone());
+    settings.max_connections = Some(1);
+    let pool = database::connect_server(&settings).await.expect("connect");
+    let first = backend_pid(&pool).await;
+    // The connection goes back to the pool in a task of sqlx's, after a ping of its own: wait
+    // for that, so the termination below hits a connection at rest.
+    while pool.get_postgres_connection_pool().num_idle() == 0 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let terminated = db
+        .conn
+        .query_one_raw(Statement::from_string(
+            db.conn.get_database_backend(),
+            format!("SELECT pg_terminate_backend({first})"),
+        ))
+        .await
+        .expect("pg_terminate_backend")
+        .expect("a row")
+        .try_get_by_index::<bool>(0)
+        .expect("a bool");
+    assert!(terminated);
+    tokio::time::sleep(database::PING_AFTER_IDLE + Duration::from_millis(200)).await;
+    let second = backend_pid(&pool).await;
+    assert_ne!(first, second, "the closed connection was handed out again");
 }
