@@ -10,6 +10,8 @@
 //! Appenders are serialised so the chain never forks: on PostgreSQL by a transaction-scoped
 //! advisory lock, on SQLite by the service's write gate (and SQLite's single writer).
 
+use std::sync::{Arc, Mutex};
+
 use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -397,20 +399,44 @@ pub async fn query<C: ConnectionTrait>(
 /// The audit rows of reads (`read`, `search`, `match`), appended in batches.
 ///
 /// A read changes nothing, so its audit row need not share a transaction with it; it only has
-/// to be committed before the answer leaves. Each row is handed to one task per service, which
-/// appends whatever has queued up meanwhile at once (one lock on the chain, one commit, so one
-/// disk flush for the whole batch) and then tells every waiting read that its row is stored.
-/// Concurrent reads therefore share commits instead of queueing for the chain's lock one commit
-/// at a time.
+/// to be committed before the answer leaves. Rows wait in one queue per service, and whatever
+/// has queued up is appended at once (one lock on the chain, one commit, so one disk flush for
+/// the whole batch), then every waiting read is told that its row is stored. Concurrent reads
+/// therefore share commits instead of queueing for the chain's lock one commit at a time.
+///
+/// Who appends: a read that finds nobody appending appends the batch that holds its own row
+/// itself, on its own task, so a read that comes alone is not handed to another thread and back
+/// (two wake-ups, each a context switch on a busy 2-core machine). Rows that queued up while
+/// that batch was being written are appended by a task on the service's runtime, batch after
+/// batch until the queue is empty; so no reader's answer waits for other readers' rows. A batch
+/// whose reader goes away in the middle of it (a cancelled request) is finished on that
+/// runtime ([`Finish`]).
 ///
 /// On SQLite a batch is a write transaction behind the service's write gate. On PostgreSQL it
 /// is one statement that takes the chain's lock itself ([`append_after`]), chained after the
-/// head this task last wrote or read: one round trip instead of five (BEGIN, lock, head, INSERT,
-/// COMMIT), which was most of a lookup by id. When another writer moved the head meanwhile, the
-/// task re-reads it and tries again; after [`READ_APPEND_ATTEMPTS`] such tries it appends in a
-/// transaction, as SQLite does.
+/// head this service last wrote or read: one round trip instead of five (BEGIN, lock, head,
+/// INSERT, COMMIT), which was most of a lookup by id. When another writer moved the head
+/// meanwhile, the head is read again and the append tried again; after
+/// [`READ_APPEND_ATTEMPTS`] such tries it appends in a transaction, as SQLite does.
 pub(crate) struct ReadAuditor {
-    queue: tokio::sync::mpsc::UnboundedSender<PendingRead>,
+    appender: Arc<Appender>,
+}
+
+struct Appender {
+    writer: crate::TxnOpener,
+    /// Where appending goes on when a reader has its own row stored, and where a cancelled
+    /// reader's batch is finished.
+    runtime: tokio::runtime::Handle,
+    queue: Mutex<Queue>,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<PendingRead>,
+    /// Whether a task is appending; it goes on until `pending` is empty.
+    appending: bool,
+    /// PostgreSQL: the chain's head as this service last wrote or read it (committed).
+    head: Option<String>,
 }
 
 struct PendingRead {
@@ -429,64 +455,42 @@ const READ_BATCH: usize = 1_000;
 const READ_APPEND_ATTEMPTS: usize = 4;
 
 impl ReadAuditor {
-    /// Starts the appending task on the current tokio runtime; it ends when the auditor is
-    /// dropped and the queue is empty.
+    /// An auditor whose background appending runs on the current tokio runtime.
     pub(crate) fn start(writer: crate::TxnOpener) -> ReadAuditor {
-        let (queue, mut pending) = tokio::sync::mpsc::unbounded_channel::<PendingRead>();
-        tokio::spawn(async move {
-            let mut batch = Vec::new();
-            // PostgreSQL: the chain's head as this task last wrote or read it (committed).
-            let mut head: Option<String> = None;
-            while let Some(first) = pending.recv().await {
-                batch.push(first);
-                while batch.len() < READ_BATCH {
-                    match pending.try_recv() {
-                        Ok(next) => batch.push(next),
-                        Err(_) => break,
-                    }
-                }
-                let (rows, waiting): (Vec<_>, Vec<_>) =
-                    batch.drain(..).map(|p| ((p.ctx, p.entry), p.done)).unzip();
-                let count = rows.len();
-                let outcome = append_reads(&writer, &mut head, rows)
-                    .await
-                    .map_err(|error| {
-                        let why = match &error {
-                            crate::Error::Db(cause) => cause.to_string(),
-                            other => other.to_string(),
-                        };
-                        tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
-                        why
-                    });
-                // A reader that went away still had its read recorded (or not): nothing to do.
-                match outcome {
-                    Ok(stored) => {
-                        for (done, stored) in waiting.into_iter().zip(stored) {
-                            let _ = done.send(Ok(stored));
-                        }
-                    }
-                    Err(why) => {
-                        for done in waiting {
-                            let _ = done.send(Err(why.clone()));
-                        }
-                    }
-                }
-            }
-        });
-        ReadAuditor { queue }
+        ReadAuditor {
+            appender: Arc::new(Appender {
+                writer,
+                runtime: tokio::runtime::Handle::current(),
+                queue: Mutex::new(Queue::default()),
+            }),
+        }
     }
 
     /// Appends the audit row of a read and waits until it is committed.
     pub(crate) async fn record(&self, ctx: &Ctx, entry: AuditEntry) -> Result<()> {
         let (done, stored) = tokio::sync::oneshot::channel();
-        let failed = |why: &str| crate::Error::Db(sea_orm::DbErr::Custom(why.to_owned()));
-        self.queue
-            .send(PendingRead {
+        let lead = {
+            let mut queue = self.appender.lock();
+            queue.pending.push(PendingRead {
                 ctx: ctx.clone(),
                 entry,
                 done,
+            });
+            !std::mem::replace(&mut queue.appending, true)
+        };
+        if lead {
+            let appender = self.appender.clone();
+            Finish::new(self.appender.runtime.clone(), async move {
+                appender.append_batch().await;
+                if appender.more_to_append() {
+                    let rest = appender.clone();
+                    appender.runtime.spawn(rest.append_all());
+                }
             })
-            .map_err(|_| failed("the audit appender has stopped"))?;
+            .run()
+            .await;
+        }
+        let failed = |why: &str| crate::Error::Db(sea_orm::DbErr::Custom(why.to_owned()));
         match stored.await {
             Ok(Ok(true)) => Ok(()),
             Ok(Ok(false)) => Err(Error::Unauthenticated("revoked key")),
@@ -496,8 +500,108 @@ impl ReadAuditor {
     }
 }
 
+impl Appender {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        // The queue stays consistent whatever panicked while holding it.
+        self.queue
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Whether rows are waiting; if none are, the appender is idle from now on.
+    fn more_to_append(&self) -> bool {
+        let mut queue = self.lock();
+        queue.appending = !queue.pending.is_empty();
+        queue.appending
+    }
+
+    /// Appends batch after batch until the queue is empty.
+    async fn append_all(self: Arc<Self>) {
+        loop {
+            self.append_batch().await;
+            if !self.more_to_append() {
+                return;
+            }
+        }
+    }
+
+    /// Appends the rows queued now (at most [`READ_BATCH`]) and tells their readers.
+    async fn append_batch(&self) {
+        let (batch, mut head) = {
+            let mut queue = self.lock();
+            let n = queue.pending.len().min(READ_BATCH);
+            let batch: Vec<PendingRead> = queue.pending.drain(..n).collect();
+            (batch, queue.head.take())
+        };
+        let (rows, waiting): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|p| ((p.ctx, p.entry), p.done))
+            .unzip();
+        let count = rows.len();
+        let outcome = append_reads(&self.writer, &mut head, rows)
+            .await
+            .map_err(|error| {
+                let why = match &error {
+                    crate::Error::Db(cause) => cause.to_string(),
+                    other => other.to_string(),
+                };
+                tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
+                why
+            });
+        self.lock().head = head;
+        // A reader that went away still had its read recorded (or not): nothing to do.
+        match outcome {
+            Ok(stored) => {
+                for (done, stored) in waiting.into_iter().zip(stored) {
+                    let _ = done.send(Ok(stored));
+                }
+            }
+            Err(why) => {
+                for done in waiting {
+                    let _ = done.send(Err(why.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Appending started on a reader's task. If that task drops it unfinished (the request was
+/// cancelled), the rest runs on the service's runtime: the other readers of the batch, and
+/// those queued behind it, are waiting for it.
+struct Finish {
+    work: Option<std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>>,
+    runtime: tokio::runtime::Handle,
+}
+
+impl Finish {
+    fn new(
+        runtime: tokio::runtime::Handle,
+        work: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> Finish {
+        Finish {
+            work: Some(Box::pin(work)),
+            runtime,
+        }
+    }
+
+    async fn run(mut self) {
+        if let Some(work) = self.work.as_mut() {
+            work.await;
+            self.work = None;
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        if let Some(work) = self.work.take() {
+            self.runtime.spawn(work);
+        }
+    }
+}
+
 /// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the PostgreSQL chain head
-/// the appending task knows, `None` when it must be read. Answers, row by row, whether the row
+/// the service last wrote or read, `None` when it must be read. Answers, row by row, whether the row
 /// was appended (`false`: its caller's unconfirmed key is no longer live, see
 /// [`Ctx::unconfirmed_key`]); the other rows of the batch are appended all the same.
 async fn append_reads(

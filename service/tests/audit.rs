@@ -4,6 +4,10 @@
 mod common;
 
 use common::*;
+use std::future::Future;
+use std::task::Poll;
+use std::time::Duration;
+
 use entity::audit_event;
 use migration::testing::Backend;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
@@ -208,6 +212,49 @@ async fn concurrent_reads_each_leave_a_row_before_they_answer_and_the_chain_hold
         let report = audit::verify(&db.conn).await.unwrap();
         assert!(report.ok, "{backend:?}: {report:?}");
         assert_eq!(report.rows, rows.len() as u64);
+    }
+}
+
+/// A read that found nobody appending appends its batch of audit rows itself, on its own task.
+/// When that task is dropped in the middle (as actix drops the handler of a request whose
+/// client went away), the batch is finished all the same, and the reads behind it are not left
+/// waiting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_cancelled_while_it_appends_leaves_nobody_waiting_and_its_row_stored() {
+    for backend in Backend::ALL {
+        let (db, mpi) = setup(backend).await;
+        let id = register(&mpi, margaret()).await.id();
+        for round in 0..5 {
+            let gone = ctx_as(&format!("gone-{round}"), Role::Registrar);
+            let mut cancelled = Box::pin(patients::get(&mpi, &gone, id));
+            // One poll: the read queues its row, finds nobody appending and starts the batch,
+            // which waits on the database.
+            let polled = std::future::poll_fn(|cx| Poll::Ready(cancelled.as_mut().poll(cx))).await;
+            assert!(
+                polled.is_pending(),
+                "{backend:?}: the read finished in one poll"
+            );
+            drop(cancelled);
+            let next = ctx_as(&format!("next-{round}"), Role::Registrar);
+            tokio::time::timeout(Duration::from_secs(10), patients::get(&mpi, &next, id))
+                .await
+                .unwrap_or_else(|_| panic!("{backend:?}: the read after a cancelled one hangs"))
+                .unwrap();
+        }
+        let rows = chain(&db).await;
+        let mut actors: Vec<&str> = rows
+            .iter()
+            .filter(|r| r.action == "read")
+            .map(|r| r.actor.as_str())
+            .collect();
+        actors.sort_unstable();
+        let mut expected: Vec<String> = (0..5)
+            .flat_map(|i| [format!("gone-{i}"), format!("next-{i}")])
+            .collect();
+        expected.sort_unstable();
+        assert_eq!(actors, expected, "{backend:?}");
+        let report = audit::verify(&db.conn).await.unwrap();
+        assert!(report.ok, "{backend:?}: {report:?}");
     }
 }
 
