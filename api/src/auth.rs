@@ -72,10 +72,11 @@ fn meta(req: &HttpRequest) -> RequestMeta {
 
 /// An authenticated request to a handler whose use case always appends a read's audit row
 /// before it answers: `GET /patients/{id}`, the patient search and `POST /match` (and their FHIR
-/// twins: read, search and `$match`), the hot paths of a registration desk. A key this server checked against the database within the last
-/// minute is taken from its cache without a query, and the audit append confirms that the key
-/// is still live (see `service::keys::authenticate_read`): a revoked key is refused as promptly
-/// as with [`Caller`], one database round trip sooner for every live one.
+/// twins: read, search and `$match`), the hot paths of a registration desk. A key this server
+/// checked against the database within the last minute is taken from its cache without a
+/// query, and the audit append confirms that the key is still live (see
+/// `service::keys::authenticate_read`): a revoked key is refused as promptly as with
+/// [`Caller`], one database round trip sooner for every live one.
 pub struct ReadCaller(pub Caller);
 
 /// What both extractors share: the bearer secret, the request's metadata, and how the key is

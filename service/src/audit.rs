@@ -479,16 +479,10 @@ impl ReadAuditor {
             !std::mem::replace(&mut queue.appending, true)
         };
         if lead {
-            let appender = self.appender.clone();
-            Finish::new(self.appender.runtime.clone(), async move {
-                appender.append_batch().await;
-                if appender.more_to_append() {
-                    let rest = appender.clone();
-                    appender.runtime.spawn(rest.append_all());
-                }
-            })
-            .run()
-            .await;
+            let runtime = self.appender.runtime.clone();
+            Finish::new(runtime, self.appender.clone().lead())
+                .run()
+                .await;
         }
         let failed = |why: &str| crate::Error::Db(sea_orm::DbErr::Custom(why.to_owned()));
         match stored.await {
@@ -513,6 +507,15 @@ impl Appender {
         let mut queue = self.lock();
         queue.appending = !queue.pending.is_empty();
         queue.appending
+    }
+
+    /// A reader's part: appends the batch holding its own row, and leaves any rows queued
+    /// meanwhile to [`Appender::append_all`] on the service's runtime.
+    async fn lead(self: Arc<Self>) {
+        self.append_batch().await;
+        if self.more_to_append() {
+            self.runtime.clone().spawn(self.append_all());
+        }
     }
 
     /// Appends batch after batch until the queue is empty.
@@ -601,8 +604,8 @@ impl Drop for Finish {
 }
 
 /// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the PostgreSQL chain head
-/// the service last wrote or read, `None` when it must be read. Answers, row by row, whether the row
-/// was appended (`false`: its caller's unconfirmed key is no longer live, see
+/// the service last wrote or read, `None` when it must be read. Answers, row by row, whether
+/// the row was appended (`false`: its caller's unconfirmed key is no longer live, see
 /// [`Ctx::unconfirmed_key`]); the other rows of the batch are appended all the same.
 async fn append_reads(
     writer: &crate::TxnOpener,

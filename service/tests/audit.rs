@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::*;
 use std::future::Future;
 use std::task::Poll;
 use std::time::Duration;
 
+use common::*;
 use entity::audit_event;
 use migration::testing::Backend;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};

@@ -1,6 +1,8 @@
 //! Bearer keys: 401 without a valid key, 403 for a role that may not, the `mpi keys` commands.
 
+use entity::audit_event;
 use migration::testing::{Backend, TestDb};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use service::context::Role;
 
@@ -191,7 +193,7 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
     assert_eq!(status, 201, "{body}");
     let patient = body["id"].as_str().expect("an id").to_owned();
     let match_body = person("Revoke", "Check", "1970-01-01", "MRN-REV");
-    let fhir_match = serde_json::json!({"resourceType": "Parameters", "parameter": [
+    let fhir_match = json!({"resourceType": "Parameters", "parameter": [
         {"name": "resource", "resource": {
             "resourceType": "Patient",
             "name": [{"family": "Revoke", "given": ["Check"]}],
@@ -247,8 +249,6 @@ both_backends!(keys_cli_create_list_revoke);
 
 /// Audit rows of lookups, searches and matches by the key named `actor`.
 async fn reads_audited(db: &TestDb, actor: &str) -> u64 {
-    use entity::audit_event;
-    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     audit_event::Entity::find()
         .filter(audit_event::Column::Actor.eq(actor))
         .filter(audit_event::Column::Action.is_in(["read", "search", "match"]))

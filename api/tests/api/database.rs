@@ -1,9 +1,9 @@
 //! How `mpi` opens databases: SQLite pragmas, in-memory SQLite, readiness.
 
-use api::configuration::{DatabaseKind, DatabaseSettings};
-use api::database;
 use std::time::Duration;
 
+use api::configuration::{DatabaseKind, DatabaseSettings};
+use api::database;
 use migration::testing::{Backend, TestDb};
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
