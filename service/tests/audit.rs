@@ -3,14 +3,12 @@
 
 mod common;
 
-use std::future::Future;
-use std::task::Poll;
 use std::time::Duration;
 
 use common::*;
 use entity::audit_event;
 use migration::testing::Backend;
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, TransactionTrait};
 use service::audit::{self, AuditEntry, AuditFilter, GENESIS};
 use service::context::{Ctx, RequestMeta, Role};
 use service::keys;
@@ -225,16 +223,17 @@ async fn a_read_cancelled_while_it_appends_leaves_nobody_waiting_and_its_row_sto
         let (db, mpi) = setup(backend).await;
         let id = register(&mpi, margaret()).await.id();
         for round in 0..5 {
+            // The chain's lock is held elsewhere, so the read that starts the batch is still
+            // appending when its request is dropped.
+            let holder = hold_chain_lock(&db).await;
             let gone = ctx_as(&format!("gone-{round}"), Role::Registrar);
-            let mut cancelled = Box::pin(patients::get(&mpi, &gone, id));
-            // One poll: the read queues its row, finds nobody appending and starts the batch,
-            // which waits on the database.
-            let polled = std::future::poll_fn(|cx| Poll::Ready(cancelled.as_mut().poll(cx))).await;
+            let cancelled = patients::get(&mpi, &gone, id);
+            let dropped = tokio::time::timeout(Duration::from_millis(100), cancelled).await;
             assert!(
-                polled.is_pending(),
-                "{backend:?}: the read finished in one poll"
+                dropped.is_err(),
+                "{backend:?}: the read answered past the lock"
             );
-            drop(cancelled);
+            holder.rollback().await.unwrap();
             let next = ctx_as(&format!("next-{round}"), Role::Registrar);
             tokio::time::timeout(Duration::from_secs(10), patients::get(&mpi, &next, id))
                 .await
@@ -301,6 +300,18 @@ async fn two_services_on_one_database_read_and_write_in_turn_and_the_chain_holds
 }
 
 /// Every audit row, in chain (`seq`) order.
+/// A transaction holding the audit chain's lock: PostgreSQL's advisory lock, SQLite's write
+/// lock.
+async fn hold_chain_lock(db: &migration::testing::TestDb) -> sea_orm::DatabaseTransaction {
+    let txn = db.conn.begin().await.unwrap();
+    let sql = match db.backend {
+        Backend::Postgres => format!("SELECT pg_advisory_xact_lock({})", audit::ADVISORY_LOCK_KEY),
+        Backend::Sqlite => "UPDATE audit_event SET seq = seq WHERE 0".to_owned(),
+    };
+    txn.execute_unprepared(&sql).await.unwrap();
+    txn
+}
+
 async fn chain(db: &migration::testing::TestDb) -> Vec<audit_event::Model> {
     audit_event::Entity::find()
         .order_by_asc(audit_event::Column::Seq)
