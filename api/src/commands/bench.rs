@@ -125,6 +125,8 @@ pub struct BenchReport {
     pub statuses: BTreeMap<u16, u64>,
     /// Requests that got no HTTP answer (connection refused, reset, timeout).
     pub errors: u64,
+    /// Why the first of them got none (the client's error with its causes).
+    pub first_error: Option<String>,
 }
 
 impl BenchReport {
@@ -142,6 +144,7 @@ impl BenchReport {
             "max_ms": self.max_ms,
             "statuses": self.statuses.iter().map(|(k, v)| (k.to_string(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "errors": self.errors,
+            "first_error": self.first_error,
         })
     }
 }
@@ -367,6 +370,7 @@ struct ClientTally {
     latencies_us: Vec<u64>,
     statuses: BTreeMap<u16, u64>,
     errors: u64,
+    first_error: Option<String>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -416,9 +420,9 @@ async fn drive(
                     Ok(answer) => {
                         let status = answer.status().as_u16();
                         // Read the whole body: the request is done when the answer is.
-                        answer.bytes().await.ok().map(|_| status)
+                        answer.bytes().await.map(|_| status)
                     }
-                    Err(_) => None,
+                    Err(error) => Err(error),
                 };
                 let done = Instant::now();
                 if scheduled >= measure_from {
@@ -426,8 +430,13 @@ async fn drive(
                         .latencies_us
                         .push(done.duration_since(scheduled).as_micros() as u64);
                     match status {
-                        Some(s) => *tally.statuses.entry(s).or_default() += 1,
-                        None => tally.errors += 1,
+                        Ok(s) => *tally.statuses.entry(s).or_default() += 1,
+                        Err(error) => {
+                            tally.errors += 1;
+                            tally
+                                .first_error
+                                .get_or_insert_with(|| format!("{:#}", anyhow::Error::new(error)));
+                        }
                     }
                 }
                 // Client `me` takes requests me, me + clients, ...: in rate mode these are its
@@ -445,6 +454,7 @@ async fn drive(
                 *all.statuses.entry(s).or_default() += n;
             }
             all.errors += t.errors;
+            all.first_error = all.first_error.or(t.first_error);
         }
     }
     let seconds = measured.as_secs_f64();
@@ -470,6 +480,7 @@ async fn drive(
         max_ms: lat.last().map_or(0.0, |&us| us as f64 / 1000.0),
         statuses: all.statuses,
         errors: all.errors,
+        first_error: all.first_error,
     }
 }
 
@@ -500,6 +511,9 @@ fn write_text(out: &mut dyn Write, r: &BenchReport, rate: Option<f64>) -> anyhow
         statuses.join("  "),
         r.errors
     )?;
+    if let Some(why) = &r.first_error {
+        writeln!(out, "first request without an answer: {why}")?;
+    }
     Ok(())
 }
 
