@@ -16,7 +16,10 @@
 //! 8. identifiers indexed by two disjoint partial indexes (live holders, retired holders);
 //! 9. the unused telecom (system, value) index dropped;
 //! 10. SQLite change-capture triggers that read the clock once per log row and turn each UUID
-//!     into hex once.
+//!     into hex once;
+//! 11. SQLite change-capture triggers that render each UUID column once per log row;
+//! 12. on SQLite, the audit chain's fork guard as a trigger (a row must follow the last row)
+//!     instead of two UNIQUE indexes on random hashes.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -35,7 +38,10 @@ mod m20261201_000008_split_identifier_index;
 mod m20261201_000009_drop_unused_telecom_index;
 mod m20261201_000010_lean_sqlite_change_capture;
 mod m20261202_000011_render_each_uuid_once;
+mod m20261202_000012_sqlite_audit_chain_trigger;
 pub mod vocab;
+
+pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
 
 /// Runs the MPI schema migrations in order.
 pub struct Migrator;
@@ -55,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_drop_unused_telecom_index::Migration),
             Box::new(m20261201_000010_lean_sqlite_change_capture::Migration),
             Box::new(m20261202_000011_render_each_uuid_once::Migration),
+            Box::new(m20261202_000012_sqlite_audit_chain_trigger::Migration),
         ]
     }
 }

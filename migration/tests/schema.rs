@@ -62,9 +62,10 @@ async fn snapshot(conn: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
 }
 
 /// Migrations that change only the SQLite schema.
-const SQLITE_ONLY: [&str; 2] = [
+const SQLITE_ONLY: [&str; 3] = [
     "m20261201_000010_lean_sqlite_change_capture",
     "m20261202_000011_render_each_uuid_once",
+    "m20261202_000012_sqlite_audit_chain_trigger",
 ];
 
 #[tokio::test]
@@ -135,9 +136,9 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
         }
         let triggers = first.iter().filter(|o| o.starts_with("trigger ")).count();
         // 6 tracked tables x (3 capture triggers, + no-truncate on PG), 2 append-only tables x 2,
-        // and the live-flag triggers (SQLite 3, PG 2).
+        // the live-flag triggers (SQLite 3, PG 2), and SQLite's audit chain guard.
         let expected = match backend {
-            Backend::Sqlite => 6 * 3 + 2 * 2 + 3,
+            Backend::Sqlite => 6 * 3 + 2 * 2 + 3 + 1,
             Backend::Postgres => 6 * 4 + 2 * 2 + 2,
         };
         assert_eq!(triggers, expected, "{backend:?}: {first:#?}");

@@ -8,7 +8,9 @@
 //! The sequence number is not hashed: the chain itself fixes the order.
 //!
 //! Appenders are serialised so the chain never forks: on PostgreSQL by a transaction-scoped
-//! advisory lock, on SQLite by the service's write gate (and SQLite's single writer).
+//! advisory lock, on SQLite by the service's write gate (and SQLite's single writer). The
+//! schema refuses a fork all the same: on PostgreSQL `prev_hash` is UNIQUE, on SQLite a trigger
+//! admits only a row that follows the chain's last row.
 
 use std::sync::{Arc, Mutex};
 
@@ -32,6 +34,11 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 
 /// Key of the PostgreSQL advisory lock that serialises audit appenders ("mpiaudit" in ASCII).
 pub const ADVISORY_LOCK_KEY: i64 = 0x6d70_6961_7564_6974;
+
+/// The message with which SQLite refuses an audit row that does not follow the chain's last
+/// row (the trigger of migration 12, whose text is `migration::AUDIT_FORK_REFUSED`).
+pub const SQLITE_FORK_REFUSED: &str =
+    "audit_event: prev_hash is not the hash of the chain's last row";
 
 /// What one audit row says happened (who and through which request come from the [`Ctx`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -203,13 +210,16 @@ fn chained(
     (models, prev_hash)
 }
 
-/// Appends `rows` on PostgreSQL in ONE statement outside any transaction, chained after
-/// `head` as the caller last knew it, and returns the new head. The statement takes the chain's
+/// Appends `rows` in ONE statement outside any transaction, chained after `head` as the
+/// caller last knew it, and returns the new head. On PostgreSQL the statement takes the chain's
 /// advisory lock itself before it inserts (so it waits for a use case's transaction that
-/// appends, as [`append`] does). When `head` is no longer the chain's last row, that row's
-/// successor already carries it as `prev_hash`, and `prev_hash` is UNIQUE: the statement fails
-/// with a unique violation, writes nothing, and the caller re-reads the head. So `head` must be
-/// a committed hash: one read from the table, or returned by a successful call.
+/// appends, as [`append`] does); on SQLite the caller holds the write gate, and the statement
+/// takes the database's write lock before it reads anything. When `head` is no longer the
+/// chain's last row, the statement fails ([`refused_as_stale`]) and writes nothing, and the
+/// caller re-reads the head: on PostgreSQL the last row's successor already carries `head` as
+/// `prev_hash`, which is UNIQUE; on SQLite a trigger refuses a row that does not follow the
+/// last row. So `head` must be a committed hash: one read from the table, or returned by a
+/// successful call.
 ///
 /// `keys` are the rows' unconfirmed keys ([`Ctx::unconfirmed_key`]): unless every one of them
 /// is live, the statement inserts nothing and the answer is `None`.
@@ -220,27 +230,35 @@ async fn append_after(
     keys: &[String],
 ) -> std::result::Result<Option<String>, DbErr> {
     let expected = rows.len() as u64;
+    let backend = db.get_database_backend();
     let (models, last) = chained(head, rows);
-    let insert = audit_event::Entity::insert_many(models).build(DbBackend::Postgres);
-    // `INSERT INTO "audit_event" (..) VALUES (..), (..)` becomes
-    // `WITH chain_lock .. INSERT INTO "audit_event" (..) SELECT v.* FROM chain_lock, (VALUES ..) v`:
-    // every row joins the lock's one row, so the lock is held before the first row is formed
-    // (and its `seq` drawn), and until the statement's own transaction commits.
+    let insert = audit_event::Entity::insert_many(models).build(backend);
     let Some((columns, values)) = insert.sql.split_once(" VALUES ") else {
         return Err(DbErr::Custom(format!(
             "unexpected audit INSERT: {}",
             insert.sql
         )));
     };
-    let mut sql = format!(
-        "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})) \
-         {columns} SELECT v.* FROM chain_lock, (VALUES {values}) AS v"
-    );
+    let mut sql = if backend == DbBackend::Postgres {
+        // `INSERT INTO "audit_event" (..) VALUES (..), (..)` becomes
+        // `WITH chain_lock .. INSERT INTO "audit_event" (..) SELECT v.* FROM chain_lock, (VALUES ..) v`:
+        // every row joins the lock's one row, so the lock is held before the first row is
+        // formed (and its `seq` drawn), and until the statement's own transaction commits.
+        format!(
+            "WITH chain_lock AS MATERIALIZED (SELECT pg_advisory_xact_lock({ADVISORY_LOCK_KEY})) \
+             {columns} SELECT v.* FROM chain_lock, (VALUES {values}) AS v"
+        )
+    } else {
+        format!("{columns} SELECT * FROM (VALUES {values})")
+    };
     let mut values = insert.values.map(|v| v.0).unwrap_or_default();
     if !keys.is_empty() {
         let first = values.len() + 1;
         let params: Vec<String> = (first..first + keys.len())
-            .map(|n| format!("${n}"))
+            .map(|n| match backend {
+                DbBackend::Postgres => format!("${n}"),
+                _ => "?".to_owned(),
+            })
             .collect();
         sql.push_str(&format!(
             " WHERE (SELECT count(*) FROM api_key WHERE revoked_at IS NULL AND key_hash IN ({})) = {}",
@@ -250,13 +268,15 @@ async fn append_after(
         values.extend(keys.iter().map(|k| k.clone().into()));
     }
     let done = db
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            sql,
-            values,
-        ))
+        .execute_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     Ok((done.rows_affected() == expected).then_some(last))
+}
+
+/// Whether [`append_after`] failed because its head was not the chain's last row.
+fn refused_as_stale(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+        || error.to_string().contains(SQLITE_FORK_REFUSED)
 }
 
 /// The hash a row should carry, computed from its `prev_hash` and content.
@@ -412,12 +432,14 @@ pub async fn query<C: ConnectionTrait>(
 /// whose reader goes away in the middle of it (a cancelled request) is finished on that
 /// runtime ([`Finish`]).
 ///
-/// On SQLite a batch is a write transaction behind the service's write gate. On PostgreSQL it
-/// is one statement that takes the chain's lock itself ([`append_after`]), chained after the
-/// head this service last wrote or read: one round trip instead of five (BEGIN, lock, head,
-/// INSERT, COMMIT), which was most of a lookup by id. When another writer moved the head
-/// meanwhile, the head is read again and the append tried again; after
-/// [`READ_APPEND_ATTEMPTS`] such tries it appends in a transaction, as SQLite does.
+/// A batch is one statement that appends it after the chain's head as this service last wrote
+/// or read it ([`append_after`]); on SQLite behind the service's write gate, on PostgreSQL
+/// taking the chain's lock itself. One round trip instead of five (BEGIN, lock or key check,
+/// head, INSERT, COMMIT): on PostgreSQL that was most of a lookup by id, and on SQLite each
+/// statement is a hand-off to the connection's worker thread and back. When another writer
+/// moved the head meanwhile (any write use case appends its own rows), the head is read again
+/// and the append tried again; after [`READ_APPEND_ATTEMPTS`] such tries, or when a caller's
+/// key is no longer live, the batch is appended in a write transaction.
 pub(crate) struct ReadAuditor {
     appender: Arc<Appender>,
 }
@@ -435,7 +457,7 @@ struct Queue {
     pending: Vec<PendingRead>,
     /// Whether a task is appending; it goes on until `pending` is empty.
     appending: bool,
-    /// PostgreSQL: the chain's head as this service last wrote or read it (committed).
+    /// The chain's head as this service's read auditing last wrote or read it (committed).
     head: Option<String>,
 }
 
@@ -450,8 +472,7 @@ struct PendingRead {
 /// Most rows one batch (one transaction) appends.
 const READ_BATCH: usize = 1_000;
 
-/// One-statement appends a batch of reads tries on PostgreSQL before it takes the lock in a
-/// transaction of its own.
+/// One-statement appends a batch of reads tries before it appends in a write transaction.
 const READ_APPEND_ATTEMPTS: usize = 4;
 
 impl ReadAuditor {
@@ -603,7 +624,7 @@ impl Drop for Finish {
     }
 }
 
-/// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the PostgreSQL chain head
+/// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the chain head
 /// the service last wrote or read, `None` when it must be read. Answers, row by row, whether
 /// the row was appended (`false`: its caller's unconfirmed key is no longer live, see
 /// [`Ctx::unconfirmed_key`]); the other rows of the batch are appended all the same.
@@ -614,7 +635,8 @@ async fn append_reads(
 ) -> Result<Vec<bool>> {
     let db = writer.db();
     let wanted = unconfirmed_keys(&rows);
-    if db.get_database_backend() == DbBackend::Postgres && rows.len() <= INSERT_CHUNK {
+    if rows.len() <= INSERT_CHUNK {
+        let _gate = writer.pass_gate().await;
         for _ in 0..READ_APPEND_ATTEMPTS {
             let known = match head.take() {
                 Some(known) => known,
@@ -628,8 +650,7 @@ async fn append_reads(
                 // A key is no longer live: the transaction below sorts out which rows stay.
                 Ok(None) => break,
                 // Another writer appended after `known`: read the head again.
-                Err(error)
-                    if matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_))) => {}
+                Err(error) if refused_as_stale(&error) => {}
                 Err(error) => return Err(error.into()),
             }
         }

@@ -229,12 +229,18 @@ impl TxnOpener {
         &self.db
     }
 
-    /// See [`Mpi::write_txn`].
-    pub(crate) async fn open(&self) -> Result<WriteTxn> {
-        let guard = match &self.gate {
+    /// Waits for the write gate on SQLite (`None` on PostgreSQL, which has none): what a
+    /// statement that writes outside [`TxnOpener::open`]'s transactions holds while it runs.
+    pub(crate) async fn pass_gate(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.gate {
             Some(gate) => Some(gate.clone().lock_owned().await),
             None => None,
-        };
+        }
+    }
+
+    /// See [`Mpi::write_txn`].
+    pub(crate) async fn open(&self) -> Result<WriteTxn> {
+        let guard = self.pass_gate().await;
         // The gate orders this process's writers; BEGIN IMMEDIATE makes writers in other
         // processes (`mpi import`, a second server on the same file) wait for the busy timeout
         // instead of failing when a deferred read lock would have to be upgraded.

@@ -299,7 +299,6 @@ async fn two_services_on_one_database_read_and_write_in_turn_and_the_chain_holds
     }
 }
 
-/// Every audit row, in chain (`seq`) order.
 /// A transaction holding the audit chain's lock: PostgreSQL's advisory lock, SQLite's write
 /// lock.
 async fn hold_chain_lock(db: &migration::testing::TestDb) -> sea_orm::DatabaseTransaction {
@@ -312,6 +311,7 @@ async fn hold_chain_lock(db: &migration::testing::TestDb) -> sea_orm::DatabaseTr
     txn
 }
 
+/// Every audit row, in chain (`seq`) order.
 async fn chain(db: &migration::testing::TestDb) -> Vec<audit_event::Model> {
     audit_event::Entity::find()
         .order_by_asc(audit_event::Column::Seq)
@@ -429,4 +429,11 @@ async fn a_revoked_key_from_the_cache_is_refused_with_its_read_and_leaves_no_row
         let stored = patients::get(&mpi, &desk(), id).await.unwrap();
         assert_eq!(stored.version(), 1, "{backend:?}");
     }
+}
+
+#[test]
+fn the_service_knows_the_text_of_sqlites_fork_guard() {
+    // A stale head is recognised by this text (and then re-read); if the two drifted apart, a
+    // read's audit append on SQLite would fail instead of trying again.
+    assert_eq!(audit::SQLITE_FORK_REFUSED, migration::AUDIT_FORK_REFUSED);
 }
