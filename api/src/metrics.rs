@@ -25,7 +25,8 @@ pub struct Metrics {
     pub requests: IntCounterVec,
     /// `mpi_http_request_duration_seconds{method, route, status}`.
     pub request_duration: HistogramVec,
-    /// `mpi_match_duration_seconds`: time to rank candidates in `POST /match`.
+    /// `mpi_match_duration_seconds`: time to answer a `POST /match` once its body is read:
+    /// ranking the candidates and committing the match's audit row.
     pub match_duration: Histogram,
     /// `mpi_match_candidates`: candidates returned per match.
     pub match_candidates: Histogram,
@@ -61,7 +62,7 @@ impl Metrics {
         let match_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "mpi_match_duration_seconds",
-                "Time to rank candidates for POST /match, in seconds",
+                "Time to rank the candidates of POST /match and commit its audit row, in seconds",
             )
             .buckets(vec![
                 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5,
