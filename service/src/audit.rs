@@ -469,7 +469,7 @@ struct PendingRead {
     done: tokio::sync::oneshot::Sender<std::result::Result<bool, String>>,
 }
 
-/// Most rows one batch (one transaction) appends.
+/// Most rows one batch (one statement, or one transaction) appends.
 const READ_BATCH: usize = 1_000;
 
 /// One-statement appends a batch of reads tries before it appends in a write transaction.

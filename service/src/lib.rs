@@ -396,7 +396,7 @@ impl Mpi {
 
     /// Records the audit row of a read (`read`, `search`, `match`) and waits until it is
     /// committed: call it after the read and before answering. Rows of concurrent reads are
-    /// appended together, in one transaction (see `audit::ReadAuditor`). Writes append their
+    /// appended together, in one statement (see `audit::ReadAuditor`). Writes append their
     /// rows inside their own transaction with [`audit::record`] instead.
     ///
     /// When the caller's key came from the key cache ([`Ctx::unconfirmed_key`]), the row is
