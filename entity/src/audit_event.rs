@@ -1,8 +1,8 @@
 //! `audit_event`: the append-only, hash-chained audit trail (the database rejects UPDATE and
 //! DELETE). Each row carries the previous row's hash in `prev_hash`, and two writers appending
 //! after the same row cannot fork the chain: the second is refused and must retry on the new
-//! head (on PostgreSQL `prev_hash` and `hash` are each unique; on SQLite a trigger admits only
-//! a row whose `prev_hash` is the hash of the last row).
+//! head (on both engines a trigger admits only a row whose `prev_hash` is the hash of the last
+//! row).
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};

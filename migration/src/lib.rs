@@ -19,7 +19,8 @@
 //!     into hex once;
 //! 11. SQLite change-capture triggers that render each UUID column once per log row;
 //! 12. on SQLite, the audit chain's fork guard as a trigger (a row must follow the last row)
-//!     instead of two UNIQUE indexes on random hashes.
+//!     instead of two UNIQUE indexes on random hashes;
+//! 13. the same on PostgreSQL (the trigger also takes the chain's advisory lock).
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -39,9 +40,11 @@ mod m20261201_000009_drop_unused_telecom_index;
 mod m20261201_000010_lean_sqlite_change_capture;
 mod m20261202_000011_render_each_uuid_once;
 mod m20261202_000012_sqlite_audit_chain_trigger;
+mod m20261203_000013_postgres_audit_chain_trigger;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
+pub use m20261203_000013_postgres_audit_chain_trigger::AUDIT_CHAIN_LOCK_KEY;
 
 /// Runs the MPI schema migrations in order.
 pub struct Migrator;
@@ -62,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_lean_sqlite_change_capture::Migration),
             Box::new(m20261202_000011_render_each_uuid_once::Migration),
             Box::new(m20261202_000012_sqlite_audit_chain_trigger::Migration),
+            Box::new(m20261203_000013_postgres_audit_chain_trigger::Migration),
         ]
     }
 }

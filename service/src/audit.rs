@@ -9,8 +9,8 @@
 //!
 //! Appenders are serialised so the chain never forks: on PostgreSQL by a transaction-scoped
 //! advisory lock, on SQLite by the service's write gate (and SQLite's single writer). The
-//! schema refuses a fork all the same: on PostgreSQL `prev_hash` is UNIQUE, on SQLite a trigger
-//! admits only a row that follows the chain's last row.
+//! schema refuses a fork all the same: on both engines a trigger admits only a row that follows
+//! the chain's last row (on PostgreSQL it takes the same advisory lock first).
 
 use std::sync::{Arc, Mutex};
 
@@ -19,7 +19,7 @@ use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
     DbBackend, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait, SqlErr, Statement,
+    QueryTrait, Statement,
 };
 use serde::Serialize;
 use serde_json::Value;
@@ -32,13 +32,13 @@ use crate::{Ctx, Error, Page, Result, keys, page_bounds};
 /// `prev_hash` of the first row: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Key of the PostgreSQL advisory lock that serialises audit appenders ("mpiaudit" in ASCII).
+/// Key of the PostgreSQL advisory lock that serialises audit appenders ("mpiaudit" in ASCII;
+/// the schema's trigger takes it too: `migration::AUDIT_CHAIN_LOCK_KEY`).
 pub const ADVISORY_LOCK_KEY: i64 = 0x6d70_6961_7564_6974;
 
-/// The message with which SQLite refuses an audit row that does not follow the chain's last
-/// row (the trigger of migration 12, whose text is `migration::AUDIT_FORK_REFUSED`).
-pub const SQLITE_FORK_REFUSED: &str =
-    "audit_event: prev_hash is not the hash of the chain's last row";
+/// The message with which the schema refuses an audit row that does not follow the chain's last
+/// row (the triggers of migrations 12 and 13, whose text is `migration::AUDIT_FORK_REFUSED`).
+pub const FORK_REFUSED: &str = "audit_event: prev_hash is not the hash of the chain's last row";
 
 /// What one audit row says happened (who and through which request come from the [`Ctx`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -216,9 +216,8 @@ fn chained(
 /// appends, as [`append`] does); on SQLite the caller holds the write gate, and the statement
 /// takes the database's write lock before it reads anything. When `head` is no longer the
 /// chain's last row, the statement fails ([`refused_as_stale`]) and writes nothing, and the
-/// caller re-reads the head: on PostgreSQL the last row's successor already carries `head` as
-/// `prev_hash`, which is UNIQUE; on SQLite a trigger refuses a row that does not follow the
-/// last row. So `head` must be a committed hash: one read from the table, or returned by a
+/// caller re-reads the head: the schema's trigger refuses a row that does not follow the last
+/// row. So `head` must be a committed hash: one read from the table, or returned by a
 /// successful call.
 ///
 /// `keys` are the rows' unconfirmed keys ([`Ctx::unconfirmed_key`]): unless every one of them
@@ -275,8 +274,7 @@ async fn append_after(
 
 /// Whether [`append_after`] failed because its head was not the chain's last row.
 fn refused_as_stale(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
-        || error.to_string().contains(SQLITE_FORK_REFUSED)
+    error.to_string().contains(FORK_REFUSED)
 }
 
 /// The hash a row should carry, computed from its `prev_hash` and content.

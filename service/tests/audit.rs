@@ -432,8 +432,11 @@ async fn a_revoked_key_from_the_cache_is_refused_with_its_read_and_leaves_no_row
 }
 
 #[test]
-fn the_service_knows_the_text_of_sqlites_fork_guard() {
+fn the_service_knows_the_schemas_fork_guard() {
     // A stale head is recognised by this text (and then re-read); if the two drifted apart, a
-    // read's audit append on SQLite would fail instead of trying again.
-    assert_eq!(audit::SQLITE_FORK_REFUSED, migration::AUDIT_FORK_REFUSED);
+    // read's audit append would fail instead of trying again.
+    assert_eq!(audit::FORK_REFUSED, migration::AUDIT_FORK_REFUSED);
+    // The PostgreSQL trigger takes the appenders' lock: with another key, appenders and the
+    // trigger would not serialise each other.
+    assert_eq!(audit::ADVISORY_LOCK_KEY, migration::AUDIT_CHAIN_LOCK_KEY);
 }
