@@ -436,14 +436,8 @@ async fn postgres_serialises_every_audit_writer_and_refuses_old_snapshots() -> a
     let first = db.conn.begin().await?;
     first.execute_unprepared(&append("h1", "h2")).await?;
     // ... so a second one, on another connection, also claiming to follow h1, waits for it.
-    let conn = db.conn.clone();
-    let second = tokio::spawn(async move {
-        conn.execute_unprepared(
-            "INSERT INTO audit_event (actor, action, prev_hash, hash, created_by, updated_by) \
-             VALUES ('k', 'a', 'h1', 'h3', 'k', 'k')",
-        )
-        .await
-    });
+    let (conn, fork) = (db.conn.clone(), append("h1", "h3"));
+    let second = tokio::spawn(async move { conn.execute_unprepared(&fork).await });
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(!second.is_finished(), "the second writer did not wait");
     first.commit().await?;
