@@ -7,7 +7,7 @@
 //! changes made by other processes. Each entry remembers the patient version it was built
 //! from, so a late refresh carrying an older version never overwrites a newer one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
@@ -159,6 +159,41 @@ impl PatientIndex {
             }
             Some(r) => self.write().take_out(id, Some(r.patient.version)),
             None => self.write().take_out(id, None),
+        }
+        Ok(())
+    }
+
+    /// [`PatientIndex::refresh_patient`] for many patients, as a catch-up needs after another
+    /// process wrote thousands: [`REFRESH_CHUNK`] patients per statement, normalized on the
+    /// rayon pool (not on the async runtime), put in under one write lock per chunk.
+    pub async fn refresh_patients<C: ConnectionTrait>(&self, db: &C, ids: &[Uuid]) -> Result<()> {
+        for chunk in ids.chunks(REFRESH_CHUNK) {
+            let records = PatientRecord::load_many(db, chunk).await?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            rayon::spawn(move || {
+                let refreshed: Vec<Refreshed> = records.par_iter().map(Refreshed::of).collect();
+                let _ = tx.send(refreshed);
+            });
+            let refreshed = rx.await.map_err(|_| {
+                sea_orm::DbErr::Custom("normalizing refreshed patients failed".to_owned())
+            })?;
+            let mut data = self.write();
+            let mut found = HashSet::with_capacity(refreshed.len());
+            for change in refreshed {
+                match change {
+                    Refreshed::Put(id, person_id, version, record) => {
+                        found.insert(id);
+                        data.put(id, person_id, version, record);
+                    }
+                    Refreshed::TakeOut(id, version) => {
+                        found.insert(id);
+                        data.take_out(id, Some(version));
+                    }
+                }
+            }
+            for id in chunk.iter().filter(|id| !found.contains(*id)) {
+                data.take_out(*id, None);
+            }
         }
         Ok(())
     }
@@ -349,6 +384,35 @@ impl PatientIndex {
         drop(data);
         stats.insert += started.elapsed();
         Ok(())
+    }
+}
+
+/// Patients [`PatientIndex::refresh_patients`] reads per statement: an IN list of at most this
+/// many ids (every full chunk has the same statement text, prepared once per connection), well
+/// under SQLite's 32,766 parameters.
+const REFRESH_CHUNK: usize = 200;
+
+/// What a re-read patient means for the index.
+enum Refreshed {
+    /// Live and active: put in with its person id, version and normalized record.
+    Put(Uuid, Uuid, i32, NormalizedRecord),
+    /// Inactive, merged away or soft-deleted at this version: taken out.
+    TakeOut(Uuid, i32),
+}
+
+impl Refreshed {
+    fn of(r: &PatientRecord) -> Refreshed {
+        let p = &r.patient;
+        if p.identifiers_live() {
+            Refreshed::Put(
+                p.id,
+                p.person_id,
+                p.version,
+                matcher::normalize(&person_from_record(r)),
+            )
+        } else {
+            Refreshed::TakeOut(p.id, p.version)
+        }
     }
 }
 

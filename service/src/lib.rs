@@ -438,10 +438,7 @@ impl Mpi {
 
     /// [`Mpi::refresh_patient`] for several patients.
     pub async fn refresh_patients(&self, ids: &[Uuid]) -> Result<()> {
-        for id in ids {
-            self.refresh_patient(*id).await?;
-        }
-        Ok(())
+        self.inner.index.refresh_patients(&self.inner.db, ids).await
     }
 }
 

@@ -124,3 +124,79 @@ async fn a_second_instance_catches_up_with_the_first_and_with_plain_sql() {
         assert_eq!(a.index().len(), b.index().len());
     }
 }
+
+/// Catch-ups after another process wrote more patients than one refresh statement reads
+/// (200): every one arrives with the same normalized record as in the writer's index, then a
+/// patient updated meanwhile arrives at its new version and the deleted ones leave.
+#[tokio::test]
+async fn a_catch_up_over_hundreds_of_patients_refreshes_every_one() {
+    for backend in Backend::ALL {
+        let (db, a) = setup(backend).await;
+        let b = start(&db).await;
+        let mut ids = Vec::new();
+        for i in 0..450u32 {
+            let p = register(
+                &a,
+                PatientInput {
+                    birth_date: Some(date(1940 + (i % 60) as i32, 1 + i % 12, 1 + i % 28)),
+                    names: vec![name(&format!("Family{i}"), &[&format!("Given{i}")])],
+                    identifiers: vec![ident("urn:mrn:catch-up", &format!("MRN-{i}"))],
+                    ..Default::default()
+                },
+            )
+            .await;
+            ids.push((p.id(), p.version()));
+        }
+        assert!(b.index().is_empty(), "{backend:?}: B has not caught up yet");
+        let caught = b.catch_up().await.unwrap();
+        assert_eq!(caught.patients_refreshed, 450, "{backend:?}");
+        assert_eq!(b.index().len(), 450, "{backend:?}");
+        let same_as_writer = |b: &service::Mpi| {
+            let (a_data, b_data) = (a.index().read(), b.index().read());
+            assert_eq!(a_data.len(), b_data.len(), "{backend:?}");
+            for (id, _) in &ids {
+                match (a_data.entry(*id), b_data.entry(*id)) {
+                    (None, None) => {}
+                    (Some(want), Some(held)) => {
+                        assert_eq!(held.version, want.version, "{backend:?}");
+                        assert_eq!(held.person_id, want.person_id, "{backend:?}");
+                        assert_eq!(held.record, want.record, "{backend:?}: {id}");
+                    }
+                    (want, held) => panic!("{backend:?}: {id}: {want:?} in A, {held:?} in B"),
+                }
+            }
+        };
+        same_as_writer(&b);
+
+        let (renamed, version) = ids[7];
+        patients::update(
+            &a,
+            &desk(),
+            renamed,
+            version,
+            PatientInput {
+                birth_date: Some(date(1950, 6, 6)),
+                names: vec![name("Renamed", &["Given7"])],
+                identifiers: vec![ident("urn:mrn:catch-up", "MRN-7")],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let deleted = [ids[0].0, ids[201].0, ids[449].0];
+        for id in deleted {
+            patients::delete(&a, &desk(), id).await.unwrap();
+        }
+        let caught = b.catch_up().await.unwrap();
+        assert_eq!(caught.patients_refreshed, 4, "{backend:?}");
+        assert_eq!(b.index().len(), 447, "{backend:?}");
+        for id in deleted {
+            assert!(
+                b.index().read().entry(id).is_none(),
+                "{backend:?}: {id} still indexed"
+            );
+        }
+        assert_eq!(b.index().read().entry(renamed).unwrap().version, 2);
+        same_as_writer(&b);
+    }
+}
