@@ -3,18 +3,20 @@
 //!
 //! Start-up records the newest sequence number before loading the index. Each catch-up reads
 //! the sequence numbers above `last_seq - catch_up_window`, skips those it has already handled,
-//! reads the other rows in full, collects the patients they touch (`row_id` of `patient` rows,
-//! `patient_id` inside child rows) and refreshes them in the index. The window exists because
-//! on PostgreSQL a sequence number is taken when a row is written, not when its transaction
-//! commits, so a lower number can become visible after a higher one; a transaction that stays
-//! uncommitted for longer than the window is missed.
+//! reads for the other rows only the patient they touch (`row_id` of `patient` rows, `patient_id`
+//! read out of the row image by the database for child rows) and refreshes those patients in the
+//! index. The window exists because on PostgreSQL a sequence number is taken when a row is
+//! written, not when its transaction commits, so a lower number can become visible after a
+//! higher one; a transaction that stays uncommitted for longer than the window is missed.
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Mutex;
 
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
-use serde_json::Value;
 use uuid::Uuid;
 
 use entity::change_log;
@@ -73,18 +75,27 @@ pub async fn max_seq<C: ConnectionTrait>(db: &C) -> Result<i64> {
     Ok(max.flatten().unwrap_or(0))
 }
 
-/// The patient a `change_log` row touches, if it is one matching cares about.
-fn patient_of(row: &change_log::Model) -> Option<Uuid> {
-    match row.table_name.as_str() {
-        "patient" => Uuid::parse_str(&row.row_id).ok(),
-        "patient_name" | "patient_identifier" | "patient_address" | "patient_telecom" => row
-            .new_row
-            .as_ref()
-            .or(row.old_row.as_ref())
-            .and_then(|v| v.get("patient_id"))
-            .and_then(Value::as_str)
-            .and_then(|s| Uuid::parse_str(s).ok()),
+/// The patient a `change_log` row touches, if it is one matching cares about: the row's own id
+/// for `patient`, the `patient_id` read out of the row image (see [`patient_id_in_row`]) for the
+/// four child tables matching reads.
+fn patient_of(table_name: &str, row_id: &str, patient_id: Option<&str>) -> Option<Uuid> {
+    match table_name {
+        "patient" => Uuid::parse_str(row_id).ok(),
+        "patient_name" | "patient_identifier" | "patient_address" | "patient_telecom" => {
+            patient_id.and_then(|s| Uuid::parse_str(s).ok())
+        }
         _ => None,
+    }
+}
+
+/// The SQL that reads `patient_id` out of a `change_log` row's new image (its old one for a
+/// deletion) in the database, so a catch-up transfers one id per row, not the row's JSON.
+fn patient_id_in_row(backend: DbBackend) -> &'static str {
+    match backend {
+        DbBackend::Sqlite => {
+            "COALESCE(json_extract(new_row, '$.patient_id'), json_extract(old_row, '$.patient_id'))"
+        }
+        _ => "COALESCE(new_row ->> 'patient_id', old_row ->> 'patient_id')",
     }
 }
 
@@ -121,13 +132,22 @@ impl Mpi {
                     .collect()
             };
             if !fresh.is_empty() {
-                let rows = change_log::Entity::find()
+                let backend = self.db().get_database_backend();
+                let rows: Vec<(i64, String, String, Option<String>)> = change_log::Entity::find()
+                    .select_only()
+                    .columns([
+                        change_log::Column::Seq,
+                        change_log::Column::TableName,
+                        change_log::Column::RowId,
+                    ])
+                    .column_as(Expr::cust(patient_id_in_row(backend)), "patient_id")
                     .filter(change_log::Column::Seq.is_in(fresh))
+                    .into_tuple()
                     .all(self.db())
                     .await?;
-                for row in rows {
-                    new_seqs.push(row.seq);
-                    if let Some(id) = patient_of(&row) {
+                for (seq, table_name, row_id, patient_id) in rows {
+                    new_seqs.push(seq);
+                    if let Some(id) = patient_of(&table_name, &row_id, patient_id.as_deref()) {
                         patients.insert(id);
                     }
                 }

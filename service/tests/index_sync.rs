@@ -116,6 +116,34 @@ async fn a_second_instance_catches_up_with_the_first_and_with_plain_sql() {
             assert_eq!(found[0].patient_id, id);
         }
 
+        // A plain-SQL change to a child row alone: the catch-up finds its patient inside the
+        // logged row image.
+        let before = b.index().read().entry(id).unwrap().record.clone();
+        let rename = match backend {
+            Backend::Postgres => "UPDATE patient_name SET family = 'Okafor' WHERE patient_id = $1",
+            Backend::Sqlite => "UPDATE patient_name SET family = 'Okafor' WHERE patient_id = ?",
+        };
+        db.conn
+            .execute_raw(Statement::from_sql_and_values(
+                db_backend,
+                rename,
+                [id.into()],
+            ))
+            .await
+            .unwrap();
+        for mpi in [&a, &b] {
+            let caught = mpi.catch_up().await.unwrap();
+            assert_eq!(caught.patients_refreshed, 1, "{backend:?}");
+            let after = mpi.index().read().entry(id).unwrap().record.clone();
+            assert_ne!(
+                after, before,
+                "{backend:?}: the rename did not reach the index"
+            );
+            assert_eq!(after.family.len(), 1);
+            assert_ne!(after.family, before.family, "{backend:?}");
+            assert_eq!(after.given, before.given, "{backend:?}");
+        }
+
         // A deletion through A leaves B's index after B catches up.
         patients::delete(&a, &desk(), m.id()).await.unwrap();
         assert!(b.index().read().entry(m.id()).is_some());
