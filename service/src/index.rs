@@ -152,12 +152,10 @@ impl PatientIndex {
     /// Re-reads patient `id` through `db` and puts it in (live and active) or takes it out.
     pub async fn refresh_patient<C: ConnectionTrait>(&self, db: &C, id: Uuid) -> Result<()> {
         match PatientRecord::load(db, id).await? {
-            Some(r) if r.patient.identifiers_live() => {
-                let normalized = matcher::normalize(&person_from_record(&r));
-                self.write()
-                    .put(id, r.patient.person_id, r.patient.version, normalized);
+            Some(r) => {
+                let change = Refreshed::of(&r);
+                change.apply(&mut self.write());
             }
-            Some(r) => self.write().take_out(id, Some(r.patient.version)),
             None => self.write().take_out(id, None),
         }
         Ok(())
@@ -178,19 +176,10 @@ impl PatientIndex {
                 sea_orm::DbErr::Custom("normalizing refreshed patients failed".to_owned())
             })?;
             let mut data = self.write();
-            let mut found = HashSet::with_capacity(refreshed.len());
-            for change in refreshed {
-                match change {
-                    Refreshed::Put(id, person_id, version, record) => {
-                        found.insert(id);
-                        data.put(id, person_id, version, record);
-                    }
-                    Refreshed::TakeOut(id, version) => {
-                        found.insert(id);
-                        data.take_out(id, Some(version));
-                    }
-                }
-            }
+            let found: HashSet<Uuid> = refreshed
+                .into_iter()
+                .map(|change| change.apply(&mut data))
+                .collect();
             for id in chunk.iter().filter(|id| !found.contains(*id)) {
                 data.take_out(*id, None);
             }
@@ -412,6 +401,21 @@ impl Refreshed {
             )
         } else {
             Refreshed::TakeOut(p.id, p.version)
+        }
+    }
+
+    /// Puts the patient in or takes it out (an older version never overwrites a newer one);
+    /// answers its id.
+    fn apply(self, data: &mut IndexData) -> Uuid {
+        match self {
+            Refreshed::Put(id, person_id, version, record) => {
+                data.put(id, person_id, version, record);
+                id
+            }
+            Refreshed::TakeOut(id, version) => {
+                data.take_out(id, Some(version));
+                id
+            }
         }
     }
 }
