@@ -15,10 +15,14 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = api::cli::Cli::parse();
-    if let Err(error) = api::telemetry::init(&cli.telemetry) {
-        eprintln!("mpi: {error}");
-        return ExitCode::from(2);
-    }
+    // Held to the end of `main`, so the log lines still buffered are written before exit.
+    let _log_writer = match api::telemetry::init(&cli.telemetry) {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("mpi: {error}");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

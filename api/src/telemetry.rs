@@ -1,7 +1,11 @@
 //! Structured logging: the `tracing` subscriber and the per-request root span.
 //!
 //! Logs go to standard error (standard output is kept for command output such as
-//! `mpi migrate status`). The request span records the method, the matched route *pattern*
+//! `mpi migrate status`), written by a thread of their own: a request hands its log line over
+//! and goes on, so a slow reader of standard error (a pipe to journald or a container runtime,
+//! a file on a busy disk) does not hold up the requests of a server worker. No line is dropped:
+//! when the hand-over buffer is full, the logging thread waits, and [`LogGuard`] flushes it at
+//! exit. The request span records the method, the matched route *pattern*
 //! (`/api/v1/patients/{id}`, never the concrete path or the query string, which may carry
 //! names or identifiers), the status, the latency and a request id: no patient data.
 
@@ -14,6 +18,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use tracing::Span;
 use tracing_actix_web::{RequestId, RootSpanBuilder};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -33,13 +38,25 @@ pub enum TelemetryError {
     },
 }
 
-/// Installs the global subscriber. Calling it again (as tests do) leaves the first one in place.
-pub fn init(settings: &TelemetrySettings) -> Result<(), TelemetryError> {
+/// Keeps the log-writing thread running; dropping it writes the lines still buffered and
+/// stops the thread. Hold it until the process ends.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: WorkerGuard,
+}
+
+/// Installs the global subscriber, writing to standard error from a thread of its own (see the
+/// module docs). Calling it again leaves the first subscriber in place.
+pub fn init(settings: &TelemetrySettings) -> Result<LogGuard, TelemetryError> {
     let filter =
         EnvFilter::try_new(&settings.log_filter).map_err(|source| TelemetryError::Filter {
             filter: settings.log_filter.clone(),
             source,
         })?;
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("mpi-log-writer")
+        .finish(std::io::stderr());
     let registry = tracing_subscriber::registry().with(filter);
     let result = match settings.log_format {
         LogFormat::Json => registry
@@ -49,20 +66,20 @@ pub fn init(settings: &TelemetrySettings) -> Result<(), TelemetryError> {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_writer(std::io::stderr),
+                    .with_writer(writer),
             )
             .try_init(),
         LogFormat::Pretty => registry
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(std::io::stderr().is_terminal())
-                    .with_writer(std::io::stderr),
+                    .with_writer(writer),
             )
             .try_init(),
     };
     // `try_init` only fails when a global subscriber is already set: keep that one.
     drop(result);
-    Ok(())
+    Ok(LogGuard { _writer: guard })
 }
 
 /// Routes whose successful requests are logged at DEBUG rather than INFO (probes poll them).

@@ -21,10 +21,11 @@ async fn serve_in_an_empty_directory_answers_health_and_ready_and_leaves_mpi_db(
     assert_eq!(body["database"], "sqlite");
     assert_eq!(body["migrations_applied"], Migrator::migrations().len());
 
-    assert!(
-        server.terminate(),
-        "mpi serve did not exit cleanly on SIGTERM"
-    );
+    let (clean, log) = server.terminate();
+    assert!(clean, "mpi serve did not exit cleanly on SIGTERM:\n{log}");
+    // Log lines are written by a thread of their own; the last one must still reach stderr.
+    let last = log.lines().last().unwrap_or_default();
+    assert!(last.contains("stopped"), "last line {last:?} of:\n{log}");
     assert!(
         dir.entries().contains(&"mpi.db".to_owned()),
         "no mpi.db in {:?}",

@@ -92,6 +92,8 @@ pub struct TestServer {
     child: Child,
     pub addr: SocketAddr,
     stderr: Arc<Mutex<String>>,
+    /// The thread draining stderr; it ends when the server closes its stderr.
+    drain: Option<std::thread::JoinHandle<()>>,
     client: reqwest::Client,
 }
 
@@ -110,7 +112,7 @@ impl TestServer {
         let pipe = child.stderr.take().expect("stderr pipe");
         let log = Arc::clone(&stderr);
         // Keep draining stderr for the whole life of the server so it never blocks on a full pipe.
-        std::thread::spawn(move || {
+        let drain = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
                 if let Some(addr) = line.strip_prefix("mpi listening on http://") {
@@ -141,6 +143,7 @@ impl TestServer {
             child,
             addr,
             stderr,
+            drain: Some(drain),
             client,
         }
     }
@@ -228,8 +231,9 @@ impl TestServer {
         }
     }
 
-    /// Sends SIGTERM and waits for the process to exit, returning whether it exited cleanly.
-    pub fn terminate(mut self) -> bool {
+    /// Sends SIGTERM and waits for the process to exit, returning whether it exited cleanly and
+    /// everything it wrote to stderr, to its last line.
+    pub fn terminate(mut self) -> (bool, String) {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
@@ -239,7 +243,10 @@ impl TestServer {
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status.success();
+                if let Some(drain) = self.drain.take() {
+                    drain.join().expect("stderr drain thread");
+                }
+                return (status.success(), self.log());
             }
             assert!(
                 std::time::Instant::now() < deadline,
