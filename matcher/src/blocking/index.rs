@@ -49,12 +49,30 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    fn add(&mut self, slot: u32, weight: u16) {
-        let score = &mut self.scores[slot as usize];
-        if *score == 0 {
-            self.touched.push(slot);
+    /// Adds `weight` to the score of every slot in each `(posting, weight)` list and returns
+    /// how many distinct slots were touched (the first that many entries of `touched`).
+    ///
+    /// Branch-free on purpose: whether a slot is new is a coin toss the CPU cannot predict,
+    /// and with a branch each mispredicted toss waited for its score's cache miss. Here every
+    /// slot is written to `touched` at the current end, and the end moves on only when the
+    /// score was zero, so the loads of the next slots' scores go ahead while this one's is
+    /// still on its way.
+    fn scatter<'a>(&mut self, lists: impl Iterator<Item = (&'a [u32], u16)> + Clone) -> usize {
+        let total: usize = lists.clone().map(|(posting, _)| posting.len()).sum();
+        if self.touched.len() < total {
+            self.touched.resize(total, 0);
         }
-        *score = score.saturating_add(weight);
+        let (scores, touched) = (&mut self.scores, &mut self.touched);
+        let mut end = 0;
+        for (posting, weight) in lists {
+            for &slot in posting {
+                let score = &mut scores[slot as usize];
+                touched[end] = slot;
+                end += usize::from(*score == 0);
+                *score = score.saturating_add(weight);
+            }
+        }
+        end
     }
 }
 
@@ -119,10 +137,11 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
     }
     let cfg = config;
     let weight = |kind| u16::try_from(cfg.weights.weight(kind)).unwrap_or(u16::MAX);
-    let mut scratch = pool.take(source.slot_count());
     // (posting length, feature, id): the feature value, not the id, breaks ties, so the
     // choice does not depend on the order in which features were first seen.
     let mut trigrams: Vec<(usize, u64, u32)> = Vec::new();
+    // (feature id, weight) of every posting list the ranking adds up.
+    let mut lists: Vec<(u32, u16)> = Vec::with_capacity(fids.len());
     for &fid in fids {
         let posting = source.posting(fid);
         let feature = source.feature(fid);
@@ -138,9 +157,7 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
         if posting.len() > cfg.max_block_size {
             continue;
         }
-        for &s in posting {
-            scratch.add(s, w);
-        }
+        lists.push((fid, w));
     }
     trigrams.sort_unstable();
     let mut budget = cfg.max_trigram_postings;
@@ -150,12 +167,12 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
             break;
         }
         budget -= len;
-        for &s in source.posting(fid) {
-            scratch.add(s, w);
-        }
+        lists.push((fid, w));
     }
+    let mut scratch = pool.take(source.slot_count());
+    let touched = scratch.scatter(lists.iter().map(|&(fid, w)| (source.posting(fid), w)));
     let mut ranked: Vec<(u32, K)> = Vec::new();
-    for i in 0..scratch.touched.len() {
+    for i in 0..touched {
         let s = scratch.touched[i];
         let score = u32::from(std::mem::take(&mut scratch.scores[s as usize]));
         if score < cfg.min_score || Some(s) == exclude {
@@ -165,7 +182,6 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
             ranked.push((score, key));
         }
     }
-    scratch.touched.clear();
     pool.give(scratch);
     let order = |a: &(u32, K), b: &(u32, K)| b.0.cmp(&a.0).then(a.1.cmp(&b.1));
     if ranked.len() > k {
@@ -395,5 +411,34 @@ fn full(what: &str) -> Error {
     Error::InvalidParameter {
         name: "candidate_index".to_owned(),
         reason: format!("holds the maximum number of {what}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scratch;
+
+    #[test]
+    fn scatter_sums_weights_per_slot_and_lists_each_touched_slot_once() {
+        let mut scratch = Scratch {
+            scores: vec![0; 8],
+            touched: Vec::new(),
+        };
+        let lists: [(&[u32], u16); 3] = [(&[5, 1, 7], 4), (&[1, 5, 2], 2), (&[7, 1], u16::MAX)];
+        let touched = scratch.scatter(lists.iter().copied());
+        assert_eq!(touched, 4);
+        assert_eq!(&scratch.touched[..touched], &[5, 1, 7, 2]);
+        assert_eq!(scratch.scores, vec![0, u16::MAX, 2, 0, 0, 6, 0, u16::MAX]);
+    }
+
+    #[test]
+    fn scatter_on_a_reused_scratch_counts_from_zero() {
+        let mut scratch = Scratch {
+            scores: vec![0; 4],
+            touched: vec![3, 3, 3, 3, 3, 3],
+        };
+        let touched = scratch.scatter([(&[2u32, 2, 0][..], 1)].into_iter());
+        assert_eq!(&scratch.touched[..touched], &[2, 0]);
+        assert_eq!(scratch.scores, vec![1, 0, 2, 0]);
     }
 }
