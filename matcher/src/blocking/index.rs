@@ -140,8 +140,8 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
     // (posting length, feature, id): the feature value, not the id, breaks ties, so the
     // choice does not depend on the order in which features were first seen.
     let mut trigrams: Vec<(usize, u64, u32)> = Vec::new();
-    // (feature id, weight) of every posting list the ranking adds up.
-    let mut lists: Vec<(u32, u16)> = Vec::with_capacity(fids.len());
+    // (posting list, weight) of every list the ranking adds up.
+    let mut lists: Vec<(&[u32], u16)> = Vec::with_capacity(fids.len());
     for &fid in fids {
         let posting = source.posting(fid);
         let feature = source.feature(fid);
@@ -157,7 +157,7 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
         if posting.len() > cfg.max_block_size {
             continue;
         }
-        lists.push((fid, w));
+        lists.push((posting, w));
     }
     trigrams.sort_unstable();
     let mut budget = cfg.max_trigram_postings;
@@ -167,12 +167,12 @@ pub(crate) fn rank<K: Copy + Ord, S: PostingSource<K>>(
             break;
         }
         budget -= len;
-        lists.push((fid, w));
+        lists.push((source.posting(fid), w));
     }
     let mut scratch = pool.take(source.slot_count());
-    let touched = scratch.scatter(lists.iter().map(|&(fid, w)| (source.posting(fid), w)));
+    let touched_count = scratch.scatter(lists.iter().copied());
     let mut ranked: Vec<(u32, K)> = Vec::new();
-    for i in 0..touched {
+    for i in 0..touched_count {
         let s = scratch.touched[i];
         let score = u32::from(std::mem::take(&mut scratch.scores[s as usize]));
         if score < cfg.min_score || Some(s) == exclude {
