@@ -282,9 +282,9 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     if summary.created > 0 && !args.dry_run {
-        import::refresh_statistics(&db)
+        import::settle_imported_tables(&db)
             .await
-            .context("cannot refresh the planner's statistics")?;
+            .context("cannot vacuum and analyze the imported tables")?;
     }
     bar.finish_and_clear();
     rejects.flush()?;

@@ -57,18 +57,24 @@ async fn import_round_trip(backend: Backend) {
     assert_eq!(patients(&db).await, 3);
     if backend == Backend::Postgres {
         // The import left the planner statistics of what it filled (a table never analyzed
-        // has reltuples -1; autovacuum waits a minute before it looks).
+        // has reltuples -1; autovacuum waits a minute before it looks), and vacuumed it: its
+        // pages are marked all-visible (a table never vacuumed has relallvisible 0).
         let row = db
             .conn
             .query_one_raw(sea_orm::Statement::from_string(
                 sea_orm::DbBackend::Postgres,
-                "SELECT reltuples::float8 AS n FROM pg_class WHERE relname = 'patient_name'",
+                "SELECT reltuples::float8 AS n, relpages, relallvisible \
+                 FROM pg_class WHERE relname = 'patient_name'",
             ))
             .await
             .unwrap()
             .unwrap();
         let analyzed: f64 = row.try_get("", "n").unwrap();
         assert_eq!(analyzed, 3.0, "patient_name statistics after the import");
+        let pages: i32 = row.try_get("", "relpages").unwrap();
+        let visible: i32 = row.try_get("", "relallvisible").unwrap();
+        assert!(pages > 0, "patient_name has pages");
+        assert_eq!(visible, pages, "every page of patient_name is all-visible");
     }
     let rejects =
         std::fs::read_to_string(dir.path.join("people.csv.rejects.csv")).expect("rejects");
