@@ -1,8 +1,7 @@
 //! The unsupervised pipeline on the FEBRL 1 and 2 development sets: normalize, block, train by EM
 //! without labels, decide; pairwise F1 must reach 0.99 on both.
 //!
-//! The data sets live in `shared/data/febrl/` beside the repository (`../../shared/data/febrl`
-//! from this crate). Labels (`rec-<N>-...`) are used only to evaluate, never to train.
+//! The data sets live in the repository, in `data/febrl/` (`../data/febrl` from this crate). Labels (`rec-<N>-...`) are used only to evaluate, never to train.
 
 mod common;
 use common::febrl_people;

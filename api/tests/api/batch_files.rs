@@ -36,18 +36,18 @@ fn eval_json(dir: &Path, args: &[&str]) -> serde_json::Value {
 
 fn febrl(n: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../../shared/data/febrl/dataset{n}.csv"))
+        .join(format!("../data/febrl/dataset{n}.csv"))
 }
 
 /// Converts a FEBRL set into a person CSV with a `cluster_id` column (the `<N>` of
-/// `rec-<N>-...`), following /work/shared/data/README.md. FEBRL's corrupted birth dates that are
+/// `rec-<N>-...`), following `data/febrl/README.md`. FEBRL's corrupted birth dates that are
 /// no calendar date (`19371233`) are left empty: the person CSV rejects them, and normalization
 /// would drop them anyway.
 fn febrl_to_person_csv(n: u32, out: &Path) -> usize {
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
         .from_path(febrl(n))
-        .expect("FEBRL set (see /work/shared/data/README.md)");
+        .expect("FEBRL set (see data/febrl/README.md in the repository)");
     let headers = reader.headers().expect("headers").clone();
     let col = |name: &str| headers.iter().position(|h| h == name).expect(name);
     let (rec, given, surname, number, a1, a2, suburb, postcode, state, dob, ssn) = (

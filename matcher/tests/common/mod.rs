@@ -1,5 +1,5 @@
 //! Fixtures shared by the matcher's integration tests: the FEBRL development sets in
-//! `../shared/data/febrl` (see its README for the layout and the ground truth).
+//! `data/febrl` at the repository root (see its README for the layout and the ground truth).
 #![allow(dead_code)] // each test binary uses part of it
 
 use std::path::PathBuf;
@@ -9,7 +9,7 @@ use matcher::{Address, Identifier, NormalizedRecord, PersonRecord};
 
 pub fn data_path(file: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/data/febrl")
+        .join("../data/febrl")
         .join(file)
 }
 
