@@ -48,6 +48,10 @@ pub enum Action {
     Audit,
     /// Manage API keys.
     ManageKeys,
+    /// Manage identifier domains and sources.
+    ManageDomains,
+    /// Ask which identifiers a person has in other domains.
+    Xref,
 }
 
 impl Action {
@@ -66,6 +70,8 @@ impl Action {
             Action::Review => "review",
             Action::Audit => "audit",
             Action::ManageKeys => "manage_keys",
+            Action::ManageDomains => "manage_domains",
+            Action::Xref => "xref",
         }
     }
 }
@@ -78,10 +84,23 @@ pub fn allows(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
         Role::Auditor => action == Audit,
-        Role::Registrar => matches!(action, Register | Read | Update | Delete | Search | Match),
+        Role::Registrar => matches!(
+            action,
+            Register | Read | Update | Delete | Search | Match | Xref
+        ),
         Role::Steward => matches!(
             action,
-            Register | Read | Update | Delete | Search | Match | Merge | Undo | Link | Review
+            Register
+                | Read
+                | Update
+                | Delete
+                | Search
+                | Match
+                | Merge
+                | Undo
+                | Link
+                | Review
+                | Xref
         ),
     }
 }
