@@ -690,21 +690,38 @@ pub async fn remove(mpi: &Mpi, ctx: &Ctx, name: &str) -> Result<Domain> {
     Ok(removed)
 }
 
-/// A shared, replaceable registry (what [`Mpi`] holds).
+/// A shared, replaceable registry (what [`Mpi`] holds). Loads are numbered when they start,
+/// and a load replaces the registry only if it started after the one in place: a catch-up that
+/// read the table before an `add` committed must not put back what the `add` replaced.
 #[derive(Default)]
-pub(crate) struct RegistryCell(std::sync::RwLock<Option<Arc<Registry>>>);
+pub(crate) struct RegistryCell {
+    tickets: std::sync::atomic::AtomicU64,
+    current: std::sync::RwLock<Option<(u64, Arc<Registry>)>>,
+}
 
 impl RegistryCell {
     pub(crate) fn get(&self) -> Arc<Registry> {
-        self.0
+        self.current
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .as_ref()
+            .map(|(_, r)| Arc::clone(r))
             .expect("the registry is loaded at start")
     }
 
-    pub(crate) fn set(&self, registry: Registry) {
-        *self.0.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(registry));
+    /// The number of a load about to start.
+    pub(crate) fn ticket(&self) -> u64 {
+        self.tickets
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1
+    }
+
+    /// Puts in the registry of load `ticket`, unless a later load's is in place already.
+    pub(crate) fn set(&self, ticket: u64, registry: Registry) {
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        if current.as_ref().is_none_or(|(t, _)| *t < ticket) {
+            *current = Some((ticket, Arc::new(registry)));
+        }
     }
 }
 

@@ -276,8 +276,12 @@ impl Mpi {
         config: ServiceConfig,
     ) -> Result<Mpi> {
         let started = std::time::Instant::now();
-        let registry =
-            domains::Registry::load(&db, &config.enterprise, config.unknown_domains).await?;
+        let domains = domains::RegistryCell::default();
+        let ticket = domains.ticket();
+        domains.set(
+            ticket,
+            domains::Registry::load(&db, &config.enterprise, config.unknown_domains).await?,
+        );
         let sync = sync::SyncState::at(sync::max_seq(&db).await?);
         let index = PatientIndex::new();
         let loaded = index.load_all(&db, config.load_page_size).await?;
@@ -301,11 +305,7 @@ impl Mpi {
                 reads,
                 sync,
                 keys: keys::KeyCache::default(),
-                domains: {
-                    let cell = domains::RegistryCell::default();
-                    cell.set(registry);
-                    cell
-                },
+                domains,
             }),
         })
     }
@@ -319,10 +319,11 @@ impl Mpi {
     /// catch-up, so that changes made by the CLI or another replica arrive).
     pub async fn reload_domains(&self) -> Result<()> {
         let config = &self.inner.config;
+        let ticket = self.inner.domains.ticket();
         let registry =
             domains::Registry::load(&self.inner.db, &config.enterprise, config.unknown_domains)
                 .await?;
-        self.inner.domains.set(registry);
+        self.inner.domains.set(ticket, registry);
         Ok(())
     }
 
