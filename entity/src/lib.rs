@@ -16,6 +16,7 @@
 //! * Timestamps keep microseconds on PostgreSQL; truncate before comparing with values read back.
 
 pub mod api_key;
+pub mod api_key_source;
 pub mod audit_event;
 pub mod change_log;
 pub mod dedupe_job;

@@ -22,7 +22,8 @@
 //!     instead of two UNIQUE indexes on random hashes;
 //! 13. the same on PostgreSQL (the trigger also takes the chain's advisory lock);
 //! 14. identifier domains (namespace, OID, URL), sources, and which sources assign in which
-//!     domain.
+//!     domain;
+//! 15. API keys acting as a source.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -44,6 +45,7 @@ mod m20261202_000011_render_each_uuid_once;
 mod m20261202_000012_sqlite_audit_chain_trigger;
 mod m20261203_000013_postgres_audit_chain_trigger;
 mod m20261206_000014_create_identifier_domain;
+mod m20261206_000015_api_key_source;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -70,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_sqlite_audit_chain_trigger::Migration),
             Box::new(m20261203_000013_postgres_audit_chain_trigger::Migration),
             Box::new(m20261206_000014_create_identifier_domain::Migration),
+            Box::new(m20261206_000015_api_key_source::Migration),
         ]
     }
 }

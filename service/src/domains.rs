@@ -284,6 +284,39 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// Whether `source` may assign identifiers under the stored or given `system`: a registered
+    /// domain's assigners (any source when it lists none), and any system that is not a
+    /// registered domain (accept mode). Never the enterprise domain.
+    pub fn may_assign(&self, source: &str, system: &str) -> bool {
+        match self.resolve(system) {
+            Some(d) => !d.enterprise && d.assigned_by(source),
+            None => true,
+        }
+    }
+
+    /// Checks that `source` may write a record with these identifiers: at least one of them in
+    /// a domain it may assign (the others ride along as references). Refused with 403
+    /// `domain_not_authorised` naming `field`.
+    pub fn check_authority<'a>(
+        &self,
+        source: &str,
+        field: &str,
+        mut systems: impl Iterator<Item = &'a str>,
+    ) -> Result<()> {
+        if systems.any(|s| self.may_assign(source, s)) {
+            Ok(())
+        } else {
+            Err(Error::refused(
+                crate::error::Refusal::NotAuthorised,
+                "domain_not_authorised",
+                field,
+                "the source assigns identifiers in none of the record's identifier domains",
+            ))
+        }
+    }
+}
+
 /// A domain as given to add or change it.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainInput {

@@ -456,6 +456,13 @@ pub async fn register(
     mpi.domains().canonicalize("", &mut input.identifiers)?;
     // Two names of one domain are one system now: check for repeats again.
     input.validate()?;
+    if let Some(source) = &ctx.actor.source {
+        mpi.domains().check_authority(
+            source,
+            "identifiers",
+            input.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
+    }
     let normalized = matcher::normalize(&convert::person_from_input(&input));
     let txn = mpi.write_txn_for(ctx).await?;
     let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
@@ -696,6 +703,13 @@ pub async fn update(
     input.validate()?;
     mpi.domains().canonicalize("", &mut input.identifiers)?;
     input.validate()?;
+    if let Some(source) = &ctx.actor.source {
+        mpi.domains().check_authority(
+            source,
+            "identifiers",
+            input.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
+    }
     let txn = mpi.write_txn_for(ctx).await?;
     let result = update_in(mpi, ctx, &txn, id, expected_version, &input).await;
     let mut patient = finish(txn, result).await?;
@@ -728,6 +742,14 @@ async fn update_in(
             message: "this patient was merged into another record".to_owned(),
             detail: Some(json!({ "replaced_by": survivor })),
         });
+    }
+    // A source updates only records it holds an identifier of.
+    if let Some(source) = &ctx.actor.source {
+        mpi.domains().check_authority(
+            source,
+            "id",
+            before.record.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
     }
     check_identifiers(mpi, txn, Some(id), &input.identifiers).await?;
     let actor = ctx.actor.name.as_str();

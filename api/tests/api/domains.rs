@@ -614,3 +614,159 @@ async fn search_by_a_value_alone(backend: Backend) {
     assert_eq!(page["total"], 2);
 }
 both_backends!(search_by_a_value_alone);
+
+/// A key acting as `source`, made with `mpi keys create --source` as an operator would.
+fn source_key(app: &TestApp, name: &str, role: &str, source: &str) -> String {
+    let dir = crate::helpers::ScratchDir::new();
+    let out = crate::helpers::run_mpi_ok(
+        &dir.path,
+        &[
+            "keys",
+            "create",
+            "--name",
+            name,
+            "--role",
+            role,
+            "--source",
+            source,
+            "--database-url",
+            &app.db.url,
+        ],
+    );
+    out.lines().last().expect("secret line").trim().to_owned()
+}
+
+async fn sources_hold_to_their_domains(backend: Backend) {
+    let app =
+        TestApp::spawn_with(backend, CONFORMANCE_SETUP, &["--unknown-domains", "reject"]).await;
+    let harness = source_key(&app, "harness", "registrar", "TEST_HARNESS");
+    let harness_steward = source_key(&app, "harness-steward", "steward", "TEST_HARNESS");
+    let nid = source_key(&app, "nid", "registrar", "NID_AUTH");
+    let call = |key: &str, method: &'static str, path: String, body: Option<Value>| {
+        let key = key.to_owned();
+        let app = &app;
+        async move {
+            app.server
+                .call(method, &path, Some(&key), &[], body.as_ref())
+                .await
+        }
+    };
+
+    // Its own domain, with another domain's identifier riding along as a reference.
+    let (status, own) = call(
+        &harness,
+        "POST",
+        "/api/v1/patients?force=true".into(),
+        Some(patient(
+            "Abernethy",
+            "Clementine",
+            "1980-02-02",
+            json!([{"system": "TEST", "value": "T-1"}, {"system": "NID", "value": "N-1"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 201, "{own}");
+    // Only a domain it does not assign, or no identifier at all: refused, nothing stored.
+    for identifiers in [json!([{"system": NID_URL, "value": "N-5"}]), json!([])] {
+        let (status, refused) = call(
+            &harness,
+            "POST",
+            "/api/v1/patients?force=true".into(),
+            Some(patient("Blackwood", "Ignatius", "1975-06-06", identifiers)),
+        )
+        .await;
+        assert_eq!(status, 403, "{refused}");
+        assert_eq!(refused["code"], "domain_not_authorised");
+        assert_eq!(refused["field"], "identifiers");
+    }
+    let (_, page) = app
+        .admin("GET", "/api/v1/patients?family=Blackwood", None)
+        .await;
+    assert_eq!(page["total"], 0, "{page}");
+    // An admin is not a source and keeps its rights.
+    let nid_only = app
+        .register_forced(&patient(
+            "Blackwood",
+            "Ignatius",
+            "1975-06-06",
+            json!([{"system": NID_URL, "value": "N-5"}]),
+        ))
+        .await;
+
+    // The NID authority may not update a record it holds no identifier of.
+    let test_only = app
+        .register_forced(&patient(
+            "Castellanos",
+            "Dorotea",
+            "1991-10-10",
+            json!([{"system": "TEST", "value": "T-9"}]),
+        ))
+        .await;
+    let mut change = patient(
+        "Castellanos",
+        "Dorotea",
+        "1991-10-11",
+        json!([{"system": "TEST", "value": "T-9"}, {"system": "NID", "value": "N-9"}]),
+    );
+    change["version"] = json!(1);
+    let (status, refused) = call(
+        &nid,
+        "PUT",
+        format!("/api/v1/patients/{}", id_of(&test_only)),
+        Some(change.clone()),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["code"], "domain_not_authorised");
+    let (status, updated) = call(
+        &harness,
+        "PUT",
+        format!("/api/v1/patients/{}", id_of(&test_only)),
+        Some(change),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["birth_date"], "1991-10-11");
+
+    // A source merges only records it holds identifiers of, on both sides.
+    let request = json!({"target": id_of(&own), "source": id_of(&nid_only)});
+    let (status, refused) = call(
+        &harness_steward,
+        "POST",
+        "/api/v1/merges".into(),
+        Some(request),
+    )
+    .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["code"], "domain_not_authorised");
+    assert_eq!(refused["field"], "source");
+    let request = json!({"target": id_of(&own), "source": id_of(&test_only)});
+    let (status, merged) = call(
+        &harness_steward,
+        "POST",
+        "/api/v1/merges".into(),
+        Some(request),
+    )
+    .await;
+    assert_eq!(status, 200, "{merged}");
+
+    // A key for a source that does not exist is refused by the CLI.
+    let dir = crate::helpers::ScratchDir::new();
+    let out = crate::helpers::run_mpi(
+        &dir.path,
+        &[
+            "keys",
+            "create",
+            "--name",
+            "ghost",
+            "--role",
+            "registrar",
+            "--source",
+            "NOBODY",
+            "--database-url",
+            &app.db.url,
+        ],
+    );
+    assert!(!out.status.success());
+}
+both_backends!(sources_hold_to_their_domains);
