@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::{DatabaseKind, DatabaseSettings, ServerSettings};
+use crate::configuration::{DatabaseKind, DatabaseSettings, DomainSettings, ServerSettings};
 use crate::database;
 use crate::metrics::Metrics;
 use crate::startup::{AppState, Application};
@@ -25,6 +25,9 @@ pub struct ServeArgs {
     /// Matching settings.
     #[command(flatten)]
     pub matching: MatchingSettings,
+    /// Identifier domain settings.
+    #[command(flatten)]
+    pub domains: DomainSettings,
 }
 
 /// The scoring model and how the candidate index is kept current.
@@ -75,7 +78,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("schema is current");
     }
     let slot = Arc::new(OnceLock::new());
-    match service::Mpi::start(db.clone(), model.clone(), service::ServiceConfig::default()).await {
+    let config = service::ServiceConfig {
+        unknown_domains: args.domains.unknown_domains,
+        enterprise: args.domains.enterprise(),
+        ..service::ServiceConfig::default()
+    };
+    match service::Mpi::start(db.clone(), model.clone(), config.clone()).await {
         Ok(mpi) => {
             let _ = slot.set(mpi);
         }
@@ -94,6 +102,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let catch_up = tokio::spawn(keep_current(
         state.clone(),
         model,
+        config,
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
@@ -135,7 +144,12 @@ async fn checkpoint_regularly(state: AppState) {
 /// Every `interval`: starts the service if it has not started yet, else catches the candidate
 /// index up with the `change_log` (changes made by other processes), and refreshes the index
 /// size gauge.
-async fn keep_current(state: AppState, model: matcher::Model, interval: Duration) {
+async fn keep_current(
+    state: AppState,
+    model: matcher::Model,
+    config: service::ServiceConfig,
+    interval: Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut start_failures = 0u64;
@@ -155,13 +169,7 @@ async fn keep_current(state: AppState, model: matcher::Model, interval: Duration
                 Err(error) => tracing::warn!(%error, "catch-up failed"),
             },
             None => {
-                match service::Mpi::start(
-                    state.db.clone(),
-                    model.clone(),
-                    service::ServiceConfig::default(),
-                )
-                .await
-                {
+                match service::Mpi::start(state.db.clone(), model.clone(), config.clone()).await {
                     Ok(mpi) => {
                         let _ = state.service.set(mpi);
                         tracing::info!("service started");
