@@ -9,6 +9,7 @@ mod dedupe_kill;
 mod fhir;
 mod health;
 mod helpers;
+mod hl7_mllp;
 mod import;
 mod import_fhir;
 mod jobs;

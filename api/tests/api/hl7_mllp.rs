@@ -1,0 +1,282 @@
+//! The HL7 v2 listener (`mpi serve --mllp-bind`) through the real binary: answers read by an
+//! independent client (the PyPI `hl7` package, run from the venv that `scripts/test` prepares in
+//! `$MPI_HL7_VENV`) and, for what a client library would never send, frames written by hand.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use migration::testing::{Backend, TestDb};
+use serde_json::Value;
+
+use crate::helpers::{ScratchDir, TestServer};
+
+/// A server with an MLLP listener on a free port, over a fresh database.
+struct Hl7Server {
+    server: TestServer,
+    mllp: SocketAddr,
+    _db: TestDb,
+    _dir: ScratchDir,
+}
+
+impl Hl7Server {
+    async fn start(backend: Backend, extra: &[&str]) -> Self {
+        let db = TestDb::migrated(backend).await;
+        let dir = ScratchDir::new();
+        let mut args = vec!["--database-url", &db.url, "--mllp-bind", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let server = TestServer::start(&dir.path, &args);
+        let log = server.wait_for_log("mpi listening on mllp://");
+        let mllp = log
+            .lines()
+            .find_map(|l| l.strip_prefix("mpi listening on mllp://"))
+            .expect("the server names its MLLP address")
+            .parse()
+            .expect("socket address");
+        Self {
+            server,
+            mllp,
+            _db: db,
+            _dir: dir,
+        }
+    }
+}
+
+/// The python of the venv with the `hl7` package.
+fn hl7_python() -> PathBuf {
+    let venv = std::env::var_os("MPI_HL7_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/hl7-venv"));
+    let python = venv.join("bin/python");
+    assert!(
+        python.exists(),
+        "no HL7 client venv at {} (scripts/test prepares it: python3 -m venv DIR && \
+         DIR/bin/pip install hl7==0.4.5; or set MPI_HL7_VENV)",
+        venv.display()
+    );
+    python
+}
+
+/// Sends `messages` over one MLLP connection with the `hl7` package; its parse of each answer.
+fn send_with_hl7_package(addr: SocketAddr, messages: &[String]) -> Vec<Value> {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hl7_client.py");
+    let mut child = Command::new(hl7_python())
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the hl7 client");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(serde_json::to_string(messages).expect("json").as_bytes())
+        .expect("write messages");
+    let output = child.wait_with_output().expect("hl7 client");
+    assert!(
+        output.status.success(),
+        "hl7 client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("client JSON")
+}
+
+fn message(version: &str, kind: &str, control_id: &str, rest: &[&str]) -> String {
+    let mut text = format!(
+        "MSH|^~\\&|REG_APP|WARD_7|MPI|HOSP|20261206120000||{kind}|{control_id}|P|{version}\r"
+    );
+    for segment in rest {
+        text.push_str(segment);
+        text.push('\r');
+    }
+    text
+}
+
+async fn unsupported_and_malformed_messages_are_answered(backend: Backend) {
+    let app = Hl7Server::start(backend, &[]).await;
+    let messages = vec![
+        message("2.5", "ORM^O01^ORM_O01", "C-1", &["PID|||1^^^X"]),
+        message("2.5", "ADT^A99^ADT_A01", "C-2", &[]),
+        message("3.0", "ADT^A01^ADT_A01", "C-3", &[]),
+        message("2.3.1", "ZZZ^Z01", "C-4", &[]),
+        "MSH|^~\\&|REG_APP|WARD_7|MPI|HOSP|20261206120000||ADT^A01|||2.5\r".to_owned(),
+        message("2.5", "ADT^A01^ADT_A01", "C-6", &[]).replace("|P|", "|X|"),
+    ];
+    let answers = send_with_hl7_package(app.mllp, &messages);
+    assert_eq!(answers.len(), messages.len());
+    let err = |a: &Value| a["err"][0].clone();
+
+    // Unknown message type: AR, 200 at MSH-9, addressed back to the sender.
+    let a = &answers[0];
+    assert_eq!(a["msa1"], "AR", "{a}");
+    assert_eq!(a["msa2"], "C-1");
+    assert_eq!(a["msh5"], "REG_APP");
+    assert_eq!(a["msh6"], "WARD_7");
+    assert_eq!(a["msh3"], "MPI");
+    assert_eq!(a["msh9"], "ACK^O01^ACK");
+    assert_eq!(a["msh12"], "2.5");
+    assert_eq!(a["segments"], serde_json::json!(["MSH", "MSA", "ERR"]));
+    assert_eq!(err(a)[1], "MSH^1^9");
+    assert!(err(a)[2].as_str().unwrap().starts_with("200^"), "{a}");
+    assert_eq!(err(a)[3], "E");
+
+    // Known type, unknown event: 201.
+    assert!(err(&answers[1])[2].as_str().unwrap().starts_with("201^"));
+    assert_eq!(answers[1]["msa2"], "C-2");
+    // Not version 2: 203 at MSH-12.
+    assert_eq!(answers[2]["msa1"], "AR");
+    assert_eq!(err(&answers[2])[1], "MSH^1^12");
+    assert!(err(&answers[2])[2].as_str().unwrap().starts_with("203^"));
+    // v2.3.1 answers carry the error in ERR-1 and the text in MSA-3.
+    let a = &answers[3];
+    assert_eq!(a["msh12"], "2.3.1");
+    assert!(
+        err(a)[0].as_str().unwrap().starts_with("MSH^1^9^200&"),
+        "{a}"
+    );
+    assert!(a["raw"].as_str().unwrap().contains("\rMSA|AR|C-4|"), "{a}");
+    // No control id: 101 at MSH-10.
+    assert_eq!(answers[4]["msa1"], "AR");
+    assert_eq!(err(&answers[4])[1], "MSH^1^10");
+    assert!(err(&answers[4])[2].as_str().unwrap().starts_with("101^"));
+    // An unknown processing id: 202 at MSH-11.
+    assert_eq!(err(&answers[5])[1], "MSH^1^11");
+    assert!(err(&answers[5])[2].as_str().unwrap().starts_with("202^"));
+
+    // Every outbound control id is unique.
+    let mut ids: Vec<&str> = answers
+        .iter()
+        .map(|a| a["msh10"].as_str().unwrap())
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), answers.len());
+}
+
+#[tokio::test]
+async fn unsupported_and_malformed_messages_are_answered_on_sqlite() {
+    unsupported_and_malformed_messages_are_answered(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn unsupported_and_malformed_messages_are_answered_on_postgres() {
+    unsupported_and_malformed_messages_are_answered(Backend::Postgres).await;
+}
+
+/// Reads one MLLP frame (hand-parsed) from `stream`.
+fn read_frame(stream: &mut TcpStream) -> String {
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        stream.read_exact(&mut byte).expect("read an answer");
+        bytes.push(byte[0]);
+        if bytes.ends_with(&[0x1C, 0x0D]) {
+            break;
+        }
+    }
+    assert_eq!(bytes[0], 0x0B, "an answer starts with VT");
+    String::from_utf8(bytes[1..bytes.len() - 2].to_vec()).expect("UTF-8 answer")
+}
+
+fn msa(answer: &str) -> Vec<&str> {
+    answer
+        .split('\r')
+        .find(|s| s.starts_with("MSA|"))
+        .expect("MSA")
+        .split('|')
+        .collect()
+}
+
+#[tokio::test]
+async fn garbage_split_frames_pipelined_and_oversized_messages_never_break_the_listener() {
+    let app = Hl7Server::start(Backend::Sqlite, &["--mllp-max-message-bytes", "2048"]).await;
+    let mut stream = TcpStream::connect(app.mllp).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+
+    // Noise before a frame is skipped; a frame written a byte at a time is read once.
+    stream.write_all(b"GET / HTTP/1.1\r\n\r\n").expect("write");
+    let framed = format!("\x0b{}\x1c\r", message("2.5", "ZZZ^Z01", "S-1", &[]));
+    for b in framed.as_bytes() {
+        stream.write_all(&[*b]).expect("write");
+    }
+    let answer = read_frame(&mut stream);
+    assert_eq!(msa(&answer)[2], "S-1", "{answer}");
+
+    // Two frames in one write, LF line ends and a BOM: two answers, in order.
+    let two = format!(
+        "\x0b\u{feff}{}\x1c\r\x0b{}\x1c\r",
+        message("2.5", "ZZZ^Z01", "P-1", &["PID|||1"]).replace('\r', "\n"),
+        message("2.5", "ZZZ^Z01", "P-2", &[])
+    );
+    stream.write_all(two.as_bytes()).expect("write");
+    assert_eq!(msa(&read_frame(&mut stream))[2], "P-1");
+    assert_eq!(msa(&read_frame(&mut stream))[2], "P-2");
+
+    // Over the limit: answered AR, and the connection goes on.
+    let big = message(
+        "2.5",
+        "ADT^A01^ADT_A01",
+        "BIG",
+        &[&format!("PID|||{}", "9".repeat(5000))],
+    );
+    stream
+        .write_all(format!("\x0b{big}\x1c\r").as_bytes())
+        .expect("write");
+    let answer = read_frame(&mut stream);
+    assert_eq!(msa(&answer)[1], "AR", "{answer}");
+    assert!(answer.contains("|207^"), "{answer}");
+    stream
+        .write_all(format!("\x0b{}\x1c\r", message("2.5", "ZZZ^Z01", "AFTER", &[])).as_bytes())
+        .expect("write");
+    assert_eq!(msa(&read_frame(&mut stream))[2], "AFTER");
+
+    // Bytes that are not HL7 inside a frame: AR 100, still answered.
+    stream
+        .write_all(b"\x0b\x00\xff\xfe not hl7 \x1c\r")
+        .expect("write");
+    let answer = read_frame(&mut stream);
+    assert_eq!(msa(&answer)[1], "AR", "{answer}");
+    assert!(answer.contains("|100^"), "{answer}");
+
+    // A cut frame and a closed socket leave the server serving HTTP and MLLP.
+    stream
+        .write_all(b"\x0bMSH|^~\\&|half a mess")
+        .expect("write");
+    drop(stream);
+    let (status, _) = app.server.get("/health").await;
+    assert_eq!(status, 200);
+    let mut again = TcpStream::connect(app.mllp).expect("connect again");
+    again
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    again
+        .write_all(format!("\x0b{}\x1c\r", message("2.5", "ZZZ^Z01", "NEW", &[])).as_bytes())
+        .expect("write");
+    assert_eq!(msa(&read_frame(&mut again))[2], "NEW");
+    // No message content reaches the log.
+    assert!(!app.server.log().contains("half a mess"));
+    assert!(!app.server.log().contains("REG_APP"));
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout() {
+    let app = Hl7Server::start(Backend::Sqlite, &["--mllp-idle-timeout-secs", "1"]).await;
+    let mut stream = TcpStream::connect(app.mllp).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .expect("timeout");
+    let started = Instant::now();
+    let mut buf = [0u8; 16];
+    let n = stream
+        .read(&mut buf)
+        .expect("the server closes, it does not hang");
+    assert_eq!(n, 0, "closed without an answer");
+    assert!(started.elapsed() < Duration::from_secs(15));
+}

@@ -1,0 +1,105 @@
+//! From a received frame to the answer's text: decode and parse, read and check the header
+//! (required fields, version, processing id), then route by message type and trigger event to
+//! the transaction that handles it. Anything not understood is answered, never dropped.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+
+use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, ack};
+use crate::inbound::{Header, Inbound};
+
+/// The message types and trigger events this listener knows, for telling an unsupported
+/// message type (200) from an unsupported event of a known type (201).
+const KNOWN_TYPES: &[&str] = &["ADT", "QBP"];
+
+/// Routes messages to their transactions; one per listener, shared by its connections.
+#[derive(Clone)]
+pub struct Dispatcher {
+    service: Arc<OnceLock<service::Mpi>>,
+}
+
+impl Dispatcher {
+    /// A dispatcher over the service slot that `mpi serve` fills once the service has started.
+    pub fn new(service: Arc<OnceLock<service::Mpi>>) -> Self {
+        Self { service }
+    }
+
+    /// The answer to one frame's bytes.
+    pub async fn answer(&self, bytes: &[u8], peer: SocketAddr) -> String {
+        let inbound = Inbound::decode(bytes);
+        let message = match inbound.parse() {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::info!(%peer, code = error.code.code(), "HL7 message not parsed");
+                return ack(&Header::default(), AckCode::Reject, &[error]).render();
+            }
+        };
+        let header = match Header::read(&message) {
+            Ok(header) => header,
+            Err(failed) => {
+                let (header, error) = *failed;
+                tracing::info!(%peer, code = error.code.code(), "HL7 header incomplete");
+                return ack(&header, AckCode::Reject, &[error]).render();
+            }
+        };
+        let answer = self.route(&header);
+        tracing::info!(
+            %peer,
+            message_type = %header.message_code,
+            trigger = %header.trigger_event,
+            control_id_len = header.control_id.len(),
+            "HL7 message answered"
+        );
+        answer
+    }
+
+    /// The answer to a message that was over the size limit (its bytes were not kept, so the
+    /// answer cannot name its control id).
+    pub fn too_large(&self, size: usize, limit: usize) -> String {
+        tracing::info!(size, limit, "HL7 message over the size limit");
+        let error = HlError::new(
+            ErrorCode::ApplicationInternalError,
+            format!("the message has at least {size} bytes; the limit is {limit}"),
+        );
+        ack(&Header::default(), AckCode::Reject, &[error]).render()
+    }
+
+    fn route(&self, header: &Header) -> String {
+        if !header.version.starts_with("2.") {
+            let error = HlError::new(
+                ErrorCode::UnsupportedVersionId,
+                "only HL7 version 2 messages are accepted",
+            )
+            .at(ErrorLocation::field("MSH", 1, 12));
+            return ack(header, AckCode::Reject, &[error]).render();
+        }
+        if !matches!(header.processing_id.as_str(), "" | "P" | "D" | "T") {
+            let error = HlError::new(
+                ErrorCode::UnsupportedProcessingId,
+                "the processing id must be P, D or T",
+            )
+            .at(ErrorLocation::field("MSH", 1, 11));
+            return ack(header, AckCode::Reject, &[error]).render();
+        }
+        if self.service.get().is_none() {
+            let error = HlError::new(
+                ErrorCode::ApplicationInternalError,
+                "the service is starting; send the message again shortly",
+            );
+            return ack(header, AckCode::Reject, &[error]).render();
+        }
+        let (code, field_error) = if KNOWN_TYPES.contains(&header.message_code.as_str()) {
+            (
+                ErrorCode::UnsupportedEventCode,
+                "this trigger event is not handled",
+            )
+        } else {
+            (
+                ErrorCode::UnsupportedMessageType,
+                "this message type is not handled",
+            )
+        };
+        let error = HlError::new(code, field_error).at(ErrorLocation::field("MSH", 1, 9));
+        ack(header, AckCode::Reject, &[error]).render()
+    }
+}

@@ -1,0 +1,15 @@
+//! HL7 v2 over MLLP, a room of its own: MLLP framing (`mllp`), decoding and parsing inbound
+//! messages (`inbound`), the typed encoder for answers (`encode`), acknowledgements and error
+//! segments (`ack`), routing messages to transactions (`dispatch`) and the TCP listener
+//! (`listener`). It knows no HTTP; its transactions call the same `service` use cases as the
+//! REST and FHIR faces.
+
+pub mod ack;
+pub mod dispatch;
+pub mod encode;
+pub mod inbound;
+pub mod listener;
+pub mod mllp;
+
+pub use dispatch::Dispatcher;
+pub use listener::{ListenerConfig, serve};
