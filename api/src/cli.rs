@@ -29,6 +29,12 @@ pub enum Command {
     /// Create, list or revoke API keys.
     #[command(subcommand)]
     Keys(commands::keys::KeysCommand),
+    /// Add, list or remove identifier domains (assigning authorities).
+    #[command(subcommand)]
+    Domains(commands::domains::DomainsCommand),
+    /// Add, list or remove sources (systems that send patients).
+    #[command(subcommand)]
+    Sources(commands::domains::SourcesCommand),
     /// Import a person CSV into the database (batched, resumable by re-running, rejects file).
     Import(commands::import::ImportArgs),
     /// Generate a synthetic person CSV with a ground-truth cluster_id column.
@@ -58,6 +64,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(command) => {
             let mut stdout = std::io::stdout().lock();
             commands::keys::run(command, &mut stdout).await
+        }
+        Command::Domains(command) => {
+            let mut stdout = std::io::stdout().lock();
+            commands::domains::run(command, &mut stdout).await
+        }
+        Command::Sources(command) => {
+            let mut stdout = std::io::stdout().lock();
+            commands::domains::run_sources(command, &mut stdout).await
         }
         Command::Import(args) => commands::import::run(args, &mut std::io::stdout())
             .await

@@ -226,6 +226,44 @@ impl MllpSettings {
     }
 }
 
+/// Identifier domains: what to do with unregistered systems, and the MPI's own domain.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "Identifier domains")]
+pub struct DomainSettings {
+    /// `accept`: identifiers of any system are stored; `reject`: an identifier whose system is
+    /// not a registered domain (`mpi domains add`) is refused and nothing is stored.
+    #[arg(long, env = "MPI_UNKNOWN_DOMAINS", default_value = "accept",
+          value_parser = |s: &str| s.parse::<service::domains::UnknownDomains>())]
+    pub unknown_domains: service::domains::UnknownDomains,
+
+    /// The OID of the MPI's own domain, in which `person_id` is the enterprise identifier.
+    #[arg(long, env = "MPI_ENTERPRISE_OID")]
+    pub enterprise_oid: Option<String>,
+
+    /// The namespace of the MPI's own domain (HL7 HD.1).
+    #[arg(long, env = "MPI_ENTERPRISE_NAMESPACE", default_value = "MPI")]
+    pub enterprise_namespace: String,
+
+    /// The URL of the MPI's own domain (FHIR `Identifier.system` of `person_id`).
+    #[arg(long, env = "MPI_ENTERPRISE_URL", default_value = "urn:mpi:person")]
+    pub enterprise_url: String,
+}
+
+impl DomainSettings {
+    /// The enterprise domain these settings describe.
+    pub fn enterprise(&self) -> service::domains::EnterpriseDomain {
+        service::domains::EnterpriseDomain {
+            namespace: self.enterprise_namespace.trim().to_owned(),
+            url: self.enterprise_url.trim().to_owned(),
+            oid: self
+                .enterprise_oid
+                .as_deref()
+                .map(|o| o.trim().trim_start_matches("urn:oid:").to_owned())
+                .filter(|o| !o.is_empty()),
+        }
+    }
+}
+
 /// Which running server `mpi bench` drives, and with which key.
 #[derive(Args, Clone)]
 #[command(next_help_heading = "Target")]

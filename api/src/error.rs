@@ -64,6 +64,18 @@ pub enum ApiError {
         /// Structured detail, answered as `detail`.
         detail: Option<serde_json::Value>,
     },
+    /// A refusal the service reported with its own status and stable code (`unknown_domain`
+    /// 422, `unknown_identifier` 404, `domain_not_authorised` 403, ...).
+    Refused {
+        /// 422, 403 or 404.
+        status: StatusCode,
+        /// Stable snake_case reason.
+        code: &'static str,
+        /// What is wrong (never the value).
+        message: String,
+        /// The offending field, when known.
+        field: Option<String>,
+    },
     /// The client's version of the resource is stale (optimistic concurrency).
     PreconditionFailed {
         /// Which version was expected.
@@ -102,6 +114,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             ApiError::Conflict { .. } => (StatusCode::CONFLICT, "conflict"),
             ApiError::ServiceConflict { code, .. } => (StatusCode::CONFLICT, code),
+            ApiError::Refused { status, code, .. } => (*status, code),
             ApiError::PreconditionFailed { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "version_mismatch")
             }
@@ -130,6 +143,7 @@ impl ApiError {
             | ApiError::NotFound { message }
             | ApiError::Conflict { message }
             | ApiError::ServiceConflict { message, .. }
+            | ApiError::Refused { message, .. }
             | ApiError::PreconditionFailed { message } => message.clone(),
             ApiError::UnsupportedMediaType => "the body must be application/json".to_owned(),
             ApiError::PayloadTooLarge { limit } => {
@@ -158,9 +172,9 @@ impl ApiError {
     /// The offending field, when the error is about one.
     pub fn field(&self) -> Option<&str> {
         match self {
-            ApiError::BadRequest { field, .. } | ApiError::InvalidValue { field, .. } => {
-                field.as_deref()
-            }
+            ApiError::BadRequest { field, .. }
+            | ApiError::InvalidValue { field, .. }
+            | ApiError::Refused { field, .. } => field.as_deref(),
             _ => None,
         }
     }
@@ -294,6 +308,24 @@ impl From<service::Error> for ApiError {
                 ApiError::Forbidden
             }
             E::Unauthenticated(_) => ApiError::Unauthorized,
+            E::Refused {
+                kind,
+                code,
+                field,
+                message,
+            } => ApiError::Refused {
+                status: match kind {
+                    service::error::Refusal::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+                    service::error::Refusal::NotAuthorised => StatusCode::FORBIDDEN,
+                    service::error::Refusal::Unknown => StatusCode::NOT_FOUND,
+                },
+                code,
+                message: match &field {
+                    Some(field) => format!("{field}: {message}"),
+                    None => message,
+                },
+                field,
+            },
             other @ (E::Db(_) | E::Matcher(_)) => ApiError::internal(other),
         }
     }

@@ -16,10 +16,13 @@
 //! * Timestamps keep microseconds on PostgreSQL; truncate before comparing with values read back.
 
 pub mod api_key;
+pub mod api_key_source;
 pub mod audit_event;
 pub mod change_log;
 pub mod dedupe_job;
+pub mod domain_assigner;
 pub mod enums;
+pub mod identifier_domain;
 pub mod json_list;
 pub mod match_score;
 pub mod merge_event;
@@ -37,3 +40,4 @@ pub mod patient_name;
 pub mod patient_telecom;
 pub mod prelude;
 pub mod review_task;
+pub mod source;

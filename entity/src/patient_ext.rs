@@ -80,6 +80,63 @@ impl patient_identifier::Entity {
     }
 }
 
+impl patient_identifier::Entity {
+    /// The identifier rows of live patients with this value under any of `systems` (the names
+    /// of one domain), from the partial unique index over live patients' identifiers.
+    pub fn find_live_by_systems_value(systems: &[String], value: &str) -> Select<Self> {
+        Self::find()
+            .filter(patient_identifier::Column::System.is_in(systems.iter().cloned()))
+            .filter(patient_identifier::Column::Value.eq(value))
+            .filter(live_flag())
+    }
+
+    /// [`patient_identifier::Entity::holders_of`] for a value under any of `systems`.
+    pub fn holders_of_any(systems: &[String], value: &str) -> SelectStatement {
+        let holders = |live: Expr| {
+            Query::select()
+                .column((
+                    patient_identifier::Entity,
+                    patient_identifier::Column::PatientId,
+                ))
+                .from(patient_identifier::Entity)
+                .and_where(patient_identifier::Column::System.is_in(systems.iter().cloned()))
+                .and_where(patient_identifier::Column::Value.eq(value))
+                .and_where(live)
+                .to_owned()
+        };
+        let mut every = holders(live_flag());
+        every.union(UnionType::All, holders(live_flag().not()));
+        every
+    }
+
+    /// Every distinct identifier system stored, live holders' and the others', read by skipping
+    /// through the two `(system, value)` indexes (one probe per system, not a scan), so that a
+    /// value can be looked up in every system without an index on the value alone.
+    pub async fn systems_in_use<C: ConnectionTrait>(db: &C) -> Result<Vec<String>, DbErr> {
+        let backend = db.get_database_backend();
+        let mut out = std::collections::BTreeSet::new();
+        for live in ["patient_live", "NOT patient_live"] {
+            let sql = format!(
+                "WITH RECURSIVE s(system) AS ( \
+                   SELECT (SELECT system FROM patient_identifier WHERE {live} \
+                           ORDER BY system LIMIT 1) \
+                   UNION ALL \
+                   SELECT (SELECT system FROM patient_identifier \
+                           WHERE {live} AND system > s.system ORDER BY system LIMIT 1) \
+                   FROM s WHERE s.system IS NOT NULL) \
+                 SELECT system FROM s WHERE system IS NOT NULL"
+            );
+            for row in db
+                .query_all_raw(sea_orm::Statement::from_string(backend, sql))
+                .await?
+            {
+                out.insert(row.try_get_by_index::<String>(0)?);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
 /// `patient_identifier.patient_live` as a condition on its own: the predicate of the partial
 /// indexes on identifiers, which a bound `patient_live = ?` would not prove.
 fn live_flag() -> Expr {

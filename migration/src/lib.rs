@@ -20,7 +20,10 @@
 //! 11. SQLite change-capture triggers that render each UUID column once per log row;
 //! 12. on SQLite, the audit chain's fork guard as a trigger (a row must follow the last row)
 //!     instead of two UNIQUE indexes on random hashes;
-//! 13. the same on PostgreSQL (the trigger also takes the chain's advisory lock).
+//! 13. the same on PostgreSQL (the trigger also takes the chain's advisory lock);
+//! 14. identifier domains (namespace, OID, URL), sources, and which sources assign in which
+//!     domain;
+//! 15. API keys acting as a source.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -41,6 +44,8 @@ mod m20261201_000010_lean_sqlite_change_capture;
 mod m20261202_000011_render_each_uuid_once;
 mod m20261202_000012_sqlite_audit_chain_trigger;
 mod m20261203_000013_postgres_audit_chain_trigger;
+mod m20261206_000014_create_identifier_domain;
+mod m20261206_000015_api_key_source;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -66,6 +71,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_render_each_uuid_once::Migration),
             Box::new(m20261202_000012_sqlite_audit_chain_trigger::Migration),
             Box::new(m20261203_000013_postgres_audit_chain_trigger::Migration),
+            Box::new(m20261206_000014_create_identifier_domain::Migration),
+            Box::new(m20261206_000015_api_key_source::Migration),
         ]
     }
 }

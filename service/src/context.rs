@@ -9,6 +9,10 @@ pub struct Actor {
     pub name: String,
     /// The key's role.
     pub role: Role,
+    /// The source the caller acts as (a key created with `--source`, or an HL7 v2 sender):
+    /// its writes are held to that source's authority over identifier domains. `None` for
+    /// keys that are not a source (stewards and admins keep their rights).
+    pub source: Option<String>,
 }
 
 /// Where a request came from, for the audit trail.
@@ -45,6 +49,7 @@ impl Ctx {
             actor: Actor {
                 name: name.to_owned(),
                 role: Role::Admin,
+                source: None,
             },
             meta: RequestMeta::default(),
             unconfirmed_key: None,

@@ -51,6 +51,19 @@ pub enum Error {
     /// Authentication failed (missing, unknown or revoked key).
     #[error("unauthenticated: {0}")]
     Unauthenticated(&'static str),
+    /// A request refused with a stable code of its own (`unknown_domain`, `unknown_identifier`,
+    /// `domain_not_authorised`, ...), naming the field when there is one.
+    #[error("{code}")]
+    Refused {
+        /// Which kind of refusal (the API picks the status from it).
+        kind: Refusal,
+        /// Stable snake_case reason.
+        code: &'static str,
+        /// The offending field, as a path (`identifier`, `target[1]`, `identifiers[0].system`).
+        field: Option<String>,
+        /// What is wrong (never echoes the value).
+        message: String,
+    },
     /// The database failed.
     #[error("database error")]
     Db(#[from] DbErr),
@@ -76,6 +89,21 @@ impl Error {
         }
     }
 
+    /// A refusal with its own code, naming `field`.
+    pub fn refused(
+        kind: Refusal,
+        code: &'static str,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Error::Refused {
+            kind,
+            code,
+            field: Some(field.into()),
+            message: message.into(),
+        }
+    }
+
     /// A conflict without structured detail.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
         Error::Conflict {
@@ -84,6 +112,17 @@ impl Error {
             detail: None,
         }
     }
+}
+
+/// The kinds of [`Error::Refused`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A value is not acceptable (HTTP 422).
+    Invalid,
+    /// The caller may not do this with these values (HTTP 403).
+    NotAuthorised,
+    /// What was asked for is not known (HTTP 404).
+    Unknown,
 }
 
 /// Result alias for the service.

@@ -13,8 +13,8 @@ use sea_orm::{
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use entity::api_key;
 use entity::enums::Role;
+use entity::{api_key, api_key_source, source};
 
 use crate::{Actor, Ctx, Error, Mpi, Result};
 
@@ -48,6 +48,10 @@ pub enum Action {
     Audit,
     /// Manage API keys.
     ManageKeys,
+    /// Manage identifier domains and sources.
+    ManageDomains,
+    /// Ask which identifiers a person has in other domains.
+    Xref,
 }
 
 impl Action {
@@ -66,6 +70,8 @@ impl Action {
             Action::Review => "review",
             Action::Audit => "audit",
             Action::ManageKeys => "manage_keys",
+            Action::ManageDomains => "manage_domains",
+            Action::Xref => "xref",
         }
     }
 }
@@ -78,10 +84,23 @@ pub fn allows(role: Role, action: Action) -> bool {
     match role {
         Role::Admin => true,
         Role::Auditor => action == Audit,
-        Role::Registrar => matches!(action, Register | Read | Update | Delete | Search | Match),
+        Role::Registrar => matches!(
+            action,
+            Register | Read | Update | Delete | Search | Match | Xref
+        ),
         Role::Steward => matches!(
             action,
-            Register | Read | Update | Delete | Search | Match | Merge | Undo | Link | Review
+            Register
+                | Read
+                | Update
+                | Delete
+                | Search
+                | Match
+                | Merge
+                | Undo
+                | Link
+                | Review
+                | Xref
         ),
     }
 }
@@ -118,6 +137,29 @@ pub async fn create<C: ConnectionTrait>(
     name: &str,
     role: Role,
 ) -> Result<(api_key::Model, String)> {
+    create_with_source(db, name, role, None).await
+}
+
+/// [`create`] for a key that acts as the source named `source` (which must exist:
+/// `Validation{field: "source"}` otherwise). Call it inside a transaction when a source is
+/// given, so the key and its source are stored together.
+pub async fn create_with_source<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+    role: Role,
+    source_name: Option<&str>,
+) -> Result<(api_key::Model, String)> {
+    let source_id = match source_name {
+        None => None,
+        Some(s) => Some(
+            source::Entity::find()
+                .filter(source::Column::Name.eq(s.trim()))
+                .one(db)
+                .await?
+                .ok_or_else(|| Error::validation("source", "is not a registered source"))?
+                .id,
+        ),
+    };
     let name = name.trim();
     if name.is_empty() {
         return Err(Error::validation("name", "is required"));
@@ -143,6 +185,19 @@ pub async fn create<C: ConnectionTrait>(
         }
         _ => Error::Db(e),
     })?;
+    if let Some(source_id) = source_id {
+        api_key_source::ActiveModel {
+            id: Set(Uuid::new_v4()),
+            api_key_id: Set(row.id),
+            source_id: Set(source_id),
+            created_at: NotSet,
+            updated_at: NotSet,
+            created_by: Set("keys".to_owned()),
+            updated_by: Set("keys".to_owned()),
+        }
+        .insert(db)
+        .await?;
+    }
     Ok((row, secret))
 }
 
@@ -254,10 +309,23 @@ async fn find_key<C: ConnectionTrait>(db: &C, hash: &str) -> Result<(Actor, Opti
     let stale = key
         .last_used_at
         .is_none_or(|t| now.signed_duration_since(t) >= Duration::minutes(1));
+    // A key acting as a source (few are): its source's name, read once per cache period.
+    let source = match api_key_source::Entity::find()
+        .filter(api_key_source::Column::ApiKeyId.eq(key.id))
+        .one(db)
+        .await?
+    {
+        Some(link) => source::Entity::find_by_id(link.source_id)
+            .one(db)
+            .await?
+            .map(|s| s.name),
+        None => None,
+    };
     Ok((
         Actor {
             name: key.name,
             role: key.role,
+            source,
         },
         stale.then_some(key.id),
     ))

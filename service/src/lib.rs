@@ -29,6 +29,7 @@ pub mod audit;
 pub mod context;
 pub mod convert;
 pub mod dedupe;
+pub mod domains;
 pub mod error;
 pub mod import;
 pub mod index;
@@ -39,7 +40,9 @@ pub mod merge;
 pub mod pairs;
 pub mod patients;
 pub mod review;
+pub mod sources;
 pub mod sync;
+pub mod xref;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -73,6 +76,10 @@ pub struct ServiceConfig {
     /// SQLite WAL size, in frames, from which [`Mpi::checkpoint_wal`] holds writers back so that
     /// the WAL starts again ([`WAL_RESTART_FRAMES`] by default).
     pub wal_restart_frames: i64,
+    /// What happens to identifiers whose system is not a registered domain.
+    pub unknown_domains: domains::UnknownDomains,
+    /// The MPI's own domain, in which `person_id` is the enterprise identifier.
+    pub enterprise: domains::EnterpriseDomain,
 }
 
 impl Default for ServiceConfig {
@@ -83,6 +90,8 @@ impl Default for ServiceConfig {
             catch_up_window: 1_000,
             load_page_size: 5_000,
             wal_restart_frames: WAL_RESTART_FRAMES,
+            unknown_domains: domains::UnknownDomains::Accept,
+            enterprise: domains::EnterpriseDomain::default(),
         }
     }
 }
@@ -128,6 +137,7 @@ struct Inner {
     reads: audit::ReadAuditor,
     sync: sync::SyncState,
     keys: keys::KeyCache,
+    domains: domains::RegistryCell,
 }
 
 /// Default of [`ServiceConfig::wal_restart_frames`]: 256 MiB with 4 KiB pages, about 7 s of the
@@ -266,6 +276,12 @@ impl Mpi {
         config: ServiceConfig,
     ) -> Result<Mpi> {
         let started = std::time::Instant::now();
+        let domains = domains::RegistryCell::default();
+        let ticket = domains.ticket();
+        domains.set(
+            ticket,
+            domains::Registry::load(&db, &config.enterprise, config.unknown_domains).await?,
+        );
         let sync = sync::SyncState::at(sync::max_seq(&db).await?);
         let index = PatientIndex::new();
         let loaded = index.load_all(&db, config.load_page_size).await?;
@@ -289,8 +305,26 @@ impl Mpi {
                 reads,
                 sync,
                 keys: keys::KeyCache::default(),
+                domains,
             }),
         })
+    }
+
+    /// The identifier domains as last read (see [`Mpi::reload_domains`]).
+    pub fn domains(&self) -> Arc<domains::Registry> {
+        self.inner.domains.get()
+    }
+
+    /// Reads the identifier domains again (after a change through this service, and with every
+    /// catch-up, so that changes made by the CLI or another replica arrive).
+    pub async fn reload_domains(&self) -> Result<()> {
+        let config = &self.inner.config;
+        let ticket = self.inner.domains.ticket();
+        let registry =
+            domains::Registry::load(&self.inner.db, &config.enterprise, config.unknown_domains)
+                .await?;
+        self.inner.domains.set(ticket, registry);
+        Ok(())
     }
 
     /// The database connection (pool).

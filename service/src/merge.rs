@@ -123,6 +123,17 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
     ctx.authorize(Action::Merge)?;
     check_distinct(&req)?;
     let txn = mpi.write_txn_for(ctx).await?;
+    // A source merges only records it holds an identifier of, on both sides.
+    if let Some(source) = &ctx.actor.source {
+        let domains = mpi.domains();
+        for (field, id) in [("target", req.target), ("source", req.source)] {
+            let rows = patient_identifier::Entity::find()
+                .filter(patient_identifier::Column::PatientId.eq(id))
+                .all(&*txn)
+                .await?;
+            domains.check_authority(source, field, rows.iter().map(|r| r.system.as_str()))?;
+        }
+    }
     if req.preview {
         let savepoint = txn.begin().await?;
         apply_merge(&savepoint, ctx, &req, None).await?;

@@ -404,13 +404,15 @@ fn identifier_conflict(e: DbErr) -> Error {
 
 /// Refuses identifiers another live patient already holds, naming the field and the holder.
 async fn check_identifiers<C: ConnectionTrait>(
+    mpi: &Mpi,
     txn: &C,
     own_id: Option<Uuid>,
     identifiers: &[IdentifierInput],
 ) -> Result<()> {
+    let domains = mpi.domains();
     for (i, ident) in identifiers.iter().enumerate() {
-        let holder = patient_identifier::Entity::find_live_by_system_value(
-            ident.system.trim(),
+        let holder = patient_identifier::Entity::find_live_by_systems_value(
+            &domains.aliases_of(&ident.system),
             ident.value.trim(),
         )
         .one(txn)
@@ -446,18 +448,29 @@ async fn check_identifiers<C: ConnectionTrait>(
 pub async fn register(
     mpi: &Mpi,
     ctx: &Ctx,
-    input: PatientInput,
+    mut input: PatientInput,
     force: bool,
 ) -> Result<RegisterOutcome> {
     ctx.authorize(Action::Register)?;
     input.validate()?;
+    mpi.domains().canonicalize("", &mut input.identifiers)?;
+    // Two names of one domain are one system now: check for repeats again.
+    input.validate()?;
+    if let Some(source) = &ctx.actor.source {
+        mpi.domains().check_authority(
+            source,
+            "identifiers",
+            input.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
+    }
     let normalized = matcher::normalize(&convert::person_from_input(&input));
     let txn = mpi.write_txn_for(ctx).await?;
     let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
-    let outcome = finish(txn, result).await?;
-    if let RegisterOutcome::Created { patient, .. } = &outcome {
+    let mut outcome = finish(txn, result).await?;
+    if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
         mpi.refresh_patient(patient.id()).await?;
+        mpi.domains().render_patient(patient);
     }
     Ok(outcome)
 }
@@ -497,7 +510,7 @@ async fn register_in(
         .await?;
         return Ok(RegisterOutcome::Duplicates(candidates));
     }
-    check_identifiers(txn, None, &input.identifiers).await?;
+    check_identifiers(mpi, txn, None, &input.identifiers).await?;
     let id = Uuid::new_v4();
     let actor = ctx.actor.name.as_str();
     convert::patient_row(id, input, actor).insert(txn).await?;
@@ -613,7 +626,9 @@ pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     let (patient, audited) =
         tokio::join!(Patient::load_live(mpi.db(), id), mpi.audit_read(ctx, entry));
     audited?;
-    patient
+    let mut patient = patient?;
+    mpi.domains().render_patient(&mut patient);
+    Ok(patient)
 }
 
 /// Pairs each wanted item with an equal stored one (each stored one used once). Returns the
@@ -682,19 +697,30 @@ pub async fn update(
     ctx: &Ctx,
     id: Uuid,
     expected_version: i32,
-    input: PatientInput,
+    mut input: PatientInput,
 ) -> Result<Patient> {
     ctx.authorize(Action::Update)?;
     input.validate()?;
+    mpi.domains().canonicalize("", &mut input.identifiers)?;
+    input.validate()?;
+    if let Some(source) = &ctx.actor.source {
+        mpi.domains().check_authority(
+            source,
+            "identifiers",
+            input.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
+    }
     let txn = mpi.write_txn_for(ctx).await?;
-    let result = update_in(ctx, &txn, id, expected_version, &input).await;
-    let patient = finish(txn, result).await?;
+    let result = update_in(mpi, ctx, &txn, id, expected_version, &input).await;
+    let mut patient = finish(txn, result).await?;
     tracing::info!(patient_id = %id, "patient updated");
     mpi.refresh_patient(id).await?;
+    mpi.domains().render_patient(&mut patient);
     Ok(patient)
 }
 
 async fn update_in(
+    mpi: &Mpi,
     ctx: &Ctx,
     txn: &crate::WriteTxn,
     id: Uuid,
@@ -717,7 +743,15 @@ async fn update_in(
             detail: Some(json!({ "replaced_by": survivor })),
         });
     }
-    check_identifiers(txn, Some(id), &input.identifiers).await?;
+    // A source updates only records it holds an identifier of.
+    if let Some(source) = &ctx.actor.source {
+        mpi.domains().check_authority(
+            source,
+            "id",
+            before.record.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
+    }
+    check_identifiers(mpi, txn, Some(id), &input.identifiers).await?;
     let actor = ctx.actor.name.as_str();
     let now = Utc::now().fixed_offset();
     let updated = patient::Entity::update_many()
@@ -887,7 +921,8 @@ pub struct PatientQuery {
     pub given: Option<String>,
     /// Exact birth date.
     pub birth_date: Option<NaiveDate>,
-    /// Exact identifier: (system, value).
+    /// Exact identifier: (system, value). The system may be any name of a registered domain
+    /// (URL, `urn:oid:OID`, OID, namespace); an empty system searches the value in every system.
     pub identifier: Option<(String, String)>,
     /// Exact postal code of any address (surrounding spaces ignored).
     pub postal_code: Option<String>,
@@ -1104,8 +1139,15 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
         cond = cond.add(patient::Column::Gender.eq(g));
     }
     if let Some((system, value)) = &query.identifier {
+        let domains = mpi.domains();
+        let systems = if system.trim().is_empty() {
+            // A value alone (an MRN typed at a desk): every system in use.
+            patient_identifier::Entity::systems_in_use(mpi.db()).await?
+        } else {
+            domains.aliases_of(system)
+        };
         cond = cond.add(patients_in(
-            patient_identifier::Entity::holders_of(system.trim(), value.trim()),
+            patient_identifier::Entity::holders_of_any(&systems, value.trim()),
             backend,
         ));
     }
@@ -1141,10 +1183,15 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
             None => 0,
         };
         let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
+        let domains = mpi.domains();
         let items: Vec<Patient> = PatientRecord::load_many(conn, &ids)
             .await?
             .into_iter()
-            .map(Patient::from_record)
+            .map(|record| {
+                let mut patient = Patient::from_record(record);
+                domains.render_patient(&mut patient);
+                patient
+            })
             .collect();
         Ok::<_, Error>((total, ids, items))
     })?;

@@ -104,6 +104,7 @@ impl Mpi {
     pub async fn catch_up(&self) -> Result<CatchUp> {
         let state = self.sync_state();
         let _running = state.running.lock().await;
+        self.reload_domains().await?;
         let window = self.config().catch_up_window.max(0);
         let from_seq = state.seen().last_seq;
         let mut cursor = from_seq.saturating_sub(window);

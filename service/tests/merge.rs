@@ -19,6 +19,7 @@ fn steward() -> Ctx {
         actor: Actor {
             name: "steward-1".into(),
             role: Role::Steward,
+            source: None,
         },
         meta: RequestMeta::default(),
         unconfirmed_key: None,
@@ -549,6 +550,7 @@ async fn merging_a_merged_record_names_the_survivor_and_bad_requests_are_refused
             actor: Actor {
                 name: "desk".into(),
                 role: Role::Registrar,
+                source: None,
             },
             meta: RequestMeta::default(),
             unconfirmed_key: None,
@@ -951,6 +953,7 @@ async fn merges_are_listed_newest_first_by_patient_and_by_undo_state() {
             actor: Actor {
                 name: "auditor-1".into(),
                 role: Role::Auditor,
+                source: None,
             },
             meta: RequestMeta::default(),
             unconfirmed_key: None,

@@ -18,6 +18,7 @@ fn ctx(role: Role) -> Ctx {
         actor: Actor {
             name: format!("{role}-key"),
             role,
+            source: None,
         },
         meta: RequestMeta::default(),
         unconfirmed_key: None,

@@ -40,6 +40,9 @@ pub enum Scenario {
     SearchIdentifier,
     /// `GET /api/v1/patients?family=FAMILY&given=GIVEN` for each record's first name.
     SearchName,
+    /// `GET /api/v1/xref?identifier=urn:mpi:import:SOURCE|ID` for each record: the person's
+    /// enterprise id and identifiers in the other domains (IHE PIX).
+    Xref,
 }
 
 impl Scenario {
@@ -50,6 +53,7 @@ impl Scenario {
             Scenario::Register => "register",
             Scenario::SearchIdentifier => "search-identifier",
             Scenario::SearchName => "search-name",
+            Scenario::Xref => "xref",
         }
     }
 }
@@ -215,6 +219,15 @@ pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchRe
         Scenario::SearchIdentifier => records
             .iter()
             .map(|(id, _)| Request::Get(identifier_search(&base, &system, id)))
+            .collect(),
+        Scenario::Xref => records
+            .iter()
+            .map(|(id, _)| {
+                Request::Get(format!(
+                    "{base}/api/v1/xref?identifier={}",
+                    encode(&format!("{system}|{id}"))
+                ))
+            })
             .collect(),
         Scenario::SearchName => records
             .iter()

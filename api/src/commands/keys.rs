@@ -33,6 +33,10 @@ pub struct CreateArgs {
     /// `registrar`, `steward`, `auditor` or `admin`.
     #[arg(long, value_parser = parse_role)]
     pub role: Role,
+    /// A source (`mpi sources add`) the key acts as: its writes are held to the identifier
+    /// domains that source may assign.
+    #[arg(long)]
+    pub source: Option<String>,
 }
 
 /// Arguments of `mpi keys list`.
@@ -73,9 +77,16 @@ pub async fn run(command: KeysCommand, out: &mut impl Write) -> anyhow::Result<(
         .context("cannot apply migrations")?;
     match &command {
         KeysCommand::Create(args) => {
-            let (key, secret) = service::keys::create(&db, &args.name, args.role)
-                .await
-                .context("cannot create the key")?;
+            let txn = service::sea_orm::TransactionTrait::begin(&db).await?;
+            let (key, secret) = service::keys::create_with_source(
+                &txn,
+                &args.name,
+                args.role,
+                args.source.as_deref(),
+            )
+            .await
+            .context("cannot create the key")?;
+            txn.commit().await?;
             writeln!(
                 out,
                 "created key {} (role {}, id {}); store the secret now, it is not shown again:",

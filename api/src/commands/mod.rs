@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod dedupe_db;
 pub mod dedupe_file;
+pub mod domains;
 pub mod eval;
 pub mod file_mode;
 pub mod generate;

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::{DatabaseKind, DatabaseSettings, MllpSettings, ServerSettings};
+use crate::configuration::{
+    DatabaseKind, DatabaseSettings, DomainSettings, MllpSettings, ServerSettings,
+};
 use crate::database;
 use crate::metrics::Metrics;
 use crate::startup::{AppState, Application};
@@ -28,6 +30,9 @@ pub struct ServeArgs {
     /// The HL7 v2 listener.
     #[command(flatten)]
     pub mllp: MllpSettings,
+    /// Identifier domain settings.
+    #[command(flatten)]
+    pub domains: DomainSettings,
 }
 
 /// The scoring model and how the candidate index is kept current.
@@ -78,7 +83,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         tracing::info!("schema is current");
     }
     let slot = Arc::new(OnceLock::new());
-    match service::Mpi::start(db.clone(), model.clone(), service::ServiceConfig::default()).await {
+    let config = service::ServiceConfig {
+        unknown_domains: args.domains.unknown_domains,
+        enterprise: args.domains.enterprise(),
+        ..service::ServiceConfig::default()
+    };
+    match service::Mpi::start(db.clone(), model.clone(), config.clone()).await {
         Ok(mpi) => {
             let _ = slot.set(mpi);
         }
@@ -97,6 +107,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let catch_up = tokio::spawn(keep_current(
         state.clone(),
         model,
+        config,
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
@@ -176,7 +187,12 @@ async fn checkpoint_regularly(state: AppState) {
 /// Every `interval`: starts the service if it has not started yet, else catches the candidate
 /// index up with the `change_log` (changes made by other processes), and refreshes the index
 /// size gauge.
-async fn keep_current(state: AppState, model: matcher::Model, interval: Duration) {
+async fn keep_current(
+    state: AppState,
+    model: matcher::Model,
+    config: service::ServiceConfig,
+    interval: Duration,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut start_failures = 0u64;
@@ -196,13 +212,7 @@ async fn keep_current(state: AppState, model: matcher::Model, interval: Duration
                 Err(error) => tracing::warn!(%error, "catch-up failed"),
             },
             None => {
-                match service::Mpi::start(
-                    state.db.clone(),
-                    model.clone(),
-                    service::ServiceConfig::default(),
-                )
-                .await
-                {
+                match service::Mpi::start(state.db.clone(), model.clone(), config.clone()).await {
                     Ok(mpi) => {
                         let _ = state.service.set(mpi);
                         tracing::info!("service started");

@@ -1,6 +1,7 @@
 //! HTTP routes, one module per area; [`configure`] mounts them all.
 
 mod audit;
+mod domains;
 mod health;
 mod jobs;
 mod links;
@@ -49,6 +50,11 @@ use crate::error::ApiError;
         audit::verify,
         jobs::start_dedupe,
         jobs::get,
+        domains::list,
+        domains::add,
+        domains::update,
+        domains::remove,
+        domains::xref,
     ),
     modifiers(&BearerKey),
     security(("bearer_key" = [])),
@@ -59,6 +65,7 @@ use crate::error::ApiError;
         (name = "links", description = "seealso and refer links between records"),
         (name = "review", description = "The data stewards' review queue"),
         (name = "audit", description = "The hash-chained audit trail"),
+        (name = "domains", description = "Identifier domains (assigning authorities) and cross-referencing (PIX)"),
         (name = "jobs", description = "Background batch jobs: the database dedupe"),
         (name = "operations", description = "Health, readiness and metrics (no key needed)"),
     )
@@ -182,6 +189,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/audit/verify")
                     .get(audit::verify)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/domains")
+                    .get(domains::list)
+                    .post(domains::add)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/domains/{name}")
+                    .put(domains::update)
+                    .delete(domains::remove)
+                    .default_service(web::to(method_not_allowed)),
+            )
+            .service(
+                web::resource("/xref")
+                    .get(domains::xref)
                     .default_service(web::to(method_not_allowed)),
             )
             .service(

@@ -153,7 +153,8 @@ pub struct SearchQuery {
     pub given: Option<String>,
     /// `YYYY-MM-DD`.
     pub birth_date: Option<String>,
-    /// `system|value`.
+    /// `system|value` (the system as a URL, `urn:oid:OID`, OID or namespace of a domain), or a
+    /// value alone to look it up in every system.
     pub identifier: Option<String>,
     /// Postal code.
     pub postal_code: Option<String>,
@@ -177,12 +178,14 @@ impl SearchQuery {
         let identifier = match non_blank(&self.identifier) {
             None => None,
             Some(text) => match text.split_once('|') {
-                Some((system, value)) if !system.is_empty() && !value.is_empty() => {
-                    Some((system.to_owned(), value.to_owned()))
+                Some((system, value)) if !value.trim().is_empty() => {
+                    Some((system.trim().to_owned(), value.trim().to_owned()))
                 }
+                // A value alone (or `|value`) is looked up in every system.
+                None => Some((String::new(), text)),
                 _ => {
                     return Err(ApiError::InvalidValue {
-                        message: "identifier: use system|value".to_owned(),
+                        message: "identifier: use system|value or a value alone".to_owned(),
                         field: Some("identifier".to_owned()),
                     });
                 }

@@ -20,6 +20,12 @@ pub struct TestApp {
 impl TestApp {
     /// Migrates a new database on `backend`, creates a key per role, starts `mpi serve`.
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, &[], &[]).await
+    }
+
+    /// Like [`TestApp::spawn`], first running each `mpi` command of `setup` (with
+    /// `--database-url` added) and giving `mpi serve` the arguments `serve_args` too.
+    pub async fn spawn_with(backend: Backend, setup: &[&[&str]], serve_args: &[&str]) -> TestApp {
         let db = TestDb::migrated(backend).await;
         let mut keys = HashMap::new();
         for role in Role::ALL {
@@ -29,17 +35,21 @@ impl TestApp {
             keys.insert(*role, secret);
         }
         let dir = ScratchDir::new();
-        let server = TestServer::start(
-            &dir.path,
-            &[
-                "--database-url",
-                &db.url,
-                "--workers",
-                "2",
-                "--catch-up-interval-ms",
-                "200",
-            ],
-        );
+        for command in setup {
+            let mut args = command.to_vec();
+            args.extend(["--database-url", db.url.as_str()]);
+            crate::helpers::run_mpi_ok(&dir.path, &args);
+        }
+        let mut args = vec![
+            "--database-url",
+            db.url.as_str(),
+            "--workers",
+            "2",
+            "--catch-up-interval-ms",
+            "200",
+        ];
+        args.extend(serve_args);
+        let server = TestServer::start(&dir.path, &args);
         TestApp {
             server,
             db,

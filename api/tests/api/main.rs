@@ -6,6 +6,7 @@ mod auth;
 mod batch_files;
 mod database;
 mod dedupe_kill;
+mod domains;
 mod fhir;
 mod health;
 mod helpers;

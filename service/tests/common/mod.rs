@@ -34,6 +34,7 @@ pub fn ctx_as(name: &str, role: Role) -> Ctx {
         actor: Actor {
             name: name.to_owned(),
             role,
+            source: None,
         },
         meta: RequestMeta {
             request_id: Some(format!("req-{name}")),
