@@ -45,7 +45,8 @@ def main():
     answers = []
     with MLLPClient(host, port) as client:
         for text in messages:
-            answers.append(summary(client.send_message(text).decode("utf-8")))
+            framed = client.send_message(text).decode("utf-8")
+            answers.append(summary(framed.strip("\x0b\x1c\r")))
     json.dump(answers, sys.stdout)
 
 

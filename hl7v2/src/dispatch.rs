@@ -5,8 +5,12 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
+use hl7_parser::Message;
+
 use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, ack};
 use crate::inbound::{Header, Inbound};
+use crate::pix_query;
+use crate::source::authenticate;
 
 /// The message types and trigger events this listener knows, for telling an unsupported
 /// message type (200) from an unsupported event of a known type (201).
@@ -42,7 +46,7 @@ impl Dispatcher {
                 return ack(&header, AckCode::Reject, &[error]).render();
             }
         };
-        let answer = self.route(&header);
+        let answer = self.route(&header, &message, peer).await;
         tracing::info!(
             %peer,
             message_type = %header.message_code,
@@ -64,7 +68,7 @@ impl Dispatcher {
         ack(&Header::default(), AckCode::Reject, &[error]).render()
     }
 
-    fn route(&self, header: &Header) -> String {
+    async fn route(&self, header: &Header, message: &Message<'_>, peer: SocketAddr) -> String {
         if !header.version.starts_with("2.") {
             let error = HlError::new(
                 ErrorCode::UnsupportedVersionId,
@@ -81,25 +85,40 @@ impl Dispatcher {
             .at(ErrorLocation::field("MSH", 1, 11));
             return ack(header, AckCode::Reject, &[error]).render();
         }
-        if self.service.get().is_none() {
+        let Some(mpi) = self.service.get() else {
             let error = HlError::new(
                 ErrorCode::ApplicationInternalError,
                 "the service is starting; send the message again shortly",
             );
             return ack(header, AckCode::Reject, &[error]).render();
-        }
-        let (code, field_error) = if KNOWN_TYPES.contains(&header.message_code.as_str()) {
-            (
-                ErrorCode::UnsupportedEventCode,
-                "this trigger event is not handled",
-            )
-        } else {
-            (
-                ErrorCode::UnsupportedMessageType,
-                "this message type is not handled",
-            )
         };
-        let error = HlError::new(code, field_error).at(ErrorLocation::field("MSH", 1, 9));
-        ack(header, AckCode::Reject, &[error]).render()
+        let ctx = match authenticate(mpi, header, peer).await {
+            Ok(ctx) => ctx,
+            Err(error) => {
+                tracing::info!(%peer, "HL7 message from an unknown or unauthenticated source");
+                return ack(header, AckCode::Reject, &[error]).render();
+            }
+        };
+        match (header.message_code.as_str(), header.trigger_event.as_str()) {
+            ("QBP", "Q23") => pix_query::answer(mpi, &ctx, header, message).await,
+            _ => unsupported(header),
+        }
     }
+}
+
+/// The answer to a message type (200) or trigger event (201) no transaction handles.
+fn unsupported(header: &Header) -> String {
+    let (code, text) = if KNOWN_TYPES.contains(&header.message_code.as_str()) {
+        (
+            ErrorCode::UnsupportedEventCode,
+            "this trigger event is not handled",
+        )
+    } else {
+        (
+            ErrorCode::UnsupportedMessageType,
+            "this message type is not handled",
+        )
+    };
+    let error = HlError::new(code, text).at(ErrorLocation::field("MSH", 1, 9));
+    ack(header, AckCode::Reject, &[error]).render()
 }

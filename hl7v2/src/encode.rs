@@ -5,9 +5,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hl7_parser::builder::{
-    ComponentBuilder, FieldBuilder, MessageBuilder, RepeatBuilder, SegmentBuilder,
-};
+use hl7_parser::builder::{ComponentBuilder, FieldBuilder, RepeatBuilder, SegmentBuilder};
 use hl7_parser::message::Separators;
 
 use crate::inbound::Header;
@@ -170,10 +168,11 @@ impl Segment {
     }
 }
 
-/// An outbound message: MSH first, then the segments in order.
+/// An outbound message: MSH first, then the segments in order, each rendered when pushed.
 #[derive(Debug, Clone)]
 pub struct Outbound {
-    message: MessageBuilder,
+    separators: Separators,
+    segments: Vec<String>,
 }
 
 static CONTROL_IDS: AtomicU64 = AtomicU64::new(0);
@@ -230,20 +229,33 @@ impl Outbound {
                     request.version.as_str()
                 },
             );
-        let mut message = MessageBuilder::new(Separators::default());
-        message.push_segment(msh.0);
-        Self { message }
+        let mut message = Self {
+            separators: Separators::default(),
+            segments: Vec::new(),
+        };
+        message.push(msh);
+        message
     }
 
     /// Appends a segment.
     pub fn push(&mut self, segment: Segment) {
-        self.message.push_segment(segment.0);
+        self.segments
+            .push(segment.0.display(&self.separators).to_string());
+    }
+
+    /// Appends a segment of the request as it was received (QPD echoed in a query's answer):
+    /// its text is already encoded with the standard delimiters, which answers also use.
+    pub fn push_received(&mut self, segment_text: &str) {
+        self.segments.push(segment_text.to_owned());
     }
 
     /// The message's text, every segment ended by CR.
     pub fn render(&self) -> String {
-        let mut text = self.message.to_string();
-        text.push('\r');
+        let mut text = String::with_capacity(self.segments.iter().map(|s| s.len() + 1).sum());
+        for segment in &self.segments {
+            text.push_str(segment);
+            text.push('\r');
+        }
         text
     }
 }

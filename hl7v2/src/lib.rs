@@ -1,7 +1,8 @@
 //! HL7 v2 over MLLP, a room of its own: MLLP framing (`mllp`), decoding and parsing inbound
 //! messages (`inbound`), the typed encoder for answers (`encode`), acknowledgements and error
 //! segments (`ack`), routing messages to transactions (`dispatch`) and the TCP listener
-//! (`listener`). It knows no HTTP; its transactions call the same `service` use cases as the
+//! (`listener`), who sent a message (`source`) and the transactions: ITI-9 PIX query
+//! (`pix_query`). It knows no HTTP; its transactions call the same `service` use cases as the
 //! REST and FHIR faces.
 
 pub mod ack;
@@ -10,6 +11,8 @@ pub mod encode;
 pub mod inbound;
 pub mod listener;
 pub mod mllp;
+pub mod pix_query;
+pub mod source;
 
 pub use dispatch::Dispatcher;
 pub use listener::{ListenerConfig, serve};

@@ -11,21 +11,139 @@ use std::time::{Duration, Instant};
 use migration::testing::{Backend, TestDb};
 use serde_json::Value;
 
-use crate::helpers::{ScratchDir, TestServer};
+use crate::helpers::{ScratchDir, TestServer, run_mpi_ok};
 
 /// A server with an MLLP listener on a free port, over a fresh database.
 struct Hl7Server {
     server: TestServer,
     mllp: SocketAddr,
-    _db: TestDb,
-    _dir: ScratchDir,
+    db: TestDb,
+    dir: ScratchDir,
 }
+
+/// The set-up the external conformance suite runs (issue 30), through the real CLI, plus a
+/// source with a facility of its own and a secret.
+const CONFORMANCE_SETUP: &[&[&str]] = &[
+    &[
+        "sources",
+        "add",
+        "TEST_HARNESS",
+        "--facility",
+        "TEST",
+        "--role",
+        "steward",
+    ],
+    &[
+        "sources",
+        "add",
+        "TEST_HARNESS_A",
+        "--facility",
+        "TEST",
+        "--role",
+        "steward",
+    ],
+    &[
+        "sources",
+        "add",
+        "TEST_HARNESS_B",
+        "--facility",
+        "TEST",
+        "--role",
+        "steward",
+    ],
+    &[
+        "sources",
+        "add",
+        "NID_AUTH",
+        "--facility",
+        "TEST",
+        "--role",
+        "registrar",
+    ],
+    &[
+        "sources",
+        "add",
+        "REG_APP",
+        "--facility",
+        "WARD_7",
+        "--role",
+        "registrar",
+    ],
+    &[
+        "sources",
+        "add",
+        "LOCKED",
+        "--facility",
+        "TEST",
+        "--role",
+        "registrar",
+        "--secret",
+        "s3cret-passphrase",
+    ],
+    &[
+        "domains",
+        "add",
+        "TEST",
+        "--oid",
+        "2.16.840.1.113883.3.72.5.9.1",
+        "--url",
+        "http://ohie.org/test/test",
+        "--assigner",
+        "TEST_HARNESS",
+    ],
+    &[
+        "domains",
+        "add",
+        "TEST_A",
+        "--oid",
+        "2.16.840.1.113883.3.72.5.9.2",
+        "--url",
+        "http://ohie.org/test/test_a",
+        "--assigner",
+        "TEST_HARNESS_A",
+    ],
+    &[
+        "domains",
+        "add",
+        "TEST_B",
+        "--oid",
+        "2.16.840.1.113883.3.72.5.9.3",
+        "--url",
+        "http://ohie.org/test/test_b",
+        "--assigner",
+        "TEST_HARNESS_B",
+    ],
+    &[
+        "domains",
+        "add",
+        "NID",
+        "--oid",
+        "2.16.840.1.113883.3.72.5.9.9",
+        "--url",
+        "http://ohie.org/test/nid",
+        "--assigner",
+        "NID_AUTH",
+        "--links-records",
+    ],
+];
 
 impl Hl7Server {
     async fn start(backend: Backend, extra: &[&str]) -> Self {
         let db = TestDb::migrated(backend).await;
         let dir = ScratchDir::new();
-        let mut args = vec!["--database-url", &db.url, "--mllp-bind", "127.0.0.1:0"];
+        for command in CONFORMANCE_SETUP {
+            let mut args = command.to_vec();
+            args.extend_from_slice(&["--database-url", &db.url]);
+            run_mpi_ok(&dir.path, &args);
+        }
+        let mut args = vec![
+            "--database-url",
+            &db.url,
+            "--mllp-bind",
+            "127.0.0.1:0",
+            "--unknown-domains",
+            "reject",
+        ];
         args.extend_from_slice(extra);
         let server = TestServer::start(&dir.path, &args);
         let log = server.wait_for_log("mpi listening on mllp://");
@@ -38,9 +156,27 @@ impl Hl7Server {
         Self {
             server,
             mllp,
-            _db: db,
-            _dir: dir,
+            db,
+            dir,
         }
+    }
+
+    /// An admin key made with the real CLI.
+    fn admin_key(&self) -> String {
+        let out = run_mpi_ok(
+            &self.dir.path,
+            &[
+                "keys",
+                "create",
+                "--name",
+                "hl7-test-admin",
+                "--role",
+                "admin",
+                "--database-url",
+                &self.db.url,
+            ],
+        );
+        out.lines().last().expect("key line").trim().to_owned()
     }
 }
 
@@ -279,4 +415,203 @@ async fn a_silent_connection_is_closed_after_the_idle_timeout() {
         .expect("the server closes, it does not hang");
     assert_eq!(n, 0, "closed without an answer");
     assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+fn pix_query(sender: &str, control_id: &str, qpd3: &str, qpd4: &str) -> String {
+    format!(
+        "MSH|^~\\&|{sender}|TEST|MPI|HOSP|20261206120000||QBP^Q23^QBP_Q21|{control_id}|P|2.5\r\
+         QPD|IHE PIX Query|Q-{control_id}|{qpd3}|{qpd4}\rRCP|I\r"
+    )
+}
+
+/// PID-3's repetitions as (value, HD.1, HD.2, HD.3), read from the raw answer.
+fn pid3(answer: &Value) -> Vec<(String, String, String, String)> {
+    let raw = answer["raw"].as_str().expect("raw");
+    let Some(pid) = raw.split('\r').find(|s| s.starts_with("PID|")) else {
+        return Vec::new();
+    };
+    let field = pid.split('|').nth(3).unwrap_or_default();
+    field
+        .split('~')
+        .map(|cx| {
+            let parts: Vec<&str> = cx.split('^').collect();
+            let hd: Vec<&str> = parts.get(3).unwrap_or(&"").split('&').collect();
+            let get = |v: &[&str], i: usize| v.get(i).copied().unwrap_or_default().to_owned();
+            (get(&parts, 0), get(&hd, 0), get(&hd, 1), get(&hd, 2))
+        })
+        .collect()
+}
+
+async fn pix_query_answers_as_iti_9_says(backend: Backend) {
+    let app = Hl7Server::start(backend, &[]).await;
+    let key = app.admin_key();
+    let patient = serde_json::json!({
+        "gender": "female", "birth_date": "1961-03-14",
+        "names": [{"family": "Okonkwo", "given": ["Adaeze"]}],
+        "identifiers": [
+            {"system": "http://ohie.org/test/test", "value": "PIX-1"},
+            {"system": "urn:oid:2.16.840.1.113883.3.72.5.9.2", "value": "A-1"}
+        ]
+    });
+    let (status, stored) = app
+        .server
+        .call(
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&key),
+            &[],
+            Some(&patient),
+        )
+        .await;
+    assert_eq!(status, 201, "{stored}");
+    let person = stored["person_id"].as_str().expect("person_id").to_owned();
+
+    let test = "PIX-1^^^TEST&2.16.840.1.113883.3.72.5.9.1&ISO";
+    let messages = vec![
+        pix_query("TEST_HARNESS", "Q1", test, ""),
+        pix_query("TEST_HARNESS", "Q2", test, "^^^TEST_A"),
+        pix_query(
+            "TEST_HARNESS",
+            "Q3",
+            "PIX-1^^^&2.16.840.1.113883.3.72.5.9.1&ISO",
+            "^^^&2.16.840.1.113883.3.72.5.9.2&ISO",
+        ),
+        pix_query("TEST_HARNESS", "Q4", test, "^^^NID"),
+        pix_query("TEST_HARNESS", "Q5", "PIX-404^^^TEST", ""),
+        pix_query("TEST_HARNESS", "Q6", "PIX-1^^^NOPE&1.2.3.999&ISO", ""),
+        pix_query("TEST_HARNESS", "Q7", test, "^^^TEST_A~^^^NOPE"),
+        pix_query("STRANGER", "Q8", test, ""),
+        pix_query("TEST_HARNESS", "Q9", "^^^TEST", ""),
+    ];
+    let a = send_with_hl7_package(app.mllp, &messages);
+    let segments = |a: &Value| a["segments"].clone();
+    let err = |a: &Value| a["err"][0].clone();
+    let qak = |a: &Value| {
+        a["raw"]
+            .as_str()
+            .unwrap()
+            .split('\r')
+            .find(|s| s.starts_with("QAK|"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    // Found: every other identifier with complete HD, the enterprise id included, not the query's.
+    assert_eq!(a[0]["msh9"], "RSP^K23^RSP_K23", "{}", a[0]);
+    assert_eq!(a[0]["msa1"], "AA", "{}", a[0]);
+    assert_eq!(a[0]["msa2"], "Q1");
+    assert_eq!(qak(&a[0]), "QAK|Q-Q1|OK");
+    assert_eq!(
+        segments(&a[0]),
+        serde_json::json!(["MSH", "MSA", "QAK", "QPD", "PID"])
+    );
+    let ids = pid3(&a[0]);
+    assert!(
+        ids.contains(&(
+            "A-1".into(),
+            "TEST_A".into(),
+            "2.16.840.1.113883.3.72.5.9.2".into(),
+            "ISO".into()
+        )),
+        "{ids:?}"
+    );
+    assert!(ids.iter().any(|i| i.0 == person && i.1 == "MPI"), "{ids:?}");
+    assert!(
+        !ids.iter().any(|i| i.0 == "PIX-1"),
+        "the queried identifier is left out: {ids:?}"
+    );
+    assert!(
+        a[0]["raw"].as_str().unwrap().contains("\rPID|||")
+            && a[0]["raw"].as_str().unwrap().contains("||~^^^^^^S"),
+        "{}",
+        a[0]
+    );
+    // Only the requested domain, by namespace or by OID alone.
+    for answer in [&a[1], &a[2]] {
+        assert_eq!(answer["msa1"], "AA", "{answer}");
+        assert_eq!(
+            pid3(answer),
+            vec![(
+                "A-1".into(),
+                "TEST_A".into(),
+                "2.16.840.1.113883.3.72.5.9.2".into(),
+                "ISO".into()
+            )]
+        );
+    }
+    // Nothing in the requested domain: AA, NF, no PID.
+    assert_eq!(a[3]["msa1"], "AA");
+    assert_eq!(qak(&a[3]), "QAK|Q-Q4|NF");
+    assert_eq!(
+        segments(&a[3]),
+        serde_json::json!(["MSH", "MSA", "QAK", "QPD"])
+    );
+    // Unknown identifier in a known domain: AE, 204 at QPD-3.1.
+    assert_eq!(a[4]["msa1"], "AE");
+    assert_eq!(qak(&a[4]), "QAK|Q-Q5|AE");
+    assert_eq!(err(&a[4])[1], "QPD^1^3^1^1");
+    assert!(err(&a[4])[2].as_str().unwrap().starts_with("204^"));
+    // Unknown domain in QPD-3: 204 at QPD-3.4.
+    assert_eq!(a[5]["msa1"], "AE");
+    assert_eq!(err(&a[5])[1], "QPD^1^3^1^4");
+    // Unknown domain in QPD-4: 204 at the repetition.
+    assert_eq!(a[6]["msa1"], "AE");
+    assert_eq!(err(&a[6])[1], "QPD^1^4^2");
+    assert_eq!(
+        segments(&a[6]),
+        serde_json::json!(["MSH", "MSA", "ERR", "QAK", "QPD"])
+    );
+    // Unknown source: rejected, nothing answered.
+    assert_eq!(a[7]["msa1"], "AR");
+    assert!(
+        err(&a[7])[7]
+            .as_str()
+            .unwrap()
+            .contains("not a registered source"),
+        "{}",
+        a[7]
+    );
+    // No identifier value: 101.
+    assert_eq!(a[8]["msa1"], "AE");
+    assert!(err(&a[8])[2].as_str().unwrap().starts_with("101^"));
+
+    // A source with a secret must send it in MSH-8.
+    let locked = |security: &str, id: &str| {
+        format!(
+            "MSH|^~\\&|LOCKED|TEST|MPI|HOSP|20261206120000|{security}|QBP^Q23^QBP_Q21|{id}|P|2.5\r\
+             QPD|IHE PIX Query|T-{id}|{test}\rRCP|I\r"
+        )
+    };
+    let a = send_with_hl7_package(
+        app.mllp,
+        &[
+            locked("", "S1"),
+            locked("LOCKED+wrong", "S2"),
+            locked("LOCKED+s3cret-passphrase", "S3"),
+        ],
+    );
+    assert_eq!(a[0]["msa1"], "AR");
+    assert_eq!(a[1]["msa1"], "AR");
+    assert_eq!(err(&a[1])[1], "MSH^1^8");
+    assert_eq!(a[2]["msa1"], "AA", "{}", a[2]);
+
+    // The query is audited as a read, by the source.
+    let (status, trail) = app
+        .server
+        .call("GET", "/api/v1/audit?per_page=100", Some(&key), &[], None)
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    assert!(trail.to_string().contains("TEST_HARNESS"), "{trail}");
+    // No identifier reaches the log.
+    assert!(!app.server.log().contains("PIX-1"));
+}
+
+#[tokio::test]
+async fn pix_query_answers_as_iti_9_says_on_sqlite() {
+    pix_query_answers_as_iti_9_says(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn pix_query_answers_as_iti_9_says_on_postgres() {
+    pix_query_answers_as_iti_9_says(Backend::Postgres).await;
 }
