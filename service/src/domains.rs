@@ -141,6 +141,12 @@ impl Domain {
     }
 }
 
+/// Whether `system` is the MPI's own record of where an imported record came from
+/// (`urn:mpi:import:<source>`, see [`crate::import::source_system`]): known in every mode.
+pub fn is_import_system(system: &str) -> bool {
+    system.trim().starts_with("urn:mpi:import:")
+}
+
 /// The key a system text is looked up by: trimmed, with the `urn:oid:` prefix folded.
 fn alias_key(system: &str) -> String {
     let s = system.trim();
@@ -269,7 +275,9 @@ impl Registry {
                     ));
                 }
                 Some(d) => ident.system = d.system(),
-                None if self.unknown == UnknownDomains::Reject => {
+                None if self.unknown == UnknownDomains::Reject
+                    && !is_import_system(&ident.system) =>
+                {
                     return Err(Error::refused(
                         crate::error::Refusal::Invalid,
                         "unknown_domain",

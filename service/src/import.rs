@@ -118,6 +118,9 @@ pub struct Importer {
     /// would have created), so that a later record holding one of them is refused without
     /// asking the database, which may not have committed the earlier batch yet.
     claimed: HashSet<u128>,
+    /// The identifier domains: registered systems are stored in their canonical form, and in
+    /// reject mode a record with an unregistered system is rejected.
+    domains: Option<std::sync::Arc<crate::domains::Registry>>,
 }
 
 /// A batch checked and turned into statements by [`Importer::prepare`], ready to be written.
@@ -135,7 +138,14 @@ impl Importer {
             system: source_system(source),
             dry_run,
             claimed: HashSet::new(),
+            domains: None,
         }
+    }
+
+    /// This import with the identifier domains `domains` (see [`crate::domains::Registry`]).
+    pub fn with_domains(mut self, domains: std::sync::Arc<crate::domains::Registry>) -> Self {
+        self.domains = Some(domains);
+        self
     }
 
     /// The system of this import's source identifiers.
@@ -235,6 +245,22 @@ impl Importer {
                     line: row.line,
                     field: "id".into(),
                     reason: "the id is empty".into(),
+                });
+                continue;
+            }
+            // The record's own identifiers in their domains' form (the source identifier added
+            // below is the MPI's bookkeeping, not a domain's).
+            if let Some(domains) = &self.domains
+                && let Err(refused) = domains.canonicalize("", &mut row.input.identifiers)
+            {
+                let (field, reason) = match refused {
+                    Error::Refused { field, message, .. } => (field.unwrap_or_default(), message),
+                    other => (String::new(), other.to_string()),
+                };
+                outcome.rejected.push(Rejected {
+                    line: row.line,
+                    field,
+                    reason,
                 });
                 continue;
             }

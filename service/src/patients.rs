@@ -475,6 +475,68 @@ pub async fn register(
     Ok(outcome)
 }
 
+/// What [`register_or_update`] did.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "did", rename_all = "snake_case")]
+pub enum UpsertOutcome {
+    /// No live record held the identifiers: a registration (created or duplicates found).
+    Registered(RegisterOutcome),
+    /// The live record holding the identifiers was updated.
+    Updated(Box<Patient>),
+}
+
+/// Register-or-update, as IHE's patient identity feed defines it: a registration whose
+/// identifier is already held by a live record is an update of that record (at its current
+/// version; every list becomes the one given), else a registration with the duplicate check.
+/// For a caller acting as a source only the identifiers in domains it assigns identify the
+/// record (the others are references). Identifiers held by two different live records are
+/// `Conflict{code: "duplicate_identifier"}`. Needs both the register and the update right.
+pub async fn register_or_update(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    mut input: PatientInput,
+    force: bool,
+) -> Result<UpsertOutcome> {
+    ctx.authorize(Action::Register)?;
+    ctx.authorize(Action::Update)?;
+    input.validate()?;
+    mpi.domains().canonicalize("", &mut input.identifiers)?;
+    input.validate()?;
+    let domains = mpi.domains();
+    let mut holders = std::collections::BTreeSet::new();
+    for ident in &input.identifiers {
+        if let Some(source) = &ctx.actor.source
+            && !domains.may_assign(source, &ident.system)
+        {
+            continue;
+        }
+        let row = patient_identifier::Entity::find_live_by_systems_value(
+            &domains.aliases_of(&ident.system),
+            ident.value.trim(),
+        )
+        .one(mpi.db())
+        .await?;
+        if let Some(row) = row {
+            holders.insert(row.patient_id);
+        }
+    }
+    let mut holders = holders.into_iter();
+    match (holders.next(), holders.next()) {
+        (None, _) => Ok(UpsertOutcome::Registered(
+            register(mpi, ctx, input, force).await?,
+        )),
+        (Some(id), None) => {
+            let current = Patient::load_live(mpi.db(), id).await?;
+            let updated = update(mpi, ctx, id, current.version(), input).await?;
+            Ok(UpsertOutcome::Updated(Box::new(updated)))
+        }
+        (Some(_), Some(_)) => Err(Error::conflict(
+            "duplicate_identifier",
+            "the record's identifiers are held by different live patients",
+        )),
+    }
+}
+
 async fn register_in(
     mpi: &Mpi,
     ctx: &Ctx,

@@ -145,7 +145,8 @@ pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
             "is not a registered identifier domain",
         )
     };
-    if queried.is_none() && !accept {
+    let bookkeeping = crate::domains::is_import_system(&query.system);
+    if queried.is_none() && !accept && !bookkeeping {
         return Err(unknown_domain());
     }
     let answer = with_snapshot!(mpi, |conn| {
@@ -211,7 +212,7 @@ pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
     })?;
     let Some((person_id, patient_ids, rows)) = answer else {
         // Nobody holds it: an unregistered system nobody uses is an unknown domain.
-        if queried.is_none() {
+        if queried.is_none() && !bookkeeping {
             let used = match in_use {
                 Some(s) => s.contains(query.system.trim()),
                 None => patient_identifier::Entity::systems_in_use(mpi.db())

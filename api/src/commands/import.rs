@@ -41,7 +41,7 @@ use service::Ctx;
 use service::import::{self, BatchOutcome, ImportRow, Importer, Rejected};
 use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
 
-use crate::configuration::{DatabaseKind, DatabaseSettings};
+use crate::configuration::{DatabaseKind, DatabaseSettings, DomainSettings};
 use crate::database;
 use crate::exit_code::InputDataError;
 use crate::fhir::import::{FhirLayout, FhirRecord};
@@ -75,6 +75,10 @@ pub struct ImportArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Identifier domains: with `--unknown-domains reject`, a record holding an identifier of
+    /// an unregistered system is a reject line.
+    #[command(flatten)]
+    pub domains: DomainSettings,
 }
 
 /// The layouts `mpi import` reads.
@@ -221,7 +225,14 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
         Input::Fhir(input, layout) => read_fhir(input, &file, layout, batch_size, &tx),
     });
 
-    let mut importer = Importer::new(&source, args.dry_run);
+    let registry = service::domains::Registry::load(
+        &db,
+        &args.domains.enterprise(),
+        args.domains.unknown_domains,
+    )
+    .await
+    .context("cannot read the identifier domains")?;
+    let mut importer = Importer::new(&source, args.dry_run).with_domains(Arc::new(registry));
     let mut summary = ImportSummary::default();
     let fhir = format != ImportFormat::Csv;
     let mut stopped: Option<Stop> = None;

@@ -19,6 +19,10 @@ pub struct RegisterQuery {
     /// Register even when certain or probable duplicates exist.
     #[serde(default)]
     pub force: Option<bool>,
+    /// When a live record already holds one of the identifiers, update it (200) instead of
+    /// answering 409 `duplicate_identifier` (IHE identity feed semantics).
+    #[serde(default)]
+    pub upsert: Option<bool>,
 }
 
 /// The 409 answer of a registration with certain or probable duplicates.
@@ -48,6 +52,7 @@ fn etag(version: i32) -> (header::HeaderName, String) {
 #[utoipa::path(operation_id = "register_patient", post, path = "/api/v1/patients", tag = "patients", params(RegisterQuery),
     request_body = PatientBody,
     responses((status = 201, description = "Stored", body = CreatedBody),
+        (status = 200, description = "With `upsert=true`: the live record holding one of the identifiers, updated", body = PatientDto),
         (status = 409, description = "Certain or probable duplicates (`duplicates_found`, nothing stored) or an identifier held by another patient (`duplicate_identifier`)", body = DuplicatesBody),
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn register(
@@ -57,7 +62,19 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let force = query.force.or(body.force).unwrap_or(false);
     let input = body.to_input()?;
-    match patients::register(&caller.mpi, &caller.ctx, input, force).await? {
+    let outcome = if query.upsert.unwrap_or(false) {
+        match patients::register_or_update(&caller.mpi, &caller.ctx, input, force).await? {
+            patients::UpsertOutcome::Registered(outcome) => outcome,
+            patients::UpsertOutcome::Updated(patient) => {
+                return Ok(HttpResponse::Ok()
+                    .insert_header(etag(patient.version()))
+                    .json(PatientDto::from(patient.as_ref())));
+            }
+        }
+    } else {
+        patients::register(&caller.mpi, &caller.ctx, input, force).await?
+    };
+    match outcome {
         RegisterOutcome::Created {
             patient,
             review_task_ids,

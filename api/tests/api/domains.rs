@@ -770,3 +770,114 @@ async fn sources_hold_to_their_domains(backend: Backend) {
     assert!(!out.status.success());
 }
 both_backends!(sources_hold_to_their_domains);
+
+async fn import_rejects_unknown_domains(backend: Backend) {
+    let db = migration::testing::TestDb::migrated(backend).await;
+    let dir = crate::helpers::ScratchDir::new();
+    let url = db.url.as_str();
+    for command in CONFORMANCE_SETUP {
+        let mut args = command.to_vec();
+        args.extend(["--database-url", url]);
+        crate::helpers::run_mpi_ok(&dir.path, &args);
+    }
+    let file = dir.path.join("people.csv");
+    std::fs::write(
+        &file,
+        "id,given_name,family_name,sex,birth_date,mrn,mrn_system\n\
+         p1,Ottilie,Fairweather,F,1962-08-15,T-1,TEST\n\
+         p2,Bartholomew,Quennell,M,1938-01-30,X-2,urn:elsewhere:mrn\n\
+         p3,Ada,Lovelace,F,1915-12-10,T-3,urn:oid:2.16.840.1.113883.3.72.5.9.1\n",
+    )
+    .expect("write csv");
+    let out = crate::helpers::run_mpi_ok(
+        &dir.path,
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--database-url",
+            url,
+            "--quiet",
+            "--unknown-domains",
+            "reject",
+        ],
+    );
+    assert!(out.contains("3 rows: 2 imported"), "{out}");
+    let rejects =
+        std::fs::read_to_string(dir.path.join("people.csv.rejects.csv")).expect("rejects");
+    let lines: Vec<&str> = rejects.lines().collect();
+    assert_eq!(lines.len(), 2, "{rejects}");
+    assert!(lines[1].starts_with("3,"), "{rejects}");
+    assert!(
+        lines[1].contains("registered identifier domain"),
+        "{rejects}"
+    );
+    assert!(!rejects.contains("urn:elsewhere"), "{rejects}");
+    // The accepted records' identifiers are stored in the domain's URL form.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let stored = entity::patient_identifier::Entity::find()
+        .filter(entity::patient_identifier::Column::System.eq(TEST_URL))
+        .all(&db.conn)
+        .await
+        .unwrap();
+    let mut values: Vec<String> = stored.into_iter().map(|r| r.value).collect();
+    values.sort();
+    assert_eq!(values, ["T-1", "T-3"]);
+}
+both_backends!(import_rejects_unknown_domains);
+
+async fn upsert_updates_the_record_holding_the_identifier(backend: Backend) {
+    let app = TestApp::spawn_with(backend, CONFORMANCE_SETUP, &[]).await;
+    let harness = source_key(&app, "harness", "registrar", "TEST_HARNESS");
+    let send = |path: &'static str, body: Value| {
+        let key = harness.clone();
+        let app = &app;
+        async move {
+            app.server
+                .call("POST", path, Some(&key), &[], Some(&body))
+                .await
+        }
+    };
+    let first = patient(
+        "Esterhazy",
+        "Philippa",
+        "1983-04-04",
+        json!([{"system": "TEST", "value": "U-1"}]),
+    );
+    let (status, created) = send("/api/v1/patients", first).await;
+    assert_eq!(status, 201, "{created}");
+    let mut second = patient(
+        "Esterhazy",
+        "Philippa Jane",
+        "1983-04-05",
+        json!([{"system": TEST_URL, "value": "U-1"}, {"system": "NID", "value": "N-77"}]),
+    );
+    second["telecoms"] = json!([{"system": "phone", "value": "0117 496 0000"}]);
+    // Without upsert the identifier is taken.
+    let (status, refused) = send("/api/v1/patients?force=true", second.clone()).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "duplicate_identifier");
+    // With it, the record holding the identifier is updated.
+    let (status, updated) = send("/api/v1/patients?upsert=true", second).await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["id"], created["id"]);
+    assert_eq!(updated["version"], 2);
+    assert_eq!(updated["birth_date"], "1983-04-05");
+    assert_eq!(
+        pairs(&updated["identifiers"]),
+        [pair(NID_URL, "N-77"), pair(TEST_URL, "U-1")]
+    );
+    // A new identifier is a registration.
+    let (status, fresh) = send(
+        "/api/v1/patients?upsert=true&force=true",
+        patient(
+            "Fitzwilliam",
+            "Oswin",
+            "1950-01-01",
+            json!([{"system": "TEST", "value": "U-2"}]),
+        ),
+    )
+    .await;
+    assert_eq!(status, 201, "{fresh}");
+    assert_ne!(fresh["id"], created["id"]);
+}
+both_backends!(upsert_updates_the_record_holding_the_identifier);

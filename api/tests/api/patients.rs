@@ -274,8 +274,15 @@ async fn search_by_name_birth_date_identifier_postal_code_with_pages(backend: Ba
     assert_eq!(page["per_page"], 1);
     assert_eq!(page["items"].as_array().expect("items").len(), 1);
 
+    // A value alone (an MRN typed at a desk) is looked up in every system; a system without a
+    // value is refused.
+    let (status, page) = app
+        .admin("GET", "/api/v1/patients?identifier=MRN-3002", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 1, "{page}");
     let (status, bad) = app
-        .admin("GET", "/api/v1/patients?identifier=no-bar", None)
+        .admin("GET", "/api/v1/patients?identifier=urn:test:mrn|", None)
         .await;
     assert_eq!(status, 422, "{bad}");
     assert_eq!(bad["field"], "identifier");
