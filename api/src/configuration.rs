@@ -213,9 +213,21 @@ pub struct MllpSettings {
     #[arg(long, env = "MPI_MLLP_MAX_CONNECTIONS", default_value_t = 256,
           value_parser = clap::value_parser!(u64).range(1..=10_000))]
     pub mllp_max_connections: u64,
+
+    /// The identifier domain that HL7 v2 PID-19 (social security number) is stored in; PID-19
+    /// is ignored when not given.
+    #[arg(long, env = "MPI_HL7_SSN_DOMAIN")]
+    pub hl7_ssn_domain: Option<String>,
 }
 
 impl MllpSettings {
+    /// How the ITI-8 feed maps what has no identifier domain of its own.
+    pub fn feed_config(&self) -> hl7v2::FeedConfig {
+        hl7v2::FeedConfig {
+            ssn_domain: self.hl7_ssn_domain.clone(),
+        }
+    }
+
     /// The listener's limits.
     pub fn listener_config(&self) -> hl7v2::ListenerConfig {
         hl7v2::ListenerConfig {

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use hl7_parser::Message;
 
 use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, ack};
+use crate::feed::{self, FeedConfig};
 use crate::inbound::{Header, Inbound};
 use crate::pix_query;
 use crate::source::authenticate;
@@ -20,12 +21,13 @@ const KNOWN_TYPES: &[&str] = &["ADT", "QBP"];
 #[derive(Clone)]
 pub struct Dispatcher {
     service: Arc<OnceLock<service::Mpi>>,
+    feed: FeedConfig,
 }
 
 impl Dispatcher {
     /// A dispatcher over the service slot that `mpi serve` fills once the service has started.
-    pub fn new(service: Arc<OnceLock<service::Mpi>>) -> Self {
-        Self { service }
+    pub fn new(service: Arc<OnceLock<service::Mpi>>, feed: FeedConfig) -> Self {
+        Self { service, feed }
     }
 
     /// The answer to one frame's bytes.
@@ -101,6 +103,9 @@ impl Dispatcher {
         };
         match (header.message_code.as_str(), header.trigger_event.as_str()) {
             ("QBP", "Q23") => pix_query::answer(mpi, &ctx, header, message).await,
+            ("ADT", "A01" | "A04" | "A05" | "A08" | "A40") => {
+                feed::answer(mpi, &ctx, &self.feed, header, message).await
+            }
             _ => unsupported(header),
         }
     }

@@ -147,7 +147,10 @@ async fn start_mllp(
         .await
         .with_context(|| format!("cannot listen for MLLP on {bind}"))?;
     let addr = listener.local_addr()?;
-    let dispatcher = Arc::new(hl7v2::Dispatcher::new(Arc::clone(&state.service)));
+    let dispatcher = Arc::new(hl7v2::Dispatcher::new(
+        Arc::clone(&state.service),
+        settings.feed_config(),
+    ));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(hl7v2::serve(
         listener,

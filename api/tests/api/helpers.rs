@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Environment variables that configure `mpi`; removed so tests see no stray configuration.
-const MPI_ENV: [&str; 13] = [
+const MPI_ENV: [&str; 14] = [
     "MPI_DATABASE_URL",
     "MPI_DATABASE_MAX_CONNECTIONS",
     "MPI_DATABASE_TIMEOUT_SECS",
@@ -18,6 +18,7 @@ const MPI_ENV: [&str; 13] = [
     "MPI_MLLP_MAX_MESSAGE_BYTES",
     "MPI_MLLP_IDLE_TIMEOUT_SECS",
     "MPI_MLLP_MAX_CONNECTIONS",
+    "MPI_HL7_SSN_DOMAIN",
     "MPI_WORKERS",
     "MPI_NO_MIGRATE",
     "MPI_LOG_FORMAT",

@@ -615,3 +615,219 @@ async fn pix_query_answers_as_iti_9_says_on_sqlite() {
 async fn pix_query_answers_as_iti_9_says_on_postgres() {
     pix_query_answers_as_iti_9_says(Backend::Postgres).await;
 }
+
+fn adt(sender: &str, event: &str, control_id: &str, version: &str, rest: &[&str]) -> String {
+    let structure = if event == "A40" { "ADT_A39" } else { "ADT_A01" };
+    let mut text = format!(
+        "MSH|^~\\&|{sender}|TEST|MPI|HOSP|20261206120000||ADT^{event}^{structure}|{control_id}|P|{version}\r\
+         EVN|{event}|20261206120000\r"
+    );
+    for segment in rest {
+        text.push_str(segment);
+        text.push('\r');
+    }
+    text
+}
+
+async fn identity_feed_registers_updates_and_merges(backend: Backend) {
+    let app = Hl7Server::start(backend, &[]).await;
+    let key = app.admin_key();
+    let test = "2.16.840.1.113883.3.72.5.9.1";
+    let pid_100 = format!(
+        "PID|||T-100^^^TEST&{test}&ISO^PI~NID-9^^^NID||ALHASSAN^MARIAM^K^^^^L~NOUR^MARIAM^^^^^M||19840125|F|||12 Harbour Rd^Apt 3^Seaton^NSW^2999^AU^H||^PRN^PH^^^02^55501234~^NET^Internet^mariam@example.org|||M"
+    );
+    let messages = vec![
+        adt("TEST_HARNESS", "A01", "F1", "2.3.1", &[&pid_100, "PV1||O"]),
+        adt(
+            "TEST_HARNESS",
+            "A04",
+            "F2",
+            "2.5",
+            &["PID|||T-101||OKAFOR^IFEOMA||19700704|F"],
+        ),
+        adt(
+            "TEST_HARNESS",
+            "A01",
+            "F3",
+            "2.5",
+            &["PID|||A-555^^^TEST_A||ROSSI^LUCA||19910101|M"],
+        ),
+        adt(
+            "TEST_HARNESS",
+            "A01",
+            "F4",
+            "2.5",
+            &["PID|||X-1^^^NOPE&1.2.3.4.5&ISO||ROSSI^LUCA||19910101|M"],
+        ),
+        adt(
+            "TEST_HARNESS",
+            "A08",
+            "F5",
+            "2.5",
+            &[&pid_100.replace("^MARIAM^K", "^MARYAM^K")],
+        ),
+        adt(
+            "TEST_HARNESS",
+            "A04",
+            "F6",
+            "2.5",
+            &["PID|||T-200^^^TEST||ALHASAN^MARYAM||19840125|F"],
+        ),
+        adt(
+            "NID_AUTH",
+            "A40",
+            "F7",
+            "2.5",
+            &[
+                &format!("PID|||T-100^^^TEST&{test}&ISO"),
+                "MRG|T-200^^^TEST",
+            ],
+        ),
+        adt(
+            "TEST_HARNESS",
+            "A40",
+            "F8",
+            "2.5",
+            &[
+                &format!("PID|||T-100^^^TEST&{test}&ISO"),
+                "MRG|T-200^^^TEST",
+            ],
+        ),
+        adt("TEST_HARNESS", "A01", "F9", "2.5", &["PV1||O"]),
+        adt(
+            "TEST_HARNESS",
+            "A01",
+            "F10",
+            "2.5",
+            &["PID|||T-300^^^TEST||DOE^JANE||19551392|F"],
+        ),
+        pix_query("TEST_HARNESS_A", "F11", "T-200^^^TEST", ""),
+    ];
+    let a = send_with_hl7_package(app.mllp, &messages);
+    let err = |a: &Value| a["err"][0].clone();
+
+    // A01 in v2.3.1: AA, answered as ACK^A01^ACK in the request's version.
+    assert_eq!(a[0]["msa1"], "AA", "{}", a[0]);
+    assert_eq!(a[0]["msh9"], "ACK^A01^ACK");
+    assert_eq!(a[0]["msh12"], "2.3.1");
+    let (status, found) = app
+        .server
+        .call(
+            "GET",
+            "/api/v1/patients?identifier=http://ohie.org/test/test|T-100",
+            Some(&key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    let patient = &found["items"][0];
+    assert_eq!(patient["birth_date"], "1984-01-25", "{patient}");
+    assert_eq!(patient["gender"], "female");
+    let names = patient["names"].to_string();
+    assert!(
+        names.contains("ALHASSAN") && names.contains("maiden"),
+        "{names}"
+    );
+    let all = patient.to_string();
+    assert!(
+        all.contains("Seaton") && all.contains("0255501234") && all.contains("mariam@example.org"),
+        "{all}"
+    );
+    assert!(
+        all.contains("NID-9"),
+        "the national id rides along as a reference: {all}"
+    );
+
+    // A missing CX.4 is the source's own domain.
+    assert_eq!(a[1]["msa1"], "AA", "{}", a[1]);
+    let (_, found) = app
+        .server
+        .call(
+            "GET",
+            "/api/v1/patients?identifier=urn:oid:2.16.840.1.113883.3.72.5.9.1|T-101",
+            Some(&key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+    // A record only in a domain the source does not assign: refused, nothing stored.
+    assert_eq!(a[2]["msa1"], "AE", "{}", a[2]);
+    let (_, found) = app
+        .server
+        .call(
+            "GET",
+            "/api/v1/patients?identifier=http://ohie.org/test/test_a|A-555",
+            Some(&key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(0), "{found}");
+    // An unknown domain: AE 204 at PID-3.4.
+    assert_eq!(a[3]["msa1"], "AE", "{}", a[3]);
+    assert_eq!(err(&a[3])[1], "PID^1^3^1^4");
+    assert!(err(&a[3])[2].as_str().unwrap().starts_with("204^"));
+    // A08 updates the same record.
+    assert_eq!(a[4]["msa1"], "AA", "{}", a[4]);
+    let (_, found) = app
+        .server
+        .call(
+            "GET",
+            "/api/v1/patients?identifier=http://ohie.org/test/test|T-100",
+            Some(&key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1));
+    assert!(
+        found["items"][0]["names"].to_string().contains("MARYAM"),
+        "{found}"
+    );
+    let survivor = found["items"][0]["id"].as_str().unwrap().to_owned();
+    // A near-duplicate is stored, never refused.
+    assert_eq!(a[5]["msa1"], "AA", "{}", a[5]);
+    // A merge needs a steward source.
+    assert_eq!(a[6]["msa1"], "AR", "{}", a[6]);
+    // A40: merged into the survivor.
+    assert_eq!(a[7]["msa1"], "AA", "{}", a[7]);
+    let (status, merges) = app
+        .server
+        .call(
+            "GET",
+            &format!("/api/v1/merges?patient_id={survivor}"),
+            Some(&key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{merges}");
+    assert_eq!(
+        merges["items"].as_array().map(Vec::len),
+        Some(1),
+        "{merges}"
+    );
+    // No PID: 100; an impossible birth date: 102 at PID-7.
+    assert_eq!(a[8]["msa1"], "AE");
+    assert!(err(&a[8])[2].as_str().unwrap().starts_with("100^"));
+    assert_eq!(a[9]["msa1"], "AE");
+    assert_eq!(err(&a[9])[1], "PID^1^7");
+    // The retired identifier answers for the survivor.
+    assert_eq!(a[10]["msa1"], "AA", "{}", a[10]);
+    assert!(pid3(&a[10]).iter().any(|i| i.0 == "T-100"), "{}", a[10]);
+    // Nothing of the messages' content reaches the log.
+    let log = app.server.log();
+    assert!(!log.contains("ALHASSAN") && !log.contains("T-100") && !log.contains("19840125"));
+}
+
+#[tokio::test]
+async fn identity_feed_registers_updates_and_merges_on_sqlite() {
+    identity_feed_registers_updates_and_merges(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn identity_feed_registers_updates_and_merges_on_postgres() {
+    identity_feed_registers_updates_and_merges(Backend::Postgres).await;
+}
