@@ -10,12 +10,12 @@ use hl7_parser::Message;
 use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, ack};
 use crate::feed::{self, FeedConfig};
 use crate::inbound::{Header, Inbound};
-use crate::pix_query;
 use crate::source::authenticate;
+use crate::{pdq_query, pix_query};
 
 /// The message types and trigger events this listener knows, for telling an unsupported
 /// message type (200) from an unsupported event of a known type (201).
-const KNOWN_TYPES: &[&str] = &["ADT", "QBP"];
+const KNOWN_TYPES: &[&str] = &["ADT", "QBP", "QCN"];
 
 /// Routes messages to their transactions; one per listener, shared by its connections.
 #[derive(Clone)]
@@ -103,6 +103,9 @@ impl Dispatcher {
         };
         match (header.message_code.as_str(), header.trigger_event.as_str()) {
             ("QBP", "Q23") => pix_query::answer(mpi, &ctx, header, message).await,
+            ("QBP", "Q22") => pdq_query::answer(mpi, &ctx, header, message).await,
+            // Continuation is stateless (DSC carries the page), so a cancel frees nothing.
+            ("QCN", "J01") => ack(header, AckCode::Accept, &[]).render(),
             ("ADT", "A01" | "A04" | "A05" | "A08" | "A40") => {
                 feed::answer(mpi, &ctx, &self.feed, header, message).await
             }

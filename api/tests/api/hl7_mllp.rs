@@ -831,3 +831,121 @@ async fn identity_feed_registers_updates_and_merges_on_sqlite() {
 async fn identity_feed_registers_updates_and_merges_on_postgres() {
     identity_feed_registers_updates_and_merges(Backend::Postgres).await;
 }
+
+fn pdq(control_id: &str, params: &str, qpd8: &str, rcp: &str, dsc: Option<&str>) -> String {
+    let mut text = format!(
+        "MSH|^~\\&|TEST_HARNESS|TEST|MPI|HOSP|20261206120000||QBP^Q22^QBP_Q21|{control_id}|P|2.5\r\
+         QPD|IHE PDQ Query|T-{control_id}|{params}|||||{qpd8}\rRCP|I|{rcp}\r"
+    );
+    if let Some(pointer) = dsc {
+        text.push_str(&format!("DSC|{pointer}|I\r"));
+    }
+    text
+}
+
+fn segment_lines<'a>(answer: &'a Value, name: &str) -> Vec<&'a str> {
+    answer["raw"]
+        .as_str()
+        .unwrap()
+        .split('\r')
+        .filter(|s| s.starts_with(&format!("{name}|")))
+        .collect()
+}
+
+async fn pdq_query_finds_demographics(backend: Backend) {
+    let app = Hl7Server::start(backend, &[]).await;
+    let feed: Vec<String> = (1..=3)
+        .map(|n| {
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                &format!("R{n}"),
+                "2.5",
+                &[&format!(
+                    "PID|||PDQ-{n}^^^TEST~NB-{n}^^^NID||KOWALCZYK^ZOFIA{n}||1950020{n}|F|||1 Rynek^^Opole^^45-0{n}^PL^H"
+                )],
+            )
+        })
+        .collect();
+    let fed = send_with_hl7_package(app.mllp, &feed);
+    assert!(fed.iter().all(|a| a["msa1"] == "AA"), "{fed:?}");
+
+    let a = send_with_hl7_package(
+        app.mllp,
+        &[
+            pdq(
+                "P1",
+                "@PID.5.1.1^KOWALCZYK~@PID.7^19500202",
+                "",
+                "10^RD",
+                None,
+            ),
+            pdq("P2", "@PID.5.1.1^KOWAL*", "^^^NID", "2^RD", None),
+            pdq("P3", "@PID.5.1.1^KOWAL*", "^^^NID", "2^RD", Some("page:2")),
+            pdq("P4", "@PID.3.1^PDQ-3~@PID.3.4.1^TEST", "", "", None),
+            pdq("P5", "@PID.5.1.1^NOBODY", "", "", None),
+            pdq("P6", "@PID.99^X", "", "", None),
+            pdq("P7", "@PID.5.1.1^KOWALCZYK", "^^^NOPE", "", None),
+        ],
+    );
+    // Name and birth date: one patient, every field in PID, a QRI after it.
+    assert_eq!(a[0]["msh9"], "RSP^K22^RSP_K21", "{}", a[0]);
+    assert_eq!(a[0]["msa1"], "AA");
+    assert_eq!(segment_lines(&a[0], "QAK"), vec!["QAK|T-P1|OK||1|1|0"]);
+    let pids = segment_lines(&a[0], "PID");
+    assert_eq!(pids.len(), 1, "{}", a[0]);
+    assert!(
+        pids[0].contains("PDQ-2^^^TEST&2.16.840.1.113883.3.72.5.9.1&ISO"),
+        "{}",
+        pids[0]
+    );
+    assert!(
+        pids[0].contains("|KOWALCZYK^ZOFIA2|") || pids[0].contains("|KOWALCZYK^ZOFIA2^"),
+        "{}",
+        pids[0]
+    );
+    assert!(pids[0].contains("|19500202|F|"), "{}", pids[0]);
+    assert!(pids[0].contains("Opole"), "{}", pids[0]);
+    assert_eq!(segment_lines(&a[0], "QRI").len(), 1);
+    // Wildcard, two per answer, only the NID domain; then the continuation.
+    assert_eq!(segment_lines(&a[1], "QAK"), vec!["QAK|T-P2|OK||3|2|1"]);
+    let pids = segment_lines(&a[1], "PID");
+    assert_eq!(pids.len(), 2);
+    assert!(
+        pids.iter()
+            .all(|p| p.contains("^^^NID&2.16.840.1.113883.3.72.5.9.9&ISO") && !p.contains("PDQ-")),
+        "{pids:?}"
+    );
+    assert_eq!(segment_lines(&a[1], "DSC"), vec!["DSC|page:2|I"]);
+    assert_eq!(segment_lines(&a[2], "QAK"), vec!["QAK|T-P3|OK||3|1|0"]);
+    assert!(segment_lines(&a[2], "DSC").is_empty());
+    // By identifier.
+    let pids = segment_lines(&a[3], "PID");
+    assert_eq!(pids.len(), 1, "{}", a[3]);
+    assert!(pids[0].contains("PDQ-3^^^"));
+    // Nothing found: AA, NF.
+    assert_eq!(a[4]["msa1"], "AA");
+    assert_eq!(segment_lines(&a[4], "QAK"), vec!["QAK|T-P5|NF||0|0|0"]);
+    // An unknown parameter: AE naming it.
+    assert_eq!(a[5]["msa1"], "AE");
+    assert!(
+        a[5]["err"][0][7].as_str().unwrap().contains("PID.99"),
+        "{}",
+        a[5]
+    );
+    assert_eq!(a[5]["err"][0][1], "QPD^1^3^1");
+    // An unknown domain in QPD-8: AE at its repetition.
+    assert_eq!(a[6]["msa1"], "AE");
+    assert_eq!(a[6]["err"][0][1], "QPD^1^8^1");
+    assert!(a[6]["err"][0][2].as_str().unwrap().starts_with("204^"));
+}
+
+#[tokio::test]
+async fn pdq_query_finds_demographics_on_sqlite() {
+    pdq_query_finds_demographics(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn pdq_query_finds_demographics_on_postgres() {
+    pdq_query_finds_demographics(Backend::Postgres).await;
+}
