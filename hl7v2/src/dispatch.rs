@@ -22,22 +22,74 @@ const KNOWN_TYPES: &[&str] = &["ADT", "QBP", "QCN"];
 pub struct Dispatcher {
     service: Arc<OnceLock<service::Mpi>>,
     feed: FeedConfig,
+    observer: Option<Arc<dyn Observer>>,
+}
+
+/// Told of every message answered, for metrics: the message type (`ADT^A01`; `other` for a
+/// type no transaction handles, so a sender cannot grow the label set), MSA-1 of the answer and
+/// the time taken.
+pub trait Observer: Send + Sync {
+    /// One message answered.
+    fn answered(&self, message_type: &str, ack_code: &str, seconds: f64);
+}
+
+/// The label of a message type: a handled type, or `other`.
+fn type_label(header: &Header) -> &'static str {
+    match (header.message_code.as_str(), header.trigger_event.as_str()) {
+        ("ADT", "A01") => "ADT^A01",
+        ("ADT", "A04") => "ADT^A04",
+        ("ADT", "A05") => "ADT^A05",
+        ("ADT", "A08") => "ADT^A08",
+        ("ADT", "A40") => "ADT^A40",
+        ("QBP", "Q23") => "QBP^Q23",
+        ("QBP", "Q22") => "QBP^Q22",
+        ("QCN", "J01") => "QCN^J01",
+        _ => "other",
+    }
+}
+
+/// MSA-1 of a rendered answer.
+fn ack_code(answer: &str) -> &str {
+    answer
+        .split('\r')
+        .find_map(|s| s.strip_prefix("MSA|"))
+        .and_then(|rest| rest.split('|').next())
+        .unwrap_or("")
 }
 
 impl Dispatcher {
     /// A dispatcher over the service slot that `mpi serve` fills once the service has started.
     pub fn new(service: Arc<OnceLock<service::Mpi>>, feed: FeedConfig) -> Self {
-        Self { service, feed }
+        Self {
+            service,
+            feed,
+            observer: None,
+        }
+    }
+
+    /// With an observer told of every answer.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, label: &str, answer: &str, started: std::time::Instant) {
+        if let Some(observer) = &self.observer {
+            observer.answered(label, ack_code(answer), started.elapsed().as_secs_f64());
+        }
     }
 
     /// The answer to one frame's bytes.
     pub async fn answer(&self, bytes: &[u8], peer: SocketAddr) -> String {
+        let started = std::time::Instant::now();
         let inbound = Inbound::decode(bytes);
         let message = match inbound.parse() {
             Ok(message) => message,
             Err(error) => {
                 tracing::info!(%peer, code = error.code.code(), "HL7 message not parsed");
-                return ack(&Header::default(), AckCode::Reject, &[error]).render();
+                let answer = ack(&Header::default(), AckCode::Reject, &[error]).render();
+                self.observe("other", &answer, started);
+                return answer;
             }
         };
         let header = match Header::read(&message) {
@@ -45,10 +97,13 @@ impl Dispatcher {
             Err(failed) => {
                 let (header, error) = *failed;
                 tracing::info!(%peer, code = error.code.code(), "HL7 header incomplete");
-                return ack(&header, AckCode::Reject, &[error]).render();
+                let answer = ack(&header, AckCode::Reject, &[error]).render();
+                self.observe("other", &answer, started);
+                return answer;
             }
         };
         let answer = self.route(&header, &message, peer).await;
+        self.observe(type_label(&header), &answer, started);
         tracing::info!(
             %peer,
             message_type = %header.message_code,
@@ -62,12 +117,15 @@ impl Dispatcher {
     /// The answer to a message that was over the size limit (its bytes were not kept, so the
     /// answer cannot name its control id).
     pub fn too_large(&self, size: usize, limit: usize) -> String {
+        let started = std::time::Instant::now();
         tracing::info!(size, limit, "HL7 message over the size limit");
         let error = HlError::new(
             ErrorCode::ApplicationInternalError,
             format!("the message has at least {size} bytes; the limit is {limit}"),
         );
-        ack(&Header::default(), AckCode::Reject, &[error]).render()
+        let answer = ack(&Header::default(), AckCode::Reject, &[error]).render();
+        self.observe("other", &answer, started);
+        answer
     }
 
     async fn route(&self, header: &Header, message: &Message<'_>, peer: SocketAddr) -> String {

@@ -18,6 +18,6 @@ pub mod pid;
 pub mod pix_query;
 pub mod source;
 
-pub use dispatch::Dispatcher;
+pub use dispatch::{Dispatcher, Observer};
 pub use feed::FeedConfig;
 pub use listener::{ListenerConfig, serve};

@@ -147,10 +147,11 @@ async fn start_mllp(
         .await
         .with_context(|| format!("cannot listen for MLLP on {bind}"))?;
     let addr = listener.local_addr()?;
-    let dispatcher = Arc::new(hl7v2::Dispatcher::new(
-        Arc::clone(&state.service),
-        settings.feed_config(),
-    ));
+    let observer: Arc<dyn hl7v2::Observer> = state.metrics.clone();
+    let dispatcher = Arc::new(
+        hl7v2::Dispatcher::new(Arc::clone(&state.service), settings.feed_config())
+            .with_observer(observer),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(hl7v2::serve(
         listener,

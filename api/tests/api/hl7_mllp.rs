@@ -604,6 +604,19 @@ async fn pix_query_answers_as_iti_9_says(backend: Backend) {
     assert!(trail.to_string().contains("TEST_HARNESS"), "{trail}");
     // No identifier reaches the log.
     assert!(!app.server.log().contains("PIX-1"));
+    // Messages are counted by type and acknowledgment code.
+    let metrics = reqwest::get(format!("http://{}/metrics", app.server.addr))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    assert!(
+        metrics.contains("mpi_hl7_messages_total{ack=\"AA\",type=\"QBP^Q23\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("mpi_hl7_messages_total{ack=\"AR\",type=\"QBP^Q23\"}"));
+    assert!(metrics.contains("mpi_hl7_message_duration_seconds_count{type=\"QBP^Q23\"}"));
 }
 
 #[tokio::test]
