@@ -190,6 +190,54 @@ pub struct ServerSettings {
     pub no_migrate: bool,
 }
 
+/// The HL7 v2 listener (MLLP) that `mpi serve` runs beside HTTP when given an address.
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "HL7 v2 over MLLP")]
+pub struct MllpSettings {
+    /// Address to serve HL7 v2 over MLLP on (`HOST:PORT`; port 0 picks a free port); off when
+    /// not given.
+    #[arg(long, env = "MPI_MLLP_BIND")]
+    pub mllp_bind: Option<String>,
+
+    /// The largest HL7 v2 message accepted, in bytes; a larger one is answered AR and skipped.
+    #[arg(long, env = "MPI_MLLP_MAX_MESSAGE_BYTES", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1024..=64 * 1024 * 1024))]
+    pub mllp_max_message_bytes: u64,
+
+    /// Seconds an MLLP connection may stay silent before it is closed.
+    #[arg(long, env = "MPI_MLLP_IDLE_TIMEOUT_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub mllp_idle_timeout_secs: u64,
+
+    /// MLLP connections served at once; more wait until one closes.
+    #[arg(long, env = "MPI_MLLP_MAX_CONNECTIONS", default_value_t = 256,
+          value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub mllp_max_connections: u64,
+
+    /// The identifier domain that HL7 v2 PID-19 (social security number) is stored in; PID-19
+    /// is ignored when not given.
+    #[arg(long, env = "MPI_HL7_SSN_DOMAIN")]
+    pub hl7_ssn_domain: Option<String>,
+}
+
+impl MllpSettings {
+    /// How the ITI-8 feed maps what has no identifier domain of its own.
+    pub fn feed_config(&self) -> hl7v2::FeedConfig {
+        hl7v2::FeedConfig {
+            ssn_domain: self.hl7_ssn_domain.clone(),
+        }
+    }
+
+    /// The listener's limits.
+    pub fn listener_config(&self) -> hl7v2::ListenerConfig {
+        hl7v2::ListenerConfig {
+            max_message_bytes: self.mllp_max_message_bytes as usize,
+            idle_timeout: Duration::from_secs(self.mllp_idle_timeout_secs),
+            max_connections: self.mllp_max_connections as usize,
+        }
+    }
+}
+
 /// Identifier domains: what to do with unregistered systems, and the MPI's own domain.
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Identifier domains")]

@@ -38,6 +38,22 @@ pub struct Metrics {
     pub undos: IntCounter,
     /// `mpi_index_size`: patients in the in-memory candidate index (updated on scrape).
     pub index_size: IntGauge,
+    /// `mpi_hl7_messages_total{type, ack}`: HL7 v2 messages answered, by message type (handled
+    /// types, else `other`) and MSA-1 of the answer.
+    pub hl7_messages: IntCounterVec,
+    /// `mpi_hl7_message_duration_seconds{type}`: time from a message's last byte to its answer.
+    pub hl7_duration: HistogramVec,
+}
+
+impl hl7v2::Observer for Metrics {
+    fn answered(&self, message_type: &str, ack_code: &str, seconds: f64) {
+        self.hl7_messages
+            .with_label_values(&[message_type, ack_code])
+            .inc();
+        self.hl7_duration
+            .with_label_values(&[message_type])
+            .observe(seconds);
+    }
 }
 
 impl Metrics {
@@ -86,7 +102,23 @@ impl Metrics {
         registry.register(Box::new(review_queue_depth.clone()))?;
         registry.register(Box::new(merges.clone()))?;
         registry.register(Box::new(undos.clone()))?;
+        let hl7_messages = IntCounterVec::new(
+            Opts::new("mpi_hl7_messages_total", "HL7 v2 messages answered"),
+            &["type", "ack"],
+        )?;
+        let hl7_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "mpi_hl7_message_duration_seconds",
+                "Time from an HL7 v2 message's last byte to its answer, in seconds",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["type"],
+        )?;
         registry.register(Box::new(index_size.clone()))?;
+        registry.register(Box::new(hl7_messages.clone()))?;
+        registry.register(Box::new(hl7_duration.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -97,6 +129,8 @@ impl Metrics {
             merges,
             undos,
             index_size,
+            hl7_messages,
+            hl7_duration,
         })
     }
 

@@ -8,7 +8,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 
-use crate::configuration::{DatabaseKind, DatabaseSettings, DomainSettings, ServerSettings};
+use crate::configuration::{
+    DatabaseKind, DatabaseSettings, DomainSettings, MllpSettings, ServerSettings,
+};
 use crate::database;
 use crate::metrics::Metrics;
 use crate::startup::{AppState, Application};
@@ -25,6 +27,9 @@ pub struct ServeArgs {
     /// Matching settings.
     #[command(flatten)]
     pub matching: MatchingSettings,
+    /// The HL7 v2 listener.
+    #[command(flatten)]
+    pub mllp: MllpSettings,
     /// Identifier domain settings.
     #[command(flatten)]
     pub domains: DomainSettings,
@@ -106,17 +111,59 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
+    let mllp = start_mllp(&args.mllp, &state).await?;
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");
     // A stable line on stderr for scripts and tests, whatever the log format.
     eprintln!("mpi listening on http://{addr}");
     app.run_until_stopped().await?;
+    if let Some((stop, task)) = mllp {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     catch_up.abort();
     checkpoints.abort();
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Binds the HL7 v2 listener when `--mllp-bind` is given and serves it on a task of its own;
+/// returns the sender that stops it and the task to wait for.
+async fn start_mllp(
+    settings: &MllpSettings,
+    state: &AppState,
+) -> anyhow::Result<
+    Option<(
+        tokio::sync::oneshot::Sender<()>,
+        tokio::task::JoinHandle<()>,
+    )>,
+> {
+    let Some(bind) = &settings.mllp_bind else {
+        return Ok(None);
+    };
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen for MLLP on {bind}"))?;
+    let addr = listener.local_addr()?;
+    let observer: Arc<dyn hl7v2::Observer> = state.metrics.clone();
+    let dispatcher = Arc::new(
+        hl7v2::Dispatcher::new(Arc::clone(&state.service), settings.feed_config())
+            .with_observer(observer),
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(hl7v2::serve(
+        listener,
+        dispatcher,
+        settings.listener_config(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    tracing::info!(%addr, "listening for HL7 v2 over MLLP");
+    eprintln!("mpi listening on mllp://{addr}");
+    Ok(Some((stop, task)))
 }
 
 /// Checkpoints an SQLite WAL every [`database::CHECKPOINT_INTERVAL`] (see

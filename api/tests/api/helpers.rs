@@ -9,11 +9,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Environment variables that configure `mpi`; removed so tests see no stray configuration.
-const MPI_ENV: [&str; 9] = [
+const MPI_ENV: [&str; 14] = [
     "MPI_DATABASE_URL",
     "MPI_DATABASE_MAX_CONNECTIONS",
     "MPI_DATABASE_TIMEOUT_SECS",
     "MPI_BIND",
+    "MPI_MLLP_BIND",
+    "MPI_MLLP_MAX_MESSAGE_BYTES",
+    "MPI_MLLP_IDLE_TIMEOUT_SECS",
+    "MPI_MLLP_MAX_CONNECTIONS",
+    "MPI_HL7_SSN_DOMAIN",
     "MPI_WORKERS",
     "MPI_NO_MIGRATE",
     "MPI_LOG_FORMAT",

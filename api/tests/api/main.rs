@@ -10,6 +10,7 @@ mod domains;
 mod fhir;
 mod health;
 mod helpers;
+mod hl7_mllp;
 mod import;
 mod import_fhir;
 mod jobs;

@@ -1,0 +1,340 @@
+//! The PID segment to the service's `PatientInput`: identifiers (PID-3, with the assigning
+//! authority completed from the sending source where CX.4 is missing, IHE ITI TF-2 3.8.4.1.3),
+//! names (PID-5, every repetition, name type codes), birth date (PID-7), sex (PID-8), addresses
+//! (PID-11), phones and e-mail (PID-13/14), marital status (PID-16), SSN (PID-19, into a
+//! configured domain), multiple birth (PID-24/25) and death (PID-29/30). Values are decoded from
+//! HL7 escapes; nothing here logs them.
+
+use hl7_parser::message::{Field, Segment, Separators};
+use service::Mpi;
+use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
+
+use entity::enums::{
+    AddressType, AddressUse, Gender, MaritalStatus, NameUse, TelecomSystem, TelecomUse,
+};
+
+use crate::ack::{ErrorCode, ErrorLocation, HlError};
+
+/// A component of one repetition, decoded; empty when absent.
+fn comp(rep: &hl7_parser::message::Repeat<'_>, n: usize, seps: &Separators) -> String {
+    rep.component(n)
+        .map(|c| c.display(seps).to_string().trim().to_owned())
+        .unwrap_or_default()
+}
+
+/// A subcomponent of a component of one repetition, decoded.
+fn sub(rep: &hl7_parser::message::Repeat<'_>, n: usize, s: usize, seps: &Separators) -> String {
+    rep.component(n)
+        .and_then(|c| c.subcomponent(s))
+        .map(|c| c.display(seps).to_string().trim().to_owned())
+        .unwrap_or_default()
+}
+
+fn repeats<'a>(
+    field: Option<&'a Field<'a>>,
+) -> impl Iterator<Item = &'a hl7_parser::message::Repeat<'a>> {
+    field
+        .into_iter()
+        .flat_map(|f| f.repeats())
+        .filter(|r| !r.is_empty())
+}
+
+fn first(field: Option<&Field<'_>>, seps: &Separators) -> String {
+    field
+        .and_then(|f| f.repeat(1))
+        .map(|r| comp(r, 1, seps))
+        .unwrap_or_default()
+}
+
+/// An HL7 date (`YYYY[MM[DD[...]]]`) as a full date; partial dates give `None` (the service
+/// stores full dates only).
+fn date(text: &str) -> Result<Option<chrono::NaiveDate>, ()> {
+    let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
+    match digits.len() {
+        0 => Ok(None),
+        4 | 6 => Ok(None),
+        n if n >= 8 => chrono::NaiveDate::parse_from_str(&digits[..8], "%Y%m%d")
+            .map(Some)
+            .map_err(|_| ()),
+        _ => Err(()),
+    }
+}
+
+/// Reads PID into a registration for `source`. `ssn_domain` receives PID-19 when configured.
+pub fn read(
+    mpi: &Mpi,
+    source: &str,
+    pid: &Segment<'_>,
+    seps: &Separators,
+    ssn_domain: Option<&str>,
+) -> Result<PatientInput, HlError> {
+    let at = |field: usize| ErrorLocation::field("PID", 1, field);
+    let mut input = PatientInput::default();
+
+    // PID-3: identifiers. A missing authority is the source's own domain when it assigns one.
+    let own_domains: Vec<String> = mpi
+        .domains()
+        .domains()
+        .iter()
+        .filter(|d| !d.enterprise && !d.assigners.is_empty() && d.assigned_by(source))
+        .map(|d| d.name.clone())
+        .collect();
+    for (i, rep) in repeats(pid.field(3)).enumerate() {
+        let value = comp(rep, 1, seps);
+        if value.is_empty() {
+            continue;
+        }
+        let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
+        let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
+            namespace
+        } else if !oid.is_empty() {
+            oid
+        } else if !namespace.is_empty() {
+            namespace
+        } else if own_domains.len() == 1 {
+            own_domains[0].clone()
+        } else {
+            return Err(HlError::new(
+                ErrorCode::RequiredFieldMissing,
+                "PID-3.4 (assigning authority) is missing and the source assigns no single domain",
+            )
+            .at(at(3).repetition(i + 1).component(4)));
+        };
+        input.identifiers.push(IdentifierInput {
+            r#type: comp(rep, 5, seps).parse().ok(),
+            r#use: None,
+            system,
+            value,
+            assigner: None,
+            period: None,
+        });
+    }
+    if input.identifiers.is_empty() {
+        return Err(HlError::new(
+            ErrorCode::RequiredFieldMissing,
+            "PID-3 (patient identifier list) is required",
+        )
+        .at(at(3)));
+    }
+    if let Some(domain) = ssn_domain {
+        let ssn = first(pid.field(19), seps);
+        if !ssn.is_empty() {
+            input.identifiers.push(IdentifierInput {
+                r#type: Some(entity::enums::IdentifierType::Ss),
+                r#use: None,
+                system: domain.to_owned(),
+                value: ssn,
+                assigner: None,
+                period: None,
+            });
+        }
+    }
+
+    // PID-5: every name. XPN: family (FN.1) ^ given ^ middle ^ suffix ^ prefix ^ degree ^ type.
+    for rep in repeats(pid.field(5)) {
+        let family = sub(rep, 1, 1, seps);
+        let mut given = Vec::new();
+        for n in [2, 3] {
+            let text = comp(rep, n, seps);
+            given.extend(text.split_whitespace().map(str::to_owned));
+        }
+        let suffix: Vec<String> = [comp(rep, 4, seps), comp(rep, 6, seps)]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let prefix: Vec<String> = Some(comp(rep, 5, seps))
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let r#use = match comp(rep, 7, seps).as_str() {
+            "L" => Some(NameUse::Official),
+            "D" => Some(NameUse::Usual),
+            "M" | "B" => Some(NameUse::Maiden),
+            "N" | "A" => Some(NameUse::Nickname),
+            "S" => Some(NameUse::Anonymous),
+            "T" => Some(NameUse::Temp),
+            _ => None,
+        };
+        if family.is_empty() && given.is_empty() {
+            continue;
+        }
+        input.names.push(NameInput {
+            family: (!family.is_empty()).then_some(family),
+            given,
+            prefix,
+            suffix,
+            text: None,
+            r#use,
+            period: None,
+        });
+    }
+
+    // PID-7: birth date.
+    input.birth_date = date(&first(pid.field(7), seps))
+        .map_err(|()| HlError::new(ErrorCode::DataType, "PID-7 is not a date").at(at(7)))?;
+
+    // PID-8: administrative sex (HL7 table 0001).
+    input.gender = match first(pid.field(8), seps).to_ascii_uppercase().as_str() {
+        "M" => Some(Gender::Male),
+        "F" => Some(Gender::Female),
+        "O" | "A" | "N" => Some(Gender::Other),
+        "U" => Some(Gender::Unknown),
+        "" => None,
+        _ => {
+            return Err(HlError::new(
+                ErrorCode::TableValueNotFound,
+                "PID-8 is not in HL7 table 0001",
+            )
+            .at(at(8)));
+        }
+    };
+
+    // PID-11: addresses. XAD: street (SAD.1) ^ other ^ city ^ state ^ zip ^ country ^ type.
+    for rep in repeats(pid.field(11)) {
+        let lines: Vec<String> = [sub(rep, 1, 1, seps), comp(rep, 2, seps)]
+            .into_iter()
+            .filter(|s| !s.is_empty())
+            .collect();
+        let opt = |s: String| (!s.is_empty()).then_some(s);
+        let (r#use, r#type) = match comp(rep, 7, seps).as_str() {
+            "H" | "P" => (Some(AddressUse::Home), None),
+            "B" | "O" => (Some(AddressUse::Work), None),
+            "C" => (Some(AddressUse::Temp), None),
+            "BA" | "BDL" => (Some(AddressUse::Old), None),
+            "M" => (None, Some(AddressType::Postal)),
+            _ => (None, None),
+        };
+        let address = AddressInput {
+            lines,
+            city: opt(comp(rep, 3, seps)),
+            district: opt(comp(rep, 9, seps)),
+            state: opt(comp(rep, 4, seps)),
+            postal_code: opt(comp(rep, 5, seps)),
+            country: opt(comp(rep, 6, seps)),
+            text: None,
+            r#use,
+            r#type,
+            period: None,
+        };
+        if address.lines.is_empty()
+            && address.city.is_none()
+            && address.postal_code.is_none()
+            && address.state.is_none()
+            && address.country.is_none()
+        {
+            continue;
+        }
+        input.addresses.push(address);
+    }
+
+    // PID-13 (home) and PID-14 (business): XTN. Number from the formatted value (XTN.1) or
+    // area code and local number (XTN.6, XTN.7); e-mail from XTN.4.
+    for (field, default_use) in [(13, TelecomUse::Home), (14, TelecomUse::Work)] {
+        for rep in repeats(pid.field(field)) {
+            let equipment = comp(rep, 3, seps).to_ascii_uppercase();
+            let email = comp(rep, 4, seps);
+            let number = {
+                let formatted = comp(rep, 1, seps);
+                if formatted.is_empty() {
+                    format!("{}{}", comp(rep, 6, seps), comp(rep, 7, seps))
+                } else {
+                    formatted
+                }
+            };
+            let (system, value) =
+                if !email.is_empty() || equipment == "INTERNET" || equipment == "X.400" {
+                    (
+                        TelecomSystem::Email,
+                        if email.is_empty() { number } else { email },
+                    )
+                } else {
+                    let system = match equipment.as_str() {
+                        "FX" => TelecomSystem::Fax,
+                        "BP" => TelecomSystem::Pager,
+                        _ => TelecomSystem::Phone,
+                    };
+                    (system, number)
+                };
+            if value.trim().is_empty() {
+                continue;
+            }
+            let r#use = match (comp(rep, 2, seps).as_str(), equipment.as_str()) {
+                (_, "CP") => Some(TelecomUse::Mobile),
+                ("WPN", _) => Some(TelecomUse::Work),
+                ("PRN" | "ORN" | "VHN", _) => Some(TelecomUse::Home),
+                _ if system == TelecomSystem::Email => None,
+                _ => Some(default_use),
+            };
+            input.telecoms.push(TelecomInput {
+                system,
+                value,
+                r#use,
+                rank: None,
+                period: None,
+            });
+        }
+    }
+
+    // PID-16: marital status (HL7 table 0002 shares FHIR's codes).
+    input.marital_status = first(pid.field(16), seps).parse::<MaritalStatus>().ok();
+
+    // PID-24, PID-25: multiple birth and birth order.
+    match first(pid.field(24), seps).as_str() {
+        "Y" => input.multiple_birth = Some(true),
+        "N" => input.multiple_birth = Some(false),
+        _ => {}
+    }
+    let order = first(pid.field(25), seps);
+    if !order.is_empty() {
+        input.multiple_birth_order =
+            Some(order.parse().map_err(|_| {
+                HlError::new(ErrorCode::DataType, "PID-25 is not a number").at(at(25))
+            })?);
+    }
+
+    // PID-29, PID-30: death.
+    if first(pid.field(30), seps).eq_ignore_ascii_case("Y") {
+        input.deceased = true;
+        let when = first(pid.field(29), seps);
+        if let Ok(Some(day)) = date(&when) {
+            input.deceased_at = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().fixed_offset());
+        }
+    }
+    Ok(input)
+}
+
+/// Where in PID a service validation error's field path points.
+pub fn locate(field: &str) -> ErrorLocation {
+    let index = |rest: &str| {
+        rest.split(']')
+            .next()
+            .and_then(|n| n.parse::<usize>().ok())
+            .map(|n| n + 1)
+    };
+    let (pid_field, rest) = if let Some(rest) = field.strip_prefix("identifiers[") {
+        (3, Some(rest))
+    } else if let Some(rest) = field.strip_prefix("names[") {
+        (5, Some(rest))
+    } else if let Some(rest) = field.strip_prefix("addresses[") {
+        (11, Some(rest))
+    } else if field.starts_with("telecoms") {
+        (13, None)
+    } else if field.starts_with("birth_date") {
+        (7, None)
+    } else if field.starts_with("gender") {
+        (8, None)
+    } else if field.starts_with("deceased") {
+        (29, None)
+    } else if field.starts_with("marital") {
+        (16, None)
+    } else if field.starts_with("multiple_birth") {
+        (24, None)
+    } else {
+        return ErrorLocation::segment("PID");
+    };
+    let location = ErrorLocation::field("PID", 1, pid_field);
+    match rest.and_then(index) {
+        Some(n) => location.repetition(n),
+        None => location,
+    }
+}
