@@ -127,5 +127,12 @@ async fn audit_rows_filters_and_tamper_detection(backend: Backend) {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["ok"], false, "{report}");
     assert_eq!(report["first_broken_seq"], seq, "{report}");
+    assert_eq!(report["broken_count"], 1, "{report}");
+    assert_eq!(report["broken"][0]["seq"], seq, "{report}");
+    assert_eq!(report["broken"][0]["hash_mismatch"], true, "{report}");
+    assert!(
+        report["rows"].as_u64().unwrap() >= total,
+        "every row is checked: {report}"
+    );
 }
 both_backends!(audit_rows_filters_and_tamper_detection);
