@@ -12,6 +12,7 @@ pub mod dto;
 pub mod error;
 pub mod exit_code;
 pub mod fhir;
+pub mod guard;
 pub mod metrics;
 pub mod person_csv;
 pub mod routes;

@@ -60,6 +60,7 @@ impl Application {
         let data = web::Data::new(state);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::guard::guard))
                 .wrap(actix_web::middleware::from_fn(metrics::track))
                 .wrap(TracingLogger::<PhiSafeRootSpan>::new())
                 .app_data(data.clone())

@@ -505,7 +505,16 @@ pub async fn query<C: ConnectionTrait>(
     db: &C,
     filter: AuditFilter,
 ) -> Result<Page<audit_event::Model>> {
-    let (page, per_page) = page_bounds(filter.page, filter.per_page);
+    let (page, per_page) = page_bounds(filter.page, filter.per_page)?;
+    for (name, value) in [
+        ("entity_type", &filter.entity_type),
+        ("entity_id", &filter.entity_id),
+        ("actor", &filter.actor),
+    ] {
+        if let Some(v) = value {
+            crate::limits::check_text(|| name.to_owned(), v, crate::limits::MAX_CRITERION)?;
+        }
+    }
     let mut q = audit_event::Entity::find();
     if let Some(t) = filter.entity_type {
         q = q.filter(audit_event::Column::EntityType.eq(t));

@@ -648,7 +648,7 @@ impl From<merge_event::Model> for MergeSummary {
 #[tracing::instrument(skip_all)]
 pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: MergeFilter) -> Result<crate::Page<MergeSummary>> {
     ctx.authorize(Action::Read)?;
-    let (page, per_page) = crate::page_bounds(filter.page, filter.per_page);
+    let (page, per_page) = crate::page_bounds(filter.page, filter.per_page)?;
     let txn = mpi.write_txn().await?;
     let mut query = merge_event::Entity::find();
     if let Some(id) = filter.patient_id {

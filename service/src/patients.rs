@@ -197,6 +197,7 @@ impl PatientInput {
     /// `multiple_birth = true` and positive, identifier system and value present and not
     /// repeated, telecom values present. Errors name the field as a path (`names[0].family`).
     pub fn validate(&self) -> Result<()> {
+        crate::limits::check_patient(self)?;
         let today = Utc::now().date_naive();
         if let Some(b) = self.birth_date {
             if b > today {
@@ -207,6 +208,12 @@ impl PatientInput {
             }
         }
         if let Some(d) = self.deceased_at {
+            if !self.deceased {
+                return Err(Error::validation(
+                    "deceased_at",
+                    "needs deceased to be true",
+                ));
+            }
             if d.with_timezone(&Utc) > Utc::now() {
                 return Err(Error::validation("deceased_at", "is in the future"));
             }
@@ -1060,7 +1067,8 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
             "give at least one search criterion",
         ));
     }
-    let (page, per_page) = page_bounds(query.page, query.per_page);
+    crate::limits::check_query(&query)?;
+    let (page, per_page) = page_bounds(query.page, query.per_page)?;
     let mut cond = Condition::all();
     let backend = mpi.db().get_database_backend();
     if let Some(name) = &query.name {

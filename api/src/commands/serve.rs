@@ -97,6 +97,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
+    crate::guard::log_panics();
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
     tracing::info!(%addr, "listening");

@@ -9,6 +9,7 @@ mod dedupe_kill;
 mod fhir;
 mod health;
 mod helpers;
+mod hostile;
 mod import;
 mod import_fhir;
 mod jobs;
