@@ -11,6 +11,7 @@ pub mod database;
 pub mod dto;
 pub mod error;
 pub mod exit_code;
+pub mod extract;
 pub mod fhir;
 pub mod guard;
 pub mod metrics;
