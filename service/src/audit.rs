@@ -500,7 +500,65 @@ pub struct AuditFilter {
     pub per_page: u64,
 }
 
-/// Lists audit rows, newest first. Reading the trail is not itself audited.
+/// Reads the trail for an auditor: [`query`], audited as `audit_read` (the filters in
+/// `before`, the total and the rows' `seq` in `after`). The rows' `before` and `after` (which
+/// hold whole patient records) are left out unless `include_images`; then each patient whose
+/// images are answered also gets a `read` row of its own, as any read of a patient does.
+pub async fn read_trail(
+    mpi: &crate::Mpi,
+    ctx: &Ctx,
+    filter: AuditFilter,
+    include_images: bool,
+) -> Result<Page<audit_event::Model>> {
+    ctx.authorize(keys::Action::Audit)?;
+    let asked = serde_json::json!({
+        "entity_type": filter.entity_type,
+        "entity_id": filter.entity_id,
+        "actor": filter.actor,
+        "from": filter.from,
+        "to": filter.to,
+        "page": filter.page,
+        "per_page": filter.per_page,
+        "include_images": include_images,
+    });
+    let mut page = query(mpi.db(), filter).await?;
+    let seqs: Vec<i64> = page.items.iter().map(|r| r.seq).collect();
+    let mut rows = vec![(
+        ctx.clone(),
+        AuditEntry::new("audit_read", "audit_event", None)
+            .before(asked)
+            .after(serde_json::json!({"total": page.total, "seqs": seqs})),
+    )];
+    if include_images {
+        let mut patients: Vec<&str> = page
+            .items
+            .iter()
+            .filter(|r| r.entity_type.as_deref() == Some("patient"))
+            .filter(|r| r.before.is_some() || r.after.is_some())
+            .filter_map(|r| r.entity_id.as_deref())
+            .collect();
+        patients.sort_unstable();
+        patients.dedup();
+        rows.extend(patients.into_iter().map(|id| {
+            (
+                ctx.clone(),
+                AuditEntry::new("read", "patient", Some(id.to_owned()))
+                    .before(serde_json::json!({"via": "audit_trail"})),
+            )
+        }));
+    } else {
+        for row in &mut page.items {
+            row.before = None;
+            row.after = None;
+        }
+    }
+    let txn = mpi.write_txn().await?;
+    append(&*txn, rows).await?;
+    txn.commit().await?;
+    Ok(page)
+}
+
+/// Lists audit rows, newest first (not audited: [`read_trail`] is the audited use case).
 pub async fn query<C: ConnectionTrait>(
     db: &C,
     filter: AuditFilter,

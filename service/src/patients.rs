@@ -398,6 +398,26 @@ pub(crate) async fn finish<T>(txn: crate::WriteTxn, result: Result<T>) -> Result
     }
 }
 
+/// Audits, as the read of a patient it is, a refusal that names the live patient holding an
+/// identifier (`duplicate_identifier` with `detail.patient_id`): the caller learns who holds
+/// it. The use case's transaction was rolled back, so the row goes through the read auditor.
+async fn disclosed<T>(mpi: &Mpi, ctx: &Ctx, outcome: Result<T>) -> Result<T> {
+    if let Err(Error::Conflict {
+        code: "duplicate_identifier",
+        detail: Some(detail),
+        ..
+    }) = &outcome
+        && let Some(holder) = detail.get("patient_id").and_then(|v| v.as_str())
+    {
+        let entry = AuditEntry::new("read", "patient", Some(holder.to_owned())).before(json!({
+            "reason": "duplicate_identifier",
+            "field": detail.get("field"),
+        }));
+        mpi.audit_read(ctx, entry).await?;
+    }
+    outcome
+}
+
 /// Maps a unique violation while writing identifiers to `Conflict{code: "duplicate_identifier"}`.
 fn identifier_conflict(e: DbErr) -> Error {
     match e.sql_err() {
@@ -461,7 +481,7 @@ pub async fn register(
     let normalized = matcher::normalize(&convert::person_from_input(&input));
     let txn = mpi.write_txn_for(ctx).await?;
     let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
-    let outcome = finish(txn, result).await?;
+    let outcome = disclosed(mpi, ctx, finish(txn, result).await).await?;
     if let RegisterOutcome::Created { patient, .. } = &outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
         mpi.refresh_patient(patient.id()).await?;
@@ -695,7 +715,7 @@ pub async fn update(
     input.validate()?;
     let txn = mpi.write_txn_for(ctx).await?;
     let result = update_in(ctx, &txn, id, expected_version, &input).await;
-    let patient = finish(txn, result).await?;
+    let patient = disclosed(mpi, ctx, finish(txn, result).await).await?;
     tracing::info!(patient_id = %id, "patient updated");
     mpi.refresh_patient(id).await?;
     Ok(patient)
