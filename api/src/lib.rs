@@ -19,3 +19,4 @@ pub mod person_csv;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;
+pub mod tls;

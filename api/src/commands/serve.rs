@@ -100,9 +100,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     crate::guard::log_panics();
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
-    tracing::info!(%addr, "listening");
+    let scheme = app.scheme();
+    tracing::info!(%addr, scheme, "listening");
     // A stable line on stderr for scripts and tests, whatever the log format.
-    eprintln!("mpi listening on http://{addr}");
+    eprintln!("mpi listening on {scheme}://{addr}");
     app.run_until_stopped().await?;
     catch_up.abort();
     checkpoints.abort();

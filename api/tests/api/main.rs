@@ -20,4 +20,5 @@ mod migrate;
 mod openapi;
 mod patients;
 mod review;
+mod tls;
 mod ui;
