@@ -188,6 +188,19 @@ pub struct ServerSettings {
     /// once per deployment); `/ready` answers 503 until the schema is current.
     #[arg(long, env = "MPI_NO_MIGRATE")]
     pub no_migrate: bool,
+
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2) with this certificate chain (PEM, leaf first);
+    /// needs `--tls-key`.
+    #[arg(long, env = "MPI_TLS_CERT")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key of `--tls-cert` (PEM).
+    #[arg(long, env = "MPI_TLS_KEY")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Require a client certificate issued by one of these CAs (PEM).
+    #[arg(long, env = "MPI_TLS_CLIENT_CA")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
 }
 
 /// The HL7 v2 listener (MLLP) that `mpi serve` runs beside HTTP when given an address.

@@ -589,6 +589,22 @@ pub struct VerifyDto {
     pub ok: bool,
     /// The first row whose hash does not match, if any.
     pub first_broken_seq: Option<i64>,
+    /// How many rows do not verify (verification goes on past a broken row).
+    pub broken_count: u64,
+    /// The first 100 rows that do not verify, in `seq` order.
+    pub broken: Vec<BrokenRowDto>,
+}
+
+/// A row that does not verify.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct BrokenRowDto {
+    /// The row's sequence number.
+    pub seq: i64,
+    /// Its hash does not match its own content: the row was altered.
+    pub hash_mismatch: bool,
+    /// Its `prev_hash` is not the hash of the row stored before it: a row was removed or
+    /// inserted before it.
+    pub link_mismatch: bool,
 }
 
 impl From<service::audit::VerifyReport> for VerifyDto {
@@ -597,6 +613,16 @@ impl From<service::audit::VerifyReport> for VerifyDto {
             rows: r.rows,
             ok: r.ok,
             first_broken_seq: r.first_broken_seq,
+            broken_count: r.broken_count,
+            broken: r
+                .broken
+                .into_iter()
+                .map(|b| BrokenRowDto {
+                    seq: b.seq,
+                    hash_mismatch: b.hash_mismatch,
+                    link_mismatch: b.link_mismatch,
+                })
+                .collect(),
         }
     }
 }

@@ -48,6 +48,7 @@ impl AppState {
 pub struct Application {
     server: Server,
     local_addr: SocketAddr,
+    scheme: &'static str,
 }
 
 impl Application {
@@ -57,9 +58,18 @@ impl Application {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", settings.bind))
         })?;
         let local_addr = listener.local_addr()?;
+        let tls = crate::tls::TlsFiles::from_args(
+            settings.tls_cert.as_deref(),
+            settings.tls_key.as_deref(),
+            settings.tls_client_ca.as_deref(),
+        )
+        .and_then(|files| files.map(|f| f.server_config()).transpose())
+        .map_err(io::Error::other)?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let data = web::Data::new(state);
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(crate::guard::guard))
                 .wrap(actix_web::middleware::from_fn(metrics::track))
                 .wrap(TracingLogger::<PhiSafeRootSpan>::new())
                 .app_data(data.clone())
@@ -81,8 +91,20 @@ impl Application {
         if let Some(workers) = settings.workers {
             server = server.workers(workers.max(1));
         }
-        let server = server.listen(listener)?.run();
-        Ok(Application { server, local_addr })
+        let server = match tls {
+            Some(config) => server.listen_rustls_0_23(listener, config)?.run(),
+            None => server.listen(listener)?.run(),
+        };
+        Ok(Application {
+            server,
+            local_addr,
+            scheme,
+        })
+    }
+
+    /// `https` when serving TLS, otherwise `http`.
+    pub fn scheme(&self) -> &'static str {
+        self.scheme
     }
 
     /// The address actually bound (useful with port 0).

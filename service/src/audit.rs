@@ -4,7 +4,8 @@
 //! Each row's `hash` is `sha256(prev_hash || canonical(row))` in lowercase hex, where
 //! `canonical(row)` is the compact JSON array `[occurred_at, actor, role, action, entity_type,
 //! entity_id, before, after, request_id, client_addr, user_agent]` (`occurred_at` as UTC RFC 3339
-//! with microseconds, objects with sorted keys). The first row's `prev_hash` is [`GENESIS`].
+//! with microseconds, objects with sorted keys, numbers as [`canonical_json`] writes them so
+//! that the text is the same before and after a round trip through either database). The first row's `prev_hash` is [`GENESIS`].
 //! The sequence number is not hashed: the chain itself fixes the order.
 //!
 //! Appenders are serialised so the chain never forks: on PostgreSQL by a transaction-scoped
@@ -301,10 +302,102 @@ pub fn row_hash(row: &audit_event::Model) -> String {
     ]);
     let mut hasher = Sha256::new();
     hasher.update(row.prev_hash.as_bytes());
-    // serde_json's maps are sorted (no `preserve_order`), so this is canonical whatever key
-    // order the database hands back (PostgreSQL's jsonb reorders keys).
-    hasher.update(canonical.to_string().as_bytes());
+    hasher.update(canonical_json(&canonical).as_bytes());
     hex::encode(hasher.finalize())
+}
+
+/// The canonical text of `value` that a row's hash covers: compact JSON with object keys
+/// sorted, written so that the value read back from either database gives the same text as
+/// the value that was appended.
+///
+/// A number's text is what a store can change: PostgreSQL's `jsonb` keeps a number as a
+/// decimal (`1e16` comes back as `10000000000000000`, which serde_json then reads as an
+/// integer; `-0.0` comes back as `0.0`). So a float from 1e16 on (where serde_json's own text
+/// switches to an exponent, and every float is integral) is written out as an integer of its
+/// shortest digits, as PostgreSQL writes it, and `-0.0` as `0.0`. Every other number is written as serde_json
+/// writes it, which keeps the hashes of rows appended before this form existed (their floats
+/// were below 1e16, such as match probabilities). Reading a float back exactly needs
+/// serde_json's `float_roundtrip` feature (enabled in this crate's manifest): without it
+/// `0.9846800733445221` was read back as `0.984680073344522`, and verification reported
+/// tampering that never happened.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(map) => {
+            // Sorted here, whatever map type serde_json was built with.
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        Value::Number(n) => out.push_str(&canonical_number(n)),
+        other => out.push_str(&other.to_string()),
+    }
+}
+
+fn canonical_number(n: &serde_json::Number) -> String {
+    let text = n.to_string();
+    match n.as_f64() {
+        Some(x) if !n.is_i64() && !n.is_u64() => {
+            if x == 0.0 {
+                "0.0".to_owned()
+            } else if x.abs() >= 1e16 {
+                // Every float this large is integral; PostgreSQL writes its shortest digits
+                // out in full (`-6.217367813913691e17` as `-621736781391369100`).
+                plain_integer(&text).unwrap_or(text)
+            } else {
+                text
+            }
+        }
+        _ => text,
+    }
+}
+
+/// `d.ddde±N` written out as an integer (`1.5e19` -> `15000000000000000000`), or `None` when
+/// `text` is not such a number or not integral.
+fn plain_integer(text: &str) -> Option<String> {
+    let (sign, unsigned) = match text.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", text),
+    };
+    let (mantissa, exponent) = unsigned.split_once(['e', 'E'])?;
+    let exponent: usize = exponent.trim_start_matches('+').parse().ok()?;
+    let (whole, fraction) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.len() > exponent
+        || !whole
+            .bytes()
+            .chain(fraction.bytes())
+            .all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let digits = format!("{whole}{fraction}{}", "0".repeat(exponent - fraction.len()));
+    let digits = digits.trim_start_matches('0');
+    Some(format!("{sign}{digits}"))
 }
 
 fn opt_str(v: &Option<String>) -> Value {
@@ -313,22 +406,49 @@ fn opt_str(v: &Option<String>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// Most broken rows a [`VerifyReport`] names; the rest are counted.
+pub const MAX_BROKEN_LISTED: usize = 100;
+
 /// The result of checking the whole chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
-    /// Rows checked.
+    /// Rows checked (every row: verification goes on past a broken row).
     pub rows: u64,
     /// Whether every row links to its predecessor and carries its own correct hash.
     pub ok: bool,
     /// The first row (by `seq`) whose `prev_hash` or `hash` is wrong.
     pub first_broken_seq: Option<i64>,
+    /// How many rows are broken.
+    pub broken_count: u64,
+    /// The first [`MAX_BROKEN_LISTED`] broken rows, in `seq` order.
+    pub broken: Vec<BrokenRow>,
 }
 
-/// Recomputes every row's hash in `seq` order and names the first broken row.
+/// A row that does not verify, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BrokenRow {
+    /// The row's sequence number.
+    pub seq: i64,
+    /// Its `hash` is not the hash of its own content and `prev_hash` (the row was altered).
+    pub hash_mismatch: bool,
+    /// Its `prev_hash` is not the stored hash of the row before it (a row was removed or
+    /// inserted before it, or its `prev_hash` was altered).
+    pub link_mismatch: bool,
+}
+
+/// Recomputes every row's hash in `seq` order and names every broken row (the first
+/// [`MAX_BROKEN_LISTED`] of them, and how many there are). Each row is checked against the
+/// row stored before it, so one altered row is one broken row and rows after it still verify.
 pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<VerifyReport> {
     const PAGE: u64 = 2_000;
     let mut expected_prev = GENESIS.to_owned();
-    let mut rows = 0u64;
+    let mut report = VerifyReport {
+        rows: 0,
+        ok: true,
+        first_broken_seq: None,
+        broken_count: 0,
+        broken: Vec::new(),
+    };
     let mut after_seq = i64::MIN;
     loop {
         let batch = audit_event::Entity::find()
@@ -340,22 +460,25 @@ pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<VerifyReport> {
         let Some(last) = batch.last() else { break };
         after_seq = last.seq;
         for row in &batch {
-            rows += 1;
-            if row.prev_hash != expected_prev || row_hash(row) != row.hash {
-                return Ok(VerifyReport {
-                    rows,
-                    ok: false,
-                    first_broken_seq: Some(row.seq),
-                });
+            report.rows += 1;
+            let link_mismatch = row.prev_hash != expected_prev;
+            let hash_mismatch = row_hash(row) != row.hash;
+            if link_mismatch || hash_mismatch {
+                report.ok = false;
+                report.first_broken_seq.get_or_insert(row.seq);
+                report.broken_count += 1;
+                if report.broken.len() < MAX_BROKEN_LISTED {
+                    report.broken.push(BrokenRow {
+                        seq: row.seq,
+                        hash_mismatch,
+                        link_mismatch,
+                    });
+                }
             }
             expected_prev.clone_from(&row.hash);
         }
     }
-    Ok(VerifyReport {
-        rows,
-        ok: true,
-        first_broken_seq: None,
-    })
+    Ok(report)
 }
 
 /// Which audit rows to list; `None` fields do not filter. `page` is 1-based.
@@ -377,12 +500,79 @@ pub struct AuditFilter {
     pub per_page: u64,
 }
 
-/// Lists audit rows, newest first. Reading the trail is not itself audited.
+/// Reads the trail for an auditor: [`query`], audited as `audit_read` (the filters in
+/// `before`, the total and the rows' `seq` in `after`). The rows' `before` and `after` (which
+/// hold whole patient records) are left out unless `include_images`; then each patient whose
+/// images are answered also gets a `read` row of its own, as any read of a patient does.
+pub async fn read_trail(
+    mpi: &crate::Mpi,
+    ctx: &Ctx,
+    filter: AuditFilter,
+    include_images: bool,
+) -> Result<Page<audit_event::Model>> {
+    ctx.authorize(keys::Action::Audit)?;
+    let asked = serde_json::json!({
+        "entity_type": filter.entity_type,
+        "entity_id": filter.entity_id,
+        "actor": filter.actor,
+        "from": filter.from,
+        "to": filter.to,
+        "page": filter.page,
+        "per_page": filter.per_page,
+        "include_images": include_images,
+    });
+    let mut page = query(mpi.db(), filter).await?;
+    let seqs: Vec<i64> = page.items.iter().map(|r| r.seq).collect();
+    let mut rows = vec![(
+        ctx.clone(),
+        AuditEntry::new("audit_read", "audit_event", None)
+            .before(asked)
+            .after(serde_json::json!({"total": page.total, "seqs": seqs})),
+    )];
+    if include_images {
+        let mut patients: Vec<&str> = page
+            .items
+            .iter()
+            .filter(|r| r.entity_type.as_deref() == Some("patient"))
+            .filter(|r| r.before.is_some() || r.after.is_some())
+            .filter_map(|r| r.entity_id.as_deref())
+            .collect();
+        patients.sort_unstable();
+        patients.dedup();
+        rows.extend(patients.into_iter().map(|id| {
+            (
+                ctx.clone(),
+                AuditEntry::new("read", "patient", Some(id.to_owned()))
+                    .before(serde_json::json!({"via": "audit_trail"})),
+            )
+        }));
+    } else {
+        for row in &mut page.items {
+            row.before = None;
+            row.after = None;
+        }
+    }
+    let txn = mpi.write_txn().await?;
+    append(&*txn, rows).await?;
+    txn.commit().await?;
+    Ok(page)
+}
+
+/// Lists audit rows, newest first (not audited: [`read_trail`] is the audited use case).
 pub async fn query<C: ConnectionTrait>(
     db: &C,
     filter: AuditFilter,
 ) -> Result<Page<audit_event::Model>> {
-    let (page, per_page) = page_bounds(filter.page, filter.per_page);
+    let (page, per_page) = page_bounds(filter.page, filter.per_page)?;
+    for (name, value) in [
+        ("entity_type", &filter.entity_type),
+        ("entity_id", &filter.entity_id),
+        ("actor", &filter.actor),
+    ] {
+        if let Some(v) = value {
+            crate::limits::check_text(|| name.to_owned(), v, crate::limits::MAX_CRITERION)?;
+        }
+    }
     let mut q = audit_event::Entity::find();
     if let Some(t) = filter.entity_type {
         q = q.filter(audit_event::Column::EntityType.eq(t));

@@ -34,6 +34,7 @@ pub mod error;
 pub mod import;
 pub mod index;
 pub mod keys;
+pub mod limits;
 pub mod links;
 pub mod matching;
 pub mod merge;
@@ -112,14 +113,27 @@ pub struct Page<T> {
 /// Largest page size a caller may ask for.
 pub const MAX_PER_PAGE: u64 = 500;
 
-/// Clamps a requested page and page size to `1..` and `1..=MAX_PER_PAGE` (0 means 20).
-pub fn page_bounds(page: u64, per_page: u64) -> (u64, u64) {
+/// Highest page number a caller may ask for: far beyond any result (a million pages of the
+/// largest size is 500M rows), and low enough that `(page - 1) * per_page` is a valid offset on
+/// both databases.
+pub const MAX_PAGE: u64 = 1_000_000;
+
+/// Clamps a requested page and page size to `1..` and `1..=MAX_PER_PAGE` (0 means 20); a page
+/// beyond [`MAX_PAGE`] is refused (naming `page`) rather than overflowing the offset, which
+/// panicked the handler and dropped the connection.
+pub fn page_bounds(page: u64, per_page: u64) -> Result<(u64, u64)> {
     let per_page = if per_page == 0 {
         20
     } else {
         per_page.min(MAX_PER_PAGE)
     };
-    (page.max(1), per_page)
+    if page > MAX_PAGE {
+        return Err(Error::validation(
+            "page",
+            format!("must be at most {MAX_PAGE}"),
+        ));
+    }
+    Ok((page.max(1), per_page))
 }
 
 /// The service handle. Cloning is cheap (one `Arc`).

@@ -180,5 +180,6 @@ pub async fn find_matches_for_input(
     input: &PatientInput,
     options: MatchOptions,
 ) -> Result<Vec<MatchCandidate>> {
+    crate::limits::check_patient(input)?;
     find_matches(mpi, ctx, &convert::person_from_input(input), options).await
 }

@@ -34,8 +34,16 @@
 //! never goes back, so optimistic-concurrency clients and caches see the change; every other field
 //! and every child row, link and task is restored exactly. Undo is refused
 //! (`Conflict undo_impossible`) when the merge was undone already, when either record was changed
-//! after the merge (its version moved, it was soft-deleted, a link to it appeared) or when a
-//! closed review task was changed since.
+//! after the merge by anything but merges and undos (its version moved further than they
+//! account for, it was soft-deleted, a link to it appeared), when the survivor was itself merged
+//! away since, or when a closed review task was changed since.
+//!
+//! Merges are undone in any order. Other merges into the same survivor, made or undone since,
+//! each moved its version by one and changed no field an undo restores, so they are counted,
+//! not refused; the survivor keeps the rows of the merges still in force, and is compared with
+//! its before-image without the rows any other merge made. A merge still in force that left out
+//! a row of its source because the survivor then had it as this merge's copy gets that row
+//! copied now, as its own (so its own undo removes it).
 
 use std::collections::HashSet;
 
@@ -114,6 +122,13 @@ pub struct MergeChanges {
     pub source_version: i32,
     /// Before-images of the review tasks the merge closed.
     pub review_tasks_before: Vec<review_task::Model>,
+}
+
+impl MergeChanges {
+    /// How many child rows the merge copied to the target.
+    fn copied(&self) -> usize {
+        self.names.len() + self.identifiers.len() + self.addresses.len() + self.telecoms.len()
+    }
 }
 
 /// Merges `req.source` into `req.target` (or previews it). Audited; one transaction; the matcher
@@ -659,7 +674,7 @@ impl From<merge_event::Model> for MergeSummary {
 #[tracing::instrument(skip_all)]
 pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: MergeFilter) -> Result<crate::Page<MergeSummary>> {
     ctx.authorize(Action::Read)?;
-    let (page, per_page) = crate::page_bounds(filter.page, filter.per_page);
+    let (page, per_page) = crate::page_bounds(filter.page, filter.per_page)?;
     let txn = mpi.write_txn().await?;
     let mut query = merge_event::Entity::find();
     if let Some(id) = filter.patient_id {
@@ -753,8 +768,36 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
     let source_now = PatientRecord::load(&*txn, source_id)
         .await?
         .ok_or_else(|| Error::not_found("patient", source_id))?;
+    // The other merges the target took part in: a merge or an undo of one since this merge
+    // moved the target's version by one each, and changed none of the fields this undo restores.
+    let others: Vec<merge_event::Model> = merge_event::Entity::find()
+        .filter(merge_event::Column::Id.ne(merge_id))
+        .filter(
+            Condition::any()
+                .add(merge_event::Column::TargetPatientId.eq(target_id))
+                .add(merge_event::Column::SourcePatientId.eq(target_id)),
+        )
+        .order_by_asc(merge_event::Column::MergedAt)
+        .all(&*txn)
+        .await?;
+    if let Some(away) = others
+        .iter()
+        .find(|o| o.source_patient_id == target_id && o.undone_at.is_none())
+    {
+        return Err(undo_impossible(format!(
+            "patient {target_id} was merged into {} since; undo that merge first",
+            away.target_patient_id
+        )));
+    }
+    let since =
+        |t: &Option<chrono::DateTime<chrono::FixedOffset>>| t.is_some_and(|t| t >= event.merged_at);
+    let merge_bumps = others
+        .iter()
+        .map(|o| i32::from(since(&Some(o.merged_at))) + i32::from(since(&o.undone_at)))
+        .sum::<i32>();
+    let target_expected = changes.target_version + merge_bumps;
     for (now, expected) in [
-        (&target_now, changes.target_version),
+        (&target_now, target_expected),
         (&source_now, changes.source_version),
     ] {
         if now.patient.deleted_at.is_some() {
@@ -833,7 +876,7 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
     // live again, now that the survivor's copies are gone).
     let now = Utc::now().fixed_offset();
     for (before, version) in [
-        (&target_before.patient, changes.target_version),
+        (&target_before.patient, target_expected),
         (&source_before.patient, changes.source_version),
     ] {
         let mut am: patient::ActiveModel = before.clone().into();
@@ -857,6 +900,45 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
         am.reset_all().update(&*txn).await?;
     }
 
+    // A merge into the target made since, still in force, may have left out a row of its
+    // source because the target had it then, as a copy from this merge: copy it now, as that
+    // merge's own (its undo removes it).
+    let mut all_changes = Vec::with_capacity(others.len());
+    for other in &others {
+        let mut its_changes: MergeChanges = parse(&other.changes, "changes")?;
+        if other.target_patient_id != target_id || other.undone_at.is_some() {
+            all_changes.push(its_changes);
+            continue;
+        }
+        let target_now = PatientRecord::load(&*txn, target_id)
+            .await?
+            .ok_or_else(|| Error::not_found("patient", target_id))?;
+        let its_source = PatientRecord::load(&*txn, other.source_patient_id)
+            .await?
+            .ok_or_else(|| Error::not_found("patient", other.source_patient_id))?;
+        let copied_before = its_changes.copied();
+        copy_missing(&txn, actor, &target_now, &its_source, &mut its_changes)
+            .await
+            .map_err(|e| match e {
+                Error::Db(db) if db.sql_err().is_some() => undo_impossible(format!(
+                    "a row of merge {} could not be kept on patient {target_id}",
+                    other.id
+                )),
+                other => other,
+            })?;
+        if its_changes.copied() != copied_before {
+            merge_event::Entity::update_many()
+                .col_expr(
+                    merge_event::Column::Changes,
+                    Expr::value(json(&its_changes)?),
+                )
+                .filter(merge_event::Column::Id.eq(other.id))
+                .exec(&*txn)
+                .await?;
+        }
+        all_changes.push(its_changes);
+    }
+
     // Anything the version checks could not see (e.g. a link from a third record) shows here.
     let target_after = PatientRecord::load(&*txn, target_id)
         .await?
@@ -864,6 +946,10 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
     let source_after = PatientRecord::load(&*txn, source_id)
         .await?
         .ok_or_else(|| Error::not_found("patient", source_id))?;
+    // The target is compared without the rows other merges made (those still in force keep
+    // theirs; those undone since took theirs away).
+    let target_after = without_rows_of(&target_after, &all_changes);
+    let target_before = without_rows_of(&target_before, &all_changes);
     for (after, before) in [
         (&target_after, &target_before),
         (&source_after, &source_before),
@@ -906,6 +992,29 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
     refresh_both(mpi, target_id, source_id).await;
     tracing::info!("merge undone");
     Ok(UndoOutcome { target, source })
+}
+
+/// `record` without the child rows and links that the merges of `changes` created.
+fn without_rows_of(record: &PatientRecord, changes: &[MergeChanges]) -> PatientRecord {
+    let made: HashSet<Uuid> = changes
+        .iter()
+        .flat_map(|c| {
+            c.names
+                .iter()
+                .chain(&c.identifiers)
+                .chain(&c.addresses)
+                .chain(&c.telecoms)
+                .chain(&c.links)
+                .copied()
+        })
+        .collect();
+    let mut out = record.clone();
+    out.names.retain(|r| !made.contains(&r.id));
+    out.identifiers.retain(|r| !made.contains(&r.id));
+    out.addresses.retain(|r| !made.contains(&r.id));
+    out.telecoms.retain(|r| !made.contains(&r.id));
+    out.links.retain(|r| !made.contains(&r.id));
+    out
 }
 
 /// Whether two records are equal in everything but the patient row's version, `updated_at` and

@@ -197,6 +197,7 @@ impl PatientInput {
     /// `multiple_birth = true` and positive, identifier system and value present and not
     /// repeated, telecom values present. Errors name the field as a path (`names[0].family`).
     pub fn validate(&self) -> Result<()> {
+        crate::limits::check_patient(self)?;
         let today = Utc::now().date_naive();
         if let Some(b) = self.birth_date {
             if b > today {
@@ -207,6 +208,12 @@ impl PatientInput {
             }
         }
         if let Some(d) = self.deceased_at {
+            if !self.deceased {
+                return Err(Error::validation(
+                    "deceased_at",
+                    "needs deceased to be true",
+                ));
+            }
             if d.with_timezone(&Utc) > Utc::now() {
                 return Err(Error::validation("deceased_at", "is in the future"));
             }
@@ -391,6 +398,26 @@ pub(crate) async fn finish<T>(txn: crate::WriteTxn, result: Result<T>) -> Result
     }
 }
 
+/// Audits, as the read of a patient it is, a refusal that names the live patient holding an
+/// identifier (`duplicate_identifier` with `detail.patient_id`): the caller learns who holds
+/// it. The use case's transaction was rolled back, so the row goes through the read auditor.
+async fn disclosed<T>(mpi: &Mpi, ctx: &Ctx, outcome: Result<T>) -> Result<T> {
+    if let Err(Error::Conflict {
+        code: "duplicate_identifier",
+        detail: Some(detail),
+        ..
+    }) = &outcome
+        && let Some(holder) = detail.get("patient_id").and_then(|v| v.as_str())
+    {
+        let entry = AuditEntry::new("read", "patient", Some(holder.to_owned())).before(json!({
+            "reason": "duplicate_identifier",
+            "field": detail.get("field"),
+        }));
+        mpi.audit_read(ctx, entry).await?;
+    }
+    outcome
+}
+
 /// Maps a unique violation while writing identifiers to `Conflict{code: "duplicate_identifier"}`.
 fn identifier_conflict(e: DbErr) -> Error {
     match e.sql_err() {
@@ -466,7 +493,7 @@ pub async fn register(
     let normalized = matcher::normalize(&convert::person_from_input(&input));
     let txn = mpi.write_txn_for(ctx).await?;
     let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
-    let mut outcome = finish(txn, result).await?;
+    let mut outcome = disclosed(mpi, ctx, finish(txn, result).await).await?;
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
         mpi.refresh_patient(patient.id()).await?;
@@ -774,7 +801,7 @@ pub async fn update(
     }
     let txn = mpi.write_txn_for(ctx).await?;
     let result = update_in(mpi, ctx, &txn, id, expected_version, &input).await;
-    let mut patient = finish(txn, result).await?;
+    let mut patient = disclosed(mpi, ctx, finish(txn, result).await).await?;
     tracing::info!(patient_id = %id, "patient updated");
     mpi.refresh_patient(id).await?;
     mpi.domains().render_patient(&mut patient);
@@ -1157,7 +1184,8 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
             "give at least one search criterion",
         ));
     }
-    let (page, per_page) = page_bounds(query.page, query.per_page);
+    crate::limits::check_query(&query)?;
+    let (page, per_page) = page_bounds(query.page, query.per_page)?;
     let mut cond = Condition::all();
     let backend = mpi.db().get_database_backend();
     if let Some(name) = &query.name {

@@ -136,7 +136,7 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
     {
         return Err(Error::validation("from", "must be before to"));
     }
-    let (page, per_page) = page_bounds(filter.page, filter.per_page);
+    let (page, per_page) = page_bounds(filter.page, filter.per_page)?;
     let txn = mpi.write_txn().await?;
     let mut query = review_task::Entity::find();
     if let Some(status) = filter.status {

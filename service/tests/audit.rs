@@ -77,6 +77,7 @@ async fn every_read_and_write_leaves_a_chained_row_with_the_actor() {
             (report.rows, report.ok, report.first_broken_seq),
             (6, true, None)
         );
+        assert_eq!((report.broken_count, report.broken.len()), (0, 0));
 
         let page = audit::query(
             &db.conn,
@@ -164,7 +165,55 @@ async fn a_row_altered_behind_the_services_back_is_named() {
         let report = audit::verify(&db.conn).await.unwrap();
         assert!(!report.ok);
         assert_eq!(report.first_broken_seq, Some(target), "{backend:?}");
-        assert_eq!(report.rows, 3);
+        // Verification goes on past the altered row: the rows after it still verify.
+        assert_eq!(report.rows, 5);
+        assert_eq!(
+            report.broken,
+            [audit::BrokenRow {
+                seq: target,
+                hash_mismatch: true,
+                link_mismatch: false
+            }],
+            "{backend:?}"
+        );
+
+        // A second altered row and a removed row are named as well, each once.
+        let second = rows[4].seq;
+        db.conn
+            .execute_unprepared(&format!(
+                "UPDATE audit_event SET entity_id = 'p-x' WHERE seq = {second}"
+            ))
+            .await
+            .unwrap();
+        if backend == Backend::Sqlite {
+            db.conn
+                .execute_unprepared("DROP TRIGGER IF EXISTS trg_audit_event_no_delete")
+                .await
+                .unwrap();
+        }
+        db.conn
+            .execute_unprepared(&format!(
+                "DELETE FROM audit_event WHERE seq = {}",
+                rows[0].seq
+            ))
+            .await
+            .unwrap();
+        let report = audit::verify(&db.conn).await.unwrap();
+        let named: Vec<(i64, bool, bool)> = report
+            .broken
+            .iter()
+            .map(|b| (b.seq, b.hash_mismatch, b.link_mismatch))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                (rows[1].seq, false, true),
+                (target, true, false),
+                (second, true, false)
+            ],
+            "{backend:?}"
+        );
+        assert_eq!((report.rows, report.broken_count), (4, 3));
     }
 }
 

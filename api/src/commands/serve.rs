@@ -112,11 +112,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
     let mllp = start_mllp(&args.mllp, &state).await?;
+    crate::guard::log_panics();
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
-    tracing::info!(%addr, "listening");
+    let scheme = app.scheme();
+    tracing::info!(%addr, scheme, "listening");
     // A stable line on stderr for scripts and tests, whatever the log format.
-    eprintln!("mpi listening on http://{addr}");
+    eprintln!("mpi listening on {scheme}://{addr}");
     app.run_until_stopped().await?;
     if let Some((stop, task)) = mllp {
         let _ = stop.send(());

@@ -28,17 +28,32 @@ pub struct AuditQuery {
     pub page: Option<u64>,
     /// Page size (default 20, at most 500).
     pub per_page: Option<u64>,
+    /// `images`: answer each row's `before` and `after` (whole patient records), audited as
+    /// reads of those patients. Without it they are left out.
+    pub include: Option<String>,
 }
 
-/// `GET /api/v1/audit`: newest first.
+/// `GET /api/v1/audit`: newest first; audited (`audit_read`), images only with
+/// `include=images`.
 #[utoipa::path(operation_id = "list_audit_events", get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, description = "One page of audit rows", body = PageDto<AuditEventDto>),
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody)))]
 pub async fn list(caller: Caller, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     caller.ctx.authorize(Action::Audit)?;
     let q = query.into_inner();
-    let page = audit::query(
-        caller.mpi.db(),
+    let include_images = match q.include.as_deref() {
+        None | Some("") => false,
+        Some("images") => true,
+        Some(_) => {
+            return Err(ApiError::InvalidValue {
+                message: "include: the only value is `images`".to_owned(),
+                field: Some("include".to_owned()),
+            });
+        }
+    };
+    let page = audit::read_trail(
+        &caller.mpi,
+        &caller.ctx,
         AuditFilter {
             entity_type: q.entity_type,
             entity_id: q.entity_id,
@@ -48,6 +63,7 @@ pub async fn list(caller: Caller, query: web::Query<AuditQuery>) -> Result<HttpR
             page: q.page.unwrap_or(1),
             per_page: q.per_page.unwrap_or(20),
         },
+        include_images,
     )
     .await?;
     Ok(HttpResponse::Ok().json(PageDto {

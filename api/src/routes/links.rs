@@ -30,7 +30,10 @@ pub struct LinkBody {
     responses((status = 201, description = "Linked", body = LinkDto),
         (status = 409, description = "`duplicate_link`", body = ErrorBody),
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 404, description = "No such record", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
-pub async fn create(caller: Caller, body: web::Json<LinkBody>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    caller: Caller,
+    body: crate::extract::Json<LinkBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let link_type = parse_code("type", body.type_.trim())?;
     let link = service::links::create(

@@ -44,7 +44,7 @@ pub(crate) struct MatchAnswer {
 pub async fn find(
     ReadCaller(caller): ReadCaller,
     state: web::Data<AppState>,
-    body: web::Json<MatchBody>,
+    body: crate::extract::Json<MatchBody>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = body.limit.unwrap_or(10);
     if limit == 0 || limit > MAX_LIMIT {

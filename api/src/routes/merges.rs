@@ -53,7 +53,7 @@ pub(crate) struct UndoAnswer {
 pub async fn create(
     caller: Caller,
     state: web::Data<AppState>,
-    body: web::Json<MergeBody>,
+    body: crate::extract::Json<MergeBody>,
 ) -> Result<HttpResponse, ApiError> {
     let outcome = merge::merge(
         &caller.mpi,

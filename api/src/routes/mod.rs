@@ -56,7 +56,7 @@ use crate::error::ApiError;
         domains::remove,
         domains::xref,
     ),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &ErrorStatuses),
     security(("bearer_key" = [])),
     tags(
         (name = "patients", description = "Registration with the duplicate check, read, update, delete, search"),
@@ -82,6 +82,81 @@ impl utoipa::Modify for BearerKey {
             "bearer_key",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+    }
+}
+
+/// Lists, on every `/api/v1` operation, each error status the server can answer for any
+/// operation (a malformed path or query, no key, a wrong role, a timeout, a body too large or
+/// not JSON, an invalid value, an internal error, the database away), with the JSON error body,
+/// unless the operation documents the status itself. So a client (and schemathesis's
+/// status-code conformance check) knows every answer an operation can give.
+struct ErrorStatuses;
+
+impl utoipa::Modify for ErrorStatuses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let common: [(&str, &str, bool); 10] = [
+            (
+                "400",
+                "Malformed request: path (`invalid_path`), query (`invalid_query`), header or JSON",
+                false,
+            ),
+            ("401", "No valid bearer key", false),
+            ("403", "The key's role may not do this", false),
+            ("404", "No such resource", false),
+            ("408", "The request was not received in time", false),
+            ("413", "The body is larger than the limit", true),
+            ("415", "The body is not application/json", true),
+            ("422", "A value is not acceptable (`field` names it)", false),
+            (
+                "500",
+                "Internal error (logged; the body says nothing more)",
+                false,
+            ),
+            (
+                "503",
+                "The database does not answer, or the service is starting",
+                false,
+            ),
+        ];
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            if !path.starts_with("/api/v1") {
+                continue;
+            }
+            for operation in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let has_body = operation.request_body.is_some();
+                for (status, description, body_only) in common {
+                    if body_only && !has_body {
+                        continue;
+                    }
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                }
+            }
+        }
     }
 }
 

@@ -58,7 +58,7 @@ fn etag(version: i32) -> (header::HeaderName, String) {
 pub async fn register(
     caller: Caller,
     query: web::Query<RegisterQuery>,
-    body: web::Json<PatientBody>,
+    body: crate::extract::Json<PatientBody>,
 ) -> Result<HttpResponse, ApiError> {
     let force = query.force.or(body.force).unwrap_or(false);
     let input = body.to_input()?;
@@ -135,7 +135,7 @@ pub async fn update(
     caller: Caller,
     req: HttpRequest,
     id: web::Path<Uuid>,
-    body: web::Json<PatientBody>,
+    body: crate::extract::Json<PatientBody>,
 ) -> Result<HttpResponse, ApiError> {
     let version = if_match(&req)?
         .or(body.version)
@@ -251,7 +251,7 @@ pub async fn search(
         (status = 400, description = "Malformed JSON, query or header", body = ErrorBody), (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody), (status = 422, description = "An invalid value; `field` names it", body = ErrorBody)))]
 pub async fn search_post(
     ReadCaller(caller): ReadCaller,
-    body: web::Json<SearchQuery>,
+    body: crate::extract::Json<SearchQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let page = patients::search(&caller.mpi, &caller.ctx, body.to_query()?).await?;
     Ok(HttpResponse::Ok().json(PageDto {

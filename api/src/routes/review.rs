@@ -146,7 +146,7 @@ pub async fn decide(
     caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<Uuid>,
-    body: web::Json<DecisionBody>,
+    body: crate::extract::Json<DecisionBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let action = match body.action.trim() {

@@ -65,7 +65,65 @@ async fn audit_rows_filters_and_tamper_detection(backend: Backend) {
             .is_some_and(|r| uuid::Uuid::parse_str(r).is_ok()),
         "{created}"
     );
-    assert!(created["after"].is_object(), "{created}");
+    // Patient images are left out unless asked for.
+    assert!(created["after"].is_null(), "{created}");
+    let (status, with_images) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            &format!("/api/v1/audit?entity_type=patient&entity_id={id}&include=images"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{with_images}");
+    assert!(
+        with_images["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .any(|r| r["after"].is_object()),
+        "{with_images}"
+    );
+    let (status, bad) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            "/api/v1/audit?include=everything",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, bad["field"].as_str()),
+        (422, Some("include")),
+        "{bad}"
+    );
+    // Both reads of the trail are audited with their filters, and the one with images as a
+    // read of the patient.
+    let (_, own) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            "/api/v1/audit?actor=auditor&include=images",
+            None,
+        )
+        .await;
+    let own = own["items"].as_array().expect("items");
+    let trail_reads: Vec<&Value> = own.iter().filter(|r| r["action"] == "audit_read").collect();
+    // Newest first: the read with images, then the one without (a refused read reads nothing).
+    assert_eq!(trail_reads.len(), 2, "{own:?}");
+    assert_eq!(trail_reads[0]["before"]["include_images"], true, "{own:?}");
+    assert_eq!(
+        trail_reads[0]["before"]["entity_id"],
+        id.as_str(),
+        "{own:?}"
+    );
+    assert_eq!(trail_reads[1]["before"]["include_images"], false, "{own:?}");
+    assert!(
+        own.iter().any(|r| r["action"] == "read"
+            && r["entity_type"] == "patient"
+            && r["entity_id"] == id.as_str()),
+        "{own:?}"
+    );
 
     let (_, by_actor) = app
         .as_role(Role::Auditor, "GET", "/api/v1/audit?actor=registrar", None)
@@ -127,5 +185,12 @@ async fn audit_rows_filters_and_tamper_detection(backend: Backend) {
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["ok"], false, "{report}");
     assert_eq!(report["first_broken_seq"], seq, "{report}");
+    assert_eq!(report["broken_count"], 1, "{report}");
+    assert_eq!(report["broken"][0]["seq"], seq, "{report}");
+    assert_eq!(report["broken"][0]["hash_mismatch"], true, "{report}");
+    assert!(
+        report["rows"].as_u64().unwrap() >= total,
+        "every row is checked: {report}"
+    );
 }
 both_backends!(audit_rows_filters_and_tamper_detection);

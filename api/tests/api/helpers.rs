@@ -120,7 +120,10 @@ impl TestServer {
         let drain = std::thread::spawn(move || {
             for line in BufReader::new(pipe).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.strip_prefix("mpi listening on http://") {
+                if let Some(addr) = line
+                    .strip_prefix("mpi listening on http://")
+                    .or_else(|| line.strip_prefix("mpi listening on https://"))
+                {
                     let _ = tx.send(addr.to_owned());
                 }
                 let mut log = log.lock().expect("log lock");

@@ -41,6 +41,19 @@ async fn openapi_document_covers_every_route_and_swagger_ui_is_served_offline() 
                 operation_ids.insert(id.to_owned()),
                 "duplicate operationId {id}"
             );
+            if path.starts_with("/api/v1") {
+                // Every status the server can answer is documented.
+                let mut statuses = vec!["400", "401", "403", "408", "422", "500", "503"];
+                if operation["requestBody"].is_object() {
+                    statuses.extend(["413", "415"]);
+                }
+                for status in statuses {
+                    assert!(
+                        operation["responses"][status].is_object(),
+                        "{method} {path} lacks {status}"
+                    );
+                }
+            }
             let open = operation["security"] == serde_json::json!([{}]);
             assert_eq!(
                 open,
