@@ -909,6 +909,84 @@ async fn identifier_lookups_use_the_partial_indexes() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The lookups of one value under every name of a domain (`system IN (...)`) are answered by
+/// the same two partial indexes, and `systems_in_use` lists every system of live and retired
+/// holders once (for a search by a value alone).
+#[tokio::test]
+async fn lookups_under_several_systems_use_the_partial_indexes() -> anyhow::Result<()> {
+    const LIVE: &str = "ux_patient_identifier_live_system_value";
+    const RETIRED: &str = "idx_patient_identifier_retired_system_value";
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let conn = &db.conn;
+        assert!(
+            patient_identifier::Entity::systems_in_use(conn)
+                .await?
+                .is_empty()
+        );
+        let retired = insert_patient(conn).await?;
+        identifier_am(retired.id, "ST_MARYS", "A-1", true)
+            .insert(conn)
+            .await?;
+        identifier_am(retired.id, "urn:retired:only", "R-1", true)
+            .insert(conn)
+            .await?;
+        let mut am = retired.clone().into_active_model();
+        am.deleted_at = Set(Some(now()));
+        am.deleted_by = Set(Some(ACTOR.into()));
+        am.version = Set(retired.version + 1);
+        am.update(conn).await?;
+        let live = insert_patient(conn).await?;
+        identifier_am(live.id, "http://stmarys.example.org/mrn", "A-1", true)
+            .insert(conn)
+            .await?;
+        identifier_am(live.id, "ST_MARYS", "A-2", true)
+            .insert(conn)
+            .await?;
+
+        assert_eq!(
+            patient_identifier::Entity::systems_in_use(conn).await?,
+            [
+                "ST_MARYS",
+                "http://stmarys.example.org/mrn",
+                "urn:retired:only"
+            ],
+            "{backend:?}"
+        );
+        let names = [
+            "ST_MARYS".to_owned(),
+            "http://stmarys.example.org/mrn".to_owned(),
+        ];
+        let holders = conn
+            .get_database_backend()
+            .build(&patient_identifier::Entity::holders_of_any(&names, "A-1"));
+        let mut found: Vec<Uuid> = conn
+            .query_all_raw(holders.clone())
+            .await?
+            .iter()
+            .map(|row| row.try_get_by_index(0))
+            .collect::<Result<_, _>>()?;
+        found.sort();
+        let mut wanted = vec![retired.id, live.id];
+        wanted.sort();
+        assert_eq!(found, wanted, "{backend:?}");
+        let find_live = conn.get_database_backend().build(
+            &patient_identifier::Entity::find_live_by_systems_value(&names, "A-1").into_query(),
+        );
+        for (statement, indexes) in [(find_live, &[LIVE][..]), (holders, &[LIVE, RETIRED][..])] {
+            let plan = query_plan(conn, statement).await?;
+            for index in indexes {
+                assert!(plan.contains(index), "{backend:?}: {plan}");
+            }
+            assert!(
+                !plan.contains("SCAN patient_identifier") && !plan.contains("Seq Scan"),
+                "{backend:?}: {plan}"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// The plan of `statement` as text: SQLite's `EXPLAIN QUERY PLAN`, or PostgreSQL's generic plan
 /// of the statement prepared (`plan_cache_mode = force_generic_plan`, sequential scans off).
 async fn query_plan(

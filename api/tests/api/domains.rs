@@ -881,3 +881,63 @@ async fn upsert_updates_the_record_holding_the_identifier(backend: Backend) {
     assert_ne!(fresh["id"], created["id"]);
 }
 both_backends!(upsert_updates_the_record_holding_the_identifier);
+
+async fn domains_and_sources_from_the_command_line(backend: Backend) {
+    let db = migration::testing::TestDb::migrated(backend).await;
+    let dir = crate::helpers::ScratchDir::new();
+    let url = db.url.as_str();
+    let run = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.extend(["--database-url", url]);
+        crate::helpers::run_mpi(&dir.path, &all)
+    };
+    for command in CONFORMANCE_SETUP {
+        let out = run(command);
+        assert!(out.status.success(), "{command:?}: {out:?}");
+    }
+    let out = run(&["sources", "add", "LAB", "--secret", "a-long-shared-secret"]);
+    assert!(out.status.success(), "{out:?}");
+    let listed =
+        String::from_utf8(run(&["domains", "list", "--enterprise-oid", "1.2.3.9"]).stdout).unwrap();
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 4, "{listed}");
+    assert!(
+        lines[1].starts_with("NID ") && lines[1].contains(NID_URL),
+        "{listed}"
+    );
+    assert!(
+        lines[1].contains("yes") && lines[1].contains("NID_AUTH"),
+        "{listed}"
+    );
+    assert!(
+        lines[3].starts_with("MPI ") && lines[3].contains("1.2.3.9"),
+        "{listed}"
+    );
+    let sources = String::from_utf8(run(&["sources", "list"]).stdout).unwrap();
+    assert!(
+        sources
+            .lines()
+            .any(|l| l.starts_with("LAB ") && l.ends_with("set")),
+        "{sources}"
+    );
+    assert!(!sources.contains("a-long-shared-secret"), "{sources}");
+    // Refusals: a name taken in another form, a source still assigning, a short secret.
+    let taken = run(&["domains", "add", "OTHER", "--url", TEST_URL]);
+    assert!(!taken.status.success());
+    assert!(
+        String::from_utf8_lossy(&taken.stderr).contains("duplicate_domain"),
+        "{taken:?}"
+    );
+    assert!(!run(&["sources", "remove", "NID_AUTH"]).status.success());
+    assert!(
+        !run(&["sources", "add", "SHORT", "--secret", "short"])
+            .status
+            .success()
+    );
+    // Removed by its OID; its source can go then.
+    assert!(run(&["domains", "remove", NID_OID]).status.success());
+    assert!(run(&["sources", "remove", "NID_AUTH"]).status.success());
+    let listed = String::from_utf8(run(&["domains", "list"]).stdout).unwrap();
+    assert!(!listed.contains("NID"), "{listed}");
+}
+both_backends!(domains_and_sources_from_the_command_line);
