@@ -69,15 +69,61 @@ pub struct PersonRecord {
     pub identifiers: Vec<Identifier>,
 }
 
-/// A validated calendar date.
+/// A birth date as far as it is known: a calendar date, a year and month (`day` 0), a year alone
+/// (`month` and `day` 0), or a mistyped date kept digit by digit (`19551192`: a month or day out of
+/// range, see [`BirthDate::is_mistyped`]), which still agrees digit by digit with the true date.
+/// [`crate::normalize::parse_birth_date`] yields calendar dates only; normalization keeps the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct BirthDate {
     /// Year, e.g. 1984.
     pub year: u16,
-    /// Month, 1..=12.
+    /// Month, 1..=12; 0 when only the year is known; up to 99 in a mistyped date.
     pub month: u8,
-    /// Day, 1..=31 (valid for the month).
+    /// Day, 1..=31 (valid for the month); 0 when only the year or year and month are known; up to
+    /// 99 in a mistyped date.
     pub day: u8,
+}
+
+/// How much of a birth date is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DatePrecision {
+    /// The year only.
+    Year,
+    /// Year and month.
+    Month,
+    /// A full date (or a mistyped full date).
+    Day,
+}
+
+impl BirthDate {
+    /// How much of the date is known.
+    pub fn precision(self) -> DatePrecision {
+        if self.month == 0 {
+            DatePrecision::Year
+        } else if self.day == 0 {
+            DatePrecision::Month
+        } else {
+            DatePrecision::Day
+        }
+    }
+
+    /// True for a full date that is no calendar date (month above 12 or day beyond the month's
+    /// length): a typing error kept for a digit-by-digit comparison.
+    pub fn is_mistyped(self) -> bool {
+        self.precision() == DatePrecision::Day
+            && chrono::NaiveDate::from_ymd_opt(
+                i32::from(self.year),
+                u32::from(self.month),
+                u32::from(self.day),
+            )
+            .is_none()
+    }
+
+    /// True for the dates registries write for an unknown birth date of an estimated year:
+    /// 1 January and 1 July.
+    pub fn is_conventional_placeholder(self) -> bool {
+        self.day == 1 && (self.month == 1 || self.month == 7)
+    }
 }
 
 /// Phonetic keys of one name (see `phonetic`).

@@ -592,7 +592,11 @@ fn mixture_em(
 /// birth-date frequencies (exact; random pairs see too few agreeing pairs to measure it).
 fn birth_date_agreement(records: &[NormalizedRecord]) -> Option<f64> {
     let mut counts: FxHashMap<crate::record::BirthDate, u64> = FxHashMap::default();
-    for d in records.iter().filter_map(|r| r.birth_date) {
+    for d in records
+        .iter()
+        .filter_map(|r| r.birth_date)
+        .filter(|d| d.precision() == crate::record::DatePrecision::Day && !d.is_mistyped())
+    {
         *counts.entry(d).or_default() += 1;
     }
     let n: u64 = counts.values().sum();

@@ -363,7 +363,8 @@ struct ComparisonFile {
 impl TryFrom<ComparisonFile> for Comparison {
     type Error = Error;
     fn try_from(f: ComparisonFile) -> Result<Self> {
-        let mut c = Comparison::new(f.name, f.kind, f.params, f.levels)?;
+        let levels = upgrade_levels(f.kind, f.levels);
+        let mut c = Comparison::new(f.name, f.kind, f.params, levels)?;
         c.household = f.household;
         c.set_term_frequencies(f.term_frequencies, f.tf_adjustment, DEFAULT_TF_FLOOR)?;
         Ok(c)
@@ -381,6 +382,45 @@ impl From<Comparison> for ComparisonFile {
             household: c.household,
             term_frequencies: c.term_frequencies,
         }
+    }
+}
+
+/// Reads the level lists of model files written before the birth date gained the
+/// `mistyped_one_digit` and `coarser_precision` levels and the identifier split its
+/// `one_edit_or_transposition` level in three: the new levels take the m and u of the level they
+/// come from (a weight of 0 for `coarser_precision`), so an old model scores as it did.
+fn upgrade_levels(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<ComparisonLevel> {
+    let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
+    let renamed = |l: &ComparisonLevel, label: &str| ComparisonLevel {
+        label: label.to_owned(),
+        ..l.clone()
+    };
+    match (kind, labels.as_slice()) {
+        (
+            ComparisonKind::BirthDate,
+            [
+                "exact",
+                "day_month_swapped",
+                "one_digit_or_transposition",
+                "year_off_by_one",
+                "different",
+            ],
+        ) => {
+            let neutral = ComparisonLevel::new("coarser_precision", 0.001, 0.001);
+            let mut out = levels[..4].to_vec();
+            out.push(renamed(&levels[2], "mistyped_one_digit"));
+            out.extend(neutral);
+            out.push(levels[4].clone());
+            out
+        }
+        (ComparisonKind::Identifier, ["exact", "one_edit_or_transposition", "different"]) => vec![
+            levels[0].clone(),
+            renamed(&levels[1], "transposition_or_ocr"),
+            renamed(&levels[1], "near_sequential"),
+            renamed(&levels[1], "one_edit"),
+            levels[2].clone(),
+        ],
+        _ => levels,
     }
 }
 
@@ -1060,6 +1100,67 @@ pub fn apply_near_tie_rule(ranked: &mut [ScoredCandidate], margin: f64) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_model_file_with_the_earlier_level_lists_loads_and_scores_as_before() {
+        let mut file: serde_json::Value = serde_json::from_str(BUILTIN_JSON).expect("json");
+        let level =
+            |label: &str, m: f64, u: f64| serde_json::json!({"label": label, "m": m, "u": u});
+        for c in file["comparisons"].as_array_mut().expect("comparisons") {
+            match c["kind"].as_str() {
+                Some("birth_date") => {
+                    c["levels"] = serde_json::json!([
+                        level("exact", 0.92, 0.002),
+                        level("day_month_swapped", 0.01, 0.0002),
+                        level("one_digit_or_transposition", 0.04, 0.004),
+                        level("year_off_by_one", 0.01, 0.002),
+                        level("different", 0.02, 0.9918),
+                    ]);
+                }
+                Some("identifier") => {
+                    c["levels"] = serde_json::json!([
+                        level("exact", 0.965, 0.0005),
+                        level("one_edit_or_transposition", 0.03, 0.002),
+                        level("different", 0.005, 0.9975),
+                    ]);
+                }
+                _ => {}
+            }
+        }
+        let model = Model::from_json(&file.to_string()).expect("an old model file loads");
+        let weights = |kind: ComparisonKind| -> Vec<(String, f64)> {
+            let c = model
+                .comparisons()
+                .iter()
+                .find(|c| c.kind() == kind)
+                .expect("comparison");
+            c.levels()
+                .iter()
+                .map(|l| (l.label().to_owned(), (l.weight() * 1000.0).round() / 1000.0))
+                .collect()
+        };
+        let one_digit = (0.04f64 / 0.004).log2();
+        let one_edit = (0.03f64 / 0.002).log2();
+        let r = |w: f64| (w * 1000.0).round() / 1000.0;
+        assert_eq!(
+            weights(ComparisonKind::BirthDate)
+                .into_iter()
+                .skip(4)
+                .collect::<Vec<_>>(),
+            [
+                ("mistyped_one_digit".to_owned(), r(one_digit)),
+                ("coarser_precision".to_owned(), 0.0),
+                ("different".to_owned(), r((0.02f64 / 0.9918).log2())),
+            ]
+        );
+        assert_eq!(
+            weights(ComparisonKind::Identifier)[1..4]
+                .iter()
+                .map(|(_, w)| *w)
+                .collect::<Vec<_>>(),
+            [r(one_edit); 3]
+        );
+    }
     use super::*;
 
     #[test]
