@@ -18,7 +18,8 @@ use matcher::{Model, NormalizedRecord};
 use rayon::prelude::*;
 
 use super::file_mode::{
-    Progress, blocking, fit_or_builtin, load_model, read_records, say, write_clusters, write_pairs,
+    Progress, ReadArgs, Warnings, blocking, fit_or_builtin, load_model, read_records, say,
+    write_clusters, write_pairs,
 };
 use matcher::batch::BatchConfig;
 
@@ -34,6 +35,9 @@ pub struct DedupeFileArgs {
     /// A trained model (JSON, from `mpi train`); default: fit one to the input without labels.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// How to read the input.
+    #[command(flatten)]
+    pub reading: ReadArgs,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -66,6 +70,7 @@ pub fn run(args: DedupeFileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         &args.input,
         &args.output,
         args.model.as_deref(),
+        &args.reading,
         args.quiet,
         out,
     )
@@ -76,6 +81,7 @@ pub fn run_file(
     input: &Path,
     output: &Path,
     model: Option<&Path>,
+    reading: &ReadArgs,
     quiet: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -83,7 +89,16 @@ pub fn run_file(
     let progress = Progress::new(quiet);
     // Load the model first: a bad model path fails before minutes of work.
     let loaded = model.map(load_model).transpose()?;
-    let data = read_records(input, progress)?;
+    let options = reading.options()?;
+    let mut warnings = if reading.strict {
+        None
+    } else {
+        Some(Warnings::create(output.join("warnings.csv"), false)?)
+    };
+    let data = read_records(input, progress, &options, warnings.as_mut())?;
+    if let Some(w) = warnings {
+        w.finish()?;
+    }
     let records = &data.records;
     let n = records.len();
 
