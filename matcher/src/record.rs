@@ -110,13 +110,18 @@ impl BirthDate {
     /// True for a full date that is no calendar date (month above 12 or day beyond the month's
     /// length): a typing error kept for a digit-by-digit comparison.
     pub fn is_mistyped(self) -> bool {
-        self.precision() == DatePrecision::Day
-            && chrono::NaiveDate::from_ymd_opt(
-                i32::from(self.year),
-                u32::from(self.month),
-                u32::from(self.day),
-            )
-            .is_none()
+        // On the scoring path (every pair of differing dates): arithmetic, no calendar library.
+        const DAYS: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        if self.precision() != DatePrecision::Day {
+            return false;
+        }
+        if self.month > 12 {
+            return true;
+        }
+        let y = self.year;
+        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let days = DAYS[usize::from(self.month - 1)] + u8::from(self.month == 2 && leap);
+        self.day > days
     }
 
     /// True for the dates registries write for an unknown birth date of an estimated year:
@@ -207,4 +212,28 @@ pub struct NormalizedRecord {
     pub identifiers: Vec<NormalizedIdentifier>,
     /// True when the name is a placeholder identity (John/Jane Doe, Unknown, Baby Boy, Test Patient...).
     pub placeholder: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistyped_means_no_calendar_date() {
+        let d = |year, month, day| BirthDate { year, month, day };
+        for (date, mistyped) in [
+            (d(2000, 2, 29), false),
+            (d(1900, 2, 29), true),
+            (d(1996, 2, 29), false),
+            (d(1997, 2, 29), true),
+            (d(1980, 4, 31), true),
+            (d(1980, 12, 31), false),
+            (d(1980, 13, 1), true),
+            (d(1955, 11, 92), true),
+            (d(1980, 0, 0), false),
+            (d(1980, 3, 0), false),
+        ] {
+            assert_eq!(date.is_mistyped(), mistyped, "{date:?}");
+        }
+    }
 }
