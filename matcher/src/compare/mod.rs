@@ -97,12 +97,14 @@ impl ComparisonKind {
         }
     }
 
-    /// The level whose agreement gets a term-frequency adjustment (the value-specific exact level).
+    /// The level whose agreement gets a term-frequency adjustment (the value-specific exact level;
+    /// for the birth date, agreement on an over-represented date such as a placeholder).
     pub fn tf_level(self) -> Option<u8> {
         match self {
-            ComparisonKind::GivenName | ComparisonKind::FamilyName | ComparisonKind::City => {
-                Some(0)
-            }
+            ComparisonKind::GivenName
+            | ComparisonKind::FamilyName
+            | ComparisonKind::City
+            | ComparisonKind::BirthDate => Some(0),
             _ => None,
         }
     }

@@ -340,6 +340,8 @@ pub struct Comparison {
     term_frequencies: BTreeMap<String, f64>,
     // Derived: value -> weight adjustment on exact agreement.
     tf_weights: FxHashMap<String, f64>,
+    // Derived, birth date only: over-represented date -> weight adjustment on exact agreement.
+    date_tf_weights: FxHashMap<crate::record::BirthDate, f64>,
     // Derived (household mixture, household comparisons): per level, log2(m / u_household),
     // agreeing levels raised to at least 0.
     mixture_weights: Vec<f64>,
@@ -475,6 +477,7 @@ impl Comparison {
             household: false,
             term_frequencies: BTreeMap::new(),
             tf_weights: FxHashMap::default(),
+            date_tf_weights: FxHashMap::default(),
             mixture_weights: Vec::new(),
         })
     }
@@ -505,6 +508,9 @@ impl Comparison {
             ));
         };
         let _ = level;
+        if self.kind == ComparisonKind::BirthDate {
+            return self.set_date_frequencies(table, tf_adjustment);
+        }
         // The reference is the chance that two random records agree on this field, sum of tf^2:
         // a value of typical frequency gets no adjustment, a rare one more, a common one less.
         let reference: f64 = table
@@ -525,6 +531,30 @@ impl Comparison {
         self.tf_weights = weights;
         self.term_frequencies = table;
         self.tf_adjustment = tf_adjustment;
+        Ok(())
+    }
+
+    /// The birth date's table holds only the over-represented dates (`YYYY-MM-DD` -> share of
+    /// the records' full dates): the 1 January or 1 July a registry writes for an unknown date,
+    /// and the like. Agreeing on one weighs `log2(u / share)` less than agreeing on a date of
+    /// typical frequency, u being the exact level's (the chance two random records share a date).
+    fn set_date_frequencies(&mut self, table: BTreeMap<String, f64>, strength: f64) -> Result<()> {
+        let reference = self.levels[0].u;
+        let mut weights = FxHashMap::default();
+        for (value, &tf) in &table {
+            if !(tf > 0.0 && tf <= 1.0) {
+                return Err(invalid(&self.name, "term frequencies must lie in (0, 1]"));
+            }
+            let date = crate::normalize::parse_birth_date_kept(value)
+                .filter(|d| d.precision() == crate::record::DatePrecision::Day && !d.is_mistyped())
+                .ok_or_else(|| {
+                    invalid(&self.name, "term-frequency keys must be YYYY-MM-DD dates")
+                })?;
+            weights.insert(date, strength * (reference / tf).log2().min(0.0));
+        }
+        self.date_tf_weights = weights;
+        self.term_frequencies = table;
+        self.tf_adjustment = strength;
         Ok(())
     }
 
@@ -602,6 +632,10 @@ impl Comparison {
         let base = self.levels[level as usize].weight;
         let tf = match out.value {
             Some(v) if Some(level) == self.kind.tf_level() => self.tf_weight(v),
+            None if level == 0 && !self.date_tf_weights.is_empty() => a
+                .birth_date
+                .and_then(|d| self.date_tf_weights.get(&d).copied())
+                .unwrap_or(0.0),
             _ => 0.0,
         };
         Some((level, base, tf))
