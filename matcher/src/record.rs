@@ -119,7 +119,7 @@ impl BirthDate {
             return true;
         }
         let y = self.year;
-        let leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+        let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
         let days = DAYS[usize::from(self.month - 1)] + u8::from(self.month == 2 && leap);
         self.day > days
     }
