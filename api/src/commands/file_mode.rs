@@ -262,6 +262,8 @@ pub fn read_records(
     let reader = PersonCsvReader::open_with(path, &[], &options).map_err(input_or_runtime)?;
     describe_columns(&reader);
     let bar = progress.bytes(len, "reading");
+    let mut records_read = 0u64;
+    let started = std::time::Instant::now();
     let mut out = Records::default();
     let mut lines: HashMap<String, u64> = HashMap::new();
     let mut raw: Vec<PersonRecord> = Vec::with_capacity(READ_CHUNK);
@@ -311,8 +313,11 @@ pub fn read_records(
         raw.push(row.record);
         if raw.len() == READ_CHUNK {
             out.records.extend(normalize_all(&raw));
+            records_read += raw.len() as u64;
             raw.clear();
             bar.set_position(read_bytes.min(len));
+            let rate = records_read as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("reading {:.0}k rec/s", rate / 1000.0));
         }
     }
     out.records.extend(normalize_all(&raw));

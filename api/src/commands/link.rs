@@ -105,8 +105,8 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = BatchConfig::for_model(&model);
     let auto_link = weight_of_probability(model.thresholds().certain);
 
-    let bar = progress.phase("scoring");
-    let mut weighed = weigh(&model, &candidates, l, r);
+    let bar = progress.count(candidates.len() as u64, "scoring pairs");
+    let mut weighed = weigh(&model, &candidates, l, r, &bar);
     let candidate_count = candidates.len();
     drop(candidates);
     // Best left match of each right record: by right record, weight descending, left record.
