@@ -236,6 +236,11 @@ fn is_title_or_suffix(token: &str) -> bool {
 /// Folded tokens of a name with titles and suffixes removed (kept when nothing else remains).
 fn name_tokens(raw: &str) -> Vec<String> {
     let folded = fold(raw);
+    // "First/last name unknown": what registrations (and US agencies, for people with one name
+    // only) write in the empty field of a mononym. No name, not a name shared by thousands.
+    if matches!(folded.as_str(), "fnu" | "lnu" | "nfn" | "nln") {
+        return Vec::new();
+    }
     let all: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
     let kept: Vec<&str> = all
         .iter()
@@ -462,6 +467,20 @@ mod tests {
             ["brown", "green"]
         );
         assert_eq!(n.sex, None);
+        let mononym = normalize(&PersonRecord {
+            given_names: vec!["FNU".into()],
+            family_names: vec!["Sukarno".into(), "LNU".into()],
+            ..Default::default()
+        });
+        assert!(mononym.given.is_empty());
+        assert_eq!(
+            mononym
+                .family
+                .iter()
+                .map(|n| n.text.as_str())
+                .collect::<Vec<_>>(),
+            ["sukarno"]
+        );
         // 31 February: kept as typed, for a digit-by-digit comparison.
         assert_eq!(
             n.birth_date,
