@@ -1136,6 +1136,27 @@ pub fn apply_near_tie_rule(ranked: &mut [ScoredCandidate], margin: f64) {
 mod tests {
 
     #[test]
+    fn sequential_identifiers_weigh_less_than_a_typo_in_the_builtin_model() {
+        let model = Model::builtin();
+        let person = |mrn: &str| {
+            crate::normalize::normalize(&crate::PersonRecord {
+                given_names: vec!["Ada".into()],
+                identifiers: vec![crate::Identifier {
+                    system: "urn:h".into(),
+                    value: mrn.into(),
+                }],
+                ..Default::default()
+            })
+        };
+        let weight = |a: &str, b: &str| model.score(&person(a), &person(b)).match_weight;
+        let sequential = weight("M-6001", "M-6002");
+        let transposed = weight("M-6012", "M-6021");
+        let ocr = weight("M-6O01", "M-6001");
+        assert!(sequential + 2.0 < transposed, "{sequential} {transposed}");
+        assert!((ocr - transposed).abs() < 1e-9);
+    }
+
+    #[test]
     fn a_model_file_with_the_earlier_level_lists_loads_and_scores_as_before() {
         let mut file: serde_json::Value = serde_json::from_str(BUILTIN_JSON).expect("json");
         let level =
