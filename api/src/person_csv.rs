@@ -23,6 +23,33 @@
 //! caller asks for by name (a ground-truth `cluster_id`, say), which are read alongside. Fields are
 //! trimmed; an empty field is a missing value. A column named twice is a header error.
 //!
+//! # Facilities' own headers
+//! Headers are matched case-insensitively and without spaces, underscores or punctuation, to
+//! the names above or one of their common synonyms ([`SYNONYMS`]: `FirstName`, `forename`,
+//! `SURNAME`, `DOB`, `zip`, `postcode`, `SSN`, `soc_sec_id`, `Gender`, `mobile`, `MRN`, ...);
+//! a `street_number` column is put in front of the first address line. Several phone or e-mail
+//! columns (`phone` and `mobile`) are all read. [`ReadOptions::columns`] maps columns explicitly
+//! (`given_name=FirstName`), ahead of the synonyms. Two headers that mean one single-valued
+//! column are a header error that says which. The delimiter (`,`, `;`, tab or `|`) is the one
+//! of these the header row holds most of outside quotes, unless [`ReadOptions::delimiter`] says.
+//! [`PersonCsvReader::mapping`] and [`PersonCsvReader::ignored`] tell what was understood.
+//!
+//! # Strict and lenient reading
+//! Strict (the default): an invalid date or sex code, an `mrn_system` without `mrn`, a missing
+//! `id`, a row with the wrong number of fields or text that is not UTF-8 make the row an error.
+//! Lenient ([`ReadOptions::lenient`]): row-level faults (no id, wrong field count) are still
+//! errors, but a bad field only costs that field, with a warning on the row
+//! ([`PersonRow::warnings`]): a date that is no calendar date but still carries evidence (a
+//! mistyped `19551192`, a year alone, another order of day, month and year) is kept for the
+//! matcher, which compares it at its precision or digit by digit, other bad dates and sex codes
+//! are dropped; invalid UTF-8 is replaced, control characters removed, and phones with fewer
+//! than 5 digits, postal codes and identifiers without a letter or digit, and e-mails without
+//! `@` are dropped; a row with no name at all is kept with a warning. `NULL`, `N/A`, `#N/A`, `-`
+//! and `?` are read as empty. Warnings never quote a value.
+//!
+//! # Bounds
+//! A field longer than [`MAX_FIELD`] bytes is a row error (strict) or dropped (lenient).
+//!
 //! # Reading
 //! [`PersonCsvReader`] streams rows in constant memory (one reused record buffer). Each item is a
 //! [`PersonRow`] or an error: [`PersonCsvError::Row`] (a bad row, with its line number, column and
@@ -36,8 +63,9 @@
 //! joined into `middle_name`), former family names, second addresses, phones, e-mails, and
 //! identifiers beyond the first national id and the first other identifier.
 
+use std::borrow::Cow;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 
 use matcher::{Address, Identifier, PersonRecord, Sex};
@@ -65,6 +93,207 @@ pub const COLUMNS: [&str; 17] = [
     "mrn",
     "mrn_system",
 ];
+
+/// Longest field accepted, in bytes.
+pub const MAX_FIELD: usize = 4096;
+
+/// A column read but not written: a house number put in front of the first address line.
+const STREET_NUMBER: &str = "street_number";
+
+/// Common header names of each column, compared after [`header_key`] (lower case, letters and
+/// digits only). The column's own name always matches.
+pub const SYNONYMS: &[(&str, &[&str])] = &[
+    (
+        "id",
+        &[
+            "recid",
+            "recordid",
+            "rowid",
+            "patientid",
+            "personid",
+            "pid",
+            "uid",
+        ],
+    ),
+    (
+        "given_name",
+        &[
+            "given",
+            "givennames",
+            "firstname",
+            "first",
+            "fname",
+            "forename",
+            "forenames",
+            "christianname",
+            "name1",
+        ],
+    ),
+    (
+        "middle_name",
+        &[
+            "middle",
+            "middlenames",
+            "mname",
+            "middleinitial",
+            "mi",
+            "secondname",
+        ],
+    ),
+    (
+        "family_name",
+        &[
+            "family", "surname", "lastname", "last", "lname", "sname", "name2",
+        ],
+    ),
+    ("sex", &["gender", "administrativegender", "sexcode"]),
+    (
+        "birth_date",
+        &[
+            "dob",
+            "dateofbirth",
+            "birthdate",
+            "birthday",
+            "bdate",
+            "birthdt",
+            "born",
+        ],
+    ),
+    (
+        "address_line",
+        &[
+            "address",
+            "address1",
+            "addressline1",
+            "addr",
+            "addr1",
+            "street",
+            "streetaddress",
+            "line1",
+        ],
+    ),
+    ("address_line2", &["address2", "addr2", "line2"]),
+    (
+        STREET_NUMBER,
+        &["streetno", "housenumber", "houseno", "streetnum"],
+    ),
+    (
+        "city",
+        &["town", "suburb", "locality", "municipality", "cityname"],
+    ),
+    (
+        "state",
+        &["province", "region", "stateprovince", "statecode"],
+    ),
+    (
+        "postal_code",
+        &["postcode", "zip", "zipcode", "postal", "zip5", "plz"],
+    ),
+    ("country", &["countrycode", "nation"]),
+    (
+        "phone",
+        &[
+            "phonenumber",
+            "telephone",
+            "tel",
+            "mobile",
+            "mobilephone",
+            "cell",
+            "cellphone",
+            "homephone",
+            "workphone",
+            "phone1",
+            "phone2",
+        ],
+    ),
+    ("email", &["emailaddress", "mail"]),
+    (
+        "national_id",
+        &[
+            "ssn",
+            "socsecid",
+            "socialsecuritynumber",
+            "socialsecurity",
+            "sin",
+            "nin",
+            "nationalinsurancenumber",
+            "nhsnumber",
+        ],
+    ),
+    (
+        "mrn",
+        &[
+            "medicalrecordnumber",
+            "patientnumber",
+            "hospitalnumber",
+            "chartnumber",
+            "mrnumber",
+        ],
+    ),
+    (
+        "mrn_system",
+        &["mrnauthority", "assigningauthority", "mrnissuer"],
+    ),
+];
+
+/// A header reduced for matching: lower case, letters and digits only (`First Name` and
+/// `first_name` are `firstname`).
+pub fn header_key(header: &str) -> String {
+    header
+        .trim_start_matches('\u{feff}')
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// How to read a person CSV (see the module documentation).
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// A bad field costs only that field, with a warning, instead of the row.
+    pub lenient: bool,
+    /// The delimiter; `None` detects it from the header row.
+    pub delimiter: Option<u8>,
+    /// Explicit `(column, header)` pairs, ahead of the synonyms.
+    pub columns: Vec<(String, String)>,
+}
+
+impl ReadOptions {
+    /// Parses `--columns given_name=FirstName,family_name=LAST` (or the lines of a mapping file,
+    /// `#` starting a comment) into [`ReadOptions::columns`].
+    pub fn parse_columns(text: &str) -> Result<Vec<(String, String)>, String> {
+        let mut out = Vec::new();
+        for item in text
+            .lines()
+            .map(|l| l.split('#').next().unwrap_or(""))
+            .flat_map(|l| l.split(','))
+            .map(str::trim)
+            .filter(|i| !i.is_empty())
+        {
+            let Some((column, header)) = item.split_once('=') else {
+                return Err(format!("{item}: expected COLUMN=HEADER"));
+            };
+            let column = column.trim();
+            if column != STREET_NUMBER && !COLUMNS.contains(&column) {
+                return Err(format!(
+                    "{column}: no such column (columns: {}, {STREET_NUMBER})",
+                    COLUMNS.join(", ")
+                ));
+            }
+            out.push((column.to_owned(), header.trim().to_owned()));
+        }
+        Ok(out)
+    }
+
+    /// Parses `--delimiter`: one character, or `tab`.
+    pub fn parse_delimiter(text: &str) -> Result<u8, String> {
+        match text {
+            "tab" | "\\t" | "\t" => Ok(b'\t'),
+            t if t.len() == 1 && t.is_ascii() && t != "\"" => Ok(t.as_bytes()[0]),
+            _ => Err("expected one ASCII character (`,`, `;`, `|`) or `tab`".to_owned()),
+        }
+    }
+}
 
 /// One bad row: where and why. Displays as `line 17: column birth_date: invalid date ...`;
 /// [`RowError::at`] prefixes a file name the way compilers do (`file.csv:17: ...`).
@@ -153,13 +382,20 @@ pub struct PersonRow {
     pub record: PersonRecord,
     /// The values of the extra columns asked for, in the order asked (`None` when empty).
     pub extra: Vec<Option<String>>,
+    /// Fields dropped, repaired or kept as typed (lenient reading only).
+    pub warnings: Vec<RowError>,
 }
 
-/// Column positions of the known fields (index into the row) for one header.
+/// Column positions of the known fields (index into the row) for one header; several only for
+/// phones and e-mails.
 #[derive(Clone, Debug, Default)]
 struct Layout {
-    known: [Option<usize>; COLUMNS.len()],
+    known: [Vec<usize>; COLUMNS.len()],
+    street_number: Option<usize>,
     extra: Vec<usize>,
+    /// Header text of each position.
+    headers: Vec<String>,
+    lenient: bool,
 }
 
 /// Index of a known column in [`COLUMNS`].
@@ -209,9 +445,10 @@ const MRN_SYSTEM: usize = col("mrn_system");
 /// A streaming person CSV reader (see the module documentation).
 pub struct PersonCsvReader<R: Read> {
     path: PathBuf,
-    reader: csv::Reader<StripCr<R>>,
+    reader: csv::Reader<io::BufReader<StripCr<R>>>,
     layout: Layout,
-    buffer: csv::StringRecord,
+    buffer: csv::ByteRecord,
+    delimiter: u8,
     done: bool,
 }
 
@@ -227,50 +464,173 @@ impl PersonCsvReader<File> {
     /// Opens `path` and validates its header; `extra` names extra columns to read (each must be
     /// present in the header).
     pub fn open(path: impl AsRef<Path>, extra: &[&str]) -> Result<Self, PersonCsvError> {
+        Self::open_with(path, extra, &ReadOptions::default())
+    }
+
+    /// [`PersonCsvReader::open`] with options.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        extra: &[&str],
+        options: &ReadOptions,
+    ) -> Result<Self, PersonCsvError> {
         let path = path.as_ref();
         let file = File::open(path).map_err(|source| PersonCsvError::Open {
             path: path.to_owned(),
             source,
         })?;
-        Self::new(file, path, extra)
+        Self::with_options(file, path, extra, options)
     }
+}
+
+/// The delimiter the header row holds most of outside quotes (`,` when none).
+fn detect_delimiter(head: &[u8]) -> u8 {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let mut counts = [0usize; 4];
+    let candidates = [b',', b';', b'\t', b'|'];
+    let mut quoted = false;
+    for &b in line {
+        if b == b'"' {
+            quoted = !quoted;
+        } else if !quoted && let Some(i) = candidates.iter().position(|&c| c == b) {
+            counts[i] += 1;
+        }
+    }
+    let mut best = 0;
+    for i in 1..4 {
+        if counts[i] > counts[best] {
+            best = i;
+        }
+    }
+    candidates[best]
 }
 
 impl<R: Read> PersonCsvReader<R> {
     /// Reads a person CSV from `input`; `name` is used in error messages (a path or `<stdin>`).
     pub fn new(input: R, name: impl AsRef<Path>, extra: &[&str]) -> Result<Self, PersonCsvError> {
+        Self::with_options(input, name, extra, &ReadOptions::default())
+    }
+
+    /// [`PersonCsvReader::new`] with options.
+    pub fn with_options(
+        input: R,
+        name: impl AsRef<Path>,
+        extra: &[&str],
+        options: &ReadOptions,
+    ) -> Result<Self, PersonCsvError> {
         let path = name.as_ref().to_owned();
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(false)
-            .trim(csv::Trim::All)
-            .from_reader(StripCr(input));
         let header_error = |reason: String| PersonCsvError::Header {
             path: path.clone(),
             reason,
         };
-        let headers = match reader.headers() {
+        let mut input = io::BufReader::with_capacity(1 << 16, StripCr(input));
+        let delimiter = match options.delimiter {
+            Some(d) => d,
+            None => detect_delimiter(input.fill_buf().map_err(|e| PersonCsvError::Io {
+                path: path.clone(),
+                reason: format!("cannot read: {e}"),
+            })?),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(false)
+            .delimiter(delimiter)
+            .trim(csv::Trim::All)
+            .from_reader(input);
+        let headers = match reader.byte_headers() {
             Ok(h) => h.clone(),
             Err(e) => return Err(header_error(csv_reason(&e))),
         };
-        if headers.is_empty() || headers.iter().all(str::is_empty) {
+        let headers: Vec<String> = headers
+            .iter()
+            .map(|h| {
+                String::from_utf8_lossy(h)
+                    .trim_start_matches('\u{feff}')
+                    .trim()
+                    .to_owned()
+            })
+            .collect();
+        if headers.is_empty() || headers.iter().all(String::is_empty) {
             return Err(header_error(
                 "the file is empty or has no header row".into(),
             ));
         }
-        let mut layout = Layout::default();
-        for (position, name) in headers.iter().enumerate() {
-            let name = name.trim_start_matches('\u{feff}');
-            if let Some(k) = COLUMNS.iter().position(|c| *c == name) {
-                if layout.known[k].is_some() {
-                    return Err(header_error(format!("column {name} appears twice")));
+        let mut layout = Layout {
+            headers: headers.clone(),
+            lenient: options.lenient,
+            ..Layout::default()
+        };
+        // Each header position: the column it was taken for.
+        let mut taken: Vec<Option<String>> = vec![None; headers.len()];
+        for (column, header) in &options.columns {
+            let found: Vec<usize> = headers
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| h.eq_ignore_ascii_case(header))
+                .map(|(i, _)| i)
+                .collect();
+            match found.as_slice() {
+                [one] => taken[*one] = Some(column.clone()),
+                [] => {
+                    return Err(header_error(format!(
+                        "--columns maps {column} to a header the file does not have"
+                    )));
                 }
-                layout.known[k] = Some(position);
+                _ => {
+                    return Err(header_error(format!(
+                        "--columns maps {column} to a header that appears twice"
+                    )));
+                }
             }
         }
-        if layout.known[ID].is_none() {
+        let explicit: Vec<&str> = options.columns.iter().map(|(c, _)| c.as_str()).collect();
+        for (position, header) in headers.iter().enumerate() {
+            if taken[position].is_some() || extra.contains(&header.as_str()) {
+                continue;
+            }
+            let key = header_key(header);
+            let column = SYNONYMS
+                .iter()
+                .find(|(column, synonyms)| {
+                    header_key(column) == key || synonyms.contains(&key.as_str())
+                })
+                .map(|(column, _)| *column);
+            if let Some(column) = column.filter(|c| !explicit.contains(c)) {
+                taken[position] = Some(column.to_owned());
+            }
+        }
+        for (position, column) in taken.iter().enumerate() {
+            let Some(column) = column else { continue };
+            if column == STREET_NUMBER {
+                if let Some(other) = layout.street_number {
+                    return Err(header_error(format!(
+                        "columns {} and {} both mean {column}; choose one with --columns",
+                        headers[other], headers[position]
+                    )));
+                }
+                layout.street_number = Some(position);
+                continue;
+            }
+            let Some(k) = COLUMNS.iter().position(|c| c == column) else {
+                continue;
+            };
+            let multi = k == PHONE || k == EMAIL;
+            if let Some(&other) = layout.known[k].first()
+                && !multi
+            {
+                return Err(header_error(if headers[other] == headers[position] {
+                    format!("column {} appears twice", headers[position])
+                } else {
+                    format!(
+                        "columns {} and {} both mean {column}; choose one with --columns",
+                        headers[other], headers[position]
+                    )
+                }));
+            }
+            layout.known[k].push(position);
+        }
+        if layout.known[ID].is_empty() {
             return Err(header_error(format!(
-                "no id column (columns: {})",
+                "no id column (columns: {}; or name it with --columns id=HEADER)",
                 COLUMNS.join(", ")
             )));
         }
@@ -291,9 +651,49 @@ impl<R: Read> PersonCsvReader<R> {
             path,
             reader,
             layout,
-            buffer: csv::StringRecord::new(),
+            buffer: csv::ByteRecord::new(),
+            delimiter,
             done: false,
         })
+    }
+
+    /// The columns understood, in file order: `(column, header as written)`.
+    pub fn mapping(&self) -> Vec<(&str, &str)> {
+        let l = &self.layout;
+        let mut out: Vec<(usize, &str)> = COLUMNS
+            .iter()
+            .enumerate()
+            .flat_map(|(k, c)| l.known[k].iter().map(move |&p| (p, *c)))
+            .collect();
+        out.extend(l.street_number.map(|p| (p, STREET_NUMBER)));
+        out.sort_unstable();
+        out.into_iter()
+            .map(|(p, c)| (c, l.headers[p].as_str()))
+            .collect()
+    }
+
+    /// The headers ignored (neither a known column nor an extra column asked for).
+    pub fn ignored(&self) -> Vec<&str> {
+        let l = &self.layout;
+        let used: Vec<usize> = l
+            .known
+            .iter()
+            .flatten()
+            .copied()
+            .chain(l.street_number)
+            .chain(l.extra.iter().copied())
+            .collect();
+        l.headers
+            .iter()
+            .enumerate()
+            .filter(|(p, _)| !used.contains(p))
+            .map(|(_, h)| h.as_str())
+            .collect()
+    }
+
+    /// The delimiter in use.
+    pub fn delimiter(&self) -> u8 {
+        self.delimiter
     }
 
     /// The name errors use (the path, or what was given to [`PersonCsvReader::new`]).
@@ -306,7 +706,7 @@ impl<R: Read> PersonCsvReader<R> {
         if self.done {
             return None;
         }
-        match self.reader.read_record(&mut self.buffer) {
+        match self.reader.read_byte_record(&mut self.buffer) {
             Ok(false) => {
                 self.done = true;
                 None
@@ -321,17 +721,16 @@ impl<R: Read> PersonCsvReader<R> {
             Err(e) => {
                 let line = e.position().map(csv::Position::line);
                 match (e.kind(), line) {
-                    (
-                        csv::ErrorKind::UnequalLengths { .. } | csv::ErrorKind::Utf8 { .. },
-                        Some(line),
-                    ) => Some(Err(PersonCsvError::Row(
-                        RowError {
-                            line,
-                            column: String::new(),
-                            reason: csv_reason(&e),
-                        },
-                        self.path.clone(),
-                    ))),
+                    (csv::ErrorKind::UnequalLengths { .. }, Some(line)) => {
+                        Some(Err(PersonCsvError::Row(
+                            RowError {
+                                line,
+                                column: String::new(),
+                                reason: csv_reason(&e),
+                            },
+                            self.path.clone(),
+                        )))
+                    }
                     _ => {
                         self.done = true;
                         Some(Err(PersonCsvError::Io {
@@ -391,47 +790,207 @@ fn csv_reason(e: &csv::Error) -> String {
     }
 }
 
-fn parse_row(row: &csv::StringRecord, layout: &Layout, line: u64) -> Result<PersonRow, RowError> {
-    let field = |k: usize| -> Option<&str> {
-        layout.known[k]
-            .and_then(|i| row.get(i))
-            .filter(|v| !v.is_empty())
-    };
-    let owned = |k: usize| field(k).map(str::to_owned);
+/// Values that exports write for an empty field.
+const EMPTY_MARKERS: [&str; 5] = ["null", "n/a", "#n/a", "-", "?"];
+
+fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<PersonRow, RowError> {
+    let lenient = layout.lenient;
     let fail = |column: &str, reason: &str| RowError {
         line,
         column: column.to_owned(),
         reason: reason.to_owned(),
     };
-    let id = owned(ID).ok_or_else(|| fail("id", "missing id"))?;
-    let sex = match field(SEX) {
+    let mut warnings: Vec<RowError> = Vec::new();
+    // The text of the field at `position`, checked: UTF-8, length, control characters.
+    let mut text_at = |position: usize, column: &str| -> Result<Option<String>, RowError> {
+        let Some(bytes) = row.get(position).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        if bytes.len() > MAX_FIELD {
+            if !lenient {
+                return Err(fail(column, &format!("longer than {MAX_FIELD} bytes")));
+            }
+            warnings.push(fail(
+                column,
+                &format!("longer than {MAX_FIELD} bytes (treated as missing)"),
+            ));
+            return Ok(None);
+        }
+        let mut text = match String::from_utf8_lossy(bytes) {
+            Cow::Borrowed(t) => t.to_owned(),
+            Cow::Owned(t) => {
+                if !lenient {
+                    return Err(fail(column, "not valid UTF-8"));
+                }
+                warnings.push(fail(column, "not valid UTF-8 (invalid bytes replaced)"));
+                t
+            }
+        };
+        if lenient {
+            if text.chars().any(char::is_control) {
+                // A line break or tab (a quoted newline) separates words; others are noise.
+                text = text
+                    .chars()
+                    .filter(|c| !c.is_control() || c.is_whitespace())
+                    .collect::<String>()
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                warnings.push(fail(column, "control characters removed"));
+            }
+            if EMPTY_MARKERS.iter().any(|m| text.eq_ignore_ascii_case(m)) {
+                return Ok(None);
+            }
+        }
+        Ok(Some(text).filter(|t| !t.is_empty()))
+    };
+    let mut field = |k: usize| -> Result<Option<String>, RowError> {
+        match layout.known[k].first() {
+            Some(&p) => text_at(p, COLUMNS[k]),
+            None => Ok(None),
+        }
+    };
+    let id = field(ID)?.ok_or_else(|| fail("id", "missing id"))?;
+    let sex_text = field(SEX)?;
+    let date_text = field(BIRTH_DATE)?;
+    let given = field(GIVEN)?;
+    let middle = field(MIDDLE)?;
+    let family = field(FAMILY)?;
+    let line1 = field(LINE1)?;
+    let line2 = field(LINE2)?;
+    let city = field(CITY)?;
+    let state = field(STATE)?;
+    let postal = field(POSTAL)?;
+    let country = field(COUNTRY)?;
+    let national_id = field(NATIONAL_ID)?;
+    let mrn = field(MRN)?;
+    let mrn_system = field(MRN_SYSTEM)?;
+    let mut phones = Vec::new();
+    for &p in &layout.known[PHONE] {
+        phones.extend(text_at(p, COLUMNS[PHONE])?);
+    }
+    let mut emails = Vec::new();
+    for &p in &layout.known[EMAIL] {
+        emails.extend(text_at(p, COLUMNS[EMAIL])?);
+    }
+    let street_number = match layout.street_number {
+        Some(p) => text_at(p, STREET_NUMBER)?,
         None => None,
-        Some(v) => Some(parse_sex(v).ok_or_else(|| {
-            fail(
+    };
+    let mut warn = |column: &str, reason: &str| warnings.push(fail(column, reason));
+
+    let sex = match sex_text.as_deref().map(|v| (v, parse_sex(v))) {
+        None => None,
+        Some((_, Some(sex))) => Some(sex),
+        Some((_, None)) if lenient => {
+            warn("sex", "invalid sex (treated as missing)");
+            None
+        }
+        Some((_, None)) => {
+            return Err(fail(
                 "sex",
                 "invalid sex (expected male, female, other, unknown, M or F)",
-            )
-        })?),
+            ));
+        }
     };
-    let birth_date = match field(BIRTH_DATE) {
+    let birth_date = match date_text {
         None => None,
-        Some(v) if valid_date(v) => Some(v.to_owned()),
-        Some(_) => {
+        Some(v) if valid_date(&v) => Some(v),
+        Some(_) if !lenient => {
             return Err(fail(
                 "birth_date",
                 "invalid date (expected YYYY-MM-DD or YYYYMMDD)",
             ));
         }
+        Some(v) => match matcher::normalize::parse_birth_date_kept(&v) {
+            Some(d) if d.is_mistyped() => {
+                warn(
+                    "birth_date",
+                    "no such date (kept for a digit-by-digit comparison)",
+                );
+                Some(v)
+            }
+            Some(d) if d.precision() != matcher::DatePrecision::Day => {
+                warn(
+                    "birth_date",
+                    "partial date (compared at the precision it has)",
+                );
+                Some(v)
+            }
+            Some(_) => {
+                warn(
+                    "birth_date",
+                    "not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month)",
+                );
+                Some(v)
+            }
+            None => {
+                warn("birth_date", "invalid date (treated as missing)");
+                None
+            }
+        },
     };
-    let given_names: Vec<String> = [GIVEN, MIDDLE].into_iter().filter_map(owned).collect();
-    let family_names: Vec<String> = owned(FAMILY).into_iter().collect();
-    let lines: Vec<String> = [LINE1, LINE2].into_iter().filter_map(owned).collect();
+    let has_alphanumeric = |v: &str| v.chars().any(char::is_alphanumeric);
+    let mut checked = |column: &str, value: Option<String>, ok: bool, reason: &str| {
+        if value.is_some() && lenient && !ok {
+            warnings.push(fail(column, reason));
+            return None;
+        }
+        value
+    };
+    let postal_ok = postal.as_deref().is_some_and(has_alphanumeric);
+    let postal = checked(
+        "postal_code",
+        postal,
+        postal_ok,
+        "no letter or digit (treated as missing)",
+    );
+    let national_ok = national_id.as_deref().is_some_and(has_alphanumeric);
+    let national_id = checked(
+        "national_id",
+        national_id,
+        national_ok,
+        "no letter or digit (treated as missing)",
+    );
+    let mrn_ok = mrn.as_deref().is_some_and(has_alphanumeric);
+    let mrn = checked(
+        "mrn",
+        mrn,
+        mrn_ok,
+        "no letter or digit (treated as missing)",
+    );
+    if lenient {
+        phones.retain(|p| {
+            let ok = p.chars().filter(char::is_ascii_digit).count() >= 5;
+            if !ok {
+                warnings.push(fail("phone", "fewer than 5 digits (treated as missing)"));
+            }
+            ok
+        });
+        emails.retain(|e| {
+            let ok = e.contains('@');
+            if !ok {
+                warnings.push(fail("email", "no @ (treated as missing)"));
+            }
+            ok
+        });
+        if given.is_none() && middle.is_none() && family.is_none() {
+            warnings.push(fail("", "no name (kept)"));
+        }
+    }
+    let given_names: Vec<String> = [given, middle].into_iter().flatten().collect();
+    let family_names: Vec<String> = family.into_iter().collect();
+    let line1 = match (street_number, line1) {
+        (Some(n), Some(l)) => Some(format!("{n} {l}")),
+        (n, l) => n.or(l),
+    };
+    let lines: Vec<String> = [line1, line2].into_iter().flatten().collect();
     let address = Address {
         lines,
-        city: owned(CITY),
-        state: owned(STATE),
-        postal_code: owned(POSTAL),
-        country: owned(COUNTRY),
+        city,
+        state,
+        postal_code: postal,
+        country,
     };
     let addresses = if address == Address::default() {
         Vec::new()
@@ -439,24 +998,32 @@ fn parse_row(row: &csv::StringRecord, layout: &Layout, line: u64) -> Result<Pers
         vec![address]
     };
     let mut identifiers = Vec::new();
-    if let Some(value) = owned(NATIONAL_ID) {
+    if let Some(value) = national_id {
         identifiers.push(Identifier {
             system: NATIONAL_ID_SYSTEM.to_owned(),
             value,
         });
     }
-    match (owned(MRN), owned(MRN_SYSTEM)) {
+    match (mrn, mrn_system) {
         (Some(value), system) => identifiers.push(Identifier {
             system: system.unwrap_or_default(),
             value,
         }),
+        (None, Some(_)) if lenient => warnings.push(fail(
+            "mrn_system",
+            "mrn_system given without an mrn (ignored)",
+        )),
         (None, Some(_)) => return Err(fail("mrn_system", "mrn_system given without an mrn")),
         (None, None) => {}
     }
     let extra = layout
         .extra
         .iter()
-        .map(|&i| row.get(i).filter(|v| !v.is_empty()).map(str::to_owned))
+        .map(|&i| {
+            row.get(i)
+                .filter(|v| !v.is_empty())
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+        })
         .collect();
     Ok(PersonRow {
         line,
@@ -467,11 +1034,12 @@ fn parse_row(row: &csv::StringRecord, layout: &Layout, line: u64) -> Result<Pers
             sex,
             birth_date,
             addresses,
-            phones: owned(PHONE).into_iter().collect(),
-            emails: owned(EMAIL).into_iter().collect(),
+            phones,
+            emails,
             identifiers,
         },
         extra,
+        warnings,
     })
 }
 
@@ -716,6 +1284,158 @@ mod tests {
         assert_eq!((last.line, last.id.as_str()), (6, "e"));
     }
 
+    fn read_with(text: &[u8], options: &ReadOptions) -> (Vec<PersonRow>, Vec<String>) {
+        let reader = PersonCsvReader::with_options(text, "t.csv", &[], options).expect("header");
+        let (mut rows, mut errors) = (Vec::new(), Vec::new());
+        for r in reader {
+            match r {
+                Ok(row) => rows.push(row),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (rows, errors)
+    }
+
+    #[test]
+    fn facilities_headers_and_delimiters_are_understood() {
+        let text = "\u{feff}Rec_ID;FirstName;SURNAME;DOB;Gender;zip;SSN;mobile;Home Phone;street_number;address_1;Suburb;MRN;shoe size\r\n\
+                    r1;Ann;Lee;1961-04-12;F;2600;123-45-6789;0412 345 678;02 6123 4567;14;Kent St;Deakin;M-1;42\r\n";
+        let reader =
+            PersonCsvReader::with_options(text.as_bytes(), "t.csv", &[], &ReadOptions::default())
+                .expect("header");
+        assert_eq!(reader.delimiter(), b';');
+        assert_eq!(
+            reader.mapping(),
+            [
+                ("id", "Rec_ID"),
+                ("given_name", "FirstName"),
+                ("family_name", "SURNAME"),
+                ("birth_date", "DOB"),
+                ("sex", "Gender"),
+                ("postal_code", "zip"),
+                ("national_id", "SSN"),
+                ("phone", "mobile"),
+                ("phone", "Home Phone"),
+                ("street_number", "street_number"),
+                ("address_line", "address_1"),
+                ("city", "Suburb"),
+                ("mrn", "MRN"),
+            ]
+        );
+        assert_eq!(reader.ignored(), ["shoe size"]);
+        let row = reader.into_iter().next().expect("row").expect("good row");
+        assert_eq!(row.record.given_names, ["Ann"]);
+        assert_eq!(row.record.phones, ["0412 345 678", "02 6123 4567"]);
+        assert_eq!(row.record.addresses[0].lines, ["14 Kent St"]);
+        assert_eq!(row.record.addresses[0].postal_code.as_deref(), Some("2600"));
+
+        for (text, delimiter) in [
+            ("id\tfname\tlast_name\nx\tA\tB\n", b'\t'),
+            ("id|forename|family_name\nx|A|B\n", b'|'),
+            ("id,\"notes; more; still more\",lname\nx,A,B\n", b','),
+        ] {
+            let options = ReadOptions::default();
+            let r = PersonCsvReader::with_options(text.as_bytes(), "t.csv", &[], &options)
+                .expect("header");
+            assert_eq!(r.delimiter(), delimiter, "{text}");
+        }
+        // An explicit mapping wins over the synonyms; two headers for one column are refused.
+        let options = ReadOptions {
+            columns: ReadOptions::parse_columns("id=KEY, given_name=Nom2\nfamily_name=LAST # file")
+                .expect("mapping"),
+            ..ReadOptions::default()
+        };
+        let (rows, errors) = read_with(b"KEY,first,nom2,last\nk,Ann,Anna,Lee\n", &options);
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows[0].record.given_names, ["Anna"]);
+        let err = PersonCsvReader::new(&b"id,zip,postcode\n"[..], "h.csv", &[])
+            .expect_err("ambiguous")
+            .to_string();
+        assert_eq!(
+            err,
+            "h.csv:1: header: columns zip and postcode both mean postal_code; choose one with --columns"
+        );
+        assert!(ReadOptions::parse_columns("shoe=Size").is_err());
+        assert_eq!(ReadOptions::parse_delimiter("tab"), Ok(b'\t'));
+        assert_eq!(ReadOptions::parse_delimiter(";"), Ok(b';'));
+        assert!(ReadOptions::parse_delimiter(";;").is_err());
+    }
+
+    #[test]
+    fn lenient_reading_costs_a_bad_field_not_the_row() {
+        let mut text: Vec<u8> = b"id,given_name,family_name,sex,birth_date,phone,postal_code,national_id,mrn,mrn_system,email\n".to_vec();
+        text.extend_from_slice(b"a,Ann,Lee,X,19551192,n/a,--,###,M-1,,ann.example.org\n");
+        text.extend_from_slice(
+            b"b,Bo\x01b,Ng,M,1953-78-25,0412 345 678,2600,123-45-678#9,,urn:x,NULL\n",
+        );
+        text.extend_from_slice(b"c,,,F,1961-04,12,2600,,,,\n");
+        text.extend_from_slice(b"d,Caf\xe9,\"Multi\nLine\",f,soon,,,,,,\n");
+        text.extend_from_slice(b"e,Too,Few\n");
+        text.extend_from_slice(b",No,Id,,,,,,,,\n");
+        text.extend_from_slice(b"g,Ann,Lee,F,12/04/1961,,,,,,\n");
+        let options = ReadOptions {
+            lenient: true,
+            ..ReadOptions::default()
+        };
+        let (rows, errors) = read_with(&text, &options);
+        assert_eq!(
+            errors,
+            [
+                "t.csv:7: expected 11 fields, found 3",
+                "t.csv:8: column id: missing id"
+            ]
+        );
+        let warnings: Vec<String> = rows
+            .iter()
+            .flat_map(|r| r.warnings.iter().map(ToString::to_string))
+            .collect();
+        assert_eq!(
+            warnings,
+            [
+                "line 2: column sex: invalid sex (treated as missing)",
+                "line 2: column birth_date: no such date (kept for a digit-by-digit comparison)",
+                "line 2: column postal_code: no letter or digit (treated as missing)",
+                "line 2: column national_id: no letter or digit (treated as missing)",
+                "line 2: column email: no @ (treated as missing)",
+                "line 3: column given_name: control characters removed",
+                "line 3: column birth_date: no such date (kept for a digit-by-digit comparison)",
+                "line 3: column mrn_system: mrn_system given without an mrn (ignored)",
+                "line 4: column birth_date: partial date (compared at the precision it has)",
+                "line 4: column phone: fewer than 5 digits (treated as missing)",
+                "line 4: no name (kept)",
+                "line 5: column given_name: not valid UTF-8 (invalid bytes replaced)",
+                "line 5: column family_name: control characters removed",
+                "line 5: column birth_date: invalid date (treated as missing)",
+                "line 9: column birth_date: not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month)",
+            ]
+        );
+        let by_id = |id: &str| &rows.iter().find(|r| r.id == id).expect(id).record;
+        assert_eq!(by_id("a").birth_date.as_deref(), Some("19551192"));
+        assert_eq!(by_id("a").sex, None);
+        assert!(by_id("a").phones.is_empty());
+        assert_eq!(by_id("b").given_names, ["Bob"]);
+        assert_eq!(by_id("b").identifiers[0].value, "123-45-678#9");
+        assert!(by_id("b").emails.is_empty());
+        assert_eq!(by_id("d").family_names, ["Multi Line"]);
+        assert_eq!(by_id("d").given_names, ["Caf\u{fffd}"]);
+        assert_eq!(by_id("d").birth_date, None);
+        // The same file read strictly: every bad field is a bad row, as before.
+        let (rows, errors) = read_with(&text, &ReadOptions::default());
+        assert!(rows.is_empty());
+        assert_eq!(
+            errors,
+            [
+                "t.csv:2: column sex: invalid sex (expected male, female, other, unknown, M or F)",
+                "t.csv:3: column birth_date: invalid date (expected YYYY-MM-DD or YYYYMMDD)",
+                "t.csv:4: column birth_date: invalid date (expected YYYY-MM-DD or YYYYMMDD)",
+                "t.csv:5: column given_name: not valid UTF-8",
+                "t.csv:7: expected 11 fields, found 3",
+                "t.csv:8: column id: missing id",
+                "t.csv:9: column birth_date: invalid date (expected YYYY-MM-DD or YYYYMMDD)",
+            ]
+        );
+    }
+
     #[test]
     fn header_errors_are_clear() {
         let err = |text: &str, extra: &[&str]| {
@@ -726,7 +1446,7 @@ mod tests {
         assert_eq!(
             err("given_name,family_name\nA,B\n", &[]),
             format!(
-                "h.csv:1: header: no id column (columns: {})",
+                "h.csv:1: header: no id column (columns: {}; or name it with --columns id=HEADER)",
                 COLUMNS.join(", ")
             )
         );

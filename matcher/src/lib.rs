@@ -73,7 +73,7 @@ pub mod training;
 pub use error::{DateError, Error, Result};
 pub use normalize::normalize;
 pub use record::{
-    Address, BirthDate, CompactString, Identifier, NormalizedAddress, NormalizedIdentifier,
-    NormalizedName, NormalizedRecord, PersonRecord, PhoneticKeys, Sex,
+    Address, BirthDate, CompactString, DatePrecision, Identifier, NormalizedAddress,
+    NormalizedIdentifier, NormalizedName, NormalizedRecord, PersonRecord, PhoneticKeys, Sex,
 };
 pub use scoring::{Explanation, HouseholdMixture, MatchDecision, Model, Score, Thresholds};

@@ -69,15 +69,66 @@ pub struct PersonRecord {
     pub identifiers: Vec<Identifier>,
 }
 
-/// A validated calendar date.
+/// A birth date as far as it is known: a calendar date, a year and month (`day` 0), a year alone
+/// (`month` and `day` 0), or a mistyped date kept digit by digit (`19551192`: a month or day out of
+/// range, see [`BirthDate::is_mistyped`]), which still agrees digit by digit with the true date.
+/// [`crate::normalize::parse_birth_date`] yields calendar dates only; normalization keeps the rest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct BirthDate {
     /// Year, e.g. 1984.
     pub year: u16,
-    /// Month, 1..=12.
+    /// Month, 1..=12; 0 when only the year is known; up to 99 in a mistyped date.
     pub month: u8,
-    /// Day, 1..=31 (valid for the month).
+    /// Day, 1..=31 (valid for the month); 0 when only the year or year and month are known; up to
+    /// 99 in a mistyped date.
     pub day: u8,
+}
+
+/// How much of a birth date is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DatePrecision {
+    /// The year only.
+    Year,
+    /// Year and month.
+    Month,
+    /// A full date (or a mistyped full date).
+    Day,
+}
+
+impl BirthDate {
+    /// How much of the date is known.
+    pub fn precision(self) -> DatePrecision {
+        if self.month == 0 {
+            DatePrecision::Year
+        } else if self.day == 0 {
+            DatePrecision::Month
+        } else {
+            DatePrecision::Day
+        }
+    }
+
+    /// True for a full date that is no calendar date (month above 12 or day beyond the month's
+    /// length): a typing error kept for a digit-by-digit comparison.
+    pub fn is_mistyped(self) -> bool {
+        // On the scoring path (every pair of differing dates): arithmetic, no calendar library.
+        const DAYS: [u8; 12] = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        if self.precision() != DatePrecision::Day {
+            return false;
+        }
+        if self.month > 12 {
+            return true;
+        }
+        let y = self.year;
+        let leap = y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400));
+        let days = DAYS[usize::from(self.month - 1)] + u8::from(self.month == 2 && leap);
+        self.day > days
+    }
+
+    /// True for the dates registries write for an unknown birth date of an estimated year:
+    /// 1 January and 1 July.
+    pub fn is_conventional_placeholder(self) -> bool {
+        self.day == 1 && (self.month == 1 || self.month == 7)
+    }
 }
 
 /// Phonetic keys of one name (see `phonetic`).
@@ -161,4 +212,28 @@ pub struct NormalizedRecord {
     pub identifiers: Vec<NormalizedIdentifier>,
     /// True when the name is a placeholder identity (John/Jane Doe, Unknown, Baby Boy, Test Patient...).
     pub placeholder: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mistyped_means_no_calendar_date() {
+        let d = |year, month, day| BirthDate { year, month, day };
+        for (date, mistyped) in [
+            (d(2000, 2, 29), false),
+            (d(1900, 2, 29), true),
+            (d(1996, 2, 29), false),
+            (d(1997, 2, 29), true),
+            (d(1980, 4, 31), true),
+            (d(1980, 12, 31), false),
+            (d(1980, 13, 1), true),
+            (d(1955, 11, 92), true),
+            (d(1980, 0, 0), false),
+            (d(1980, 3, 0), false),
+        ] {
+            assert_eq!(date.is_mistyped(), mistyped, "{date:?}");
+        }
+    }
 }

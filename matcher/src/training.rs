@@ -250,6 +250,9 @@ fn term_frequencies(
     if comparison.tf_adjustment() <= 0.0 || comparison.kind().tf_level().is_none() {
         return BTreeMap::new();
     }
+    if comparison.kind() == K::BirthDate {
+        return over_represented_dates(records);
+    }
     let mut counts: FxHashMap<&str, u64> = FxHashMap::default();
     let mut total = 0u64;
     for r in records {
@@ -588,11 +591,46 @@ fn mixture_em(
     (params, iterations, converged)
 }
 
+/// Full birth dates held by at least 5 records and by more than 4 times the records a date of
+/// typical frequency has (the share whose square sums to the chance two random records share a
+/// date): the placeholders registries write for an unknown date (1 January or 1 July of an
+/// estimated year) and the like, with their share of the records' full dates.
+fn over_represented_dates(records: &[NormalizedRecord]) -> BTreeMap<String, f64> {
+    let mut counts: FxHashMap<crate::record::BirthDate, u64> = FxHashMap::default();
+    for d in records
+        .iter()
+        .filter_map(|r| r.birth_date)
+        .filter(|d| d.precision() == crate::record::DatePrecision::Day && !d.is_mistyped())
+    {
+        *counts.entry(d).or_default() += 1;
+    }
+    let total: u64 = counts.values().sum();
+    if total == 0 {
+        return BTreeMap::new();
+    }
+    let n = total as f64;
+    let typical: f64 = counts.values().map(|&c| (c as f64 / n).powi(2)).sum();
+    counts
+        .into_iter()
+        .filter(|&(_, c)| c >= 5 && c as f64 / n > 4.0 * typical)
+        .map(|(d, c)| {
+            (
+                format!("{:04}-{:02}-{:02}", d.year, d.month, d.day),
+                c as f64 / n,
+            )
+        })
+        .collect()
+}
+
 /// The probability that two different records drawn at random share a birth date, from the
 /// birth-date frequencies (exact; random pairs see too few agreeing pairs to measure it).
 fn birth_date_agreement(records: &[NormalizedRecord]) -> Option<f64> {
     let mut counts: FxHashMap<crate::record::BirthDate, u64> = FxHashMap::default();
-    for d in records.iter().filter_map(|r| r.birth_date) {
+    for d in records
+        .iter()
+        .filter_map(|r| r.birth_date)
+        .filter(|d| d.precision() == crate::record::DatePrecision::Day && !d.is_mistyped())
+    {
         *counts.entry(d).or_default() += 1;
     }
     let n: u64 = counts.values().sum();

@@ -246,3 +246,82 @@ fn train_recovers_m_of_generated_pairs() {
         m("given_name", "exact")
     );
 }
+
+/// Placeholder birth dates: a tenth of the people have an unknown date, written 1 January of an
+/// estimated year. Training learns those dates from the input (a term-frequency table of the
+/// over-represented dates), so agreeing on one weighs less than agreeing on a typical date, and
+/// a placeholder against a real date of the same year is partial agreement.
+#[test]
+fn placeholder_birth_dates_are_learned_and_weigh_little() {
+    use matcher::blocking::{BlockingConfig, candidate_pairs};
+    use matcher::compare::ComparisonKind;
+    use matcher::synth::{GeneratorConfig, generate};
+    let mut raw: Vec<PersonRecord> = generate(&GeneratorConfig {
+        records: 20_000,
+        seed: 3,
+        ..Default::default()
+    })
+    .into_iter()
+    .map(|r| r.record)
+    .collect();
+    let mut placeholders = 0;
+    for (i, r) in raw.iter_mut().enumerate() {
+        if i % 10 == 0
+            && let Some(year) = r
+                .birth_date
+                .as_deref()
+                .and_then(|d| d.get(..4))
+                .map(str::to_owned)
+        {
+            r.birth_date = Some(format!("{year}-01-01"));
+            placeholders += 1;
+        }
+    }
+    assert!(placeholders > 1_500);
+    let records: Vec<_> = raw.iter().map(normalize).collect();
+    let pairs = candidate_pairs(&records, &BlockingConfig::batch());
+    let model = train(&records, &pairs, &TrainConfig::default())
+        .expect("training")
+        .model;
+    let birth = model
+        .comparisons()
+        .iter()
+        .find(|c| c.kind() == ComparisonKind::BirthDate)
+        .expect("birth date comparison");
+    let table = birth.term_frequencies();
+    assert!(table.len() >= 20, "{table:?}");
+    assert!(table.keys().all(|d| d.ends_with("-01-01")), "{table:?}");
+
+    let person = |dob: &str| {
+        normalize(&PersonRecord {
+            given_names: vec!["Olwen".into()],
+            family_names: vec!["Pryce".into()],
+            birth_date: Some(dob.into()),
+            ..Default::default()
+        })
+    };
+    let weight = |a: &str, b: &str| model.score(&person(a), &person(b)).match_weight;
+    let placeholder_key = table.keys().next().expect("a placeholder").clone();
+    let year = &placeholder_key[..4];
+    let real = format!("{year}-06-17");
+    assert!(
+        weight(&placeholder_key, &placeholder_key) + 1.0 < weight(&real, &real),
+        "agreeing on a placeholder weighs less: {} vs {}",
+        weight(&placeholder_key, &placeholder_key),
+        weight(&real, &real)
+    );
+    let explanation = model.explain(&person(&placeholder_key), &person(&real));
+    let level = explanation
+        .comparisons
+        .iter()
+        .find(|c| c.comparison == "birth_date")
+        .map(|c| c.level.clone());
+    assert_eq!(level.as_deref(), Some("coarser_precision"));
+    assert!(
+        weight(&placeholder_key, &real)
+            > weight(
+                &placeholder_key,
+                &format!("{}-06-17", year.parse::<u32>().unwrap() + 7)
+            )
+    );
+}

@@ -294,7 +294,7 @@ fn father_and_junior_sharing_household_are_a_non_match() {
         &b,
         MatchDecision::NonMatch,
         expect![[r#"
-            NonMatch weight -0.2
+            NonMatch weight -0.1
             given_name exact +4.1
             family_name exact +4.9
             birth_date different -5.6

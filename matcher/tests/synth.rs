@@ -609,3 +609,49 @@ fn generated_records_normalize_cleanly() {
         "{detected} of {placeholders}"
     );
 }
+
+#[test]
+fn distinct_identifiers_give_each_record_its_own_and_change_nothing_else() {
+    let config = GeneratorConfig {
+        records: 20_000,
+        seed: 11,
+        ..Default::default()
+    };
+    let plain = generate(&config);
+    let distinct = generate(&GeneratorConfig {
+        distinct_identifiers: true,
+        ..config
+    });
+    assert_eq!(plain.len(), distinct.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut shared_before = 0;
+    let mut seen_before = std::collections::HashSet::new();
+    for (p, d) in plain.iter().zip(&distinct) {
+        assert_eq!(
+            (p.cluster_id, &p.record.given_names),
+            (d.cluster_id, &d.record.given_names)
+        );
+        assert_eq!(
+            (&p.record.birth_date, &p.record.addresses),
+            (&d.record.birth_date, &d.record.addresses)
+        );
+        for i in &d.record.identifiers {
+            let value: String = i
+                .value
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            assert!(seen.insert((i.system.clone(), value)), "{i:?} given twice");
+        }
+        for i in &p.record.identifiers {
+            let value: String = i
+                .value
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect();
+            shared_before += usize::from(!seen_before.insert((i.system.clone(), value)));
+        }
+    }
+    // Without the option, duplicates share identifiers (what `mpi import` refuses).
+    assert!(shared_before > 1_000, "{shared_before}");
+}

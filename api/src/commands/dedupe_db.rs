@@ -43,6 +43,9 @@ pub struct DedupeArgs {
     /// Stop after this many chunks (the job stays resumable); for bounded runs and tests.
     #[arg(long, hide = true)]
     pub stop_after_chunks: Option<u64>,
+    /// File mode: how to read the input.
+    #[command(flatten)]
+    pub reading: super::file_mode::ReadArgs,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -51,9 +54,14 @@ pub struct DedupeArgs {
 /// Runs the file mode when `--input` is given, else the database mode.
 pub async fn run(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     match (&args.input, &args.output) {
-        (Some(input), Some(output)) => {
-            super::dedupe_file::run_file(input, output, args.model.as_deref(), args.quiet, out)
-        }
+        (Some(input), Some(output)) => super::dedupe_file::run_file(
+            input,
+            output,
+            args.model.as_deref(),
+            &args.reading,
+            args.quiet,
+            out,
+        ),
         _ => run_database(args, out).await,
     }
 }

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use indicatif::ProgressBar;
 use matcher::blocking::candidate_pairs;
 use matcher::cluster::cluster;
 use matcher::scoring::{probability, weight_of_probability};
@@ -18,7 +19,8 @@ use matcher::{Model, NormalizedRecord};
 use rayon::prelude::*;
 
 use super::file_mode::{
-    Progress, blocking, fit_or_builtin, load_model, read_records, say, write_clusters, write_pairs,
+    Progress, ReadArgs, Warnings, blocking, fit_or_builtin, load_model, read_records, say,
+    write_clusters, write_pairs,
 };
 use matcher::batch::BatchConfig;
 
@@ -34,6 +36,9 @@ pub struct DedupeFileArgs {
     /// A trained model (JSON, from `mpi train`); default: fit one to the input without labels.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// How to read the input.
+    #[command(flatten)]
+    pub reading: ReadArgs,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -42,21 +47,53 @@ pub struct DedupeFileArgs {
 /// Pairs scored by weight: `(a, b, match_weight)`, record numbers into one set.
 pub type Weighed = Vec<(u32, u32, f64)>;
 
-/// Match weights of `pairs` between `left` and `right`, in parallel, in order.
+/// Pairs counted on one thread before they are added to the shared progress bar.
+const PROGRESS_STEP: u64 = 8_192;
+
+/// A thread's count of scored pairs, added to the bar every [`PROGRESS_STEP`] pairs and when
+/// the thread's share of the work ends.
+struct Tally<'a> {
+    bar: &'a ProgressBar,
+    pending: u64,
+}
+
+impl Tally<'_> {
+    fn one(&mut self) {
+        self.pending += 1;
+        if self.pending == PROGRESS_STEP {
+            self.bar.inc(PROGRESS_STEP);
+            self.pending = 0;
+        }
+    }
+}
+
+impl Drop for Tally<'_> {
+    fn drop(&mut self) {
+        self.bar.inc(self.pending);
+    }
+}
+
+/// Match weights of `pairs` between `left` and `right`, in parallel, in order; `bar` counts the
+/// pairs scored (its rate is pairs per second).
 pub fn weigh(
     model: &Model,
     pairs: &[(u32, u32)],
     left: &[NormalizedRecord],
     right: &[NormalizedRecord],
+    bar: &ProgressBar,
 ) -> Weighed {
     pairs
         .par_iter()
-        .map(|&(a, b)| {
-            let w = model
-                .score(&left[a as usize], &right[b as usize])
-                .match_weight;
-            (a, b, w)
-        })
+        .map_init(
+            || Tally { bar, pending: 0 },
+            |tally, &(a, b)| {
+                tally.one();
+                let w = model
+                    .score(&left[a as usize], &right[b as usize])
+                    .match_weight;
+                (a, b, w)
+            },
+        )
         .collect()
 }
 
@@ -66,6 +103,7 @@ pub fn run(args: DedupeFileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         &args.input,
         &args.output,
         args.model.as_deref(),
+        &args.reading,
         args.quiet,
         out,
     )
@@ -76,6 +114,7 @@ pub fn run_file(
     input: &Path,
     output: &Path,
     model: Option<&Path>,
+    reading: &ReadArgs,
     quiet: bool,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
@@ -83,7 +122,16 @@ pub fn run_file(
     let progress = Progress::new(quiet);
     // Load the model first: a bad model path fails before minutes of work.
     let loaded = model.map(load_model).transpose()?;
-    let data = read_records(input, progress)?;
+    let options = reading.options()?;
+    let mut warnings = if reading.strict {
+        None
+    } else {
+        Some(Warnings::create(output.join("warnings.csv"), false)?)
+    };
+    let data = read_records(input, progress, &options, warnings.as_mut())?;
+    if let Some(w) = warnings {
+        w.finish()?;
+    }
     let records = &data.records;
     let n = records.len();
 
@@ -103,8 +151,8 @@ pub fn run_file(
     let mut cluster_config = config.cluster.clone();
     cluster_config.link_threshold = weight_of_probability(model.thresholds().certain);
 
-    let bar = progress.phase("scoring");
-    let weighed = weigh(&model, &candidates, records, records);
+    let bar = progress.count(candidates.len() as u64, "scoring pairs");
+    let weighed = weigh(&model, &candidates, records, records, &bar);
     let candidate_count = candidates.len();
     drop(candidates);
     bar.finish_and_clear();

@@ -2,6 +2,11 @@
 //! a person CSV into normalized records, choosing the model (a file, or one fitted to the input by
 //! EM without labels), scoring and clustering, writing `pairs.csv` and `clusters.csv`, and progress
 //! bars on stderr.
+//!
+//! Input is read leniently unless `--strict` ([`ReadArgs`]): a bad field costs the field (see
+//! [`crate::person_csv`]), a bad row (no id, a duplicate id, a wrong number of fields) is skipped,
+//! and each is a `line,column,reason` row of a warnings file (never the value), counted in one
+//! line on stderr. Before the work starts, the columns understood and ignored go to stderr.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -9,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use matcher::batch::normalize_all;
 use matcher::blocking::BlockingConfig;
@@ -16,7 +22,7 @@ use matcher::training::{TrainConfig, train};
 use matcher::{Model, NormalizedRecord, PersonRecord};
 
 use crate::exit_code::InputDataError;
-use crate::person_csv::{PersonCsvError, PersonCsvReader};
+use crate::person_csv::{PersonCsvError, PersonCsvReader, ReadOptions, RowError};
 
 /// Rows read and normalized at a time: raw records never pile up.
 const READ_CHUNK: usize = 8_192;
@@ -88,27 +94,218 @@ impl Progress {
     }
 }
 
-/// Reads and normalizes every row of `path`; the first bad row, a duplicate id or an empty file
-/// is an [`InputDataError`].
-pub fn read_records(path: &Path, progress: Progress) -> anyhow::Result<Records> {
+/// `--columns`: `COLUMN=HEADER,...`.
+#[derive(Clone, Debug)]
+pub struct ColumnMap(pub Vec<(String, String)>);
+
+fn parse_column_map(text: &str) -> Result<ColumnMap, String> {
+    ReadOptions::parse_columns(text).map(ColumnMap)
+}
+
+/// How the file-mode commands read a person CSV.
+#[derive(Clone, Debug, Default, Args)]
+pub struct ReadArgs {
+    /// Refuse the input at its first bad field or row (exit code 3) instead of keeping every
+    /// record and listing what was dropped in the warnings file.
+    #[arg(long)]
+    pub strict: bool,
+    /// Column mapping ahead of the recognised synonyms: `given_name=FirstName,family_name=LAST`.
+    #[arg(long, value_name = "COLUMN=HEADER,...", value_parser = parse_column_map)]
+    pub columns: Option<ColumnMap>,
+    /// A file of `COLUMN=HEADER` lines (`#` starts a comment), read after `--columns`.
+    #[arg(long, value_name = "FILE")]
+    pub columns_file: Option<PathBuf>,
+    /// The field delimiter (`,`, `;`, `|` or `tab`); default: detected from the header row.
+    #[arg(long, value_name = "CHAR", value_parser = ReadOptions::parse_delimiter)]
+    pub delimiter: Option<u8>,
+}
+
+impl ReadArgs {
+    /// The reader options these flags ask for.
+    pub fn options(&self) -> anyhow::Result<ReadOptions> {
+        let mut columns = self.columns.clone().map(|c| c.0).unwrap_or_default();
+        if let Some(path) = &self.columns_file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read the column mapping {}", path.display()))?;
+            columns.extend(
+                ReadOptions::parse_columns(&text)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            );
+        }
+        Ok(ReadOptions {
+            lenient: !self.strict,
+            delimiter: self.delimiter,
+            columns,
+        })
+    }
+}
+
+/// The warnings file of a lenient read: `line,column,reason` (`file,line,column,reason` when
+/// several inputs share it), written as rows are read.
+pub struct Warnings {
+    path: PathBuf,
+    writer: csv::Writer<std::fs::File>,
+    with_file: bool,
+    count: u64,
+    skipped: u64,
+}
+
+impl Warnings {
+    /// Creates (or replaces) `path`, creating its directory.
+    pub fn create(path: PathBuf, with_file: bool) -> anyhow::Result<Self> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create the directory {}", dir.display()))?;
+        }
+        let mut writer = csv::Writer::from_path(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let header: &[&str] = if with_file {
+            &["file", "line", "column", "reason"]
+        } else {
+            &["line", "column", "reason"]
+        };
+        writer
+            .write_record(header)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(Warnings {
+            path,
+            writer,
+            with_file,
+            count: 0,
+            skipped: 0,
+        })
+    }
+
+    fn add(&mut self, file: &Path, e: &RowError, skipped: bool) -> anyhow::Result<()> {
+        let reason = if skipped {
+            format!("{} (row skipped)", e.reason)
+        } else {
+            e.reason.clone()
+        };
+        let line = e.line.to_string();
+        let file = file.display().to_string();
+        let mut fields = vec![line.as_str(), e.column.as_str(), reason.as_str()];
+        if self.with_file {
+            fields.insert(0, &file);
+        }
+        self.writer
+            .write_record(&fields)
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        self.count += 1;
+        self.skipped += u64::from(skipped);
+        Ok(())
+    }
+
+    /// Flushes the file and says on stderr how many warnings it holds.
+    pub fn finish(mut self) -> anyhow::Result<()> {
+        self.writer
+            .flush()
+            .with_context(|| format!("cannot write {}", self.path.display()))?;
+        if self.count > 0 {
+            eprintln!(
+                "{} warnings ({} rows skipped, the other records kept without the bad field): see {}",
+                self.count,
+                self.skipped,
+                self.path.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Says on stderr how `reader` reads its file: delimiter, columns understood, columns ignored.
+fn describe_columns<R: std::io::Read>(reader: &PersonCsvReader<R>) {
+    let delimiter = match reader.delimiter() {
+        b'\t' => "tab".to_owned(),
+        d => format!("'{}'", d as char),
+    };
+    let mapping: Vec<String> = reader
+        .mapping()
+        .iter()
+        .map(|(column, header)| {
+            if column == header {
+                (*column).to_owned()
+            } else {
+                format!("{column}={header}")
+            }
+        })
+        .collect();
+    let ignored = reader.ignored();
+    eprintln!(
+        "{}: delimiter {delimiter}; columns {}; ignored: {}",
+        reader.path().display(),
+        mapping.join(", "),
+        if ignored.is_empty() {
+            "none".to_owned()
+        } else {
+            ignored.join(", ")
+        }
+    );
+}
+
+/// Reads and normalizes every row of `path`. Strict (`warnings` is `None`): the first bad row, a
+/// duplicate id or an empty file is an [`InputDataError`]. Lenient: bad fields and skipped rows
+/// go to `warnings`; only an unreadable header or a file without any good row is an error.
+pub fn read_records(
+    path: &Path,
+    progress: Progress,
+    options: &ReadOptions,
+    mut warnings: Option<&mut Warnings>,
+) -> anyhow::Result<Records> {
     let len = std::fs::metadata(path)
         .with_context(|| format!("{}: cannot read", path.display()))?
         .len();
+    let options = ReadOptions {
+        lenient: warnings.is_some(),
+        ..options.clone()
+    };
+    let reader = PersonCsvReader::open_with(path, &[], &options).map_err(input_or_runtime)?;
+    describe_columns(&reader);
     let bar = progress.bytes(len, "reading");
-    let reader = PersonCsvReader::open(path, &[]).map_err(input_or_runtime)?;
+    let mut records_read = 0u64;
+    let started = std::time::Instant::now();
     let mut out = Records::default();
     let mut lines: HashMap<String, u64> = HashMap::new();
     let mut raw: Vec<PersonRecord> = Vec::with_capacity(READ_CHUNK);
     let mut read_bytes = 0u64;
     for row in reader {
-        let row = row.map_err(input_or_runtime)?;
-        if let Some(first) = lines.insert(row.id.clone(), row.line) {
-            return Err(InputDataError(format!(
-                "{}:{}: column id: duplicate id (first on line {first})",
-                path.display(),
-                row.line
-            ))
-            .into());
+        let row = match (row, warnings.as_deref_mut()) {
+            (Ok(row), _) => row,
+            (Err(e), Some(w)) if e.row().is_some() => {
+                if let Some(r) = e.row() {
+                    w.add(path, r, true)?;
+                }
+                continue;
+            }
+            (Err(e), _) => return Err(input_or_runtime(e)),
+        };
+        if let Some(&first) = lines.get(&row.id) {
+            let reason = format!("duplicate id (first on line {first})");
+            match warnings.as_deref_mut() {
+                Some(w) => {
+                    let e = RowError {
+                        line: row.line,
+                        column: "id".into(),
+                        reason,
+                    };
+                    w.add(path, &e, true)?;
+                    continue;
+                }
+                None => {
+                    return Err(InputDataError(format!(
+                        "{}:{}: column id: {reason}",
+                        path.display(),
+                        row.line
+                    ))
+                    .into());
+                }
+            }
+        }
+        lines.insert(row.id.clone(), row.line);
+        if let Some(w) = warnings.as_deref_mut() {
+            for e in &row.warnings {
+                w.add(path, e, false)?;
+            }
         }
         // An approximation of the bytes consumed (the reader does not expose its offset).
         read_bytes += estimate_len(&row.record) + row.id.len() as u64;
@@ -116,8 +313,11 @@ pub fn read_records(path: &Path, progress: Progress) -> anyhow::Result<Records> 
         raw.push(row.record);
         if raw.len() == READ_CHUNK {
             out.records.extend(normalize_all(&raw));
+            records_read += raw.len() as u64;
             raw.clear();
             bar.set_position(read_bytes.min(len));
+            let rate = records_read as f64 / started.elapsed().as_secs_f64().max(1e-3);
+            bar.set_message(format!("reading {:.0}k rec/s", rate / 1000.0));
         }
     }
     out.records.extend(normalize_all(&raw));

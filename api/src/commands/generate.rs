@@ -24,6 +24,10 @@ pub struct GenArgs {
     /// Share of persons registered more than once.
     #[arg(long, value_name = "RATE", default_value_t = 0.2)]
     pub duplicate_rate: f64,
+    /// Give every record identifiers of its own, as separate facilities would (a fresh MRN; the
+    /// national id on a person's first record only), so that `mpi import` takes every record.
+    #[arg(long)]
+    pub distinct_identifiers: bool,
     /// The person CSV to write (replaced if it exists).
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
@@ -39,6 +43,7 @@ pub fn run(args: GenArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         records: args.records,
         seed: args.seed,
         duplicate_rate: args.duplicate_rate,
+        distinct_identifiers: args.distinct_identifiers,
         ..Default::default()
     })
     .context("invalid generator settings")?;

@@ -72,6 +72,10 @@ pub struct ImportArgs {
     /// Validate only; write nothing to the database.
     #[arg(long)]
     pub dry_run: bool,
+    /// CSV: store a record with a bad field (date, sex code, phone, ...) without that field,
+    /// listed in the rejects file as a `warning:`, instead of rejecting the record.
+    #[arg(long)]
+    pub lenient: bool,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -170,7 +174,16 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     // Open the CSV before touching the database, so a bad header fails fast.
     let input = match format {
         ImportFormat::Csv => Input::Csv(Box::new(
-            PersonCsvReader::new(input, &args.file, &[]).map_err(InputDataError::from)?,
+            PersonCsvReader::with_options(
+                input,
+                &args.file,
+                &[],
+                &crate::person_csv::ReadOptions {
+                    lenient: args.lenient,
+                    ..Default::default()
+                },
+            )
+            .map_err(InputDataError::from)?,
         )),
         ImportFormat::Bundle => Input::Fhir(input, FhirLayout::Bundle),
         _ => Input::Fhir(input, FhirLayout::Ndjson),
@@ -425,8 +438,9 @@ fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, 
     let mut chunk = new_chunk(batch_size);
     for item in reader {
         match item {
-            Ok(row) => {
+            Ok(mut row) => {
                 chunk.read += 1;
+                lenient_warnings(&mut row, &mut chunk.rejects);
                 match patient_input(&row.record, source) {
                     Ok(input) => chunk.rows.push(ImportRow {
                         line: row.line,
@@ -455,6 +469,27 @@ fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, 
         }
     }
     hand_over(tx, &mut chunk, 0);
+}
+
+/// A lenient read's warnings, as `warning:` lines of the rejects file; a birth date the reader
+/// kept for the matcher (mistyped or partial) cannot be stored and is dropped.
+fn lenient_warnings(row: &mut crate::person_csv::PersonRow, rejects: &mut Vec<Reject>) {
+    let unstorable = row
+        .record
+        .birth_date
+        .as_deref()
+        .is_some_and(|d| parse_date(d).is_none());
+    if unstorable && !row.warnings.is_empty() {
+        row.record.birth_date = None;
+    }
+    for w in row.warnings.drain(..) {
+        let reason = if w.column == "birth_date" && unstorable {
+            "invalid date (stored without a birth date)".to_owned()
+        } else {
+            w.reason
+        };
+        rejects.push((w.line, w.column, format!("warning: {reason}")));
+    }
 }
 
 fn read_fhir(input: Counting, file: &Path, layout: FhirLayout, batch_size: usize, tx: &Sender) {

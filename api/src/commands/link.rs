@@ -7,7 +7,7 @@
 //! names records by id alone.
 //!
 //! Without `--model`, the model is fitted by EM without labels to the two files together, over the
-//! cross-file candidate pairs.
+//! cross-file candidate pairs. Unless `--strict`, `DIR/warnings.csv` is `file,line,column,reason`.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -21,7 +21,8 @@ use matcher::scoring::{probability, weight_of_probability};
 
 use super::dedupe_file::weigh;
 use super::file_mode::{
-    Progress, blocking, fit_or_builtin, load_model, read_records, say, write_clusters, write_pairs,
+    Progress, ReadArgs, Warnings, blocking, fit_or_builtin, load_model, read_records, say,
+    write_clusters, write_pairs,
 };
 use crate::exit_code::InputDataError;
 
@@ -40,6 +41,9 @@ pub struct LinkArgs {
     /// A trained model (JSON, from `mpi train`); default: fit one to the two files without labels.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+    /// How to read the inputs.
+    #[command(flatten)]
+    pub reading: ReadArgs,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -50,8 +54,17 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = Progress::new(args.quiet);
     let loaded = args.model.as_deref().map(load_model).transpose()?;
-    let left = read_records(&args.left, progress)?;
-    let right = read_records(&args.right, progress)?;
+    let options = args.reading.options()?;
+    let mut warnings = if args.reading.strict {
+        None
+    } else {
+        Some(Warnings::create(args.output.join("warnings.csv"), true)?)
+    };
+    let left = read_records(&args.left, progress, &options, warnings.as_mut())?;
+    let right = read_records(&args.right, progress, &options, warnings.as_mut())?;
+    if let Some(w) = warnings {
+        w.finish()?;
+    }
     {
         let left_ids: HashSet<&str> = left.ids.iter().map(String::as_str).collect();
         if let Some(line) = right
@@ -92,8 +105,8 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let config = BatchConfig::for_model(&model);
     let auto_link = weight_of_probability(model.thresholds().certain);
 
-    let bar = progress.phase("scoring");
-    let mut weighed = weigh(&model, &candidates, l, r);
+    let bar = progress.count(candidates.len() as u64, "scoring pairs");
+    let mut weighed = weigh(&model, &candidates, l, r, &bar);
     let candidate_count = candidates.len();
     drop(candidates);
     // Best left match of each right record: by right record, weight descending, left record.

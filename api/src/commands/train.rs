@@ -9,7 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use matcher::blocking::candidate_pairs;
 
-use super::file_mode::{Progress, blocking, fit_model, read_records, say};
+use super::file_mode::{Progress, ReadArgs, Warnings, blocking, fit_model, read_records, say};
 
 /// Arguments of `mpi train`.
 #[derive(Debug, Args)]
@@ -20,6 +20,9 @@ pub struct TrainArgs {
     /// Where to write the model (JSON; replaced if it exists).
     #[arg(long, value_name = "FILE")]
     pub output: PathBuf,
+    /// How to read the input; unless `--strict`, warnings go to OUTPUT.warnings.csv.
+    #[command(flatten)]
+    pub reading: ReadArgs,
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
@@ -29,7 +32,18 @@ pub struct TrainArgs {
 pub fn run(args: TrainArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let started = Instant::now();
     let progress = Progress::new(args.quiet);
-    let data = read_records(&args.input, progress)?;
+    let options = args.reading.options()?;
+    let mut warnings = if args.reading.strict {
+        None
+    } else {
+        let mut path = args.output.clone().into_os_string();
+        path.push(".warnings.csv");
+        Some(Warnings::create(path.into(), false)?)
+    };
+    let data = read_records(&args.input, progress, &options, warnings.as_mut())?;
+    if let Some(w) = warnings {
+        w.finish()?;
+    }
     let bar = progress.phase("blocking");
     let candidates = candidate_pairs(&data.records, &blocking());
     bar.finish_and_clear();

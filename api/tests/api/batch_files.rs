@@ -152,7 +152,7 @@ fn person_csv_round_trips_generated_records() {
 }
 
 #[test]
-fn malformed_files_fail_with_line_numbers_and_exit_code_3() {
+fn malformed_files_fail_with_line_numbers_and_exit_code_3_when_strict() {
     let dir = ScratchDir::new();
     let cases: [(&str, &str); 5] = [
         (
@@ -179,8 +179,12 @@ fn malformed_files_fail_with_line_numbers_and_exit_code_3() {
     for (text, message) in cases {
         std::fs::write(dir.path.join("bad.csv"), text).expect("write");
         for args in [
-            &["dedupe", "--input", "bad.csv", "--output", "out"][..],
-            &["train", "--input", "bad.csv", "--output", "m.json"][..],
+            &[
+                "dedupe", "--strict", "--input", "bad.csv", "--output", "out",
+            ][..],
+            &[
+                "train", "--strict", "--input", "bad.csv", "--output", "m.json",
+            ][..],
         ] {
             let out = run_mpi(&dir.path, args);
             let stderr = String::from_utf8_lossy(&out.stderr);

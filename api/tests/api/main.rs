@@ -17,6 +17,7 @@ mod import_fhir;
 mod jobs;
 mod matching;
 mod merges;
+mod messy_files;
 mod metrics;
 mod migrate;
 mod openapi;

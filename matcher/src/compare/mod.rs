@@ -78,10 +78,18 @@ impl ComparisonKind {
                 "day_month_swapped",
                 "one_digit_or_transposition",
                 "year_off_by_one",
+                "mistyped_one_digit",
+                "coarser_precision",
                 "different",
             ],
             ComparisonKind::Sex => &["agree", "disagree"],
-            ComparisonKind::Identifier => &["exact", "one_edit_or_transposition", "different"],
+            ComparisonKind::Identifier => &[
+                "exact",
+                "transposition_or_ocr",
+                "near_sequential",
+                "one_edit",
+                "different",
+            ],
             ComparisonKind::Address => &["exact", "fuzzy_street", "postal_code_only", "different"],
             ComparisonKind::City => &["exact", "fuzzy", "different"],
             ComparisonKind::Phone => &["exact", "last_seven_digits", "different"],
@@ -89,12 +97,14 @@ impl ComparisonKind {
         }
     }
 
-    /// The level whose agreement gets a term-frequency adjustment (the value-specific exact level).
+    /// The level whose agreement gets a term-frequency adjustment (the value-specific exact level;
+    /// for the birth date, agreement on an over-represented date such as a placeholder).
     pub fn tf_level(self) -> Option<u8> {
         match self {
-            ComparisonKind::GivenName | ComparisonKind::FamilyName | ComparisonKind::City => {
-                Some(0)
-            }
+            ComparisonKind::GivenName
+            | ComparisonKind::FamilyName
+            | ComparisonKind::City
+            | ComparisonKind::BirthDate => Some(0),
             _ => None,
         }
     }
@@ -342,8 +352,18 @@ fn digits(d: BirthDate) -> [u8; 8] {
     ]
 }
 
-/// Birth-date level: exact, day and month swapped, one digit off or two adjacent digits
-/// transposed, year off by one (same day and month), different.
+/// Birth-date level, one comparison for every kind of date a record may carry:
+///
+/// - two full calendar dates: exact, day and month swapped, one digit off or two adjacent digits
+///   transposed, year off by one (same day and month); a conventional placeholder for an unknown
+///   date (1 January or 1 July of an estimated year) on one side and another date of the same
+///   year on the other is `coarser_precision` (a real date agrees with its placeholder only on
+///   the year), otherwise different;
+/// - a mistyped date on either side (`19551192`, see [`BirthDate::is_mistyped`]) is compared as a
+///   digit string: one digit off or two adjacent digits transposed is `mistyped_one_digit`, a level
+///   with its own m and u, otherwise different;
+/// - a partial date on either side (a year, or a year and month) is compared at the coarser of the
+///   two precisions: agreeing there is `coarser_precision`, weaker than an exact agreement.
 ///
 /// ```
 /// use matcher::BirthDate;
@@ -354,14 +374,26 @@ fn digits(d: BirthDate) -> [u8; 8] {
 /// assert_eq!(birth_date_level(d(1980, 3, 7), d(1980, 3, 8)), 2);
 /// assert_eq!(birth_date_level(d(1980, 3, 7), d(1981, 3, 7)), 2);
 /// assert_eq!(birth_date_level(d(1979, 3, 7), d(1980, 3, 7)), 3);
-/// assert_eq!(birth_date_level(d(1950, 1, 1), d(1980, 3, 7)), 4);
+/// assert_eq!(birth_date_level(d(1955, 11, 92), d(1955, 11, 22)), 4); // mistyped
+/// assert_eq!(birth_date_level(d(1955, 11, 92), d(1955, 12, 22)), 6);
+/// assert_eq!(birth_date_level(d(1980, 0, 0), d(1980, 3, 7)), 5); // the year only
+/// assert_eq!(birth_date_level(d(1980, 3, 0), d(1980, 3, 7)), 5); // year and month
+/// assert_eq!(birth_date_level(d(1980, 3, 0), d(1980, 4, 7)), 6);
+/// assert_eq!(birth_date_level(d(1980, 1, 1), d(1980, 9, 23)), 5); // placeholder, same year
+/// assert_eq!(birth_date_level(d(1950, 1, 1), d(1980, 3, 7)), 6);
 /// ```
 pub fn birth_date_level(a: BirthDate, b: BirthDate) -> u8 {
+    use crate::record::DatePrecision;
+    const MISTYPED: u8 = 4;
+    const COARSER: u8 = 5;
+    const DIFFERENT: u8 = 6;
+    let precision = a.precision().min(b.precision());
+    if precision != DatePrecision::Day {
+        let agree = a.year == b.year && (precision == DatePrecision::Year || a.month == b.month);
+        return if agree { COARSER } else { DIFFERENT };
+    }
     if a == b {
         return 0;
-    }
-    if a.year == b.year && a.month == b.day && a.day == b.month {
-        return 1;
     }
     let (x, y) = (digits(a), digits(b));
     let mut diffs = [0usize; 3];
@@ -374,18 +406,106 @@ pub fn birth_date_level(a: BirthDate, b: BirthDate) -> u8 {
             n += 1;
         }
     }
-    if n == 1
+    let one_digit = n == 1
         || (n == 2
             && diffs[1] == diffs[0] + 1
             && x[diffs[0]] == y[diffs[1]]
-            && x[diffs[1]] == y[diffs[0]])
-    {
+            && x[diffs[1]] == y[diffs[0]]);
+    if a.is_mistyped() || b.is_mistyped() {
+        return if one_digit { MISTYPED } else { DIFFERENT };
+    }
+    if a.year == b.year && a.month == b.day && a.day == b.month {
+        return 1;
+    }
+    if one_digit {
         return 2;
     }
     if a.month == b.month && a.day == b.day && a.year.abs_diff(b.year) == 1 {
         return 3;
     }
+    if a.year == b.year && (a.is_conventional_placeholder() || b.is_conventional_placeholder()) {
+        return COARSER;
+    }
+    DIFFERENT
+}
+
+/// Identifier level over the pairs of values that share a system: exact; one adjacent
+/// transposition or one letter-digit confusion of optical or manual reading (`O`/`0`, `I`/`1`,
+/// `S`/`5`, ...): evidence of a typing error; near sequential (the same up to a trailing number
+/// that differs by at most 10, `M6001`/`M6002`: what two people registered one after the other
+/// get, so weak evidence, whatever the data says it is); any other single edit; different.
+///
+/// ```
+/// use matcher::compare::identifier_level;
+/// assert_eq!(identifier_level("M6001", "M6001"), 0);
+/// assert_eq!(identifier_level("M6012", "M6021"), 1);
+/// assert_eq!(identifier_level("M6O01", "M6001"), 1);
+/// assert_eq!(identifier_level("M6001", "M6002"), 2);
+/// assert_eq!(identifier_level("M6009", "M6010"), 2);
+/// assert_eq!(identifier_level("M6001", "M7001"), 3);
+/// assert_eq!(identifier_level("M6001", "M600"), 3);
+/// assert_eq!(identifier_level("M6001", "M6551"), 4);
+/// ```
+pub fn identifier_level(a: &str, b: &str) -> u8 {
+    if a == b {
+        return 0;
+    }
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    if x.len() == y.len() {
+        let mut diffs = (0..x.len()).filter(|&i| x[i] != y[i]);
+        let (first, second, third) = (diffs.next(), diffs.next(), diffs.next());
+        match (first, second, third) {
+            (Some(i), None, _) if ocr_confusable(x[i], y[i]) => return 1,
+            (Some(i), Some(j), None) if j == i + 1 && x[i] == y[j] && x[j] == y[i] => return 1,
+            _ => {}
+        }
+    }
+    if near_sequential(x, y) {
+        return 2;
+    }
+    if damerau::one_edit_or_transposition(a, b) {
+        return 3;
+    }
     4
+}
+
+/// A letter and a digit that optical character recognition and hurried typing confuse.
+fn ocr_confusable(a: u8, b: u8) -> bool {
+    let (a, b) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
+    let pair = if a < b { (a, b) } else { (b, a) };
+    matches!(
+        pair,
+        (b'0', b'O')
+            | (b'0', b'D')
+            | (b'0', b'Q')
+            | (b'1', b'I')
+            | (b'1', b'L')
+            | (b'2', b'Z')
+            | (b'5', b'S')
+            | (b'6', b'G')
+            | (b'8', b'B')
+    )
+}
+
+/// Same length, the same text before a trailing run of digits, and trailing numbers at most 10
+/// apart.
+fn near_sequential(x: &[u8], y: &[u8]) -> bool {
+    if x.len() != y.len() {
+        return false;
+    }
+    let digits = x.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+    let start = x.len() - digits;
+    if digits == 0 || x[..start] != y[..start] || !y[start..].iter().all(u8::is_ascii_digit) {
+        return false;
+    }
+    let tail = digits.min(18);
+    let number = |v: &[u8]| {
+        v[v.len() - tail..]
+            .iter()
+            .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'))
+    };
+    let digits_before_tail_agree = x[start..x.len() - tail] == y[start..y.len() - tail];
+    digits_before_tail_agree && number(x).abs_diff(number(y)) <= 10
 }
 
 fn identifier<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> FieldOutcome<'a> {
@@ -395,13 +515,7 @@ fn identifier<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> FieldOutc
             if x.system != y.system {
                 continue;
             }
-            let level = if x.value == y.value {
-                0
-            } else if damerau::one_edit_or_transposition(&x.value, &y.value) {
-                1
-            } else {
-                2
-            };
+            let level = identifier_level(&x.value, &y.value);
             if level == 0 {
                 return FieldOutcome::level(0);
             }
@@ -633,7 +747,15 @@ mod tests {
         );
         assert_eq!(
             label(ComparisonKind::Identifier, &id("1234567"), &id("1235467")),
-            "one_edit_or_transposition"
+            "transposition_or_ocr"
+        );
+        assert_eq!(
+            label(ComparisonKind::Identifier, &id("M-6001"), &id("M 6002")),
+            "near_sequential"
+        );
+        assert_eq!(
+            label(ComparisonKind::Identifier, &id("1234567"), &id("1284567")),
+            "one_edit"
         );
         assert_eq!(
             label(ComparisonKind::Identifier, &id("1234567"), &id("7654321")),

@@ -47,6 +47,80 @@ pub fn parse_birth_date_on(text: &str, today: NaiveDate) -> Result<BirthDate, Da
     })
 }
 
+/// What normalization keeps of a birth date as written: a calendar date ([`parse_birth_date`]),
+/// a partial date (`YYYY`, `YYYY-MM`, `YYYYMM`, `MM/YYYY`: the unknown parts are 0), or a mistyped
+/// full date whose month or day is out of range (`19551192`, `1953-78-25`), kept digit by digit
+/// because it still agrees with the true date in all but one or two digits. `None` for anything
+/// else (no date, a future date or one before 1850, a zero month or day).
+///
+/// ```
+/// use matcher::normalize::parse_birth_date_kept;
+/// use matcher::BirthDate;
+/// let d = |year, month, day| Some(BirthDate { year, month, day });
+/// assert_eq!(parse_birth_date_kept("1984-03-07"), d(1984, 3, 7));
+/// assert_eq!(parse_birth_date_kept("19551192"), d(1955, 11, 92));
+/// assert!(parse_birth_date_kept("19551192").unwrap().is_mistyped());
+/// assert_eq!(parse_birth_date_kept("1953-78-25"), d(1953, 78, 25));
+/// assert_eq!(parse_birth_date_kept("1984"), d(1984, 0, 0));
+/// assert_eq!(parse_birth_date_kept("1984-03"), d(1984, 3, 0));
+/// assert_eq!(parse_birth_date_kept("03/1984"), d(1984, 3, 0));
+/// assert_eq!(parse_birth_date_kept("1984-00-07"), None);
+/// assert_eq!(parse_birth_date_kept("2999"), None);
+/// assert_eq!(parse_birth_date_kept("soon"), None);
+/// ```
+pub fn parse_birth_date_kept(text: &str) -> Option<BirthDate> {
+    kept_on(text, chrono::Utc::now().date_naive())
+}
+
+fn kept_on(text: &str, today: NaiveDate) -> Option<BirthDate> {
+    let text = text.trim();
+    match parse_birth_date_on(text, today) {
+        Ok(d) => return Some(d),
+        Err(DateError::NoSuchDate) => {}
+        Err(DateError::Format) => return partial(text, today),
+        Err(_) => return None,
+    }
+    let (year, month, day) = split(text).ok()?;
+    let plausible = (1..=99).contains(&month) && (1..=99).contains(&day);
+    (plausible && year <= today.year() as u32).then_some(BirthDate {
+        year: year as u16,
+        month: month as u8,
+        day: day as u8,
+    })
+}
+
+/// `YYYY`, `YYYY-MM`, `YYYY/MM`, `YYYYMM`, `MM/YYYY`, `MM-YYYY`, `MM.YYYY`: a year, or a year and
+/// month, not in the future and not before 1850.
+fn partial(text: &str, today: NaiveDate) -> Option<BirthDate> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (year, month) = if text.len() == 4 && digits(text) {
+        (text.parse().ok()?, 0)
+    } else if text.len() == 6 && digits(text) {
+        (text[..4].parse().ok()?, text[4..].parse().ok()?)
+    } else {
+        let sep = text.find(['-', '/', '.'])?;
+        let (a, b) = (&text[..sep], &text[sep + 1..]);
+        if !digits(a) || !digits(b) {
+            return None;
+        }
+        match (a.len(), b.len()) {
+            (4, 1..=2) => (a.parse().ok()?, b.parse().ok()?),
+            (1..=2, 4) => (b.parse().ok()?, a.parse().ok()?),
+            _ => return None,
+        }
+    };
+    let year: u32 = year;
+    let month: u32 = month;
+    let in_range = year >= u32::from(EARLIEST_YEAR)
+        && month <= 12
+        && (year < today.year() as u32 || (year == today.year() as u32 && month <= today.month()));
+    in_range.then_some(BirthDate {
+        year: year as u16,
+        month: month as u8,
+        day: 0,
+    })
+}
+
 /// Splits the text into (year, month, day) numbers according to the accepted formats.
 fn split(text: &str) -> Result<(u32, u32, u32), DateError> {
     let bytes = text.as_bytes();
@@ -120,6 +194,24 @@ mod tests {
                 day: 25
             })
         );
+    }
+
+    #[test]
+    fn kept_dates() {
+        let today = NaiveDate::from_ymd_opt(2024, 6, 1).unwrap();
+        let kept = |t: &str| kept_on(t, today);
+        let d = |year, month, day| Some(BirthDate { year, month, day });
+        assert_eq!(kept("02/11/1990"), d(1990, 11, 2));
+        assert_eq!(kept("1990-02-30"), d(1990, 2, 30));
+        assert_eq!(kept("31/31/1990"), d(1990, 31, 31));
+        assert_eq!(kept("2024-05"), d(2024, 5, 0));
+        assert_eq!(kept("2024-07"), None);
+        assert_eq!(kept("2025-13-01"), None);
+        assert_eq!(kept("1700-13-01"), None);
+        assert_eq!(kept("1849"), None);
+        assert_eq!(kept("1990-13"), None);
+        assert_eq!(kept("90-11-02"), None);
+        assert_eq!(kept(""), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod date;
 mod nickname;
 
 pub use address::{expand_street, normalize_address};
-pub use date::{EARLIEST_YEAR, parse_birth_date, parse_birth_date_on};
+pub use date::{EARLIEST_YEAR, parse_birth_date, parse_birth_date_kept, parse_birth_date_on};
 pub use nickname::{
     group_count, group_names, nickname_equivalent, nickname_group, nickname_groups,
 };
@@ -27,7 +27,8 @@ use crate::record::{
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
-/// Normalizes one record. Never fails: invalid parts (a bad birth date) become missing values.
+/// Normalizes one record. Never fails: invalid parts become missing values, except a mistyped or
+/// partial birth date, which is kept for comparison (see [`parse_birth_date_kept`]).
 ///
 /// ```
 /// use matcher::{PersonRecord, normalize::normalize};
@@ -105,10 +106,7 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
         given,
         family,
         sex: record.sex.filter(|s| *s != Sex::Unknown),
-        birth_date: record
-            .birth_date
-            .as_deref()
-            .and_then(|d| parse_birth_date(d).ok()),
+        birth_date: record.birth_date.as_deref().and_then(parse_birth_date_kept),
         addresses,
         phones,
         emails,
@@ -238,6 +236,11 @@ fn is_title_or_suffix(token: &str) -> bool {
 /// Folded tokens of a name with titles and suffixes removed (kept when nothing else remains).
 fn name_tokens(raw: &str) -> Vec<String> {
     let folded = fold(raw);
+    // "First/last name unknown": what registrations (and US agencies, for people with one name
+    // only) write in the empty field of a mononym. No name, not a name shared by thousands.
+    if matches!(folded.as_str(), "fnu" | "lnu" | "nfn" | "nln") {
+        return Vec::new();
+    }
     let all: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
     let kept: Vec<&str> = all
         .iter()
@@ -464,7 +467,30 @@ mod tests {
             ["brown", "green"]
         );
         assert_eq!(n.sex, None);
-        assert_eq!(n.birth_date, None);
+        let mononym = normalize(&PersonRecord {
+            given_names: vec!["FNU".into()],
+            family_names: vec!["Sukarno".into(), "LNU".into()],
+            ..Default::default()
+        });
+        assert!(mononym.given.is_empty());
+        assert_eq!(
+            mononym
+                .family
+                .iter()
+                .map(|n| n.text.as_str())
+                .collect::<Vec<_>>(),
+            ["sukarno"]
+        );
+        // 31 February: kept as typed, for a digit-by-digit comparison.
+        assert_eq!(
+            n.birth_date,
+            Some(crate::BirthDate {
+                year: 1980,
+                month: 2,
+                day: 31
+            })
+        );
+        assert!(n.birth_date.is_some_and(crate::BirthDate::is_mistyped));
         assert_eq!(n.identifiers[0].system, "ssn");
         assert_eq!(n.identifiers[0].value, "123456789");
         assert_eq!(n.emails, ["mary@example.org"]);

@@ -66,7 +66,13 @@ fn values(kind: ComparisonKind, r: &NormalizedRecord) -> String {
         ComparisonKind::FamilyName => join(r.family.iter().map(|n| n.text.as_str())),
         ComparisonKind::BirthDate => r
             .birth_date
-            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .map(|d| match d.precision() {
+                crate::record::DatePrecision::Year => format!("{:04}", d.year),
+                crate::record::DatePrecision::Month => format!("{:04}-{:02}", d.year, d.month),
+                crate::record::DatePrecision::Day => {
+                    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+                }
+            })
             .unwrap_or_default(),
         ComparisonKind::Sex => r
             .sex

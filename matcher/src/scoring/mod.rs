@@ -340,6 +340,8 @@ pub struct Comparison {
     term_frequencies: BTreeMap<String, f64>,
     // Derived: value -> weight adjustment on exact agreement.
     tf_weights: FxHashMap<String, f64>,
+    // Derived, birth date only: over-represented date -> weight adjustment on exact agreement.
+    date_tf_weights: FxHashMap<crate::record::BirthDate, f64>,
     // Derived (household mixture, household comparisons): per level, log2(m / u_household),
     // agreeing levels raised to at least 0.
     mixture_weights: Vec<f64>,
@@ -363,7 +365,8 @@ struct ComparisonFile {
 impl TryFrom<ComparisonFile> for Comparison {
     type Error = Error;
     fn try_from(f: ComparisonFile) -> Result<Self> {
-        let mut c = Comparison::new(f.name, f.kind, f.params, f.levels)?;
+        let levels = upgrade_levels(f.kind, f.levels);
+        let mut c = Comparison::new(f.name, f.kind, f.params, levels)?;
         c.household = f.household;
         c.set_term_frequencies(f.term_frequencies, f.tf_adjustment, DEFAULT_TF_FLOOR)?;
         Ok(c)
@@ -381,6 +384,45 @@ impl From<Comparison> for ComparisonFile {
             household: c.household,
             term_frequencies: c.term_frequencies,
         }
+    }
+}
+
+/// Reads the level lists of model files written before the birth date gained the
+/// `mistyped_one_digit` and `coarser_precision` levels and the identifier split its
+/// `one_edit_or_transposition` level in three: the new levels take the m and u of the level they
+/// come from (a weight of 0 for `coarser_precision`), so an old model scores as it did.
+fn upgrade_levels(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<ComparisonLevel> {
+    let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
+    let renamed = |l: &ComparisonLevel, label: &str| ComparisonLevel {
+        label: label.to_owned(),
+        ..l.clone()
+    };
+    match (kind, labels.as_slice()) {
+        (
+            ComparisonKind::BirthDate,
+            [
+                "exact",
+                "day_month_swapped",
+                "one_digit_or_transposition",
+                "year_off_by_one",
+                "different",
+            ],
+        ) => {
+            let neutral = ComparisonLevel::new("coarser_precision", 0.001, 0.001);
+            let mut out = levels[..4].to_vec();
+            out.push(renamed(&levels[2], "mistyped_one_digit"));
+            out.extend(neutral);
+            out.push(levels[4].clone());
+            out
+        }
+        (ComparisonKind::Identifier, ["exact", "one_edit_or_transposition", "different"]) => vec![
+            levels[0].clone(),
+            renamed(&levels[1], "transposition_or_ocr"),
+            renamed(&levels[1], "near_sequential"),
+            renamed(&levels[1], "one_edit"),
+            levels[2].clone(),
+        ],
+        _ => levels,
     }
 }
 
@@ -435,6 +477,7 @@ impl Comparison {
             household: false,
             term_frequencies: BTreeMap::new(),
             tf_weights: FxHashMap::default(),
+            date_tf_weights: FxHashMap::default(),
             mixture_weights: Vec::new(),
         })
     }
@@ -465,6 +508,9 @@ impl Comparison {
             ));
         };
         let _ = level;
+        if self.kind == ComparisonKind::BirthDate {
+            return self.set_date_frequencies(table, tf_adjustment);
+        }
         // The reference is the chance that two random records agree on this field, sum of tf^2:
         // a value of typical frequency gets no adjustment, a rare one more, a common one less.
         let reference: f64 = table
@@ -485,6 +531,30 @@ impl Comparison {
         self.tf_weights = weights;
         self.term_frequencies = table;
         self.tf_adjustment = tf_adjustment;
+        Ok(())
+    }
+
+    /// The birth date's table holds only the over-represented dates (`YYYY-MM-DD` -> share of
+    /// the records' full dates): the 1 January or 1 July a registry writes for an unknown date,
+    /// and the like. Agreeing on one weighs `log2(u / share)` less than agreeing on a date of
+    /// typical frequency, u being the exact level's (the chance two random records share a date).
+    fn set_date_frequencies(&mut self, table: BTreeMap<String, f64>, strength: f64) -> Result<()> {
+        let reference = self.levels[0].u;
+        let mut weights = FxHashMap::default();
+        for (value, &tf) in &table {
+            if !(tf > 0.0 && tf <= 1.0) {
+                return Err(invalid(&self.name, "term frequencies must lie in (0, 1]"));
+            }
+            let date = crate::normalize::parse_birth_date_kept(value)
+                .filter(|d| d.precision() == crate::record::DatePrecision::Day && !d.is_mistyped())
+                .ok_or_else(|| {
+                    invalid(&self.name, "term-frequency keys must be YYYY-MM-DD dates")
+                })?;
+            weights.insert(date, strength * (reference / tf).log2().min(0.0));
+        }
+        self.date_tf_weights = weights;
+        self.term_frequencies = table;
+        self.tf_adjustment = strength;
         Ok(())
     }
 
@@ -562,6 +632,10 @@ impl Comparison {
         let base = self.levels[level as usize].weight;
         let tf = match out.value {
             Some(v) if Some(level) == self.kind.tf_level() => self.tf_weight(v),
+            None if level == 0 && !self.date_tf_weights.is_empty() => a
+                .birth_date
+                .and_then(|d| self.date_tf_weights.get(&d).copied())
+                .unwrap_or(0.0),
             _ => 0.0,
         };
         Some((level, base, tf))
@@ -1060,6 +1134,88 @@ pub fn apply_near_tie_rule(ranked: &mut [ScoredCandidate], margin: f64) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn sequential_identifiers_weigh_less_than_a_typo_in_the_builtin_model() {
+        let model = Model::builtin();
+        let person = |mrn: &str| {
+            crate::normalize::normalize(&crate::PersonRecord {
+                given_names: vec!["Ada".into()],
+                identifiers: vec![crate::Identifier {
+                    system: "urn:h".into(),
+                    value: mrn.into(),
+                }],
+                ..Default::default()
+            })
+        };
+        let weight = |a: &str, b: &str| model.score(&person(a), &person(b)).match_weight;
+        let sequential = weight("M-6001", "M-6002");
+        let transposed = weight("M-6012", "M-6021");
+        let ocr = weight("M-6O01", "M-6001");
+        assert!(sequential + 2.0 < transposed, "{sequential} {transposed}");
+        assert!((ocr - transposed).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_model_file_with_the_earlier_level_lists_loads_and_scores_as_before() {
+        let mut file: serde_json::Value = serde_json::from_str(BUILTIN_JSON).expect("json");
+        let level =
+            |label: &str, m: f64, u: f64| serde_json::json!({"label": label, "m": m, "u": u});
+        for c in file["comparisons"].as_array_mut().expect("comparisons") {
+            match c["kind"].as_str() {
+                Some("birth_date") => {
+                    c["levels"] = serde_json::json!([
+                        level("exact", 0.92, 0.002),
+                        level("day_month_swapped", 0.01, 0.0002),
+                        level("one_digit_or_transposition", 0.04, 0.004),
+                        level("year_off_by_one", 0.01, 0.002),
+                        level("different", 0.02, 0.9918),
+                    ]);
+                }
+                Some("identifier") => {
+                    c["levels"] = serde_json::json!([
+                        level("exact", 0.965, 0.0005),
+                        level("one_edit_or_transposition", 0.03, 0.002),
+                        level("different", 0.005, 0.9975),
+                    ]);
+                }
+                _ => {}
+            }
+        }
+        let model = Model::from_json(&file.to_string()).expect("an old model file loads");
+        let weights = |kind: ComparisonKind| -> Vec<(String, f64)> {
+            let c = model
+                .comparisons()
+                .iter()
+                .find(|c| c.kind() == kind)
+                .expect("comparison");
+            c.levels()
+                .iter()
+                .map(|l| (l.label().to_owned(), (l.weight() * 1000.0).round() / 1000.0))
+                .collect()
+        };
+        let one_digit = (0.04f64 / 0.004).log2();
+        let one_edit = (0.03f64 / 0.002).log2();
+        let r = |w: f64| (w * 1000.0).round() / 1000.0;
+        assert_eq!(
+            weights(ComparisonKind::BirthDate)
+                .into_iter()
+                .skip(4)
+                .collect::<Vec<_>>(),
+            [
+                ("mistyped_one_digit".to_owned(), r(one_digit)),
+                ("coarser_precision".to_owned(), 0.0),
+                ("different".to_owned(), r((0.02f64 / 0.9918).log2())),
+            ]
+        );
+        assert_eq!(
+            weights(ComparisonKind::Identifier)[1..4]
+                .iter()
+                .map(|(_, w)| *w)
+                .collect::<Vec<_>>(),
+            [r(one_edit); 3]
+        );
+    }
     use super::*;
 
     #[test]

@@ -149,6 +149,12 @@ pub struct GeneratorConfig {
     pub facilities: u32,
     /// Rates of the hard cases.
     pub rates: HardCaseRates,
+    /// Every record gets identifiers of its own, as separate facilities would assign them: a
+    /// fresh medical record number each time (never a facility's earlier number for the person)
+    /// and the national id on the person's first record that has one only. The file then
+    /// imports into the MPI without a record refused for an identifier another record holds;
+    /// the rest of the file (names, dates, addresses, typos) is the same as without it.
+    pub distinct_identifiers: bool,
 }
 
 impl Default for GeneratorConfig {
@@ -160,6 +166,7 @@ impl Default for GeneratorConfig {
             max_cluster_size: 6,
             facilities: 4,
             rates: HardCaseRates::default(),
+            distinct_identifiers: false,
         }
     }
 }

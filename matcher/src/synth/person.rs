@@ -1037,8 +1037,23 @@ pub(super) fn generate_chunk(
         };
         for person in &members {
             let mut mrns = Vec::new();
+            let mut national_id_given = false;
             for index in 0..person.records {
-                let (record, cases) = ctx.render(rng, person, &home, index, &mut mrns);
+                let (mut record, cases) = ctx.render(rng, person, &home, index, &mut mrns);
+                if ctx.config.distinct_identifiers {
+                    // After rendering, so the random stream (and so the rest of the file) is
+                    // the same as without the option.
+                    let number = ctx.base + ctx.next_record - 1;
+                    let fresh = format!("{:08}", scramble(number, ctx.mrn_salt, 8));
+                    record.identifiers.retain_mut(|id| {
+                        if id.system == NATIONAL_ID_SYSTEM {
+                            !std::mem::replace(&mut national_id_given, true)
+                        } else {
+                            id.value.clone_from(&fresh);
+                            true
+                        }
+                    });
+                }
                 out.push((record, person.cluster_id, household_id, cases));
             }
         }
