@@ -14,6 +14,7 @@ pub mod exit_code;
 pub mod fhir;
 pub mod metrics;
 pub mod person_csv;
+pub mod progress;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -64,7 +64,7 @@ pub(crate) fn duplicates_advice(
                 .collect::<Vec<_>>()
                 .join(", ");
             format!(
-                "{base}; {fields} already belong(s) to another live patient (see held_identifiers), \
+                "{base}; {fields} already belong(s) to another live patient ({listed}), \
                  most likely this same person: use that record, or resend with {force} after \
                  removing or correcting {fields} (one identifier cannot name two patients)"
             )

@@ -35,8 +35,7 @@ fn eval_json(dir: &Path, args: &[&str]) -> serde_json::Value {
 }
 
 fn febrl(n: u32) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("../data/febrl/dataset{n}.csv"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("../data/febrl/dataset{n}.csv"))
 }
 
 /// Converts a FEBRL set into a person CSV with a `cluster_id` column (the `<N>` of
