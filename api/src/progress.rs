@@ -68,7 +68,7 @@ impl Display {
     /// A bar counting `unit` (records, pairs) up to `len` (which may be corrected later): the
     /// count, the rate as a whole number per second, and the time left.
     pub fn counter(&self, label: &str, unit: &'static str, len: u64) -> ProgressBar {
-        let bar = self.add(ProgressBar::new(len));
+        let bar = ProgressBar::new(len);
         let template = format!(
             "{{prefix:>10}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} {{rate}} {{eta_or_done}}"
         );
@@ -81,19 +81,20 @@ impl Display {
             );
         }
         bar.set_prefix(label.to_owned());
-        bar
+        self.add(bar)
     }
 
     /// Starts a phase with no count (vacuum, checkpoint): a spinner with the time it has taken.
     /// [`Step::done`] leaves a line saying how long it took.
     pub fn step(&self, label: &str, what: &str) -> Step {
-        let bar = self.add(ProgressBar::new_spinner());
+        let bar = ProgressBar::new_spinner();
         if let Ok(style) = ProgressStyle::with_template("{prefix:>10} {spinner} {msg} ({elapsed})")
         {
             bar.set_style(style);
         }
         bar.set_prefix(label.to_owned());
         bar.set_message(what.to_owned());
+        let bar = self.add(bar);
         bar.enable_steady_tick(Duration::from_millis(200));
         Step {
             bar,

@@ -130,6 +130,8 @@ struct Chunk {
     rejects: Vec<Reject>,
     /// Records read in this chunk (good and bad).
     read: u64,
+    /// Bytes of the file read when the chunk was full (for the estimate of the file's records).
+    bytes: u64,
 }
 
 /// The opened input file.
@@ -209,9 +211,10 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, Stop>>(2);
     let file = args.file.clone();
     let source_for_reader = source.clone();
+    let bytes = Arc::clone(&bytes_read);
     let reader = std::thread::spawn(move || match input {
-        Input::Csv(reader) => read_csv(*reader, &source_for_reader, batch_size, &tx),
-        Input::Fhir(input, layout) => read_fhir(input, &file, layout, batch_size, &tx),
+        Input::Csv(reader) => read_csv(*reader, &source_for_reader, batch_size, &tx, &bytes),
+        Input::Fhir(input, layout) => read_fhir(input, &file, layout, batch_size, &tx, &bytes),
     });
 
     let mut importer = Importer::new(&source, args.dry_run);
@@ -249,7 +252,7 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
             };
             read += chunk.read;
             // The file's records, estimated from the share of its bytes read so far.
-            let bytes = bytes_read.load(Ordering::Relaxed).clamp(1, size.max(1));
+            let bytes = chunk.bytes.clamp(1, size.max(1));
             let estimate = (read as f64 * size as f64 / bytes as f64).round() as u64;
             bar.set_length(estimate.max(read));
             let records = chunk.read;
@@ -477,13 +480,21 @@ impl Read for Counting {
 
 type Sender = tokio::sync::mpsc::Sender<Result<Chunk, Stop>>;
 
-/// Hands a full chunk over (waiting while two are queued); false when the import stopped.
-fn hand_over(tx: &Sender, chunk: &mut Chunk, capacity: usize) -> bool {
+/// Hands a full chunk over (waiting while two are queued), noting the bytes read so far; false
+/// when the import stopped.
+fn hand_over(tx: &Sender, chunk: &mut Chunk, capacity: usize, bytes: &AtomicU64) -> bool {
+    chunk.bytes = bytes.load(Ordering::Relaxed);
     tx.blocking_send(Ok(std::mem::replace(chunk, new_chunk(capacity))))
         .is_ok()
 }
 
-fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, tx: &Sender) {
+fn read_csv(
+    reader: PersonCsvReader<Counting>,
+    source: &str,
+    batch_size: usize,
+    tx: &Sender,
+    bytes: &AtomicU64,
+) {
     let mut chunk = new_chunk(batch_size);
     for item in reader {
         match item {
@@ -506,20 +517,27 @@ fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, 
                         .push((r.line, r.column.clone(), r.reason.clone()));
                 }
                 None => {
-                    hand_over(tx, &mut chunk, 0);
+                    hand_over(tx, &mut chunk, 0, bytes);
                     let _ = tx.blocking_send(Err(Stop::Io(e.to_string())));
                     return;
                 }
             },
         }
-        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size) {
+        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size, bytes) {
             return;
         }
     }
-    hand_over(tx, &mut chunk, 0);
+    hand_over(tx, &mut chunk, 0, bytes);
 }
 
-fn read_fhir(input: Counting, file: &Path, layout: FhirLayout, batch_size: usize, tx: &Sender) {
+fn read_fhir(
+    input: Counting,
+    file: &Path,
+    layout: FhirLayout,
+    batch_size: usize,
+    tx: &Sender,
+    bytes: &AtomicU64,
+) {
     let records: Box<dyn Iterator<Item = crate::fhir::import::FhirItem>> = match layout {
         FhirLayout::Ndjson => Box::new(crate::fhir::import::NdjsonReader::new(
             std::io::BufReader::new(input),
@@ -551,16 +569,16 @@ fn read_fhir(input: Counting, file: &Path, layout: FhirLayout, batch_size: usize
                 chunk.rejects.push((position, field, reason));
             }
             Err(e) => {
-                hand_over(tx, &mut chunk, 0);
+                hand_over(tx, &mut chunk, 0, bytes);
                 let _ = tx.blocking_send(Err(Stop::Input(e.to_string())));
                 return;
             }
         }
-        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size) {
+        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size, bytes) {
             return;
         }
     }
-    hand_over(tx, &mut chunk, 0);
+    hand_over(tx, &mut chunk, 0, bytes);
 }
 
 fn new_chunk(capacity: usize) -> Chunk {
@@ -568,6 +586,7 @@ fn new_chunk(capacity: usize) -> Chunk {
         rows: Vec::with_capacity(capacity),
         rejects: Vec::new(),
         read: 0,
+        bytes: 0,
     }
 }
 
