@@ -16,6 +16,7 @@ pub mod fhir;
 pub mod guard;
 pub mod metrics;
 pub mod person_csv;
+pub mod progress;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

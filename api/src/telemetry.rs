@@ -5,7 +5,8 @@
 //! and goes on, so a slow reader of standard error (a pipe to journald or a container runtime,
 //! a file on a busy disk) does not hold up the requests of a server worker. No line is dropped:
 //! when the hand-over buffer is full, the logging thread waits, and [`LogGuard`] flushes it at
-//! exit. The request span records the method, the matched route *pattern*
+//! exit. Lines pass through the batch commands' progress display ([`crate::progress`]), which
+//! clears its bars for each line and draws them again below it. The request span records the method, the matched route *pattern*
 //! (`/api/v1/patients/{id}`, never the concrete path or the query string, which may carry
 //! names or identifiers), the status, the latency and a request id: no patient data.
 
@@ -56,7 +57,8 @@ pub fn init(settings: &TelemetrySettings) -> Result<LogGuard, TelemetryError> {
     let (writer, guard) = NonBlockingBuilder::default()
         .lossy(false)
         .thread_name("mpi-log-writer")
-        .finish(std::io::stderr());
+        // Through the batch commands' progress display, so a line never leaves a stale bar.
+        .finish(crate::progress::LogWriter);
     let registry = tracing_subscriber::registry().with(filter);
     let result = match settings.log_format {
         LogFormat::Json => registry

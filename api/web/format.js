@@ -107,11 +107,6 @@ export function levelText(level) {
   return String(level || '').replaceAll('_', ' ');
 }
 
-/** Title-cases normalized (lower-case) text from the matcher: "winifred" -> "Winifred". */
-export function titleCase(text) {
-  return String(text || '').replace(/(^|[\s'-])(\p{L})/gu, (_, sep, letter) => sep + letter.toUpperCase());
-}
-
 export function addressText(a) {
   if (!a) return '';
   return [...(a.lines || []), [a.postal_code, a.city].filter(Boolean).join(' '), a.state, a.country]

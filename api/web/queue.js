@@ -3,7 +3,9 @@
 
 import * as api from './api.js';
 import { h, replace, message, table, errorMessage, go } from './dom.js';
-import { BANDS, STATUS_LABELS, scoreBadge, statusBadge, titleCase, when, shortId, percent, signed } from './format.js';
+import {
+  BANDS, COMPARISON_LABELS, STATUS_LABELS, levelText, nameText, scoreBadge, statusBadge, when, shortId, percent, signed,
+} from './format.js';
 
 const PER_PAGE = 20;
 
@@ -50,25 +52,32 @@ function hashOf(filters) {
   return `#/queue${q}`;
 }
 
-/** One side of a task as the matcher saw it when it opened the task (normalized values). */
-function side(task, which) {
-  const comparisons = (task.breakdown && task.breakdown.comparisons) || [];
-  const value = (name) => {
-    const c = comparisons.find((x) => x.comparison === name);
-    return c ? c[which] : '';
-  };
-  const name = titleCase([value('given_name'), value('family_name')].filter(Boolean).join(' '));
-  const born = value('birth_date');
-  return { name, born };
+/** One side of a task: the record's first name and birth date as stored (the API's `a`/`b`). */
+function side(record) {
+  if (!record) return { name: '', born: '' };
+  return { name: record.name ? nameText(record.name) : '', born: record.birth_date || '' };
 }
 
 function recordsCell(task) {
-  const [a, b] = [side(task, 'left'), side(task, 'right')];
+  const [a, b] = [side(task.a), side(task.b)];
   if (!a.name && !b.name) {
     return h('span', {}, `Records ${shortId(task.patient_a)} and ${shortId(task.patient_b)}`);
   }
-  const line = (s) => h('span', { class: 'pair-line' }, s.name || '(no name)', s.born ? h('span', { class: 'muted' }, ` · born ${s.born}`) : null);
+  // Long names are cut with an ellipsis; the whole name is in the title (shown on hover).
+  const line = (s) => h('span', { class: 'pair-line', title: s.name || '' }, s.name || '(no name)', s.born ? h('span', { class: 'muted' }, ` · born ${s.born}`) : null);
   return h('span', { class: 'pair' }, line(a), line(b));
+}
+
+/** Why the pair is in the queue: the comparisons that weighed most for and against. */
+function whyCell(task) {
+  const item = (c, kind) => h('li', { class: `why-${kind}`, title: `${COMPARISON_LABELS[c.comparison] || c.comparison}: ${levelText(c.level)}, ${signed(c.weight)} bits` },
+    h('span', { class: `tag ${kind}` }, kind === 'agree' ? '✓' : '✗'), ' ',
+    COMPARISON_LABELS[c.comparison] || c.comparison,
+    h('span', { class: 'muted small' }, ` ${signed(c.weight, 1)}`));
+  const agreeing = (task.strongest_agreeing || []).map((c) => item(c, 'agree'));
+  const disagreeing = (task.strongest_disagreeing || []).map((c) => item(c, 'conflict'));
+  if (!agreeing.length && !disagreeing.length) return h('span', { class: 'muted' }, '—');
+  return h('ul', { class: 'why' }, agreeing, disagreeing);
 }
 
 export async function queueView(ctx) {
@@ -126,7 +135,8 @@ export async function queueView(ctx) {
   }
   const rows = answer.items.map((task) => h('tr', { 'data-task-id': task.id },
     h('td', { class: 'num' }, scoreBadge(task.probability), h('div', { class: 'muted small' }, `${signed(task.match_weight, 1)} bits`)),
-    h('td', {}, h('a', { href: `#/task/${task.id}`, class: 'task-link', 'aria-label': `Review task, ${percent(task.probability)}` }, recordsCell(task))),
+    h('td', { class: 'records' }, h('a', { href: `#/task/${task.id}`, class: 'task-link', 'aria-label': `Review task, ${percent(task.probability)}` }, recordsCell(task))),
+    h('td', { class: 'why-cell' }, whyCell(task)),
     h('td', {}, when(task.created_at)),
     h('td', {}, statusBadge(task.status), task.decided_by ? h('div', { class: 'muted small' }, `by ${task.decided_by}`) : null)));
   const pages = Math.max(1, Math.ceil(answer.total / answer.per_page));
@@ -138,7 +148,7 @@ export async function queueView(ctx) {
     h('span', { id: 'queue-page' }, `Page ${answer.page} of ${pages} · ${answer.total} ${answer.total === 1 ? 'task' : 'tasks'}`),
     pageLink(filters.page + 1, 'Next →', 'next'));
   replace(results,
-    table('Tasks, highest score first', ['Score', 'Records', 'Opened', 'Status'], rows, { class: 'queue', id: 'queue-table' }),
+    table('Tasks, highest score first', ['Score', 'Records', 'Why (strongest for and against)', 'Opened', 'Status'], rows, { class: 'queue', id: 'queue-table' }),
     pager);
 
   // j / k move between the tasks of the list.

@@ -31,7 +31,7 @@ function fieldRows(a, b) {
 
 function valueCell(values) {
   if (!values.length) return h('td', { class: 'empty' }, h('span', { class: 'muted' }, '—'));
-  return h('td', {}, values.map((v) => h('div', {}, v)));
+  return h('td', {}, values.map((v) => h('div', { class: 'value', title: v }, v)));
 }
 
 function compareTable(view) {
@@ -50,7 +50,7 @@ function compareTable(view) {
   });
   const head = (p, letter) => h('th', { scope: 'col' },
     h('span', { class: 'letter' }, letter), ' ',
-    h('a', { href: `#/patient/${p.id}` }, displayName(p)),
+    h('a', { href: `#/patient/${p.id}`, title: displayName(p) }, displayName(p)),
     h('div', { class: 'muted small' }, `record ${shortId(p.id)}`));
   return h('table', { class: 'compare', id: 'compare' },
     h('caption', {}, 'The two records, field by field'),

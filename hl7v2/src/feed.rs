@@ -71,7 +71,7 @@ async fn register_or_update(
         patients::UpsertOutcome::Updated(patient) => {
             tracing::info!(patient_id = %patient.id(), "HL7 feed updated a patient");
         }
-        patients::UpsertOutcome::Registered(patients::RegisterOutcome::Duplicates(_)) => {
+        patients::UpsertOutcome::Registered(patients::RegisterOutcome::Duplicates { .. }) => {
             // `force` registers whatever the candidates; this cannot be reached.
             return Err((
                 AckCode::Reject,

@@ -380,7 +380,23 @@ pub enum RegisterOutcome {
         review_task_ids: Vec<Uuid>,
     },
     /// Certain or probable matches exist and `force` was not set: nothing was stored.
-    Duplicates(Vec<MatchCandidate>),
+    Duplicates {
+        /// The ranked candidates.
+        candidates: Vec<MatchCandidate>,
+        /// The input's identifiers that another live patient already holds: registering with
+        /// `force` would still fail on them (`duplicate_identifier`) until they are removed or
+        /// corrected.
+        held_identifiers: Vec<HeldIdentifier>,
+    },
+}
+
+/// An identifier of a registration's input that another live patient already holds.
+#[derive(Clone, Debug, Serialize)]
+pub struct HeldIdentifier {
+    /// The identifier's place in the input (`identifiers[index]`).
+    pub index: usize,
+    /// The live patient holding it.
+    pub patient_id: Uuid,
 }
 
 /// Ends a use case's transaction: commits on success, rolls back on failure.
@@ -429,15 +445,17 @@ fn identifier_conflict(e: DbErr) -> Error {
     }
 }
 
-/// Refuses identifiers another live patient already holds, naming the field and the holder.
-async fn check_identifiers<C: ConnectionTrait>(
+/// The identifiers of `identifiers` that a live patient other than `own_id` holds, under any
+/// name of their domain.
+async fn held_identifiers<C: ConnectionTrait>(
     mpi: &Mpi,
     txn: &C,
     own_id: Option<Uuid>,
     identifiers: &[IdentifierInput],
-) -> Result<()> {
+) -> Result<Vec<HeldIdentifier>> {
     let domains = mpi.domains();
-    for (i, ident) in identifiers.iter().enumerate() {
+    let mut held = Vec::new();
+    for (index, ident) in identifiers.iter().enumerate() {
         let holder = patient_identifier::Entity::find_live_by_systems_value(
             &domains.aliases_of(&ident.system),
             ident.value.trim(),
@@ -447,17 +465,35 @@ async fn check_identifiers<C: ConnectionTrait>(
         if let Some(row) = holder
             && Some(row.patient_id) != own_id
         {
-            return Err(Error::Conflict {
-                code: "duplicate_identifier",
-                message:
-                    "an identifier with this system and value belongs to another active patient"
-                        .to_owned(),
-                detail: Some(json!({
-                    "field": format!("identifiers[{i}]"),
-                    "patient_id": row.patient_id,
-                })),
+            held.push(HeldIdentifier {
+                index,
+                patient_id: row.patient_id,
             });
         }
+    }
+    Ok(held)
+}
+
+/// Refuses identifiers another live patient already holds, naming the field and the holder.
+async fn check_identifiers<C: ConnectionTrait>(
+    mpi: &Mpi,
+    txn: &C,
+    own_id: Option<Uuid>,
+    identifiers: &[IdentifierInput],
+) -> Result<()> {
+    if let Some(first) = held_identifiers(mpi, txn, own_id, identifiers)
+        .await?
+        .first()
+    {
+        return Err(Error::Conflict {
+            code: "duplicate_identifier",
+            message: "an identifier with this system and value belongs to another active patient"
+                .to_owned(),
+            detail: Some(json!({
+                "field": format!("identifiers[{}]", first.index),
+                "patient_id": first.patient_id,
+            })),
+        });
     }
     Ok(())
 }
@@ -465,7 +501,8 @@ async fn check_identifiers<C: ConnectionTrait>(
 /// Registers a patient after checking for duplicates.
 ///
 /// Certain or probable matches and `force == false`: nothing is stored; the candidates come back
-/// as [`RegisterOutcome::Duplicates`] and the check itself is audited (action
+/// as [`RegisterOutcome::Duplicates`], with the input's identifiers that a live patient already
+/// holds (a forced registration would fail on those), and the check itself is audited (action
 /// `duplicate_check`, the input in `before`, the candidate ids in `after`), since it shows
 /// patient data. Otherwise the patient is stored with a new `person_id`, a review task is opened
 /// for every candidate at or above `possible` (so a forced registration also leaves its certain
@@ -587,6 +624,7 @@ async fn register_in(
         .iter()
         .any(|c| c.grade >= MatchDecision::Probable);
     if duplicates && !force {
+        let held = held_identifiers(mpi, txn, None, &input.identifiers).await?;
         audit::record(
             txn,
             ctx,
@@ -594,10 +632,14 @@ async fn register_in(
                 .before(audit::json(input))
                 .after(json!({
                     "candidates": candidates.iter().map(|c| c.patient_id).collect::<Vec<_>>(),
+                    "identifiers_held_by": held.iter().map(|h| h.patient_id).collect::<Vec<_>>(),
                 })),
         )
         .await?;
-        return Ok(RegisterOutcome::Duplicates(candidates));
+        return Ok(RegisterOutcome::Duplicates {
+            candidates,
+            held_identifiers: held,
+        });
     }
     check_identifiers(mpi, txn, None, &input.identifiers).await?;
     let id = Uuid::new_v4();

@@ -62,6 +62,9 @@ pub struct ReviewPage {
     pub tasks: Page<review_task::Model>,
     /// How many tasks are open in the whole queue (whatever the filter).
     pub queue_depth: u64,
+    /// The records of the page's tasks (both sides, each once), as stored, so the queue can
+    /// show the names and birth dates the stewards will see on the task itself.
+    pub records: Vec<PatientRecord>,
 }
 
 /// One task with both records side by side and the model's explanation of their score.
@@ -112,7 +115,8 @@ pub struct DecisionOutcome {
     pub links: Vec<patient_link::Model>,
 }
 
-/// Lists review tasks by score, highest first (then oldest first). Audited as a read.
+/// Lists review tasks by score, highest first (then oldest first), with the records of both
+/// sides. Audited as a read (task and patient ids).
 #[tracing::instrument(skip_all)]
 pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPage> {
     ctx.authorize(Action::Review)?;
@@ -165,6 +169,13 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
         .all(&*txn)
         .await?;
     let queue_depth = queue_depth(&*txn).await?;
+    let mut patient_ids: Vec<Uuid> = items
+        .iter()
+        .flat_map(|t| [t.patient_a, t.patient_b])
+        .collect();
+    patient_ids.sort_unstable();
+    patient_ids.dedup();
+    let records = PatientRecord::load_many(&*txn, &patient_ids).await?;
     let ids: Vec<String> = items.iter().map(|t| t.id.to_string()).collect();
     audit::record(
         &*txn,
@@ -182,7 +193,11 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
                 "page": page,
                 "per_page": per_page,
             })),
-            after: Some(serde_json::json!({ "task_ids": ids, "total": total })),
+            after: Some(serde_json::json!({
+                "task_ids": ids,
+                "total": total,
+                "patient_ids": patient_ids,
+            })),
         },
     )
     .await?;
@@ -195,6 +210,7 @@ pub async fn list(mpi: &Mpi, ctx: &Ctx, filter: ReviewFilter) -> Result<ReviewPa
             per_page,
         },
         queue_depth,
+        records,
     })
 }
 

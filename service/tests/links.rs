@@ -49,7 +49,7 @@ async fn register(mpi: &Mpi, given: &str, family: &str, born: (i32, u32, u32)) -
         .unwrap()
     {
         RegisterOutcome::Created { patient, .. } => patient.id(),
-        RegisterOutcome::Duplicates(_) => panic!("force=true must create"),
+        RegisterOutcome::Duplicates { .. } => panic!("force=true must create"),
     }
 }
 

@@ -93,7 +93,7 @@ async fn register(mpi: &Mpi, input: PatientInput) -> Uuid {
         .expect("registers")
     {
         RegisterOutcome::Created { patient, .. } => patient.id(),
-        RegisterOutcome::Duplicates(_) => panic!("force=true must create"),
+        RegisterOutcome::Duplicates { .. } => panic!("force=true must create"),
     }
 }
 

@@ -128,7 +128,7 @@ async fn duplicate_check_warns_on_certain_matches_and_force_creates() {
         let outcome = patients::register(&mpi, &desk(), again.clone(), false)
             .await
             .unwrap();
-        let RegisterOutcome::Duplicates(candidates) = outcome else {
+        let RegisterOutcome::Duplicates { candidates, .. } = outcome else {
             panic!("{backend:?}: expected duplicates");
         };
         assert_eq!(candidates[0].patient_id, first.id());

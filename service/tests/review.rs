@@ -61,7 +61,7 @@ async fn register(mpi: &Mpi, input: PatientInput) -> Uuid {
         .unwrap()
     {
         RegisterOutcome::Created { patient, .. } => patient.id(),
-        RegisterOutcome::Duplicates(_) => panic!("force=true must create"),
+        RegisterOutcome::Duplicates { .. } => panic!("force=true must create"),
     }
 }
 

@@ -1,24 +1,27 @@
 //! `mpi dedupe`: with `--input FILE --output DIR` the file mode ([`super::dedupe_file`]);
 //! without `--input`, over the database: runs the service's resumable dedupe job
-//! (`service::dedupe`) to the end, resuming an interrupted job if one is waiting, with a progress
-//! bar on stderr (hidden when stderr is not a terminal or with `--quiet`) and a summary on stdout.
+//! (`service::dedupe`) to the end, resuming an interrupted job if one is waiting, with one progress
+//! display on stderr ([`crate::progress`], the log lines written through it) (hidden when stderr is not a terminal or with `--quiet`) and a summary on stdout.
 //!
 //! Interrupting it (Ctrl-C, kill) loses at most the chunk being written; running it again
 //! resumes after the last committed chunk.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+use indicatif::ProgressBar;
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use service::dedupe::{self, DedupeOptions, Progress};
 use service::{Ctx, Mpi, ServiceConfig};
 
 use crate::configuration::DatabaseSettings;
 use crate::database;
+use crate::progress::Display;
 
 /// Arguments of `mpi dedupe` (both modes).
 #[derive(Debug, Args)]
@@ -88,25 +91,23 @@ pub async fn run_database(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Resu
         .await
         .context("cannot start the dedupe job")?;
     let resumed = job.chunks_done > 0;
-    let visible = !args.quiet && std::io::stderr().is_terminal();
-    let bar = ProgressBar::with_draw_target(
-        None,
-        if visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:>8} [{bar:30}] {human_pos}/{human_len} pairs {per_sec} ETA {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message("dedupe");
+    let display = Display::new(args.quiet);
+    // First the job scores every candidate pair (no count yet), then it writes them in chunks.
+    let scoring = Mutex::new(Some(display.step("dedupe", "scoring the candidate pairs")));
+    let bar: OnceLock<ProgressBar> = OnceLock::new();
     let on_progress = |p: Progress| {
+        let bar = bar.get_or_init(|| {
+            if let Some(step) = scoring.lock().ok().and_then(|mut s| s.take()) {
+                step.done();
+            }
+            let bar = display.counter("write", "pairs", p.pairs_total);
+            // A resumed job starts at its last chunk: the rate counts from there, not from 0.
+            bar.set_position(p.pairs_done);
+            bar.reset_eta();
+            bar
+        });
         if bar.length() != Some(p.pairs_total) {
             bar.set_length(p.pairs_total);
-            bar.reset_eta();
         }
         bar.set_position(p.pairs_done);
     };
@@ -119,7 +120,12 @@ pub async fn run_database(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Resu
     let job = dedupe::run(&mpi, &ctx, job.id, &options, &on_progress)
         .await
         .context("the dedupe job failed")?;
-    bar.finish_and_clear();
+    if let Some(step) = scoring.lock().ok().and_then(|mut s| s.take()) {
+        step.done();
+    }
+    if let Some(bar) = bar.get() {
+        display.finish_counter(bar, "pairs");
+    }
     writeln!(
         out,
         "dedupe job {} {}{}: {} patients, {} candidate pairs, {}/{} pairs written in {} chunks; \

@@ -1,6 +1,9 @@
 //! `mpi import FILE`: loads patients into the database in batches (one transaction and one
 //! audit row per batch, through `service::import`), streaming the file in constant memory, with a
-//! progress bar (rate and ETA) on stderr unless `--quiet` or stderr is not a terminal.
+//! progress display on stderr unless `--quiet` or stderr is not a terminal: records written
+//! (against the file's records, estimated from the bytes read until the whole file is read),
+//! their rate and the time left, then the final phases (PostgreSQL's vacuum, closing the
+//! database) as steps of their own. Rejects are explained on stderr at the end.
 //!
 //! Formats (`--format`, default `auto`): a person CSV; FHIR R4 Patient NDJSON (one Patient per
 //! line); a FHIR Bundle whose entries hold Patient resources. `auto` goes by the extension
@@ -21,9 +24,9 @@
 //! `--dry-run` validates everything (against the database, and across the whole file) and writes
 //! nothing. No duplicate check is applied: run `mpi dedupe` afterwards.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
-use std::io::{IsTerminal, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,7 +35,7 @@ use std::time::Instant;
 use anyhow::Context;
 use chrono::NaiveDate;
 use clap::{Args, ValueEnum};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::HumanCount;
 use tokio::task::JoinHandle;
 
 use entity::enums::{Gender, NameUse, TelecomSystem};
@@ -47,6 +50,7 @@ use crate::exit_code::InputDataError;
 use crate::fhir::import::{FhirLayout, FhirRecord};
 use crate::fhir::operation_outcome::fhir_expression;
 use crate::person_csv::PersonCsvReader;
+use crate::progress::{self, Display};
 
 /// Arguments of `mpi import`.
 #[derive(Debug, Args)]
@@ -125,7 +129,8 @@ pub struct ImportSummary {
 type Reject = (u64, String, String);
 
 /// A batch being written: what it did and the records the reading thread refused in it.
-type BatchWrite = JoinHandle<service::Result<(BatchOutcome, Vec<Reject>)>>;
+/// The records of the batch (good and bad) ride along, for the progress display.
+type BatchWrite = JoinHandle<service::Result<(BatchOutcome, Vec<Reject>, u64)>>;
 
 /// What the reading thread hands over: a batch of records and the records it refused.
 struct Chunk {
@@ -133,6 +138,8 @@ struct Chunk {
     rejects: Vec<Reject>,
     /// Records read in this chunk (good and bad).
     read: u64,
+    /// Bytes of the file read when the chunk was full (for the estimate of the file's records).
+    bytes: u64,
 }
 
 /// The opened input file.
@@ -204,22 +211,10 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     };
     rejects.write_record(header)?;
 
-    let visible = !args.quiet && std::io::stderr().is_terminal();
-    let bar = ProgressBar::with_draw_target(
-        Some(size),
-        if visible {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
-    );
-    if let Ok(style) = ProgressStyle::with_template(
-        "{msg:>8} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
-    ) {
-        bar.set_style(style.progress_chars("=> "));
-    }
-    bar.set_message("import");
-
+    // Counts records written (imported, skipped or rejected) against an estimate of the file's
+    // records from the bytes read so far, exact once the whole file is read.
+    let display = Display::new(args.quiet);
+    let bar = display.counter(if args.dry_run { "check" } else { "import" }, unit, 0);
     // The reading thread: parse and validate one batch ahead of the writes.
     let postgres = args.database.kind() == DatabaseKind::Postgres;
     let batch_size = args
@@ -233,9 +228,10 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Chunk, Stop>>(2);
     let file = args.file.clone();
     let source_for_reader = source.clone();
+    let bytes = Arc::clone(&bytes_read);
     let reader = std::thread::spawn(move || match input {
-        Input::Csv(reader) => read_csv(*reader, &source_for_reader, batch_size, &tx),
-        Input::Fhir(input, layout) => read_fhir(input, &file, layout, batch_size, &tx),
+        Input::Csv(reader) => read_csv(*reader, &source_for_reader, batch_size, &tx, &bytes),
+        Input::Fhir(input, layout) => read_fhir(input, &file, layout, batch_size, &tx, &bytes),
     });
 
     let registry = service::domains::Registry::load(
@@ -255,14 +251,18 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     // connections (each its own transaction), so both cores work.
     let in_flight = if postgres { 2 } else { 1 };
     let mut writes: VecDeque<BatchWrite> = VecDeque::new();
-    let mut report = |done: (BatchOutcome, Vec<Reject>)| -> anyhow::Result<()> {
-        let (outcome, mut all_rejects) = done;
+    // How often each (column, reason) occurred, to explain the rejects at the end.
+    let mut reasons: HashMap<(String, String), u64> = HashMap::new();
+    let mut report = |done: (BatchOutcome, Vec<Reject>, u64)| -> anyhow::Result<()> {
+        let (outcome, mut all_rejects, records) = done;
+        let outcome_records = records;
         tally(&mut summary, &outcome, &mut all_rejects, fhir);
         all_rejects.sort_by_key(|r| r.0);
         for (line, column, reason) in &all_rejects {
             rejects.write_record([line.to_string().as_str(), column, reason])?;
+            *reasons.entry((column.clone(), reason.clone())).or_default() += 1;
         }
-        bar.set_position(bytes_read.load(Ordering::Relaxed).min(size));
+        bar.inc(outcome_records);
         Ok(())
     };
     let result: anyhow::Result<()> = async {
@@ -275,6 +275,11 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
                 }
             };
             read += chunk.read;
+            // The file's records, estimated from the share of its bytes read so far.
+            let bytes = chunk.bytes.clamp(1, size.max(1));
+            let estimate = (read as f64 * size as f64 / bytes as f64).round() as u64;
+            bar.set_length(estimate.max(read));
+            let records = chunk.read;
             let prepared = importer
                 .prepare(&db, &ctx, chunk.rows)
                 .await
@@ -286,9 +291,11 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
             }
             let (db, ctx, rejects) = (db.clone(), ctx.clone(), chunk.rejects);
             writes.push_back(tokio::spawn(async move {
-                Ok((prepared.write(&db, &ctx).await?, rejects))
+                Ok((prepared.write(&db, &ctx).await?, rejects, records))
             }));
         }
+        // The whole file is read: its count is known.
+        bar.set_length(read);
         while let Some(write) = writes.pop_front() {
             report(finish(write).await?)?;
         }
@@ -305,13 +312,25 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     summary.rows = read;
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
-    if summary.created > 0 && !args.dry_run {
+    display.finish_counter(&bar, unit);
+    if summary.created > 0 && !args.dry_run && postgres {
+        let step = display.step("vacuum", "VACUUM (ANALYZE) of the patient tables");
         import::settle_imported_tables(&db)
             .await
             .context("cannot vacuum and analyze the imported tables")?;
+        step.done();
     }
-    bar.finish_and_clear();
     rejects.flush()?;
+    let step = display.step(
+        "close",
+        if postgres {
+            "closing the database"
+        } else {
+            "checkpoint of the write-ahead log"
+        },
+    );
+    db.close().await.context("cannot close the database")?;
+    step.done();
     // Every record read was imported, skipped as imported before, or rejected.
     summary.rejected = summary.rows - summary.created - summary.skipped;
     writeln!(
@@ -326,7 +345,9 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
         importer.system(),
         started.elapsed().as_secs_f64()
     )?;
-    db.close().await.context("cannot close the database")?;
+    if summary.rejected > 0 {
+        explain_rejects(&reasons, summary.rejected, unit, &rejects_path, fhir);
+    }
     match stopped {
         None => Ok(summary),
         Some(Stop::Input(message)) => {
@@ -336,8 +357,63 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     }
 }
 
+/// Says on stderr what the rejects are: the commonest reasons with their counts, what the most
+/// surprising one means, and where the rejected records are.
+fn explain_rejects(
+    reasons: &HashMap<(String, String), u64>,
+    rejected: u64,
+    unit: &str,
+    rejects_path: &Path,
+    fhir: bool,
+) {
+    let mut counted: Vec<(&(String, String), &u64)> = reasons.iter().collect();
+    counted.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+    let place = if fhir { "field" } else { "column" };
+    let mut lines = vec![format!(
+        "mpi import: {} {unit} rejected, not imported; each is in {} with its position and \
+         reason. Most common reasons:",
+        HumanCount(rejected),
+        rejects_path.display()
+    )];
+    const SHOWN: usize = 5;
+    for ((column, reason), count) in counted.iter().take(SHOWN) {
+        let at = if column.is_empty() {
+            String::new()
+        } else {
+            format!("{place} {column}: ")
+        };
+        lines.push(format!(
+            "{:>12}  {at}{reason}",
+            HumanCount(**count).to_string()
+        ));
+    }
+    if counted.len() > SHOWN {
+        lines.push(format!(
+            "{:>12}  ({} other reasons)",
+            "",
+            counted.len() - SHOWN
+        ));
+    }
+    if reasons
+        .keys()
+        .any(|(_, reason)| reason == import::IDENTIFIER_TAKEN)
+    {
+        lines.extend(
+            [
+                "An identifier names one patient: a record whose identifier (system and value) a",
+                "live patient or an earlier record of the file already holds is rejected, not stored",
+                "as a second patient. If such records are separate registrations of one person (true",
+                "duplicates), import them with identifiers of their own (as each facility assigns",
+                "them) or without the shared one, then let `mpi dedupe` link them.",
+            ]
+            .map(str::to_owned),
+        );
+    }
+    progress::eprint_line(&lines.join("\n"));
+}
+
 /// Waits for a batch's write.
-async fn finish(write: BatchWrite) -> anyhow::Result<(BatchOutcome, Vec<Reject>)> {
+async fn finish(write: BatchWrite) -> anyhow::Result<(BatchOutcome, Vec<Reject>, u64)> {
     write
         .await
         .context("a batch's write stopped")?
@@ -428,13 +504,21 @@ impl Read for Counting {
 
 type Sender = tokio::sync::mpsc::Sender<Result<Chunk, Stop>>;
 
-/// Hands a full chunk over (waiting while two are queued); false when the import stopped.
-fn hand_over(tx: &Sender, chunk: &mut Chunk, capacity: usize) -> bool {
+/// Hands a full chunk over (waiting while two are queued), noting the bytes read so far; false
+/// when the import stopped.
+fn hand_over(tx: &Sender, chunk: &mut Chunk, capacity: usize, bytes: &AtomicU64) -> bool {
+    chunk.bytes = bytes.load(Ordering::Relaxed);
     tx.blocking_send(Ok(std::mem::replace(chunk, new_chunk(capacity))))
         .is_ok()
 }
 
-fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, tx: &Sender) {
+fn read_csv(
+    reader: PersonCsvReader<Counting>,
+    source: &str,
+    batch_size: usize,
+    tx: &Sender,
+    bytes: &AtomicU64,
+) {
     let mut chunk = new_chunk(batch_size);
     for item in reader {
         match item {
@@ -458,17 +542,17 @@ fn read_csv(reader: PersonCsvReader<Counting>, source: &str, batch_size: usize, 
                         .push((r.line, r.column.clone(), r.reason.clone()));
                 }
                 None => {
-                    hand_over(tx, &mut chunk, 0);
+                    hand_over(tx, &mut chunk, 0, bytes);
                     let _ = tx.blocking_send(Err(Stop::Io(e.to_string())));
                     return;
                 }
             },
         }
-        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size) {
+        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size, bytes) {
             return;
         }
     }
-    hand_over(tx, &mut chunk, 0);
+    hand_over(tx, &mut chunk, 0, bytes);
 }
 
 /// A lenient read's warnings, as `warning:` lines of the rejects file; a birth date the reader
@@ -492,7 +576,14 @@ fn lenient_warnings(row: &mut crate::person_csv::PersonRow, rejects: &mut Vec<Re
     }
 }
 
-fn read_fhir(input: Counting, file: &Path, layout: FhirLayout, batch_size: usize, tx: &Sender) {
+fn read_fhir(
+    input: Counting,
+    file: &Path,
+    layout: FhirLayout,
+    batch_size: usize,
+    tx: &Sender,
+    bytes: &AtomicU64,
+) {
     let records: Box<dyn Iterator<Item = crate::fhir::import::FhirItem>> = match layout {
         FhirLayout::Ndjson => Box::new(crate::fhir::import::NdjsonReader::new(
             std::io::BufReader::new(input),
@@ -524,16 +615,16 @@ fn read_fhir(input: Counting, file: &Path, layout: FhirLayout, batch_size: usize
                 chunk.rejects.push((position, field, reason));
             }
             Err(e) => {
-                hand_over(tx, &mut chunk, 0);
+                hand_over(tx, &mut chunk, 0, bytes);
                 let _ = tx.blocking_send(Err(Stop::Input(e.to_string())));
                 return;
             }
         }
-        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size) {
+        if chunk.rows.len() >= batch_size && !hand_over(tx, &mut chunk, batch_size, bytes) {
             return;
         }
     }
-    hand_over(tx, &mut chunk, 0);
+    hand_over(tx, &mut chunk, 0, bytes);
 }
 
 fn new_chunk(capacity: usize) -> Chunk {
@@ -541,6 +632,7 @@ fn new_chunk(capacity: usize) -> Chunk {
         rows: Vec::with_capacity(capacity),
         rejects: Vec::new(),
         read: 0,
+        bytes: 0,
     }
 }
 

@@ -4,6 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
+use comfy_table::{LineStyle, TableStyle};
 
 use service::context::Role;
 
@@ -62,6 +63,35 @@ fn parse_role(text: &str) -> Result<Role, String> {
         .map_err(|_| format!("unknown role {text:?}: use registrar, steward, auditor or admin"))
 }
 
+/// One timestamp format for every column of `mpi keys list`: UTC, to the second.
+fn timestamp(t: Option<chrono::DateTime<chrono::FixedOffset>>) -> String {
+    t.map(|t| {
+        t.with_timezone(&chrono::Utc)
+            .format("%Y-%m-%d %H:%M:%S UTC")
+            .to_string()
+    })
+    .unwrap_or_else(|| "-".to_owned())
+}
+
+/// The keys as an aligned table (comfy-table): a header, a rule, one row per key.
+fn keys_table(keys: &[entity::api_key::Model]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table
+        // No borders; a rule under the header.
+        .load_style(TableStyle::new().header_separator(LineStyle::none().fill('-').junction(' ')))
+        .set_header(["name", "role", "created", "last used", "revoked"]);
+    for key in keys {
+        table.add_row([
+            key.name.clone(),
+            key.role.as_str().to_owned(),
+            timestamp(Some(key.created_at)),
+            timestamp(key.last_used_at),
+            timestamp(key.revoked_at),
+        ]);
+    }
+    table
+}
+
 /// Runs a keys subcommand, writing its report to `out`.
 pub async fn run(command: KeysCommand, out: &mut impl Write) -> anyhow::Result<()> {
     let settings = match &command {
@@ -96,24 +126,8 @@ pub async fn run(command: KeysCommand, out: &mut impl Write) -> anyhow::Result<(
         }
         KeysCommand::List(_) => {
             let keys = service::keys::list(&db).await.context("cannot list keys")?;
-            writeln!(
-                out,
-                "{:<24} {:<10} {:<26} {:<26} revoked",
-                "name", "role", "created", "last used"
-            )?;
-            for key in &keys {
-                let when = |t: Option<chrono::DateTime<chrono::FixedOffset>>| {
-                    t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".to_owned())
-                };
-                writeln!(
-                    out,
-                    "{:<24} {:<10} {:<26} {:<26} {}",
-                    key.name,
-                    key.role.as_str(),
-                    key.created_at.to_rfc3339(),
-                    when(key.last_used_at),
-                    when(key.revoked_at)
-                )?;
+            for line in keys_table(&keys).lines() {
+                writeln!(out, "{}", line.trim_end())?;
             }
         }
         KeysCommand::Revoke(args) => {

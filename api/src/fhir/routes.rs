@@ -155,17 +155,32 @@ pub async fn create(
                 .insert_header(etag(patient.version()));
             Ok(fhir_response(builder, &FhirPatient::from(patient.as_ref())))
         }
-        RegisterOutcome::Duplicates(candidates) => {
+        RegisterOutcome::Duplicates {
+            candidates,
+            held_identifiers,
+        } => {
             let mut issue = vec![Issue {
                 severity: "error",
                 code: "duplicate",
                 details: None,
-                diagnostics: Some(format!(
-                    "certain or probable matches exist; nothing was stored (resend with the \
-                     header {FORCE_HEADER}: true to register anyway)"
+                diagnostics: Some(crate::routes::patients::duplicates_advice(
+                    &held_identifiers,
+                    &format!("the header {FORCE_HEADER}: true"),
+                    "Patient.identifier",
+                    "named below",
                 )),
                 expression: Vec::new(),
             }];
+            issue.extend(held_identifiers.iter().map(|h| Issue {
+                severity: "error",
+                code: "duplicate",
+                details: None,
+                diagnostics: Some(format!(
+                    "Patient.identifier[{}] belongs to Patient/{}",
+                    h.index, h.patient_id
+                )),
+                expression: vec![format!("Patient.identifier[{}]", h.index)],
+            }));
             issue.extend(candidates.iter().map(|c| Issue {
                 severity: "information",
                 code: "duplicate",

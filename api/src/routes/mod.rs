@@ -7,7 +7,7 @@ mod jobs;
 mod links;
 mod matching;
 mod merges;
-mod patients;
+pub(crate) mod patients;
 mod review;
 pub mod ui;
 
@@ -189,6 +189,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(crate::metrics::metrics)
             .default_service(web::to(method_not_allowed)),
     )
+    // The Swagger UI lives under a folder; its address typed without the slash leads there.
+    .service(web::redirect("/api/v1/docs", "/api/v1/docs/").permanent())
     .service(SwaggerUi::new("/api/v1/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
     .service(
         web::scope("/api/v1")

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use service::patients::{self, PatientQuery, RegisterOutcome, parse_code};
+use service::patients::{self, HeldIdentifier, PatientQuery, RegisterOutcome, parse_code};
 
 use crate::auth::{Caller, ReadCaller};
 use crate::dto::{CandidateDto, LinkDto, PageDto, PatientBody, PatientDto, parse_date};
@@ -30,10 +30,50 @@ pub struct RegisterQuery {
 pub(crate) struct DuplicatesBody {
     #[schema(value_type = String, example = "duplicates_found")]
     code: &'static str,
-    #[schema(value_type = String)]
-    message: &'static str,
+    /// What to do next: resend with `force=true`, or, when an identifier of the request is
+    /// already held by another live patient, what must change first.
+    message: String,
     field: Option<String>,
     candidates: Vec<CandidateDto>,
+    /// The request's identifiers that another live patient already holds (`field` such as
+    /// `identifiers[0]`, and the holder): `force=true` cannot give one identifier to two
+    /// patients, so a forced registration must leave these out or correct them.
+    held_identifiers: Vec<HeldIdentifierDto>,
+}
+
+/// An identifier of the request that another live patient holds.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct HeldIdentifierDto {
+    #[schema(example = "identifiers[0]")]
+    field: String,
+    patient_id: Uuid,
+}
+
+/// The advice of a `duplicates_found` answer: it must work when followed.
+/// `force` names how to force (`force=true`), `field` how a request names its identifiers
+/// (`identifiers`, `Patient.identifier`), `listed` where the holders are listed.
+pub(crate) fn duplicates_advice(
+    held: &[HeldIdentifier],
+    force: &str,
+    field: &str,
+    listed: &str,
+) -> String {
+    let base = "certain or probable matches exist; nothing was stored";
+    match held {
+        [] => format!("{base} (resend the same request with {force} to register anyway)"),
+        held => {
+            let fields = held
+                .iter()
+                .map(|h| format!("{field}[{}]", h.index))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "{base}; {fields} already belong(s) to another live patient ({listed}), \
+                 most likely this same person: use that record, or resend with {force} after \
+                 removing or correcting {fields} (one identifier cannot name two patients)"
+            )
+        }
+    }
 }
 
 /// The 201 answer of a registration: the stored patient and the review tasks it opened.
@@ -79,17 +119,35 @@ pub async fn register(
             patient,
             review_task_ids,
         } => Ok(HttpResponse::Created()
-            .insert_header((header::LOCATION, format!("/api/v1/patients/{}", patient.id())))
+            .insert_header((
+                header::LOCATION,
+                format!("/api/v1/patients/{}", patient.id()),
+            ))
             .insert_header(etag(patient.version()))
             .json(CreatedBody {
                 patient: PatientDto::from(patient.as_ref()),
                 review_task_ids,
             })),
-        RegisterOutcome::Duplicates(candidates) => Ok(HttpResponse::Conflict().json(DuplicatesBody {
+        RegisterOutcome::Duplicates {
+            candidates,
+            held_identifiers,
+        } => Ok(HttpResponse::Conflict().json(DuplicatesBody {
             code: "duplicates_found",
-            message: "certain or probable matches exist; nothing was stored (resend with force=true to register anyway)",
+            message: duplicates_advice(
+                &held_identifiers,
+                "force=true",
+                "identifiers",
+                "see held_identifiers",
+            ),
             field: None,
             candidates: candidates.iter().map(CandidateDto::from).collect(),
+            held_identifiers: held_identifiers
+                .iter()
+                .map(|h| HeldIdentifierDto {
+                    field: format!("identifiers[{}]", h.index),
+                    patient_id: h.patient_id,
+                })
+                .collect(),
         })),
     }
 }

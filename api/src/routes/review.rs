@@ -1,16 +1,19 @@
 //! `/api/v1/review-tasks`: the stewards' queue, one task side by side, and decisions.
 
 use actix_web::{HttpResponse, web};
-use chrono::{DateTime, FixedOffset};
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use service::patients::parse_code;
+use entity::review_task;
+use service::patients::{Patient, parse_code};
 use service::review::{self, Decision, DecisionAction, ReviewFilter};
 
 use crate::auth::Caller;
-use crate::dto::{LinkDto, PatientDto, ReviewTaskDto};
+use crate::dto::{LinkDto, NameDto, PatientDto, ReviewTaskDto};
 use crate::error::{ApiError, ErrorBody};
 use crate::startup::AppState;
 
@@ -36,11 +39,114 @@ pub struct ListQuery {
 /// One page of tasks, highest score first, and the number of open tasks.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ListAnswer {
-    items: Vec<ReviewTaskDto>,
+    items: Vec<QueueItemDto>,
     total: u64,
     page: u64,
     per_page: u64,
     queue_depth: u64,
+}
+
+/// One side of a queue row: the record's first name and birth date as stored (not as the
+/// matcher normalized them).
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueueRecordDto {
+    /// The record.
+    id: Uuid,
+    /// Its first name as stored (`names[0]` of the record), if it has one.
+    name: Option<NameDto>,
+    /// Its birth date.
+    birth_date: Option<NaiveDate>,
+    /// False once merged away or deleted.
+    active: bool,
+}
+
+/// One comparison of a queue row's score: which field, how it came out, what it weighed.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ComparisonSummaryDto {
+    /// The comparison (`family_name`, `birth_date`, `identifier`, ...).
+    comparison: String,
+    /// Its level (`exact`, `jaro_winkler_high`, `different`, ...).
+    level: String,
+    /// The weight it added, in bits (negative when it speaks against a match).
+    weight: f64,
+}
+
+/// How many comparisons a queue row lists on each side.
+const STRONGEST: usize = 2;
+
+/// A task in the queue: the task, both records as stored, and why the pair is there: the
+/// comparisons that weighed most for and against a match when the task was opened.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct QueueItemDto {
+    #[serde(flatten)]
+    task: ReviewTaskDto,
+    /// The record `patient_a`.
+    a: Option<QueueRecordDto>,
+    /// The record `patient_b`.
+    b: Option<QueueRecordDto>,
+    /// The comparisons that agreed most (positive weight), strongest first, at most two.
+    strongest_agreeing: Vec<ComparisonSummaryDto>,
+    /// The comparisons that disagreed most (negative weight), strongest first, at most two.
+    strongest_disagreeing: Vec<ComparisonSummaryDto>,
+}
+
+impl QueueItemDto {
+    fn new(task: &review_task::Model, records: &HashMap<Uuid, PatientDto>) -> QueueItemDto {
+        let side = |id: Uuid| {
+            records.get(&id).map(|p| QueueRecordDto {
+                id,
+                name: p.names.first().cloned(),
+                birth_date: p.birth_date,
+                active: p.active,
+            })
+        };
+        // The breakdown is the explanation stored when the task was opened.
+        let mut comparisons: Vec<ComparisonSummaryDto> = task.breakdown["comparisons"]
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter_map(|c| {
+                        Some(ComparisonSummaryDto {
+                            comparison: c["comparison"].as_str()?.to_owned(),
+                            level: c["level"].as_str()?.to_owned(),
+                            weight: c["weight"].as_f64().filter(|w| w.is_finite())?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        comparisons.sort_by(|x, y| y.weight.total_cmp(&x.weight));
+        let strongest_agreeing = comparisons
+            .iter()
+            .filter(|c| c.weight > 0.0)
+            .take(STRONGEST)
+            .map(ComparisonSummaryDto::copy)
+            .collect();
+        let strongest_disagreeing = comparisons
+            .iter()
+            .rev()
+            .filter(|c| c.weight < 0.0)
+            .take(STRONGEST)
+            .map(ComparisonSummaryDto::copy)
+            .collect();
+        QueueItemDto {
+            task: ReviewTaskDto::from(task),
+            a: side(task.patient_a),
+            b: side(task.patient_b),
+            strongest_agreeing,
+            strongest_disagreeing,
+        }
+    }
+}
+
+impl ComparisonSummaryDto {
+    fn copy(&self) -> ComparisonSummaryDto {
+        ComparisonSummaryDto {
+            comparison: self.comparison.clone(),
+            level: self.level.clone(),
+            weight: self.weight,
+        }
+    }
 }
 
 /// `GET /api/v1/review-tasks`: highest score first.
@@ -75,7 +181,19 @@ pub async fn list(
         .review_queue_depth
         .set(found.queue_depth as i64);
     Ok(HttpResponse::Ok().json(ListAnswer {
-        items: found.tasks.items.iter().map(ReviewTaskDto::from).collect(),
+        items: {
+            let records: HashMap<Uuid, PatientDto> = found
+                .records
+                .into_iter()
+                .map(|r| (r.patient.id, PatientDto::from(&Patient::from_record(r))))
+                .collect();
+            found
+                .tasks
+                .items
+                .iter()
+                .map(|t| QueueItemDto::new(t, &records))
+                .collect()
+        },
         total: found.tasks.total,
         page: found.tasks.page,
         per_page: found.tasks.per_page,

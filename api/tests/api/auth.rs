@@ -220,15 +220,57 @@ async fn keys_cli_create_list_revoke(backend: Backend) {
     let list = run_mpi_ok(&dir.path, &["keys", "list", "--database-url", url]);
     let line = list
         .lines()
-        .find(|l| l.starts_with("ward-7"))
+        .find(|l| l.trim_start().starts_with("ward-7"))
         .unwrap_or_else(|| panic!("no ward-7 in {list}"));
     assert!(line.contains("steward"), "{line}");
     assert!(!list.contains(&secret));
+    // A table: the header's columns start where the rows' do.
+    let header = list.lines().next().expect("header");
+    for column in ["role", "created", "last used", "revoked"] {
+        let at = header
+            .find(column)
+            .unwrap_or_else(|| panic!("{column} in {header}"));
+        assert!(at > 0 && line.len() > at, "{list}");
+    }
+    assert_eq!(
+        line.find("steward"),
+        header.find("role"),
+        "columns aligned:\n{list}"
+    );
 
     run_mpi_ok(
         &dir.path,
         &["keys", "revoke", "ward-7", "--database-url", url],
     );
+    // The revocation's time is listed in the same format as the creation's.
+    let list = run_mpi_ok(&dir.path, &["keys", "list", "--database-url", url]);
+    let line = list
+        .lines()
+        .find(|l| l.trim_start().starts_with("ward-7"))
+        .unwrap_or_else(|| panic!("no ward-7 in {list}"));
+    // name, role, then created, last used (a time, or "-" if the use is not yet recorded) and
+    // revoked, each "YYYY-MM-DD HH:MM:SS UTC".
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let stamps: Vec<&[&str]> = words[2..]
+        .split(|w| *w == "-")
+        .flat_map(|run| run.chunks(3))
+        .collect();
+    assert!(
+        stamps.len() == 3 || (stamps.len() == 2 && words.contains(&"-")),
+        "{line}"
+    );
+    for stamp in stamps {
+        assert_eq!(stamp.len(), 3, "{line}");
+        assert!(
+            chrono::NaiveDate::parse_from_str(stamp[0], "%Y-%m-%d").is_ok(),
+            "{line}"
+        );
+        assert!(
+            chrono::NaiveTime::parse_from_str(stamp[1], "%H:%M:%S").is_ok(),
+            "{line}"
+        );
+        assert_eq!(stamp[2], "UTC", "{line}");
+    }
     // Refused at once, on the cached paths too, and without an audit row.
     for (method, path, body) in &reads {
         let (status, answer) = server.call(method, path, Some(&secret), &[], *body).await;

@@ -1163,6 +1163,28 @@ async fn errors_are_operation_outcomes(backend: Backend) {
         )
         .await;
     check(&bad_force, 400, "structure");
+    // With the identifier the stored record holds, the 409 says that forcing needs it changed,
+    // and names it (expression) and its holder.
+    let held = fhir
+        .call(Role::Registrar, "POST", "/Patient", &[], Some(&body))
+        .await;
+    check(&held, 409, "duplicate");
+    let issues = held.body["issue"].as_array().expect("issue");
+    let advice = issues[0]["diagnostics"].as_str().expect("diagnostics");
+    assert!(
+        advice.contains("Patient.identifier[0]") && advice.contains("removing or correcting"),
+        "{advice}"
+    );
+    assert!(
+        issues
+            .iter()
+            .any(|i| i["expression"][0] == "Patient.identifier[0]"
+                && i["diagnostics"]
+                    .as_str()
+                    .is_some_and(|d| d.ends_with(&format!("belongs to Patient/{id}")))),
+        "{}",
+        held.body
+    );
     // The same identifier cannot be held twice even when forced.
     let forced = fhir
         .call(

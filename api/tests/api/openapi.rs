@@ -114,4 +114,24 @@ async fn openapi_document_covers_every_route_and_swagger_ui_is_served_offline() 
         .await;
     let init: String = response.text().await.expect("js");
     assert!(init.contains("/api/v1/openapi.json"), "{init}");
+
+    // Typed without the slash, the address leads to the UI (a client that does not follow).
+    let no_follow = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("http client");
+    let response = no_follow
+        .get(format!("http://{}/api/v1/docs", server.addr))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status().as_u16(), 308);
+    assert_eq!(response.headers()["location"], "/api/v1/docs/");
+    // A following client lands on the UI itself.
+    let response = server
+        .call_raw("GET", "/api/v1/docs", None, &[], None)
+        .await;
+    assert_eq!(response.status().as_u16(), 200);
+    assert!(response.text().await.expect("html").contains("Swagger UI"));
 }

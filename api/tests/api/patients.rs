@@ -204,6 +204,82 @@ async fn duplicate_check_warns_then_force_registers(backend: Backend) {
 }
 both_backends!(duplicate_check_warns_then_force_registers);
 
+/// The 409's advice works when followed: with a fresh identifier, the same request with
+/// `force=true`; with an identifier the candidate holds, the answer names it, says that forcing
+/// needs it removed, and forcing without it succeeds.
+async fn duplicates_found_advice_works_when_followed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let first = app
+        .register_forced(&person("O'Connell", "Siobhán", "1971-05-09", "MRN-5001"))
+        .await;
+
+    // A fresh identifier: "resend the same request with force=true".
+    let fresh = person("O'Connell", "Siobhán", "1971-05-09", "MRN-5002");
+    let (status, warning) = app
+        .as_role(Role::Registrar, "POST", "/api/v1/patients", Some(&fresh))
+        .await;
+    assert_eq!(status, 409, "{warning}");
+    assert_eq!(warning["code"], "duplicates_found");
+    assert_eq!(warning["held_identifiers"], json!([]));
+    let message = warning["message"].as_str().expect("message");
+    assert!(
+        message.contains("resend the same request with force=true"),
+        "{message}"
+    );
+    let (status, forced) = app
+        .as_role(
+            Role::Registrar,
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&fresh),
+        )
+        .await;
+    assert_eq!(status, 201, "{forced}");
+
+    // The same identifier as the first record: forcing alone cannot work, and the answer says so.
+    let same = person("O'Connell", "Siobhán", "1971-05-09", "MRN-5001");
+    let (status, warning) = app
+        .as_role(Role::Registrar, "POST", "/api/v1/patients", Some(&same))
+        .await;
+    assert_eq!(status, 409, "{warning}");
+    assert_eq!(warning["code"], "duplicates_found");
+    assert_eq!(
+        warning["held_identifiers"],
+        json!([{"field": "identifiers[0]", "patient_id": first["id"]}])
+    );
+    let message = warning["message"].as_str().expect("message");
+    assert!(message.contains("identifiers[0]"), "{message}");
+    assert!(message.contains("removing or correcting"), "{message}");
+    assert!(
+        !message.contains("MRN-5001"),
+        "the value is never echoed: {message}"
+    );
+    // What the old advice led to: the same body forced is refused on the identifier.
+    let (status, refused) = app
+        .as_role(
+            Role::Registrar,
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&same),
+        )
+        .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "duplicate_identifier");
+    // Following the advice: without that identifier, forcing registers.
+    let mut without = same.clone();
+    without["identifiers"] = json!([]);
+    let (status, forced) = app
+        .as_role(
+            Role::Registrar,
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&without),
+        )
+        .await;
+    assert_eq!(status, 201, "{forced}");
+}
+both_backends!(duplicates_found_advice_works_when_followed);
+
 async fn search_by_name_birth_date_identifier_postal_code_with_pages(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = app

@@ -29,6 +29,90 @@ async fn open_task_for(app: &TestApp, a: &Value, b: &Value) -> Value {
         .clone()
 }
 
+/// Each queue row carries both records' names and birth dates as stored (not re-cased from the
+/// matcher's normalized values), and the comparisons that weighed most for and against.
+async fn queue_rows_show_stored_names_and_strongest_comparisons(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut first = person("Müller-Lüdenscheidt", "Zoë", "1987-04-12", "MRN-1301");
+    first["names"][0]["given"] = json!(["Zoë", "Anne"]);
+    let a = app.register_forced(&first).await;
+    // The same person at another desk: the ASCII spelling, another birth day and phone.
+    let mut second = person("Muller-Ludenscheidt", "Zoe", "1987-04-21", "MRN-1302");
+    second["telecoms"] = json!([{"system": "phone", "value": "0161 496 0999", "use": "home"}]);
+    let b = app.register_forced(&second).await;
+    let (status, queue) = app
+        .as_role(Role::Steward, "GET", "/api/v1/review-tasks", None)
+        .await;
+    assert_eq!(status, 200, "{queue}");
+    let row = queue["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|t| {
+            let pair = [t["patient_a"].clone(), t["patient_b"].clone()];
+            pair.contains(&a["id"]) && pair.contains(&b["id"])
+        })
+        .unwrap_or_else(|| panic!("no task for the pair: {queue}"))
+        .clone();
+    // The task's own fields are still there (flattened).
+    assert_eq!(row["status"], "open", "{row}");
+    assert!(row["probability"].is_number(), "{row}");
+    for side in ["a", "b"] {
+        let record = &row[side];
+        let stored = if record["id"] == a["id"] { &a } else { &b };
+        assert_eq!(record["id"], stored["id"], "{row}");
+        assert_eq!(record["name"], stored["names"][0], "names as stored: {row}");
+        assert_eq!(record["birth_date"], stored["birth_date"], "{row}");
+        assert_eq!(record["active"], true, "{row}");
+    }
+    let side_of_a = if row["a"]["id"] == a["id"] { "a" } else { "b" };
+    assert_eq!(row[side_of_a]["name"]["family"], "Müller-Lüdenscheidt");
+    assert_eq!(row[side_of_a]["name"]["given"], json!(["Zoë", "Anne"]));
+
+    // Why the pair is there: the breakdown's heaviest comparisons on each side, in order.
+    let breakdown: Vec<(String, f64)> = row["breakdown"]["comparisons"]
+        .as_array()
+        .expect("breakdown")
+        .iter()
+        .map(|c| {
+            (
+                c["comparison"].as_str().expect("comparison").to_owned(),
+                c["weight"].as_f64().expect("weight"),
+            )
+        })
+        .collect();
+    let mut positive: Vec<&(String, f64)> = breakdown.iter().filter(|c| c.1 > 0.0).collect();
+    positive.sort_by(|x, y| y.1.total_cmp(&x.1));
+    let mut negative: Vec<&(String, f64)> = breakdown.iter().filter(|c| c.1 < 0.0).collect();
+    negative.sort_by(|x, y| x.1.total_cmp(&y.1));
+    let listed = |key: &str| -> Vec<(String, f64)> {
+        row[key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {row}"))
+            .iter()
+            .map(|c| {
+                assert!(c["level"].is_string(), "{c}");
+                (
+                    c["comparison"].as_str().expect("comparison").to_owned(),
+                    c["weight"].as_f64().expect("weight"),
+                )
+            })
+            .collect()
+    };
+    let agreeing = listed("strongest_agreeing");
+    let disagreeing = listed("strongest_disagreeing");
+    assert!(!agreeing.is_empty(), "names agree: {row}");
+    assert!(
+        !disagreeing.is_empty(),
+        "the birth date and phone differ: {row}"
+    );
+    let expected: Vec<(String, f64)> = positive.iter().take(2).map(|c| (*c).clone()).collect();
+    assert_eq!(agreeing, expected, "{row}");
+    let expected: Vec<(String, f64)> = negative.iter().take(2).map(|c| (*c).clone()).collect();
+    assert_eq!(disagreeing, expected, "{row}");
+}
+both_backends!(queue_rows_show_stored_names_and_strongest_comparisons);
+
 async fn review_queue_view_and_decisions(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let a = app
