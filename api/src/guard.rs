@@ -142,8 +142,7 @@ mod tests {
             let request = test::TestRequest::get().uri(uri).to_request();
             let error = test::try_call_service(&app, request)
                 .await
-                .err()
-                .expect("the panic is answered as an error");
+                .expect_err("the panic is answered as an error");
             let response = error.error_response();
             assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
             let bytes = actix_web::body::to_bytes(response.into_body())

@@ -87,7 +87,7 @@ async fn every_order_of_undoing_three_stacked_merges_restores_every_record_exact
                 .unwrap();
                 merges.push(done.merge_id.unwrap());
             }
-            let mut in_force = vec![true; 3];
+            let mut in_force = [true; 3];
             for &m in &order {
                 merge::undo(&mpi, &steward, merges[m])
                     .await

@@ -83,7 +83,11 @@ fn serve_speaks_https_over_http1_and_http2_and_can_require_client_certificates()
             "server.key",
         ],
     );
-    assert!(server.log().contains("mpi listening on https://"));
+    assert!(
+        server
+            .wait_for_log("mpi listening on https://")
+            .contains("mpi listening on https://")
+    );
     let url = format!("https://{}/health", server.addr);
     assert_eq!(curl(&dir.path, &url, &["--http1.1"]), (0, "1.1 200".into()));
     assert_eq!(curl(&dir.path, &url, &["--http2"]), (0, "2 200".into()));
