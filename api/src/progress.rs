@@ -68,7 +68,16 @@ impl Display {
     /// A bar counting `unit` (records, pairs) up to `len` (which may be corrected later): the
     /// count, the rate as a whole number per second, and the time left.
     pub fn counter(&self, label: &str, unit: &'static str, len: u64) -> ProgressBar {
-        let bar = ProgressBar::new(len);
+        self.counter_at(label, unit, len, 0)
+    }
+
+    /// A counting bar that starts at `done` (a resumed job, or work finished before the first
+    /// report): the rate counts from there, so a jump to `done` never shows as a burst.
+    pub fn counter_at(&self, label: &str, unit: &'static str, len: u64, done: u64) -> ProgressBar {
+        // Hidden until added to the display: nothing is drawn before the style is set.
+        let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
+        bar.set_position(done);
+        bar.reset_eta();
         let template = format!(
             "{{prefix:>10}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} {{rate}} {{eta_or_done}}"
         );
@@ -87,7 +96,7 @@ impl Display {
     /// Starts a phase with no count (vacuum, checkpoint): a spinner with the time it has taken.
     /// [`Step::done`] leaves a line saying how long it took.
     pub fn step(&self, label: &str, what: &str) -> Step {
-        let bar = ProgressBar::new_spinner();
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         if let Ok(style) = ProgressStyle::with_template("{prefix:>10} {spinner} {msg} ({elapsed})")
         {
             bar.set_style(style);

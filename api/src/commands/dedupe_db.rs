@@ -100,11 +100,9 @@ pub async fn run_database(args: DedupeArgs, out: &mut dyn Write) -> anyhow::Resu
             if let Some(step) = scoring.lock().ok().and_then(|mut s| s.take()) {
                 step.done();
             }
-            let bar = display.counter("write", "pairs", p.pairs_total);
-            // A resumed job starts at its last chunk: the rate counts from there, not from 0.
-            bar.set_position(p.pairs_done);
-            bar.reset_eta();
-            bar
+            // The rate counts from the first chunk reported (or, resumed, from the last chunk
+            // written before), never from 0, which would show a burst.
+            display.counter_at("write", "pairs", p.pairs_total, p.pairs_done)
         });
         if bar.length() != Some(p.pairs_total) {
             bar.set_length(p.pairs_total);
