@@ -498,6 +498,24 @@ async fn check_identifiers<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Validates `input`, puts its identifiers in their domains' canonical form (two names of one
+/// domain become one system, so it validates again for repeats) and, for a caller acting as a
+/// source, checks that the source may write through them.
+fn check_input(mpi: &Mpi, ctx: &Ctx, input: &mut PatientInput) -> Result<()> {
+    input.validate()?;
+    let domains = mpi.domains();
+    domains.canonicalize("", &mut input.identifiers)?;
+    input.validate()?;
+    if let Some(source) = &ctx.actor.source {
+        domains.check_authority(
+            source,
+            "identifiers",
+            input.identifiers.iter().map(|i| i.system.as_str()),
+        )?;
+    }
+    Ok(())
+}
+
 /// Registers a patient after checking for duplicates.
 ///
 /// Certain or probable matches and `force == false`: nothing is stored; the candidates come back
@@ -516,17 +534,7 @@ pub async fn register(
     force: bool,
 ) -> Result<RegisterOutcome> {
     ctx.authorize(Action::Register)?;
-    input.validate()?;
-    mpi.domains().canonicalize("", &mut input.identifiers)?;
-    // Two names of one domain are one system now: check for repeats again.
-    input.validate()?;
-    if let Some(source) = &ctx.actor.source {
-        mpi.domains().check_authority(
-            source,
-            "identifiers",
-            input.identifiers.iter().map(|i| i.system.as_str()),
-        )?;
-    }
+    check_input(mpi, ctx, &mut input)?;
     let normalized = matcher::normalize(&convert::person_from_input(&input));
     let txn = mpi.write_txn_for(ctx).await?;
     let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
@@ -563,9 +571,7 @@ pub async fn register_or_update(
 ) -> Result<UpsertOutcome> {
     ctx.authorize(Action::Register)?;
     ctx.authorize(Action::Update)?;
-    input.validate()?;
-    mpi.domains().canonicalize("", &mut input.identifiers)?;
-    input.validate()?;
+    check_input(mpi, ctx, &mut input)?;
     let domains = mpi.domains();
     let mut holders = std::collections::BTreeSet::new();
     for ident in &input.identifiers {
@@ -831,16 +837,7 @@ pub async fn update(
     mut input: PatientInput,
 ) -> Result<Patient> {
     ctx.authorize(Action::Update)?;
-    input.validate()?;
-    mpi.domains().canonicalize("", &mut input.identifiers)?;
-    input.validate()?;
-    if let Some(source) = &ctx.actor.source {
-        mpi.domains().check_authority(
-            source,
-            "identifiers",
-            input.identifiers.iter().map(|i| i.system.as_str()),
-        )?;
-    }
+    check_input(mpi, ctx, &mut input)?;
     let txn = mpi.write_txn_for(ctx).await?;
     let result = update_in(mpi, ctx, &txn, id, expected_version, &input).await;
     let mut patient = disclosed(mpi, ctx, finish(txn, result).await).await?;

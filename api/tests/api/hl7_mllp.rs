@@ -161,6 +161,12 @@ impl Hl7Server {
         }
     }
 
+    /// `GET /api/v1/patients?identifier=SYSTEM|VALUE` with `key`.
+    async fn find_by_identifier(&self, key: &str, identifier: &str) -> (u16, Value) {
+        let path = format!("/api/v1/patients?identifier={identifier}");
+        self.server.call("GET", &path, Some(key), &[], None).await
+    }
+
     /// An admin key made with the real CLI.
     fn admin_key(&self) -> String {
         let out = run_mpi_ok(
@@ -724,14 +730,7 @@ async fn identity_feed_registers_updates_and_merges(backend: Backend) {
     assert_eq!(a[0]["msh9"], "ACK^A01^ACK");
     assert_eq!(a[0]["msh12"], "2.3.1");
     let (status, found) = app
-        .server
-        .call(
-            "GET",
-            "/api/v1/patients?identifier=http://ohie.org/test/test|T-100",
-            Some(&key),
-            &[],
-            None,
-        )
+        .find_by_identifier(&key, "http://ohie.org/test/test|T-100")
         .await;
     assert_eq!(status, 200, "{found}");
     let patient = &found["items"][0];
@@ -755,27 +754,13 @@ async fn identity_feed_registers_updates_and_merges(backend: Backend) {
     // A missing CX.4 is the source's own domain.
     assert_eq!(a[1]["msa1"], "AA", "{}", a[1]);
     let (_, found) = app
-        .server
-        .call(
-            "GET",
-            "/api/v1/patients?identifier=urn:oid:2.16.840.1.113883.3.72.5.9.1|T-101",
-            Some(&key),
-            &[],
-            None,
-        )
+        .find_by_identifier(&key, "urn:oid:2.16.840.1.113883.3.72.5.9.1|T-101")
         .await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
     // A record only in a domain the source does not assign: refused, nothing stored.
     assert_eq!(a[2]["msa1"], "AE", "{}", a[2]);
     let (_, found) = app
-        .server
-        .call(
-            "GET",
-            "/api/v1/patients?identifier=http://ohie.org/test/test_a|A-555",
-            Some(&key),
-            &[],
-            None,
-        )
+        .find_by_identifier(&key, "http://ohie.org/test/test_a|A-555")
         .await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(0), "{found}");
     // An unknown domain: AE 204 at PID-3.4.
@@ -785,14 +770,7 @@ async fn identity_feed_registers_updates_and_merges(backend: Backend) {
     // A08 updates the same record.
     assert_eq!(a[4]["msa1"], "AA", "{}", a[4]);
     let (_, found) = app
-        .server
-        .call(
-            "GET",
-            "/api/v1/patients?identifier=http://ohie.org/test/test|T-100",
-            Some(&key),
-            &[],
-            None,
-        )
+        .find_by_identifier(&key, "http://ohie.org/test/test|T-100")
         .await;
     assert_eq!(found["items"].as_array().map(Vec::len), Some(1));
     assert!(
