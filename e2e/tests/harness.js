@@ -66,12 +66,12 @@ export async function apiCall(server, key, method, apiPath, body) {
   }
 }
 
-function person(given, family, birthDate, mrn, { street = '12 Orchard Lane', city = 'Exeter', postal = 'EX4 4QJ', phone = '01392 555 0101', gender = 'female' } = {}) {
+function person(given, family, birthDate, mrn, { street = '12 Orchard Lane', city = 'Exeter', postal = 'EX4 4QJ', phone = '01392 555 0101', gender = 'female', system = 'urn:e2e:mrn' } = {}) {
   return {
     gender,
     birth_date: birthDate,
     names: [{ family, given: [given], use: 'official' }],
-    identifiers: [{ type: 'MR', system: 'urn:e2e:mrn', value: mrn }],
+    identifiers: [{ type: 'MR', system, value: mrn }],
     addresses: [{ lines: [street], city, postal_code: postal, country: 'GB', use: 'home' }],
     telecoms: [{ system: 'phone', value: phone, use: 'home' }],
   };
@@ -96,7 +96,10 @@ export async function seed(server) {
     person('Oskar', 'Lindqvist', '1977-01-30', 'E2E-5001', { gender: 'male', street: '5 River Close', postal: 'EX5 1LB', phone: '01392 555 0505' }),
     person('Oskar', 'Lindquist', '1977-10-30', 'E2E-5002', { gender: 'male', street: '18 Station Road', city: 'Exmouth', postal: 'EX8 2QA', phone: '01395 555 0606' }),
     person('Ruth', 'Abernethy', '1949-06-02', 'E2E-6001', { street: '2 Chapel Row', postal: 'EX6 7AB', phone: '01392 555 0707' }),
-    person('Ruth', 'Abernathy', '1949-06-03', 'E2E-6002', { street: '40 Harbour View', city: 'Exmouth', postal: 'EX8 1DD', phone: '01395 555 0808' }),
+    // A clinic's record of Ruth under its own identifier: same birth date, a typo in the family
+    // name, another address and phone. It scores in the medium band (0.78 with the built-in model),
+    // which the queue's band filter is tested on.
+    person('Ruth', 'Abernathy', '1949-06-02', 'CLINIC-78', { street: '40 Harbour View', city: 'Exmouth', postal: 'EX8 1DD', phone: '01395 555 0808', system: 'urn:e2e:clinic' }),
   ];
   for (const p of people) {
     const { status, body } = await apiCall(server, key, 'POST', '/api/v1/patients?force=true', p);
