@@ -6,6 +6,14 @@
 //!
 //! `cargo run --release -p matcher --example em_quality -- [RECORDS] [SEED]`
 //!
+//! With `EM_INTERNATIONAL=0.3` a share of the households is of an international origin (see
+//! `GeneratorConfig::international`); the report then adds pairwise precision, recall and F1 of
+//! the clusters per hard case (the true pairs with a record carrying the case, and the false
+//! pairs put in one cluster with such a record), and for the pairs of the US-style population.
+//! `EM_ESTIMATED_DOB=0.1` gives that share of persons an estimated birth date on their first
+//! record, `EM_SEQUENTIAL_MRNS=1` numbers records in registration order (issue 32, sections 4
+//! and 5).
+//!
 //! Prints counts, ratios and level names only: no record contents.
 #![allow(clippy::print_stderr)]
 
@@ -18,7 +26,7 @@ use matcher::cluster::cluster;
 use matcher::compare::compare_field;
 use matcher::eval::Truth;
 use matcher::scoring::{MatchDecision, weight_of_probability};
-use matcher::synth::{GeneratorConfig, NATIONAL_ID_SYSTEM, generate};
+use matcher::synth::{GeneratorConfig, HardCase, HardCases, NATIONAL_ID_SYSTEM, generate};
 use matcher::training::{TrainConfig, train};
 use matcher::{Address, Model, NormalizedRecord, PersonRecord};
 
@@ -87,6 +95,9 @@ struct Data {
     records: Vec<NormalizedRecord>,
     cluster: Vec<u64>,
     household: Vec<u64>,
+    cases: Vec<HardCases>,
+    /// Records of persons of an international origin.
+    international: Vec<bool>,
     candidates: Vec<(u32, u32)>,
 }
 
@@ -160,6 +171,7 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
         m.bcubed.recall,
         m.bcubed.f1
     );
+    report_by_case(data, &clustering.labels);
     let heads = model
         .comparisons()
         .iter()
@@ -176,16 +188,98 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
     }
 }
 
+/// Pairwise precision, recall and F1 of the clusters per hard case, and over the pairs of the
+/// US-style population (both records without an international origin).
+fn report_by_case(data: &Data, labels: &[u32]) {
+    const US: usize = HardCase::ALL.len();
+    // Per case (and the US-style pairs last): true pairs, true pairs linked, false pairs linked.
+    let mut counts = vec![(0u64, 0u64, 0u64); US + 1];
+    let mut tally = |a: usize, b: usize, same: bool, linked: bool| {
+        let mut involved = data.cases[a];
+        for c in data.cases[b].iter() {
+            involved.insert(c);
+        }
+        let slots = involved
+            .iter()
+            .map(|c| c as usize)
+            .chain((!data.international[a] && !data.international[b]).then_some(US));
+        for i in slots {
+            let t = &mut counts[i];
+            t.0 += u64::from(same);
+            t.1 += u64::from(same && linked);
+            t.2 += u64::from(!same && linked);
+        }
+    };
+    let mut by_cluster: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, c) in data.cluster.iter().enumerate() {
+        by_cluster.entry(*c).or_default().push(i);
+    }
+    for members in by_cluster.values() {
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                tally(a, b, true, labels[a] == labels[b]);
+            }
+        }
+    }
+    let mut by_label: HashMap<u32, Vec<usize>> = HashMap::new();
+    for (i, l) in labels.iter().enumerate() {
+        by_label.entry(*l).or_default().push(i);
+    }
+    for members in by_label.values() {
+        for (x, &a) in members.iter().enumerate() {
+            for &b in &members[x + 1..] {
+                if data.cluster[a] != data.cluster[b] {
+                    tally(a, b, false, true);
+                }
+            }
+        }
+    }
+    eprintln!(
+        "  {:<16} {:>8} {:>7} {:>7} {:>7} {:>6}",
+        "pairs with", "true", "P", "R", "F1", "FP"
+    );
+    let names = HardCase::ALL
+        .iter()
+        .map(|c| c.name())
+        .chain(std::iter::once("us_style"));
+    for (name, &(true_pairs, tp, fp)) in names.zip(&counts) {
+        if true_pairs == 0 && fp == 0 {
+            continue;
+        }
+        let p = tp as f64 / (tp + fp).max(1) as f64;
+        let r = tp as f64 / true_pairs.max(1) as f64;
+        let f1 = if p + r > 0.0 {
+            2.0 * p * r / (p + r)
+        } else {
+            0.0
+        };
+        eprintln!("  {name:<16} {true_pairs:>8} {p:>7.4} {r:>7.4} {f1:>7.4} {fp:>6}");
+    }
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().map_or(Ok(100_000), |s| s.parse())?;
     let seed: u64 = args.next().map_or(Ok(7), |s| s.parse())?;
     let clock = Instant::now();
-    let synthetic = generate(&GeneratorConfig {
+    let international: f64 = std::env::var("EM_INTERNATIONAL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let mut config = GeneratorConfig {
         records: n,
         seed,
+        international,
+        sequential_mrns: std::env::var_os("EM_SEQUENTIAL_MRNS").is_some(),
         ..Default::default()
-    });
+    };
+    if let Some(rate) = std::env::var("EM_ESTIMATED_DOB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        config.rates.estimated_birth_date = rate;
+    }
+    let synthetic = generate(&config);
     let dense: Option<u16> = std::env::var("EM_DENSE_YEARS")
         .ok()
         .and_then(|v| v.parse().ok());
@@ -207,6 +301,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     drop(raw);
     let cluster: Vec<u64> = synthetic.iter().map(|s| s.cluster_id).collect();
     let household: Vec<u64> = synthetic.iter().map(|s| s.household_id).collect();
+    let cases: Vec<HardCases> = synthetic.iter().map(|s| s.cases).collect();
+    let international_record: Vec<bool> = synthetic.iter().map(|s| s.origin.is_some()).collect();
     drop(synthetic);
     let candidates = candidate_pairs(&records, &BatchConfig::default().blocking);
     eprintln!(
@@ -218,6 +314,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         records,
         cluster,
         household,
+        cases,
+        international: international_record,
         candidates,
     };
     let clock = Instant::now();

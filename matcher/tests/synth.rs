@@ -655,3 +655,184 @@ fn distinct_identifiers_give_each_record_its_own_and_change_nothing_else() {
     // Without the option, duplicates share identifiers (what `mpi import` refuses).
     assert!(shared_before > 1_000, "{shared_before}");
 }
+
+/// A population with international origins (issue 32, section 3).
+static INTERNATIONAL: LazyLock<Vec<SyntheticRecord>> = LazyLock::new(|| {
+    generate(&GeneratorConfig {
+        records: 30_000,
+        seed: 32,
+        international: 0.5,
+        ..Default::default()
+    })
+});
+
+#[test]
+fn international_origins_are_seeded_and_off_by_default() {
+    assert!(DATA.iter().all(|r| r.origin.is_none()));
+    let again = generate(&GeneratorConfig {
+        records: 30_000,
+        seed: 32,
+        international: 0.5,
+        ..Default::default()
+    });
+    assert_eq!(*INTERNATIONAL, again);
+    let mut households: HashMap<&str, BTreeSet<u64>> = HashMap::new();
+    for r in INTERNATIONAL.iter() {
+        if let Some(origin) = r.origin {
+            households.entry(origin).or_default().insert(r.household_id);
+        }
+    }
+    assert_eq!(households.len(), 11, "{:?}", households.keys());
+    let all: usize = households.values().map(BTreeSet::len).sum();
+    let total = by_household(&INTERNATIONAL).len();
+    assert_near(
+        "international households",
+        all as f64 / total as f64,
+        0.5,
+        0.03,
+    );
+    let hispanic = households["hispanic"].len() as f64 / all as f64;
+    assert_near("Hispanic share of them", hispanic, 22.0 / 100.0, 0.03);
+}
+
+#[test]
+fn every_international_hard_case_appears_and_says_what_it_did() {
+    let international = [
+        HardCase::NameOrder,
+        HardCase::Mononym,
+        HardCase::WholeName,
+        HardCase::Initials,
+        HardCase::Transliteration,
+        HardCase::Article,
+        HardCase::Particle,
+        HardCase::DoubleSurname,
+        HardCase::CompoundGiven,
+        HardCase::HyphenSpace,
+        HardCase::Diacritics,
+    ];
+    for case in international {
+        let n = count(&INTERNATIONAL, case);
+        assert!(n >= 15, "{}: {n}", case.name());
+        // Only persons of an international origin carry these.
+        assert!(
+            INTERNATIONAL
+                .iter()
+                .filter(|r| r.cases.contains(case))
+                .all(|r| r.origin.is_some())
+        );
+    }
+    let names = |r: &SyntheticRecord| {
+        (
+            r.record.given_names.first().cloned().unwrap_or_default(),
+            r.record.family_names.first().cloned().unwrap_or_default(),
+        )
+    };
+    for r in INTERNATIONAL.iter() {
+        let (given, family) = names(r);
+        if r.cases.contains(HardCase::WholeName) && !r.cases.contains(HardCase::Typo) {
+            assert!(given.is_empty() != family.is_empty(), "{}", r.id);
+        }
+        let altered = [HardCase::Placeholder, HardCase::Typo, HardCase::Ocr];
+        if r.cases.contains(HardCase::Mononym) && altered.iter().all(|c| !r.cases.contains(*c)) {
+            // One name: alone, repeated, or beside a placeholder for the missing one.
+            let words: BTreeSet<String> = [given.to_lowercase(), family.to_lowercase()]
+                .into_iter()
+                .filter(|w| !matches!(w.as_str(), "" | "fnu" | "lnu"))
+                .collect();
+            assert_eq!(words.len(), 1, "{}", r.id);
+        }
+        if r.cases.contains(HardCase::Article) && !r.cases.contains(HardCase::Typo) {
+            assert!(
+                !family.starts_with("Al-") && !family.starts_with("AL-"),
+                "{}",
+                r.id
+            );
+        }
+    }
+}
+
+#[test]
+fn international_siblings_and_twins_are_different_people_with_similar_names() {
+    let mut twin_pairs = 0;
+    let mut shared_syllable = 0;
+    for records in by_household(&INTERNATIONAL).values() {
+        if records[0].origin.is_none() {
+            continue;
+        }
+        let twins: BTreeMap<u64, &&SyntheticRecord> = records
+            .iter()
+            .filter(|r| r.cases.contains(HardCase::Twin) && r.cases.iter().count() <= 2)
+            .map(|r| (r.cluster_id, r))
+            .collect();
+        if twins.len() == 2 {
+            twin_pairs += 1;
+            let g: Vec<String> = twins.values().map(|r| first_given(&r.record)).collect();
+            assert_ne!(g[0], g[1], "twins share a given name");
+        }
+        if records[0].origin == Some("korean") {
+            let firsts: BTreeSet<String> = records
+                .iter()
+                .map(|r| first_given(&r.record))
+                .filter_map(|g| g.split('-').next().map(str::to_owned))
+                .collect();
+            let people: BTreeSet<u64> = records.iter().map(|r| r.cluster_id).collect();
+            shared_syllable += usize::from(people.len() >= 3 && firsts.len() < people.len());
+        }
+    }
+    assert!(twin_pairs > 0);
+    assert!(shared_syllable > 10, "{shared_syllable}");
+}
+
+#[test]
+fn estimated_birth_dates_and_sequential_mrns_when_asked_for() {
+    let mut rates = HardCaseRates::default();
+    rates.estimated_birth_date = 0.1;
+    let data = generate(&GeneratorConfig {
+        records: 20_000,
+        seed: 5,
+        rates,
+        sequential_mrns: true,
+        ..Default::default()
+    });
+    let estimated: Vec<&SyntheticRecord> = data
+        .iter()
+        .filter(|r| r.cases.contains(HardCase::EstimatedBirthDate))
+        .collect();
+    assert!(estimated.len() > 1_000, "{}", estimated.len());
+    let placeholder_like = estimated
+        .iter()
+        .filter_map(|r| r.record.birth_date.as_deref())
+        .map(date_digits)
+        .filter(|d| d.ends_with("0101") || d.ends_with("0701") || d.ends_with("15"))
+        .count();
+    // Day-month swaps and date errors may alter a few.
+    assert!(placeholder_like * 100 >= estimated.len() * 90);
+    // Medical record numbers: a facility's numbers run in registration order, unique per person.
+    let mut numbers: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for r in &data {
+        for id in r
+            .record
+            .identifiers
+            .iter()
+            .filter(|i| i.system != NATIONAL_ID_SYSTEM)
+        {
+            let n: u64 = id.value.parse().expect("digits");
+            numbers
+                .entry(id.system.clone())
+                .or_default()
+                .push((n, r.cluster_id));
+        }
+    }
+    let mut near = 0;
+    for list in numbers.values_mut() {
+        list.sort_unstable();
+        for w in list.windows(2) {
+            assert!(
+                w[0].0 != w[1].0 || w[0].1 == w[1].1,
+                "one number, two people"
+            );
+            near += usize::from(w[1].0 - w[0].0 <= 10 && w[0].1 != w[1].1);
+        }
+    }
+    assert!(near > 10_000, "{near}");
+}

@@ -13,11 +13,16 @@
 mod address;
 mod date;
 mod nickname;
+mod variants;
 
 pub use address::{expand_street, normalize_address};
 pub use date::{EARLIEST_YEAR, parse_birth_date, parse_birth_date_kept, parse_birth_date_on};
 pub use nickname::{
     group_count, group_names, nickname_equivalent, nickname_group, nickname_groups,
+};
+pub use variants::{
+    VARIANT_GROUP_BASE, spelling_variants, umlaut_equal, variant_group_count, variant_group_names,
+    variant_groups, without_article,
 };
 
 use crate::phonetic;

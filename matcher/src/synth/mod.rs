@@ -11,6 +11,14 @@
 //! Johnson, Williams ...); addresses use real ZIP codes with their city, state and telephone area
 //! code. The tables ship in `data/` (see its README for sources).
 //!
+//! On request ([`GeneratorConfig::international`]) a share of the households is of one of eleven
+//! international origins, whose names follow their own conventions (family name first, mononyms,
+//! double surnames, articles and particles, generation syllables, diacritics) and whose later
+//! registrations write them in the ways those conventions invite, each tagged with its
+//! [`HardCase`]. Estimated birth dates and sequential medical record numbers are also on request
+//! ([`HardCaseRates::estimated_birth_date`], [`GeneratorConfig::sequential_mrns`]); without these
+//! options the output is the same as before they existed.
+//!
 //! In the person CSV of the batch commands a record maps as: `given_names[0]` -> `given_name`,
 //! `given_names[1]` (a middle name or initial, when present) -> `middle_name`, `family_names[0]` ->
 //! `family_name` (a former family name, when present, has no column), the first address's lines,
@@ -33,6 +41,7 @@
 //! ```
 
 mod corrupt;
+mod international;
 mod person;
 mod tables;
 
@@ -92,6 +101,18 @@ pub struct HardCaseRates {
     /// Per record: the name is a placeholder (John/Jane Doe, Unknown, Baby Boy/Girl for infants),
     /// often with a missing or default (1900-01-01) birth date.
     pub placeholder: f64,
+    /// Per later record of a person of an international origin (see
+    /// [`GeneratorConfig::international`]): the names are written in one of the ways the origin's
+    /// conventions invite (family name first, whole name in one field, initials, another
+    /// romanization, the article or particle joined or dropped, one of two surnames, one part of
+    /// a compound given name, a syllable break, umlauts written out).
+    pub name_convention: f64,
+    /// Per person (0 by default): the birth date was unknown at the first registration and
+    /// estimated: that record shows 1 January (70 %), 1 July (20 %) or the 15th of the true
+    /// month (10 %) of a year up to two years off; later registrations bring the real date, or
+    /// (one in four) repeat the estimate. What registries do for an unknown date: many unrelated
+    /// people share such a date.
+    pub estimated_birth_date: f64,
 }
 
 impl Default for HardCaseRates {
@@ -110,12 +131,14 @@ impl Default for HardCaseRates {
             date_error: 0.03,
             missing: 0.05,
             placeholder: 0.002,
+            name_convention: 0.35,
+            estimated_birth_date: 0.0,
         }
     }
 }
 
 impl HardCaseRates {
-    fn named(&self) -> [(&'static str, f64); 13] {
+    fn named(&self) -> [(&'static str, f64); 15] {
         [
             ("household", self.household),
             ("twins", self.twins),
@@ -130,6 +153,8 @@ impl HardCaseRates {
             ("date_error", self.date_error),
             ("missing", self.missing),
             ("placeholder", self.placeholder),
+            ("name_convention", self.name_convention),
+            ("estimated_birth_date", self.estimated_birth_date),
         ]
     }
 }
@@ -155,6 +180,30 @@ pub struct GeneratorConfig {
     /// imports into the MPI without a record refused for an identifier another record holds;
     /// the rest of the file (names, dates, addresses, typos) is the same as without it.
     pub distinct_identifiers: bool,
+    /// Share of households of an international origin (0 by default: the US census population
+    /// alone, as before). Origins, with their share among these households and conventions:
+    /// Hispanic 22 % (two surnames, paternal then maternal; compound given names such as María
+    /// José; diacritics), South Asian 14 % (initials, whole names in one field, a few mononyms),
+    /// Chinese 12 % and Korean 8 % (family name first; two-syllable given names written joined,
+    /// hyphenated or apart, siblings sharing a generation syllable; Wade-Giles and Korean
+    /// romanizations), Arabic 10 % (romanizations of Muhammad, Husayn ...; the article `Al-`
+    /// joined, apart, as `El-` or dropped), Vietnamese 8 % (family name first, Nguyễn for about a
+    /// third, middle names Văn / Thị, diacritics), Filipino 8 % (particles: Dela Cruz, De la
+    /// Cruz, Delacruz, Cruz), Russian 6 % (romanizations: Yuri, Yury, Iurii), Japanese 4 %
+    /// (family name first; long vowels: Satō, Sato, Satou), German 4 % (umlauts: Müller, Muller,
+    /// Mueller), Indonesian 4 % (40 % of households have one name each: mononyms, written alone,
+    /// in either field, repeated or beside `FNU` / `LNU`). Women of Chinese, Korean, Vietnamese,
+    /// Arabic and Hispanic origin keep their family name at marriage; Hispanic children take the
+    /// first surname of each parent. Every record is tagged with the hard cases its names carry
+    /// ([`HardCase::NameOrder`] ... [`HardCase::Diacritics`]); facilities that keep accents
+    /// (every fourth) write the diacritics, the others plain letters.
+    pub international: f64,
+    /// Facilities number their patients in registration order (`false` by default: scrambled
+    /// numbers): each record's medical record number is the facility's next number, so people
+    /// registered one after the other (a family at one visit) get numbers a few apart, like
+    /// `M6001` and `M6002`. Unique across the output (the chunk's first record number plus the
+    /// facility's running count in the chunk).
+    pub sequential_mrns: bool,
 }
 
 impl Default for GeneratorConfig {
@@ -167,6 +216,8 @@ impl Default for GeneratorConfig {
             facilities: 4,
             rates: HardCaseRates::default(),
             distinct_identifiers: false,
+            international: 0.0,
+            sequential_mrns: false,
         }
     }
 }
@@ -179,7 +230,12 @@ impl GeneratorConfig {
             reason: reason.to_owned(),
         };
         let rates = self.rates.named();
-        let all = std::iter::once(("duplicate_rate", self.duplicate_rate)).chain(rates);
+        let all = [
+            ("duplicate_rate", self.duplicate_rate),
+            ("international", self.international),
+        ]
+        .into_iter()
+        .chain(rates);
         for (name, rate) in all {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(invalid(name, "must be a probability in 0..=1"));
@@ -228,11 +284,43 @@ pub enum HardCase {
     /// every fourth facility), or a compound family name without its apostrophe or spaces
     /// (O'Brien as OBrien or O Brien, De La Cruz as DeLaCruz).
     Spelling,
+    /// International origins only, from here on. Given and family names swapped by a clerk
+    /// reading a family-first name (Chinese, Korean, Vietnamese, Japanese; some South Asian).
+    NameOrder,
+    /// The person has one name only (written alone, in either field, repeated, or with
+    /// `FNU` / `LNU`): every record of the person carries it.
+    Mononym,
+    /// The whole name in the given field or the family field, the other empty.
+    WholeName,
+    /// The given name as an initial (`R. Kumar`), or written family first with the initial after
+    /// it (`Kumar`, `R`).
+    Initials,
+    /// Another romanization of the given or family name (Mohammed / Muhammad, Yuri / Iurii,
+    /// Lee / Yi, Zhang / Chang, Park / Pak, Sato / Satou).
+    Transliteration,
+    /// The Arabic article written apart, joined, as `El-` or dropped (Al-Hassan, Al Hassan,
+    /// Alhassan, El-Hassan, Hassan).
+    Article,
+    /// A particle joined or dropped (Dela Cruz, De la Cruz, Delacruz, Cruz).
+    Particle,
+    /// One of two surnames only (the paternal), both hyphenated, or the second in the middle-name
+    /// field.
+    DoubleSurname,
+    /// The first part of a compound given name only (María José as María).
+    CompoundGiven,
+    /// A two-syllable given name with or without its hyphen or space (Min-jun, Minjun, Min Jun).
+    HyphenSpace,
+    /// Diacritics written (Nguyễn, Müller: by facilities that keep them) or umlauts written out
+    /// (Mueller).
+    Diacritics,
+    /// The birth date is a registry's estimate for an unknown date (1 January, 1 July or the
+    /// 15th of a year near the true one; see [`HardCaseRates::estimated_birth_date`]).
+    EstimatedBirthDate,
 }
 
 impl HardCase {
     /// Every hard case, in declaration order.
-    pub const ALL: [HardCase; 14] = [
+    pub const ALL: [HardCase; 26] = [
         HardCase::Household,
         HardCase::Twin,
         HardCase::Junior,
@@ -247,6 +335,18 @@ impl HardCase {
         HardCase::MissingField,
         HardCase::Placeholder,
         HardCase::Spelling,
+        HardCase::NameOrder,
+        HardCase::Mononym,
+        HardCase::WholeName,
+        HardCase::Initials,
+        HardCase::Transliteration,
+        HardCase::Article,
+        HardCase::Particle,
+        HardCase::DoubleSurname,
+        HardCase::CompoundGiven,
+        HardCase::HyphenSpace,
+        HardCase::Diacritics,
+        HardCase::EstimatedBirthDate,
     ];
 
     /// A short snake_case name, for reports.
@@ -266,17 +366,29 @@ impl HardCase {
             HardCase::MissingField => "missing_field",
             HardCase::Placeholder => "placeholder",
             HardCase::Spelling => "spelling",
+            HardCase::NameOrder => "name_order",
+            HardCase::Mononym => "mononym",
+            HardCase::WholeName => "whole_name",
+            HardCase::Initials => "initials",
+            HardCase::Transliteration => "transliteration",
+            HardCase::Article => "article",
+            HardCase::Particle => "particle",
+            HardCase::DoubleSurname => "double_surname",
+            HardCase::CompoundGiven => "compound_given",
+            HardCase::HyphenSpace => "hyphen_space",
+            HardCase::Diacritics => "diacritics",
+            HardCase::EstimatedBirthDate => "estimated_birth_date",
         }
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
 /// The set of hard cases applied to one record.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct HardCases(u16);
+pub struct HardCases(u32);
 
 impl HardCases {
     /// Whether `case` was applied.
@@ -311,6 +423,9 @@ pub struct SyntheticRecord {
     pub household_id: u64,
     /// The hard cases applied to this record.
     pub cases: HardCases,
+    /// The person's international origin (`"korean"`, `"hispanic"`, ...; see
+    /// [`GeneratorConfig::international`]), `None` for the US census population.
+    pub origin: Option<&'static str>,
     /// The record as a facility registered it.
     pub record: PersonRecord,
 }

@@ -10,6 +10,7 @@ use rand::{Rng, RngExt};
 use rand_chacha::ChaCha8Rng;
 
 use super::corrupt;
+use super::international::{self, ORIGINS, Origin};
 use super::tables::{TABLES, ZipArea};
 use super::{CHUNK_RECORDS, GeneratorConfig, HardCase, HardCases, SyntheticRecord};
 use crate::normalize::{group_names, nickname_groups};
@@ -254,6 +255,8 @@ struct Person {
     /// Generation suffix sometimes written after the family name (`Jr`, `Sr`).
     generation: Option<&'static str>,
     dob: Date,
+    /// The estimate a registry wrote while the birth date was unknown.
+    estimated_dob: Option<Date>,
     ssn: Option<u64>,
     email: Option<String>,
     mobile: Option<Phone>,
@@ -263,6 +266,20 @@ struct Person {
     name_change: bool,
     /// Previous home and phone (`None` phone: the phone did not change).
     previous: Option<(Home, Option<Phone>)>,
+    /// The names of a person of an international origin (in place of `given`, `middle` and
+    /// `family`).
+    intl: Option<IntlNames>,
+}
+
+/// Names of a person of an international origin, in their reference spelling.
+#[derive(Clone, Debug)]
+struct IntlNames {
+    origin: &'static Origin,
+    given: String,
+    middle: Option<&'static str>,
+    family: String,
+    /// One name only (held in `family`).
+    mononym: bool,
 }
 
 fn given_name<R: Rng + ?Sized>(rng: &mut R, sex: Sex) -> &'static str {
@@ -394,6 +411,8 @@ struct ChunkContext<'a> {
     next_record: u64,
     ssn_salt: u64,
     mrn_salt: u64,
+    /// Next running number per facility, for sequential medical record numbers.
+    next_mrn: Vec<u64>,
 }
 
 impl ChunkContext<'_> {
@@ -416,6 +435,18 @@ impl ChunkContext<'_> {
         let given = given_name(rng, sex);
         let middle = chance(rng, 0.6).then(|| given_name(rng, sex));
         let dob = Date::for_age(rng, age);
+        // Drawn only when asked for, so the default population is the same as without it.
+        let rate = config.rates.estimated_birth_date;
+        let estimated_dob = (rate > 0.0 && chance(rng, rate)).then(|| {
+            let year = (i32::from(dob.year) + rng.random_range(-2..=2))
+                .clamp(1900, i32::from(REFERENCE_YEAR) - 1) as u16;
+            let (month, day) = match rng.random_range(0..10u8) {
+                0..=6 => (1, 1),
+                7 | 8 => (7, 1),
+                _ => (dob.month, 15),
+            };
+            Date { year, month, day }
+        });
         let mut records = 1;
         if chance(rng, config.duplicate_rate) {
             records = 2;
@@ -442,6 +473,7 @@ impl ChunkContext<'_> {
             former_family: None,
             generation: None,
             dob,
+            estimated_dob,
             ssn: chance(rng, 0.75).then(|| scramble(cluster_id, self.ssn_salt, 9)),
             email: None,
             mobile,
@@ -449,11 +481,15 @@ impl ChunkContext<'_> {
             records,
             name_change: false,
             previous: None,
+            intl: None,
         }
     }
 
     /// One household: its home and members, with person-level hard cases decided.
     fn household<R: Rng + ?Sized>(&mut self, rng: &mut R) -> (Home, Vec<Person>) {
+        // Drawn only when asked for, so the US-only population is the same as without the option.
+        let origin = (self.config.international > 0.0 && chance(rng, self.config.international))
+            .then(|| ORIGINS.sample(rng));
         let rates = &self.config.rates;
         let twins = chance(rng, rates.twins);
         let junior = chance(rng, rates.junior);
@@ -485,6 +521,7 @@ impl ChunkContext<'_> {
         };
         let mut members = vec![self.person(rng, head_sex, head_age, family, area)];
         let mut slots = size - 1;
+        let mut spouse_index = None;
         // Places the twins and the junior need, so a spouse never takes them.
         let reserved = 2 * usize::from(twins) + usize::from(junior);
         let wants_spouse = if size == 2 { 0.75 } else { 0.8 };
@@ -511,6 +548,7 @@ impl ChunkContext<'_> {
                     members[0].former_family = Some(birth_name);
                 }
             }
+            spouse_index = Some(members.len());
             members.push(spouse);
             slots -= 1;
         }
@@ -561,6 +599,9 @@ impl ChunkContext<'_> {
         if home.contact.is_none() {
             home.contact = members[0].mobile;
         }
+        if let Some(origin) = origin {
+            international_names(rng, origin, &mut members, spouse_index);
+        }
         let multi = members.len() > 1;
         let rates = &self.config.rates;
         for member in &mut members {
@@ -588,11 +629,244 @@ impl ChunkContext<'_> {
                     Some(former) if chance(rng, 0.5) => former,
                     _ => member.family,
                 };
-                member.email = Some(email(rng, member.given, family_for_email, member.dob.year));
+                member.email = Some(match &member.intl {
+                    Some(names) => {
+                        let given = international::ascii(&names.given);
+                        let family = international::ascii(&names.family);
+                        email(rng, &given, &family, member.dob.year)
+                    }
+                    None => email(rng, member.given, family_for_email, member.dob.year),
+                });
             }
         }
         (home, members)
     }
+}
+
+/// Gives the members of a household of `origin` their names: the head's family name (a double
+/// surname for Hispanic origins), a spouse's own or the head's by the origin's custom, the
+/// children's (the first surname of each parent for double surnames), given names of the origin
+/// (children sharing a generation syllable where the origin has them; twins never the same), or
+/// one name each for a household of mononyms. Married-name changes are US-population only.
+fn international_names<R: Rng + ?Sized>(
+    rng: &mut R,
+    origin: &'static Origin,
+    members: &mut [Person],
+    spouse_index: Option<usize>,
+) {
+    let generation = origin.generation(rng);
+    let mononyms = origin.draws_mononym(rng);
+    let head_family = origin.family(rng);
+    let spouse_family = spouse_index.map(|_| {
+        if origin.keeps_name() {
+            origin.family(rng)
+        } else {
+            head_family.clone()
+        }
+    });
+    let children_family = match (&spouse_family, members[0].sex) {
+        (Some(spouse), Sex::Male) if origin.paternal(&head_family) != head_family => {
+            format!(
+                "{} {}",
+                origin.paternal(&head_family),
+                origin.paternal(spouse)
+            )
+        }
+        (Some(spouse), _) if origin.paternal(spouse) != spouse.as_str() => {
+            format!(
+                "{} {}",
+                origin.paternal(spouse),
+                origin.paternal(&head_family)
+            )
+        }
+        _ => head_family.clone(),
+    };
+    let head_given = origin.given(rng, members[0].sex, None);
+    let mut twin_given: Option<String> = None;
+    for (i, member) in members.iter_mut().enumerate() {
+        let child = i > 0 && Some(i) != spouse_index;
+        let family = match (i, child) {
+            (0, _) => head_family.clone(),
+            (_, false) => spouse_family.clone().unwrap_or_else(|| head_family.clone()),
+            _ => children_family.clone(),
+        };
+        let mut given = if i == 0 || member.generation == Some("Jr") {
+            head_given.clone()
+        } else {
+            origin.given(rng, member.sex, child.then_some(generation).flatten())
+        };
+        if member.cases.contains(HardCase::Twin) {
+            for _ in 0..20 {
+                if twin_given.as_deref() != Some(given.as_str()) {
+                    break;
+                }
+                given = origin.given(rng, member.sex, generation);
+            }
+            twin_given = Some(given.clone());
+        }
+        member.former_family = None;
+        member.name_change = false;
+        member.intl = Some(if mononyms {
+            IntlNames {
+                origin,
+                given: String::new(),
+                middle: None,
+                family: given,
+                mononym: true,
+            }
+        } else {
+            IntlNames {
+                origin,
+                given,
+                middle: origin.middle(member.sex),
+                family,
+                mononym: false,
+            }
+        });
+    }
+}
+
+impl ChunkContext<'_> {
+    /// A new medical record number at `facility` for record `record_number`: scrambled, or the
+    /// facility's next running number with [`GeneratorConfig::sequential_mrns`].
+    fn fresh_mrn(&mut self, record_number: u64, facility: u32) -> String {
+        if self.config.sequential_mrns {
+            let slot = facility as usize % self.next_mrn.len();
+            let next = &mut self.next_mrn[slot];
+            *next += 1;
+            format!("{:08}", self.base + *next)
+        } else {
+            format!("{:08}", scramble(record_number, self.mrn_salt, 8))
+        }
+    }
+
+    /// The facility whose medical record number `record` carries.
+    fn facility_of(&self, record: &PersonRecord) -> u32 {
+        (0..self.config.facilities.max(1))
+            .find(|f| {
+                record
+                    .identifiers
+                    .iter()
+                    .any(|id| id.system == mrn_system(*f))
+            })
+            .unwrap_or(0)
+    }
+
+    /// The names of registration `index` of a person of the US population: nickname, middle name
+    /// or its initial, married-name change, spellings with accents or without punctuation, a
+    /// generation suffix. Returns given, middle, family and former family name.
+    fn us_record_names<R: Rng + ?Sized>(
+        &self,
+        rng: &mut R,
+        person: &Person,
+        index: usize,
+        facility: u32,
+        cases: &mut HardCases,
+    ) -> (String, Option<String>, String, Option<String>) {
+        let rates = &self.config.rates;
+        let later = index > 0;
+        let mut given = person.given.to_owned();
+        if later
+            && chance(rng, rates.nickname)
+            && let Some(nickname) = nickname_for(rng, person.given)
+        {
+            given = nickname;
+            cases.insert(HardCase::Nickname);
+        }
+        let middle = person.middle.and_then(|m| match rng.random_range(0..20u8) {
+            0..=10 => Some(m.to_owned()),
+            11..=15 => m.get(..1).map(str::to_owned),
+            _ => None,
+        });
+        let (mut family, mut former) = (person.family.to_owned(), None);
+        if let Some(birth_name) = person.former_family {
+            if person.name_change && index == 0 {
+                family = birth_name.to_owned();
+                cases.insert(HardCase::NameChange);
+            } else if (person.name_change && chance(rng, 0.5)) || chance(rng, 0.05) {
+                former = Some(birth_name.to_owned());
+            }
+        }
+        if person.name_change
+            && index > 0
+            && let Some(birth_name) = person.former_family
+            && chance(rng, 0.2)
+        {
+            family = format!("{birth_name}-{family}");
+            cases.insert(HardCase::NameChange);
+        }
+        // Spelling: facilities that keep accents write them; compound names lose punctuation.
+        if facility % 4 == 2 {
+            if let Some(accented) = TABLES.accented(&given) {
+                given = accented.to_owned();
+                cases.insert(HardCase::Spelling);
+            }
+            if let Some(accented) = TABLES.accented(&family) {
+                family = accented.to_owned();
+                cases.insert(HardCase::Spelling);
+            }
+        }
+        if family.contains([' ', '\'']) && chance(rng, 0.3) {
+            let variant = if family.contains('\'') && chance(rng, 0.5) {
+                family.replace('\'', " ")
+            } else {
+                family.replace([' ', '\''], "")
+            };
+            if variant != family {
+                family = variant;
+                cases.insert(HardCase::Spelling);
+            }
+        }
+        if let Some(generation) = person.generation {
+            let p = if generation == "Jr" { 0.3 } else { 0.1 };
+            if chance(rng, p) {
+                family = format!("{family} {generation}");
+            }
+        }
+
+        (given, middle, family, former)
+    }
+}
+
+/// The names of one registration of a person of an international origin: a mononym written
+/// one of its ways; diacritics kept by facilities that keep accents and folded by the others;
+/// on a later registration, sometimes one of the origin's writing variants.
+fn international_record_names<R: Rng + ?Sized>(
+    rng: &mut R,
+    names: &IntlNames,
+    later: bool,
+    facility: u32,
+    rates: &super::HardCaseRates,
+    cases: &mut HardCases,
+) -> (String, Option<String>, String, Option<String>) {
+    let mut written = if names.mononym {
+        cases.insert(HardCase::Mononym);
+        international::mononym(rng, &names.family)
+    } else {
+        international::Names {
+            given: names.given.clone(),
+            middle: names.middle.map(str::to_owned),
+            family: names.family.clone(),
+        }
+    };
+    if later
+        && !names.mononym
+        && chance(rng, rates.name_convention)
+        && let Some(case) = international::vary(rng, names.origin, &mut written)
+    {
+        cases.insert(case);
+    }
+    let accented = |s: &str| !s.is_ascii();
+    if facility % 4 == 2 {
+        if accented(&written.given) || accented(&written.family) {
+            cases.insert(HardCase::Diacritics);
+        }
+    } else {
+        written.given = international::ascii(&written.given);
+        written.family = international::ascii(&written.family);
+        written.middle = written.middle.map(|m| international::ascii(&m));
+    }
+    (written.given, written.middle, written.family, None)
 }
 
 /// A record under construction, field by field.
@@ -743,7 +1017,7 @@ impl ChunkContext<'_> {
 
         // The facility's medical record number: reused when the person was found at a
         // facility they had visited, fresh for a duplicate registration.
-        let fresh = format!("{:08}", scramble(record_number, self.mrn_salt, 8));
+        let fresh = self.fresh_mrn(record_number, facility);
         let mrn = match mrn_by_facility.iter().find(|(f, _)| *f == facility) {
             Some((_, known)) if chance(rng, 0.5) => known.clone(),
             Some(_) => fresh,
@@ -754,67 +1028,21 @@ impl ChunkContext<'_> {
         };
 
         // Names.
-        let mut given = person.given.to_owned();
-        if later
-            && chance(rng, rates.nickname)
-            && let Some(nickname) = nickname_for(rng, person.given)
-        {
-            given = nickname;
-            cases.insert(HardCase::Nickname);
-        }
-        let middle = person.middle.and_then(|m| match rng.random_range(0..20u8) {
-            0..=10 => Some(m.to_owned()),
-            11..=15 => m.get(..1).map(str::to_owned),
-            _ => None,
-        });
-        let (mut family, mut former) = (person.family.to_owned(), None);
-        if let Some(birth_name) = person.former_family {
-            if person.name_change && index == 0 {
-                family = birth_name.to_owned();
-                cases.insert(HardCase::NameChange);
-            } else if (person.name_change && chance(rng, 0.5)) || chance(rng, 0.05) {
-                former = Some(birth_name.to_owned());
+        let (given, middle, family, former) = match &person.intl {
+            Some(names) => {
+                international_record_names(rng, names, later, facility, rates, &mut cases)
             }
-        }
-        if person.name_change
-            && index > 0
-            && let Some(birth_name) = person.former_family
-            && chance(rng, 0.2)
-        {
-            family = format!("{birth_name}-{family}");
-            cases.insert(HardCase::NameChange);
-        }
-        // Spelling: facilities that keep accents write them; compound names lose punctuation.
-        if facility % 4 == 2 {
-            if let Some(accented) = TABLES.accented(&given) {
-                given = accented.to_owned();
-                cases.insert(HardCase::Spelling);
-            }
-            if let Some(accented) = TABLES.accented(&family) {
-                family = accented.to_owned();
-                cases.insert(HardCase::Spelling);
-            }
-        }
-        if family.contains([' ', '\'']) && chance(rng, 0.3) {
-            let variant = if family.contains('\'') && chance(rng, 0.5) {
-                family.replace('\'', " ")
-            } else {
-                family.replace([' ', '\''], "")
-            };
-            if variant != family {
-                family = variant;
-                cases.insert(HardCase::Spelling);
-            }
-        }
-        if let Some(generation) = person.generation {
-            let p = if generation == "Jr" { 0.3 } else { 0.1 };
-            if chance(rng, p) {
-                family = format!("{family} {generation}");
-            }
-        }
-
-        // Birth date.
+            None => self.us_record_names(rng, person, index, facility, &mut cases),
+        };
+        // Birth date: the registry's estimate on the first record (and on some later ones) of a
+        // person whose date was unknown then.
         let mut dob = person.dob;
+        if let Some(estimate) = person.estimated_dob
+            && (index == 0 || chance(rng, 0.25))
+        {
+            dob = estimate;
+            cases.insert(HardCase::EstimatedBirthDate);
+        }
         if later
             && chance(rng, rates.day_month_swap)
             && let Some(swapped) = dob.day_month_swapped()
@@ -1019,8 +1247,10 @@ pub(super) fn generate_chunk(
         next_record: 0,
         ssn_salt: splitmix(config.seed) % 1_000_000_000,
         mrn_salt: splitmix(config.seed ^ 0x5EED) % 100_000_000,
+        next_mrn: vec![0; config.facilities.max(1) as usize],
     };
-    let mut out: Vec<(PersonRecord, u64, u64, HardCases)> = Vec::with_capacity(len);
+    let mut out: Vec<(PersonRecord, u64, u64, HardCases, Option<&'static str>)> =
+        Vec::with_capacity(len);
     while out.len() < len {
         let household_id = base + ctx.next_household;
         let (home, members) = ctx.household(rng);
@@ -1044,7 +1274,8 @@ pub(super) fn generate_chunk(
                     // After rendering, so the random stream (and so the rest of the file) is
                     // the same as without the option.
                     let number = ctx.base + ctx.next_record - 1;
-                    let fresh = format!("{:08}", scramble(number, ctx.mrn_salt, 8));
+                    let facility = ctx.facility_of(&record);
+                    let fresh = ctx.fresh_mrn(number, facility);
                     record.identifiers.retain_mut(|id| {
                         if id.system == NATIONAL_ID_SYSTEM {
                             !std::mem::replace(&mut national_id_given, true)
@@ -1054,7 +1285,8 @@ pub(super) fn generate_chunk(
                         }
                     });
                 }
-                out.push((record, person.cluster_id, household_id, cases));
+                let origin = person.intl.as_ref().map(|n| n.origin.name);
+                out.push((record, person.cluster_id, household_id, cases, origin));
             }
         }
     }
@@ -1066,11 +1298,12 @@ pub(super) fn generate_chunk(
     out.into_iter()
         .enumerate()
         .map(
-            |(i, (record, cluster_id, household_id, cases))| SyntheticRecord {
+            |(i, (record, cluster_id, household_id, cases, origin))| SyntheticRecord {
                 id: format!("r{:08}", base + i as u64),
                 cluster_id,
                 household_id,
                 cases,
+                origin,
                 record,
             },
         )

@@ -16,7 +16,7 @@ pub(crate) struct Weighted<T> {
 }
 
 impl<T> Weighted<T> {
-    fn new(pairs: Vec<(T, u64)>) -> Self {
+    pub(crate) fn new(pairs: Vec<(T, u64)>) -> Self {
         let mut total = 0u64;
         let mut items = Vec::with_capacity(pairs.len());
         let mut cumulative = Vec::with_capacity(pairs.len());
