@@ -1,9 +1,11 @@
 //! Property tests: comparator symmetry, range and identity; the allocation-free Jaro-Winkler equals
 //! strsim's; folding and normalization are idempotent; scoring is symmetric; and copying a field
-//! of one record into the other (more agreement) never lowers the match weight.
+//! of one record into the other (more agreement) never lowers the match weight; the name
+//! arrangement (mononyms, whole names in one field) does not depend on the field a name came in,
+//! and the spelling keys (articles, umlauts, variant groups) are symmetric and bounded.
 
 use matcher::compare::{damerau, jaro_winkler, levenshtein};
-use matcher::normalize::{fold, normalize};
+use matcher::normalize::{fold, normalize, spelling_variants, umlaut_equal, without_article};
 use matcher::scoring::Model;
 use matcher::{
     Address, Identifier, NormalizedAddress, NormalizedIdentifier, NormalizedName, NormalizedRecord,
@@ -30,6 +32,17 @@ fn name() -> impl Strategy<Value = String> {
             "Łukasz",
             "Ærø",
             "Straße",
+            "Mohammed",
+            "Mhd",
+            "Al-Hassan",
+            "El Hassan",
+            "Dela Cruz",
+            "Mueller",
+            "Min-jun",
+            "Kim Min-jun",
+            "R.",
+            "FNU",
+            "Sukarno",
             "",
         ])
         .prop_map(str::to_owned),
@@ -242,5 +255,55 @@ proptest! {
         prop_assume!(model.pair_shares_household(&na, &nb) == model.pair_shares_household(&na, &nbetter));
         let (before, after) = (model.score(&na, &nb).match_weight, model.score(&na, &nbetter).match_weight);
         prop_assert!(after >= before - 1e-9, "field {field}: {before} -> {after}");
+    }
+
+    #[test]
+    fn a_mononym_agrees_in_whichever_field_it_is_written(word in "[A-Z][a-z]{2,10}", x in 0usize..5, y in 0usize..5) {
+        use matcher::compare::{compare_field, CompareParams, ComparisonKind};
+        let ways = [("", word.as_str()), (word.as_str(), ""), (word.as_str(), word.as_str()), ("FNU", word.as_str()), (word.as_str(), "LNU")];
+        let rec = |(g, f): (&str, &str)| normalize(&PersonRecord {
+            given_names: vec![g.to_owned()],
+            family_names: vec![f.to_owned()],
+            ..Default::default()
+        });
+        let (a, b) = (rec(ways[x]), rec(ways[y]));
+        let params = CompareParams::default();
+        let given = compare_field(ComparisonKind::GivenName, &params, &a, &b).level;
+        let family = compare_field(ComparisonKind::FamilyName, &params, &a, &b).level;
+        // Exact agreement on one of the two fields, never disagreement on the other.
+        prop_assert!(given == Some(0) || family == Some(0), "{:?} {:?}: {given:?} {family:?}", ways[x], ways[y]);
+        prop_assert!(given.is_none_or(|l| l == 0) && family.is_none_or(|l| l == 0));
+    }
+
+    #[test]
+    fn a_whole_name_in_the_given_field_is_split_at_its_last_word(
+        given in "[A-Z][a-z]{2,8}",
+        family in "[A-Z][a-z]{2,8}",
+    ) {
+        let rec = |g: &str, f: &str| normalize(&PersonRecord {
+            given_names: vec![g.to_owned()],
+            family_names: vec![f.to_owned()],
+            ..Default::default()
+        });
+        let split = rec(&given, &family);
+        let whole = format!("{given} {family}");
+        let in_given = rec(&whole, "");
+        // Particles and titles keep their word with the name (`de la Cruz`, `Dr.`).
+        prop_assume!(split.given.len() == 1 && split.family.len() == 1);
+        prop_assume!(!matcher::normalize::is_particle(&split.given[0].text));
+        prop_assume!(matcher::normalize::normalize_name_text(&whole).split(' ').count() == 2);
+        prop_assert_eq!(&in_given.given, &split.given);
+        prop_assert_eq!(&in_given.family, &split.family);
+    }
+
+    #[test]
+    fn spelling_keys_are_symmetric_and_bounded(a in "[a-z]{0,12}", b in "[a-z]{0,12}") {
+        prop_assert_eq!(umlaut_equal(&a, &b), umlaut_equal(&b, &a));
+        prop_assert_eq!(spelling_variants(&a, &b), spelling_variants(&b, &a));
+        prop_assert!(!umlaut_equal(&a, &a));
+        let core = without_article(&a);
+        prop_assert!(a.ends_with(core));
+        prop_assert!(core == a || core.len() >= 3);
+        prop_assert_eq!(without_article(&a), without_article(&a));
     }
 }

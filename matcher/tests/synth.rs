@@ -785,8 +785,10 @@ fn international_siblings_and_twins_are_different_people_with_similar_names() {
 
 #[test]
 fn estimated_birth_dates_and_sequential_mrns_when_asked_for() {
-    let mut rates = HardCaseRates::default();
-    rates.estimated_birth_date = 0.1;
+    let rates = HardCaseRates {
+        estimated_birth_date: 0.1,
+        ..Default::default()
+    };
     let data = generate(&GeneratorConfig {
         records: 20_000,
         seed: 5,

@@ -52,20 +52,28 @@ use unicode_normalization::char::is_combining_mark;
 /// assert_eq!(n.birth_date.map(|d| d.year), Some(1970));
 /// ```
 pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
-    let given: Vec<NormalizedName> = record
-        .given_names
+    let split = split_whole_name(&record.given_names, &record.family_names);
+    let (given_raw, family_raw) = match &split {
+        Some((g, f)) => (g.as_slice(), f.as_slice()),
+        None => (
+            record.given_names.as_slice(),
+            record.family_names.as_slice(),
+        ),
+    };
+    let given: Vec<NormalizedName> = given_raw
         .iter()
         .flat_map(|g| given_name_tokens(g))
         .map(name_from_folded)
         .collect();
-    let mut family: Vec<NormalizedName> = Vec::with_capacity(record.family_names.len());
-    for f in &record.family_names {
+    let mut family: Vec<NormalizedName> = Vec::with_capacity(family_raw.len());
+    for f in family_raw {
         if let Some(text) = family_name_text(f)
             && !family.iter().any(|n| n.text == text)
         {
             family.push(name_from_folded(text));
         }
     }
+    let (given, family) = arrange_names(given, family);
     let placeholder = is_placeholder(&given, &family);
     let mut phones: Vec<CompactString> = Vec::new();
     for p in &record.phones {
@@ -122,6 +130,97 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
     // one after the other, so one record's data sits in a few neighbouring cache lines: scoring
     // pairs of records spread over a large set runs about a third faster.
     record.clone()
+}
+
+/// A whole name written in the given field with the family field empty (or `LNU`), split where
+/// a registration would have: the last word, with the particles before it, is the family name
+/// (`Rahul Kumar`, `Kim Min-jun`, `Juan de la Cruz`). A family-first name (`Zhang Wei`) then
+/// compares as swapped. Words are split on white space before folding, so a hyphenated given name
+/// (`Min-jun`) stays one word. `None` when nothing is to be split. A whole name in the family
+/// field stays there (its parts still agree with the family name at the `partial` level).
+fn split_whole_name(given: &[String], family: &[String]) -> Option<(Vec<String>, Vec<String>)> {
+    let filled = |names: &[String]| -> Vec<usize> {
+        (0..names.len())
+            .filter(|&i| !name_tokens(&names[i]).is_empty())
+            .collect()
+    };
+    // Words of the one filled field, titles and suffixes left out.
+    let words = |text: &str| -> Vec<String> {
+        text.split_whitespace()
+            .filter(|w| !fold(w).split(' ').all(is_title_or_suffix))
+            .map(str::to_owned)
+            .collect()
+    };
+    let particle = |w: &str| fold(w).split(' ').any(is_particle);
+    let (given_filled, family_filled) = (filled(given), filled(family));
+    // Only the given field: a family name of several words alone (`Garcia-Lopez`, `de la Cruz`)
+    // is far commoner than a whole name there, and its folded text (`garcia lopez`) must
+    // normalize to itself.
+    match (given_filled.as_slice(), family_filled.as_slice()) {
+        ([g], []) => {
+            let words = words(&given[*g]);
+            // The family name is the last word with the particles before it (`Juan de la Cruz`).
+            let mut start = words.len().checked_sub(1)?;
+            while start > 0 && particle(&words[start - 1]) {
+                start -= 1;
+            }
+            if start == 0 {
+                return None;
+            }
+            Some((
+                vec![words[..start].join(" ")],
+                vec![words[start..].join(" ")],
+            ))
+        }
+        _ => None,
+    }
+}
+
+/// Puts an initial written in the family field after a full given name (`Kumar`, `R`: written
+/// family name first) in the given field, and the name in the family field (after
+/// [`split_whole_name`]). A mononym stays in the field it was written in, alone or repeated: a
+/// name in one field alone is far more often a missing field than a mononym, and the
+/// family-name comparison reads one name across the fields (`compare`).
+///
+/// ```
+/// use matcher::{PersonRecord, normalize::normalize};
+/// let n = |g: &str, f: &str| {
+///     let r = normalize(&PersonRecord {
+///         given_names: vec![g.into()],
+///         family_names: vec![f.into()],
+///         ..Default::default()
+///     });
+///     let join = |v: &[matcher::NormalizedName]| {
+///         v.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join(",")
+///     };
+///     (join(&r.given), join(&r.family))
+/// };
+/// let pair = |g: &str, f: &str| (g.to_owned(), f.to_owned());
+/// assert_eq!(n("Sukarno", ""), pair("sukarno", ""));
+/// assert_eq!(n("Sukarno", "Sukarno"), pair("sukarno", "sukarno"));
+/// assert_eq!(n("FNU", "Sukarno"), pair("", "sukarno"));
+/// assert_eq!(n("Sukarno", "LNU"), pair("sukarno", ""));
+/// assert_eq!(n("Rahul Kumar", ""), pair("rahul", "kumar"));
+/// assert_eq!(n("Kim Min-jun", ""), pair("kim", "min jun"));
+/// assert_eq!(n("", "Rahul Kumar"), pair("", "rahul kumar"));
+/// assert_eq!(n("", "de la Cruz"), pair("", "de la cruz"));
+/// assert_eq!(n("Juan de la Cruz", ""), pair("juan", "de la cruz"));
+/// assert_eq!(n("Dr. Ann", ""), pair("ann", ""));
+/// assert_eq!(n("Kumar", "R."), pair("r", "kumar"));
+/// assert_eq!(n("Mary Ann", "Smith"), pair("mary,ann", "smith"));
+/// ```
+fn arrange_names(
+    mut given: Vec<NormalizedName>,
+    mut family: Vec<NormalizedName>,
+) -> (Vec<NormalizedName>, Vec<NormalizedName>) {
+    if given.len() == 1
+        && family.len() == 1
+        && family[0].compact.len() == 1
+        && given[0].compact.len() >= 2
+    {
+        std::mem::swap(&mut given, &mut family);
+    }
+    (given, family)
 }
 
 /// Folds text: NFKD, combining marks removed, a few letters without decomposition mapped
@@ -282,10 +381,12 @@ pub fn normalize_name_text(raw: &str) -> String {
 /// Builds a `NormalizedName` from already folded text (phonetic keys, nickname groups, compact form).
 pub fn name_from_folded(text: String) -> NormalizedName {
     let compact: String = text.chars().filter(|c| *c != ' ').collect();
-    let groups = nickname_groups(&compact).to_vec();
+    let mut groups = nickname_groups(&compact).to_vec();
+    // Spelling-variant groups follow the nickname groups, above `VARIANT_GROUP_BASE`.
+    groups.extend_from_slice(variant_groups(&compact));
     NormalizedName {
         phonetic: phonetic::keys(&compact),
-        nickname_group: groups.first().copied(),
+        nickname_group: groups.first().copied().filter(|g| *g < VARIANT_GROUP_BASE),
         nickname_groups: groups,
         compact: compact.into(),
         text: text.into(),

@@ -388,9 +388,12 @@ impl From<Comparison> for ComparisonFile {
 }
 
 /// Reads the level lists of model files written before the birth date gained the
-/// `mistyped_one_digit` and `coarser_precision` levels and the identifier split its
-/// `one_edit_or_transposition` level in three: the new levels take the m and u of the level they
-/// come from (a weight of 0 for `coarser_precision`), so an old model scores as it did.
+/// `mistyped_one_digit` and `coarser_precision` levels, the identifier split its
+/// `one_edit_or_transposition` level in three and the names gained `spelling_variant` (and the
+/// given name `initial`): the new levels take the m and u of the level they come from (a weight
+/// of 0 for `coarser_precision`; a name variant weighs as a nickname or a phonetic agreement, an
+/// initial as a different given name, as they mostly scored before), so an old model scores
+/// about as it did.
 fn upgrade_levels(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<ComparisonLevel> {
     let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
     let renamed = |l: &ComparisonLevel, label: &str| ComparisonLevel {
@@ -413,6 +416,45 @@ fn upgrade_levels(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<Com
             out.push(renamed(&levels[2], "mistyped_one_digit"));
             out.extend(neutral);
             out.push(levels[4].clone());
+            out
+        }
+        (
+            ComparisonKind::GivenName,
+            [
+                "exact",
+                "swapped",
+                "nickname",
+                "phonetic",
+                "jaro_winkler_high",
+                "jaro_winkler_low",
+                "different",
+            ],
+        ) => vec![
+            levels[0].clone(),
+            levels[1].clone(),
+            levels[2].clone(),
+            renamed(&levels[2], "spelling_variant"),
+            levels[3].clone(),
+            levels[4].clone(),
+            renamed(&levels[6], "initial"),
+            levels[5].clone(),
+            levels[6].clone(),
+        ],
+        (
+            ComparisonKind::FamilyName,
+            [
+                "exact",
+                "swapped",
+                "phonetic",
+                "jaro_winkler_high",
+                "partial",
+                "jaro_winkler_low",
+                "different",
+            ],
+        ) => {
+            let mut out = levels[..2].to_vec();
+            out.push(renamed(&levels[2], "spelling_variant"));
+            out.extend_from_slice(&levels[2..]);
             out
         }
         (ComparisonKind::Identifier, ["exact", "one_edit_or_transposition", "different"]) => vec![

@@ -56,8 +56,19 @@ struct Syllables {
     names: Vec<String>,
 }
 
+/// One origin's settings: name, weight, family name first, mononym share, women keep their name,
+/// writing variants with their weights.
+type Setting = (
+    &'static str,
+    u64,
+    bool,
+    f64,
+    bool,
+    &'static [(HardCase, u32)],
+);
+
 /// Origin settings; the name lists come from `data/origins.csv`.
-const SETTINGS: &[(&str, u64, bool, f64, bool, &[(HardCase, u32)])] = {
+const SETTINGS: &[Setting] = {
     use HardCase::*;
     &[
         // name, weight, family_first, mononym, keeps_name, variants
