@@ -1,11 +1,10 @@
-//! Spelling-variant table (`name_variants.csv`, shipped in the crate): romanizations of one name
-//! (Muhammad ~ Mohammed ~ Mhd, Yuri ~ Iurii, Lee ~ Yi ~ Rhee, Zhang ~ Chang), and the
-//! allocation-free spelling keys the name comparisons use (an Arabic article or a particle
-//! before a family name, umlauts written out).
+//! Spelling variants of names, hand-written because no maintained crate says which Latin spellings are one name.
 //!
-//! Hand-written: no maintained crate holds romanization equivalences of personal names (the
-//! transliteration crates map scripts to Latin letters one way, they do not say which Latin
-//! spellings are one name). The table's sources are cited in the data file.
+//! The table (`name_variants.csv`, shipped in the crate, sources cited there) groups
+//! romanizations of one name (Muhammad ~ Mohammed ~ Mhd, Yuri ~ Iurii, Lee ~ Yi ~ Rhee, Zhang ~
+//! Chang); transliteration crates map scripts to Latin letters one way and do not say that. The
+//! module also has the allocation-free spelling keys the name comparisons use (an Arabic article
+//! or a particle before a family name, umlauts written out).
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
