@@ -172,7 +172,16 @@ fn read_message(bundle: &Value) -> Result<Message, FhirError> {
             },
             "PUT" => {
                 let key = url_key(url, &format!("{field}.request.url"))?;
-                put_action(key, &patient()?, &format!("{field}.resource"))?
+                let resource = patient()?;
+                if let (RecordKey::Id(id), Some(given)) = (&key, resource.id.as_deref())
+                    && given != id.to_string()
+                {
+                    return Err(invalid(
+                        format!("{field}.resource.id: must equal the id in request.url"),
+                        &format!("{field}.resource.id"),
+                    ));
+                }
+                put_action(key, &resource, &format!("{field}.resource"))?
             }
             "DELETE" => FeedAction::Delete {
                 key: url_key(url, &format!("{field}.request.url"))?,

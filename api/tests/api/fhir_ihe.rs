@@ -573,6 +573,24 @@ async fn pmir_feed_is_one_transaction(backend: Backend) {
     assert_eq!(dup.status, 409, "{}", dup.body);
     assert_eq!(count_holding(&fhir, &format!("{TEST_URL}|P-3")).await, 0);
 
+    // A PUT whose resource id is not the one in request.url is refused.
+    let mut elsewhere = p1.clone();
+    elsewhere["id"] = json!(id2);
+    let mismatch = fhir
+        .call(
+            Role::Steward,
+            "POST",
+            "/Bundle",
+            &[],
+            Some(&message(&[(
+                "PUT",
+                &format!("Patient/{id1}"),
+                Some(elsewhere),
+            )])),
+        )
+        .await;
+    assert_issue(&mismatch, 422, "invalid");
+
     // Not a PMIR feed message: 400; RelatedPerson entries are refused; a registrar may not merge.
     let mut wrong_event = message(&[("POST", "Patient", Some(p3.clone()))]);
     wrong_event["entry"][0]["resource"]["eventUri"] = json!("urn:example:other");
