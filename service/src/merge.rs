@@ -138,17 +138,7 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
     ctx.authorize(Action::Merge)?;
     check_distinct(&req)?;
     let txn = mpi.write_txn_for(ctx).await?;
-    // A source merges only records it holds an identifier of, on both sides.
-    if let Some(source) = &ctx.actor.source {
-        let domains = mpi.domains();
-        for (field, id) in [("target", req.target), ("source", req.source)] {
-            let rows = patient_identifier::Entity::find()
-                .filter(patient_identifier::Column::PatientId.eq(id))
-                .all(&*txn)
-                .await?;
-            domains.check_authority(source, field, rows.iter().map(|r| r.system.as_str()))?;
-        }
-    }
+    check_source_authority(mpi, ctx, &txn, &req).await?;
     if req.preview {
         let savepoint = txn.begin().await?;
         apply_merge(&savepoint, ctx, &req, None).await?;
@@ -175,6 +165,26 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
     refresh_both(mpi, req.target, req.source).await;
     tracing::info!(merge_id = ?outcome.merge_id, "merged");
     Ok(outcome)
+}
+
+/// A caller acting as a source merges only records it holds an identifier of, on both sides.
+pub(crate) async fn check_source_authority(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &DatabaseTransaction,
+    req: &MergeRequest,
+) -> Result<()> {
+    if let Some(source) = &ctx.actor.source {
+        let domains = mpi.domains();
+        for (field, id) in [("target", req.target), ("source", req.source)] {
+            let rows = patient_identifier::Entity::find()
+                .filter(patient_identifier::Column::PatientId.eq(id))
+                .all(txn)
+                .await?;
+            domains.check_authority(source, field, rows.iter().map(|r| r.system.as_str()))?;
+        }
+    }
+    Ok(())
 }
 
 /// The merge inside a caller's transaction (review decisions use it), audited, without the

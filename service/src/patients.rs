@@ -417,7 +417,7 @@ pub(crate) async fn finish<T>(txn: crate::WriteTxn, result: Result<T>) -> Result
 /// Audits, as the read of a patient it is, a refusal that names the live patient holding an
 /// identifier (`duplicate_identifier` with `detail.patient_id`): the caller learns who holds
 /// it. The use case's transaction was rolled back, so the row goes through the read auditor.
-async fn disclosed<T>(mpi: &Mpi, ctx: &Ctx, outcome: Result<T>) -> Result<T> {
+pub(crate) async fn disclosed<T>(mpi: &Mpi, ctx: &Ctx, outcome: Result<T>) -> Result<T> {
     if let Err(Error::Conflict {
         code: "duplicate_identifier",
         detail: Some(detail),
@@ -501,7 +501,7 @@ async fn check_identifiers<C: ConnectionTrait>(
 /// Validates `input`, puts its identifiers in their domains' canonical form (two names of one
 /// domain become one system, so it validates again for repeats) and, for a caller acting as a
 /// source, checks that the source may write through them.
-fn check_input(mpi: &Mpi, ctx: &Ctx, input: &mut PatientInput) -> Result<()> {
+pub(crate) fn check_input(mpi: &Mpi, ctx: &Ctx, input: &mut PatientInput) -> Result<()> {
     input.validate()?;
     let domains = mpi.domains();
     domains.canonicalize("", &mut input.identifiers)?;
@@ -607,7 +607,7 @@ pub async fn register_or_update(
     }
 }
 
-async fn register_in(
+pub(crate) async fn register_in(
     mpi: &Mpi,
     ctx: &Ctx,
     txn: &crate::WriteTxn,
@@ -847,7 +847,7 @@ pub async fn update(
     Ok(patient)
 }
 
-async fn update_in(
+pub(crate) async fn update_in(
     mpi: &Mpi,
     ctx: &Ctx,
     txn: &crate::WriteTxn,
@@ -1001,41 +1001,43 @@ async fn update_in(
 pub async fn delete(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<()> {
     ctx.authorize(Action::Delete)?;
     let txn = mpi.write_txn_for(ctx).await?;
-    let result = async {
-        let txn: &sea_orm::DatabaseTransaction = &txn;
-        let before = Patient::load_live(txn, id).await?;
-        let now = Utc::now().fixed_offset();
-        let actor = ctx.actor.name.as_str();
-        let updated = patient::Entity::update_many()
-            .col_expr(patient::Column::DeletedAt, Expr::value(now))
-            .col_expr(patient::Column::DeletedBy, Expr::value(actor))
-            .col_expr(patient::Column::Version, Expr::value(before.version() + 1))
-            .col_expr(patient::Column::UpdatedAt, Expr::value(now))
-            .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
-            .filter(patient::Column::Id.eq(id))
-            .filter(patient::Column::Version.eq(before.version()))
-            .filter(patient::Column::DeletedAt.is_null())
-            .exec(txn)
-            .await?;
-        if updated.rows_affected != 1 {
-            return Err(Error::conflict(
-                "concurrent_change",
-                "the patient changed while it was being deleted",
-            ));
-        }
-        audit::record(
-            txn,
-            ctx,
-            AuditEntry::new("delete", "patient", Some(id.to_string()))
-                .before(audit::json(&before.record)),
-        )
-        .await?;
-        Ok(())
-    }
-    .await;
+    let result = delete_in(ctx, &txn, id).await;
     finish(txn, result).await?;
     tracing::info!(patient_id = %id, "patient deleted");
     mpi.refresh_patient(id).await
+}
+
+/// The soft delete inside a caller's transaction, audited, without the index refresh.
+pub(crate) async fn delete_in(ctx: &Ctx, txn: &crate::WriteTxn, id: Uuid) -> Result<()> {
+    let txn: &sea_orm::DatabaseTransaction = txn;
+    let before = Patient::load_live(txn, id).await?;
+    let now = Utc::now().fixed_offset();
+    let actor = ctx.actor.name.as_str();
+    let updated = patient::Entity::update_many()
+        .col_expr(patient::Column::DeletedAt, Expr::value(now))
+        .col_expr(patient::Column::DeletedBy, Expr::value(actor))
+        .col_expr(patient::Column::Version, Expr::value(before.version() + 1))
+        .col_expr(patient::Column::UpdatedAt, Expr::value(now))
+        .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
+        .filter(patient::Column::Id.eq(id))
+        .filter(patient::Column::Version.eq(before.version()))
+        .filter(patient::Column::DeletedAt.is_null())
+        .exec(txn)
+        .await?;
+    if updated.rows_affected != 1 {
+        return Err(Error::conflict(
+            "concurrent_change",
+            "the patient changed while it was being deleted",
+        ));
+    }
+    audit::record(
+        txn,
+        ctx,
+        AuditEntry::new("delete", "patient", Some(id.to_string()))
+            .before(audit::json(&before.record)),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Search criteria; every given criterion must hold. `page` is 1-based.

@@ -63,17 +63,18 @@ pub struct RestResource {
     pub versioning: &'static str,
     /// No history.
     pub read_history: bool,
-    /// No create through PUT.
+    /// No create through PUT of an id.
     pub update_create: bool,
     /// No conditional create.
     pub conditional_create: bool,
-    /// No conditional update.
+    /// Conditional update (ITI-104) on `identifier`.
     pub conditional_update: bool,
-    /// No conditional delete.
+    /// Conditional delete of a single record (ITI-104) on `identifier`.
     pub conditional_delete: &'static str,
     /// Search parameters.
     pub search_param: Vec<SearchParam>,
     /// Operations.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub operation: Vec<Operation>,
 }
 
@@ -99,6 +100,8 @@ pub struct Rest {
     pub security: Security,
     /// Resources.
     pub resource: Vec<RestResource>,
+    /// System-level operations (`$process-message`, the PMIR feed).
+    pub operation: Vec<Operation>,
 }
 
 /// A CapabilityStatement.
@@ -115,6 +118,8 @@ pub struct CapabilityStatement {
     pub publisher: &'static str,
     /// `instance`.
     pub kind: &'static str,
+    /// The IHE actor CapabilityStatements this server meets.
+    pub instantiates: Vec<&'static str>,
     /// The software.
     pub software: Software,
     /// `4.0.1`.
@@ -131,11 +136,17 @@ is 409 with an OperationOutcome whose issues name the candidates (Patient/{id}, 
 probability); resend with the header `X-MPI-Force: true` to register anyway (audited). Possible \
 matches are stored and open a review task. Update (PUT) needs `If-Match: W/\"{versionId}\"` (or \
 meta.versionId); a stale version is 412. Patient.link (replaced-by, replaces, seealso, refer) is \
-read only: it changes through $merge and /api/v1/links. Elements the MPI does not store (photo, \
+read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE by id is not supported (405). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records: 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Elements the MPI does not store (photo, \
 contact, communication, generalPractitioner, extensions) are rejected with 422; dates are full \
 dates (YYYY-MM-DD), deceasedDateTime needs a time zone. Search needs at least one criterion, \
 ANDs the criteria, pages with _count (default 20, at most 500) and _page; search, read and \
-$match are audited.";
+$match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
+body. An unsupported parameter is refused (400) unless the request says `Prefer: \
+handling=lenient`, which ignores it.";
+
+/// IHE PIXm's Patient Identifier Cross-reference Manager.
+pub const PIXM_MANAGER: &str =
+    "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager";
 
 fn param(name: &'static str, type_: &'static str, documentation: &'static str) -> SearchParam {
     let definition = match name {
@@ -144,6 +155,7 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
         "given" => "http://hl7.org/fhir/SearchParameter/individual-given",
         "birthdate" => "http://hl7.org/fhir/SearchParameter/individual-birthdate",
         "gender" => "http://hl7.org/fhir/SearchParameter/individual-gender",
+        "address-postalcode" => "http://hl7.org/fhir/SearchParameter/individual-address-postalcode",
         _ => "http://hl7.org/fhir/SearchParameter/Patient-identifier",
     };
     SearchParam {
@@ -162,6 +174,11 @@ pub fn statement() -> CapabilityStatement {
         date: super::patient::instant_text(chrono::Utc::now().fixed_offset()),
         publisher: "MPI",
         kind: "instance",
+        // PIXm Manager: $ihe-pix and the ITI-104 feed (JSON only: the profile asks for XML as
+        // well, which is not built). Not instantiated: PMIR's Patient Identity Registry (it needs
+        // ITI-94 subscriptions and PDQm, not built) nor PDQm's Supplier (its search parameters
+        // are not all supported).
+        instantiates: vec![PIXM_MANAGER],
         software: Software {
             name: "mpi",
             version: env!("CARGO_PKG_VERSION"),
@@ -171,7 +188,7 @@ pub fn statement() -> CapabilityStatement {
         rest: vec![Rest {
             mode: "server",
             documentation: "A FHIR R4 facade over the MPI's service layer: the same keys, \
-roles and audit trail as /api/v1. Only JSON. Only the Patient resource.",
+roles and audit trail as /api/v1. Only JSON. The Patient resource, and PMIR message Bundles.",
             security: Security {
                 cors: false,
                 service: vec![CodeableConcept {
@@ -182,58 +199,135 @@ roles and audit trail as /api/v1. Only JSON. Only the Patient resource.",
 <key>` with a key from `mpi keys create`. Roles: registrar (read, search, create, update, \
 $match), steward (also $merge), admin (all); auditor keys cannot read patients.",
             },
-            resource: vec![RestResource {
-                type_: "Patient",
-                documentation: PATIENT_DOC,
-                interaction: ["read", "update", "create", "search-type"]
-                    .into_iter()
-                    .map(|code| Interaction { code })
-                    .collect(),
-                versioning: "versioned-update",
-                read_history: false,
-                update_create: false,
-                conditional_create: false,
-                conditional_update: false,
-                conditional_delete: "not-supported",
-                search_param: vec![
-                    param(
-                        "name",
-                        "string",
-                        "Start of any family or given name, ignoring case",
-                    ),
-                    param("family", "string", "Start of a family name, ignoring case"),
-                    param(
-                        "given",
-                        "string",
-                        "Start of a given name, ignoring case; with family, of the same name",
-                    ),
-                    param(
-                        "birthdate",
-                        "date",
-                        "A full date, optionally with the prefix eq",
-                    ),
-                    param("gender", "token", "male, female, other, unknown"),
-                    param("identifier", "token", "system|value, both required, exact"),
-                ],
-                operation: vec![
-                    Operation {
-                        name: "match",
-                        definition: "http://hl7.org/fhir/OperationDefinition/Patient-match",
-                        documentation: "Parameters resource (a Patient), onlyCertainMatches, \
-count (1..100, default 10). Answers a searchset Bundle, best first, with search.score (the \
+            resource: vec![
+                RestResource {
+                    type_: "Patient",
+                    documentation: PATIENT_DOC,
+                    interaction: ["read", "update", "create", "delete", "search-type"]
+                        .into_iter()
+                        .map(|code| Interaction { code })
+                        .collect(),
+                    versioning: "versioned-update",
+                    read_history: false,
+                    update_create: false,
+                    conditional_create: false,
+                    conditional_update: true,
+                    conditional_delete: "single",
+                    search_param: vec![
+                        param(
+                            "name",
+                            "string",
+                            "Start of any family or given name, ignoring case",
+                        ),
+                        param("family", "string", "Start of a family name, ignoring case"),
+                        param(
+                            "given",
+                            "string",
+                            "Start of a given name, ignoring case; with family, of the same name",
+                        ),
+                        param(
+                            "birthdate",
+                            "date",
+                            "A full date, optionally with the prefix eq",
+                        ),
+                        param("gender", "token", "male, female, other, unknown"),
+                        param("identifier", "token", "system|value, both required, exact"),
+                        param(
+                            "address-postalcode",
+                            "string",
+                            "The exact postal code of any address (surrounding spaces ignored)",
+                        ),
+                    ],
+                    operation: vec![
+                        Operation {
+                            name: "match",
+                            definition: "http://hl7.org/fhir/OperationDefinition/Patient-match",
+                            documentation: "Parameters resource (a Patient), onlyCertainMatches \
+(only certain matches, and only when they are one person; otherwise an empty Bundle), count \
+(1..100, default 10). Answers a searchset Bundle, best first, with search.score (the \
 match probability) and the match-grade extension (certain, probable, possible).",
-                    },
-                    Operation {
-                        name: "merge",
-                        definition: "http://hl7.org/fhir/OperationDefinition/Patient-merge",
-                        documentation: "Parameters source-patient and target-patient \
+                        },
+                        Operation {
+                            name: "ihe-pix",
+                            definition: "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix",
+                            documentation: "IHE PIXm ITI-83: sourceIdentifier (SYSTEM|VALUE; the \
+system as URL, urn:oid: or namespace of a registered domain) and targetSystem (repeatable). \
+Answers Parameters with a targetIdentifier per identifier of the person in the other (or \
+target) domains, the enterprise id among them, and a targetId per live record; a merged-away \
+record's identifiers answer for its survivor.",
+                        },
+                        Operation {
+                            name: "merge",
+                            definition: "http://hl7.org/fhir/OperationDefinition/Patient-merge",
+                            documentation: "Parameters source-patient and target-patient \
 (references Patient/{id}) and preview. The target survives and gains what the source has and \
 it lacks; the source becomes inactive with a replaced-by link. result-patient and the \
 *-identifier parameters are not supported (422). Answers Parameters with outcome and result \
 (the target). Undo through /api/v1/merges/{id}/undo with the merge id the outcome names.",
-                    },
-                ],
+                        },
+                    ],
+                },
+                audit_event_resource(),
+            ],
+            operation: vec![Operation {
+                name: "process-message",
+                definition: "http://hl7.org/fhir/OperationDefinition/MessageHeader-process-message",
+                documentation: "IHE PMIR ITI-93 at POST /fhir/Bundle and POST /fhir: a message \
+Bundle whose MessageHeader has eventUri urn:ihe:iti:pmir:2019:patient-feed and focuses a \
+history Bundle of Patient entries (POST creates; PUT Patient/{id} or \
+Patient?identifier=SYSTEM|VALUE creates or updates, or merges when the Patient is inactive and \
+replaced-by another; DELETE soft-deletes), at most 100. The whole message is one transaction: \
+the answer is a message Bundle whose MessageHeader response.code is ok with each entry's \
+status, or fatal-error (4xx) with an OperationOutcome naming the failing entry, and then \
+nothing was stored. An unmerge answers 405. RelatedPerson entries are refused (422).",
             }],
         }],
+    }
+}
+
+/// `AuditEvent`: search only (auditor and admin).
+fn audit_event_resource() -> RestResource {
+    let param =
+        |name: &'static str, type_: &'static str, documentation: &'static str| SearchParam {
+            name,
+            definition: match name {
+                "date" => "http://hl7.org/fhir/SearchParameter/AuditEvent-date",
+                "entity" => "http://hl7.org/fhir/SearchParameter/AuditEvent-entity",
+                "agent" => "http://hl7.org/fhir/SearchParameter/AuditEvent-agent",
+                _ => "http://hl7.org/fhir/SearchParameter/AuditEvent-action",
+            },
+            type_,
+            documentation,
+        };
+    RestResource {
+        type_: "AuditEvent",
+        documentation: "The MPI's hash-chained audit trail (auditor and admin keys), newest \
+first, each row an AuditEvent shaped after IHE BALP (type rest, subtype the RESTful \
+interaction and the MPI's own action, the key as requesting agent, the record as entity). \
+Reading the trail is itself audited. Rows hold ids, never patient data.",
+        interaction: vec![Interaction {
+            code: "search-type",
+        }],
+        versioning: "no-version",
+        read_history: false,
+        update_create: false,
+        conditional_create: false,
+        conditional_update: false,
+        conditional_delete: "not-supported",
+        search_param: vec![
+            param(
+                "date",
+                "date",
+                "[eq|ge|gt|le|lt]YYYY-MM-DD or a dateTime; repeat for a range",
+            ),
+            param(
+                "entity",
+                "reference",
+                "Patient/{id} (or another entity type/id)",
+            ),
+            param("agent", "reference", "The key name that acted"),
+            param("action", "token", "C, R, U, D or E; comma for any of them"),
+        ],
+        operation: Vec::new(),
     }
 }

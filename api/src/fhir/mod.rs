@@ -4,12 +4,17 @@
 //! Answers are `application/fhir+json`; request bodies may be `application/fhir+json` or
 //! `application/json`. Every error is an OperationOutcome ([`operation_outcome::FhirError`]).
 
+mod audit_event;
 pub mod bundle;
 pub mod capability;
+mod conditional;
 pub mod import;
 pub mod operation_outcome;
 pub mod parameters;
 pub mod patient;
+mod pdqm;
+mod pixm;
+mod pmir;
 mod routes;
 
 use actix_web::{HttpResponse, HttpResponseBuilder, http::header, web};
@@ -41,8 +46,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .service(
+                web::resource("/AuditEvent")
+                    .get(audit_event::search)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
                 web::resource("/Patient/$match")
                     .post(routes::match_patients)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Patient/$ihe-pix")
+                    .get(pixm::get)
+                    .post(pixm::post)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource(["", "/", "/Bundle"])
+                    .post(pmir::process)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Patient/_search")
+                    .post(routes::search_post)
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .service(
@@ -54,6 +80,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Patient")
                     .get(routes::search)
                     .post(routes::create)
+                    .put(conditional::update)
+                    .delete(conditional::delete)
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .service(

@@ -70,6 +70,20 @@ pub enum FhirError {
         /// The offending parameter or header, when known.
         field: Option<String>,
     },
+    /// An answer whose status and FHIR issue type a profile fixes (IHE PIXm's 400/403
+    /// `code-invalid`, 404 `not-found`; PMIR's 405 on an unmerge).
+    Profile {
+        /// The HTTP status.
+        status: StatusCode,
+        /// The FHIR issue type.
+        issue: &'static str,
+        /// The MPI's own stable code.
+        code: &'static str,
+        /// What is wrong (never echoes a value).
+        message: String,
+        /// The offending parameter or element.
+        field: Option<String>,
+    },
 }
 
 impl FhirError {
@@ -77,20 +91,67 @@ impl FhirError {
         match self {
             FhirError::Api(e) => e.status_and_code(),
             FhirError::Malformed { .. } => (StatusCode::BAD_REQUEST, "malformed_request"),
+            FhirError::Profile { status, code, .. } => (*status, *code),
         }
+    }
+
+    /// The FHIR issue type of this error.
+    pub fn issue_type(&self) -> &'static str {
+        match self {
+            FhirError::Profile { issue, .. } => issue,
+            _ => issue_type(self.status_and_code().0),
+        }
+    }
+
+    /// The status, the MPI's code, the message and the field, for an entry of a message Bundle.
+    pub fn parts(&self) -> (StatusCode, &'static str, String, Option<String>) {
+        let (status, code) = self.status_and_code();
+        (
+            status,
+            code,
+            self.message(),
+            self.field().map(str::to_owned),
+        )
+    }
+
+    /// This error as an OperationOutcome.
+    pub fn outcome(&self) -> OperationOutcome {
+        let (_, code) = self.status_and_code();
+        let mut diagnostics = self.message();
+        if let FhirError::Api(ApiError::ServiceConflict {
+            detail: Some(detail),
+            ..
+        }) = self
+        {
+            diagnostics = format!("{diagnostics} ({detail})");
+        }
+        OperationOutcome::new(vec![Issue {
+            severity: "error",
+            code: self.issue_type(),
+            details: Some(CodeableConcept {
+                coding: Vec::new(),
+                text: Some(code.to_owned()),
+            }),
+            diagnostics: Some(diagnostics),
+            expression: self.field().map(fhir_expression).into_iter().collect(),
+        }])
     }
 
     fn message(&self) -> String {
         match self {
             FhirError::Api(e) => e.message(),
-            FhirError::Malformed { message, .. } => message.clone(),
+            FhirError::Malformed { message, .. } | FhirError::Profile { message, .. } => {
+                message.clone()
+            }
         }
     }
 
     fn field(&self) -> Option<&str> {
         match self {
             FhirError::Api(e) => e.field(),
-            FhirError::Malformed { field, .. } => field.as_deref(),
+            FhirError::Malformed { field, .. } | FhirError::Profile { field, .. } => {
+                field.as_deref()
+            }
         }
     }
 }
@@ -174,25 +235,8 @@ impl ResponseError for FhirError {
         if let FhirError::Api(ApiError::Internal(cause)) = self {
             tracing::error!(cause = %error_chain(cause.as_ref()), "internal error");
         }
-        let (status, code) = self.status_and_code();
-        let mut diagnostics = self.message();
-        if let FhirError::Api(ApiError::ServiceConflict {
-            detail: Some(detail),
-            ..
-        }) = self
-        {
-            diagnostics = format!("{diagnostics} ({detail})");
-        }
-        let outcome = OperationOutcome::new(vec![Issue {
-            severity: "error",
-            code: issue_type(status),
-            details: Some(CodeableConcept {
-                coding: Vec::new(),
-                text: Some(code.to_owned()),
-            }),
-            diagnostics: Some(diagnostics),
-            expression: self.field().map(fhir_expression).into_iter().collect(),
-        }]);
+        let (status, _) = self.status_and_code();
+        let outcome = self.outcome();
         let mut builder = HttpResponse::build(status);
         if status == StatusCode::UNAUTHORIZED {
             builder.insert_header(("WWW-Authenticate", "Bearer"));

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::operation_outcome::OperationOutcome;
-use super::patient::{FhirPatient, Reference};
+use super::patient::{FhirPatient, Identifier, Reference};
 use crate::error::ApiError;
 
 /// One incoming parameter (the value types the operations use).
@@ -19,6 +19,10 @@ pub struct ParameterIn {
     pub value_integer: Option<i64>,
     /// A reference value.
     pub value_reference: Option<Reference>,
+    /// An identifier value (`$ihe-pix`'s `sourceIdentifier`).
+    pub value_identifier: Option<Identifier>,
+    /// A URI value (`$ihe-pix`'s `targetSystem`).
+    pub value_uri: Option<String>,
     /// A resource value (parsed by the operation).
     pub resource: Option<serde_json::Value>,
 }

@@ -75,6 +75,9 @@ pub struct Reference {
     /// Display text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
+    /// A logical reference by identifier (`Patient.link.other` of an ITI-104 or PMIR merge).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<Box<Identifier>>,
 }
 
 impl Reference {
@@ -83,6 +86,7 @@ impl Reference {
         Reference {
             reference: Some(format!("{resource_type}/{id}")),
             display: None,
+            identifier: None,
         }
     }
 
@@ -494,23 +498,6 @@ impl From<&Patient> for FhirPatient {
 }
 
 impl FhirPatient {
-    /// The organizations the resource refers to (assigners and the managing organization),
-    /// parsed; the caller checks that they exist.
-    pub fn organizations(&self) -> Result<Vec<(String, Uuid)>, ApiError> {
-        let mut out = Vec::new();
-        if let Some(r) = &self.managing_organization {
-            let field = "Patient.managingOrganization";
-            out.push((field.to_owned(), r.id_of("Organization", field)?));
-        }
-        for (i, id) in self.identifier.iter().enumerate() {
-            if let Some(r) = &id.assigner {
-                let field = format!("Patient.identifier[{i}].assigner");
-                out.push((field.clone(), r.id_of("Organization", &field)?));
-            }
-        }
-        Ok(out)
-    }
-
     /// Converts to the service's input (422 naming the FHIR element on a bad value). `link`
     /// is read only and ignored here.
     pub fn to_input(&self) -> Result<PatientInput, ApiError> {

@@ -3,7 +3,6 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use sea_orm::EntityTrait;
 use uuid::Uuid;
 
 use matcher::MatchDecision;
@@ -26,27 +25,27 @@ type FhirResult = Result<HttpResponse, FhirError>;
 const MAX_LIMIT: usize = 100;
 
 /// `[scheme]://[host]/fhir` of this request, for absolute URLs.
-fn base_url(req: &HttpRequest) -> String {
+pub(super) fn base_url(req: &HttpRequest) -> String {
     let info = req.connection_info();
     format!("{}://{}/fhir", info.scheme(), info.host())
 }
 
-fn patient_url(base: &str, id: Uuid) -> String {
+pub(super) fn patient_url(base: &str, id: Uuid) -> String {
     format!("{base}/Patient/{id}")
 }
 
-fn etag(version: i32) -> (header::HeaderName, String) {
+pub(super) fn etag(version: i32) -> (header::HeaderName, String) {
     (header::ETAG, format!("W/\"{version}\""))
 }
 
-fn bad_request(message: String, field: Option<&str>) -> FhirError {
+pub(super) fn bad_request(message: String, field: Option<&str>) -> FhirError {
     FhirError::Malformed {
         message,
         field: field.map(str::to_owned),
     }
 }
 
-fn invalid(message: String, field: &str) -> FhirError {
+pub(super) fn invalid(message: String, field: &str) -> FhirError {
     FhirError::Api(ApiError::InvalidValue {
         message,
         field: Some(field.to_owned()),
@@ -55,7 +54,7 @@ fn invalid(message: String, field: &str) -> FhirError {
 
 /// Parses a JSON body after checking its media type (FHIR or plain JSON): 415 for another
 /// type, 400 for malformed JSON, 422 for well-formed JSON with wrong values or elements.
-fn parse_body<T: serde::de::DeserializeOwned>(
+pub(super) fn parse_body<T: serde::de::DeserializeOwned>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<T, FhirError> {
@@ -92,20 +91,6 @@ fn path_id(req: &HttpRequest) -> Result<Uuid, FhirError> {
             message: "Patient not found".to_owned(),
         })
     })
-}
-
-/// Fails with 422 when an organization the resource refers to does not exist.
-async fn check_organizations(caller: &Caller, patient: &FhirPatient) -> Result<(), FhirError> {
-    for (field, id) in patient.organizations()? {
-        let found = entity::organization::Entity::find_by_id(id)
-            .one(caller.mpi.db())
-            .await
-            .map_err(ApiError::internal)?;
-        if found.is_none() {
-            return Err(invalid(format!("{field}: no such Organization"), &field));
-        }
-    }
-    Ok(())
 }
 
 /// `GET /fhir/metadata` (no key needed: it holds no patient data).
@@ -145,7 +130,7 @@ pub async fn create(
         },
     };
     let input = resource.to_input()?;
-    check_organizations(&caller, &resource).await?;
+    service::organizations::check_referenced(&caller.mpi, &input).await?;
     let base = base_url(&req);
     match patients::register(&caller.mpi, &caller.ctx, input, force).await? {
         RegisterOutcome::Created { patient, .. } => {
@@ -243,7 +228,7 @@ pub async fn update(
     }
     let version = wanted_version(&req, &resource)?;
     let input = resource.to_input()?;
-    check_organizations(&caller, &resource).await?;
+    service::organizations::check_referenced(&caller.mpi, &input).await?;
     let patient = patients::update(&caller.mpi, &caller.ctx, id, version, input).await?;
     let mut builder = HttpResponse::Ok();
     builder.insert_header(etag(patient.version()));
@@ -251,7 +236,7 @@ pub async fn update(
 }
 
 /// Percent-encodes a query value.
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
@@ -264,20 +249,28 @@ fn encode(text: &str) -> String {
 }
 
 /// Search parameters the facade reads (besides `_count` and `_page`).
-const SEARCH_PARAMS: [&str; 6] = [
+const SEARCH_PARAMS: [&str; 7] = [
     "name",
     "family",
     "given",
     "birthdate",
     "gender",
     "identifier",
+    "address-postalcode",
 ];
 
 /// Parses the search query into the service's query and the criteria to repeat in links.
-fn search_query(req: &HttpRequest) -> Result<(PatientQuery, Vec<(String, String)>), FhirError> {
-    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+fn search_query(
+    req: &HttpRequest,
+    form: Option<&[u8]>,
+) -> Result<(PatientQuery, Vec<(String, String)>), FhirError> {
+    let mut pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
         .into_inner();
+    if let Some(form) = form {
+        pairs.extend(super::pdqm::form_pairs(req, form)?);
+    }
+    let lenient = super::pdqm::lenient(req)?;
     let mut query = PatientQuery {
         page: 1,
         per_page: 20,
@@ -311,6 +304,10 @@ fn search_query(req: &HttpRequest) -> Result<(PatientQuery, Vec<(String, String)
             {
                 return Err(invalid(format!("{name}: is empty"), name));
             }
+            "address-postalcode" if value.is_empty() => {
+                return Err(invalid(format!("{name}: is empty"), name));
+            }
+            "address-postalcode" => query.postal_code = Some(value.to_owned()),
             "name" => query.name = Some(value.to_owned()),
             "family" => query.family = Some(value.to_owned()),
             "given" => query.given = Some(value.to_owned()),
@@ -330,6 +327,8 @@ fn search_query(req: &HttpRequest) -> Result<(PatientQuery, Vec<(String, String)
                     ));
                 }
             },
+            // Prefer: handling=lenient (FHIR search): an unknown parameter is ignored.
+            _ if lenient => continue,
             _ => {
                 return Err(bad_request(
                     format!(
@@ -349,8 +348,25 @@ fn search_query(req: &HttpRequest) -> Result<(PatientQuery, Vec<(String, String)
 
 /// `GET /fhir/Patient?...`: a searchset Bundle with `total` and self/next/previous links.
 pub async fn search(caller: Result<ReadCaller, ApiError>, req: HttpRequest) -> FhirResult {
+    search_with(caller, req, None).await
+}
+
+/// `POST /fhir/Patient/_search`: the criteria as a form body (and in the URL).
+pub async fn search_post(
+    caller: Result<ReadCaller, ApiError>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> FhirResult {
+    search_with(caller, req, Some(&body)).await
+}
+
+async fn search_with(
+    caller: Result<ReadCaller, ApiError>,
+    req: HttpRequest,
+    form: Option<&[u8]>,
+) -> FhirResult {
     let ReadCaller(caller) = caller?;
-    let (query, criteria) = search_query(&req)?;
+    let (query, criteria) = search_query(&req, form)?;
     let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
     let base = base_url(&req);
     let link_to = |relation: &'static str, number: u64| {
@@ -388,7 +404,7 @@ pub async fn search(caller: Result<ReadCaller, ApiError>, req: HttpRequest) -> F
 }
 
 /// The match-grade code of a grade.
-fn grade_code(grade: MatchDecision) -> &'static str {
+pub(super) fn grade_code(grade: MatchDecision) -> &'static str {
     match grade {
         MatchDecision::Certain => "certain",
         MatchDecision::Probable => "probable",
@@ -434,12 +450,26 @@ pub async fn match_patients(
         },
     )
     .await?;
+    // onlyCertainMatches (ITI-119): the certain matches, and only when they are one person;
+    // anything else (none, or certain matches of two persons) answers an empty Bundle.
+    let found = if only_certain {
+        let certain: Vec<_> = found
+            .into_iter()
+            .filter(|c| c.grade == MatchDecision::Certain)
+            .collect();
+        let persons: std::collections::HashSet<Uuid> =
+            certain.iter().map(|c| c.person_id).collect();
+        if persons.len() == 1 {
+            certain
+        } else {
+            Vec::new()
+        }
+    } else {
+        found
+    };
     let base = base_url(&req);
     let mut entry = Vec::with_capacity(found.len());
     for candidate in found {
-        if only_certain && candidate.grade != MatchDecision::Certain {
-            continue;
-        }
         // The match itself is audited with the candidates' ids; a candidate deleted since is
         // left out.
         let patient = match Patient::load_live(caller.mpi.db(), candidate.patient_id).await {
@@ -544,7 +574,7 @@ pub async fn merge_patients(
 /// Answer for `/fhir` paths no route matches.
 pub async fn not_found() -> FhirResult {
     Err(FhirError::Api(ApiError::NotFound {
-        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge)".to_owned(),
+        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, Bundle)".to_owned(),
     }))
 }
 

@@ -62,6 +62,7 @@ pub async fn list(caller: Caller, query: web::Query<AuditQuery>) -> Result<HttpR
             to: q.to,
             page: q.page.unwrap_or(1),
             per_page: q.per_page.unwrap_or(20),
+            ..AuditFilter::default()
         },
         include_images,
     )

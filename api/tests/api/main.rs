@@ -8,6 +8,7 @@ mod database;
 mod dedupe_kill;
 mod domains;
 mod fhir;
+mod fhir_ihe;
 mod health;
 mod helpers;
 mod hl7_mllp;

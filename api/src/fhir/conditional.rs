@@ -1,0 +1,220 @@
+//! IHE PIXm's Patient Identity Feed FHIR (ITI-104): conditional create-or-update
+//! `PUT /fhir/Patient?identifier=SYSTEM|VALUE` and conditional `DELETE`, over the service's feed
+//! use case (`service::feed`). A PUT of an inactive Patient whose `link` is `replaced-by`
+//! another record resolves a duplicate: it merges the two (undoable as any merge).
+
+use actix_web::http::{StatusCode, header};
+use actix_web::{HttpRequest, HttpResponse, web};
+use uuid::Uuid;
+
+use service::feed::{self, FeedAction, FeedFailure, FeedResult, RecordKey};
+
+use super::fhir_response;
+use super::operation_outcome::{FhirError, OperationOutcome};
+use super::patient::{FhirPatient, Reference};
+use super::routes::{bad_request, base_url, etag, parse_body, patient_url};
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+type FhirResult = Result<HttpResponse, FhirError>;
+
+/// The record a conditional interaction names: its one `identifier=SYSTEM|VALUE` criterion.
+fn condition(req: &HttpRequest) -> Result<RecordKey, FhirError> {
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
+        .into_inner();
+    let mut key = None;
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "identifier" if key.is_none() => match value.trim().split_once('|') {
+                Some((system, v)) if !system.trim().is_empty() && !v.trim().is_empty() => {
+                    key = Some(RecordKey::Identifier {
+                        system: system.trim().to_owned(),
+                        value: v.trim().to_owned(),
+                    });
+                }
+                _ => {
+                    return Err(bad_request(
+                        "identifier: use SYSTEM|VALUE (both are required)".to_owned(),
+                        Some("identifier"),
+                    ));
+                }
+            },
+            "_format"
+                if matches!(
+                    value.trim(),
+                    "json" | "application/json" | "application/fhir+json"
+                ) => {}
+            _ => {
+                return Err(bad_request(
+                    format!(
+                        "{name}: a conditional update or delete takes exactly one identifier=SYSTEM|VALUE"
+                    ),
+                    Some(name),
+                ));
+            }
+        }
+    }
+    key.ok_or_else(|| {
+        bad_request(
+            "identifier: a conditional update or delete needs identifier=SYSTEM|VALUE".to_owned(),
+            Some("identifier"),
+        )
+    })
+}
+
+/// The record a `replaced-by` link names: `Patient/{id}` or a logical reference by identifier.
+pub(super) fn link_key(other: &Reference, field: &str) -> Result<RecordKey, FhirError> {
+    if other.reference.is_some() {
+        return Ok(RecordKey::Id(
+            other.id_of("Patient", field).map_err(FhirError::Api)?,
+        ));
+    }
+    match other.identifier.as_deref() {
+        Some(i) => match (i.system.as_deref(), i.value.as_deref()) {
+            (Some(system), Some(value))
+                if !system.trim().is_empty() && !value.trim().is_empty() =>
+            {
+                Ok(RecordKey::Identifier {
+                    system: system.trim().to_owned(),
+                    value: value.trim().to_owned(),
+                })
+            }
+            _ => Err(FhirError::Api(ApiError::InvalidValue {
+                message: format!("{field}: the identifier needs a system and a value"),
+                field: Some(field.to_owned()),
+            })),
+        },
+        None => Err(FhirError::Api(ApiError::InvalidValue {
+            message: format!("{field}: give a reference Patient/{{id}} or an identifier"),
+            field: Some(field.to_owned()),
+        })),
+    }
+}
+
+/// The feed action a PUT of `resource` at `key` asks for: a merge when the Patient is inactive
+/// and `replaced-by` another, else a create-or-update.
+pub(super) fn put_action(
+    key: RecordKey,
+    resource: &FhirPatient,
+    field: &str,
+) -> Result<FeedAction, FhirError> {
+    let replaced_by: Vec<(usize, &Reference)> = resource
+        .link
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.type_ == "replaced-by")
+        .map(|(i, l)| (i, &l.other))
+        .collect();
+    match replaced_by.as_slice() {
+        [] => Ok(FeedAction::Put {
+            key,
+            input: resource.to_input()?,
+        }),
+        [(i, other)] => {
+            if resource.active != Some(false) {
+                return Err(FhirError::Api(ApiError::InvalidValue {
+                    message: format!(
+                        "{field}.active: a Patient replaced-by another must be active=false"
+                    ),
+                    field: Some(format!("{field}.active")),
+                }));
+            }
+            let survivor = link_key(other, &format!("{field}.link[{i}].other"))?;
+            Ok(FeedAction::Merge { key, survivor })
+        }
+        _ => Err(FhirError::Api(ApiError::InvalidValue {
+            message: format!("{field}.link: at most one replaced-by link"),
+            field: Some(format!("{field}.link")),
+        })),
+    }
+}
+
+/// A feed's refusal in FHIR terms: several records match 412 (`multiple-matches`), an attempt
+/// to change (unmerge) a merged-away record 405; the rest as the API maps them.
+pub(super) fn feed_error(error: service::Error) -> FhirError {
+    match &error {
+        service::Error::Conflict {
+            code: "multiple_matches",
+            message,
+            ..
+        } => FhirError::Profile {
+            status: StatusCode::PRECONDITION_FAILED,
+            issue: "multiple-matches",
+            code: "multiple_matches",
+            message: message.clone(),
+            field: Some("identifier".to_owned()),
+        },
+        service::Error::Conflict {
+            code: "already_merged",
+            ..
+        } => FhirError::Profile {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            issue: "business-rule",
+            code: "unmerge_not_supported",
+            message: "this Patient was merged into another record (replaced-by); undoing a merge is not a feed action (POST /api/v1/merges/{id}/undo)".to_owned(),
+            field: None,
+        },
+        _ => FhirError::Api(ApiError::from(error)),
+    }
+}
+
+fn only(result: Result<Vec<FeedResult>, FeedFailure>) -> Result<FeedResult, FhirError> {
+    let mut results = result.map_err(|f| feed_error(f.error))?;
+    results.pop().ok_or_else(|| {
+        FhirError::Api(ApiError::internal(service::Error::conflict(
+            "empty_feed",
+            "the feed answered nothing",
+        )))
+    })
+}
+
+/// `PUT /fhir/Patient?identifier=SYSTEM|VALUE` (ITI-104).
+pub async fn update(
+    caller: Result<Caller, ApiError>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> FhirResult {
+    let caller = caller?;
+    let key = condition(&req)?;
+    let resource: FhirPatient = parse_body(&req, &body)?;
+    let action = put_action(key, &resource, "Patient")?;
+    let base = base_url(&req);
+    match only(feed::apply(&caller.mpi, &caller.ctx, vec![action]).await)? {
+        FeedResult::Created(patient) => {
+            let mut builder = HttpResponse::Created();
+            builder
+                .insert_header((header::LOCATION, patient_url(&base, patient.id())))
+                .insert_header(etag(patient.version()));
+            Ok(fhir_response(builder, &FhirPatient::from(patient.as_ref())))
+        }
+        FeedResult::Updated(patient) => {
+            let mut builder = HttpResponse::Ok();
+            builder.insert_header(etag(patient.version()));
+            Ok(fhir_response(builder, &FhirPatient::from(patient.as_ref())))
+        }
+        FeedResult::Merged { retired, .. } => {
+            let mut builder = HttpResponse::Ok();
+            builder.insert_header(etag(retired.version()));
+            Ok(fhir_response(builder, &FhirPatient::from(retired.as_ref())))
+        }
+        FeedResult::Deleted { .. } => Err(FhirError::Api(ApiError::MethodNotAllowed)),
+    }
+}
+
+/// `DELETE /fhir/Patient?identifier=SYSTEM|VALUE` (ITI-104's Remove Patient option): 200 with
+/// an informational OperationOutcome; 404 when no live record holds the identifier.
+pub async fn delete(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
+    let caller = caller?;
+    let key = condition(&req)?;
+    let id: Uuid = match only(
+        feed::apply(&caller.mpi, &caller.ctx, vec![FeedAction::Delete { key }]).await,
+    )? {
+        FeedResult::Deleted { id } => id,
+        _ => return Err(FhirError::Api(ApiError::MethodNotAllowed)),
+    };
+    Ok(fhir_response(
+        HttpResponse::Ok(),
+        &OperationOutcome::information(format!("Patient/{id} deleted")),
+    ))
+}

@@ -1,0 +1,354 @@
+//! The patient identity feed (IHE ITI-104 conditional update and delete, PMIR ITI-93 message
+//! feeds): a batch of creates, create-or-updates, merges and deletes applied in one transaction,
+//! all or nothing, through the same steps as register, update, merge and delete.
+
+use std::collections::BTreeSet;
+
+use sea_orm::QuerySelect;
+use uuid::Uuid;
+
+use entity::patient_identifier;
+
+use crate::keys::Action;
+use crate::merge::{self, MergeRequest};
+use crate::patients::{self, Patient, PatientInput, RegisterOutcome};
+use crate::{Ctx, Error, Mpi, Result, convert};
+
+/// Most actions one feed message may carry.
+pub const MAX_ACTIONS: usize = 100;
+/// Longest identifier system or value a key may name.
+pub const MAX_KEY_TEXT: usize = 255;
+
+/// How an action names a stored record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RecordKey {
+    /// By the record's id.
+    Id(Uuid),
+    /// By an identifier (system under any name of its domain, and value) a live record holds.
+    Identifier {
+        /// The system.
+        system: String,
+        /// The value.
+        value: String,
+    },
+}
+
+/// One action of a feed.
+#[derive(Clone, Debug)]
+pub enum FeedAction {
+    /// Register a record (no duplicate check refuses it: a feed reports what a source holds;
+    /// certain and probable matches become review tasks, as a forced registration does).
+    Create {
+        /// The record.
+        input: PatientInput,
+    },
+    /// Create-or-update: update the one record the key names (at its current version; every
+    /// list becomes the one given), or, for an identifier nobody holds, register the input,
+    /// which must carry that identifier. By id, the record must exist.
+    Put {
+        /// Which record.
+        key: RecordKey,
+        /// Its new values.
+        input: PatientInput,
+    },
+    /// Resolve a duplicate: merge the record `key` names into `survivor` (undoable as any merge).
+    Merge {
+        /// The record retired.
+        key: RecordKey,
+        /// The record that survives.
+        survivor: RecordKey,
+    },
+    /// Soft-delete the record the key names.
+    Delete {
+        /// Which record.
+        key: RecordKey,
+    },
+}
+
+/// What one action did.
+#[derive(Clone, Debug)]
+pub enum FeedResult {
+    /// A record was registered.
+    Created(Box<Patient>),
+    /// A record was updated.
+    Updated(Box<Patient>),
+    /// A record was merged into another.
+    Merged {
+        /// The merge (give it to `merge::undo`).
+        merge_id: Uuid,
+        /// The survivor after the merge.
+        survivor: Box<Patient>,
+        /// The retired record after the merge.
+        retired: Box<Patient>,
+    },
+    /// A record was soft-deleted.
+    Deleted {
+        /// Its id.
+        id: Uuid,
+    },
+}
+
+/// Why a feed failed: the action at `index` (0-based), and its error. Nothing was stored.
+#[derive(Debug)]
+pub struct FeedFailure {
+    /// Which action failed (0 when the feed as a whole is refused).
+    pub index: usize,
+    /// Why.
+    pub error: Error,
+}
+
+fn at(index: usize) -> impl Fn(Error) -> FeedFailure {
+    move |error| FeedFailure { index, error }
+}
+
+fn check_key(field: &str, key: &RecordKey) -> Result<()> {
+    if let RecordKey::Identifier { system, value } = key {
+        for text in [system, value] {
+            if text.trim().is_empty() {
+                return Err(Error::validation(field, "needs both a system and a value"));
+            }
+            if text.len() > MAX_KEY_TEXT {
+                return Err(Error::validation(
+                    field,
+                    format!("is longer than {MAX_KEY_TEXT} bytes"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The live records holding `key`'s identifier (several only if the data is inconsistent).
+async fn holders(mpi: &Mpi, txn: &crate::WriteTxn, system: &str, value: &str) -> Result<Vec<Uuid>> {
+    let systems = mpi.domains().aliases_of(system);
+    let ids: Vec<Uuid> =
+        patient_identifier::Entity::find_live_by_systems_value(&systems, value.trim())
+            .select_only()
+            .column(patient_identifier::Column::PatientId)
+            .into_tuple()
+            .all(&**txn)
+            .await?;
+    Ok(ids
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect())
+}
+
+/// The record `key` names: `None` for an identifier nobody holds; `Conflict{code:
+/// "multiple_matches"}` when several live records hold it; by id, not found when absent.
+async fn resolve(mpi: &Mpi, txn: &crate::WriteTxn, key: &RecordKey) -> Result<Option<Patient>> {
+    match key {
+        RecordKey::Id(id) => Ok(Some(Patient::load_live(&**txn, *id).await?)),
+        RecordKey::Identifier { system, value } => {
+            let ids = holders(mpi, txn, system, value).await?;
+            match ids.as_slice() {
+                [] => Ok(None),
+                [id] => Ok(Some(Patient::load_live(&**txn, *id).await?)),
+                _ => Err(Error::conflict(
+                    "multiple_matches",
+                    "more than one live record holds this identifier",
+                )),
+            }
+        }
+    }
+}
+
+fn not_found(key: &RecordKey) -> Error {
+    match key {
+        RecordKey::Id(id) => Error::not_found("patient", id),
+        RecordKey::Identifier { .. } => Error::refused(
+            crate::error::Refusal::Unknown,
+            "unknown_identifier",
+            "identifier",
+            "no live record holds this identifier",
+        ),
+    }
+}
+
+/// Whether `input` carries `system|value` (under any name of its domain).
+fn carries(mpi: &Mpi, input: &PatientInput, system: &str, value: &str) -> bool {
+    let aliases = mpi.domains().aliases_of(system);
+    input
+        .identifiers
+        .iter()
+        .any(|i| i.value.trim() == value.trim() && aliases.contains(&i.system))
+}
+
+/// Applies `actions` in one transaction: every action or none. Each is authorised, validated
+/// and audited as its single-record use case is (register, update, merge, delete); the index is
+/// refreshed for every record touched after the commit. Refusals name the failing action.
+pub async fn apply(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    mut actions: Vec<FeedAction>,
+) -> std::result::Result<Vec<FeedResult>, FeedFailure> {
+    if actions.is_empty() {
+        return Err(at(0)(Error::validation(
+            "entry",
+            "the feed carries no action",
+        )));
+    }
+    if actions.len() > MAX_ACTIONS {
+        return Err(at(0)(Error::validation(
+            "entry",
+            format!("carries more than {MAX_ACTIONS} actions"),
+        )));
+    }
+    for (index, action) in actions.iter_mut().enumerate() {
+        let fail = at(index);
+        match action {
+            FeedAction::Create { input } => {
+                ctx.authorize(Action::Register).map_err(&fail)?;
+                patients::check_input(mpi, ctx, input).map_err(&fail)?;
+            }
+            FeedAction::Put { key, input } => {
+                ctx.authorize(Action::Register).map_err(&fail)?;
+                ctx.authorize(Action::Update).map_err(&fail)?;
+                check_key("identifier", key).map_err(&fail)?;
+                patients::check_input(mpi, ctx, input).map_err(&fail)?;
+            }
+            FeedAction::Merge { key, survivor } => {
+                ctx.authorize(Action::Merge).map_err(&fail)?;
+                check_key("identifier", key).map_err(&fail)?;
+                check_key("link", survivor).map_err(&fail)?;
+            }
+            FeedAction::Delete { key } => {
+                ctx.authorize(Action::Delete).map_err(&fail)?;
+                check_key("identifier", key).map_err(&fail)?;
+            }
+        }
+    }
+    let txn = mpi.write_txn_for(ctx).await.map_err(at(0))?;
+    let mut results = Vec::with_capacity(actions.len());
+    let mut touched = BTreeSet::new();
+    for (index, action) in actions.iter().enumerate() {
+        match apply_one(mpi, ctx, &txn, action, &mut touched).await {
+            Ok(result) => results.push(result),
+            Err(error) => {
+                // The error that ended the feed matters more than a failed rollback.
+                let _ = txn.rollback().await;
+                let error = match patients::disclosed::<()>(mpi, ctx, Err(error)).await {
+                    Err(e) => e,
+                    Ok(()) => unreachable!("disclosed passes an error through"),
+                };
+                return Err(FeedFailure { index, error });
+            }
+        }
+    }
+    txn.commit().await.map_err(at(0))?;
+    let touched: Vec<Uuid> = touched.into_iter().collect();
+    mpi.refresh_patients(&touched).await.map_err(at(0))?;
+    tracing::info!(
+        actions = results.len(),
+        records = touched.len(),
+        "feed applied"
+    );
+    let domains = mpi.domains();
+    for result in &mut results {
+        match result {
+            FeedResult::Created(p) | FeedResult::Updated(p) => domains.render_patient(p),
+            FeedResult::Merged {
+                survivor, retired, ..
+            } => {
+                domains.render_patient(survivor);
+                domains.render_patient(retired);
+            }
+            FeedResult::Deleted { .. } => {}
+        }
+    }
+    Ok(results)
+}
+
+async fn apply_one(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &crate::WriteTxn,
+    action: &FeedAction,
+    touched: &mut BTreeSet<Uuid>,
+) -> Result<FeedResult> {
+    match action {
+        FeedAction::Create { input } => {
+            let created = register(mpi, ctx, txn, input).await?;
+            touched.insert(created.id());
+            Ok(FeedResult::Created(created))
+        }
+        FeedAction::Put { key, input } => match resolve(mpi, txn, key).await? {
+            Some(current) => {
+                let id = current.id();
+                let updated =
+                    patients::update_in(mpi, ctx, txn, id, current.version(), input).await?;
+                touched.insert(id);
+                Ok(FeedResult::Updated(Box::new(updated)))
+            }
+            None => {
+                let RecordKey::Identifier { system, value } = key else {
+                    return Err(not_found(key));
+                };
+                if !carries(mpi, input, system, value) {
+                    return Err(Error::validation(
+                        "identifiers",
+                        "a record created by a conditional update must carry the identifier of the condition",
+                    ));
+                }
+                let created = register(mpi, ctx, txn, input).await?;
+                touched.insert(created.id());
+                Ok(FeedResult::Created(created))
+            }
+        },
+        FeedAction::Merge { key, survivor } => {
+            let source = resolve(mpi, txn, key)
+                .await?
+                .ok_or_else(|| not_found(key))?;
+            let target = resolve(mpi, txn, survivor)
+                .await
+                .map_err(|e| match e {
+                    Error::NotFound { .. } => Error::validation("link", "names no live Patient"),
+                    other => other,
+                })?
+                .ok_or_else(|| Error::validation("link", "names no live Patient"))?;
+            let req = MergeRequest {
+                target: target.id(),
+                source: source.id(),
+                preview: false,
+                review_task_id: None,
+            };
+            merge::check_source_authority(mpi, ctx, txn, &req).await?;
+            let outcome = merge::merge_in_txn(txn, ctx, &req, None).await?;
+            touched.insert(req.target);
+            touched.insert(req.source);
+            Ok(FeedResult::Merged {
+                merge_id: outcome
+                    .merge_id
+                    .ok_or_else(|| Error::conflict("merge_failed", "the merge has no id"))?,
+                survivor: Box::new(outcome.target),
+                retired: Box::new(outcome.source),
+            })
+        }
+        FeedAction::Delete { key } => {
+            let record = resolve(mpi, txn, key)
+                .await?
+                .ok_or_else(|| not_found(key))?;
+            let id = record.id();
+            patients::delete_in(ctx, txn, id).await?;
+            touched.insert(id);
+            Ok(FeedResult::Deleted { id })
+        }
+    }
+}
+
+async fn register(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &crate::WriteTxn,
+    input: &PatientInput,
+) -> Result<Box<Patient>> {
+    let normalized = matcher::normalize(&convert::person_from_input(input));
+    match patients::register_in(mpi, ctx, txn, input, &normalized, true).await? {
+        RegisterOutcome::Created { patient, .. } => Ok(patient),
+        RegisterOutcome::Duplicates { .. } => Err(Error::conflict(
+            "duplicates",
+            "certain or probable matches exist",
+        )),
+    }
+}
