@@ -85,7 +85,7 @@ pub async fn run(
             }
         };
         running.retain(|id, (known, task)| {
-            let keep = consumers.iter().any(|c| *c == *known) && !task.is_finished();
+            let keep = consumers.contains(known) && !task.is_finished();
             if !keep {
                 task.abort();
                 tracing::info!(consumer_id = %id, "PIX consumer task stopped");

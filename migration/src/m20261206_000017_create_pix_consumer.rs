@@ -14,6 +14,7 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::*;
+use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::common::{Id, check_named, drop_tables, exec_all, fk, timestamp_now, with_bookkeeping};
 

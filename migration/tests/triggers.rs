@@ -723,21 +723,26 @@ async fn outbox(db: &TestDb) -> anyhow::Result<Vec<String>> {
         .collect::<Result<_, _>>()?)
 }
 
+/// The person of patient `id`, as text without hyphens.
+async fn person_of(db: &TestDb, id: Uuid) -> anyhow::Result<String> {
+    let sql = format!(
+        "SELECT person_id FROM patient WHERE id = {}",
+        uuid_lit(db.backend, id)
+    );
+    let row = db
+        .conn
+        .query_one_raw(Statement::from_string(db.conn.get_database_backend(), sql))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no patient"))?;
+    Ok(row.try_get::<Uuid>("", "person_id")?.simple().to_string())
+}
+
 #[tokio::test]
 async fn changes_of_a_persons_identifiers_queue_pix_notifications_for_every_consumer()
 -> anyhow::Result<()> {
     for backend in Backend::ALL {
         let db = TestDb::migrated(backend).await;
         let lit = |id| uuid_lit(backend, id);
-        let person_of = |id: Uuid| async move {
-            let sql = format!("SELECT person_id FROM patient WHERE id = {}", lit(id));
-            let row = db
-                .conn
-                .query_one_raw(Statement::from_string(db.conn.get_database_backend(), sql))
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("no patient"))?;
-            anyhow::Ok(row.try_get::<Uuid>("", "person_id")?.simple().to_string())
-        };
         // No consumer: nothing is queued.
         let (first, _) = insert_patient_by_hand(&db).await?;
         assert!(outbox(&db).await?.is_empty(), "{backend:?}");
@@ -754,7 +759,7 @@ async fn changes_of_a_persons_identifiers_queue_pix_notifications_for_every_cons
         }
         // A registration (patient, then identifier): queued per consumer.
         let (second, _) = insert_patient_by_hand(&db).await?;
-        let (p1, p2) = (person_of(first).await?, person_of(second).await?);
+        let (p1, p2) = (person_of(&db, first).await?, person_of(&db, second).await?);
         assert_eq!(
             outbox(&db).await?,
             vec![p2.clone(), p2.clone()],

@@ -27,28 +27,39 @@ async fn multiple_birth_and_death_are_mapped(backend: Backend) {
     let alive = pid("T-504", "|||||||||||||||||||||20261103|N");
     let bad_order = pid("T-505", "||||||||||||||||Y|second");
     let bad_death = pid("T-506", "|||||||||||||||||||||2026AB01|Y");
-    let messages: Vec<String> = [&twin, &died, &died_no_flag, &alive, &bad_order, &bad_death]
-        .iter()
-        .enumerate()
-        .map(|(n, p)| {
-            adt(
-                "TEST_HARNESS",
-                "A01",
-                &format!("P{n}"),
-                "2.5",
-                &[p.as_str()],
-            )
-        })
-        .collect();
+    let impossible_death = pid("T-507", "|||||||||||||||||||||20261345|Y");
+    let messages: Vec<String> = [
+        &twin,
+        &died,
+        &died_no_flag,
+        &alive,
+        &bad_order,
+        &bad_death,
+        &impossible_death,
+    ]
+    .iter()
+    .enumerate()
+    .map(|(n, p)| {
+        adt(
+            "TEST_HARNESS",
+            "A01",
+            &format!("P{n}"),
+            "2.5",
+            &[p.as_str()],
+        )
+    })
+    .collect();
     let answers = send_with_hl7_package(app.mllp, &messages);
     for a in &answers[..4] {
         assert_eq!(a["msa1"], "AA", "{a}");
     }
     // A birth order that is no number, a date of death that is no date: AE at the field.
-    assert_eq!(answers[4]["msa1"], "AE");
+    assert_eq!(answers[4]["msa1"], "AE", "{}", answers[4]);
     assert_eq!(answers[4]["err"][0][1], "PID^1^25", "{}", answers[4]);
-    assert_eq!(answers[5]["msa1"], "AE");
+    assert_eq!(answers[5]["msa1"], "AE", "{}", answers[5]);
     assert_eq!(answers[5]["err"][0][1], "PID^1^29", "{}", answers[5]);
+    assert_eq!(answers[6]["msa1"], "AE", "{}", answers[6]);
+    assert_eq!(answers[6]["err"][0][1], "PID^1^29", "{}", answers[6]);
 
     let system = "http://ohie.org/test/test";
     let twin = fhir_patient(&app, &key, &format!("{system}|T-501")).await;

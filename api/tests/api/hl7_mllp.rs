@@ -144,6 +144,8 @@ impl Hl7Server {
         let Hl7Server {
             server, db, dir, ..
         } = self;
+        // Give a server that has only just started the time to install its signal handlers.
+        std::thread::sleep(Duration::from_millis(500));
         let (clean, log) = server.terminate();
         assert!(clean, "the server did not stop cleanly:\n{log}");
         Self::serve(db, dir, extra)

@@ -38,10 +38,7 @@ impl Consumer {
                 let Ok(mut stream) = stream else { break };
                 let store = Arc::clone(&store);
                 std::thread::spawn(move || {
-                    loop {
-                        let Some(message) = read_frame_or_eof(&mut stream) else {
-                            break;
-                        };
+                    while let Some(message) = read_frame_or_eof(&mut stream) {
                         let control_id = message
                             .split('\r')
                             .next()
@@ -235,18 +232,18 @@ async fn consumers_are_notified_of_registrations_and_merges(backend: Backend) {
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids[0].contains("^^^MPI"), "{ids:?}");
 
-    // A second person in TEST_A, then an A40 merging it into the first: the survivor's A31
-    // lists both identifiers.
+    // A second person, then an A40 merging it into the first: the survivor's A31 lists both
+    // identifiers (the merge copies the retired record's identifiers to the survivor).
     feed(
         &app,
         &[
             adt(
-                "TEST_HARNESS_A",
+                "TEST_HARNESS",
                 "A01",
                 "N2",
                 "2.5",
                 &[&format!(
-                    "PID|||A-300^^^TEST_A&{TEST_A_OID}&ISO||KAMAU^JOHN||19550505|M"
+                    "PID|||T-301^^^TEST&{TEST_OID}&ISO||KAMAU^JOHN||19550505|M"
                 )],
             ),
             adt(
@@ -256,23 +253,23 @@ async fn consumers_are_notified_of_registrations_and_merges(backend: Backend) {
                 "2.5",
                 &[
                     &format!("PID|||T-300^^^TEST&{TEST_OID}&ISO"),
-                    &format!("MRG|A-300^^^TEST_A&{TEST_A_OID}&ISO"),
+                    &format!("MRG|T-301^^^TEST&{TEST_OID}&ISO"),
                 ],
             ),
         ],
     );
-    let got = consumer.wait_for(|m| m.iter().any(|m| m.contains("T-300") && m.contains("A-300")));
+    let got = consumer.wait_for(|m| m.iter().any(|m| m.contains("T-300") && m.contains("T-301")));
     let merged = got
         .iter()
-        .find(|m| m.contains("T-300") && m.contains("A-300"))
+        .find(|m| m.contains("T-300") && m.contains("T-301"))
         .unwrap();
     let mut ids = pid3(merged);
     ids.sort();
     assert_eq!(
         ids,
         vec![
-            format!("A-300^^^TEST_A&{TEST_A_OID}&ISO^PI"),
             format!("T-300^^^TEST&{TEST_OID}&ISO^PI"),
+            format!("T-301^^^TEST&{TEST_OID}&ISO^PI"),
         ]
     );
     // Nothing is left queued, nothing failed.
