@@ -283,8 +283,19 @@ async fn consumers_are_notified_of_registrations_and_merges(backend: Backend) {
         0.0
     );
 
-    // Every message in and out is audited: sender, type, control id, patients, outcome.
+    // Every message in and out is audited: sender, type, control id, patients, outcome; one
+    // that is not HL7 at all too (with no sender or control id).
+    let mut garbage = TcpStream::connect(app.mllp).unwrap();
+    garbage.write_all(b"\x0bNOT AN HL7 MESSAGE\x1c\r").unwrap();
+    let answer = crate::hl7_mllp::read_frame(&mut garbage);
+    assert!(answer.contains("\rMSA|AR"), "{answer}");
     let rows = message_audit(&app, &key).await;
+    assert!(
+        rows.iter().any(|r| r["action"] == "hl7_in"
+            && r["actor"] == "(none)"
+            && r["after"]["outcome"] == "AR"),
+        "{rows:#?}"
+    );
     let inbound: Vec<&Value> = rows.iter().filter(|r| r["action"] == "hl7_in").collect();
     let n3 = inbound
         .iter()
