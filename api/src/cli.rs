@@ -35,6 +35,9 @@ pub enum Command {
     /// Add, list or remove sources (systems that send patients).
     #[command(subcommand)]
     Sources(commands::domains::SourcesCommand),
+    /// Add, list or remove PIX consumers (subscribers to IHE ITI-10 update notifications).
+    #[command(subcommand)]
+    Consumers(commands::consumers::ConsumersCommand),
     /// Import a person CSV into the database (batched, resumable by re-running, rejects file).
     Import(commands::import::ImportArgs),
     /// Generate a synthetic person CSV with a ground-truth cluster_id column.
@@ -72,6 +75,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sources(command) => {
             let mut stdout = std::io::stdout().lock();
             commands::domains::run_sources(command, &mut stdout).await
+        }
+        Command::Consumers(command) => {
+            let mut stdout = std::io::stdout().lock();
+            commands::consumers::run(command, &mut stdout).await
         }
         Command::Import(args) => commands::import::run(args, &mut std::io::stdout())
             .await

@@ -231,6 +231,32 @@ pub struct MllpSettings {
     /// is ignored when not given.
     #[arg(long, env = "MPI_HL7_SSN_DOMAIN")]
     pub hl7_ssn_domain: Option<String>,
+
+    /// Serve MLLP over TLS with this certificate chain (PEM, leaf first); needs
+    /// --mllp-tls-key.
+    #[arg(long, env = "MPI_MLLP_TLS_CERT")]
+    pub mllp_tls_cert: Option<std::path::PathBuf>,
+
+    /// The private key (PEM) of --mllp-tls-cert.
+    #[arg(long, env = "MPI_MLLP_TLS_KEY")]
+    pub mllp_tls_key: Option<std::path::PathBuf>,
+
+    /// Require an MLLP client certificate issued by one of these CAs (PEM), as IHE ATNA's
+    /// secure node does; a client without one is refused during the handshake.
+    #[arg(long, env = "MPI_MLLP_TLS_CLIENT_CA")]
+    pub mllp_tls_client_ca: Option<std::path::PathBuf>,
+
+    /// Milliseconds between two looks at an idle PIX consumer's notification queue (ITI-10).
+    #[arg(long, env = "MPI_PIX_POLL_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub pix_poll_ms: u64,
+
+    /// The longest wait, in milliseconds, between two attempts to deliver a PIX notification
+    /// to a consumer that is down (the wait starts at a second, or at this if shorter, and
+    /// doubles after each failure).
+    #[arg(long, env = "MPI_PIX_RETRY_MAX_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub pix_retry_max_ms: u64,
 }
 
 impl MllpSettings {
@@ -247,6 +273,19 @@ impl MllpSettings {
             max_message_bytes: self.mllp_max_message_bytes as usize,
             idle_timeout: Duration::from_secs(self.mllp_idle_timeout_secs),
             max_connections: self.mllp_max_connections as usize,
+            tls: None,
+        }
+    }
+
+    /// The PIX Update Notification task's timing.
+    pub fn notify_config(&self) -> hl7v2::NotifyConfig {
+        let retry_max = Duration::from_millis(self.pix_retry_max_ms);
+        hl7v2::NotifyConfig {
+            poll_interval: Duration::from_millis(self.pix_poll_ms),
+            retry_min: Duration::from_secs(1).min(retry_max),
+            retry_max,
+            max_message_bytes: self.mllp_max_message_bytes as usize,
+            ..hl7v2::NotifyConfig::default()
         }
     }
 }

@@ -43,6 +43,12 @@ pub struct Metrics {
     pub hl7_messages: IntCounterVec,
     /// `mpi_hl7_message_duration_seconds{type}`: time from a message's last byte to its answer.
     pub hl7_duration: HistogramVec,
+    /// `mpi_pix_notification_queue`: PIX Update Notifications (ITI-10) queued in the outbox,
+    /// all consumers together (refreshed every two seconds by the notification task).
+    pub pix_queue: IntGauge,
+    /// `mpi_pix_notification_failures_total`: notifications not delivered at an attempt (the
+    /// consumer was down, did not answer in time or did not accept); each is retried.
+    pub pix_failures: IntCounter,
 }
 
 impl hl7v2::Observer for Metrics {
@@ -53,6 +59,14 @@ impl hl7v2::Observer for Metrics {
         self.hl7_duration
             .with_label_values(&[message_type])
             .observe(seconds);
+    }
+
+    fn notification_queue(&self, depth: u64) {
+        self.pix_queue.set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    fn notification_failed(&self) {
+        self.pix_failures.inc();
     }
 }
 
@@ -119,6 +133,16 @@ impl Metrics {
         registry.register(Box::new(index_size.clone()))?;
         registry.register(Box::new(hl7_messages.clone()))?;
         registry.register(Box::new(hl7_duration.clone()))?;
+        let pix_queue = IntGauge::new(
+            "mpi_pix_notification_queue",
+            "PIX update notifications queued for delivery, all consumers together",
+        )?;
+        let pix_failures = IntCounter::new(
+            "mpi_pix_notification_failures_total",
+            "PIX update notifications not delivered at an attempt (retried)",
+        )?;
+        registry.register(Box::new(pix_queue.clone()))?;
+        registry.register(Box::new(pix_failures.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -131,6 +155,8 @@ impl Metrics {
             index_size,
             hl7_messages,
             hl7_duration,
+            pix_queue,
+            pix_failures,
         })
     }
 

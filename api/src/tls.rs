@@ -1,6 +1,7 @@
 //! TLS for `mpi serve` (rustls, with the ring provider): the certificate chain and key from PEM
 //! files, and optionally a CA whose client certificates the server requires. HTTP/1.1 and
-//! HTTP/2 are offered by ALPN.
+//! HTTP/2 are offered by ALPN. The HL7 v2 listener (`--mllp-tls-*`) loads its files the same
+//! way, without ALPN.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -61,6 +62,18 @@ impl TlsFiles {
 
     /// The rustls server configuration, offering `h2` and `http/1.1`.
     pub fn server_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        let mut config = self.plain_config()?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    }
+
+    /// The rustls server configuration for HL7 v2 over MLLP (no ALPN: MLLP has no registered
+    /// protocol id).
+    pub fn mllp_config(&self) -> Result<rustls::ServerConfig, TlsError> {
+        self.plain_config()
+    }
+
+    fn plain_config(&self) -> Result<rustls::ServerConfig, TlsError> {
         let file_error = |path: &Path, why: String| TlsError::File {
             path: path.to_owned(),
             why,
@@ -99,10 +112,8 @@ impl TlsFiles {
                 builder.with_client_cert_verifier(verifier)
             }
         };
-        let mut config = builder
+        builder
             .with_single_cert(chain, key)
-            .map_err(|e| TlsError::Config(e.to_string()))?;
-        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-        Ok(config)
+            .map_err(|e| TlsError::Config(e.to_string()))
     }
 }

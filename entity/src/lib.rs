@@ -38,6 +38,8 @@ pub mod patient_identifier;
 pub mod patient_link;
 pub mod patient_name;
 pub mod patient_telecom;
+pub mod pix_consumer;
+pub mod pix_outbox;
 pub mod prelude;
 pub mod review_task;
 pub mod source;

@@ -31,6 +31,12 @@ pub struct Dispatcher {
 pub trait Observer: Send + Sync {
     /// One message answered.
     fn answered(&self, message_type: &str, ack_code: &str, seconds: f64);
+
+    /// PIX Update Notifications (ITI-10) queued for every consumer together.
+    fn notification_queue(&self, _depth: u64) {}
+
+    /// A PIX Update Notification that was not delivered (it is retried).
+    fn notification_failed(&self) {}
 }
 
 /// The label of a message type: a handled type, or `other`.
@@ -49,7 +55,7 @@ fn type_label(header: &Header) -> &'static str {
 }
 
 /// MSA-1 of a rendered answer.
-fn ack_code(answer: &str) -> &str {
+pub(crate) fn ack_code(answer: &str) -> &str {
     answer
         .split('\r')
         .find_map(|s| s.strip_prefix("MSA|"))
@@ -89,6 +95,7 @@ impl Dispatcher {
                 tracing::info!(%peer, code = error.code.code(), "HL7 message not parsed");
                 let answer = ack(&Header::default(), AckCode::Reject, &[error]).render();
                 self.observe("other", &answer, started);
+                self.audit(&Header::default(), &answer, peer, &[]).await;
                 return answer;
             }
         };
@@ -99,11 +106,14 @@ impl Dispatcher {
                 tracing::info!(%peer, code = error.code.code(), "HL7 header incomplete");
                 let answer = ack(&header, AckCode::Reject, &[error]).render();
                 self.observe("other", &answer, started);
+                self.audit(&header, &answer, peer, &[]).await;
                 return answer;
             }
         };
-        let answer = self.route(&header, &message, peer).await;
+        let mut touched = Vec::new();
+        let answer = self.route(&header, &message, peer, &mut touched).await;
         self.observe(type_label(&header), &answer, started);
+        self.audit(&header, &answer, peer, &touched).await;
         tracing::info!(
             %peer,
             message_type = %header.message_code,
@@ -128,7 +138,60 @@ impl Dispatcher {
         answer
     }
 
-    async fn route(&self, header: &Header, message: &Message<'_>, peer: SocketAddr) -> String {
+    /// [`Dispatcher::too_large`], audited like every other message.
+    pub async fn too_large_audited(&self, size: usize, limit: usize, peer: SocketAddr) -> String {
+        let answer = self.too_large(size, limit);
+        self.audit(&Header::default(), &answer, peer, &[]).await;
+        answer
+    }
+
+    /// Appends the audit row of one message and its answer (`hl7_in`): the sender, the message
+    /// type, the control id, the patients it touched and MSA-1 of the answer; no content.
+    /// A message that was not parsed is audited with an empty sender and control id.
+    async fn audit(&self, header: &Header, answer: &str, peer: SocketAddr, touched: &[uuid::Uuid]) {
+        let Some(mpi) = self.service.get() else {
+            return;
+        };
+        // The actor is the sender as it named itself (whether or not it was authenticated:
+        // the row's `outcome` says whether it was answered AR).
+        // Header fields are the sender's text: cut to a bounded length (they are names and
+        // codes, never patient data).
+        let cut = |text: &str| -> String { text.chars().take(64).collect() };
+        let sender = if header.sending_application.is_empty() {
+            "(none)".to_owned()
+        } else {
+            cut(&header.sending_application)
+        };
+        let control_id = cut(&header.control_id);
+        let mut ctx = service::Ctx::system(&sender);
+        ctx.actor.role = service::context::Role::Registrar;
+        ctx.meta.client_addr = Some(peer.ip().to_string());
+        ctx.meta.request_id = Some(format!("hl7:{control_id}"));
+        let entry = service::audit::AuditEntry::new(
+            "hl7_in",
+            "hl7_message",
+            Some(control_id.clone()),
+        )
+        .after(serde_json::json!({
+            "source": sender,
+            "facility": cut(&header.sending_facility),
+            "message_type": format!("{}^{}", cut(&header.message_code), cut(&header.trigger_event)),
+            "control_id": control_id,
+            "ids": touched,
+            "outcome": ack_code(answer),
+        }));
+        if let Err(error) = mpi.audit_read(&ctx, entry).await {
+            tracing::warn!(%error, %peer, "HL7 message not audited");
+        }
+    }
+
+    async fn route(
+        &self,
+        header: &Header,
+        message: &Message<'_>,
+        peer: SocketAddr,
+        touched: &mut Vec<uuid::Uuid>,
+    ) -> String {
         if !header.version.starts_with("2.") {
             let error = HlError::new(
                 ErrorCode::UnsupportedVersionId,
@@ -160,12 +223,12 @@ impl Dispatcher {
             }
         };
         match (header.message_code.as_str(), header.trigger_event.as_str()) {
-            ("QBP", "Q23") => pix_query::answer(mpi, &ctx, header, message).await,
-            ("QBP", "Q22") => pdq_query::answer(mpi, &ctx, header, message).await,
+            ("QBP", "Q23") => pix_query::answer(mpi, &ctx, header, message, touched).await,
+            ("QBP", "Q22") => pdq_query::answer(mpi, &ctx, header, message, touched).await,
             // Continuation is stateless (DSC carries the page), so a cancel frees nothing.
             ("QCN", "J01") => ack(header, AckCode::Accept, &[]).render(),
             ("ADT", "A01" | "A04" | "A05" | "A08" | "A40") => {
-                feed::answer(mpi, &ctx, &self.feed, header, message).await
+                feed::answer(mpi, &ctx, &self.feed, header, message, touched).await
             }
             _ => unsupported(header),
         }

@@ -187,6 +187,40 @@ pub fn next_control_id() -> String {
 }
 
 impl Outbound {
+    /// A message this MPI starts (not an answer), from `MPI` to `receiver`: MSH-9
+    /// `code^trigger^structure`, `control_id` (MSH-10, see [`next_control_id`]), processing id
+    /// `P`, version 2.5.
+    pub fn unsolicited(
+        receiver: &str,
+        code: &str,
+        trigger: &str,
+        structure: &str,
+        control_id: &str,
+    ) -> Self {
+        let msh = Segment::new("MSH")
+            .field(3, "MPI")
+            .field(4, "MPI")
+            .field(5, receiver)
+            .field(7, chrono::Local::now().format("%Y%m%d%H%M%S%z").to_string())
+            .field(
+                9,
+                Value::Composite(vec![
+                    vec![code.to_owned()],
+                    vec![trigger.to_owned()],
+                    vec![structure.to_owned()],
+                ]),
+            )
+            .field(10, control_id)
+            .field(11, "P")
+            .field(12, "2.5");
+        let mut message = Self {
+            separators: Separators::default(),
+            segments: Vec::new(),
+        };
+        message.push(msh);
+        message
+    }
+
     /// An answer to `request`: MSH-3/4 are the names the request gave its receiver (or `MPI`),
     /// MSH-5/6 the request's sender, MSH-9 `code^trigger^structure`, MSH-11 and MSH-12 echo the
     /// request's processing id and version.

@@ -29,10 +29,11 @@ pub async fn answer(
     config: &FeedConfig,
     header: &Header,
     message: &Message<'_>,
+    touched: &mut Vec<uuid::Uuid>,
 ) -> String {
     let outcome = match header.trigger_event.as_str() {
-        "A40" => merge_records(mpi, ctx, message).await,
-        _ => register_or_update(mpi, ctx, config, message).await,
+        "A40" => merge_records(mpi, ctx, message, touched).await,
+        _ => register_or_update(mpi, ctx, config, message, touched).await,
     };
     match outcome {
         Ok(()) => ack(header, AckCode::Accept, &[]).render(),
@@ -47,6 +48,7 @@ async fn register_or_update(
     ctx: &Ctx,
     config: &FeedConfig,
     message: &Message<'_>,
+    touched: &mut Vec<uuid::Uuid>,
 ) -> Result<(), Failure> {
     let seps = &message.separators;
     let source = ctx.actor.source.clone().unwrap_or_default();
@@ -66,9 +68,11 @@ async fn register_or_update(
         patients::UpsertOutcome::Registered(patients::RegisterOutcome::Created {
             patient, ..
         }) => {
+            touched.push(patient.id());
             tracing::info!(patient_id = %patient.id(), "HL7 feed registered a patient");
         }
         patients::UpsertOutcome::Updated(patient) => {
+            touched.push(patient.id());
             tracing::info!(patient_id = %patient.id(), "HL7 feed updated a patient");
         }
         patients::UpsertOutcome::Registered(patients::RegisterOutcome::Duplicates { .. }) => {
@@ -143,7 +147,12 @@ async fn holder(
         .map_err(|e| failure(&e, |_| location()))
 }
 
-async fn merge_records(mpi: &Mpi, ctx: &Ctx, message: &Message<'_>) -> Result<(), Failure> {
+async fn merge_records(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    message: &Message<'_>,
+    touched: &mut Vec<uuid::Uuid>,
+) -> Result<(), Failure> {
     if message.segment("MRG").is_none() {
         return Err((
             AckCode::Error,
@@ -153,6 +162,10 @@ async fn merge_records(mpi: &Mpi, ctx: &Ctx, message: &Message<'_>) -> Result<()
     }
     let survivor = holder(mpi, message, "PID", 3).await?;
     let retired = holder(mpi, message, "MRG", 1).await?;
+    touched.push(survivor.id());
+    if survivor.id() != retired.id() {
+        touched.push(retired.id());
+    }
     if survivor.id() == retired.id() {
         return Ok(());
     }

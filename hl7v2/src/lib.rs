@@ -3,7 +3,8 @@
 //! segments (`ack`), routing messages to transactions (`dispatch`) and the TCP listener
 //! (`listener`), who sent a message (`source`) and the transactions: ITI-8 patient identity
 //! feed (`feed`, reading PID with `pid`) ITI-9 PIX query (`pix_query`) and ITI-21
-//! PDQ query (`pdq_query`). It knows no HTTP; its transactions call the same `service` use cases as the
+//! PDQ query (`pdq_query`), and ITI-10 PIX update notifications
+//! sent to subscribed consumers from the durable outbox (`notify`). It knows no HTTP; its transactions call the same `service` use cases as the
 //! REST and FHIR faces.
 
 pub mod ack;
@@ -13,6 +14,7 @@ pub mod feed;
 pub mod inbound;
 pub mod listener;
 pub mod mllp;
+pub mod notify;
 pub mod pdq_query;
 pub mod pid;
 pub mod pix_query;
@@ -21,3 +23,4 @@ pub mod source;
 pub use dispatch::{Dispatcher, Observer};
 pub use feed::FeedConfig;
 pub use listener::{ListenerConfig, serve};
+pub use notify::NotifyConfig;

@@ -1,7 +1,9 @@
 //! The MLLP listener: accepts connections (at most `max_connections` at once; more wait in the
 //! kernel's backlog), reads framed messages one after the other, answers each on the same
 //! connection in order, and closes a connection that stays silent past the idle timeout.
-//! Each connection holds at most one message's bytes plus one read buffer.
+//! Each connection holds at most one message's bytes plus one read buffer. With a TLS
+//! configuration every connection is TLS (and, when it asks for one, with a client certificate
+//! from its CA); a handshake that fails or takes longer than the idle timeout closes it.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -26,6 +28,8 @@ pub struct ListenerConfig {
     pub idle_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
+    /// TLS for every connection (`None`: plain TCP).
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 impl Default for ListenerConfig {
@@ -34,6 +38,7 @@ impl Default for ListenerConfig {
             max_message_bytes: 1024 * 1024,
             idle_timeout: Duration::from_secs(300),
             max_connections: 256,
+            tls: None,
         }
     }
 }
@@ -73,8 +78,24 @@ pub async fn serve(
         let dispatcher = Arc::clone(&dispatcher);
         let config = config.clone();
         let stop = stop_rx.clone();
+        let acceptor = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
         tokio::spawn(async move {
-            serve_connection(stream, peer, dispatcher, &config, stop).await;
+            match acceptor {
+                None => serve_connection(stream, peer, dispatcher, &config, stop).await,
+                Some(acceptor) => {
+                    let handshake =
+                        tokio::time::timeout(config.idle_timeout, acceptor.accept(stream)).await;
+                    match handshake {
+                        Ok(Ok(stream)) => {
+                            serve_connection(stream, peer, dispatcher, &config, stop).await;
+                        }
+                        Ok(Err(error)) => {
+                            tracing::info!(%peer, %error, "MLLP TLS handshake failed");
+                        }
+                        Err(_) => tracing::info!(%peer, "MLLP TLS handshake timed out"),
+                    }
+                }
+            }
             drop(permit);
         });
     }
@@ -118,7 +139,11 @@ pub async fn serve_connection<S>(
         };
         let answer = match frame {
             Frame::Message(bytes) => dispatcher.answer(&bytes, peer).await,
-            Frame::TooLarge { size } => dispatcher.too_large(size, config.max_message_bytes),
+            Frame::TooLarge { size } => {
+                dispatcher
+                    .too_large_audited(size, config.max_message_bytes, peer)
+                    .await
+            }
         };
         if let Err(error) = framed.send(answer.as_str()).await {
             tracing::debug!(%peer, %error, "MLLP answer not delivered");

@@ -324,7 +324,13 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
 }
 
 /// Answers a PDQ query.
-pub async fn answer(mpi: &Mpi, ctx: &Ctx, header: &Header, message: &Message<'_>) -> String {
+pub async fn answer(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    header: &Header,
+    message: &Message<'_>,
+    touched: &mut Vec<uuid::Uuid>,
+) -> String {
     let seps = &message.separators;
     let qpd = message.segment("QPD");
     let tag = qpd
@@ -396,6 +402,7 @@ pub async fn answer(mpi: &Mpi, ctx: &Ctx, header: &Header, message: &Message<'_>
     };
     let mut out = Outbound::answer(header, "RSP", "K22", "RSP_K21");
     out.push(msa(header, "AA", &[]));
+    touched.extend(found.items.iter().map(|p| p.id()));
     let shown = found.items.len() as u64;
     let before = (page - 1) * count;
     let remaining = found.total.saturating_sub(before + shown);

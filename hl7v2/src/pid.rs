@@ -292,13 +292,24 @@ pub fn read(
             })?);
     }
 
-    // PID-29, PID-30: death.
-    if first(pid.field(30), seps).eq_ignore_ascii_case("Y") {
+    // PID-29, PID-30: death. PID-30 `Y`, or a date of death without PID-30 `N`, is a death;
+    // the date is kept to the day (a time of death is not stored).
+    let when = first(pid.field(29), seps);
+    // A DTM: digits, then at most a fraction of a second and a time zone.
+    let digits = when.chars().take_while(char::is_ascii_digit).count();
+    let tail_ok = when[digits..]
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '.' | '+' | '-'));
+    let day = date(&when)
+        .ok()
+        .filter(|_| tail_ok)
+        .ok_or_else(|| HlError::new(ErrorCode::DataType, "PID-29 is not a date").at(at(29)))?;
+    let indicator = first(pid.field(30), seps);
+    if indicator.eq_ignore_ascii_case("Y") || (!when.is_empty() && indicator.is_empty()) {
         input.deceased = true;
-        let when = first(pid.field(29), seps);
-        if let Ok(Some(day)) = date(&when) {
-            input.deceased_at = day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().fixed_offset());
-        }
+        input.deceased_at = day
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().fixed_offset());
     }
     Ok(input)
 }

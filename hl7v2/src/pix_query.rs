@@ -58,7 +58,13 @@ pub(crate) fn hd_of(authority: Option<&str>, system: &str) -> Hd {
 }
 
 /// The answer to a PIX query.
-pub async fn answer(mpi: &Mpi, ctx: &Ctx, header: &Header, message: &Message<'_>) -> String {
+pub async fn answer(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    header: &Header,
+    message: &Message<'_>,
+    touched: &mut Vec<uuid::Uuid>,
+) -> String {
     let seps = &message.separators;
     let qpd = message.segment("QPD");
     let tag = qpd
@@ -134,7 +140,11 @@ pub async fn answer(mpi: &Mpi, ctx: &Ctx, header: &Header, message: &Message<'_>
         value,
         targets,
     };
-    match xref::xref(mpi, ctx, query).await {
+    let result = xref::xref(mpi, ctx, query).await;
+    if let Ok(found) = &result {
+        touched.extend(found.patient_ids.iter().copied());
+    }
+    match result {
         Ok(found) if found.identifiers.is_empty() => respond(AckCode::Accept, "NF", &[], None),
         Ok(found) => {
             let ids: Vec<Cx> = found

@@ -133,6 +133,8 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
             "change_log",
             "audit_event",
             "api_key",
+            "pix_consumer",
+            "pix_outbox",
         ] {
             assert!(
                 first
@@ -143,10 +145,11 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
         }
         let triggers = first.iter().filter(|o| o.starts_with("trigger ")).count();
         // 6 tracked tables x (3 capture triggers, + no-truncate on PG), 2 append-only tables x 2,
-        // the live-flag triggers (SQLite 3, PG 2), and the audit chain guard.
+        // the live-flag triggers (SQLite 3, PG 2), the audit chain guard, and the PIX outbox
+        // triggers of migration 17 (SQLite 5, PG 3).
         let expected = match backend {
-            Backend::Sqlite => 6 * 3 + 2 * 2 + 3 + 1,
-            Backend::Postgres => 6 * 4 + 2 * 2 + 2 + 1,
+            Backend::Sqlite => 6 * 3 + 2 * 2 + 3 + 1 + 5,
+            Backend::Postgres => 6 * 4 + 2 * 2 + 2 + 1 + 3,
         };
         assert_eq!(triggers, expected, "{backend:?}: {first:#?}");
 

@@ -704,3 +704,121 @@ async fn sqlite_triggers_of_migrations_10_and_11_log_the_rows_migration_4_logged
     }
     Ok(())
 }
+
+/// The persons queued in `pix_outbox`, in order, as text.
+async fn outbox(db: &TestDb) -> anyhow::Result<Vec<String>> {
+    let sql = match db.backend {
+        Backend::Sqlite => "SELECT lower(hex(person_id)) AS p FROM pix_outbox ORDER BY seq",
+        Backend::Postgres => {
+            "SELECT replace(person_id::text, '-', '') AS p FROM pix_outbox ORDER BY seq"
+        }
+    };
+    let rows = db
+        .conn
+        .query_all_raw(Statement::from_string(db.conn.get_database_backend(), sql))
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get::<String>("", "p"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The person of patient `id`, as text without hyphens.
+async fn person_of(db: &TestDb, id: Uuid) -> anyhow::Result<String> {
+    let sql = format!(
+        "SELECT person_id FROM patient WHERE id = {}",
+        uuid_lit(db.backend, id)
+    );
+    let row = db
+        .conn
+        .query_one_raw(Statement::from_string(db.conn.get_database_backend(), sql))
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no patient"))?;
+    Ok(row.try_get::<Uuid>("", "person_id")?.simple().to_string())
+}
+
+#[tokio::test]
+async fn changes_of_a_persons_identifiers_queue_pix_notifications_for_every_consumer()
+-> anyhow::Result<()> {
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let lit = |id| uuid_lit(backend, id);
+        // No consumer: nothing is queued.
+        let (first, _) = insert_patient_by_hand(&db).await?;
+        assert!(outbox(&db).await?.is_empty(), "{backend:?}");
+        for name in ["HIE", "LAB"] {
+            exec(
+                &db.conn,
+                &format!(
+                    "INSERT INTO pix_consumer (id, name, host, port, domains, created_by, \
+                     updated_by) VALUES ({}, '{name}', 'localhost', 2575, '[]', 'dba', 'dba')",
+                    lit(Uuid::new_v4())
+                ),
+            )
+            .await?;
+        }
+        // A registration (patient, then identifier): queued per consumer.
+        let (second, _) = insert_patient_by_hand(&db).await?;
+        let (p1, p2) = (person_of(&db, first).await?, person_of(&db, second).await?);
+        assert_eq!(
+            outbox(&db).await?,
+            vec![p2.clone(), p2.clone()],
+            "{backend:?}"
+        );
+        exec(
+            &db.conn,
+            &format!(
+                "INSERT INTO patient_identifier (id, patient_id, type, system, value, \
+                 patient_live, created_by, updated_by) \
+                 VALUES ({}, {}, 'MR', 'urn:hosp', 'A-9', TRUE, 'dba', 'dba')",
+                lit(Uuid::new_v4()),
+                lit(first)
+            ),
+        )
+        .await?;
+        assert_eq!(
+            outbox(&db).await?[2..],
+            [p1.clone(), p1.clone()],
+            "{backend:?}"
+        );
+        // A name change is not an identifier change.
+        exec(&db.conn, "UPDATE patient_name SET family = 'Tran'").await?;
+        assert_eq!(outbox(&db).await?.len(), 4, "{backend:?}");
+        // A link (the second record joins the first's person) changes both persons.
+        exec(
+            &db.conn,
+            &format!(
+                "UPDATE patient SET person_id = (SELECT person_id FROM patient WHERE id = {}) \
+                 WHERE id = {}",
+                lit(first),
+                lit(second)
+            ),
+        )
+        .await?;
+        let mut queued = outbox(&db).await?[4..].to_vec();
+        queued.sort();
+        let mut both = vec![p1.clone(), p1.clone(), p2.clone(), p2.clone()];
+        both.sort();
+        assert_eq!(queued, both, "{backend:?}");
+        // Deactivating a record (a merge's retired record) changes its person.
+        exec(
+            &db.conn,
+            &format!(
+                "UPDATE patient SET active = FALSE WHERE id = {}",
+                lit(first)
+            ),
+        )
+        .await?;
+        assert_eq!(
+            outbox(&db).await?[8..],
+            [p1.clone(), p1.clone()],
+            "{backend:?}"
+        );
+        // An identifier removed; a consumer removed takes its queue with it.
+        exec(&db.conn, "DELETE FROM patient_identifier").await?;
+        assert_eq!(outbox(&db).await?.len(), 12, "{backend:?}");
+        exec(&db.conn, "DELETE FROM pix_consumer WHERE name = 'LAB'").await?;
+        assert_eq!(outbox(&db).await?.len(), 6, "{backend:?}");
+    }
+    Ok(())
+}

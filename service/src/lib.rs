@@ -40,6 +40,7 @@ pub mod links;
 pub mod matching;
 pub mod merge;
 pub mod organizations;
+pub mod notifications;
 pub mod pairs;
 pub mod patients;
 pub mod review;

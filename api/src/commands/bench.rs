@@ -9,6 +9,12 @@
 //! clients share a fixed schedule (`--rate`), in which case latency counts from each request's
 //! scheduled time, so a server that falls behind shows up as latency rather than as fewer
 //! requests. Nothing about the records is printed, only counts and timings.
+//!
+//! The `hl7-*` scenarios drive the HL7 v2 listener (`--mllp`) instead, one MLLP connection per
+//! client, as a registered source (`--hl7-sender`): ITI-8 feed (ADT^A01 of each record under a
+//! fresh identifier, so each is a registration acknowledged after its commit), ITI-9 PIX query
+//! by the import identifier, ITI-21 PDQ query by family and given name. Their answers are
+//! counted as statuses 200 (AA), 422 (AE) and 400 (AR).
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -43,6 +49,12 @@ pub enum Scenario {
     /// `GET /api/v1/xref?identifier=urn:mpi:import:SOURCE|ID` for each record: the person's
     /// enterprise id and identifiers in the other domains (IHE PIX).
     Xref,
+    /// HL7 v2 ITI-8: ADT^A01 of each record with PID-3 `ID-RUN^^^BENCH_FEED` (new each run).
+    Hl7Feed,
+    /// HL7 v2 ITI-9: QBP^Q23 for each record's import identifier.
+    Hl7Pix,
+    /// HL7 v2 ITI-21: QBP^Q22 by each record's family and given name.
+    Hl7Pdq,
 }
 
 impl Scenario {
@@ -54,6 +66,9 @@ impl Scenario {
             Scenario::SearchIdentifier => "search-identifier",
             Scenario::SearchName => "search-name",
             Scenario::Xref => "xref",
+            Scenario::Hl7Feed => "hl7-feed",
+            Scenario::Hl7Pix => "hl7-pix",
+            Scenario::Hl7Pdq => "hl7-pdq",
         }
     }
 }
@@ -93,6 +108,13 @@ pub struct BenchArgs {
     /// Print the result as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// The server's MLLP listener (`HOST:PORT`), for the `hl7-*` scenarios.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub mllp: Option<String>,
+    /// The HL7 sending application (MSH-3) of the `hl7-*` scenarios: a registered source
+    /// (`mpi sources add MPI_BENCH --role registrar`).
+    #[arg(long, default_value = "MPI_BENCH")]
+    pub hl7_sender: String,
 }
 
 /// One prepared request.
@@ -100,6 +122,8 @@ pub struct BenchArgs {
 enum Request {
     Get(String),
     Post(String, Vec<u8>),
+    /// An HL7 v2 message, sent on the client's MLLP connection.
+    Hl7(String),
 }
 
 /// What one run measured.
@@ -229,6 +253,7 @@ pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchRe
                 ))
             })
             .collect(),
+        Scenario::Hl7Feed | Scenario::Hl7Pix | Scenario::Hl7Pdq => Vec::new(),
         Scenario::SearchName => records
             .iter()
             .filter_map(|(_, input)| {
@@ -243,11 +268,21 @@ pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchRe
             })
             .collect(),
     };
+    let requests = match args.scenario {
+        Scenario::Hl7Feed | Scenario::Hl7Pix | Scenario::Hl7Pdq => {
+            if args.mllp.is_none() {
+                bail!("the hl7-* scenarios need --mllp HOST:PORT");
+            }
+            hl7_requests(args.scenario, &args.hl7_sender, &system, &records)
+        }
+        _ => requests,
+    };
     if requests.is_empty() {
         bail!("no request could be made from {}", args.input.display());
     }
     let report = drive(
         &client,
+        args.mllp.clone().map(Arc::new),
         key,
         Arc::new(requests),
         args.scenario,
@@ -263,6 +298,128 @@ pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchRe
         write_text(out, &report, args.rate)?;
     }
     Ok(report)
+}
+
+/// The HL7 v2 messages of an `hl7-*` scenario, from `sender`.
+fn hl7_requests(
+    scenario: Scenario,
+    sender: &str,
+    system: &str,
+    records: &[(String, PatientInput)],
+) -> Vec<Request> {
+    // HL7 text may not hold its delimiters unescaped; the bench's values simply drop them.
+    let clean = |s: &str| -> String { s.chars().filter(|c| !"|^~\\&\r\n".contains(*c)).collect() };
+    let run = chrono::Utc::now().format("%H%M%S").to_string();
+    let msh = |n: usize, kind: &str| {
+        format!(
+            "MSH|^~\\&|{}|BENCH|MPI|MPI|{}||{kind}|B{run}-{n}|P|2.5\r",
+            clean(sender),
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        )
+    };
+    records
+        .iter()
+        .enumerate()
+        .filter_map(|(n, (id, input))| {
+            let name = input.names.first()?;
+            let family = clean(name.family.as_deref().unwrap_or(""));
+            let given = clean(name.given.first().map(String::as_str).unwrap_or(""));
+            let text = match scenario {
+                Scenario::Hl7Feed => format!(
+                    "{}EVN|A01|{}\rPID|||{}-{run}^^^BENCH_FEED||{family}^{given}||{}|{}\rPV1||O\r",
+                    msh(n, "ADT^A01^ADT_A01"),
+                    chrono::Utc::now().format("%Y%m%d%H%M%S"),
+                    clean(id),
+                    input
+                        .birth_date
+                        .map(|d| d.format("%Y%m%d").to_string())
+                        .unwrap_or_default(),
+                    match input.gender.map(|g| g.as_str()) {
+                        Some("male") => "M",
+                        Some("female") => "F",
+                        Some(_) => "U",
+                        None => "",
+                    }
+                ),
+                Scenario::Hl7Pix => format!(
+                    "{}QPD|IHE PIX Query|Q{n}|{}^^^{}\rRCP|I\r",
+                    msh(n, "QBP^Q23^QBP_Q21"),
+                    clean(id),
+                    clean(system)
+                ),
+                Scenario::Hl7Pdq => {
+                    if family.is_empty() || given.is_empty() {
+                        return None;
+                    }
+                    format!(
+                        "{}QPD|IHE PDQ Query|Q{n}|@PID.5.1^{family}~@PID.5.2^{given}\rRCP|I|10^RD\r",
+                        msh(n, "QBP^Q22^QBP_Q21")
+                    )
+                }
+                _ => return None,
+            };
+            Some(Request::Hl7(text))
+        })
+        .collect()
+}
+
+/// One MLLP connection of a bench client.
+type Mllp = tokio::net::TcpStream;
+
+/// Sends `text` framed on `connection` (connecting to `addr` first when needed) and reads the
+/// answer; its MSA-1 as a status: 200 (AA, CA), 422 (AE, CE), 400 (AR, CR, anything else).
+async fn hl7_exchange(
+    connection: &mut Option<Mllp>,
+    addr: &str,
+    text: &str,
+) -> Result<u16, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if connection.is_none() {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        *connection = Some(stream);
+    }
+    let Some(stream) = connection.as_mut() else {
+        return Err("no connection".to_owned());
+    };
+    let mut frame = Vec::with_capacity(text.len() + 3);
+    frame.push(0x0B);
+    frame.extend_from_slice(text.as_bytes());
+    frame.extend_from_slice(&[0x1C, 0x0D]);
+    let outcome = async {
+        stream.write_all(&frame).await?;
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !answer.ends_with(&[0x1C, 0x0D]) {
+            let n = stream.read(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        Ok(answer)
+    }
+    .await;
+    let answer = match outcome {
+        Ok(answer) => answer,
+        Err(error) => {
+            *connection = None;
+            return Err(format!("MLLP exchange failed: {error}"));
+        }
+    };
+    let text = String::from_utf8_lossy(&answer);
+    let code = text
+        .split(['\r', '\n'])
+        .find_map(|s| s.strip_prefix("MSA|"))
+        .and_then(|rest| rest.split('|').next())
+        .unwrap_or("");
+    Ok(match code {
+        "AA" | "CA" => 200,
+        "AE" | "CE" => 422,
+        _ => 400,
+    })
 }
 
 /// The first `limit` usable records of `path` as (source id, patient input).
@@ -389,6 +546,7 @@ struct ClientTally {
 #[allow(clippy::too_many_arguments)]
 async fn drive(
     client: &reqwest::Client,
+    mllp: Option<Arc<String>>,
     key: Arc<String>,
     requests: Arc<Vec<Request>>,
     scenario: Scenario,
@@ -403,8 +561,10 @@ async fn drive(
     let mut tasks = Vec::new();
     for me in 0..clients {
         let (client, key, requests) = (client.clone(), key.clone(), requests.clone());
+        let mllp = mllp.clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = ClientTally::default();
+            let mut connection: Option<Mllp> = None;
             let mut k = me;
             tokio::time::sleep_until(start.into()).await;
             loop {
@@ -419,23 +579,32 @@ async fn drive(
                     tokio::time::sleep_until(scheduled.into()).await;
                 }
                 let request = &requests[k % requests.len()];
-                let sent = match request {
-                    Request::Get(url) => client.get(url),
-                    Request::Post(url, body) => client
-                        .post(url)
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(body.clone()),
-                }
-                .bearer_auth(key.as_str())
-                .send()
-                .await;
-                let status = match sent {
-                    Ok(answer) => {
-                        let status = answer.status().as_u16();
-                        // Read the whole body: the request is done when the answer is.
-                        answer.bytes().await.map(|_| status)
+                let status: Result<u16, String> = match request {
+                    Request::Hl7(text) => {
+                        let addr = mllp.as_deref().map(String::as_str).unwrap_or("");
+                        hl7_exchange(&mut connection, addr, text).await
                     }
-                    Err(error) => Err(error),
+                    Request::Get(_) | Request::Post(..) => {
+                        let sent = match request {
+                            Request::Post(url, body) => client
+                                .post(url)
+                                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                                .body(body.clone()),
+                            Request::Get(url) | Request::Hl7(url) => client.get(url),
+                        }
+                        .bearer_auth(key.as_str())
+                        .send()
+                        .await;
+                        match sent {
+                            Ok(answer) => {
+                                let status = answer.status().as_u16();
+                                // Read the whole body: the request is done when the answer is.
+                                answer.bytes().await.map(|_| status)
+                            }
+                            Err(error) => Err(error),
+                        }
+                        .map_err(|error| format!("{:#}", anyhow::Error::new(error)))
+                    }
                 };
                 let done = Instant::now();
                 if scheduled >= measure_from {
@@ -446,9 +615,7 @@ async fn drive(
                         Ok(s) => *tally.statuses.entry(s).or_default() += 1,
                         Err(error) => {
                             tally.errors += 1;
-                            tally
-                                .first_error
-                                .get_or_insert_with(|| format!("{:#}", anyhow::Error::new(error)));
+                            tally.first_error.get_or_insert(error);
                         }
                     }
                 }

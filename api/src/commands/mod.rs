@@ -1,6 +1,7 @@
 //! One module per `mpi` subcommand; each has its clap arguments and an async `run`.
 
 pub mod bench;
+pub mod consumers;
 pub mod dedupe_db;
 pub mod dedupe_file;
 pub mod domains;

@@ -112,6 +112,15 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
     let mllp = start_mllp(&args.mllp, &state).await?;
+    let (stop_notifications, notifications_stopped) = tokio::sync::oneshot::channel::<()>();
+    let notifications = tokio::spawn(hl7v2::notify::run(
+        Arc::clone(&state.service),
+        args.mllp.notify_config(),
+        Some(state.metrics.clone() as Arc<dyn hl7v2::Observer>),
+        async move {
+            let _ = notifications_stopped.await;
+        },
+    ));
     crate::guard::log_panics();
     let app = Application::build(&args.server, state)?;
     let addr = app.local_addr();
@@ -124,6 +133,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = stop.send(());
         let _ = task.await;
     }
+    let _ = stop_notifications.send(());
+    let _ = notifications.await;
     catch_up.abort();
     checkpoints.abort();
     db.close().await.context("cannot close the database")?;
@@ -149,22 +160,35 @@ async fn start_mllp(
         .await
         .with_context(|| format!("cannot listen for MLLP on {bind}"))?;
     let addr = listener.local_addr()?;
+    let mut config = settings.listener_config();
+    let tls = crate::tls::TlsFiles::from_args(
+        settings.mllp_tls_cert.as_deref(),
+        settings.mllp_tls_key.as_deref(),
+        settings.mllp_tls_client_ca.as_deref(),
+    )
+    .context(
+        "--mllp-tls-cert and --mllp-tls-key go together (and --mllp-tls-client-ca needs both)",
+    )?;
+    if let Some(files) = tls {
+        let server = files.mllp_config().context("cannot set up MLLP TLS")?;
+        config.tls = Some(Arc::new(server));
+    }
+    let scheme = if config.tls.is_some() {
+        "mllps"
+    } else {
+        "mllp"
+    };
     let observer: Arc<dyn hl7v2::Observer> = state.metrics.clone();
     let dispatcher = Arc::new(
         hl7v2::Dispatcher::new(Arc::clone(&state.service), settings.feed_config())
             .with_observer(observer),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(hl7v2::serve(
-        listener,
-        dispatcher,
-        settings.listener_config(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
-    tracing::info!(%addr, "listening for HL7 v2 over MLLP");
-    eprintln!("mpi listening on mllp://{addr}");
+    let task = tokio::spawn(hl7v2::serve(listener, dispatcher, config, async move {
+        let _ = stopped.await;
+    }));
+    tracing::info!(%addr, scheme, "listening for HL7 v2 over MLLP");
+    eprintln!("mpi listening on {scheme}://{addr}");
     Ok(Some((stop, task)))
 }
 

@@ -14,11 +14,11 @@ use serde_json::Value;
 use crate::helpers::{ScratchDir, TestServer, run_mpi_ok};
 
 /// A server with an MLLP listener on a free port, over a fresh database.
-struct Hl7Server {
-    server: TestServer,
-    mllp: SocketAddr,
-    db: TestDb,
-    dir: ScratchDir,
+pub(crate) struct Hl7Server {
+    pub(crate) server: TestServer,
+    pub(crate) mllp: SocketAddr,
+    pub(crate) db: TestDb,
+    pub(crate) dir: ScratchDir,
 }
 
 /// The set-up the external conformance suite runs (issue 30), through the real CLI, plus a
@@ -128,7 +128,7 @@ const CONFORMANCE_SETUP: &[&[&str]] = &[
 ];
 
 impl Hl7Server {
-    async fn start(backend: Backend, extra: &[&str]) -> Self {
+    pub(crate) async fn start(backend: Backend, extra: &[&str]) -> Self {
         let db = TestDb::migrated(backend).await;
         let dir = ScratchDir::new();
         for command in CONFORMANCE_SETUP {
@@ -136,6 +136,23 @@ impl Hl7Server {
             args.extend_from_slice(&["--database-url", &db.url]);
             run_mpi_ok(&dir.path, &args);
         }
+        Self::serve(db, dir, extra)
+    }
+
+    /// Stops the server (SIGTERM) and starts another on the same database and directory.
+    pub(crate) fn restart(self, extra: &[&str]) -> Self {
+        let Hl7Server {
+            server, db, dir, ..
+        } = self;
+        // Give a server that has only just started the time to install its signal handlers.
+        std::thread::sleep(Duration::from_millis(500));
+        let (clean, log) = server.terminate();
+        assert!(clean, "the server did not stop cleanly:\n{log}");
+        Self::serve(db, dir, extra)
+    }
+
+    /// `mpi serve` with MLLP (plain or TLS) on `db`, run in `dir`.
+    pub(crate) fn serve(db: TestDb, dir: ScratchDir, extra: &[&str]) -> Self {
         let mut args = vec![
             "--database-url",
             &db.url,
@@ -146,10 +163,13 @@ impl Hl7Server {
         ];
         args.extend_from_slice(extra);
         let server = TestServer::start(&dir.path, &args);
-        let log = server.wait_for_log("mpi listening on mllp://");
+        let log = server.wait_for_log("mpi listening on mllp");
         let mllp = log
             .lines()
-            .find_map(|l| l.strip_prefix("mpi listening on mllp://"))
+            .find_map(|l| {
+                l.strip_prefix("mpi listening on mllp://")
+                    .or_else(|| l.strip_prefix("mpi listening on mllps://"))
+            })
             .expect("the server names its MLLP address")
             .parse()
             .expect("socket address");
@@ -168,7 +188,7 @@ impl Hl7Server {
     }
 
     /// An admin key made with the real CLI.
-    fn admin_key(&self) -> String {
+    pub(crate) fn admin_key(&self) -> String {
         let out = run_mpi_ok(
             &self.dir.path,
             &[
@@ -187,7 +207,7 @@ impl Hl7Server {
 }
 
 /// The python of the venv with the `hl7` package.
-fn hl7_python() -> PathBuf {
+pub(crate) fn hl7_python() -> PathBuf {
     let venv = std::env::var_os("MPI_HL7_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/hl7-venv"));
@@ -202,7 +222,7 @@ fn hl7_python() -> PathBuf {
 }
 
 /// Sends `messages` over one MLLP connection with the `hl7` package; its parse of each answer.
-fn send_with_hl7_package(addr: SocketAddr, messages: &[String]) -> Vec<Value> {
+pub(crate) fn send_with_hl7_package(addr: SocketAddr, messages: &[String]) -> Vec<Value> {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/hl7_client.py");
     let mut child = Command::new(hl7_python())
         .arg(script)
@@ -311,7 +331,7 @@ async fn unsupported_and_malformed_messages_are_answered_on_postgres() {
 }
 
 /// Reads one MLLP frame (hand-parsed) from `stream`.
-fn read_frame(stream: &mut TcpStream) -> String {
+pub(crate) fn read_frame(stream: &mut TcpStream) -> String {
     let mut bytes = Vec::new();
     let mut byte = [0u8; 1];
     loop {
@@ -635,7 +655,13 @@ async fn pix_query_answers_as_iti_9_says_on_postgres() {
     pix_query_answers_as_iti_9_says(Backend::Postgres).await;
 }
 
-fn adt(sender: &str, event: &str, control_id: &str, version: &str, rest: &[&str]) -> String {
+pub(crate) fn adt(
+    sender: &str,
+    event: &str,
+    control_id: &str,
+    version: &str,
+    rest: &[&str],
+) -> String {
     let structure = if event == "A40" { "ADT_A39" } else { "ADT_A01" };
     let mut text = format!(
         "MSH|^~\\&|{sender}|TEST|MPI|HOSP|20261206120000||ADT^{event}^{structure}|{control_id}|P|{version}\r\

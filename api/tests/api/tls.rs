@@ -16,7 +16,7 @@ use crate::helpers::{ScratchDir, TestServer};
 /// Writes `ca.pem`, `server.pem`/`server.key` (for 127.0.0.1 and localhost) and
 /// `client.pem`/`client.key` (a client certificate) into `dir`, all issued by one new CA;
 /// also `other-client.pem`/`.key` from another CA.
-fn write_certificates(dir: &Path) {
+pub(crate) fn write_certificates(dir: &Path) {
     let ca = |name: &str| {
         let key = KeyPair::generate().expect("CA key");
         let mut params = CertificateParams::new(Vec::<String>::new()).expect("CA params");

@@ -1,0 +1,25 @@
+//! `pix_consumer`: a subscriber to IHE PIX Update Notifications (ITI-10): where to send them
+//! (an MLLP host and port) and which identifier domains it wants (`domains`, a JSON array of
+//! domain names as text; `[]` for every domain). Names are unique.
+
+use sea_orm::entity::prelude::*;
+use serde::{Deserialize, Serialize};
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
+#[sea_orm(table_name = "pix_consumer")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: Uuid,
+    pub name: String,
+    pub host: String,
+    pub port: i32,
+    #[sea_orm(column_type = "Text")]
+    pub domains: String,
+    pub created_at: DateTimeWithTimeZone,
+    pub updated_at: DateTimeWithTimeZone,
+    pub created_by: String,
+    pub updated_by: String,
+}
+
+impl ActiveModelBehavior for ActiveModel {}
