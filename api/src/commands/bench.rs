@@ -9,6 +9,11 @@
 //! clients share a fixed schedule (`--rate`), in which case latency counts from each request's
 //! scheduled time, so a server that falls behind shows up as latency rather than as fewer
 //! requests. Nothing about the records is printed, only counts and timings.
+//!
+//! The client is actix's own (`awc`), which shares its HTTP code with the server: the `reqwest`
+//! client this used before brought hyper, tower and their kin into the server's build for this
+//! one command. awc's client is not `Send`, so the clients are tasks of one thread (a
+//! `LocalSet`); one thread issues requests far faster than the two-core server answers them.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -155,6 +160,13 @@ impl BenchReport {
 
 /// Runs `mpi bench`, printing the report to `out`.
 pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchReport> {
+    tokio::task::LocalSet::new()
+        .run_until(run_local(args, out))
+        .await
+}
+
+/// [`run`] on the current thread, whose `LocalSet` runs the clients.
+async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchReport> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
@@ -174,11 +186,10 @@ pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchRe
         bail!("{} has no usable record", args.input.display());
     }
     let base = args.target.url.trim_end_matches('/').to_owned();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().limit(args.concurrency))
         .timeout(Duration::from_secs(30))
-        .build()
-        .context("cannot build the HTTP client")?;
+        .finish();
     let key = Arc::new(args.target.key.clone());
     let system = service::import::source_system(&source);
     let requests: Vec<Request> = match args.scenario {
@@ -337,7 +348,7 @@ fn patient_json(input: &PatientInput) -> Value {
 
 /// Looks up the stored id of each record by its import identifier, `clients` at a time.
 async fn resolve_ids(
-    client: &reqwest::Client,
+    client: &awc::Client,
     base: &str,
     key: &Arc<String>,
     system: &str,
@@ -352,17 +363,26 @@ async fn resolve_ids(
     let mut tasks = Vec::new();
     for first in 0..clients.min(urls.len()) {
         let (client, key, urls) = (client.clone(), key.clone(), urls.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::task::spawn_local(async move {
             let mut ids = Vec::new();
             for url in urls.iter().skip(first).step_by(clients) {
-                let answer = client.get(url).bearer_auth(key.as_str()).send().await?;
+                let mut answer = client
+                    .get(url)
+                    .bearer_auth(key.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let status = answer.status();
-                if status == reqwest::StatusCode::UNAUTHORIZED
-                    || status == reqwest::StatusCode::FORBIDDEN
+                if status == awc::http::StatusCode::UNAUTHORIZED
+                    || status == awc::http::StatusCode::FORBIDDEN
                 {
                     anyhow::bail!("the server refused the key ({status})");
                 }
-                let body: Value = answer.json().await?;
+                let body: Value = answer
+                    .json()
+                    .limit(MAX_ANSWER_BYTES)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 if let Some(id) = body["items"][0]["id"].as_str() {
                     ids.push(id.to_owned());
                 }
@@ -377,6 +397,9 @@ async fn resolve_ids(
     Ok(ids)
 }
 
+/// The largest answer body read (a search page or a match list is far smaller).
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// What one client saw in the measured window.
 #[derive(Default)]
 struct ClientTally {
@@ -388,7 +411,7 @@ struct ClientTally {
 
 #[allow(clippy::too_many_arguments)]
 async fn drive(
-    client: &reqwest::Client,
+    client: &awc::Client,
     key: Arc<String>,
     requests: Arc<Vec<Request>>,
     scenario: Scenario,
@@ -403,7 +426,7 @@ async fn drive(
     let mut tasks = Vec::new();
     for me in 0..clients {
         let (client, key, requests) = (client.clone(), key.clone(), requests.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::task::spawn_local(async move {
             let mut tally = ClientTally::default();
             let mut k = me;
             tokio::time::sleep_until(start.into()).await;
@@ -420,22 +443,28 @@ async fn drive(
                 }
                 let request = &requests[k % requests.len()];
                 let sent = match request {
-                    Request::Get(url) => client.get(url),
-                    Request::Post(url, body) => client
-                        .post(url)
-                        .header(reqwest::header::CONTENT_TYPE, "application/json")
-                        .body(body.clone()),
-                }
-                .bearer_auth(key.as_str())
-                .send()
-                .await;
+                    Request::Get(url) => client.get(url).bearer_auth(key.as_str()).send().await,
+                    Request::Post(url, body) => {
+                        client
+                            .post(url)
+                            .insert_header((awc::http::header::CONTENT_TYPE, "application/json"))
+                            .bearer_auth(key.as_str())
+                            .send_body(body.clone())
+                            .await
+                    }
+                };
                 let status = match sent {
-                    Ok(answer) => {
+                    Ok(mut answer) => {
                         let status = answer.status().as_u16();
                         // Read the whole body: the request is done when the answer is.
-                        answer.bytes().await.map(|_| status)
+                        answer
+                            .body()
+                            .limit(MAX_ANSWER_BYTES)
+                            .await
+                            .map(|_| status)
+                            .map_err(|e| e.to_string())
                     }
-                    Err(error) => Err(error),
+                    Err(error) => Err(error.to_string()),
                 };
                 let done = Instant::now();
                 if scheduled >= measure_from {
@@ -448,7 +477,7 @@ async fn drive(
                             tally.errors += 1;
                             tally
                                 .first_error
-                                .get_or_insert_with(|| format!("{:#}", anyhow::Error::new(error)));
+                                .get_or_insert(error);
                         }
                     }
                 }
