@@ -15,6 +15,11 @@
 //! fresh identifier, so each is a registration acknowledged after its commit), ITI-9 PIX query
 //! by the import identifier, ITI-21 PDQ query by family and given name. Their answers are
 //! counted as statuses 200 (AA), 422 (AE) and 400 (AR).
+//!
+//! The client is actix's own (`awc`), which shares its HTTP code with the server: the `reqwest`
+//! client this used before brought hyper, tower and their kin into the server's build for this
+//! one command. awc's client is not `Send`, so the clients are tasks of one thread (a
+//! `LocalSet`); one thread issues requests far faster than the two-core server answers them.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -179,6 +184,13 @@ impl BenchReport {
 
 /// Runs `mpi bench`, printing the report to `out`.
 pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchReport> {
+    tokio::task::LocalSet::new()
+        .run_until(run_local(args, out))
+        .await
+}
+
+/// [`run`] on the current thread, whose `LocalSet` runs the clients.
+async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchReport> {
     if args.concurrency == 0 {
         bail!("--concurrency must be at least 1");
     }
@@ -198,11 +210,10 @@ pub async fn run(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<BenchRe
         bail!("{} has no usable record", args.input.display());
     }
     let base = args.target.url.trim_end_matches('/').to_owned();
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency)
+    let client = awc::Client::builder()
+        .connector(awc::Connector::new().limit(args.concurrency))
         .timeout(Duration::from_secs(30))
-        .build()
-        .context("cannot build the HTTP client")?;
+        .finish();
     let key = Arc::new(args.target.key.clone());
     let system = service::import::source_system(&source);
     let requests: Vec<Request> = match args.scenario {
@@ -494,7 +505,7 @@ fn patient_json(input: &PatientInput) -> Value {
 
 /// Looks up the stored id of each record by its import identifier, `clients` at a time.
 async fn resolve_ids(
-    client: &reqwest::Client,
+    client: &awc::Client,
     base: &str,
     key: &Arc<String>,
     system: &str,
@@ -509,17 +520,26 @@ async fn resolve_ids(
     let mut tasks = Vec::new();
     for first in 0..clients.min(urls.len()) {
         let (client, key, urls) = (client.clone(), key.clone(), urls.clone());
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::task::spawn_local(async move {
             let mut ids = Vec::new();
             for url in urls.iter().skip(first).step_by(clients) {
-                let answer = client.get(url).bearer_auth(key.as_str()).send().await?;
+                let mut answer = client
+                    .get(url)
+                    .bearer_auth(key.as_str())
+                    .send()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 let status = answer.status();
-                if status == reqwest::StatusCode::UNAUTHORIZED
-                    || status == reqwest::StatusCode::FORBIDDEN
+                if status == awc::http::StatusCode::UNAUTHORIZED
+                    || status == awc::http::StatusCode::FORBIDDEN
                 {
                     anyhow::bail!("the server refused the key ({status})");
                 }
-                let body: Value = answer.json().await?;
+                let body: Value = answer
+                    .json()
+                    .limit(MAX_ANSWER_BYTES)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 if let Some(id) = body["items"][0]["id"].as_str() {
                     ids.push(id.to_owned());
                 }
@@ -534,6 +554,9 @@ async fn resolve_ids(
     Ok(ids)
 }
 
+/// The largest answer body read (a search page or a match list is far smaller).
+const MAX_ANSWER_BYTES: usize = 16 * 1024 * 1024;
+
 /// What one client saw in the measured window.
 #[derive(Default)]
 struct ClientTally {
@@ -545,7 +568,7 @@ struct ClientTally {
 
 #[allow(clippy::too_many_arguments)]
 async fn drive(
-    client: &reqwest::Client,
+    client: &awc::Client,
     mllp: Option<Arc<String>>,
     key: Arc<String>,
     requests: Arc<Vec<Request>>,
@@ -562,7 +585,7 @@ async fn drive(
     for me in 0..clients {
         let (client, key, requests) = (client.clone(), key.clone(), requests.clone());
         let mllp = mllp.clone();
-        tasks.push(tokio::spawn(async move {
+        tasks.push(tokio::task::spawn_local(async move {
             let mut tally = ClientTally::default();
             let mut connection: Option<Mllp> = None;
             let mut k = me;
@@ -586,24 +609,34 @@ async fn drive(
                     }
                     Request::Get(_) | Request::Post(..) => {
                         let sent = match request {
-                            Request::Post(url, body) => client
-                                .post(url)
-                                .header(reqwest::header::CONTENT_TYPE, "application/json")
-                                .body(body.clone()),
-                            Request::Get(url) | Request::Hl7(url) => client.get(url),
-                        }
-                        .bearer_auth(key.as_str())
-                        .send()
-                        .await;
+                            Request::Post(url, body) => {
+                                client
+                                    .post(url)
+                                    .insert_header((
+                                        awc::http::header::CONTENT_TYPE,
+                                        "application/json",
+                                    ))
+                                    .bearer_auth(key.as_str())
+                                    .send_body(body.clone())
+                                    .await
+                            }
+                            Request::Get(url) | Request::Hl7(url) => {
+                                client.get(url).bearer_auth(key.as_str()).send().await
+                            }
+                        };
                         match sent {
-                            Ok(answer) => {
+                            Ok(mut answer) => {
                                 let status = answer.status().as_u16();
                                 // Read the whole body: the request is done when the answer is.
-                                answer.bytes().await.map(|_| status)
+                                answer
+                                    .body()
+                                    .limit(MAX_ANSWER_BYTES)
+                                    .await
+                                    .map(|_| status)
+                                    .map_err(|e| e.to_string())
                             }
-                            Err(error) => Err(error),
+                            Err(error) => Err(error.to_string()),
                         }
-                        .map_err(|error| format!("{:#}", anyhow::Error::new(error)))
                     }
                 };
                 let done = Instant::now();
