@@ -38,6 +38,7 @@ pub mod limits;
 pub mod links;
 pub mod matching;
 pub mod merge;
+pub mod name_search;
 pub mod pairs;
 pub mod patients;
 pub mod review;
