@@ -1100,7 +1100,7 @@ async fn errors_are_operation_outcomes(backend: Backend) {
             json!({"birthDate": "2999-01-01"}),
             Some("Patient.birthDate"),
         ),
-        (json!({"birthDate": "1970-02"}), Some("Patient.birthDate")),
+        (json!({"birthDate": "1970-2"}), Some("Patient.birthDate")),
         (json!({"name": []}), None),
         (
             json!({"photo": [{"url": "http://example.org/p.png"}]}),
