@@ -37,14 +37,6 @@ pub fn birth_date_text(
     date.map(|d| service::patients::render_partial_date(d, precision.unwrap_or_default()))
 }
 
-/// Parses a `YYYY-MM-DD` date for `field`.
-pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| ApiError::InvalidValue {
-        message: format!("{field}: is not a date (YYYY-MM-DD)"),
-        field: Some(field.to_owned()),
-    })
-}
-
 fn code<T: std::str::FromStr>(
     field: String,
     value: &Option<String>,
