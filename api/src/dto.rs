@@ -15,17 +15,26 @@ use entity::{audit_event, patient_link, review_task};
 use service::matching::MatchCandidate;
 use service::merge::MergeSummary;
 use service::patients::{
-    AddressInput, IdentifierInput, NameInput, Patient, PatientInput, TelecomInput, parse_code,
+    AddressInput, DatePrecision, IdentifierInput, NameInput, Patient, PatientInput, TelecomInput,
+    parse_code,
 };
 
 use crate::error::ApiError;
 
-/// Parses a `YYYY-MM-DD` date for `field`.
-pub fn parse_date(field: &str, text: &str) -> Result<NaiveDate, ApiError> {
-    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").map_err(|_| ApiError::InvalidValue {
-        message: format!("{field}: is not a date (YYYY-MM-DD)"),
+/// Parses a birth date at its precision: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`.
+pub fn parse_birth_date(field: &str, text: &str) -> Result<(NaiveDate, DatePrecision), ApiError> {
+    service::patients::parse_partial_date(text).ok_or_else(|| ApiError::InvalidValue {
+        message: format!("{field}: is not a date (YYYY, YYYY-MM or YYYY-MM-DD)"),
         field: Some(field.to_owned()),
     })
+}
+
+/// A stored birth date at its precision (no precision: a full date).
+pub fn birth_date_text(
+    date: Option<NaiveDate>,
+    precision: Option<DatePrecision>,
+) -> Option<String> {
+    date.map(|d| service::patients::render_partial_date(d, precision.unwrap_or_default()))
 }
 
 fn code<T: std::str::FromStr>(
@@ -156,6 +165,15 @@ impl From<&patient_link::Model> for LinkDto {
     }
 }
 
+/// How a search by name in a mode found a record.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct SearchHitDto {
+    /// `exact`, `wildcard`, `alias` or `phonetic`.
+    pub mode: String,
+    /// Similarity of the names, 0 to 1.
+    pub score: f64,
+}
+
 /// A patient as answered (and, without the read-only fields, as sent).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct PatientDto {
@@ -167,8 +185,8 @@ pub struct PatientDto {
     pub active: bool,
     /// `male`, `female`, `other`, `unknown`.
     pub gender: Option<String>,
-    /// `YYYY-MM-DD`.
-    pub birth_date: Option<NaiveDate>,
+    /// `YYYY-MM-DD`, or `YYYY-MM` or `YYYY` when only that much is known.
+    pub birth_date: Option<String>,
     /// Whether the patient has died.
     pub deceased: bool,
     /// When the patient died.
@@ -187,6 +205,10 @@ pub struct PatientDto {
     pub links: Vec<LinkDto>,
     /// The record that replaced this one, when it was merged away.
     pub replaced_by: Option<Uuid>,
+    /// In a search by name with a `mode`: the mode that found this record (`exact` when the
+    /// names are equal) and how close its names are (0 to 1).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchHitDto>,
     /// Version for optimistic concurrency (`If-Match` / `version` on update).
     pub version: i32,
     /// When the record was created.
@@ -204,7 +226,7 @@ impl From<&Patient> for PatientDto {
             person_id: r.patient.person_id,
             active: r.patient.active,
             gender: r.patient.gender.map(|g| g.as_str().to_owned()),
-            birth_date: r.patient.birth_date,
+            birth_date: birth_date_text(r.patient.birth_date, r.patient.birth_date_precision),
             deceased: r.patient.deceased,
             deceased_at: r.patient.deceased_at,
             marital_status: r.patient.marital_status.map(|m| m.as_str().to_owned()),
@@ -258,6 +280,10 @@ impl From<&Patient> for PatientDto {
                 .collect(),
             links: r.links.iter().map(LinkDto::from).collect(),
             replaced_by: p.replaced_by,
+            search: p.found.map(|f| SearchHitDto {
+                mode: f.mode.as_str().to_owned(),
+                score: f.score,
+            }),
             version: r.patient.version,
             created_at: r.patient.created_at,
             updated_at: r.patient.updated_at,
@@ -273,7 +299,7 @@ pub struct PatientBody {
     pub active: bool,
     /// `male`, `female`, `other`, `unknown`.
     pub gender: Option<String>,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`, or `YYYY-MM` or `YYYY` when only that much is known.
     pub birth_date: Option<String>,
     /// Whether the patient has died.
     pub deceased: bool,
@@ -370,15 +396,17 @@ impl PatientBody {
                 period: None,
             });
         }
+        let birth_date = self
+            .birth_date
+            .as_deref()
+            .filter(|d| !d.trim().is_empty())
+            .map(|d| parse_birth_date("birth_date", d))
+            .transpose()?;
         Ok(PatientInput {
             active: self.active,
             gender: code("gender".to_owned(), &self.gender)?,
-            birth_date: self
-                .birth_date
-                .as_deref()
-                .filter(|d| !d.trim().is_empty())
-                .map(|d| parse_date("birth_date", d))
-                .transpose()?,
+            birth_date: birth_date.map(|(d, _)| d),
+            birth_date_precision: birth_date.map(|(_, p)| p).unwrap_or_default(),
             deceased: self.deceased,
             deceased_at: self.deceased_at,
             marital_status: code("marital_status".to_owned(), &self.marital_status)?,

@@ -76,6 +76,21 @@ macro_rules! code_enum {
 }
 
 code_enum! {
+    /// How much of a birth date is known (`patient.birth_date_precision`); a partial date is
+    /// stored as the first day of its period.
+    #[derive(Default)]
+    DatePrecision {
+        /// The year only (`1984`).
+        Year = "year",
+        /// Year and month (`1984-01`).
+        Month = "month",
+        /// A full date.
+        #[default]
+        Day = "day",
+    }
+}
+
+code_enum! {
     /// `Patient.gender` (FHIR administrative-gender).
     Gender {
         Male = "male",

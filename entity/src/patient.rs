@@ -5,12 +5,14 @@
 //! `multiple_birth` is FHIR's `multipleBirth[x]` split in two: `multiple_birth` is the boolean
 //! (`None` = not known) and `multiple_birth_order` the birth order (1, 2, ...), which the
 //! database only accepts together with `multiple_birth = Some(true)`.
+//! `birth_date_precision` says how much of `birth_date` is known (a partial date is stored as the
+//! first day of its year or month); `None` (rows from before migration 19) is a full date.
 //! `version` starts at 1 and is raised by one on every update (optimistic concurrency).
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::enums::{Gender, MaritalStatus};
+use crate::enums::{DatePrecision, Gender, MaritalStatus};
 
 #[sea_orm::model]
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel, Serialize, Deserialize)]
@@ -22,6 +24,10 @@ pub struct Model {
     pub active: bool,
     pub gender: Option<Gender>,
     pub birth_date: Option<Date>,
+    /// How much of `birth_date` is known; `None` reads as a full date. Absent from images
+    /// stored before migration 19.
+    #[serde(default)]
+    pub birth_date_precision: Option<DatePrecision>,
     pub deceased: bool,
     pub deceased_at: Option<DateTimeWithTimeZone>,
     pub marital_status: Option<MaritalStatus>,

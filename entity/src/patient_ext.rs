@@ -47,8 +47,9 @@ impl patient::Model {
 }
 
 impl patient_identifier::Entity {
-    /// The identifier rows of live patients with this system and value (at most one row), from
-    /// the partial unique index over live patients' identifiers.
+    /// The identifier rows of live patients with this system and value (one row, or one per
+    /// record of the person sharing a links-records identifier), from the partial unique index
+    /// over live patients' identifiers (`(system, value, link_key)`, asked by its prefix).
     pub fn find_live_by_system_value(system: &str, value: &str) -> Select<Self> {
         Self::find()
             .filter(patient_identifier::Column::System.eq(system))

@@ -1,9 +1,10 @@
 //! `patient_identifier`: a patient's identifiers (medical record number, social security number,
-//! passport, ...). A system+value is unique among live patients.
+//! passport, ...). A system+value is unique among live patients, except that live records of one
+//! person may share an identifier of a links-records domain (`link_key`).
 //!
 //! `patient_live` mirrors "the owning patient is active and not soft-deleted"; database triggers
-//! maintain it and a partial unique index on `(system, value) WHERE patient_live` enforces the
-//! uniqueness. When inserting, set it to `patient.active && patient.deleted_at.is_none()`
+//! maintain it and a partial unique index on `(system, value, link_key) WHERE patient_live`
+//! enforces the uniqueness. When inserting, set it to `patient.active && patient.deleted_at.is_none()`
 //! (PostgreSQL recomputes it anyway; SQLite corrects a wrong value with a follow-up UPDATE,
 //! which then also shows in `change_log`).
 
@@ -29,6 +30,11 @@ pub struct Model {
     pub value: String,
     pub assigner_organization_id: Option<Uuid>,
     pub patient_live: bool,
+    /// `""` for an identifier its record holds alone among live records; the record's own id
+    /// when the service linked the record to another live record of the same person holding
+    /// the same links-records identifier (migration 16). Absent from images stored before it.
+    #[serde(default)]
+    pub link_key: String,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
     pub created_by: String,

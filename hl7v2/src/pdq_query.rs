@@ -9,7 +9,9 @@ use hl7_parser::message::Separators;
 use service::patients::{self, Patient, PatientQuery};
 use service::{Ctx, Error, Mpi};
 
-use entity::enums::{AddressType, AddressUse, Gender, NameUse, TelecomSystem, TelecomUse};
+use entity::enums::{
+    AddressType, AddressUse, DatePrecision, Gender, NameUse, TelecomSystem, TelecomUse,
+};
 
 use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, err_segments, msa};
 use crate::encode::{Cx, Outbound, Segment, Value};
@@ -288,7 +290,14 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
         .field(
             7,
             p.birth_date
-                .map(|d| d.format("%Y%m%d").to_string())
+                .map(|d| {
+                    let format = match p.birth_date_precision.unwrap_or_default() {
+                        DatePrecision::Year => "%Y",
+                        DatePrecision::Month => "%Y%m",
+                        DatePrecision::Day => "%Y%m%d",
+                    };
+                    d.format(format).to_string()
+                })
                 .unwrap_or_default(),
         )
         .field(8, sex)

@@ -7,7 +7,10 @@
 
 use hl7_parser::message::{Field, Segment, Separators};
 use service::Mpi;
-use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
+use service::patients::{
+    AddressInput, DatePrecision, IdentifierInput, NameInput, PatientInput, TelecomInput,
+    parse_partial_date,
+};
 
 use entity::enums::{
     AddressType, AddressUse, Gender, MaritalStatus, NameUse, TelecomSystem, TelecomUse,
@@ -46,18 +49,19 @@ fn first(field: Option<&Field<'_>>, seps: &Separators) -> String {
         .unwrap_or_default()
 }
 
-/// An HL7 date (`YYYY[MM[DD[...]]]`) as a full date; partial dates give `None` (the service
-/// stores full dates only).
-fn date(text: &str) -> Result<Option<chrono::NaiveDate>, ()> {
+/// An HL7 date (`YYYY[MM[DD[...]]]`) with its precision: a year, a year and month, or a day
+/// (a time after the day is ignored).
+fn date(text: &str) -> Result<Option<(chrono::NaiveDate, DatePrecision)>, ()> {
     let digits: String = text.chars().take_while(|c| c.is_ascii_digit()).collect();
-    match digits.len() {
-        0 => Ok(None),
-        4 | 6 => Ok(None),
-        n if n >= 8 => chrono::NaiveDate::parse_from_str(&digits[..8], "%Y%m%d")
-            .map(Some)
-            .map_err(|_| ()),
-        _ => Err(()),
-    }
+    // HL7 TS: YYYY[MM[DD[...]]]; a year or a year and month is kept at its precision.
+    let partial = match digits.len() {
+        0 => return Ok(None),
+        4 => digits.clone(),
+        6 => format!("{}-{}", &digits[..4], &digits[4..]),
+        n if n >= 8 => format!("{}-{}-{}", &digits[..4], &digits[4..6], &digits[6..8]),
+        _ => return Err(()),
+    };
+    parse_partial_date(&partial).map(Some).ok_or(())
 }
 
 /// Reads PID into a registration for `source`. `ssn_domain` receives PID-19 when configured.
@@ -170,8 +174,10 @@ pub fn read(
     }
 
     // PID-7: birth date.
-    input.birth_date = date(&first(pid.field(7), seps))
+    let birth = date(&first(pid.field(7), seps))
         .map_err(|()| HlError::new(ErrorCode::DataType, "PID-7 is not a date").at(at(7)))?;
+    input.birth_date = birth.map(|(d, _)| d);
+    input.birth_date_precision = birth.map(|(_, p)| p).unwrap_or_default();
 
     // PID-8: administrative sex (HL7 table 0001).
     input.gender = match first(pid.field(8), seps).to_ascii_uppercase().as_str() {
@@ -307,9 +313,13 @@ pub fn read(
     let indicator = first(pid.field(30), seps);
     if indicator.eq_ignore_ascii_case("Y") || (!when.is_empty() && indicator.is_empty()) {
         input.deceased = true;
-        input.deceased_at = day
-            .and_then(|day| day.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc().fixed_offset());
+        // A time of death needs the day; a year or a month alone is not stored.
+        input.deceased_at = match day {
+            Some((day, DatePrecision::Day)) => day
+                .and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc().fixed_offset()),
+            _ => None,
+        };
     }
     Ok(input)
 }

@@ -24,7 +24,8 @@
 //!
 //! [`TRACKED_TABLES`] is the column list as of migration `m20260101_000004`. A later migration
 //! that adds or drops a column of a tracked table must recreate that table's SQLite triggers
-//! from an updated list; a test compares the list with the live schema.
+//! from an updated list ([`PATIENT_IDENTIFIER_SINCE_16`], [`PATIENT_SINCE_19`]); a test compares the lists of
+//! [`current_tracked_tables`] with the live schema.
 
 /// How a column's value is turned into JSON by the SQLite triggers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,29 +72,38 @@ const BOOKKEEPING: &[(&str, ColumnKind)] = &[
     ("updated_by", Plain),
 ];
 
+/// `patient`'s own columns as migration `m20260101_000002` created them.
+const PATIENT_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("person_id", Uuid),
+    ("active", Bool),
+    ("gender", Plain),
+    ("birth_date", Plain),
+    ("deceased", Bool),
+    ("deceased_at", Plain),
+    ("marital_status", Plain),
+    ("multiple_birth", Bool),
+    ("multiple_birth_order", Plain),
+    ("managing_organization_id", Uuid),
+    ("version", Plain),
+    ("deleted_at", Plain),
+    ("deleted_by", Plain),
+];
+
+/// `patient_identifier`'s own columns as migration `m20260101_000002` created them.
+const IDENTIFIER_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("use", Plain),
+    ("type", Plain),
+    ("system", Plain),
+    ("value", Plain),
+    ("assigner_organization_id", Uuid),
+    ("patient_live", Bool),
+];
+
 /// The patient tables whose every write is recorded in `change_log`.
 pub const TRACKED_TABLES: &[TrackedTable] = &[
     TrackedTable {
         name: "patient",
-        parts: &[
-            ID,
-            &[
-                ("person_id", Uuid),
-                ("active", Bool),
-                ("gender", Plain),
-                ("birth_date", Plain),
-                ("deceased", Bool),
-                ("deceased_at", Plain),
-                ("marital_status", Plain),
-                ("multiple_birth", Bool),
-                ("multiple_birth_order", Plain),
-                ("managing_organization_id", Uuid),
-                ("version", Plain),
-                ("deleted_at", Plain),
-                ("deleted_by", Plain),
-            ],
-            BOOKKEEPING,
-        ],
+        parts: &[ID, PATIENT_COLUMNS, BOOKKEEPING],
     },
     TrackedTable {
         name: "patient_name",
@@ -113,19 +123,7 @@ pub const TRACKED_TABLES: &[TrackedTable] = &[
     },
     TrackedTable {
         name: "patient_identifier",
-        parts: &[
-            ID,
-            CHILD,
-            &[
-                ("use", Plain),
-                ("type", Plain),
-                ("system", Plain),
-                ("value", Plain),
-                ("assigner_organization_id", Uuid),
-                ("patient_live", Bool),
-            ],
-            BOOKKEEPING,
-        ],
+        parts: &[ID, CHILD, IDENTIFIER_COLUMNS, BOOKKEEPING],
     },
     TrackedTable {
         name: "patient_address",
@@ -176,6 +174,47 @@ pub const TRACKED_TABLES: &[TrackedTable] = &[
         ],
     },
 ];
+
+/// `patient_identifier` as of migration `m20261206_000016`, which added `link_key` (a record
+/// sharing a links-records identifier with another record of its person).
+pub const PATIENT_IDENTIFIER_SINCE_16: TrackedTable = TrackedTable {
+    name: "patient_identifier",
+    parts: &[
+        ID,
+        CHILD,
+        IDENTIFIER_COLUMNS,
+        BOOKKEEPING,
+        &[("link_key", Plain)],
+    ],
+};
+
+/// `patient` as of migration `m20261206_000019`, which added `birth_date_precision`.
+pub const PATIENT_SINCE_19: TrackedTable = TrackedTable {
+    name: "patient",
+    parts: &[
+        ID,
+        PATIENT_COLUMNS,
+        BOOKKEEPING,
+        &[("birth_date_precision", Plain)],
+    ],
+};
+
+/// The tracked tables with their columns as the latest migration leaves them (what the SQLite
+/// triggers of a fully migrated database list).
+pub fn current_tracked_tables() -> Vec<TrackedTable> {
+    TRACKED_TABLES
+        .iter()
+        .map(|t| {
+            if t.name == PATIENT_IDENTIFIER_SINCE_16.name {
+                PATIENT_IDENTIFIER_SINCE_16
+            } else if t.name == PATIENT_SINCE_19.name {
+                PATIENT_SINCE_19
+            } else {
+                *t
+            }
+        })
+        .collect()
+}
 
 /// The tables whose rows can never be updated or deleted.
 pub const APPEND_ONLY_TABLES: [&str; 2] = ["change_log", "audit_event"];

@@ -46,7 +46,9 @@ mod m20261202_000012_sqlite_audit_chain_trigger;
 mod m20261203_000013_postgres_audit_chain_trigger;
 mod m20261206_000014_create_identifier_domain;
 mod m20261206_000015_api_key_source;
+mod m20261206_000016_identifier_link_key;
 mod m20261206_000017_create_pix_consumer;
+mod m20261206_000019_birth_date_precision;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -74,7 +76,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000013_postgres_audit_chain_trigger::Migration),
             Box::new(m20261206_000014_create_identifier_domain::Migration),
             Box::new(m20261206_000015_api_key_source::Migration),
+            Box::new(m20261206_000016_identifier_link_key::Migration),
             Box::new(m20261206_000017_create_pix_consumer::Migration),
+            Box::new(m20261206_000019_birth_date_precision::Migration),
         ]
     }
 }

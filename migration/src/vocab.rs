@@ -63,3 +63,7 @@ pub const ROLE: &[&str] = &["registrar", "steward", "auditor", "admin"];
 
 /// `change_log.operation`.
 pub const OPERATION: &[&str] = &["INSERT", "UPDATE", "DELETE"];
+
+/// How much of a birth date is known (FHIR `date` and HL7 TS allow a year, a year and month, or
+/// a full date).
+pub const DATE_PRECISION: &[&str] = &["year", "month", "day"];

@@ -110,6 +110,7 @@ async fn fill(db: &sea_orm::DatabaseConnection, wanted: usize) -> anyhow::Result
                 active: Set(true),
                 gender: Set(p.gender),
                 birth_date: Set(p.birth_date),
+                birth_date_precision: Set(None),
                 deceased: Set(false),
                 deceased_at: Set(None),
                 marital_status: Set(None),

@@ -7,7 +7,7 @@
 use chrono::NaiveDate;
 use uuid::Uuid;
 
-use entity::enums::{Gender, TelecomSystem};
+use entity::enums::{DatePrecision, Gender, TelecomSystem};
 use entity::json_list::StringList;
 use entity::patient_ext::PatientRecord;
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
@@ -27,8 +27,18 @@ pub fn sex_of(gender: Option<Gender>) -> Option<Sex> {
     })
 }
 
-fn date_text(d: Option<NaiveDate>) -> Option<String> {
-    d.map(|d| d.format("%Y-%m-%d").to_string())
+/// A birth date as the matcher reads it, at its precision: `1984`, `1984-01` or `1984-01-25`
+/// (the matcher compares a partial date at the coarser precision of a pair). No precision is a
+/// full date.
+pub fn birth_date_text(d: Option<NaiveDate>, precision: Option<DatePrecision>) -> Option<String> {
+    d.map(|d| {
+        let format = match precision.unwrap_or_default() {
+            DatePrecision::Year => "%Y",
+            DatePrecision::Month => "%Y-%m",
+            DatePrecision::Day => "%Y-%m-%d",
+        };
+        d.format(format).to_string()
+    })
 }
 
 /// Borrowed name parts, so stored rows and inputs convert the same way.
@@ -39,7 +49,7 @@ pub(crate) struct NameParts<'a> {
 
 pub(crate) fn person(
     gender: Option<Gender>,
-    birth_date: Option<NaiveDate>,
+    birth_date: Option<String>,
     names: &[NameParts<'_>],
     addresses: Vec<Address>,
     telecoms: impl Iterator<Item = (TelecomSystem, String)>,
@@ -71,7 +81,7 @@ pub(crate) fn person(
         given_names,
         family_names,
         sex: sex_of(gender),
-        birth_date: date_text(birth_date),
+        birth_date,
         addresses,
         phones,
         emails,
@@ -96,7 +106,7 @@ pub fn person_from_rows(
         .collect();
     person(
         patient.gender,
-        patient.birth_date,
+        birth_date_text(patient.birth_date, patient.birth_date_precision),
         &parts,
         addresses
             .iter()
@@ -142,7 +152,7 @@ pub fn person_from_input(input: &PatientInput) -> PersonRecord {
         .collect();
     person(
         input.gender,
-        input.birth_date,
+        birth_date_text(input.birth_date, Some(input.birth_date_precision)),
         &parts,
         input
             .addresses
@@ -230,6 +240,7 @@ pub fn patient_input(r: &PatientRecord) -> PatientInput {
         active: p.active,
         gender: p.gender,
         birth_date: p.birth_date,
+        birth_date_precision: p.birth_date_precision.unwrap_or_default(),
         deceased: p.deceased,
         deceased_at: p.deceased_at,
         marital_status: p.marital_status,
@@ -268,6 +279,7 @@ pub fn patient_row(id: Uuid, input: &PatientInput, actor: &str) -> patient::Acti
         active: Set(input.active),
         gender: Set(input.gender),
         birth_date: Set(input.birth_date),
+        birth_date_precision: Set(input.birth_date.map(|_| input.birth_date_precision)),
         deceased: Set(input.deceased),
         deceased_at: Set(input.deceased_at),
         marital_status: Set(input.marital_status),
@@ -338,6 +350,7 @@ pub fn identifier_row(
         value: Set(trimmed(&i.value)),
         assigner_organization_id: Set(i.assigner),
         patient_live: Set(live),
+        link_key: Set(String::new()),
         created_at: NotSet,
         updated_at: NotSet,
         created_by: Set(actor.to_owned()),

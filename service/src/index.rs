@@ -16,7 +16,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use uuid::Uuid;
 
 use chrono::NaiveDate;
-use entity::enums::{Gender, TelecomSystem};
+use entity::enums::{DatePrecision, Gender, TelecomSystem};
 use entity::json_list::StringList;
 use entity::patient_ext::PatientRecord;
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
@@ -56,6 +56,11 @@ impl IndexData {
     /// The indexed entry of patient `id`.
     pub fn entry(&self, id: Uuid) -> Option<&Entry> {
         self.entries.get(&id)
+    }
+
+    /// Every indexed patient (live and active), in no particular order.
+    pub fn entries(&self) -> impl Iterator<Item = (&Uuid, &Entry)> {
+        self.entries.iter()
     }
 
     /// Number of indexed patients.
@@ -205,7 +210,14 @@ impl PatientIndex {
             if let Some(last) = after {
                 q = q.filter(patient::Column::Id.gt(last));
             }
-            type PatientRow = (Uuid, Uuid, i32, Option<Gender>, Option<NaiveDate>);
+            type PatientRow = (
+                Uuid,
+                Uuid,
+                i32,
+                Option<Gender>,
+                Option<NaiveDate>,
+                Option<DatePrecision>,
+            );
             let patients: Vec<PatientRow> = q
                 .select_only()
                 .columns([
@@ -214,6 +226,7 @@ impl PatientIndex {
                     patient::Column::Version,
                     patient::Column::Gender,
                     patient::Column::BirthDate,
+                    patient::Column::BirthDatePrecision,
                 ])
                 .order_by_asc(patient::Column::Id)
                 .limit(page_size)
@@ -321,17 +334,19 @@ impl PatientIndex {
             let last_page = (patients.len() as u64) < page_size;
             let raw: Vec<RawPatient> = patients
                 .into_iter()
-                .map(|(id, person_id, version, gender, birth_date)| RawPatient {
-                    id,
-                    person_id,
-                    version,
-                    gender,
-                    birth_date,
-                    names: names.remove(&id).unwrap_or_default(),
-                    identifiers: identifiers.remove(&id).unwrap_or_default(),
-                    addresses: addresses.remove(&id).unwrap_or_default(),
-                    telecoms: telecoms.remove(&id).unwrap_or_default(),
-                })
+                .map(
+                    |(id, person_id, version, gender, birth_date, precision)| RawPatient {
+                        id,
+                        person_id,
+                        version,
+                        gender,
+                        birth_date: convert::birth_date_text(birth_date, precision),
+                        names: names.remove(&id).unwrap_or_default(),
+                        identifiers: identifiers.remove(&id).unwrap_or_default(),
+                        addresses: addresses.remove(&id).unwrap_or_default(),
+                        telecoms: telecoms.remove(&id).unwrap_or_default(),
+                    },
+                )
                 .collect();
             // Normalize this page on the rayon pool while the next page is read.
             let (tx, rx) = tokio::sync::oneshot::channel();
@@ -434,7 +449,7 @@ struct RawPatient {
     person_id: Uuid,
     version: i32,
     gender: Option<Gender>,
-    birth_date: Option<NaiveDate>,
+    birth_date: Option<String>,
     names: Vec<(Option<String>, StringList)>,
     identifiers: Vec<(String, String)>,
     addresses: Vec<AddressRow>,

@@ -41,6 +41,7 @@ pub mod matching;
 pub mod merge;
 pub mod organizations;
 pub mod notifications;
+pub mod name_search;
 pub mod pairs;
 pub mod patients;
 pub mod review;

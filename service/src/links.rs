@@ -117,6 +117,42 @@ pub(crate) async fn create_in_txn<C: ConnectionTrait>(
     Ok(link)
 }
 
+/// Links a newly registered record and the live record holding the same identifier of the
+/// links-records domain `domain` (one person): a `seealso` link each way, made by the matcher
+/// (origin `matcher`, no probability: the shared value decides, not the demographics), whose
+/// reason names the domain. The holder's version goes up (a link is part of its owner's
+/// record); the new record is created in the same transaction. The caller audits the links.
+pub(crate) async fn link_shared_identifier<C: ConnectionTrait>(
+    txn: &C,
+    actor: &str,
+    record: Uuid,
+    holder: Uuid,
+    domain: &str,
+) -> Result<Vec<patient_link::Model>> {
+    let reason = format!("shares an identifier of the links-records domain {domain}");
+    let mut links = Vec::with_capacity(2);
+    for (from, to) in [(record, holder), (holder, record)] {
+        let link = patient_link::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            patient_id: Set(from),
+            other_patient_id: Set(to),
+            r#type: Set(LinkType::SeeAlso),
+            origin: Set(LinkOrigin::Matcher),
+            reason: Set(Some(reason.clone())),
+            score: Set(None),
+            created_at: NotSet,
+            updated_at: NotSet,
+            created_by: Set(actor.to_owned()),
+            updated_by: Set(actor.to_owned()),
+        }
+        .insert(txn)
+        .await?;
+        links.push(link);
+    }
+    bump_version(txn, holder, actor).await?;
+    Ok(links)
+}
+
 /// The audit row of a created link.
 pub(crate) async fn audit_created<C: ConnectionTrait>(
     txn: &C,

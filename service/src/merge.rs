@@ -131,6 +131,29 @@ impl MergeChanges {
     }
 }
 
+/// A source merges only records it holds an identifier of, on both sides (403
+/// `domain_not_authorised` naming `target` or `source`); callers that are no source pass. Every
+/// merge path (the merge request, the review queue's merge decision) checks this.
+pub(crate) async fn check_source_authority<C: ConnectionTrait>(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &C,
+    req: &MergeRequest,
+) -> Result<()> {
+    let Some(source) = &ctx.actor.source else {
+        return Ok(());
+    };
+    let domains = mpi.domains();
+    for (field, id) in [("target", req.target), ("source", req.source)] {
+        let rows = patient_identifier::Entity::find()
+            .filter(patient_identifier::Column::PatientId.eq(id))
+            .all(txn)
+            .await?;
+        domains.check_authority(source, field, rows.iter().map(|r| r.system.as_str()))?;
+    }
+    Ok(())
+}
+
 /// Merges `req.source` into `req.target` (or previews it). Audited; one transaction; the matcher
 /// index is refreshed for both records after commit.
 #[tracing::instrument(skip_all, fields(target = %req.target, source = %req.source, preview = req.preview))]
@@ -138,7 +161,7 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
     ctx.authorize(Action::Merge)?;
     check_distinct(&req)?;
     let txn = mpi.write_txn_for(ctx).await?;
-    check_source_authority(mpi, ctx, &txn, &req).await?;
+    check_source_authority(mpi, ctx, &*txn, &req).await?;
     if req.preview {
         let savepoint = txn.begin().await?;
         apply_merge(&savepoint, ctx, &req, None).await?;
@@ -165,26 +188,6 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
     refresh_both(mpi, req.target, req.source).await;
     tracing::info!(merge_id = ?outcome.merge_id, "merged");
     Ok(outcome)
-}
-
-/// A caller acting as a source merges only records it holds an identifier of, on both sides.
-pub(crate) async fn check_source_authority(
-    mpi: &Mpi,
-    ctx: &Ctx,
-    txn: &DatabaseTransaction,
-    req: &MergeRequest,
-) -> Result<()> {
-    if let Some(source) = &ctx.actor.source {
-        let domains = mpi.domains();
-        for (field, id) in [("target", req.target), ("source", req.source)] {
-            let rows = patient_identifier::Entity::find()
-                .filter(patient_identifier::Column::PatientId.eq(id))
-                .all(txn)
-                .await?;
-            domains.check_authority(source, field, rows.iter().map(|r| r.system.as_str()))?;
-        }
-    }
-    Ok(())
 }
 
 /// The merge inside a caller's transaction (review decisions use it), audited, without the
@@ -580,6 +583,11 @@ async fn copy_missing(
             am.source_patient_id = Set(Some(source_id));
             am.is_primary = Set(false);
             am.patient_live = Set(target.patient.identifiers_live());
+            // A copy of an identifier the source shared with another record of its person
+            // stays shared, now under the target's key (`patient_identifier::Model::link_key`).
+            if !row.link_key.is_empty() {
+                am.link_key = Set(target_id.to_string());
+            }
             am.created_at = NotSet;
             am.updated_at = NotSet;
             am.created_by = Set(actor.to_owned());

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+pub use entity::enums::DatePrecision;
 use entity::enums::{
     AddressType, AddressUse, Gender, IdentifierType, IdentifierUse, LinkType, MaritalStatus,
     NameUse, TelecomSystem, TelecomUse,
@@ -28,6 +29,7 @@ use entity::{patient, patient_address, patient_identifier, patient_name, patient
 use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
 use crate::matching::{self, MatchCandidate, MatchOptions};
+pub use crate::name_search::{SearchHit, SearchMode};
 use crate::{Ctx, Error, Mpi, Page, Result, convert, page_bounds, pairs};
 use matcher::MatchDecision;
 
@@ -124,8 +126,11 @@ pub struct PatientInput {
     pub active: bool,
     /// Administrative gender.
     pub gender: Option<Gender>,
-    /// Birth date.
+    /// Birth date; a partial one is the first day of its year or month.
     pub birth_date: Option<NaiveDate>,
+    /// How much of `birth_date` is known (a full date unless said otherwise).
+    #[serde(default)]
+    pub birth_date_precision: DatePrecision,
     /// Whether the patient has died.
     pub deceased: bool,
     /// When, if known.
@@ -154,6 +159,7 @@ impl Default for PatientInput {
             active: true,
             gender: None,
             birth_date: None,
+            birth_date_precision: DatePrecision::Day,
             deceased: false,
             deceased_at: None,
             marital_status: None,
@@ -166,6 +172,52 @@ impl Default for PatientInput {
             telecoms: Vec::new(),
         }
     }
+}
+
+/// Reads a birth date as FHIR's `date` writes one: `YYYY`, `YYYY-MM` or `YYYY-MM-DD`, the date
+/// (the first day of a partial date's period) with its precision. `None` for anything else.
+pub fn parse_partial_date(text: &str) -> Option<(NaiveDate, DatePrecision)> {
+    let text = text.trim();
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let mut parts = text.split('-');
+    let (year, month, day) = (parts.next()?, parts.next(), parts.next());
+    if parts.next().is_some() || !digits(year, 4) {
+        return None;
+    }
+    let year: i32 = year.parse().ok()?;
+    let num = |s: &str| -> Option<u32> { digits(s, 2).then(|| s.parse().ok()).flatten() };
+    match (month, day) {
+        (None, None) => Some((NaiveDate::from_ymd_opt(year, 1, 1)?, DatePrecision::Year)),
+        (Some(m), None) => Some((
+            NaiveDate::from_ymd_opt(year, num(m)?, 1)?,
+            DatePrecision::Month,
+        )),
+        (Some(m), Some(d)) => Some((
+            NaiveDate::from_ymd_opt(year, num(m)?, num(d)?)?,
+            DatePrecision::Day,
+        )),
+        (None, Some(_)) => None,
+    }
+}
+
+/// A birth date written at its precision: `1984`, `1984-01` or `1984-01-25` (FHIR `date`).
+pub fn render_partial_date(date: NaiveDate, precision: DatePrecision) -> String {
+    let format = match precision {
+        DatePrecision::Year => "%Y",
+        DatePrecision::Month => "%Y-%m",
+        DatePrecision::Day => "%Y-%m-%d",
+    };
+    date.format(format).to_string()
+}
+
+/// The half-open range of days `[start, end)` a date of this precision covers.
+pub fn partial_date_range(date: NaiveDate, precision: DatePrecision) -> (NaiveDate, NaiveDate) {
+    let end = match precision {
+        DatePrecision::Year => date.with_year(date.year() + 1),
+        DatePrecision::Month => date.checked_add_months(chrono::Months::new(1)),
+        DatePrecision::Day => date.succ_opt(),
+    };
+    (date, end.unwrap_or(NaiveDate::MAX))
 }
 
 /// Parses a coded value (gender, name use, ...) for the field `field`, as a validation error
@@ -200,6 +252,17 @@ impl PatientInput {
         crate::limits::check_patient(self)?;
         let today = Utc::now().date_naive();
         if let Some(b) = self.birth_date {
+            let first_day = match self.birth_date_precision {
+                DatePrecision::Year => b.month() == 1 && b.day() == 1,
+                DatePrecision::Month => b.day() == 1,
+                DatePrecision::Day => true,
+            };
+            if !first_day {
+                return Err(Error::validation(
+                    "birth_date",
+                    "a partial date is the first day of its year or month",
+                ));
+            }
             if b > today {
                 return Err(Error::validation("birth_date", "is in the future"));
             }
@@ -331,6 +394,9 @@ pub struct Patient {
     pub record: PatientRecord,
     /// The surviving record, when this one was merged away (its `replaced-by` link).
     pub replaced_by: Option<Uuid>,
+    /// In the answer of a search by name in a mode: the mode that found it and its score.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub found: Option<SearchHit>,
 }
 
 impl Patient {
@@ -345,6 +411,7 @@ impl Patient {
         Patient {
             record,
             replaced_by,
+            found: None,
         }
     }
 
@@ -445,57 +512,164 @@ fn identifier_conflict(e: DbErr) -> Error {
     }
 }
 
-/// The identifiers of `identifiers` that a live patient other than `own_id` holds, under any
-/// name of their domain.
-async fn held_identifiers<C: ConnectionTrait>(
+/// What the other live records holding one of a registration's or update's identifiers mean
+/// for it (a `(domain, value)` names one person).
+#[derive(Clone, Debug, PartialEq)]
+enum Claim {
+    /// No other live record holds it.
+    Free,
+    /// Live records of one person hold it in a links-records domain: the record is (or, when
+    /// registered, becomes) that person, and stores its copy with its own `link_key`.
+    Shared {
+        /// The person the identifier names.
+        person_id: Uuid,
+        /// The oldest live record holding it (the one the new record is linked to).
+        holder: Uuid,
+        /// The domain's namespace (named in the link's reason).
+        domain: String,
+    },
+    /// Another live record holds it and may not share it.
+    Held {
+        /// That record.
+        holder: Uuid,
+    },
+}
+
+/// The claim of each of `identifiers` (in canonical form): `own` is the record being updated
+/// (its id and `person_id`), `None` for a registration.
+async fn claims<C: ConnectionTrait>(
     mpi: &Mpi,
     txn: &C,
-    own_id: Option<Uuid>,
+    own: Option<(Uuid, Uuid)>,
     identifiers: &[IdentifierInput],
-) -> Result<Vec<HeldIdentifier>> {
+) -> Result<Vec<Claim>> {
     let domains = mpi.domains();
-    let mut held = Vec::new();
-    for (index, ident) in identifiers.iter().enumerate() {
-        let holder = patient_identifier::Entity::find_live_by_systems_value(
+    let mut out = Vec::with_capacity(identifiers.len());
+    for ident in identifiers {
+        let mut holders: Vec<Uuid> = patient_identifier::Entity::find_live_by_systems_value(
             &domains.aliases_of(&ident.system),
             ident.value.trim(),
         )
-        .one(txn)
-        .await?;
-        if let Some(row) = holder
-            && Some(row.patient_id) != own_id
-        {
-            held.push(HeldIdentifier {
-                index,
-                patient_id: row.patient_id,
-            });
-        }
+        .all(txn)
+        .await?
+        .into_iter()
+        .map(|row| row.patient_id)
+        .filter(|&p| Some(p) != own.map(|o| o.0))
+        .collect();
+        holders.sort_unstable();
+        holders.dedup();
+        let Some(&first) = holders.first() else {
+            out.push(Claim::Free);
+            continue;
+        };
+        let domain = domains
+            .resolve(&ident.system)
+            .filter(|d| d.links_records && !d.enterprise);
+        let claim = match domain {
+            Some(domain) => {
+                let persons: Vec<(Uuid, Uuid)> = patient::Entity::find()
+                    .select_only()
+                    .column(patient::Column::Id)
+                    .column(patient::Column::PersonId)
+                    .filter(patient::Column::Id.is_in(holders.clone()))
+                    .into_tuple()
+                    .all(txn)
+                    .await?;
+                let person = persons.first().map(|&(_, person)| person);
+                let one_person = persons.iter().all(|&(_, p)| Some(p) == person);
+                match person {
+                    Some(person_id)
+                        if one_person && own.is_none_or(|(_, mine)| mine == person_id) =>
+                    {
+                        Claim::Shared {
+                            person_id,
+                            holder: first,
+                            domain: domain.name.clone(),
+                        }
+                    }
+                    _ => Claim::Held { holder: first },
+                }
+            }
+            None => Claim::Held { holder: first },
+        };
+        out.push(claim);
     }
-    Ok(held)
+    Ok(out)
 }
 
-/// Refuses identifiers another live patient already holds, naming the field and the holder.
-async fn check_identifiers<C: ConnectionTrait>(
-    mpi: &Mpi,
-    txn: &C,
-    own_id: Option<Uuid>,
-    identifiers: &[IdentifierInput],
-) -> Result<()> {
-    if let Some(first) = held_identifiers(mpi, txn, own_id, identifiers)
-        .await?
-        .first()
-    {
-        return Err(Error::Conflict {
-            code: "duplicate_identifier",
-            message: "an identifier with this system and value belongs to another active patient"
-                .to_owned(),
-            detail: Some(json!({
-                "field": format!("identifiers[{}]", first.index),
-                "patient_id": first.patient_id,
-            })),
-        });
+/// The identifiers another live record holds and may not share.
+fn held_of(claims: &[Claim]) -> Vec<HeldIdentifier> {
+    claims
+        .iter()
+        .enumerate()
+        .filter_map(|(index, c)| match c {
+            Claim::Held { holder } => Some(HeldIdentifier {
+                index,
+                patient_id: *holder,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Refuses identifiers another live record holds and may not share, or links-records
+/// identifiers naming two different persons, naming the field and the holder. Otherwise the
+/// person the shared identifiers name (with the holder to link to and the domain), if any.
+fn check_claims(claims: &[Claim]) -> Result<Option<(Uuid, Uuid, String)>> {
+    let refuse = |index: usize, holder: Uuid| Error::Conflict {
+        code: "duplicate_identifier",
+        message: "an identifier with this system and value belongs to another active patient"
+            .to_owned(),
+        detail: Some(json!({
+            "field": format!("identifiers[{index}]"),
+            "patient_id": holder,
+        })),
+    };
+    if let Some(first) = held_of(claims).first() {
+        return Err(refuse(first.index, first.patient_id));
     }
-    Ok(())
+    let mut person: Option<(Uuid, Uuid, String)> = None;
+    for (index, claim) in claims.iter().enumerate() {
+        if let Claim::Shared {
+            person_id,
+            holder,
+            domain,
+        } = claim
+        {
+            match &person {
+                Some((p, _, _)) if p != person_id => return Err(refuse(index, *holder)),
+                Some(_) => {}
+                None => person = Some((*person_id, *holder, domain.clone())),
+            }
+        }
+    }
+    Ok(person)
+}
+
+/// The `(system, value)` of the identifiers stored shared with the person's other records.
+fn shared_keys(identifiers: &[IdentifierInput], claims: &[Claim]) -> HashSet<(String, String)> {
+    identifiers
+        .iter()
+        .zip(claims)
+        .filter(|(_, c)| matches!(c, Claim::Shared { .. }))
+        .map(|(i, _)| (i.system.trim().to_owned(), i.value.trim().to_owned()))
+        .collect()
+}
+
+/// A new identifier row, shared (`link_key` = the record's id) when its value is in `shared`.
+fn identifier_row_for(
+    id: Uuid,
+    x: &IdentifierInput,
+    primary: bool,
+    live: bool,
+    actor: &str,
+    shared: &HashSet<(String, String)>,
+) -> patient_identifier::ActiveModel {
+    let mut row = convert::identifier_row(id, x, primary, live, actor);
+    if shared.contains(&(x.system.trim().to_owned(), x.value.trim().to_owned())) {
+        row.link_key = Set(id.to_string());
+    }
+    row
 }
 
 /// Validates `input`, puts its identifiers in their domains' canonical form (two names of one
@@ -526,7 +700,11 @@ pub(crate) fn check_input(mpi: &Mpi, ctx: &Ctx, input: &mut PatientInput) -> Res
 /// for every candidate at or above `possible` (so a forced registration also leaves its certain
 /// and probable matches for a steward), and the creation is audited as `create` (or
 /// `create_forced` when `force` overrode certain/probable matches). An identifier already held
-/// by another live patient is `Conflict{code: "duplicate_identifier"}`.
+/// by another live patient is `Conflict{code: "duplicate_identifier"}`, except one of a
+/// links-records domain held by records of one person: the new record joins that person (its
+/// `person_id`, a matcher-made `seealso` link each way with the oldest holder, whose reason
+/// names the domain, each audited as `link.create`), and that person's records are neither
+/// duplicates that refuse the registration nor pairs to review.
 pub async fn register(
     mpi: &Mpi,
     ctx: &Ctx,
@@ -542,6 +720,17 @@ pub async fn register(
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
         mpi.refresh_patient(patient.id()).await?;
+        // A record linked at registration (a shared links-records identifier) changed too.
+        let linked: Vec<Uuid> = patient
+            .record
+            .links
+            .iter()
+            .filter(|l| l.patient_id == patient.id() && l.r#type == LinkType::SeeAlso)
+            .map(|l| l.other_patient_id)
+            .collect();
+        for other in linked {
+            mpi.refresh_patient(other).await?;
+        }
         mpi.domains().render_patient(patient);
     }
     Ok(outcome)
@@ -574,10 +763,24 @@ pub async fn register_or_update(
     check_input(mpi, ctx, &mut input)?;
     let domains = mpi.domains();
     let mut holders = std::collections::BTreeSet::new();
+    // A links-records identifier names a person, not a record: it identifies the record to
+    // update only when the input has no other identifier to do so.
+    let names_person = |system: &str| domains.resolve(system).is_some_and(|d| d.links_records);
+    let by_record = input.identifiers.iter().any(|i| {
+        !names_person(&i.system)
+            && ctx
+                .actor
+                .source
+                .as_ref()
+                .is_none_or(|s| domains.may_assign(s, &i.system))
+    });
     for ident in &input.identifiers {
         if let Some(source) = &ctx.actor.source
             && !domains.may_assign(source, &ident.system)
         {
+            continue;
+        }
+        if by_record && names_person(&ident.system) {
             continue;
         }
         let row = patient_identifier::Entity::find_live_by_systems_value(
@@ -616,6 +819,13 @@ pub(crate) async fn register_in(
     force: bool,
 ) -> Result<RegisterOutcome> {
     let txn: &sea_orm::DatabaseTransaction = txn;
+    let claims = claims(mpi, txn, None, &input.identifiers).await?;
+    // The person a links-records identifier names, whatever the demographics say: its records
+    // are no duplicates to refuse or review, the new record joins them.
+    let joins = claims.iter().find_map(|c| match c {
+        Claim::Shared { person_id, .. } => Some(*person_id),
+        _ => None,
+    });
     let candidates = matching::rank(
         mpi,
         txn,
@@ -626,11 +836,15 @@ pub(crate) async fn register_in(
         },
     )
     .await?;
+    let candidates: Vec<MatchCandidate> = candidates
+        .into_iter()
+        .filter(|c| Some(c.person_id) != joins)
+        .collect();
     let duplicates = candidates
         .iter()
         .any(|c| c.grade >= MatchDecision::Probable);
     if duplicates && !force {
-        let held = held_identifiers(mpi, txn, None, &input.identifiers).await?;
+        let held = held_of(&claims);
         audit::record(
             txn,
             ctx,
@@ -647,11 +861,22 @@ pub(crate) async fn register_in(
             held_identifiers: held,
         });
     }
-    check_identifiers(mpi, txn, None, &input.identifiers).await?;
+    let person = check_claims(&claims)?;
+    let shared = shared_keys(&input.identifiers, &claims);
     let id = Uuid::new_v4();
     let actor = ctx.actor.name.as_str();
-    convert::patient_row(id, input, actor).insert(txn).await?;
-    insert_children(txn, id, input, input.active, actor).await?;
+    let mut row = convert::patient_row(id, input, actor);
+    if let Some((person_id, _, _)) = &person {
+        row.person_id = Set(*person_id);
+    }
+    row.insert(txn).await?;
+    insert_children(txn, id, input, input.active, actor, &shared).await?;
+    let links = match &person {
+        Some((_, holder, domain)) => {
+            crate::links::link_shared_identifier(txn, actor, id, *holder, domain).await?
+        }
+        None => Vec::new(),
+    };
     let mut review_task_ids = Vec::new();
     for c in candidates
         .iter()
@@ -687,6 +912,9 @@ pub(crate) async fn register_in(
             .before(json!({ "review_task_ids": review_task_ids })),
     )
     .await?;
+    for link in &links {
+        crate::links::audit_created(txn, ctx, link).await?;
+    }
     Ok(RegisterOutcome::Created {
         patient: Box::new(Patient::from_record(record)),
         review_task_ids,
@@ -699,6 +927,7 @@ async fn insert_children<C: ConnectionTrait>(
     input: &PatientInput,
     live: bool,
     actor: &str,
+    shared: &HashSet<(String, String)>,
 ) -> Result<()> {
     if !input.names.is_empty() {
         patient_name::Entity::insert_many(
@@ -717,7 +946,7 @@ async fn insert_children<C: ConnectionTrait>(
                 .identifiers
                 .iter()
                 .enumerate()
-                .map(|(i, x)| convert::identifier_row(id, x, i == 0, live, actor)),
+                .map(|(i, x)| identifier_row_for(id, x, i == 0, live, actor, shared)),
         )
         .exec(txn)
         .await
@@ -879,13 +1108,25 @@ pub(crate) async fn update_in(
             before.record.identifiers.iter().map(|i| i.system.as_str()),
         )?;
     }
-    check_identifiers(mpi, txn, Some(id), &input.identifiers).await?;
+    let claims = claims(
+        mpi,
+        txn,
+        Some((id, before.record.patient.person_id)),
+        &input.identifiers,
+    )
+    .await?;
+    check_claims(&claims)?;
+    let shared = shared_keys(&input.identifiers, &claims);
     let actor = ctx.actor.name.as_str();
     let now = Utc::now().fixed_offset();
     let updated = patient::Entity::update_many()
         .col_expr(patient::Column::Active, Expr::value(input.active))
         .col_expr(patient::Column::Gender, Expr::value(input.gender))
         .col_expr(patient::Column::BirthDate, Expr::value(input.birth_date))
+        .col_expr(
+            patient::Column::BirthDatePrecision,
+            Expr::value(input.birth_date.map(|_| input.birth_date_precision)),
+        )
         .col_expr(patient::Column::Deceased, Expr::value(input.deceased))
         .col_expr(patient::Column::DeceasedAt, Expr::value(input.deceased_at))
         .col_expr(
@@ -945,7 +1186,7 @@ pub(crate) async fn update_in(
         rec.identifiers,
         &input.identifiers,
         convert::identifier_input,
-        |x: &IdentifierInput, p| convert::identifier_row(id, x, p, live, actor)
+        |x: &IdentifierInput, p| identifier_row_for(id, x, p, live, actor, &shared)
     );
     if !identifiers.is_empty() {
         patient_identifier::Entity::insert_many(identifiers)
@@ -1049,8 +1290,13 @@ pub struct PatientQuery {
     pub family: Option<String>,
     /// Matches the start of a given name, ignoring case; with `family`, of the same name.
     pub given: Option<String>,
-    /// Exact birth date.
+    /// Birth date: with [`DatePrecision::Day`] that exact date; with a year or a month, every
+    /// date inside that period (`birth_date` is its first day). A stored partial date is found
+    /// only by a search at its precision or a coarser one (a record born "in 1984" is not known
+    /// to be born in January 1984).
     pub birth_date: Option<NaiveDate>,
+    /// The precision of `birth_date`.
+    pub birth_date_precision: DatePrecision,
     /// Exact identifier: (system, value). The system may be any name of a registered domain
     /// (URL, `urn:oid:OID`, OID, namespace); an empty system searches the value in every system.
     pub identifier: Option<(String, String)>,
@@ -1058,6 +1304,9 @@ pub struct PatientQuery {
     pub postal_code: Option<String>,
     /// Gender.
     pub gender: Option<Gender>,
+    /// How `family` and `given` are compared ([`crate::name_search`]); `None`: each is a
+    /// prefix, ignoring case (and merged-away records are found too).
+    pub mode: Option<SearchMode>,
     /// Page number from 1.
     pub page: u64,
     /// Page size (0 means 20, at most [`crate::MAX_PER_PAGE`]).
@@ -1227,6 +1476,9 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
     }
     crate::limits::check_query(&query)?;
     let (page, per_page) = page_bounds(query.page, query.per_page)?;
+    if let Some(mode) = query.mode {
+        return search_by_mode(mpi, ctx, query, mode, page, per_page).await;
+    }
     let mut cond = Condition::all();
     let backend = mpi.db().get_database_backend();
     if let Some(name) = &query.name {
@@ -1263,35 +1515,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
         }
         (None, None) => {}
     }
-    if let Some(d) = query.birth_date {
-        cond = cond.add(patient::Column::BirthDate.eq(d));
-    }
-    if let Some(g) = query.gender {
-        cond = cond.add(patient::Column::Gender.eq(g));
-    }
-    if let Some((system, value)) = &query.identifier {
-        let domains = mpi.domains();
-        let systems = if system.trim().is_empty() {
-            // A value alone (an MRN typed at a desk): every system in use.
-            patient_identifier::Entity::systems_in_use(mpi.db()).await?
-        } else {
-            domains.aliases_of(system)
-        };
-        cond = cond.add(patients_in(
-            patient_identifier::Entity::holders_of_any(&systems, value.trim()),
-            backend,
-        ));
-    }
-    if let Some(pc) = &query.postal_code {
-        cond = cond.add(patients_in(
-            Query::select()
-                .column(patient_address::Column::PatientId)
-                .from(patient_address::Entity)
-                .and_where(patient_address::Column::PostalCode.eq(pc.trim()))
-                .to_owned(),
-            backend,
-        ));
-    }
+    cond = cond.add(other_criteria(mpi, &query).await?);
     let (total, ids, items) = with_snapshot!(mpi, |conn| {
         let q = patient::Entity::find_live().filter(cond);
         // One statement for the page and the total (a window count sees every matching row
@@ -1322,6 +1546,155 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
                 let mut patient = Patient::from_record(record);
                 domains.render_patient(&mut patient);
                 patient
+            })
+            .collect();
+        Ok::<_, Error>((total, ids, items))
+    })?;
+    mpi.audit_read(
+        ctx,
+        AuditEntry::new("search", "patient", None)
+            .before(audit::json(&query))
+            .after(json!({ "ids": ids, "total": total })),
+    )
+    .await?;
+    Ok(Page {
+        items,
+        total,
+        page,
+        per_page,
+    })
+}
+
+/// The criteria of a search besides the names: birth date (at its precision), gender,
+/// identifier, postal code.
+async fn other_criteria(mpi: &Mpi, query: &PatientQuery) -> Result<Condition> {
+    let backend = mpi.db().get_database_backend();
+    let mut cond = Condition::all();
+    if let Some(d) = query.birth_date {
+        let precision = query.birth_date_precision;
+        cond = cond.add(match precision {
+            DatePrecision::Day => Condition::all().add(patient::Column::BirthDate.eq(d)),
+            _ => {
+                let (start, end) = partial_date_range(d, precision);
+                Condition::all()
+                    .add(patient::Column::BirthDate.gte(start))
+                    .add(patient::Column::BirthDate.lt(end))
+            }
+        });
+        // Stored dates coarser than the search are not known to lie inside it.
+        let finer: Vec<DatePrecision> = DatePrecision::ALL
+            .iter()
+            .copied()
+            .filter(|p| *p >= precision)
+            .collect();
+        cond = cond.add(
+            Condition::any()
+                .add(patient::Column::BirthDatePrecision.is_null())
+                .add(patient::Column::BirthDatePrecision.is_in(finer)),
+        );
+    }
+    if let Some(g) = query.gender {
+        cond = cond.add(patient::Column::Gender.eq(g));
+    }
+    if let Some((system, value)) = &query.identifier {
+        let domains = mpi.domains();
+        let systems = if system.trim().is_empty() {
+            // A value alone (an MRN typed at a desk): every system in use.
+            patient_identifier::Entity::systems_in_use(mpi.db()).await?
+        } else {
+            domains.aliases_of(system)
+        };
+        cond = cond.add(patients_in(
+            patient_identifier::Entity::holders_of_any(&systems, value.trim()),
+            backend,
+        ));
+    }
+    if let Some(pc) = &query.postal_code {
+        cond = cond.add(patients_in(
+            Query::select()
+                .column(patient_address::Column::PatientId)
+                .from(patient_address::Entity)
+                .and_where(patient_address::Column::PostalCode.eq(pc.trim()))
+                .to_owned(),
+            backend,
+        ));
+    }
+    Ok(cond)
+}
+
+/// A search by name in a mode: the names from the in-memory index ([`crate::name_search`]),
+/// the other criteria from the database among those hits, best score first.
+async fn search_by_mode(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    query: PatientQuery,
+    mode: SearchMode,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<Patient>> {
+    if query.name.is_some() {
+        return Err(Error::validation(
+            "name",
+            "a search mode applies to family and given; search by those",
+        ));
+    }
+    // One pass over the index: on the rayon pool, not on the async runtime.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let (scan_mpi, family, given) = (mpi.clone(), query.family.clone(), query.given.clone());
+    rayon::spawn(move || {
+        let index = scan_mpi.index().read();
+        let _ = tx.send(crate::name_search::find(
+            &index,
+            family.as_deref(),
+            given.as_deref(),
+            mode,
+        ));
+    });
+    let hits = rx
+        .await
+        .map_err(|_| Error::Db(sea_orm::DbErr::Custom("name search failed".to_owned())))??;
+    let cond = other_criteria(mpi, &query).await?;
+    let (total, ids, items) = with_snapshot!(mpi, |conn| {
+        let hit_ids: Vec<Uuid> = hits.iter().map(|(id, _)| *id).collect();
+        let mut kept = HashSet::new();
+        for part in hit_ids.chunks(500) {
+            let rows: Vec<Uuid> = patient::Entity::find_live()
+                .filter(cond.clone())
+                .filter(patient::Column::Id.is_in(part.to_vec()))
+                .select_only()
+                .column(patient::Column::Id)
+                .into_tuple()
+                .all(conn)
+                .await?;
+            kept.extend(rows);
+        }
+        let matching: Vec<(Uuid, SearchHit)> = hits
+            .iter()
+            .filter(|(id, _)| kept.contains(id))
+            .copied()
+            .collect();
+        let total = matching.len() as u64;
+        let skip = usize::try_from((page - 1) * per_page).unwrap_or(usize::MAX);
+        let page_hits: Vec<(Uuid, SearchHit)> = matching
+            .into_iter()
+            .skip(skip)
+            .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+            .collect();
+        let ids: Vec<Uuid> = page_hits.iter().map(|(id, _)| *id).collect();
+        let mut loaded: std::collections::HashMap<Uuid, PatientRecord> =
+            PatientRecord::load_many(conn, &ids)
+                .await?
+                .into_iter()
+                .map(|r| (r.patient.id, r))
+                .collect();
+        let domains = mpi.domains();
+        let items: Vec<Patient> = page_hits
+            .iter()
+            .filter_map(|(id, hit)| {
+                let mut patient = Patient::from_record(loaded.remove(id)?);
+                domains.render_patient(&mut patient);
+                patient.found = Some(*hit);
+                Some(patient)
             })
             .collect();
         Ok::<_, Error>((total, ids, items))

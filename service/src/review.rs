@@ -309,6 +309,7 @@ pub async fn decide(mpi: &Mpi, ctx: &Ctx, id: Uuid, decision: Decision) -> Resul
                 preview: false,
                 review_task_id: Some(id),
             };
+            merge::check_source_authority(mpi, ctx, &*txn, &request).await?;
             outcome.merge =
                 Some(merge::merge_in_txn(&txn, ctx, &request, decision.note.clone()).await?);
         }

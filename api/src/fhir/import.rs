@@ -432,7 +432,11 @@ mod tests {
         }
         assert_eq!(
             reject_of(&records[1]),
-            (3, "Patient.birthDate", "must be a full date YYYY-MM-DD")
+            (
+                3,
+                "Patient.birthDate",
+                "must be a date YYYY, YYYY-MM or YYYY-MM-DD"
+            )
         );
         let (line, field, reason) = reject_of(&records[2]);
         assert_eq!((line, field), (4, "Patient.photo"));

@@ -451,7 +451,10 @@ impl From<&Patient> for FhirPatient {
                 })
                 .collect(),
             gender: r.patient.gender.map(|g| g.as_str().to_owned()),
-            birth_date: r.patient.birth_date.map(date_text),
+            birth_date: crate::dto::birth_date_text(
+                r.patient.birth_date,
+                r.patient.birth_date_precision,
+            ),
             deceased_boolean,
             deceased_date_time,
             address: r
@@ -617,14 +620,24 @@ impl FhirPatient {
             .as_ref()
             .map(|r| r.id_of("Organization", "Patient.managingOrganization"))
             .transpose()?;
+        // FHIR `date`: a year, a year and month, or a full date, kept at its precision.
+        let birth_date = self
+            .birth_date
+            .as_deref()
+            .map(|d| {
+                service::patients::parse_partial_date(d).ok_or_else(|| {
+                    invalid(
+                        "Patient.birthDate",
+                        "must be a date YYYY, YYYY-MM or YYYY-MM-DD",
+                    )
+                })
+            })
+            .transpose()?;
         Ok(PatientInput {
             active: self.active.unwrap_or(true),
             gender: code_in("Patient.gender", &self.gender)?,
-            birth_date: self
-                .birth_date
-                .as_deref()
-                .map(|d| parse_fhir_date("Patient.birthDate", d))
-                .transpose()?,
+            birth_date: birth_date.map(|(d, _)| d),
+            birth_date_precision: birth_date.map(|(_, p)| p).unwrap_or_default(),
             deceased: deceased_at.is_some() || self.deceased_boolean.unwrap_or(false),
             deceased_at,
             marital_status,

@@ -15,7 +15,7 @@ use super::capability::{self, FORCE_HEADER};
 use super::fhir_response;
 use super::operation_outcome::{FhirError, Issue, OperationOutcome};
 use super::parameters::{ParameterOut, ParametersIn, ParametersOut, ResourceOut};
-use super::patient::{Extension, FhirPatient, parse_fhir_date};
+use super::patient::{Extension, FhirPatient};
 use crate::auth::{Caller, ReadCaller};
 use crate::error::ApiError;
 
@@ -312,17 +312,32 @@ fn search_query(
             "family" => query.family = Some(value.to_owned()),
             "given" => query.given = Some(value.to_owned()),
             "birthdate" => {
+                // `1984` and `1984-05` find every date inside that year or month.
                 let date = value.strip_prefix("eq").unwrap_or(value);
-                query.birth_date = Some(parse_fhir_date("birthdate", date)?);
+                let (date, precision) =
+                    service::patients::parse_partial_date(date).ok_or_else(|| {
+                        invalid(
+                            "birthdate: use YYYY, YYYY-MM or YYYY-MM-DD".to_owned(),
+                            "birthdate",
+                        )
+                    })?;
+                query.birth_date = Some(date);
+                query.birth_date_precision = precision;
             }
             "gender" => query.gender = Some(parse_code("gender", value)?),
+            // A token: `system|value`, or a value alone, which FHIR matches in any system (as
+            // REST's search does). `|value` asks for identifiers without a system, which this
+            // server never stores, and `system|` for any value: both are refused, not guessed.
             "identifier" => match value.split_once('|') {
                 Some((system, v)) if !system.is_empty() && !v.is_empty() => {
                     query.identifier = Some((system.to_owned(), v.to_owned()));
                 }
+                None if !value.trim().is_empty() => {
+                    query.identifier = Some((String::new(), value.to_owned()));
+                }
                 _ => {
                     return Err(invalid(
-                        "identifier: use system|value (both are required)".to_owned(),
+                        "identifier: use system|value or a value alone".to_owned(),
                         "identifier",
                     ));
                 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use service::patients::{self, HeldIdentifier, PatientQuery, RegisterOutcome, parse_code};
 
 use crate::auth::{Caller, ReadCaller};
-use crate::dto::{CandidateDto, LinkDto, PageDto, PatientBody, PatientDto, parse_date};
+use crate::dto::{CandidateDto, LinkDto, PageDto, PatientBody, PatientDto, parse_birth_date};
 use crate::error::{ApiError, ErrorBody};
 
 /// Query of `POST /patients`.
@@ -226,7 +226,7 @@ pub struct SearchQuery {
     pub family: Option<String>,
     /// Given name; with `family`, both must be parts of the same name.
     pub given: Option<String>,
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`, or `YYYY-MM` / `YYYY` for every date inside that month or year.
     pub birth_date: Option<String>,
     /// `system|value` (the system as a URL, `urn:oid:OID`, OID or namespace of a domain), or a
     /// value alone to look it up in every system.
@@ -235,6 +235,11 @@ pub struct SearchQuery {
     pub postal_code: Option<String>,
     /// `male`, `female`, `other`, `unknown`.
     pub gender: Option<String>,
+    /// How `family` and `given` are compared: `exact`, `wildcard` (`JO*`, `J?HN`), `alias`
+    /// (nicknames of the given name) or `phonetic`; each result then carries `search` (the mode
+    /// that found it and a score) and results come best first (at most 1,000). Without it each
+    /// name is a prefix.
+    pub mode: Option<String>,
     /// Page, from 1.
     pub page: Option<u64>,
     /// Page size (default 20, at most 500).
@@ -266,17 +271,22 @@ impl SearchQuery {
                 }
             },
         };
+        let birth_date = non_blank(&self.birth_date)
+            .map(|d| parse_birth_date("birth_date", &d))
+            .transpose()?;
         Ok(PatientQuery {
             name: non_blank(&self.name),
             family: non_blank(&self.family),
             given: non_blank(&self.given),
-            birth_date: non_blank(&self.birth_date)
-                .map(|d| parse_date("birth_date", &d))
-                .transpose()?,
+            birth_date: birth_date.map(|(d, _)| d),
+            birth_date_precision: birth_date.map(|(_, p)| p).unwrap_or_default(),
             identifier,
             postal_code: non_blank(&self.postal_code),
             gender: non_blank(&self.gender)
                 .map(|g| parse_code("gender", &g))
+                .transpose()?,
+            mode: non_blank(&self.mode)
+                .map(|m| m.parse::<patients::SearchMode>())
                 .transpose()?,
             page: self.page.unwrap_or(1),
             per_page: self.per_page.unwrap_or(20),

@@ -3,7 +3,7 @@
 use actix_web::{HttpResponse, web};
 use std::collections::HashMap;
 
-use chrono::{DateTime, FixedOffset, NaiveDate};
+use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -54,8 +54,8 @@ pub(crate) struct QueueRecordDto {
     id: Uuid,
     /// Its first name as stored (`names[0]` of the record), if it has one.
     name: Option<NameDto>,
-    /// Its birth date.
-    birth_date: Option<NaiveDate>,
+    /// Its birth date (`YYYY-MM-DD`, or `YYYY-MM` / `YYYY` when only that much is known).
+    birth_date: Option<String>,
     /// False once merged away or deleted.
     active: bool,
 }
@@ -96,7 +96,7 @@ impl QueueItemDto {
             records.get(&id).map(|p| QueueRecordDto {
                 id,
                 name: p.names.first().cloned(),
-                birth_date: p.birth_date,
+                birth_date: p.birth_date.clone(),
                 active: p.active,
             })
         };

@@ -941,3 +941,480 @@ async fn domains_and_sources_from_the_command_line(backend: Backend) {
     assert!(!listed.contains("NID"), "{listed}");
 }
 both_backends!(domains_and_sources_from_the_command_line);
+
+const LAB_URL: &str = "http://lab.example.org/mrn";
+
+async fn records_sharing_a_links_records_identifier_are_one_person(backend: Backend) {
+    let mut setup: Vec<&[&str]> = CONFORMANCE_SETUP.to_vec();
+    setup.push(&["sources", "add", "LAB", "--role", "registrar"]);
+    setup.push(&[
+        "domains",
+        "add",
+        "LABMRN",
+        "--url",
+        LAB_URL,
+        "--assigner",
+        "LAB",
+    ]);
+    let app = TestApp::spawn_with(backend, &setup, &["--unknown-domains", "reject"]).await;
+    let harness = source_key(&app, "harness", "registrar", "TEST_HARNESS");
+    let lab = source_key(&app, "lab", "registrar", "LAB");
+    let call = |key: &str, method: &'static str, path: String, body: Option<Value>| {
+        let key = key.to_owned();
+        let app = &app;
+        async move {
+            app.server
+                .call(method, &path, Some(&key), &[], body.as_ref())
+                .await
+        }
+    };
+
+    // The hospital's record, with the national id riding along.
+    let (status, hospital) = call(
+        &harness,
+        "POST",
+        "/api/v1/patients".into(),
+        Some(patient(
+            "Quennell",
+            "Rosamund",
+            "1961-03-09",
+            json!([{"system": "TEST", "value": "T-100"}, {"system": "NID", "value": "N-500"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 201, "{hospital}");
+    // The lab's record of the same national id, demographics unlike the hospital's: linked,
+    // not refused.
+    let (status, labrec) = call(
+        &lab,
+        "POST",
+        "/api/v1/patients".into(),
+        Some(patient(
+            "Okonkwo",
+            "Bartholomew",
+            "2001-11-30",
+            json!([{"system": LAB_URL, "value": "L-7"}, {"system": NID_OID, "value": "N-500"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 201, "{labrec}");
+    assert_eq!(labrec["person_id"], hospital["person_id"], "{labrec}");
+    assert_eq!(
+        pairs(&labrec["identifiers"]),
+        [pair(LAB_URL, "L-7"), pair(NID_URL, "N-500")]
+    );
+    let link = labrec["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .find(|l| l["patient_id"] == labrec["id"])
+        .expect("a link from the lab's record");
+    assert_eq!(link["type"], "seealso", "{labrec}");
+    assert_eq!(link["origin"], "matcher");
+    assert_eq!(link["other_patient_id"], hospital["id"]);
+    assert!(
+        link["reason"].as_str().expect("reason").contains("NID"),
+        "{link}"
+    );
+    let (_, hospital_now) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/patients/{}", id_of(&hospital)),
+            None,
+        )
+        .await;
+    assert_eq!(hospital_now["version"], 2, "{hospital_now}");
+    assert!(
+        hospital_now["links"]
+            .as_array()
+            .expect("links")
+            .iter()
+            .any(|l| l["other_patient_id"] == labrec["id"] && l["origin"] == "matcher"),
+        "{hospital_now}"
+    );
+
+    // xref from the lab's MRN: the person, both records, the hospital's MRN and the NID.
+    let (status, answer) = xref(&app, &format!("{LAB_URL}|L-7"), &[]).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["person_id"], hospital["person_id"]);
+    assert_eq!(answer["patient_ids"].as_array().expect("ids").len(), 2);
+    let person = hospital["person_id"].as_str().expect("person id");
+    assert_eq!(
+        pairs(&answer["identifiers"]),
+        [
+            pair(NID_URL, "N-500"),
+            pair(TEST_URL, "T-100"),
+            pair("urn:mpi:person", person),
+        ]
+    );
+    let (_, only_test) = xref(&app, &format!("{LAB_URL}|L-7"), &["TEST"]).await;
+    assert_eq!(pairs(&only_test["identifiers"]), [pair(TEST_URL, "T-100")]);
+    // And from the NID: both MRNs.
+    let (_, by_nid) = xref(&app, "NID|N-500", &["TEST", "LABMRN"]).await;
+    assert_eq!(
+        pairs(&by_nid["identifiers"]),
+        [pair(LAB_URL, "L-7"), pair(TEST_URL, "T-100")]
+    );
+
+    // Each record is updated keeping the shared value.
+    let mut changed = patient(
+        "Okonkwo",
+        "Bartholomew",
+        "2001-12-01",
+        json!([{"system": LAB_URL, "value": "L-7"}, {"system": NID_URL, "value": "N-500"}]),
+    );
+    changed["version"] = labrec["version"].clone();
+    let (status, updated) = call(
+        &lab,
+        "PUT",
+        format!("/api/v1/patients/{}", id_of(&labrec)),
+        Some(changed),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+
+    // An identifier of a domain that does not link records stays one record's: 409.
+    let (status, refused) = call(
+        &lab,
+        "POST",
+        "/api/v1/patients?force=true".into(),
+        Some(patient(
+            "Pemberton",
+            "Wilhelmina",
+            "1990-01-01",
+            json!([{"system": LAB_URL, "value": "L-8"}, {"system": "TEST", "value": "T-100"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "duplicate_identifier");
+    assert_eq!(refused["detail"]["field"], "identifiers[1]", "{refused}");
+    assert_eq!(refused["detail"]["patient_id"], hospital["id"]);
+    // Two national ids naming two persons: refused, nothing stored.
+    let (status, other) = call(
+        &harness,
+        "POST",
+        "/api/v1/patients".into(),
+        Some(patient(
+            "Sandoval",
+            "Evangeline",
+            "1972-07-21",
+            json!([{"system": "TEST", "value": "T-101"}, {"system": "NID", "value": "N-501"}]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 201, "{other}");
+    let (status, refused) = call(
+        &lab,
+        "POST",
+        "/api/v1/patients?force=true".into(),
+        Some(patient(
+            "Sandoval",
+            "Evangeline",
+            "1972-07-21",
+            json!([
+                {"system": LAB_URL, "value": "L-9"},
+                {"system": "NID", "value": "N-500"},
+                {"system": "NID", "value": "N-501"},
+            ]),
+        )),
+    )
+    .await;
+    assert_eq!(status, 409, "{refused}");
+    assert_eq!(refused["code"], "duplicate_identifier");
+    assert_eq!(refused["detail"]["field"], "identifiers[2]", "{refused}");
+    let (status, _) = xref(&app, &format!("{LAB_URL}|L-9"), &[]).await;
+    assert_eq!(status, 404);
+}
+both_backends!(records_sharing_a_links_records_identifier_are_one_person);
+
+async fn a_review_merge_holds_a_source_to_its_domains(backend: Backend) {
+    let app = TestApp::spawn_with(backend, CONFORMANCE_SETUP, &[]).await;
+    let harness = source_key(&app, "harness", "registrar", "TEST_HARNESS");
+    let harness_steward = source_key(&app, "harness-steward", "steward", "TEST_HARNESS");
+    // A record the harness holds no identifier of, and its own record of the same person.
+    let nid_only = app
+        .register_forced(&patient(
+            "Lindqvist",
+            "Margarethe",
+            "1958-08-08",
+            json!([{"system": "NID", "value": "N-40"}]),
+        ))
+        .await;
+    let (status, own) = app
+        .server
+        .call(
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&harness),
+            &[],
+            Some(&patient(
+                "Lindqvist",
+                "Margarethe",
+                "1958-08-08",
+                json!([{"system": "TEST", "value": "T-40"}]),
+            )),
+        )
+        .await;
+    assert_eq!(status, 201, "{own}");
+    let task = own["review_task_ids"][0].as_str().expect("a review task");
+    let path = format!("/api/v1/review-tasks/{task}/decision");
+    let decision = json!({"action": "merge", "target": id_of(&own)});
+    let (status, refused) = app
+        .server
+        .call("POST", &path, Some(&harness_steward), &[], Some(&decision))
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(refused["code"], "domain_not_authorised");
+    assert_eq!(refused["field"], "source");
+    let (_, still) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/patients/{}", id_of(&nid_only)),
+            None,
+        )
+        .await;
+    assert_eq!(still["active"], true, "{still}");
+    // A steward that is no source keeps its right.
+    let (status, merged) = app
+        .as_role(Role::Steward, "POST", &path, Some(&decision))
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["task"]["status"], "merged");
+}
+both_backends!(a_review_merge_holds_a_source_to_its_domains);
+
+async fn birth_dates_keep_their_precision(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ids = std::collections::HashMap::new();
+    for (key, family, given, birth_date) in [
+        ("year", "Vantongeren", "Isolde", "1984"),
+        ("month", "Wetherall", "Casimir", "1984-01"),
+        ("day", "Xiradakis", "Leontyne", "1984-01-25"),
+        ("other_year", "Yarborough", "Thaddeus", "1985-01-25"),
+    ] {
+        let stored = app
+            .register_forced(&patient(
+                family,
+                given,
+                birth_date,
+                json!([{"system": "urn:test:mrn", "value": key}]),
+            ))
+            .await;
+        // Answered as given, not widened to a day.
+        assert_eq!(stored["birth_date"], birth_date, "{stored}");
+        ids.insert(key, id_of(&stored));
+    }
+    let found = |query: &'static str| {
+        let app = &app;
+        async move {
+            let (status, page) = app
+                .admin("GET", &format!("/api/v1/patients?{query}"), None)
+                .await;
+            assert_eq!(status, 200, "{query}: {page}");
+            let mut got: Vec<String> = page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(id_of)
+                .collect();
+            got.sort();
+            got
+        }
+    };
+    let expect = |keys: &[&str]| {
+        let mut want: Vec<String> = keys.iter().map(|k| ids[k].clone()).collect();
+        want.sort();
+        want
+    };
+    // A year finds every date inside it, whatever its precision.
+    assert_eq!(
+        found("birth_date=1984").await,
+        expect(&["year", "month", "day"])
+    );
+    // A month finds the dates inside it; a record born "in 1984" is not known to be one.
+    assert_eq!(found("birth_date=1984-01").await, expect(&["month", "day"]));
+    assert_eq!(found("birth_date=1984-01-25").await, expect(&["day"]));
+    assert_eq!(found("birth_date=1984-01-01").await, expect(&[]));
+    for bad in ["84", "1984-13", "1984-1", "1984-01-32", "1984-01-25-01"] {
+        let (status, body) = app
+            .admin("GET", &format!("/api/v1/patients?birth_date={bad}"), None)
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["field"], "birth_date");
+        let (status, body) = app
+            .admin(
+                "POST",
+                "/api/v1/patients?force=true",
+                Some(&patient("Zeffirelli", "Ottilie", bad, json!([]))),
+            )
+            .await;
+        assert_eq!(status, 422, "{bad}: {body}");
+        assert_eq!(body["field"], "birth_date");
+    }
+
+    // FHIR shows and searches the same precision.
+    let (status, fhir) = app
+        .admin("GET", &format!("/fhir/Patient/{}", ids["month"]), None)
+        .await;
+    assert_eq!(status, 200, "{fhir}");
+    assert_eq!(fhir["birthDate"], "1984-01", "{fhir}");
+    let (status, bundle) = app.admin("GET", "/fhir/Patient?birthdate=1984", None).await;
+    assert_eq!(status, 200, "{bundle}");
+    assert_eq!(bundle["total"], 3, "{bundle}");
+
+    // The matcher compares at the coarser precision, weighing that less than an exact date.
+    let query = |birth_date: &str| {
+        json!({
+            "gender": "female",
+            "birth_date": birth_date,
+            "names": [{"family": "Xiradakis", "given": ["Leontyne"]}],
+        })
+    };
+    let weight_of = |answer: &Value| {
+        answer["candidates"]
+            .as_array()
+            .expect("candidates")
+            .iter()
+            .find(|c| c["patient_id"] == ids["day"].as_str())
+            .map(|c| c["match_weight"].as_f64().expect("weight"))
+    };
+    let (status, exact) = app
+        .admin("POST", "/api/v1/match", Some(&query("1984-01-25")))
+        .await;
+    assert_eq!(status, 200, "{exact}");
+    let (_, by_year) = app
+        .admin("POST", "/api/v1/match", Some(&query("1984")))
+        .await;
+    let (_, other_year) = app
+        .admin("POST", "/api/v1/match", Some(&query("1985")))
+        .await;
+    let exact = weight_of(&exact).expect("found with the full date");
+    let by_year = weight_of(&by_year).expect("found with the year");
+    assert!(by_year < exact, "year {by_year} vs exact {exact}");
+    if let Some(other) = weight_of(&other_year) {
+        assert!(other < by_year, "other year {other} vs year {by_year}");
+    }
+}
+both_backends!(birth_dates_keep_their_precision);
+
+async fn name_search_modes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut ids = std::collections::HashMap::new();
+    for (key, family, given, birth_date) in [
+        ("johnson", "Johnson", "William", "1970-01-01"),
+        ("jonson", "Jonson", "Bill", "1971-02-02"),
+        ("johnston", "Johnston", "Mary", "1972-03-03"),
+        ("smith", "Smith", "Robert", "1973-04-04"),
+        ("smyth", "Smyth", "Bob", "1974-05-05"),
+    ] {
+        let stored = app
+            .register_forced(&patient(
+                family,
+                given,
+                birth_date,
+                json!([{"system": "urn:test:mrn", "value": key}]),
+            ))
+            .await;
+        ids.insert(id_of(&stored), key);
+    }
+    let search = |query: &'static str| {
+        let app = &app;
+        let ids = &ids;
+        async move {
+            let (status, page) = app
+                .as_role(
+                    Role::Registrar,
+                    "GET",
+                    &format!("/api/v1/patients?{query}"),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{query}: {page}");
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|p| {
+                    let score = p["search"]["score"].as_f64().expect("a score");
+                    assert!((0.0..=1.0).contains(&score), "{p}");
+                    (
+                        ids[&id_of(p)],
+                        p["search"]["mode"].as_str().expect("a mode").to_owned(),
+                        score,
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    fn keys(hits: &[(&'static str, String, f64)]) -> Vec<&'static str> {
+        let mut k: Vec<&str> = hits.iter().map(|h| h.0).collect();
+        k.sort_unstable();
+        k
+    }
+
+    let exact = search("family=JOHNSON&mode=exact").await;
+    assert_eq!(exact, vec![("johnson", "exact".to_owned(), 1.0)]);
+    // Without a mode, a family name is a prefix, as before (and no search field).
+    let (_, plain) = app
+        .admin("GET", "/api/v1/patients?family=johns", None)
+        .await;
+    assert_eq!(plain["total"], 2, "{plain}");
+    assert!(plain["items"][0].get("search").is_none(), "{plain}");
+
+    let wild = search("family=JO*&mode=wildcard").await;
+    assert_eq!(keys(&wild), ["johnson", "johnston", "jonson"]);
+    assert!(wild.iter().all(|h| h.1 == "wildcard"), "{wild:?}");
+    assert_eq!(
+        keys(&search("family=J%3Fhn*&mode=wildcard").await),
+        ["johnson", "johnston"]
+    );
+    assert_eq!(
+        keys(&search("family=*ston&mode=wildcard").await),
+        ["johnston"]
+    );
+
+    // Phonetic: the equal name first, as exact, then the ones that sound alike.
+    let sounds = search("family=Smith&mode=phonetic").await;
+    assert_eq!(keys(&sounds), ["smith", "smyth"]);
+    assert_eq!(sounds[0].0, "smith");
+    assert_eq!(sounds[0].1, "exact");
+    assert_eq!(sounds[0].2, 1.0);
+    assert_eq!(sounds[1].1, "phonetic");
+    assert!(sounds[1].2 < 1.0);
+    assert_eq!(
+        keys(&search("family=Smith&mode=phonetic&birth_date=1974").await),
+        ["smyth"]
+    );
+
+    // Alias: a given name's nicknames, the family name exact.
+    let alias = search("family=Johnson&given=Bill&mode=alias").await;
+    assert_eq!(keys(&alias), ["johnson"]);
+    assert_eq!(alias[0].1, "alias");
+    assert_eq!(
+        keys(&search("family=Smyth&given=Robert&mode=alias").await),
+        ["smyth"]
+    );
+    assert!(
+        search("family=Smith&given=Bill&mode=alias")
+            .await
+            .is_empty()
+    );
+
+    // Bad modes and patterns: 422 naming the field, the value not echoed.
+    for (query, field) in [
+        ("family=Smith&mode=fuzzy", "mode"),
+        ("family=***&mode=wildcard", "family"),
+        ("family=a*b*c*d*e*f&mode=wildcard", "family"),
+        ("name=Smith&mode=phonetic", "name"),
+        ("birth_date=1974&mode=phonetic", "mode"),
+    ] {
+        let (status, body) = app
+            .admin("GET", &format!("/api/v1/patients?{query}"), None)
+            .await;
+        assert_eq!(status, 422, "{query}: {body}");
+        assert_eq!(body["field"], field, "{query}: {body}");
+        assert!(!body["message"].as_str().unwrap_or("").contains("fuzzy"));
+    }
+}
+both_backends!(name_search_modes);

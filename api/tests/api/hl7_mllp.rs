@@ -747,6 +747,13 @@ async fn identity_feed_registers_updates_and_merges(backend: Backend) {
             &["PID|||T-300^^^TEST||DOE^JANE||19551392|F"],
         ),
         pix_query("TEST_HARNESS_A", "F11", "T-200^^^TEST", ""),
+        adt(
+            "TEST_HARNESS",
+            "A04",
+            "F12",
+            "2.5",
+            &["PID|||T-400^^^TEST||KOWALCZYK^HALINA||196207|F"],
+        ),
     ];
     let a = send_with_hl7_package(app.mllp, &messages);
     let err = |a: &Value| a["err"][0].clone();
@@ -834,6 +841,13 @@ async fn identity_feed_registers_updates_and_merges(backend: Backend) {
     // The retired identifier answers for the survivor.
     assert_eq!(a[10]["msa1"], "AA", "{}", a[10]);
     assert!(pid3(&a[10]).iter().any(|i| i.0 == "T-100"), "{}", a[10]);
+    // A year and month alone (HL7 TS YYYYMM) is stored at that precision.
+    assert_eq!(a[11]["msa1"], "AA", "{}", a[11]);
+    let (status, found) = app
+        .find_by_identifier(&key, "http://ohie.org/test/test|T-400")
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["items"][0]["birth_date"], "1962-07", "{found}");
     // Nothing of the messages' content reaches the log.
     let log = app.server.log();
     assert!(!log.contains("ALHASSAN") && !log.contains("T-100") && !log.contains("19840125"));
