@@ -34,10 +34,10 @@ impl From<crate::person_csv::PersonCsvError> for InputDataError {
 /// The exit code for an error returned by a command: [`INPUT_DATA`] when an [`InputDataError`] is
 /// in its chain, else [`RUNTIME`].
 pub fn of(error: &anyhow::Error) -> u8 {
-    if error
-        .chain()
-        .any(|e| e.downcast_ref::<crate::commands::audit::ChainBroken>().is_some())
-    {
+    if error.chain().any(|e| {
+        e.downcast_ref::<crate::commands::audit::ChainBroken>()
+            .is_some()
+    }) {
         return AUDIT_BROKEN;
     }
     if error

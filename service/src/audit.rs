@@ -645,15 +645,12 @@ impl Verifier {
         if let Some(report) = self.report.checkpoints.as_mut() {
             report.checked = self.checkpoints.len() as u64;
             let mut failures = std::mem::take(&mut self.checkpoint_failures);
-            failures.extend(
-                self.checkpoints
-                    .iter()
-                    .filter(|(_, (_, seen))| !seen)
-                    .map(|(seq, _)| crate::chain::CheckpointFailure {
-                        seq: *seq,
-                        problem: "missing",
-                    }),
-            );
+            failures.extend(self.checkpoints.iter().filter(|(_, (_, seen))| !seen).map(
+                |(seq, _)| crate::chain::CheckpointFailure {
+                    seq: *seq,
+                    problem: "missing",
+                },
+            ));
             failures.sort_by_key(|f| f.seq);
             report.failed_count = failures.len() as u64;
             failures.truncate(MAX_BROKEN_LISTED);

@@ -202,7 +202,10 @@ mod tests {
         assert!(!format!("{key:?}").contains("7, 7"));
         let signed = key.sign("prev", "[]");
         assert_eq!(key_id_of(&signed), Some(key.id()));
-        assert_ne!(signed, ChainKey::new(&[8u8; 32]).expect("key").sign("prev", "[]"));
+        assert_ne!(
+            signed,
+            ChainKey::new(&[8u8; 32]).expect("key").sign("prev", "[]")
+        );
         assert_eq!(key_id_of(&"0".repeat(64)), None);
     }
 

@@ -56,7 +56,12 @@ async fn keyed_rows_verify_with_their_key_only_on_both_databases() {
         assert!(!report.ok);
         assert_eq!(report.unknown_key_ids, [key(1).id().to_owned()]);
         assert_eq!(report.broken_count, 3);
-        assert!(report.broken.iter().all(|b| b.unknown_key && !b.hash_mismatch));
+        assert!(
+            report
+                .broken
+                .iter()
+                .all(|b| b.unknown_key && !b.hash_mismatch)
+        );
 
         // A checkpoint of the head verifies; one of a row that is not there does not.
         let head = audit::checkpoint(&db.conn).await.unwrap().expect("head");

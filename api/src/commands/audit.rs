@@ -96,9 +96,7 @@ pub struct VerifyArgs {
 pub struct ChainBroken;
 
 /// Reads a checkpoint file: the checkpoints and how many lines are none.
-pub fn read_checkpoints(
-    path: &Path,
-) -> anyhow::Result<(Vec<service::chain::Checkpoint>, u64)> {
+pub fn read_checkpoints(path: &Path) -> anyhow::Result<(Vec<service::chain::Checkpoint>, u64)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the checkpoint file {}", path.display()))?;
     Ok(service::chain::parse_checkpoints(&text))
@@ -124,7 +122,11 @@ pub fn append_checkpoint(
 pub async fn run(command: AuditCommand, out: &mut impl Write) -> anyhow::Result<()> {
     match command {
         AuditCommand::Verify(args) => {
-            let checkpoints = args.checkpoints.as_deref().map(read_checkpoints).transpose()?;
+            let checkpoints = args
+                .checkpoints
+                .as_deref()
+                .map(read_checkpoints)
+                .transpose()?;
             let db = database::connect(&args.database)
                 .await
                 .with_context(|| format!("cannot open {}", args.database.redacted_url()))?;

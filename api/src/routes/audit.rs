@@ -81,10 +81,7 @@ pub async fn list(caller: Caller, query: web::Query<AuditQuery>) -> Result<HttpR
 #[utoipa::path(operation_id = "verify_audit_chain", get, path = "/api/v1/audit/verify", tag = "audit",
     responses((status = 200, description = "The chain's state; `broken` names the rows that do not verify, `checkpoints` the checkpoints the chain contradicts", body = VerifyDto),
         (status = 401, description = "No valid bearer key", body = ErrorBody), (status = 403, description = "The key's role may not do this", body = ErrorBody)))]
-pub async fn verify(
-    caller: Caller,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn verify(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     caller.ctx.authorize(Action::Audit)?;
     let checkpoints = match state.audit_checkpoint_file.clone() {
         Some(path) => {

@@ -64,7 +64,13 @@ async fn some_work(server: &TestServer, admin: &str, mrn: &str) {
     assert_eq!(status, 201, "{stored}");
     let id = stored["id"].as_str().expect("id");
     let (status, _) = server
-        .call("GET", &format!("/api/v1/patients/{id}"), Some(admin), &[], None)
+        .call(
+            "GET",
+            &format!("/api/v1/patients/{id}"),
+            Some(admin),
+            &[],
+            None,
+        )
         .await;
     assert_eq!(status, 200);
 }
@@ -169,12 +175,20 @@ async fn keyed_chain_rotation_and_a_rehashed_rewrite(backend: Backend) {
     }
 
     // Both keys verify; key 2 alone cannot check key 1's rows, and says so.
-    let (code, report) = cli_verify(&dir.path, &url, &["--audit-key-file", &k2, "--audit-key-file", &k1]);
+    let (code, report) = cli_verify(
+        &dir.path,
+        &url,
+        &["--audit-key-file", &k2, "--audit-key-file", &k1],
+    );
     assert_eq!((code, &report["ok"]), (0, &Value::Bool(true)), "{report}");
     let (code, report) = cli_verify(&dir.path, &url, &["--audit-key-file", &k2]);
     assert_eq!(code, 4, "{report}");
     assert_eq!(report["ok"], false, "{report}");
-    assert_eq!(report["unknown_key_ids"], serde_json::json!([id1]), "{report}");
+    assert_eq!(
+        report["unknown_key_ids"],
+        serde_json::json!([id1]),
+        "{report}"
+    );
     let broken = report["broken"].as_array().expect("broken");
     assert!(!broken.is_empty(), "{report}");
     assert!(
@@ -196,7 +210,11 @@ async fn keyed_chain_rotation_and_a_rehashed_rewrite(backend: Backend) {
         .expect("rows")
         .len();
     let altered = rewrite_and_rehash(&db, count - 3).await;
-    let (code, report) = cli_verify(&dir.path, &url, &["--audit-key-file", &k2, "--audit-key-file", &k1]);
+    let (code, report) = cli_verify(
+        &dir.path,
+        &url,
+        &["--audit-key-file", &k2, "--audit-key-file", &k1],
+    );
     assert_eq!(code, 4, "{report}");
     assert_eq!(report["first_broken_seq"], altered, "{report}");
     assert_eq!(report["broken_count"], 3, "{report}");
@@ -271,7 +289,10 @@ async fn checkpoints_find_a_truncated_tail_and_a_rehashed_chain(backend: Backend
     // The newest rows deleted: every link of what is left holds, only the checkpoint knows.
     drop_append_only_guards(&db, backend).await;
     db.conn
-        .execute_unprepared(&format!("DELETE FROM audit_event WHERE seq >= {}", head - 1))
+        .execute_unprepared(&format!(
+            "DELETE FROM audit_event WHERE seq >= {}",
+            head - 1
+        ))
         .await
         .expect("truncate");
     let (_, report) = server
@@ -281,8 +302,7 @@ async fn checkpoints_find_a_truncated_tail_and_a_rehashed_chain(backend: Backend
     assert_eq!(report["broken_count"], 0, "{report}");
     let missing_head = |report: &Value| {
         let failed = report["checkpoints"]["failed"].as_array().expect("failed");
-        failed.iter().all(|f| f["problem"] == "missing")
-            && failed.iter().any(|f| f["seq"] == head)
+        failed.iter().all(|f| f["problem"] == "missing") && failed.iter().any(|f| f["seq"] == head)
     };
     assert!(missing_head(&report), "{report}");
     let (code, report) = cli_verify(&dir.path, &url, &["--checkpoints", &file_arg]);
@@ -321,7 +341,9 @@ async fn checkpoints_find_a_truncated_tail_and_a_rehashed_chain(backend: Backend
     assert_eq!(report["ok"], false, "{report}");
     let failed = report["checkpoints"]["failed"].as_array().expect("failed");
     assert!(
-        failed.iter().any(|f| f["seq"] == head && f["problem"] == "hash_differs"),
+        failed
+            .iter()
+            .any(|f| f["seq"] == head && f["problem"] == "hash_differs"),
         "{report}"
     );
     // A torn line fails the report as well.

@@ -122,7 +122,13 @@ async fn a_heavy_registration_does_not_stall_health_or_reads(backend: Backend) {
     let (status, health) = server.get("/health").await;
     assert_eq!(status, 200, "{health}");
     let (status, read) = server
-        .call("GET", &format!("/api/v1/patients/{id}"), Some(&admin), &[], None)
+        .call(
+            "GET",
+            &format!("/api/v1/patients/{id}"),
+            Some(&admin),
+            &[],
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{read}");
     let read_done = Instant::now();
