@@ -80,6 +80,7 @@ async fn keyed_rows_verify_with_their_key_only_on_both_databases() {
 
 /// Rows per second of `verify_with` at 100,000 rows, keyed and unkeyed, on both databases.
 /// Prints the figures; asserts only that the chain verifies.
+#[allow(clippy::print_stdout)] // the measurement is what it prints
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement: run on demand"]
 async fn verify_cost_at_100k_rows() {
