@@ -105,6 +105,7 @@ async fn a_heavy_registration_does_not_stall_health_or_reads(backend: Backend) {
         let server = server.clone();
         let admin = admin.clone();
         tokio::spawn(async move {
+            let sent = Instant::now();
             let answer = server
                 .call(
                     "POST",
@@ -114,13 +115,15 @@ async fn a_heavy_registration_does_not_stall_health_or_reads(backend: Backend) {
                     Some(&widest(9)),
                 )
                 .await;
-            (answer, Instant::now())
+            (answer, sent, Instant::now())
         })
     };
     // Let the heavy request reach its scoring.
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let health_sent = Instant::now();
     let (status, health) = server.get("/health").await;
     assert_eq!(status, 200, "{health}");
+    let read_sent = Instant::now();
     let (status, read) = server
         .call(
             "GET",
@@ -132,11 +135,20 @@ async fn a_heavy_registration_does_not_stall_health_or_reads(backend: Backend) {
         .await;
     assert_eq!(status, 200, "{read}");
     let read_done = Instant::now();
-    let ((status, body), heavy_done) = heavy.await.expect("heavy request");
+    let ((status, body), heavy_sent, heavy_done) = heavy.await.expect("heavy request");
     assert_eq!(status, 201, "{body}");
     assert!(
         read_done < heavy_done,
         "the read waited for the heavy registration"
+    );
+    // Not a time limit: each answer took a small share of the heavy request's own time, which
+    // it could not if it had waited for the scoring (most of that time).
+    let heavy_took = heavy_done - heavy_sent;
+    assert!(
+        read_sent - health_sent < heavy_took / 4 && read_done - read_sent < heavy_took / 4,
+        "/health took {:?} and the read {:?} while the heavy registration took {heavy_took:?}",
+        read_sent - health_sent,
+        read_done - read_sent
     );
 }
 both_backends!(a_heavy_registration_does_not_stall_health_or_reads);
