@@ -144,6 +144,12 @@ async fn a_heavy_registration_does_not_stall_health_or_reads(backend: Backend) {
     // Not a time limit: each answer took a small share of the heavy request's own time, which
     // it could not if it had waited for the scoring (most of that time).
     let heavy_took = heavy_done - heavy_sent;
+    // The figures, for the record (`--no-capture`).
+    eprintln!(
+        "{backend:?}: /health {:?}, read {:?}, heavy registration {heavy_took:?}",
+        read_sent - health_sent,
+        read_done - read_sent
+    );
     assert!(
         read_sent - health_sent < heavy_took / 4 && read_done - read_sent < heavy_took / 4,
         "/health took {:?} and the read {:?} while the heavy registration took {heavy_took:?}",
