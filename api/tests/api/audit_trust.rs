@@ -354,3 +354,37 @@ async fn checkpoints_find_a_truncated_tail_and_a_rehashed_chain(backend: Backend
     assert_eq!(report["checkpoints"]["unreadable_lines"], 1, "{report}");
 }
 both_backends!(checkpoints_find_a_truncated_tail_and_a_rehashed_chain);
+
+async fn a_graceful_shutdown_writes_the_last_checkpoint(backend: Backend) {
+    let db = TestDb::migrated(backend).await;
+    let (_, admin) = service::keys::create(&db.conn, "admin", Role::Admin)
+        .await
+        .expect("key");
+    let dir = ScratchDir::new();
+    let file = dir.path.join("checkpoints.jsonl");
+    let file_arg = file.to_string_lossy().into_owned();
+    // An interval no test outlasts: only the start and the shutdown write checkpoints.
+    let server = serve(
+        &dir.path,
+        &db,
+        &[
+            "--audit-checkpoint-file",
+            &file_arg,
+            "--audit-checkpoint-interval-secs",
+            "3600",
+        ],
+    );
+    // The chain is empty at start (nothing to checkpoint); the head after this work is written
+    // only by the shutdown.
+    some_work(&server, &admin, "MRN-G1").await;
+    let head = last_seq(&db).await;
+    let before = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(!before.contains(&format!("\"seq\":{head},")), "{before}");
+    assert!(server.terminate().0);
+    let lines = wait_for_checkpoint(&file, head);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (code, report) = cli_verify(&dir.path, &db.url, &["--checkpoints", &file_arg]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(report["checkpoints"]["checked"], 1, "{report}");
+}
+both_backends!(a_graceful_shutdown_writes_the_last_checkpoint);
