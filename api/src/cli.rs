@@ -13,6 +13,10 @@ pub struct Cli {
     #[command(flatten)]
     pub telemetry: TelemetrySettings,
 
+    /// The audit chain's secret keys (valid before or after the subcommand).
+    #[command(flatten)]
+    pub audit_keys: commands::audit::AuditKeySettings,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -54,10 +58,15 @@ pub enum Command {
     /// Drive a running server over HTTP with concurrent clients and report throughput and
     /// latency percentiles (lookup by id, match, registration, search).
     Bench(commands::bench::BenchArgs),
+    /// Verify the audit chain (hashes, chain keys, checkpoints kept outside the database).
+    #[command(subcommand)]
+    Audit(commands::audit::AuditCommand),
 }
 
 /// Runs the parsed command line to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    // Before anything appends an audit row: every command signs with the same key.
+    service::chain::use_keyring(cli.audit_keys.keyring()?);
     match cli.command {
         Command::Serve(args) => commands::serve::run(args).await,
         Command::Migrate(command) => {
@@ -88,6 +97,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Link(args) => commands::link::run(args, &mut std::io::stdout().lock()),
         Command::Eval(args) => commands::eval::run(args, &mut std::io::stdout().lock()),
         Command::Train(args) => commands::train::run(args, &mut std::io::stdout().lock()),
+        Command::Audit(command) => {
+            let mut stdout = std::io::stdout().lock();
+            commands::audit::run(command, &mut stdout).await
+        }
         Command::Bench(args) => commands::bench::run(args, &mut std::io::stdout())
             .await
             .map(|_| ()),

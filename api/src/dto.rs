@@ -621,6 +621,40 @@ pub struct VerifyDto {
     pub broken_count: u64,
     /// The first 100 rows that do not verify, in `seq` order.
     pub broken: Vec<BrokenRowDto>,
+    /// Rows signed with a chain key (`hmac:KEYID:...`).
+    pub keyed_rows: u64,
+    /// Rows hashed without a key (only before the chain's first keyed row; after it such a row
+    /// is broken, `unkeyed`).
+    pub unkeyed_rows: u64,
+    /// Ids of keys that signed rows but that this server was not given (their rows are
+    /// broken, `unknown_key`): give the older keys after a rotation.
+    pub unknown_key_ids: Vec<String>,
+    /// The checkpoints kept outside the database (`--audit-checkpoint-file`) compared with the
+    /// chain; absent when the server writes none.
+    pub checkpoints: Option<CheckpointReportDto>,
+}
+
+/// What the checkpoint file said about the chain.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CheckpointReportDto {
+    /// Checkpoints compared.
+    pub checked: u64,
+    /// Lines of the file that are no checkpoint (each fails the report).
+    pub unreadable_lines: u64,
+    /// Checkpoints the chain contradicts.
+    pub failed_count: u64,
+    /// The first 100 of them.
+    pub failed: Vec<CheckpointFailureDto>,
+}
+
+/// A checkpoint the chain contradicts.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct CheckpointFailureDto {
+    /// The checkpoint's `seq`.
+    pub seq: i64,
+    /// `missing` (no row has this `seq`: the tail was cut off) or `hash_differs` (the row
+    /// there carries another hash: the chain was rewritten).
+    pub problem: String,
 }
 
 /// A row that does not verify.
@@ -633,6 +667,11 @@ pub struct BrokenRowDto {
     /// Its `prev_hash` is not the hash of the row stored before it: a row was removed or
     /// inserted before it.
     pub link_mismatch: bool,
+    /// It is signed with a chain key this server was not given, so it cannot be checked.
+    pub unknown_key: bool,
+    /// It is hashed without a key after keyed rows: re-hashed by someone without the key, or
+    /// appended by a process not given the key.
+    pub unkeyed: bool,
 }
 
 impl From<service::audit::VerifyReport> for VerifyDto {
@@ -649,8 +688,26 @@ impl From<service::audit::VerifyReport> for VerifyDto {
                     seq: b.seq,
                     hash_mismatch: b.hash_mismatch,
                     link_mismatch: b.link_mismatch,
+                    unknown_key: b.unknown_key,
+                    unkeyed: b.unkeyed,
                 })
                 .collect(),
+            keyed_rows: r.keyed_rows,
+            unkeyed_rows: r.unkeyed_rows,
+            unknown_key_ids: r.unknown_key_ids,
+            checkpoints: r.checkpoints.map(|c| CheckpointReportDto {
+                checked: c.checked,
+                unreadable_lines: c.unreadable_lines,
+                failed_count: c.failed_count,
+                failed: c
+                    .failed
+                    .into_iter()
+                    .map(|f| CheckpointFailureDto {
+                        seq: f.seq,
+                        problem: f.problem.to_owned(),
+                    })
+                    .collect(),
+            }),
         }
     }
 }

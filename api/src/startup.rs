@@ -30,6 +30,9 @@ pub struct AppState {
     pub service: Arc<OnceLock<service::Mpi>>,
     /// The application's Prometheus metrics.
     pub metrics: Arc<Metrics>,
+    /// The audit chain's checkpoint file (`--audit-checkpoint-file`), which
+    /// `GET /api/v1/audit/verify` checks the chain against.
+    pub audit_checkpoint_file: Option<std::path::PathBuf>,
 }
 
 impl AppState {

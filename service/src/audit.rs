@@ -6,7 +6,9 @@
 //! entity_id, before, after, request_id, client_addr, user_agent]` (`occurred_at` as UTC RFC 3339
 //! with microseconds, objects with sorted keys, numbers as [`canonical_json`] writes them so
 //! that the text is the same before and after a round trip through either database). The first row's `prev_hash` is [`GENESIS`].
-//! The sequence number is not hashed: the chain itself fixes the order.
+//! The sequence number is not hashed: the chain itself fixes the order. When the process has
+//! a chain key ([`crate::chain`]), a row's hash is `hmac:KEYID:HMAC-SHA-256(key, prev_hash ||
+//! canonical(row))` instead, which nobody without the key can recompute.
 //!
 //! Appenders are serialised so the chain never forks: on PostgreSQL by a transaction-scoped
 //! advisory lock, on SQLite by the service's write gate (and SQLite's single writer). The
@@ -157,11 +159,31 @@ async fn chain_head<C: ConnectionTrait>(db: &C) -> Result<String> {
         .unwrap_or_else(|| GENESIS.to_owned()))
 }
 
+/// The chain's head now (its last row's `seq` and `hash`, read at `at`), for a checkpoint
+/// kept outside the database; `None` while the chain is empty.
+pub async fn checkpoint<C: ConnectionTrait>(db: &C) -> Result<Option<crate::chain::Checkpoint>> {
+    let head = audit_event::Entity::find()
+        .select_only()
+        .column(audit_event::Column::Seq)
+        .column(audit_event::Column::Hash)
+        .order_by_desc(audit_event::Column::Seq)
+        .limit(1)
+        .into_tuple::<(i64, String)>()
+        .one(db)
+        .await?;
+    Ok(head.map(|(seq, hash)| crate::chain::Checkpoint {
+        seq,
+        hash,
+        at: Utc::now(),
+    }))
+}
+
 /// The rows to insert for `rows` chained after `prev_hash`, and the hash of the last one.
 fn chained(
     mut prev_hash: String,
     rows: Vec<(Ctx, AuditEntry)>,
 ) -> (Vec<audit_event::ActiveModel>, String) {
+    let keyring = crate::chain::keyring();
     let mut models = Vec::with_capacity(rows.len());
     for (ctx, entry) in rows {
         let occurred_at: DateTime<FixedOffset> = Utc::now().trunc_subsecs(6).fixed_offset();
@@ -185,7 +207,10 @@ fn chained(
             created_by: ctx.actor.name.clone(),
             updated_by: ctx.actor.name,
         };
-        row.hash = row_hash(&row);
+        row.hash = match keyring.signing() {
+            Some(key) => key.sign(&row.prev_hash, &canonical_row(&row)),
+            None => row_hash(&row),
+        };
         prev_hash.clone_from(&row.hash);
         models.push(audit_event::ActiveModel {
             seq: NotSet,
@@ -278,8 +303,17 @@ fn refused_as_stale(error: &DbErr) -> bool {
     error.to_string().contains(FORK_REFUSED)
 }
 
-/// The hash a row should carry, computed from its `prev_hash` and content.
+/// The hash an unkeyed row should carry, computed from its `prev_hash` and content (a keyed
+/// row carries [`crate::chain::ChainKey`]'s HMAC of the same text instead).
 pub fn row_hash(row: &audit_event::Model) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(row.prev_hash.as_bytes());
+    hasher.update(canonical_row(row).as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// The canonical text of a row's content that its hash covers (see the module docs).
+fn canonical_row(row: &audit_event::Model) -> String {
     let canonical = Value::Array(vec![
         Value::String(
             row.occurred_at
@@ -300,10 +334,7 @@ pub fn row_hash(row: &audit_event::Model) -> String {
         opt_str(&row.client_addr),
         opt_str(&row.user_agent),
     ]);
-    let mut hasher = Sha256::new();
-    hasher.update(row.prev_hash.as_bytes());
-    hasher.update(canonical_json(&canonical).as_bytes());
-    hex::encode(hasher.finalize())
+    canonical_json(&canonical)
 }
 
 /// The canonical text of `value` that a row's hash covers: compact JSON with object keys
@@ -409,12 +440,16 @@ fn opt_str(v: &Option<String>) -> Value {
 /// Most broken rows a [`VerifyReport`] names; the rest are counted.
 pub const MAX_BROKEN_LISTED: usize = 100;
 
+/// Most distinct unknown key ids a [`VerifyReport`] names.
+pub const MAX_UNKNOWN_KEYS_LISTED: usize = 16;
+
 /// The result of checking the whole chain.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct VerifyReport {
     /// Rows checked (every row: verification goes on past a broken row).
     pub rows: u64,
-    /// Whether every row links to its predecessor and carries its own correct hash.
+    /// Whether every row links to its predecessor and carries its own correct hash, and every
+    /// checkpoint given agrees with the chain.
     pub ok: bool,
     /// The first row (by `seq`) whose `prev_hash` or `hash` is wrong.
     pub first_broken_seq: Option<i64>,
@@ -422,6 +457,30 @@ pub struct VerifyReport {
     pub broken_count: u64,
     /// The first [`MAX_BROKEN_LISTED`] broken rows, in `seq` order.
     pub broken: Vec<BrokenRow>,
+    /// Rows signed with a key (`hmac:KEYID:...`).
+    pub keyed_rows: u64,
+    /// Rows hashed without a key (before the chain was first keyed; one after a keyed row is
+    /// broken, [`BrokenRow::unkeyed`]).
+    pub unkeyed_rows: u64,
+    /// Ids of keys that signed rows but were not given to verification (their rows are broken,
+    /// [`BrokenRow::unknown_key`]): at most [`MAX_UNKNOWN_KEYS_LISTED`].
+    pub unknown_key_ids: Vec<String>,
+    /// What the checkpoints said, when checkpoints were given.
+    pub checkpoints: Option<crate::chain::CheckpointReport>,
+}
+
+impl VerifyReport {
+    /// Records `lines` lines of the checkpoint file that are no checkpoint (torn or edited):
+    /// the report fails when there is any.
+    pub fn with_unreadable_checkpoints(mut self, lines: u64) -> Self {
+        if let Some(report) = self.checkpoints.as_mut() {
+            report.unreadable_lines += lines;
+            if lines > 0 {
+                self.ok = false;
+            }
+        }
+        self
+    }
 }
 
 /// A row that does not verify, and why.
@@ -434,51 +493,174 @@ pub struct BrokenRow {
     /// Its `prev_hash` is not the stored hash of the row before it (a row was removed or
     /// inserted before it, or its `prev_hash` was altered).
     pub link_mismatch: bool,
+    /// It is signed with a key verification was not given, so it cannot be checked (give the
+    /// older keys after a rotation).
+    pub unknown_key: bool,
+    /// It is hashed without a key although rows before it are keyed: re-hashed by someone
+    /// without the key, or appended by a process that was not given the key.
+    pub unkeyed: bool,
+}
+
+/// Rows read per query while verifying (memory stays bounded whatever the chain's length).
+const VERIFY_PAGE: u64 = 2_000;
+
+/// Recomputes every row's hash in `seq` order with the process's keyring
+/// ([`crate::chain::keyring`]) and names every broken row; see [`verify_with`].
+pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<VerifyReport> {
+    verify_with(db, &crate::chain::keyring(), None).await
 }
 
 /// Recomputes every row's hash in `seq` order and names every broken row (the first
 /// [`MAX_BROKEN_LISTED`] of them, and how many there are). Each row is checked against the
 /// row stored before it, so one altered row is one broken row and rows after it still verify.
-pub async fn verify<C: ConnectionTrait>(db: &C) -> Result<VerifyReport> {
-    const PAGE: u64 = 2_000;
-    let mut expected_prev = GENESIS.to_owned();
-    let mut report = VerifyReport {
-        rows: 0,
-        ok: true,
-        first_broken_seq: None,
-        broken_count: 0,
-        broken: Vec::new(),
-    };
+/// A keyed row is checked with the key of `keyring` it names; an unkeyed row after a keyed one
+/// is broken. Each of `checkpoints` must name a row that exists and carries the checkpoint's
+/// hash (`None`: no checkpoints given, the report's `checkpoints` is `None`). Rows are read a page at a time and hashed on tokio's blocking pool, so verifying
+/// holds no async worker for long.
+pub async fn verify_with<C: ConnectionTrait>(
+    db: &C,
+    keyring: &crate::chain::Keyring,
+    checkpoints: Option<&[crate::chain::Checkpoint]>,
+) -> Result<VerifyReport> {
+    let mut verifier = Verifier::new(keyring.clone(), checkpoints);
     let mut after_seq = i64::MIN;
     loop {
         let batch = audit_event::Entity::find()
             .filter(audit_event::Column::Seq.gt(after_seq))
             .order_by_asc(audit_event::Column::Seq)
-            .limit(PAGE)
+            .limit(VERIFY_PAGE)
             .all(db)
             .await?;
         let Some(last) = batch.last() else { break };
         after_seq = last.seq;
-        for row in &batch {
-            report.rows += 1;
-            let link_mismatch = row.prev_hash != expected_prev;
-            let hash_mismatch = row_hash(row) != row.hash;
-            if link_mismatch || hash_mismatch {
-                report.ok = false;
-                report.first_broken_seq.get_or_insert(row.seq);
-                report.broken_count += 1;
-                if report.broken.len() < MAX_BROKEN_LISTED {
-                    report.broken.push(BrokenRow {
+        verifier = tokio::task::spawn_blocking(move || {
+            verifier.check(&batch);
+            verifier
+        })
+        .await
+        .map_err(|e| Error::Db(DbErr::Custom(format!("audit verification failed: {e}"))))?;
+    }
+    Ok(verifier.finish())
+}
+
+/// The state of one verification, carried from page to page.
+struct Verifier {
+    keyring: crate::chain::Keyring,
+    expected_prev: String,
+    seen_keyed: bool,
+    /// Checkpoints by `seq`, and whether their row was seen.
+    checkpoints: std::collections::HashMap<i64, (String, bool)>,
+    checkpoint_failures: Vec<crate::chain::CheckpointFailure>,
+    report: VerifyReport,
+}
+
+impl Verifier {
+    fn new(
+        keyring: crate::chain::Keyring,
+        checkpoints: Option<&[crate::chain::Checkpoint]>,
+    ) -> Self {
+        let given = checkpoints.is_some();
+        let checkpoints = checkpoints.unwrap_or_default();
+        Verifier {
+            keyring,
+            expected_prev: GENESIS.to_owned(),
+            seen_keyed: false,
+            checkpoints: checkpoints
+                .iter()
+                .map(|c| (c.seq, (c.hash.clone(), false)))
+                .collect(),
+            checkpoint_failures: Vec::new(),
+            report: VerifyReport {
+                rows: 0,
+                ok: true,
+                first_broken_seq: None,
+                broken_count: 0,
+                broken: Vec::new(),
+                keyed_rows: 0,
+                unkeyed_rows: 0,
+                unknown_key_ids: Vec::new(),
+                checkpoints: given.then(crate::chain::CheckpointReport::default),
+            },
+        }
+    }
+
+    fn check(&mut self, rows: &[audit_event::Model]) {
+        for row in rows {
+            self.report.rows += 1;
+            let link_mismatch = row.prev_hash != self.expected_prev;
+            let mut unknown_key = false;
+            let mut unkeyed = false;
+            let hash_mismatch = match crate::chain::key_id_of(&row.hash) {
+                Some(id) => {
+                    self.seen_keyed = true;
+                    self.report.keyed_rows += 1;
+                    match self.keyring.by_id(id) {
+                        Some(key) => key.sign(&row.prev_hash, &canonical_row(row)) != row.hash,
+                        None => {
+                            unknown_key = true;
+                            if self.report.unknown_key_ids.len() < MAX_UNKNOWN_KEYS_LISTED
+                                && !self.report.unknown_key_ids.iter().any(|k| k == id)
+                            {
+                                self.report.unknown_key_ids.push(id.to_owned());
+                            }
+                            false
+                        }
+                    }
+                }
+                None => {
+                    self.report.unkeyed_rows += 1;
+                    unkeyed = self.seen_keyed;
+                    row_hash(row) != row.hash
+                }
+            };
+            if link_mismatch || hash_mismatch || unknown_key || unkeyed {
+                self.report.ok = false;
+                self.report.first_broken_seq.get_or_insert(row.seq);
+                self.report.broken_count += 1;
+                if self.report.broken.len() < MAX_BROKEN_LISTED {
+                    self.report.broken.push(BrokenRow {
                         seq: row.seq,
                         hash_mismatch,
                         link_mismatch,
+                        unknown_key,
+                        unkeyed,
                     });
                 }
             }
-            expected_prev.clone_from(&row.hash);
+            if let Some((hash, seen)) = self.checkpoints.get_mut(&row.seq) {
+                *seen = true;
+                if *hash != row.hash {
+                    self.checkpoint_failures
+                        .push(crate::chain::CheckpointFailure {
+                            seq: row.seq,
+                            problem: "hash_differs",
+                        });
+                }
+            }
+            self.expected_prev.clone_from(&row.hash);
         }
     }
-    Ok(report)
+
+    fn finish(mut self) -> VerifyReport {
+        if let Some(report) = self.report.checkpoints.as_mut() {
+            report.checked = self.checkpoints.len() as u64;
+            let mut failures = std::mem::take(&mut self.checkpoint_failures);
+            failures.extend(self.checkpoints.iter().filter(|(_, (_, seen))| !seen).map(
+                |(seq, _)| crate::chain::CheckpointFailure {
+                    seq: *seq,
+                    problem: "missing",
+                },
+            ));
+            failures.sort_by_key(|f| f.seq);
+            report.failed_count = failures.len() as u64;
+            failures.truncate(MAX_BROKEN_LISTED);
+            report.failed = failures;
+            if report.failed_count > 0 {
+                self.report.ok = false;
+            }
+        }
+        self.report
+    }
 }
 
 /// Most actions one trail query may filter on.
@@ -688,6 +870,11 @@ impl ReadAuditor {
                 queue: Mutex::new(Queue::default()),
             }),
         }
+    }
+
+    /// The runtime the service was started on (not an HTTP worker's).
+    pub(crate) fn runtime(&self) -> &tokio::runtime::Handle {
+        &self.appender.runtime
     }
 
     /// Appends the audit row of a read and waits until it is committed.

@@ -344,7 +344,17 @@ async fn register(
     input: &PatientInput,
 ) -> Result<Box<Patient>> {
     let normalized = matcher::normalize(&convert::person_from_input(input));
-    match patients::register_in(mpi, ctx, txn, input, &normalized, true).await? {
+    let candidates = crate::matching::rank_unblocking(
+        mpi,
+        &normalized,
+        &crate::matching::MatchOptions {
+            limit: 10,
+            ..Default::default()
+        },
+        std::collections::HashSet::new(),
+    )
+    .await?;
+    match patients::register_in(mpi, ctx, txn, input, candidates, true).await? {
         RegisterOutcome::Created { patient, .. } => Ok(patient),
         RegisterOutcome::Duplicates { .. } => Err(Error::conflict(
             "duplicates",

@@ -26,6 +26,7 @@ macro_rules! with_snapshot {
 }
 
 pub mod audit;
+pub mod chain;
 pub mod context;
 pub mod convert;
 pub mod dedupe;
@@ -375,6 +376,28 @@ impl Mpi {
 
     pub(crate) fn sync_state(&self) -> &sync::SyncState {
         &self.inner.sync
+    }
+
+    /// Verifies the audit chain ([`audit::verify_with`]) with this process's keyring and
+    /// `checkpoints`, on the runtime the service was started on (its pages hashed on the
+    /// blocking pool), so a caller on an HTTP worker only waits for the answer.
+    pub async fn verify_audit(
+        &self,
+        checkpoints: Option<Vec<chain::Checkpoint>>,
+    ) -> Result<audit::VerifyReport> {
+        let db = self.inner.db.clone();
+        self.inner
+            .reads
+            .runtime()
+            .spawn(async move {
+                audit::verify_with(&db, &chain::keyring(), checkpoints.as_deref()).await
+            })
+            .await
+            .map_err(|e| {
+                Error::Db(sea_orm::DbErr::Custom(format!(
+                    "audit verification failed: {e}"
+                )))
+            })?
     }
 
     /// Opens a write transaction. On SQLite it first waits for this process's write gate and

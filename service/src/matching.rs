@@ -76,7 +76,49 @@ pub async fn rank<C: ConnectionTrait>(
         }
         None => HashSet::new(),
     };
-    Ok(rank_excluding(mpi, query, options, &excluded))
+    rank_unblocking(mpi, query, options, excluded).await
+}
+
+/// Most bytes of name and address text a query may have for [`rank_unblocking`] to score it on
+/// the caller's task; a larger one is scored on tokio's blocking pool. Comparing names is
+/// quadratic in their length: an ordinary record (a few names and an address, under 200 bytes)
+/// scores in microseconds and is not worth a hand-off to another thread (two wake-ups on the
+/// hot path of `POST /match`), while the largest record within `crate::limits` took about half
+/// a second, which must not hold an HTTP worker.
+pub const INLINE_SCORING_BYTES: usize = 512;
+
+/// The bytes of text scoring `query` compares: its names and address parts.
+fn scoring_bytes(query: &NormalizedRecord) -> usize {
+    let names: usize = query
+        .given
+        .iter()
+        .chain(&query.family)
+        .map(|n| n.text.len())
+        .sum();
+    let addresses: usize = query
+        .addresses
+        .iter()
+        .map(|a| a.street.len() + a.extra.len() + a.city.len())
+        .sum();
+    names + addresses
+}
+
+/// [`rank_excluding`], on tokio's blocking pool when `query` is larger than
+/// [`INLINE_SCORING_BYTES`], so that a large record never holds an async worker (an HTTP
+/// worker serves every connection it accepted on one thread).
+pub async fn rank_unblocking(
+    mpi: &Mpi,
+    query: &NormalizedRecord,
+    options: &MatchOptions,
+    excluded: HashSet<Uuid>,
+) -> Result<Vec<MatchCandidate>> {
+    if scoring_bytes(query) <= INLINE_SCORING_BYTES {
+        return Ok(rank_excluding(mpi, query, options, &excluded));
+    }
+    let (mpi, query, options) = (mpi.clone(), query.clone(), options.clone());
+    tokio::task::spawn_blocking(move || rank_excluding(&mpi, &query, &options, &excluded))
+        .await
+        .map_err(|e| crate::Error::Db(sea_orm::DbErr::Custom(format!("scoring failed: {e}"))))
 }
 
 /// The in-memory part of [`rank`]: no database access.
@@ -159,7 +201,7 @@ pub async fn find_matches(
     let found = match options.exclude {
         // The `not_duplicate` partners of the excluded patient come from the database.
         Some(_) => rank(mpi, mpi.db(), &normalized, &options).await?,
-        None => rank_excluding(mpi, &normalized, &options, &HashSet::new()),
+        None => rank_unblocking(mpi, &normalized, &options, HashSet::new()).await?,
     };
     mpi.audit_read(
         ctx,

@@ -714,8 +714,23 @@ pub async fn register(
     ctx.authorize(Action::Register)?;
     check_input(mpi, ctx, &mut input)?;
     let normalized = matcher::normalize(&convert::person_from_input(&input));
+    // Scored before the write gate is taken (and off the async worker when the record is
+    // large): the index is not the database and is refreshed only after a commit, so scoring
+    // inside the gate bought no consistency, and a large record's scoring held every writer
+    // (and, on SQLite, every read's audit row) back. What keeps registrations exact is
+    // inside the transaction: the identifier check and the database's unique index.
+    let candidates = matching::rank_unblocking(
+        mpi,
+        &normalized,
+        &MatchOptions {
+            limit: 10,
+            ..MatchOptions::default()
+        },
+        std::collections::HashSet::new(),
+    )
+    .await?;
     let txn = mpi.write_txn_for(ctx).await?;
-    let result = register_in(mpi, ctx, &txn, &input, &normalized, force).await;
+    let result = register_in(mpi, ctx, &txn, &input, candidates, force).await;
     let mut outcome = disclosed(mpi, ctx, finish(txn, result).await).await?;
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
@@ -815,7 +830,7 @@ pub(crate) async fn register_in(
     ctx: &Ctx,
     txn: &crate::WriteTxn,
     input: &PatientInput,
-    normalized: &matcher::NormalizedRecord,
+    candidates: Vec<MatchCandidate>,
     force: bool,
 ) -> Result<RegisterOutcome> {
     let txn: &sea_orm::DatabaseTransaction = txn;
@@ -826,16 +841,6 @@ pub(crate) async fn register_in(
         Claim::Shared { person_id, .. } => Some(*person_id),
         _ => None,
     });
-    let candidates = matching::rank(
-        mpi,
-        txn,
-        normalized,
-        &MatchOptions {
-            limit: 10,
-            ..MatchOptions::default()
-        },
-    )
-    .await?;
     let candidates: Vec<MatchCandidate> = candidates
         .into_iter()
         .filter(|c| Some(c.person_id) != joins)

@@ -172,7 +172,9 @@ async fn a_row_altered_behind_the_services_back_is_named() {
             [audit::BrokenRow {
                 seq: target,
                 hash_mismatch: true,
-                link_mismatch: false
+                link_mismatch: false,
+                unknown_key: false,
+                unkeyed: false,
             }],
             "{backend:?}"
         );

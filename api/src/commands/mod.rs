@@ -1,5 +1,6 @@
 //! One module per `mpi` subcommand; each has its clap arguments and an async `run`.
 
+pub mod audit;
 pub mod bench;
 pub mod consumers;
 pub mod dedupe_db;

@@ -33,6 +33,9 @@ pub struct ServeArgs {
     /// Identifier domain settings.
     #[command(flatten)]
     pub domains: DomainSettings,
+    /// Checkpoints of the audit chain's head kept outside the database.
+    #[command(flatten)]
+    pub audit: crate::commands::audit::CheckpointSettings,
 }
 
 /// The scoring model and how the candidate index is kept current.
@@ -103,6 +106,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         database_kind: kind,
         service: Arc::clone(&slot),
         metrics,
+        audit_checkpoint_file: args.audit.audit_checkpoint_file.clone(),
     };
     let catch_up = tokio::spawn(keep_current(
         state.clone(),
@@ -111,6 +115,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
+    let chain_heads = Arc::new(std::sync::Mutex::new(None));
+    let chain_checkpoints = tokio::spawn(checkpoint_chain_regularly(
+        state.clone(),
+        Duration::from_secs(args.audit.audit_checkpoint_interval_secs),
+        Arc::clone(&chain_heads),
+    ));
     let mllp = start_mllp(&args.mllp, &state).await?;
     let (stop_notifications, notifications_stopped) = tokio::sync::oneshot::channel::<()>();
     let notifications = tokio::spawn(hl7v2::notify::run(
@@ -122,7 +132,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
     ));
     crate::guard::log_panics();
-    let app = Application::build(&args.server, state)?;
+    let app = Application::build(&args.server, state.clone())?;
     let addr = app.local_addr();
     let scheme = app.scheme();
     tracing::info!(%addr, scheme, "listening");
@@ -137,6 +147,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = notifications.await;
     catch_up.abort();
     checkpoints.abort();
+    chain_checkpoints.abort();
+    let _ = chain_checkpoints.await;
+    // The head as the server leaves it, so a tail cut off while it is down is found.
+    checkpoint_chain(&state, &chain_heads).await;
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
     Ok(())
@@ -212,6 +226,64 @@ async fn checkpoint_regularly(state: AppState) {
             tracing::warn!(%error, "WAL checkpoint failed");
         }
     }
+}
+
+/// Every `interval`, a checkpoint of the audit chain's head when it moved
+/// ([`checkpoint_chain`]); the first one at start.
+async fn checkpoint_chain_regularly(
+    state: AppState,
+    interval: Duration,
+    last: Arc<std::sync::Mutex<Option<i64>>>,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        checkpoint_chain(&state, &last).await;
+    }
+}
+
+/// Writes the audit chain's head, when it differs from the `last` one written (by `seq`), as
+/// one log line (`audit chain checkpoint`: seq, hash, time; no patient data) and, with
+/// `--audit-checkpoint-file`, as one line appended to that file and flushed to disk.
+async fn checkpoint_chain(state: &AppState, last: &std::sync::Mutex<Option<i64>>) {
+    let Some(mpi) = state.mpi() else { return };
+    let head = match service::audit::checkpoint(mpi.db()).await {
+        Ok(Some(head)) => head,
+        Ok(None) => return,
+        Err(error) => {
+            tracing::warn!(%error, "cannot read the audit chain's head for a checkpoint");
+            return;
+        }
+    };
+    if *last.lock().unwrap_or_else(|p| p.into_inner()) == Some(head.seq) {
+        return;
+    }
+    tracing::info!(
+        seq = head.seq,
+        hash = %head.hash,
+        at = %head.at.to_rfc3339(),
+        "audit chain checkpoint"
+    );
+    if let Some(path) = state.audit_checkpoint_file.clone() {
+        let line = head.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            crate::commands::audit::append_checkpoint(&path, &line)
+        })
+        .await;
+        match written {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::error!(%error, "cannot append to the audit checkpoint file");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot append to the audit checkpoint file");
+                return;
+            }
+        }
+    }
+    *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(head.seq);
 }
 
 /// Every `interval`: starts the service if it has not started yet, else catches the candidate

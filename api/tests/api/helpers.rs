@@ -9,7 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Environment variables that configure `mpi`; removed so tests see no stray configuration.
-const MPI_ENV: [&str; 14] = [
+const MPI_ENV: [&str; 17] = [
+    "MPI_AUDIT_KEY",
+    "MPI_AUDIT_CHECKPOINT_FILE",
+    "MPI_AUDIT_CHECKPOINT_INTERVAL_SECS",
     "MPI_DATABASE_URL",
     "MPI_DATABASE_MAX_CONNECTIONS",
     "MPI_DATABASE_TIMEOUT_SECS",

@@ -2,6 +2,7 @@
 
 mod app;
 mod audit;
+mod audit_trust;
 mod auth;
 mod batch_files;
 mod database;
@@ -26,5 +27,6 @@ mod migrate;
 mod openapi;
 mod patients;
 mod review;
+mod stall;
 mod tls;
 mod ui;
