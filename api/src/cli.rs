@@ -23,6 +23,8 @@ pub struct Cli {
 }
 
 /// The subcommands of `mpi`.
+// One value, parsed once at start: the size of `serve`'s many settings costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the HTTP API (migrating the database first unless --no-migrate).

@@ -315,9 +315,9 @@ pub fn read(
         input.deceased = true;
         // A time of death needs the day; a year or a month alone is not stored.
         input.deceased_at = match day {
-            Some((day, DatePrecision::Day)) => day
-                .and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc().fixed_offset()),
+            Some((day, DatePrecision::Day)) => {
+                day.and_hms_opt(0, 0, 0).map(|t| t.and_utc().fixed_offset())
+            }
             _ => None,
         };
     }

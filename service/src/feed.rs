@@ -313,7 +313,7 @@ async fn apply_one(
                 preview: false,
                 review_task_id: None,
             };
-            merge::check_source_authority(mpi, ctx, txn, &req).await?;
+            merge::check_source_authority(mpi, ctx, &**txn, &req).await?;
             let outcome = merge::merge_in_txn(txn, ctx, &req, None).await?;
             touched.insert(req.target);
             touched.insert(req.source);
