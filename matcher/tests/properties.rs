@@ -260,6 +260,8 @@ proptest! {
     #[test]
     fn a_mononym_agrees_in_whichever_field_it_is_written(word in "[A-Z][a-z]{2,10}", x in 0usize..5, y in 0usize..5) {
         use matcher::compare::{compare_field, CompareParams, ComparisonKind};
+        // The placeholders themselves ("Fnu") are no name at all.
+        prop_assume!(!matches!(word.to_ascii_lowercase().as_str(), "fnu" | "lnu" | "nfn" | "nln"));
         let ways = [("", word.as_str()), (word.as_str(), ""), (word.as_str(), word.as_str()), ("FNU", word.as_str()), (word.as_str(), "LNU")];
         let rec = |(g, f): (&str, &str)| normalize(&PersonRecord {
             given_names: vec![g.to_owned()],
