@@ -1,8 +1,13 @@
-"""Parses FHIR JSON resources with an independent implementation (the `fhir.resources`
-package's R4B pydantic models) and fails when any of them is not valid.
+"""Parses FHIR resources with an independent implementation (the `fhir.resources` package's
+R4B pydantic models) and fails when any of them is not valid.
 
-Usage: fhir_validate.py DIR   -- every *.json file in DIR holds one resource.
+Usage: fhir_validate.py DIR   -- every *.json file in DIR holds one FHIR JSON resource, every
+*.xml file one FHIR XML resource (https://hl7.org/fhir/R4/xml.html).
 Exit status 0 when all parse, 1 otherwise (each failure is printed with its file name).
+
+An XML resource must also have its elements in the schema's order: the parser does not check
+order, so the element sequence is compared with the one `fhir.resources` writes for the same
+model (its writer follows the StructureDefinition order). Needs `fhir.resources[xml]` (lxml).
 """
 
 import json
@@ -11,19 +16,57 @@ import sys
 
 from fhir.resources.R4B import get_fhir_model_class
 
+FHIR_NS = "{http://hl7.org/fhir}"
+
+
+def element_sequence(xml: bytes) -> list[str]:
+    """The FHIR element names in document order (the narrative's XHTML left out)."""
+    from lxml import etree
+
+    root = etree.fromstring(xml)
+    return [
+        element.tag[len(FHIR_NS):]
+        for element in root.iter()
+        if isinstance(element.tag, str) and element.tag.startswith(FHIR_NS)
+    ]
+
+
+def check_xml(path: pathlib.Path) -> None:
+    from lxml import etree
+
+    raw = path.read_bytes()
+    root = etree.fromstring(raw)
+    if not root.tag.startswith(FHIR_NS):
+        raise ValueError(f"root element {root.tag} is not in the FHIR namespace")
+    model = get_fhir_model_class(root.tag[len(FHIR_NS):])
+    parsed = model.parse_raw(raw, content_type="text/xml")
+    ours = element_sequence(raw)
+    theirs = element_sequence(parsed.xml().encode("utf-8"))
+    if ours != theirs:
+        for i, (a, b) in enumerate(zip(ours, theirs)):
+            if a != b:
+                raise ValueError(
+                    f"element order differs from the schema's at element {i}: "
+                    f"{a} where {b} belongs ({ours[max(0, i - 3):i + 3]})"
+                )
+        raise ValueError(f"element count differs: {len(ours)} against {len(theirs)}")
+
 
 def main() -> int:
     directory = pathlib.Path(sys.argv[1])
-    files = sorted(directory.glob("*.json"))
+    files = sorted(directory.glob("*.json")) + sorted(directory.glob("*.xml"))
     if not files:
         print(f"no resources in {directory}", file=sys.stderr)
         return 1
     failures = 0
     for path in files:
-        data = json.loads(path.read_text(encoding="utf-8"))
         try:
-            model = get_fhir_model_class(data["resourceType"])
-            model.parse_obj(data)
+            if path.suffix == ".xml":
+                check_xml(path)
+            else:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                model = get_fhir_model_class(data["resourceType"])
+                model.parse_obj(data)
         except Exception as error:  # any failure of the independent parser counts
             failures += 1
             print(f"{path.name}: {error}", file=sys.stderr)

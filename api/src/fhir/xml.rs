@@ -187,7 +187,7 @@ pub async fn negotiate(
                             field: None,
                         }
                     };
-                return Ok(req.into_response(error.error_response()));
+                return Ok(in_format(format, req.into_response(error.error_response())).await);
             }
         };
         let json = match std::str::from_utf8(&bytes)
@@ -200,7 +200,7 @@ pub async fn negotiate(
                     message: format!("malformed FHIR XML: {message}"),
                     field: None,
                 };
-                return Ok(req.into_response(error.error_response()));
+                return Ok(in_format(format, req.into_response(error.error_response())).await);
             }
         };
         req.headers_mut().insert(
@@ -210,6 +210,11 @@ pub async fn negotiate(
         req.set_payload(web::Bytes::from(json.to_string()).into());
     }
     let response = next.call(req).await?.map_into_boxed_body();
+    Ok(in_format(format, response).await)
+}
+
+/// `response` in `format`: a FHIR JSON answer rewritten as FHIR XML when XML is asked for.
+async fn in_format(format: Format, response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
     let status = response.status();
     let is_fhir_json = response
         .headers()
@@ -221,7 +226,7 @@ pub async fn negotiate(
         || status == StatusCode::NOT_ACCEPTABLE
         || status == StatusCode::UNSUPPORTED_MEDIA_TYPE
     {
-        return Ok(response);
+        return response;
     }
     let (http, response) = response.into_parts();
     let (mut response, body) = response.into_parts();
@@ -238,12 +243,12 @@ pub async fn negotiate(
                 header::HeaderValue::from_static(FHIR_XML),
             );
             let response = response.set_body(BoxBody::new(xml));
-            Ok(ServiceResponse::new(http, response))
+            ServiceResponse::new(http, response)
         }
         Err(cause) => {
             tracing::error!(%cause, "cannot write a FHIR answer as XML");
             let error = FhirError::Api(ApiError::Internal(cause.into()));
-            Ok(ServiceResponse::new(http, error.error_response()))
+            ServiceResponse::new(http, error.error_response())
         }
     }
 }
