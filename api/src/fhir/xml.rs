@@ -154,7 +154,13 @@ pub async fn negotiate(
         Ok(format) => format,
         Err(error) => return Ok(req.into_response(error.error_response())),
     };
-    if req.query_string().contains("_format") {
+    // Kept for the answer's paging links, which the handler writes without it.
+    let format_pair = req
+        .query_string()
+        .split('&')
+        .find(|pair| pair.split('=').next() == Some("_format"))
+        .map(str::to_owned);
+    if format_pair.is_some() {
         let query = without_format(req.query_string());
         let path = req.path().to_owned();
         let uri = if query.is_empty() {
@@ -187,7 +193,9 @@ pub async fn negotiate(
                             field: None,
                         }
                     };
-                return Ok(in_format(format, req.into_response(error.error_response())).await);
+                return Ok(
+                    in_format(format, None, req.into_response(error.error_response())).await,
+                );
             }
         };
         let json = match std::str::from_utf8(&bytes)
@@ -200,7 +208,9 @@ pub async fn negotiate(
                     message: format!("malformed FHIR XML: {message}"),
                     field: None,
                 };
-                return Ok(in_format(format, req.into_response(error.error_response())).await);
+                return Ok(
+                    in_format(format, None, req.into_response(error.error_response())).await,
+                );
             }
         };
         req.headers_mut().insert(
@@ -210,11 +220,16 @@ pub async fn negotiate(
         req.set_payload(web::Bytes::from(json.to_string()).into());
     }
     let response = next.call(req).await?.map_into_boxed_body();
-    Ok(in_format(format, response).await)
+    Ok(in_format(format, format_pair.as_deref(), response).await)
 }
 
-/// `response` in `format`: a FHIR JSON answer rewritten as FHIR XML when XML is asked for.
-async fn in_format(format: Format, response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+/// `response` in `format`: a FHIR JSON answer rewritten as FHIR XML when XML is asked for
+/// (a Bundle's links keep the request's `format_pair`, so that following them stays in XML).
+async fn in_format(
+    format: Format,
+    format_pair: Option<&str>,
+    response: ServiceResponse<BoxBody>,
+) -> ServiceResponse<BoxBody> {
     let status = response.status();
     let is_fhir_json = response
         .headers()
@@ -233,7 +248,12 @@ async fn in_format(format: Format, response: ServiceResponse<BoxBody>) -> Servic
     let xml = match actix_web::body::to_bytes(body).await {
         Ok(bytes) => serde_json::from_slice::<Value>(&bytes)
             .map_err(|e| e.to_string())
-            .and_then(|v| json_to_xml(&v)),
+            .and_then(|mut v| {
+                if let Some(pair) = format_pair {
+                    with_format_in_links(&mut v, pair);
+                }
+                json_to_xml(&v)
+            }),
         Err(_) => Err("the answer could not be read".to_owned()),
     };
     match xml {
@@ -249,6 +269,20 @@ async fn in_format(format: Format, response: ServiceResponse<BoxBody>) -> Servic
             tracing::error!(%cause, "cannot write a FHIR answer as XML");
             let error = FhirError::Api(ApiError::Internal(cause.into()));
             ServiceResponse::new(http, error.error_response())
+        }
+    }
+}
+
+/// Appends `pair` (`_format=...`) to the URL of every link of a Bundle.
+fn with_format_in_links(bundle: &mut Value, pair: &str) {
+    let Some(links) = bundle.get_mut("link").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for link in links {
+        if let Some(Value::String(url)) = link.get_mut("url") {
+            let separator = if url.contains('?') { '&' } else { '?' };
+            url.push(separator);
+            url.push_str(pair);
         }
     }
 }

@@ -239,6 +239,8 @@ async fn fhir_xml_in_and_out(backend: Backend) {
     has(&search.text, r#"<Bundle xmlns="http://hl7.org/fhir">"#);
     has(&search.text, r#"<total value="1"/>"#);
     has(&search.text, "<resource><Patient>");
+    // Its links keep `_format`, so that following them stays in XML.
+    has(&search.text, r#"&amp;_format=application%2Ffhir%2Bxml"/>"#);
 
     // $match: Parameters in XML (a boolean and an integer parameter), Bundle out in XML.
     let parameters = format!(
@@ -313,6 +315,23 @@ async fn fhir_xml_in_and_out(backend: Backend) {
         assert_eq!(answer.status, 400, "{bad}: {}", answer.text);
         has(&answer.text, r#"<code value="structure"/>"#);
     }
+
+    // An XML body over the /fhir size limit: 413, as an OperationOutcome in XML.
+    let huge = format!(
+        "<Patient xmlns=\"http://hl7.org/fhir\"><!--{}--></Patient>",
+        "a".repeat(300_000)
+    );
+    let too_large = c
+        .send(
+            Role::Registrar,
+            "POST",
+            "/Patient",
+            &[("content-type", FHIR_XML), ("accept", FHIR_XML)],
+            Some(&huge),
+        )
+        .await;
+    assert_eq!(too_large.status, 413, "{}", too_large.text);
+    has(&too_large.text, r#"<code value="too-costly"/>"#);
 
     // Formats the server does not speak: 406 (Accept, _format) and 415 (Content-Type), in JSON.
     for (path, headers) in [
