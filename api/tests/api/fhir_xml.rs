@@ -316,6 +316,66 @@ async fn fhir_xml_in_and_out(backend: Backend) {
         has(&answer.text, r#"<code value="structure"/>"#);
     }
 
+    // A PMIR (ITI-93) feed message in XML: a MessageHeader and a history Bundle whose entry
+    // creates a Patient; the response message comes back in XML.
+    let feed = r#"<Bundle xmlns="http://hl7.org/fhir">
+  <type value="message"/>
+  <timestamp value="2026-12-06T08:00:00Z"/>
+  <entry>
+    <fullUrl value="urn:uuid:5b6f1e0e-2a2b-4c1d-9d6e-000000000001"/>
+    <resource><MessageHeader>
+      <id value="5b6f1e0e-2a2b-4c1d-9d6e-000000000001"/>
+      <eventUri value="urn:ihe:iti:pmir:2019:patient-feed"/>
+      <destination><endpoint value="http://mpi.example.org/fhir"/></destination>
+      <source><endpoint value="http://source.example.org/fhir"/></source>
+      <focus><reference value="urn:uuid:5b6f1e0e-2a2b-4c1d-9d6e-000000000002"/></focus>
+    </MessageHeader></resource>
+  </entry>
+  <entry>
+    <fullUrl value="urn:uuid:5b6f1e0e-2a2b-4c1d-9d6e-000000000002"/>
+    <resource><Bundle>
+      <type value="history"/>
+      <entry>
+        <fullUrl value="urn:uuid:5b6f1e0e-2a2b-4c1d-9d6e-000000000003"/>
+        <resource><Patient>
+          <identifier><system value="urn:test:mrn"/><value value="MRN-XML-2"/></identifier>
+          <name><family value="Haraldsen"/><given value="Solveig"/></name>
+          <gender value="female"/>
+          <birthDate value="1975-05-05"/>
+        </Patient></resource>
+        <request><method value="POST"/><url value="Patient"/></request>
+      </entry>
+    </Bundle></resource>
+  </entry>
+</Bundle>"#;
+    let fed = c
+        .send(
+            Role::Steward,
+            "POST",
+            "/Bundle",
+            &[("content-type", FHIR_XML), ("accept", FHIR_XML)],
+            Some(feed),
+        )
+        .await;
+    assert_eq!(fed.status, 200, "{}", fed.text);
+    has(&fed.text, r#"<code value="ok"/>"#);
+    has(&fed.text, r#"<status value="201 Created"/>"#);
+    let held = c
+        .send(
+            Role::Registrar,
+            "GET",
+            "/Patient?identifier=urn%3Atest%3Amrn%7CMRN-XML-2",
+            &[],
+            None,
+        )
+        .await;
+    let held: Value = serde_json::from_str(&held.text).expect("JSON");
+    assert_eq!(held["total"], 1, "{held}");
+    assert_eq!(
+        held["entry"][0]["resource"]["name"][0]["given"][0],
+        "Solveig"
+    );
+
     // An XML body over the /fhir size limit: 413, as an OperationOutcome in XML.
     let huge = format!(
         "<Patient xmlns=\"http://hl7.org/fhir\"><!--{}--></Patient>",
