@@ -198,10 +198,16 @@ pub async fn negotiate(
                 );
             }
         };
+        // An empty body stays empty: the handler answers it as it answers an empty JSON body.
         let json = match std::str::from_utf8(&bytes)
             .map_err(|_| "the XML body is not UTF-8".to_owned())
-            .and_then(xml_to_json)
-        {
+            .and_then(|text| {
+                if text.trim().is_empty() {
+                    Ok(None)
+                } else {
+                    xml_to_json(text).map(Some)
+                }
+            }) {
             Ok(json) => json,
             Err(message) => {
                 let error = FhirError::Malformed {
@@ -217,7 +223,8 @@ pub async fn negotiate(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static(super::FHIR_JSON),
         );
-        req.set_payload(web::Bytes::from(json.to_string()).into());
+        let body = json.map(|j| j.to_string()).unwrap_or_default();
+        req.set_payload(web::Bytes::from(body).into());
     }
     let response = next.call(req).await?.map_into_boxed_body();
     Ok(in_format(format, format_pair.as_deref(), response).await)
@@ -851,6 +858,10 @@ fn write_element(
             let extensions = twin
                 .and_then(|t| t.get("extension"))
                 .and_then(Value::as_array);
+            if attributes.is_empty() && extensions.is_none_or(Vec::is_empty) {
+                // A JSON null with nothing beside it: no element (an empty one is not FHIR).
+                return Ok(());
+            }
             match extensions {
                 Some(extensions) if !extensions.is_empty() => {
                     w.write_event(Event::Start(start(name, &attributes)))?;
@@ -892,7 +903,8 @@ fn attr_text(attribute: &quick_xml::events::attributes::Attribute<'_>) -> Result
     attribute
         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
         .map(|v| v.into_owned())
-        .map_err(|e| format!("bad attribute: {e}"))
+        // Not the error's text: it may quote part of the value.
+        .map_err(|_| "an attribute value holds a bad character or entity reference".to_owned())
 }
 
 fn read_tree(text: &str) -> Result<Node, String> {
@@ -950,10 +962,8 @@ fn read_tree(text: &str) -> Result<Node, String> {
                         "value" => node.value = Some(attr_text(&attribute)?),
                         "id" => node.id = Some(attr_text(&attribute)?),
                         "url" => node.url = Some(attr_text(&attribute)?),
-                        "xmlns" if stack.is_empty() => {
-                            if attr_text(&attribute)? != FHIR_NS {
-                                return Err(format!("the root is not in the {FHIR_NS} namespace"));
-                            }
+                        "xmlns" if stack.is_empty() && attr_text(&attribute)? != FHIR_NS => {
+                            return Err(format!("the root is not in the {FHIR_NS} namespace"));
                         }
                         _ => {}
                     }
@@ -1179,6 +1189,18 @@ mod tests {
             "{xml}"
         );
         assert_eq!(xml_to_json(&xml).expect("json"), bundle);
+    }
+
+    #[test]
+    fn line_breaks_survive_and_nulls_write_nothing() {
+        let outcome = json!({"resourceType": "OperationOutcome", "issue": [
+            {"severity": "error", "code": "invalid", "diagnostics": "one\ntwo\tthree"}]});
+        let xml = String::from_utf8(json_to_xml(&outcome).expect("xml")).expect("utf8");
+        assert_eq!(xml_to_json(&xml).expect("json"), outcome);
+        let with_null = json!({"resourceType": "Patient", "gender": null, "active": false});
+        let xml = String::from_utf8(json_to_xml(&with_null).expect("xml")).expect("utf8");
+        assert!(!xml.contains("gender"), "{xml}");
+        assert!(xml.contains("<active value=\"false\"/>"), "{xml}");
     }
 
     #[test]
