@@ -5,6 +5,10 @@ Usage: fhir_validate.py DIR   -- every *.json file in DIR holds one FHIR JSON re
 *.xml file one FHIR XML resource (https://hl7.org/fhir/R4/xml.html).
 Exit status 0 when all parse, 1 otherwise (each failure is printed with its file name).
 
+       fhir_validate.py --orders FILE   -- FILE holds the server's element-order table as JSON
+[[type, base, [element, ...]], ...]; each type's order must be the one `fhir.resources`
+models give it (choices `name[x]` stand for all their typed names).
+
 An XML resource must also have its elements in the schema's order: the parser does not check
 order, so the element sequence is compared with the one `fhir.resources` writes for the same
 model (its writer follows the StructureDefinition order). Needs `fhir.resources[xml]` (lxml).
@@ -52,7 +56,51 @@ def check_xml(path: pathlib.Path) -> None:
         raise ValueError(f"element count differs: {len(ours)} against {len(theirs)}")
 
 
+BASES = {
+    "DomainResource": ["id", "meta", "implicitRules", "language", "text", "contained",
+                       "extension", "modifierExtension"],
+    "Resource": ["id", "meta", "implicitRules", "language"],
+    # (An element's id is an XML attribute; the models list it first all the same.)
+    "BackboneElement": ["id", "extension", "modifierExtension"],
+    "Element": ["id", "extension"],
+}
+
+
+def model_class(type_name: str):
+    """The R4B model of a resource, data type or backbone element (`Patient.contact`)."""
+    import importlib
+
+    parts = type_name.split(".")
+    root = parts[0]
+    module = importlib.import_module("fhir.resources.R4B." + root.lower())
+    return getattr(module, "".join(p[0].upper() + p[1:] for p in parts))
+
+
+def check_orders(path: pathlib.Path) -> int:
+    failures = 0
+    table = json.loads(path.read_text(encoding="utf-8"))
+    for type_name, base, own in table:
+        ours = BASES[base] + own
+        theirs = []
+        for name in model_class(type_name).elements_sequence():
+            stem = next((o for o in own if o.endswith("[x]") and name.startswith(o[:-3])
+                         and name[len(o) - 3:][:1].isupper()), None)
+            if type_name == "Extension" and name == "url":
+                continue  # an attribute in XML; the table leaves it out
+            if stem is None:
+                theirs.append(name)
+            elif stem not in theirs:
+                theirs.append(stem)
+        if ours != theirs:
+            failures += 1
+            print(f"{type_name}: ours {ours}\n  fhir.resources {theirs}", file=sys.stderr)
+    print(f"{len(table) - failures}/{len(table)} element orders agree")
+    return 1 if failures else 0
+
+
 def main() -> int:
+    if sys.argv[1] == "--orders":
+        return check_orders(pathlib.Path(sys.argv[2]))
     directory = pathlib.Path(sys.argv[1])
     files = sorted(directory.glob("*.json")) + sorted(directory.glob("*.xml"))
     if not files:

@@ -614,6 +614,30 @@ static SCHEMA: LazyLock<HashMap<&'static str, Vec<Element>>> = LazyLock::new(|| 
         .collect()
 });
 
+/// Every type of the table with its base (`DomainResource`, `Resource`, `BackboneElement`,
+/// `Element`) and its own elements in order (a choice as `value[x]`): for the test that
+/// compares the table with an independent FHIR implementation.
+pub fn element_orders() -> Vec<(&'static str, &'static str, Vec<String>)> {
+    TYPES
+        .iter()
+        .map(|(ty, base, own)| {
+            let base = match base {
+                'D' => "DomainResource",
+                'R' => "Resource",
+                'B' => "BackboneElement",
+                _ => "Element",
+            };
+            let names = own
+                .split(',')
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(|i| i.split(' ').next().unwrap_or(i).to_owned())
+                .collect();
+            (*ty, base, names)
+        })
+        .collect()
+}
+
 /// The type and repetition of element `name` of type `ty` (`None` when unknown). A choice
 /// element (`valueBoolean`) has the type its suffix names.
 fn element_of(ty: &str, name: &str) -> Option<(String, bool)> {

@@ -2,7 +2,8 @@
 //! XML and JSON, a search Bundle, `$match` Parameters, AuditEvents, an OperationOutcome and the
 //! CapabilityStatement in XML, chosen by `Accept`, `_format` and `Content-Type`; 406 and 415
 //! (in JSON) for formats the server does not speak. Every answer is parsed by the independent
-//! `fhir.resources` models, XML ones also checked for the schema's element order.
+//! `fhir.resources` models, XML ones also checked for the schema's element order, and the
+//! server's order table is compared with those models type by type.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -426,3 +427,26 @@ async fn fhir_xml_in_and_out(backend: Backend) {
     c.check_all();
 }
 both_backends!(fhir_xml_in_and_out);
+
+/// The server's table of element orders (`api::fhir::xml`) agrees, type by type, with the
+/// order of the independent `fhir.resources` models (which follow the StructureDefinitions).
+#[test]
+fn element_orders_agree_with_an_independent_implementation() {
+    let dir = ScratchDir::new();
+    let table = serde_json::to_string(&api::fhir::xml::element_orders()).expect("JSON");
+    let file = dir.path.join("orders.json");
+    std::fs::write(&file, table).expect("write the table");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fhir_validate.py");
+    let out = Command::new(checker_python())
+        .arg(script)
+        .arg("--orders")
+        .arg(&file)
+        .output()
+        .expect("run fhir_validate.py");
+    assert!(
+        out.status.success(),
+        "element orders differ:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
