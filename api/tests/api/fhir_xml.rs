@@ -146,6 +146,13 @@ fn has(text: &str, needle: &str) {
 
 async fn fhir_xml_in_and_out(backend: Backend) {
     let app = TestApp::spawn(backend).await;
+    for body in [
+        serde_json::json!({"name": "MRN", "oid": "2.16.840.1.113883.3.72.5.9.7", "url": "urn:test:mrn"}),
+        serde_json::json!({"name": "NID", "oid": "2.16.840.1.113883.3.72.5.9.9", "url": "http://ohie.org/test/nid"}),
+    ] {
+        let (status, answer) = app.admin("POST", "/api/v1/domains", Some(&body)).await;
+        assert_eq!(status, 201, "{answer}");
+    }
     let mut c = Client {
         app: &app,
         kept: Vec::new(),
@@ -340,6 +347,7 @@ async fn fhir_xml_in_and_out(backend: Backend) {
         <fullUrl value="urn:uuid:5b6f1e0e-2a2b-4c1d-9d6e-000000000003"/>
         <resource><Patient>
           <identifier><system value="urn:test:mrn"/><value value="MRN-XML-2"/></identifier>
+          <identifier><system value="http://ohie.org/test/nid"/><value value="NID-XML-2"/></identifier>
           <name><family value="Haraldsen"/><given value="Solveig"/></name>
           <gender value="female"/>
           <birthDate value="1975-05-05"/>
@@ -376,6 +384,24 @@ async fn fhir_xml_in_and_out(backend: Backend) {
         held["entry"][0]["resource"]["name"][0]["given"][0],
         "Solveig"
     );
+
+    // PIXm $ihe-pix: Parameters out in XML, the person's identifier in the other domain.
+    let pix = c
+        .send(
+            Role::Registrar,
+            "GET",
+            "/Patient/$ihe-pix?sourceIdentifier=urn%3Atest%3Amrn%7CMRN-XML-2&_format=xml",
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(pix.status, 200, "{}", pix.text);
+    has(&pix.text, r#"<Parameters xmlns="http://hl7.org/fhir">"#);
+    has(
+        &pix.text,
+        r#"<name value="targetIdentifier"/><valueIdentifier>"#,
+    );
+    has(&pix.text, r#"<value value="NID-XML-2"/>"#);
 
     // An XML body over the /fhir size limit: 413, as an OperationOutcome in XML.
     let huge = format!(
