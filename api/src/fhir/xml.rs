@@ -150,12 +150,12 @@ pub async fn negotiate(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let format = match wanted(&req) {
+    let mut format = match wanted(&req) {
         Ok(format) => format,
         Err(error) => return Ok(req.into_response(error.error_response())),
     };
     // Kept for the answer's paging links, which the handler writes without it.
-    let format_pair = req
+    let mut format_pair = req
         .query_string()
         .split('&')
         .find(|pair| pair.split('=').next() == Some("_format"))
@@ -172,6 +172,58 @@ pub async fn negotiate(
             req.head_mut().uri = uri;
         }
     }
+    // `POST .../_search` may carry `_format` among its form criteria: it is taken out the same
+    // way (the query's `_format` wins when both are given).
+    let form_body = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if form_body {
+        let bytes = match req.extract::<web::Bytes>().await {
+            Ok(bytes) => bytes,
+            Err(error) => {
+                let answer = req.into_response(read_error(&error).error_response());
+                return Ok(in_format(format, None, answer).await);
+            }
+        };
+        let form = std::str::from_utf8(&bytes).unwrap_or_default();
+        let pair = form
+            .split('&')
+            .find(|pair| pair.split('=').next() == Some("_format"))
+            .map(str::to_owned);
+        match pair {
+            Some(pair) => {
+                if format_pair.is_none() {
+                    let value = web::Query::<Vec<(String, String)>>::from_query(&pair)
+                        .ok()
+                        .and_then(|q| q.into_inner().pop())
+                        .map(|(_, value)| value)
+                        .unwrap_or_default();
+                    match format_of(&value) {
+                        Some(asked) => format = asked,
+                        None => {
+                            let error = not_acceptable(
+                                "_format must be json, xml, application/fhir+json or \
+                                 application/fhir+xml",
+                                Some("_format"),
+                            );
+                            return Ok(req.into_response(error.error_response()));
+                        }
+                    }
+                    format_pair = Some(pair);
+                }
+                req.set_payload(web::Bytes::from(without_format(form)).into());
+            }
+            None => req.set_payload(bytes.into()),
+        }
+    }
     let xml_body = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -182,20 +234,8 @@ pub async fn negotiate(
         let bytes = match req.extract::<web::Bytes>().await {
             Ok(bytes) => bytes,
             Err(error) => {
-                let error =
-                    if error.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
-                        FhirError::Api(ApiError::PayloadTooLarge {
-                            limit: crate::guard::FHIR_BODY_LIMIT_BYTES,
-                        })
-                    } else {
-                        FhirError::Malformed {
-                            message: "the body could not be read".to_owned(),
-                            field: None,
-                        }
-                    };
-                return Ok(
-                    in_format(format, None, req.into_response(error.error_response())).await,
-                );
+                let answer = req.into_response(read_error(&error).error_response());
+                return Ok(in_format(format, None, answer).await);
             }
         };
         // An empty body stays empty: the handler answers it as it answers an empty JSON body.
@@ -228,6 +268,20 @@ pub async fn negotiate(
     }
     let response = next.call(req).await?.map_into_boxed_body();
     Ok(in_format(format, format_pair.as_deref(), response).await)
+}
+
+/// The answer to a body that could not be read: 413 over the `/fhir` limit, else 400.
+fn read_error(error: &actix_web::Error) -> FhirError {
+    if error.as_response_error().status_code() == StatusCode::PAYLOAD_TOO_LARGE {
+        FhirError::Api(ApiError::PayloadTooLarge {
+            limit: crate::guard::FHIR_BODY_LIMIT_BYTES,
+        })
+    } else {
+        FhirError::Malformed {
+            message: "the body could not be read".to_owned(),
+            field: None,
+        }
+    }
 }
 
 /// `response` in `format`: a FHIR JSON answer rewritten as FHIR XML when XML is asked for

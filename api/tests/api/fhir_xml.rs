@@ -250,6 +250,20 @@ async fn fhir_xml_in_and_out(backend: Backend) {
     // Its links keep `_format`, so that following them stays in XML.
     has(&search.text, r#"&amp;_format=application%2Ffhir%2Bxml"/>"#);
 
+    // The same search by POST, `_format` among the form criteria.
+    let posted = c
+        .send(
+            Role::Registrar,
+            "POST",
+            "/Patient/_search",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some("identifier=urn%3Atest%3Amrn%7CMRN-XML-1&_format=xml"),
+        )
+        .await;
+    assert_eq!(posted.status, 200, "{}", posted.text);
+    assert_eq!(posted.content_type, FHIR_XML);
+    has(&posted.text, r#"<total value="1"/>"#);
+
     // $match: Parameters in XML (a boolean and an integer parameter), Bundle out in XML.
     let parameters = format!(
         r#"<Parameters xmlns="http://hl7.org/fhir">
