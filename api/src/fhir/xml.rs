@@ -871,7 +871,7 @@ fn write_member(
                 let t = twins.and_then(|t| t.get(i)).unwrap_or(&Value::Null);
                 write_element(w, name, ty, v, t)?;
             }
-            // Only `_name` entries beyond the values (not valid FHIR, but not lost).
+            // `_name` entries beyond the values are not FHIR (the arrays pair up); none is written.
             Ok(())
         }
         (Value::Null, Value::Array(twins)) => {
@@ -1293,6 +1293,13 @@ mod tests {
         ] {
             assert!(xml_to_json(bad).is_err(), "{bad}");
         }
+        let deep = format!(
+            "<Patient xmlns=\"http://hl7.org/fhir\">{}{}</Patient>",
+            "<extension>".repeat(MAX_DEPTH),
+            "</extension>".repeat(MAX_DEPTH)
+        );
+        let error = xml_to_json(&deep).expect_err("too deep");
+        assert!(error.contains("deeper"), "{error}");
     }
 
     #[test]
