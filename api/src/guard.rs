@@ -61,7 +61,8 @@ fn reshape(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("json"));
+        .is_some_and(|v| v.contains("json") || v == crate::fhir::xml::FHIR_XML);
+    // (A FHIR XML error answer is an OperationOutcome already: see `crate::fhir::xml`.)
     if !(status.is_client_error() || status.is_server_error()) || is_json {
         return response;
     }

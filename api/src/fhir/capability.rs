@@ -174,9 +174,8 @@ pub fn statement() -> CapabilityStatement {
         date: super::patient::instant_text(chrono::Utc::now().fixed_offset()),
         publisher: "MPI",
         kind: "instance",
-        // PIXm Manager: $ihe-pix and the ITI-104 feed (JSON only: the profile asks for XML as
-        // well, which is not built). Not instantiated: PMIR's Patient Identity Registry (it needs
-        // ITI-94 subscriptions and PDQm, not built) nor PDQm's Supplier (its search parameters
+        // PIXm Manager: $ihe-pix and the ITI-104 feed (in JSON and XML, as the profile asks).
+        // Not instantiated: PMIR's Patient Identity Registry (it needs ITI-94 subscriptions and PDQm, not built) nor PDQm's Supplier (its search parameters
         // are not all supported).
         instantiates: vec![PIXM_MANAGER],
         software: Software {
@@ -184,11 +183,17 @@ pub fn statement() -> CapabilityStatement {
             version: env!("CARGO_PKG_VERSION"),
         },
         fhir_version: "4.0.1",
-        format: vec!["application/fhir+json", "json"],
+        format: vec![
+            "application/fhir+json",
+            "json",
+            "application/fhir+xml",
+            "xml",
+        ],
         rest: vec![Rest {
             mode: "server",
             documentation: "A FHIR R4 facade over the MPI's service layer: the same keys, \
-roles and audit trail as /api/v1. Only JSON. The Patient resource, and PMIR message Bundles.",
+roles and audit trail as /api/v1. FHIR JSON or FHIR XML (by Accept, _format or \
+Content-Type; 406 or 415 for other formats). The Patient resource, and PMIR message Bundles.",
             security: Security {
                 cors: false,
                 service: vec![CodeableConcept {

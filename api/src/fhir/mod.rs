@@ -1,8 +1,10 @@
 //! The FHIR R4 facade under `/fhir`: Patient read, create, update and search, `$match` and
 //! `$merge`, over the same service use cases, keys, roles and audit as `/api/v1`.
 //!
-//! Answers are `application/fhir+json`; request bodies may be `application/fhir+json` or
-//! `application/json`. Every error is an OperationOutcome ([`operation_outcome::FhirError`]).
+//! Answers are `application/fhir+json`, or `application/fhir+xml` when `_format` or `Accept`
+//! asks for XML; request bodies may be FHIR JSON or FHIR XML (the [`xml`] middleware converts
+//! XML to and from the JSON the handlers speak). Every error is an OperationOutcome
+//! ([`operation_outcome::FhirError`]).
 
 mod audit_event;
 pub mod bundle;
@@ -16,6 +18,7 @@ mod pdqm;
 mod pixm;
 mod pmir;
 mod routes;
+pub mod xml;
 
 use actix_web::{HttpResponse, HttpResponseBuilder, http::header, web};
 use serde::Serialize;
@@ -40,6 +43,7 @@ pub fn fhir_response<T: Serialize>(mut builder: HttpResponseBuilder, body: &T) -
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/fhir")
+            .wrap(actix_web::middleware::from_fn(xml::negotiate))
             .service(
                 web::resource("/metadata")
                     .get(routes::metadata)

@@ -18,8 +18,9 @@ use crate::both_backends;
 use crate::helpers::ScratchDir;
 
 /// The `fhir.resources` release the checker installs (its `R4B` models parse R4 Patient,
-/// Bundle, Parameters, OperationOutcome and CapabilityStatement).
-const FHIR_RESOURCES: &str = "fhir.resources==7.1.0";
+/// Bundle, Parameters, OperationOutcome and CapabilityStatement; the `xml` extra brings lxml,
+/// which its XML parser needs).
+const FHIR_RESOURCES: &str = "fhir.resources[xml]==7.1.0";
 
 const FHIR_JSON: &str = "application/fhir+json";
 
@@ -37,7 +38,7 @@ static INSTALL: Mutex<bool> = Mutex::new(false);
 /// nextest runs every test in its own process, so the in-process flag alone let the SQLite and
 /// PostgreSQL variants of a test build the venv at the same time on a fresh checkout (one found
 /// no `pip` yet); an exclusive lock on a file beside the venv orders them across processes.
-fn checker_python() -> PathBuf {
+pub(crate) fn checker_python() -> PathBuf {
     let venv = venv();
     let python = venv.join("bin/python");
     let mut installed = INSTALL.lock().expect("install lock");
@@ -52,7 +53,7 @@ fn checker_python() -> PathBuf {
     lock_file.lock().expect("lock the venv lock file");
     let ready = |python: &PathBuf| {
         Command::new(python)
-            .args(["-c", "import fhir.resources.R4B"])
+            .args(["-c", "import fhir.resources.R4B, lxml"])
             .output()
             .is_ok_and(|o| o.status.success())
     };

@@ -10,6 +10,7 @@ mod dedupe_kill;
 mod domains;
 mod fhir;
 mod fhir_ihe;
+mod fhir_xml;
 mod health;
 mod helpers;
 mod hl7_fields;
