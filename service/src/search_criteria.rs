@@ -314,8 +314,12 @@ impl MoreCriteria {
                 patient_name::Entity,
                 patient_name::Column::PatientId,
                 any_text(c, |t| {
-                    scalar_text(family(), t, c.how, backend)
-                        .or(list_text(given(), t, c.how, backend))
+                    scalar_text(family(), t, c.how, backend).or(list_text(
+                        given(),
+                        t,
+                        c.how,
+                        backend,
+                    ))
                 }),
             ));
         }
@@ -324,7 +328,10 @@ impl MoreCriteria {
             (&self.address_city, patient_address::Column::City),
             (&self.address_state, patient_address::Column::State),
             (&self.address_country, patient_address::Column::Country),
-            (&self.address_postalcode, patient_address::Column::PostalCode),
+            (
+                &self.address_postalcode,
+                patient_address::Column::PostalCode,
+            ),
         ];
         for (criteria, column) in parts {
             for c in criteria {
@@ -384,9 +391,8 @@ impl MoreCriteria {
                 for (system, value) in list {
                     let systems = if system.trim().is_empty() {
                         if in_use.is_none() {
-                            in_use = Some(
-                                patient_identifier::Entity::systems_in_use(mpi.db()).await?,
-                            );
+                            in_use =
+                                Some(patient_identifier::Entity::systems_in_use(mpi.db()).await?);
                         }
                         in_use.clone().unwrap_or_default()
                     } else if domains.resolve(system).is_none() {
@@ -399,8 +405,11 @@ impl MoreCriteria {
                         rows_exist(
                             patient_identifier::Entity,
                             patient_identifier::Column::PatientId,
-                            Expr::col((patient_identifier::Entity, patient_identifier::Column::System))
-                                .is_in(systems),
+                            Expr::col((
+                                patient_identifier::Entity,
+                                patient_identifier::Column::System,
+                            ))
+                            .is_in(systems),
                         )
                     } else {
                         patient::Column::Id.in_subquery(patient_identifier::Entity::holders_of_any(
@@ -444,7 +453,9 @@ fn rows_exist<T: sea_orm::EntityTrait, C: sea_orm::ColumnTrait>(
         Query::select()
             .expr(Expr::value(1))
             .from(table)
-            .and_where(Expr::col((table, patient_id)).equals((patient::Entity, patient::Column::Id)))
+            .and_where(
+                Expr::col((table, patient_id)).equals((patient::Entity, patient::Column::Id)),
+            )
             .and_where(cond)
             .to_owned(),
     )
@@ -486,10 +497,15 @@ fn list_text(column: Expr, text: &str, how: TextMatch, backend: DbBackend) -> Si
         // The item as JSON writes it, quotes included; `instr`/`strpos` keep case.
         let item = serde_json::to_string(text.trim()).unwrap_or_default();
         let function = match backend {
-            DbBackend::Sqlite => "instr($1, $2) > 0",
-            _ => "strpos($1, $2) > 0",
+            DbBackend::Sqlite => "instr",
+            _ => "strpos",
         };
-        return Expr::cust_with_exprs(function, [as_text(), Expr::val(item).into()]);
+        return Expr::expr(
+            Func::cust(function)
+                .arg(column.cast_as("text"))
+                .arg(Expr::val(item)),
+        )
+        .gt(0);
     }
     let folded = crate::patients::fold_case(text, backend);
     let json = serde_json::to_string(&folded).unwrap_or_default();
@@ -532,7 +548,7 @@ fn birth_date_condition(d: &DateCriterion) -> Condition {
     let per_precision = |f: &dyn Fn(DatePrecision) -> Condition| {
         let mut any = Condition::any();
         for p in DatePrecision::ALL {
-            any = any.add(stored_at(*p).add(f(*p)));
+            any = any.add(Condition::all().add(stored_at(*p)).add(f(*p)));
         }
         any
     };
@@ -550,9 +566,7 @@ fn birth_date_condition(d: &DateCriterion) -> Condition {
     };
     match d.comparator {
         DateComparator::Eq => inside(),
-        DateComparator::Ne => Condition::all()
-            .add(col.is_not_null())
-            .add(inside().not()),
+        DateComparator::Ne => Condition::all().add(col.is_not_null()).add(inside().not()),
         DateComparator::Lt => Condition::all().add(col.lt(vs)),
         DateComparator::Le => Condition::all().add(col.lt(ve)),
         DateComparator::Gt => per_precision(&|p| Condition::all().add(col.gte(floor(ve, p)))),
@@ -582,6 +596,21 @@ mod tests {
         assert_eq!(floor(d, DatePrecision::Year).to_string(), "1984-01-01");
         assert_eq!(floor(d, DatePrecision::Month).to_string(), "1984-05-01");
         assert_eq!(floor(d, DatePrecision::Day), d);
+    }
+
+    #[test]
+    fn exact_list_items_render_for_sqlite() {
+        let given = Expr::col((patient_name::Entity, patient_name::Column::Given));
+        let sql = Query::select()
+            .expr(Expr::value(1))
+            .and_where(list_text(
+                given,
+                "Anna",
+                TextMatch::Exact,
+                DbBackend::Sqlite,
+            ))
+            .to_string(sea_orm::sea_query::SqliteQueryBuilder);
+        assert!(sql.contains("instr(CAST("), "{sql}");
     }
 
     #[test]

@@ -78,9 +78,21 @@ pub(super) fn form_pairs(
 /// The Patient search parameters this server supports: name, type, what it does. The
 /// CapabilityStatement lists exactly these.
 pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 16] = [
-    ("_id", "token", "The record's id; a comma separates alternatives"),
-    ("active", "token", "true or false (merged-away records are inactive)"),
-    ("name", "string", "Start of any family or given name, ignoring case"),
+    (
+        "_id",
+        "token",
+        "The record's id; a comma separates alternatives",
+    ),
+    (
+        "active",
+        "token",
+        "true or false (merged-away records are inactive)",
+    ),
+    (
+        "name",
+        "string",
+        "Start of any family or given name, ignoring case",
+    ),
     ("family", "string", "Start of a family name, ignoring case"),
     (
         "given",
@@ -100,12 +112,24 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 16] = [
          only that domain's identifiers in each result); repeated: all must hold; an unknown \
          domain answers 404",
     ),
-    ("telecom", "token", "The exact value of a phone, email...; system|value limits the system"),
-    ("address", "string", "Start of any part of an address (line, city, district, state, postal code, country, text)"),
+    (
+        "telecom",
+        "token",
+        "The exact value of a phone, email...; system|value limits the system",
+    ),
+    (
+        "address",
+        "string",
+        "Start of any part of an address (line, city, district, state, postal code, country, text)",
+    ),
     ("address-city", "string", "Start of an address's city"),
     ("address-state", "string", "Start of an address's state"),
     ("address-country", "string", "Start of an address's country"),
-    ("address-postalcode", "string", "Start of an address's postal code"),
+    (
+        "address-postalcode",
+        "string",
+        "Start of an address's postal code",
+    ),
     ("_count", "number", "Page size (default 20, at most 500)"),
     ("_page", "number", "Page number from 1"),
 ];
@@ -185,7 +209,10 @@ pub(super) fn search_query(
         let value = value.trim();
         if matches!(name, "_count" | "_page") {
             if paging_seen.contains(&name) {
-                return Err(bad_request(format!("{name}: given more than once"), Some(name)));
+                return Err(bad_request(
+                    format!("{name}: given more than once"),
+                    Some(name),
+                ));
             }
             paging_seen.push(name);
         }
