@@ -1486,7 +1486,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
         ));
     }
     crate::limits::check_query(&query)?;
-    let wanted_domains = query.more.domain_aliases(mpi)?;
+    let wanted_domains = query.more.domain_aliases(mpi).await?;
     let (page, per_page) = page_bounds(query.page, query.per_page)?;
     if let Some(mode) = query.mode {
         return search_by_mode(mpi, ctx, query, mode, page, per_page)

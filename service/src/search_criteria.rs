@@ -257,18 +257,16 @@ impl MoreCriteria {
     }
 
     /// The names of the domains results' identifiers are limited to (every alias of each);
-    /// `None` when not limited. An unknown domain is a validation error on `identifier`.
-    pub fn domain_aliases(&self, mpi: &Mpi) -> Result<Option<Vec<String>>> {
+    /// `None` when not limited. A system that is neither a registered domain nor stored on any
+    /// record is [`unknown_domain`].
+    pub async fn domain_aliases(&self, mpi: &Mpi) -> Result<Option<Vec<String>>> {
         if self.identifier_domains.is_empty() {
             return Ok(None);
         }
-        let domains = mpi.domains();
+        let mut in_use = None;
         let mut out = Vec::new();
         for d in &self.identifier_domains {
-            let Some(domain) = domains.resolve(d) else {
-                return Err(unknown_domain());
-            };
-            out.extend(domain.aliases());
+            out.extend(system_names(mpi, d, &mut in_use).await?);
         }
         Ok(Some(out))
     }
@@ -384,7 +382,6 @@ impl MoreCriteria {
             ));
         }
         if !self.identifiers.is_empty() {
-            let domains = mpi.domains();
             let mut in_use: Option<Vec<String>> = None;
             for list in &self.identifiers {
                 let mut any = Condition::any();
@@ -395,10 +392,8 @@ impl MoreCriteria {
                                 Some(patient_identifier::Entity::systems_in_use(mpi.db()).await?);
                         }
                         in_use.clone().unwrap_or_default()
-                    } else if domains.resolve(system).is_none() {
-                        return Err(unknown_domain());
                     } else {
-                        domains.aliases_of(system)
+                        system_names(mpi, system, &mut in_use).await?
                     };
                     any = any.add(if value.trim().is_empty() {
                         // `system|`: any identifier in that domain.
@@ -425,8 +420,33 @@ impl MoreCriteria {
     }
 }
 
-/// An identifier system that names no registered domain: nothing can be found in it (HTTP
-/// 404, as IHE PDQm asks for an unknown domain).
+/// Every name of the domain `system` names; a system that is no registered domain but is
+/// stored on records (a server accepting unknown domains) is only itself; one that is neither
+/// is [`unknown_domain`]. `in_use` caches the stored systems.
+async fn system_names(
+    mpi: &Mpi,
+    system: &str,
+    in_use: &mut Option<Vec<String>>,
+) -> Result<Vec<String>> {
+    let system = system.trim();
+    if mpi.domains().resolve(system).is_some() {
+        return Ok(mpi.domains().aliases_of(system));
+    }
+    if in_use.is_none() {
+        *in_use = Some(patient_identifier::Entity::systems_in_use(mpi.db()).await?);
+    }
+    if in_use
+        .as_ref()
+        .is_some_and(|u| u.iter().any(|s| s == system))
+    {
+        Ok(vec![system.to_owned()])
+    } else {
+        Err(unknown_domain())
+    }
+}
+
+/// An identifier system that names no registered domain and no record holds: nothing can be
+/// found in it (HTTP 404, as IHE PDQm asks for an unknown domain).
 fn unknown_domain() -> Error {
     Error::refused(
         Refusal::Unknown,

@@ -109,8 +109,8 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 16] = [
         "identifier",
         "token",
         "system|value, a value alone (any system) or system| (any value in that domain, and \
-         only that domain's identifiers in each result); repeated: all must hold; an unknown \
-         domain answers 404",
+         only that domain's identifiers in each result); repeated: all must hold; a domain \
+         neither registered nor held by any record answers 404",
     ),
     (
         "telecom",
@@ -284,6 +284,9 @@ pub(super) fn search_query(
             "address-state" => more.address_state.push(text()),
             "address-country" => more.address_country.push(text()),
             "address-postalcode" => more.address_postalcode.push(text()),
+            "gender" if alternatives.len() == 1 && query.gender.is_none() => {
+                query.gender = Some(parse_code("gender", value)?);
+            }
             "gender" => {
                 if !more.genders.is_empty() {
                     return Err(bad_request(
@@ -294,6 +297,16 @@ pub(super) fn search_query(
                 for a in &alternatives {
                     more.genders.push(parse_code("gender", a)?);
                 }
+            }
+            // One date, `eq`: the indexed search the desk uses (the same periods).
+            "birthdate"
+                if alternatives.len() == 1
+                    && query.birth_date.is_none()
+                    && birth_date(value)?.comparator == DateComparator::Eq =>
+            {
+                let wanted = birth_date(value)?;
+                query.birth_date = Some(wanted.date);
+                query.birth_date_precision = wanted.precision;
             }
             "birthdate" => {
                 let mut list = Vec::new();
