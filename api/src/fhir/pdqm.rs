@@ -244,15 +244,8 @@ pub(super) fn search_query(
         match name {
             "_count" => query.per_page = number("_count")?.min(service::MAX_PER_PAGE),
             "_page" => query.page = number("_page")?,
-            "_format" if matches!(value, "json" | "application/json" | "application/fhir+json") => {
-                continue;
-            }
-            "_format" => {
-                return Err(bad_request(
-                    "_format: only JSON is served".to_owned(),
-                    Some("_format"),
-                ));
-            }
+            // The answer's format is negotiated outside the search (and checked there).
+            "_format" => continue,
             // An id that is not a UUID names no record here: it finds nothing.
             "_id" => more.ids.extend(
                 alternatives
