@@ -232,6 +232,12 @@ pub struct MllpSettings {
     #[arg(long, env = "MPI_HL7_SSN_DOMAIN")]
     pub hl7_ssn_domain: Option<String>,
 
+    /// The name search mode of an HL7 v2 PDQ query (ITI-21) whose QPD-5 names none: exact,
+    /// wildcard, phonetic or alias. Without it, names are prefixes and a pattern with `*` or
+    /// `?` inside is a wildcard search.
+    #[arg(long, env = "MPI_HL7_PDQ_MODE", value_parser = parse_search_mode)]
+    pub hl7_pdq_mode: Option<service::name_search::SearchMode>,
+
     /// Serve MLLP over TLS with this certificate chain (PEM, leaf first); needs
     /// --mllp-tls-key.
     #[arg(long, env = "MPI_MLLP_TLS_CERT")]
@@ -259,11 +265,18 @@ pub struct MllpSettings {
     pub pix_retry_max_ms: u64,
 }
 
+/// A search mode as `--hl7-pdq-mode` gives it.
+fn parse_search_mode(text: &str) -> Result<service::name_search::SearchMode, String> {
+    text.parse()
+        .map_err(|_| "one of exact, wildcard, phonetic, alias".to_owned())
+}
+
 impl MllpSettings {
     /// How the ITI-8 feed maps what has no identifier domain of its own.
     pub fn feed_config(&self) -> hl7v2::FeedConfig {
         hl7v2::FeedConfig {
             ssn_domain: self.hl7_ssn_domain.clone(),
+            pdq_mode: self.hl7_pdq_mode,
         }
     }
 

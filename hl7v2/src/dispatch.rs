@@ -224,7 +224,9 @@ impl Dispatcher {
         };
         match (header.message_code.as_str(), header.trigger_event.as_str()) {
             ("QBP", "Q23") => pix_query::answer(mpi, &ctx, header, message, touched).await,
-            ("QBP", "Q22") => pdq_query::answer(mpi, &ctx, header, message, touched).await,
+            ("QBP", "Q22") => {
+                pdq_query::answer(mpi, &ctx, &self.feed, header, message, touched).await
+            }
             // Continuation is stateless (DSC carries the page), so a cancel frees nothing.
             ("QCN", "J01") => ack(header, AckCode::Accept, &[]).render(),
             ("ADT", "A01" | "A04" | "A05" | "A08" | "A40") => {

@@ -15,11 +15,14 @@ use crate::inbound::{Header, component, subcomponent};
 use crate::pid;
 use crate::pix_query::Authority;
 
-/// What the feed was configured with.
+/// What the HL7 v2 handlers were configured with (the feed's and the PDQ query's settings).
 #[derive(Debug, Clone, Default)]
 pub struct FeedConfig {
     /// The domain PID-19 (SSN) is stored in; PID-19 is ignored when `None`.
     pub ssn_domain: Option<String>,
+    /// The name search mode of an ITI-21 query whose QPD-5 names none; `None`: names are
+    /// prefixes (and a pattern with `*` or `?` inside is a wildcard search).
+    pub pdq_mode: Option<service::name_search::SearchMode>,
 }
 
 /// Answers an ADT message of the feed.

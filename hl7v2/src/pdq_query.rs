@@ -1,11 +1,14 @@
 //! IHE ITI-21 Patient Demographics Query: `QBP^Q22^QBP_Q21` answered by `RSP^K22^RSP_K21`
 //! (ITI TF-2 3.21), through the service's patient search, the one REST's search calls. QPD-3
 //! holds `@PID.n.m^value` parameters, combined with AND; QPD-8 limits the domains returned;
-//! RCP-2 the count, with DSC continuation for the rest. Each PID is followed by a QRI. A query
+//! RCP-2 the count, with DSC continuation for the rest. QPD-5 (or `--hl7-pdq-mode`) picks the
+//! service's name search mode (exact, wildcard, phonetic, alias); each PID is followed by a QRI
+//! with the hit's score and the algorithm that found it. A query
 //! cancel (`QCN^J01`) is acknowledged: continuation is stateless here, so nothing is held.
 
 use hl7_parser::Message;
 use hl7_parser::message::Separators;
+use service::name_search::SearchMode;
 use service::patients::{self, Patient, PatientQuery};
 use service::{Ctx, Error, Mpi};
 
@@ -15,6 +18,7 @@ use entity::enums::{
 
 use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, err_segments, msa};
 use crate::encode::{Cx, Outbound, Segment, Value};
+use crate::feed::FeedConfig;
 use crate::inbound::{Header, component};
 use crate::pix_query::{Authority, hd_of};
 
@@ -58,11 +62,15 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
             continue;
         }
         let key = name.trim().trim_start_matches('@').to_ascii_uppercase();
-        // A trailing `*` is a wildcard; the search matches name prefixes.
-        let text = value.trim_end_matches('*').to_owned();
-        if text.is_empty() {
+        // Names keep their wildcards (`*`, `?`) until the mode is known ([`apply_mode`]).
+        let text = value.clone();
+        if text.trim_matches(['*', '?']).is_empty() {
             continue;
         }
+        let text = match key.as_str() {
+            "PID.5" | "PID.5.1" | "PID.5.1.1" | "PID.5.2" => text,
+            _ => text.trim_end_matches('*').to_owned(),
+        };
         match key.as_str() {
             "PID.3" | "PID.3.1" => id_value = text,
             "PID.3.4" | "PID.3.4.1" => id_ns = text,
@@ -132,6 +140,94 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
         query.identifier = Some((system, id_value));
     }
     Ok(query)
+}
+
+/// The name search mode: QPD-5 when given (`exact`, `wildcard`, `phonetic`, `alias`; an
+/// unknown one is AE at QPD-5), else the configured default. Without either, a name with `*`
+/// or `?` inside (not only at its end) is a wildcard search and the others are prefixes, as
+/// before modes existed. A mode applies only to a query by family or given name.
+fn apply_mode(
+    config: &FeedConfig,
+    message: &Message<'_>,
+    query: &mut PatientQuery,
+) -> Result<(), (AckCode, HlError)> {
+    let seps = &message.separators;
+    let asked = message
+        .segment("QPD")
+        .map(|q| component(q.field(5), 1, seps))
+        .unwrap_or_default();
+    let mode = if asked.trim().is_empty() {
+        config.pdq_mode
+    } else {
+        Some(
+            asked
+                .trim()
+                .to_ascii_lowercase()
+                .parse::<SearchMode>()
+                .map_err(|_| {
+                    qpd_error(
+                        ErrorCode::TableValueNotFound,
+                        "QPD-5 is not a search mode (exact, wildcard, phonetic, alias)",
+                        ErrorLocation::field("QPD", 1, 5),
+                    )
+                })?,
+        )
+    };
+    let names = [&mut query.family, &mut query.given];
+    let inner_wildcard = |t: &str| t.trim_end_matches('*').contains(['*', '?']);
+    let mode = match mode {
+        Some(mode) => Some(mode),
+        None if names
+            .iter()
+            .any(|n| n.as_deref().is_some_and(inner_wildcard)) =>
+        {
+            Some(SearchMode::Wildcard)
+        }
+        None => None,
+    };
+    let has_name = names.iter().any(|n| n.is_some());
+    for name in names {
+        if let Some(text) = name
+            && mode != Some(SearchMode::Wildcard)
+        {
+            *text = text.replace(['*', '?'], "");
+        }
+    }
+    query.mode = mode.filter(|_| has_name);
+    Ok(())
+}
+
+/// QRI (ITI TF-2 3.21.4.2.2.x): QRI-1 the candidate confidence (the name similarity, 0..1;
+/// 1 for a search without a mode, whose hits satisfy every criterion as given), QRI-2 the
+/// match reason (HL7 table 0392: `NP` phonetic name, `NA` name), QRI-3 the algorithm.
+fn qri_of(patient: &Patient) -> Segment {
+    let (score, reason, code, text) = match patient.found {
+        Some(hit) => (
+            format!("{:.4}", hit.score),
+            if hit.mode == SearchMode::Phonetic {
+                "NP"
+            } else {
+                "NA"
+            },
+            hit.mode.as_str(),
+            match hit.mode {
+                SearchMode::Exact => "folded name equality",
+                SearchMode::Wildcard => "wildcard pattern over the folded name, Jaro-Winkler score",
+                SearchMode::Phonetic => "Double Metaphone or NYSIIS key, Jaro-Winkler score",
+                SearchMode::Alias => "nickname group of the given name, Jaro-Winkler score",
+            },
+        ),
+        None => (
+            "1.0".to_owned(),
+            "NA",
+            "MPI-SEARCH",
+            "exact or prefix match on the given parameters",
+        ),
+    };
+    Segment::new("QRI").field(1, score).field(2, reason).field(
+        3,
+        Value::Composite(vec![vec![code.to_owned()], vec![text.to_owned()]]),
+    )
 }
 
 /// A parameter name as echoed in an error: only the characters a parameter name has.
@@ -336,6 +432,7 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
 pub async fn answer(
     mpi: &Mpi,
     ctx: &Ctx,
+    config: &FeedConfig,
     header: &Header,
     message: &Message<'_>,
     touched: &mut Vec<uuid::Uuid>,
@@ -366,6 +463,9 @@ pub async fn answer(
         Ok(query) => query,
         Err((code, error)) => return failed(code, error),
     };
+    if let Err((code, error)) = apply_mode(config, message, &mut query) {
+        return failed(code, error);
+    }
     let domains = match wanted_domains(mpi, message) {
         Ok(domains) => domains,
         Err((code, error)) => return failed(code, error),
@@ -388,6 +488,16 @@ pub async fn answer(
     query.per_page = count;
     let found = match patients::search(mpi, ctx, query).await {
         Ok(found) => found,
+        Err(Error::Validation { field, .. }) if field == "family" || field == "given" => {
+            return failed(
+                AckCode::Error,
+                HlError::new(
+                    ErrorCode::DataType,
+                    "a name cannot be searched in this mode (no letters, or too many wildcards)",
+                )
+                .at(ErrorLocation::field("QPD", 1, 3)),
+            );
+        }
         Err(Error::Validation { .. }) => {
             return failed(
                 AckCode::Error,
@@ -429,14 +539,7 @@ pub async fn answer(
     }
     for (n, patient) in found.items.iter().enumerate() {
         out.push(pid_of(mpi, n, patient, domains.as_deref()));
-        // QRI: candidate confidence, match reason (table 0392), algorithm.
-        out.push(Segment::new("QRI").field(1, "1.0").field(2, "NA").field(
-            3,
-            Value::Composite(vec![
-                vec!["MPI-SEARCH".to_owned()],
-                vec!["exact or prefix match on the given parameters".to_owned()],
-            ]),
-        ));
+        out.push(qri_of(patient));
     }
     if remaining > 0 {
         out.push(

@@ -46,6 +46,7 @@ pub mod organizations;
 pub mod pairs;
 pub mod patients;
 pub mod review;
+pub mod search_criteria;
 pub mod sources;
 pub mod sync;
 pub mod xref;

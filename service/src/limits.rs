@@ -173,6 +173,7 @@ pub fn check_query(query: &PatientQuery) -> Result<()> {
         check_text(|| "identifier".to_owned(), system, MAX_IDENTIFIER_SYSTEM)?;
         check_text(|| "identifier".to_owned(), value, MAX_IDENTIFIER_VALUE)?;
     }
+    query.more.check(MAX_CRITERION)?;
     Ok(())
 }
 

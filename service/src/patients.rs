@@ -30,6 +30,7 @@ use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
 use crate::matching::{self, MatchCandidate, MatchOptions};
 pub use crate::name_search::{SearchHit, SearchMode};
+use crate::search_criteria::MoreCriteria;
 use crate::{Ctx, Error, Mpi, Page, Result, convert, page_bounds, pairs};
 use matcher::MatchDecision;
 
@@ -1312,6 +1313,10 @@ pub struct PatientQuery {
     /// How `family` and `given` are compared ([`crate::name_search`]); `None`: each is a
     /// prefix, ignoring case (and merged-away records are found too).
     pub mode: Option<SearchMode>,
+    /// The criteria of IHE PDQm beyond these ([`crate::search_criteria`]), and the domains a
+    /// result's identifiers are limited to.
+    #[serde(default)]
+    pub more: MoreCriteria,
     /// Page number from 1.
     pub page: u64,
     /// Page size (0 means 20, at most [`crate::MAX_PER_PAGE`]).
@@ -1327,6 +1332,7 @@ impl PatientQuery {
             && self.identifier.is_none()
             && self.postal_code.is_none()
             && self.gender.is_none()
+            && self.more.is_empty()
     }
 }
 
@@ -1334,7 +1340,7 @@ impl PatientQuery {
 /// of Unicode, SQLite (built without ICU) only the ASCII letters. Folded the Rust way on SQLite,
 /// `Öztürk` became `öztürk`, which `lower(family)` (`Öztürk`) never equals, so the patient could
 /// not be found by the name as written.
-fn fold_case(text: &str, backend: DbBackend) -> String {
+pub(crate) fn fold_case(text: &str, backend: DbBackend) -> String {
     match backend {
         DbBackend::Sqlite => text.trim().to_ascii_lowercase(),
         _ => text.trim().to_lowercase(),
@@ -1480,9 +1486,15 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
         ));
     }
     crate::limits::check_query(&query)?;
+    let wanted_domains = query.more.domain_aliases(mpi).await?;
     let (page, per_page) = page_bounds(query.page, query.per_page)?;
     if let Some(mode) = query.mode {
-        return search_by_mode(mpi, ctx, query, mode, page, per_page).await;
+        return search_by_mode(mpi, ctx, query, mode, page, per_page)
+            .await
+            .map(|mut found| {
+                found.items = limit_identifiers(found.items, wanted_domains.as_deref());
+                found
+            });
     }
     let mut cond = Condition::all();
     let backend = mpi.db().get_database_backend();
@@ -1511,7 +1523,8 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
         (None, Some(given)) => {
             let narrowed = query.birth_date.is_some()
                 || query.identifier.is_some()
-                || query.postal_code.is_some();
+                || query.postal_code.is_some()
+                || !query.more.is_empty();
             cond = cond.add(if narrowed {
                 names_exist(given_like(given, backend))
             } else {
@@ -1555,6 +1568,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
             .collect();
         Ok::<_, Error>((total, ids, items))
     })?;
+    let items = limit_identifiers(items, wanted_domains.as_deref());
     mpi.audit_read(
         ctx,
         AuditEntry::new("search", "patient", None)
@@ -1614,6 +1628,7 @@ async fn other_criteria(mpi: &Mpi, query: &PatientQuery) -> Result<Condition> {
             backend,
         ));
     }
+    cond = cond.add(query.more.condition(mpi).await?);
     if let Some(pc) = &query.postal_code {
         cond = cond.add(patients_in(
             Query::select()
@@ -1625,6 +1640,18 @@ async fn other_criteria(mpi: &Mpi, query: &PatientQuery) -> Result<Condition> {
         ));
     }
     Ok(cond)
+}
+
+/// `items` with their identifiers limited to the systems `domains` names (when given).
+fn limit_identifiers(mut items: Vec<Patient>, domains: Option<&[String]>) -> Vec<Patient> {
+    if let Some(domains) = domains {
+        for p in &mut items {
+            p.record
+                .identifiers
+                .retain(|i| domains.iter().any(|d| d == &i.system));
+        }
+    }
+    items
 }
 
 /// A search by name in a mode: the names from the in-memory index ([`crate::name_search`]),

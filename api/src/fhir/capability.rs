@@ -139,7 +139,9 @@ meta.versionId); a stale version is 412. Patient.link (replaced-by, replaces, se
 read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE by id is not supported (405). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records: 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Elements the MPI does not store (photo, \
 contact, communication, generalPractitioner, extensions) are rejected with 422; dates are full \
 dates (YYYY-MM-DD), deceasedDateTime needs a time zone. Search needs at least one criterion, \
-ANDs the criteria, pages with _count (default 20, at most 500) and _page; search, read and \
+ANDs the criteria (a parameter may repeat), takes a comma as OR inside one parameter and the \
+modifiers :exact and :contains on string parameters, pages with _count (default 20, at most \
+500) and _page; search, read and \
 $match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
 body. An unsupported parameter is refused (400) unless the request says `Prefer: \
 handling=lenient`, which ignores it.";
@@ -156,6 +158,13 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
         "birthdate" => "http://hl7.org/fhir/SearchParameter/individual-birthdate",
         "gender" => "http://hl7.org/fhir/SearchParameter/individual-gender",
         "address-postalcode" => "http://hl7.org/fhir/SearchParameter/individual-address-postalcode",
+        "address" => "http://hl7.org/fhir/SearchParameter/individual-address",
+        "address-city" => "http://hl7.org/fhir/SearchParameter/individual-address-city",
+        "address-state" => "http://hl7.org/fhir/SearchParameter/individual-address-state",
+        "address-country" => "http://hl7.org/fhir/SearchParameter/individual-address-country",
+        "telecom" => "http://hl7.org/fhir/SearchParameter/individual-telecom",
+        "active" => "http://hl7.org/fhir/SearchParameter/Patient-active",
+        "_id" => "http://hl7.org/fhir/SearchParameter/Resource-id",
         _ => "http://hl7.org/fhir/SearchParameter/Patient-identifier",
     };
     SearchParam {
@@ -218,31 +227,11 @@ $match), steward (also $merge), admin (all); auditor keys cannot read patients."
                     conditional_create: false,
                     conditional_update: true,
                     conditional_delete: "single",
-                    search_param: vec![
-                        param(
-                            "name",
-                            "string",
-                            "Start of any family or given name, ignoring case",
-                        ),
-                        param("family", "string", "Start of a family name, ignoring case"),
-                        param(
-                            "given",
-                            "string",
-                            "Start of a given name, ignoring case; with family, of the same name",
-                        ),
-                        param(
-                            "birthdate",
-                            "date",
-                            "A full date, optionally with the prefix eq",
-                        ),
-                        param("gender", "token", "male, female, other, unknown"),
-                        param("identifier", "token", "system|value, both required, exact"),
-                        param(
-                            "address-postalcode",
-                            "string",
-                            "The exact postal code of any address (surrounding spaces ignored)",
-                        ),
-                    ],
+                    search_param: super::pdqm::SEARCH_PARAMS
+                        .iter()
+                        .filter(|(name, _, _)| !matches!(*name, "_count" | "_page"))
+                        .map(|(name, type_, documentation)| param(name, type_, documentation))
+                        .collect(),
                     operation: vec![
                         Operation {
                             name: "match",

@@ -1,4 +1,5 @@
-//! What IHE PDQm (ITI-78) adds to the Patient search of `routes.rs`: `POST
+//! IHE PDQm (ITI-78) Patient search criteria: the parameters, modifiers, comma alternatives
+//! and repeats translated into the service's `PatientQuery` (which does the searching), `POST
 //! /fhir/Patient/_search` with the criteria as a form body, and the `Prefer: handling=` header
 //! (strict, the default: an unknown parameter is refused; lenient: it is ignored).
 
@@ -6,8 +7,14 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web;
 
+use service::patients::{PatientQuery, parse_code, parse_partial_date};
+use service::search_criteria::{
+    DateComparator, DateCriterion, MAX_ALTERNATIVES, TelecomCriterion, TextCriterion, TextMatch,
+};
+use uuid::Uuid;
+
 use super::operation_outcome::FhirError;
-use super::routes::bad_request;
+use super::routes::{bad_request, invalid};
 use crate::error::ApiError;
 
 /// Whether the request asks for lenient handling of unknown search parameters
@@ -66,4 +73,323 @@ pub(super) fn form_pairs(
     web::Query::<Vec<(String, String)>>::from_query(text)
         .map(web::Query::into_inner)
         .map_err(|e| bad_request(format!("malformed form body: {e}"), None))
+}
+
+/// The Patient search parameters this server supports: name, type, what it does. The
+/// CapabilityStatement lists exactly these.
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 16] = [
+    (
+        "_id",
+        "token",
+        "The record's id; a comma separates alternatives",
+    ),
+    (
+        "active",
+        "token",
+        "true or false (merged-away records are inactive)",
+    ),
+    (
+        "name",
+        "string",
+        "Start of any family or given name, ignoring case",
+    ),
+    ("family", "string", "Start of a family name, ignoring case"),
+    (
+        "given",
+        "string",
+        "Start of a given name, ignoring case; alone with family (no modifier, one value), of the same name",
+    ),
+    (
+        "birthdate",
+        "date",
+        "YYYY, YYYY-MM or YYYY-MM-DD with the prefixes eq, ne, lt, gt, le, ge, ap; a stored partial date is a period",
+    ),
+    ("gender", "token", "male, female, other, unknown"),
+    (
+        "identifier",
+        "token",
+        "system|value, a value alone (any system) or system| (any value in that domain, and \
+         only that domain's identifiers in each result); repeated: all must hold; a domain \
+         neither registered nor held by any record answers 404",
+    ),
+    (
+        "telecom",
+        "token",
+        "The exact value of a phone, email...; system|value limits the system",
+    ),
+    (
+        "address",
+        "string",
+        "Start of any part of an address (line, city, district, state, postal code, country, text)",
+    ),
+    ("address-city", "string", "Start of an address's city"),
+    ("address-state", "string", "Start of an address's state"),
+    ("address-country", "string", "Start of an address's country"),
+    (
+        "address-postalcode",
+        "string",
+        "Start of an address's postal code",
+    ),
+    ("_count", "number", "Page size (default 20, at most 500)"),
+    ("_page", "number", "Page number from 1"),
+];
+
+/// The string parameters, which take the `:exact` and `:contains` modifiers.
+const STRING_PARAMS: [&str; 8] = [
+    "name",
+    "family",
+    "given",
+    "address",
+    "address-city",
+    "address-state",
+    "address-country",
+    "address-postalcode",
+];
+
+/// Parses the criteria of a Patient search (URL and form body) into the service's query, and
+/// the criteria to repeat in the Bundle's links (unknown parameters ignored under
+/// `Prefer: handling=lenient` are left out). A comma separates alternatives (OR) in one
+/// parameter; repeated parameters must all hold.
+pub(super) fn search_query(
+    req: &HttpRequest,
+    form: Option<&[u8]>,
+) -> Result<(PatientQuery, Vec<(String, String)>), FhirError> {
+    let mut pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+        .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
+        .into_inner();
+    if let Some(form) = form {
+        pairs.extend(form_pairs(req, form)?);
+    }
+    if pairs.len() > 2 * MAX_ALTERNATIVES {
+        return Err(bad_request(
+            format!("at most {} search parameters", 2 * MAX_ALTERNATIVES),
+            None,
+        ));
+    }
+    let lenient = lenient(req)?;
+    let mut query = PatientQuery {
+        page: 1,
+        per_page: 20,
+        ..PatientQuery::default()
+    };
+    let mut criteria = Vec::new();
+    let mut paging_seen: Vec<&str> = Vec::new();
+    for (raw_name, value) in &pairs {
+        let (name, modifier) = match raw_name.split_once(':') {
+            Some((name, modifier)) => (name, Some(modifier)),
+            None => (raw_name.as_str(), None),
+        };
+        let known = SEARCH_PARAMS.iter().any(|(n, _, _)| *n == name) || name == "_format";
+        if !known {
+            // Prefer: handling=lenient (FHIR search): an unknown parameter is ignored.
+            if lenient {
+                continue;
+            }
+            let names: Vec<&str> = SEARCH_PARAMS.iter().map(|(n, _, _)| *n).collect();
+            return Err(bad_request(
+                format!(
+                    "{}: unsupported search parameter (supported: {})",
+                    safe(raw_name),
+                    names.join(", ")
+                ),
+                Some(name),
+            ));
+        }
+        let how = match modifier {
+            None => TextMatch::Prefix,
+            Some("exact") if STRING_PARAMS.contains(&name) => TextMatch::Exact,
+            Some("contains") if STRING_PARAMS.contains(&name) => TextMatch::Contains,
+            Some(_) => {
+                return Err(bad_request(
+                    format!("{name}: unsupported modifier (strings take :exact and :contains)"),
+                    Some(name),
+                ));
+            }
+        };
+        let value = value.trim();
+        if matches!(name, "_count" | "_page") {
+            if paging_seen.contains(&name) {
+                return Err(bad_request(
+                    format!("{name}: given more than once"),
+                    Some(name),
+                ));
+            }
+            paging_seen.push(name);
+        }
+        if value.is_empty() {
+            return Err(invalid(format!("{name}: is empty"), name));
+        }
+        let alternatives: Vec<String> = value.split(',').map(|v| v.trim().to_owned()).collect();
+        if alternatives.len() > MAX_ALTERNATIVES {
+            return Err(invalid(
+                format!("{name}: at most {MAX_ALTERNATIVES} alternatives"),
+                name,
+            ));
+        }
+        if alternatives.iter().any(String::is_empty) {
+            return Err(invalid(format!("{name}: has an empty alternative"), name));
+        }
+        let number = |field: &str| {
+            value
+                .parse::<u64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| invalid(format!("{field}: must be a positive integer"), field))
+        };
+        let text = || TextCriterion {
+            any_of: alternatives.clone(),
+            how,
+        };
+        let more = &mut query.more;
+        match name {
+            "_count" => query.per_page = number("_count")?.min(service::MAX_PER_PAGE),
+            "_page" => query.page = number("_page")?,
+            // The answer's format is negotiated outside the search (and checked there).
+            "_format" => continue,
+            // An id that is not a UUID names no record here: it finds nothing.
+            "_id" => more.ids.extend(
+                alternatives
+                    .iter()
+                    .map(|a| Uuid::parse_str(a).unwrap_or(Uuid::nil())),
+            ),
+            "active" => {
+                more.active = Some(match value {
+                    "true" => true,
+                    "false" => false,
+                    _ => return Err(invalid("active: true or false".to_owned(), "active")),
+                });
+            }
+            // One value, no modifier: the indexed prefix search the desk uses.
+            "family" if single(&alternatives, how) && query.family.is_none() => {
+                query.family = Some(value.to_owned());
+            }
+            "given" if single(&alternatives, how) && query.given.is_none() => {
+                query.given = Some(value.to_owned());
+            }
+            "name" if single(&alternatives, how) && query.name.is_none() => {
+                query.name = Some(value.to_owned());
+            }
+            "family" => more.family.push(text()),
+            "given" => more.given.push(text()),
+            "name" => more.name.push(text()),
+            "address" => more.address.push(text()),
+            "address-city" => more.address_city.push(text()),
+            "address-state" => more.address_state.push(text()),
+            "address-country" => more.address_country.push(text()),
+            "address-postalcode" => more.address_postalcode.push(text()),
+            "gender" if alternatives.len() == 1 && query.gender.is_none() => {
+                query.gender = Some(parse_code("gender", value)?);
+            }
+            "gender" => {
+                if !more.genders.is_empty() {
+                    return Err(bad_request(
+                        "gender: given more than once".to_owned(),
+                        Some("gender"),
+                    ));
+                }
+                for a in &alternatives {
+                    more.genders.push(parse_code("gender", a)?);
+                }
+            }
+            // One date, `eq`: the indexed search the desk uses (the same periods).
+            "birthdate"
+                if alternatives.len() == 1
+                    && query.birth_date.is_none()
+                    && birth_date(value)?.comparator == DateComparator::Eq =>
+            {
+                let wanted = birth_date(value)?;
+                query.birth_date = Some(wanted.date);
+                query.birth_date_precision = wanted.precision;
+            }
+            "birthdate" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    list.push(birth_date(a)?);
+                }
+                more.birth_dates.push(list);
+            }
+            "identifier" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    match a.split_once('|') {
+                        // `system|`: that domain's identifiers only, in each result too.
+                        Some((system, "")) if !system.trim().is_empty() => {
+                            more.identifier_domains.push(system.trim().to_owned());
+                            list.push((system.trim().to_owned(), String::new()));
+                        }
+                        Some((system, v)) if !system.trim().is_empty() => {
+                            list.push((system.trim().to_owned(), v.trim().to_owned()));
+                        }
+                        // `|value` asks for identifiers without a system, which this server
+                        // never stores: refused, not guessed.
+                        Some(_) => {
+                            return Err(invalid(
+                                "identifier: use system|value, system| or a value alone".to_owned(),
+                                "identifier",
+                            ));
+                        }
+                        None => list.push((String::new(), a.clone())),
+                    }
+                }
+                more.identifiers.push(list);
+            }
+            "telecom" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    let (system, v) = match a.split_once('|') {
+                        Some((s, v)) if !s.trim().is_empty() => {
+                            (Some(parse_code("telecom", s.trim())?), v)
+                        }
+                        Some((_, v)) => (None, v),
+                        None => (None, a.as_str()),
+                    };
+                    if v.trim().is_empty() {
+                        return Err(invalid("telecom: has no value".to_owned(), "telecom"));
+                    }
+                    list.push(TelecomCriterion {
+                        system,
+                        value: v.trim().to_owned(),
+                    });
+                }
+                more.telecoms.push(list);
+            }
+            _ => {}
+        }
+        if !matches!(name, "_count" | "_page") {
+            criteria.push((raw_name.clone(), value.to_owned()));
+        }
+    }
+    Ok((query, criteria))
+}
+
+/// One value without a modifier.
+fn single(alternatives: &[String], how: TextMatch) -> bool {
+    alternatives.len() == 1 && how == TextMatch::Prefix
+}
+
+/// A parameter name as echoed in an error: only the characters a parameter name has.
+fn safe(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
+        .take(64)
+        .collect()
+}
+
+/// One `birthdate` alternative: an optional prefix and a (partial) date.
+fn birth_date(text: &str) -> Result<DateCriterion, FhirError> {
+    let (comparator, date) = match text.get(..2).and_then(DateComparator::from_prefix) {
+        Some(comparator) => (comparator, &text[2..]),
+        None => (DateComparator::Eq, text),
+    };
+    let (date, precision) = parse_partial_date(date).ok_or_else(|| {
+        invalid(
+            "birthdate: use [eq|ne|lt|gt|le|ge|ap]YYYY, YYYY-MM or YYYY-MM-DD".to_owned(),
+            "birthdate",
+        )
+    })?;
+    Ok(DateCriterion {
+        comparator,
+        date,
+        precision,
+    })
 }

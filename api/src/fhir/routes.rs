@@ -8,7 +8,7 @@ use uuid::Uuid;
 use matcher::MatchDecision;
 use service::matching::{self, MatchOptions};
 use service::merge::{self, MergeRequest};
-use service::patients::{self, Patient, PatientQuery, RegisterOutcome, parse_code};
+use service::patients::{self, Patient, RegisterOutcome};
 
 use super::bundle::{Bundle, BundleEntry, BundleLink, EntrySearch, MATCH_GRADE_URL};
 use super::capability::{self, FORCE_HEADER};
@@ -248,119 +248,6 @@ pub(super) fn encode(text: &str) -> String {
     out
 }
 
-/// Search parameters the facade reads (besides `_count` and `_page`).
-const SEARCH_PARAMS: [&str; 7] = [
-    "name",
-    "family",
-    "given",
-    "birthdate",
-    "gender",
-    "identifier",
-    "address-postalcode",
-];
-
-/// Parses the search query into the service's query and the criteria to repeat in links.
-fn search_query(
-    req: &HttpRequest,
-    form: Option<&[u8]>,
-) -> Result<(PatientQuery, Vec<(String, String)>), FhirError> {
-    let mut pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
-        .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
-        .into_inner();
-    if let Some(form) = form {
-        pairs.extend(super::pdqm::form_pairs(req, form)?);
-    }
-    let lenient = super::pdqm::lenient(req)?;
-    let mut query = PatientQuery {
-        page: 1,
-        per_page: 20,
-        ..PatientQuery::default()
-    };
-    let mut criteria = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
-    for (name, value) in &pairs {
-        if seen.contains(&name.as_str()) {
-            return Err(bad_request(
-                format!("{name}: given more than once (repeating a parameter is not supported)"),
-                Some(name),
-            ));
-        }
-        seen.push(name);
-        let value = value.trim();
-        let number = |field: &str| {
-            value
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| invalid(format!("{field}: must be a positive integer"), field))
-        };
-        match name.as_str() {
-            "_count" => query.per_page = number("_count")?.min(service::MAX_PER_PAGE),
-            "_page" => query.page = number("_page")?,
-            "_format" if matches!(value, "json" | "application/json" | "application/fhir+json") => {
-            }
-            "name" | "family" | "given" | "birthdate" | "gender" | "identifier"
-                if value.is_empty() =>
-            {
-                return Err(invalid(format!("{name}: is empty"), name));
-            }
-            "address-postalcode" if value.is_empty() => {
-                return Err(invalid(format!("{name}: is empty"), name));
-            }
-            "address-postalcode" => query.postal_code = Some(value.to_owned()),
-            "name" => query.name = Some(value.to_owned()),
-            "family" => query.family = Some(value.to_owned()),
-            "given" => query.given = Some(value.to_owned()),
-            "birthdate" => {
-                // `1984` and `1984-05` find every date inside that year or month.
-                let date = value.strip_prefix("eq").unwrap_or(value);
-                let (date, precision) =
-                    service::patients::parse_partial_date(date).ok_or_else(|| {
-                        invalid(
-                            "birthdate: use YYYY, YYYY-MM or YYYY-MM-DD".to_owned(),
-                            "birthdate",
-                        )
-                    })?;
-                query.birth_date = Some(date);
-                query.birth_date_precision = precision;
-            }
-            "gender" => query.gender = Some(parse_code("gender", value)?),
-            // A token: `system|value`, or a value alone, which FHIR matches in any system (as
-            // REST's search does). `|value` asks for identifiers without a system, which this
-            // server never stores, and `system|` for any value: both are refused, not guessed.
-            "identifier" => match value.split_once('|') {
-                Some((system, v)) if !system.is_empty() && !v.is_empty() => {
-                    query.identifier = Some((system.to_owned(), v.to_owned()));
-                }
-                None if !value.trim().is_empty() => {
-                    query.identifier = Some((String::new(), value.to_owned()));
-                }
-                _ => {
-                    return Err(invalid(
-                        "identifier: use system|value or a value alone".to_owned(),
-                        "identifier",
-                    ));
-                }
-            },
-            // Prefer: handling=lenient (FHIR search): an unknown parameter is ignored.
-            _ if lenient => continue,
-            _ => {
-                return Err(bad_request(
-                    format!(
-                        "{name}: unsupported search parameter (supported: {}, _count, _page)",
-                        SEARCH_PARAMS.join(", ")
-                    ),
-                    Some(name),
-                ));
-            }
-        }
-        if SEARCH_PARAMS.contains(&name.as_str()) {
-            criteria.push((name.clone(), value.to_owned()));
-        }
-    }
-    Ok((query, criteria))
-}
-
 /// `GET /fhir/Patient?...`: a searchset Bundle with `total` and self/next/previous links.
 pub async fn search(caller: Result<ReadCaller, ApiError>, req: HttpRequest) -> FhirResult {
     search_with(caller, req, None).await
@@ -381,7 +268,7 @@ async fn search_with(
     form: Option<&[u8]>,
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
-    let (query, criteria) = search_query(&req, form)?;
+    let (query, criteria) = super::pdqm::search_query(&req, form)?;
     let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
     let base = base_url(&req);
     let link_to = |relation: &'static str, number: u64| {

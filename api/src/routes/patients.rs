@@ -290,6 +290,7 @@ impl SearchQuery {
                 .transpose()?,
             page: self.page.unwrap_or(1),
             per_page: self.per_page.unwrap_or(20),
+            more: Default::default(),
         })
     }
 }

@@ -408,12 +408,19 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
     assert_eq!(
         params,
         [
+            "_id",
+            "active",
             "name",
             "family",
             "given",
             "birthdate",
             "gender",
             "identifier",
+            "telecom",
+            "address",
+            "address-city",
+            "address-state",
+            "address-country",
             "address-postalcode"
         ]
     );
@@ -555,12 +562,11 @@ async fn search_by_each_parameter_with_paging_links(backend: Backend) {
 
     // Bad searches.
     for (query, status) in [
-        ("telecom=x", 400),
-        ("family=a&family=b", 400),
+        ("organization=x", 400),
+        ("family=a&_page=1&_page=2", 400),
         ("identifier=%7CMRN-7001", 422),
-        ("identifier=urn:test:mrn%7C", 422),
         ("birthdate=1984-5", 422),
-        ("birthdate=gt1984-05-06", 422),
+        ("birthdate=after1984-05-06", 422),
         ("gender=robot", 422),
         ("_count=0", 422),
         ("_page=0", 422),
