@@ -76,25 +76,7 @@ impl From<pix_consumer::Model> for Consumer {
 }
 
 fn check_text(field: &str, text: &str, max: usize) -> Result<()> {
-    if text.is_empty() {
-        return Err(Error::validation(field, "is required"));
-    }
-    if text.chars().count() > max {
-        return Err(Error::validation(
-            field,
-            format!("is longer than {max} characters"),
-        ));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || "|^~\\&".contains(c))
-    {
-        return Err(Error::validation(
-            field,
-            "may not hold spaces or the HL7 delimiters | ^ ~ \\ &",
-        ));
-    }
-    Ok(())
+    crate::sources::check_hl7_token(field, text, max)
 }
 
 /// Adds a consumer; audited as `create` of `pix_consumer`. Every domain must be registered

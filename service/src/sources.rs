@@ -98,13 +98,19 @@ impl From<source::Model> for Source {
 }
 
 fn check_text(field: &str, text: &str) -> Result<()> {
+    check_hl7_token(field, text, MAX_SOURCE_LEN)
+}
+
+/// A name that travels in HL7 v2 fields (a source, a facility, a consumer): required, at most
+/// `max` characters, no spaces, control characters or HL7 delimiters.
+pub(crate) fn check_hl7_token(field: &str, text: &str, max: usize) -> Result<()> {
     if text.is_empty() {
         return Err(Error::validation(field, "is required"));
     }
-    if text.chars().count() > MAX_SOURCE_LEN {
+    if text.chars().count() > max {
         return Err(Error::validation(
             field,
-            format!("is longer than {MAX_SOURCE_LEN} characters"),
+            format!("is longer than {max} characters"),
         ));
     }
     if text
