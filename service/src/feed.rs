@@ -281,11 +281,9 @@ pub async fn apply(
             FeedAction::RelatedPerson { id, patient, input } => {
                 apply_related(ctx, &txn, *id, *patient, input, &results).await
             }
-            FeedAction::DeleteRelatedPerson { id } => {
-                related_persons::delete_in(ctx, &txn, *id)
-                    .await
-                    .map(|()| FeedResult::RelatedDeleted { id: *id })
-            }
+            FeedAction::DeleteRelatedPerson { id } => related_persons::delete_in(ctx, &txn, *id)
+                .await
+                .map(|()| FeedResult::RelatedDeleted { id: *id }),
             _ => apply_one(mpi, ctx, &txn, action, &mut touched).await,
         };
         match outcome {

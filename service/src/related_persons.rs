@@ -13,7 +13,8 @@ use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::{NotSet, Set},
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -285,7 +286,11 @@ async fn load_live_row<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<related_p
         .ok_or_else(|| Error::not_found("related_person", id))
 }
 
-async fn check_room<C: ConnectionTrait>(db: &C, patient_id: Uuid, except: Option<Uuid>) -> Result<()> {
+async fn check_room<C: ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+    except: Option<Uuid>,
+) -> Result<()> {
     let mut query = related_person::Entity::find()
         .filter(related_person::Column::PatientId.eq(patient_id))
         .filter(related_person::Column::DeletedAt.is_null());
@@ -479,7 +484,10 @@ pub async fn delete_in(ctx: &Ctx, txn: &crate::WriteTxn, id: Uuid) -> Result<()>
     let changed = related_person::Entity::update_many()
         .col_expr(related_person::Column::DeletedAt, Expr::value(now))
         .col_expr(related_person::Column::DeletedBy, Expr::value(actor))
-        .col_expr(related_person::Column::Version, Expr::value(before.version + 1))
+        .col_expr(
+            related_person::Column::Version,
+            Expr::value(before.version + 1),
+        )
         .col_expr(related_person::Column::UpdatedAt, Expr::value(now))
         .col_expr(related_person::Column::UpdatedBy, Expr::value(actor))
         .filter(related_person::Column::Id.eq(id))
@@ -550,14 +558,15 @@ pub async fn search(
     }
     let (page, per_page) = crate::page_bounds(query.page, query.per_page)?;
     let (items, total) = with_snapshot!(mpi, |conn| {
-        let mut find = related_person::Entity::find()
-            .filter(related_person::Column::DeletedAt.is_null());
+        let mut find =
+            related_person::Entity::find().filter(related_person::Column::DeletedAt.is_null());
         if !query.patients.is_empty() {
             let ids = holders(conn, &query.patients).await?;
             find = find.filter(related_person::Column::PatientId.is_in(ids));
         }
         if !query.relationships.is_empty() {
-            find = find.filter(related_person::Column::Relationship.is_in(query.relationships.clone()));
+            find = find
+                .filter(related_person::Column::Relationship.is_in(query.relationships.clone()));
         }
         let total = find.clone().count(conn).await?;
         let rows = find
@@ -628,7 +637,10 @@ pub async fn of_patients(mpi: &Mpi, ctx: &Ctx, patients: &[Uuid]) -> Result<Vec<
 /// The live, active `MTH` related person of a patient (the newest if several), without an
 /// audit row: for a use case that audits what it does with it (the mother reference of a
 /// patient). A merged-away patient resolves to its survivor.
-pub async fn mother_in<C: ConnectionTrait>(db: &C, patient_id: Uuid) -> Result<Option<RelatedPerson>> {
+pub async fn mother_in<C: ConnectionTrait>(
+    db: &C,
+    patient_id: Uuid,
+) -> Result<Option<RelatedPerson>> {
     let ids = holders(db, &[patient_id]).await?;
     if ids.is_empty() {
         return Ok(None);
@@ -653,8 +665,12 @@ pub async fn mother(mpi: &Mpi, ctx: &Ctx, patient_id: Uuid) -> Result<Option<Rel
     let found = with_snapshot!(mpi, |conn| mother_in(conn, patient_id).await)?;
     mpi.audit_read(
         ctx,
-        AuditEntry::new("read", "related_person", found.as_ref().map(|m| m.id.to_string()))
-            .before(json!({ "mother_of": patient_id })),
+        AuditEntry::new(
+            "read",
+            "related_person",
+            found.as_ref().map(|m| m.id.to_string()),
+        )
+        .before(json!({ "mother_of": patient_id })),
     )
     .await?;
     Ok(found)

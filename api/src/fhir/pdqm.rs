@@ -146,6 +146,9 @@ const STRING_PARAMS: [&str; 8] = [
     "address-postalcode",
 ];
 
+/// The criteria of a search as given (name with modifier, value), repeated in its links.
+pub(super) type Criteria = Vec<(String, String)>;
+
 /// The resources a Patient search adds to its matches (`search.mode` `include`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Includes {
@@ -183,7 +186,7 @@ fn include(raw_name: &str, value: &str, includes: &mut Includes) -> bool {
 pub(super) fn search_query(
     req: &HttpRequest,
     form: Option<&[u8]>,
-) -> Result<(PatientQuery, Vec<(String, String)>, Includes), FhirError> {
+) -> Result<(PatientQuery, Criteria, Includes), FhirError> {
     let mut pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
         .into_inner();

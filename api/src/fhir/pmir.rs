@@ -174,10 +174,7 @@ fn related_action(
         ));
     }
     let reference = person.patient_reference()?;
-    let patient = match earlier
-        .iter()
-        .position(|u| u.as_deref() == Some(reference))
-    {
+    let patient = match earlier.iter().position(|u| u.as_deref() == Some(reference)) {
         Some(index) => PatientRef::Action(index),
         None => PatientRef::Id(person.patient_id()?),
     };
@@ -275,7 +272,9 @@ fn read_message(bundle: &Value) -> Result<Message, FhirError> {
             "RelatedPerson" => related_action(method, url, resource, &field, &full_urls)?,
             _ => {
                 return Err(invalid(
-                    format!("{field}.resource: only Patient and RelatedPerson entries are supported"),
+                    format!(
+                        "{field}.resource: only Patient and RelatedPerson entries are supported"
+                    ),
                     &format!("{field}.resource"),
                 ));
             }

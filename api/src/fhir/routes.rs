@@ -322,9 +322,7 @@ async fn search_with(
     }
     if includes.related_persons {
         let ids: Vec<Uuid> = page.items.iter().map(Patient::id).collect();
-        for r in
-            service::related_persons::of_patients(&caller.mpi, &caller.ctx, &ids).await?
-        {
+        for r in service::related_persons::of_patients(&caller.mpi, &caller.ctx, &ids).await? {
             entry.push(super::related_person::entry_of(&base, &r, "include"));
         }
     }

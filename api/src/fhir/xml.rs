@@ -1375,7 +1375,8 @@ mod tests {
 
     #[test]
     fn pretty_json_keeps_the_order_and_the_strings() {
-        let compact = br#"{"resourceType":"Bundle","entry":[],"a":{"b":[1,{"c":"x, {y}: \"z\""}]},"d":{}}"#;
+        let compact =
+            br#"{"resourceType":"Bundle","entry":[],"a":{"b":[1,{"c":"x, {y}: \"z\""}]},"d":{}}"#;
         let pretty = String::from_utf8(indent_json(compact)).expect("UTF-8");
         assert_eq!(
             pretty,

@@ -78,7 +78,11 @@ async fn audited(app: &TestApp, action: &str) -> usize {
 async fn related_person_crud_search_and_errors(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let fhir = Fhir::new(&app);
-    let child = id_of(&fhir.create(&fhir_person("Okafor", "Ada", "2020-02-02", "C-1")).await);
+    let child = id_of(
+        &fhir
+            .create(&fhir_person("Okafor", "Ada", "2020-02-02", "C-1"))
+            .await,
+    );
     let child_ref = format!("Patient/{child}");
 
     // Create the mother: 201 with Location and ETag, the relationship shown with its display.
@@ -166,7 +170,7 @@ async fn related_person_crud_search_and_errors(backend: Backend) {
     let mothers = search(format!("patient={}&relationship=MTH", enc(&child_ref))).await;
     assert_eq!(
         entries(&mothers.body, "match", "RelatedPerson"),
-        [mother.clone()]
+        std::slice::from_ref(&mother)
     );
     let by_system = search(format!(
         "patient={child}&relationship={}",
@@ -175,7 +179,7 @@ async fn related_person_crud_search_and_errors(backend: Backend) {
     .await;
     assert_eq!(
         entries(&by_system.body, "match", "RelatedPerson"),
-        [father.clone()]
+        std::slice::from_ref(&father)
     );
     let either = search(format!("patient={}&relationship=MTH,FTH", enc(&child_ref))).await;
     assert_eq!(either.body["total"], 2);
@@ -210,7 +214,10 @@ async fn related_person_crud_search_and_errors(backend: Backend) {
         "{}",
         unknown.body
     );
-    assert_issue(&post(related(&child_ref, "ZZZ", "Okafor", "Ann")).await, 422);
+    assert_issue(
+        &post(related(&child_ref, "ZZZ", "Okafor", "Ann")).await,
+        422,
+    );
     let mut other_system = related(&child_ref, "MTH", "Okafor", "Ann");
     other_system["relationship"][0]["coding"][0]["system"] = json!("urn:example:roles");
     assert_issue(&post(other_system).await, 422);
@@ -223,16 +230,31 @@ async fn related_person_crud_search_and_errors(backend: Backend) {
     let mut nameless = related(&child_ref, "MTH", "Okafor", "Ann");
     nameless["name"] = json!([]);
     assert_issue(&post(nameless).await, 422);
-    assert_issue(&fhir.get(&format!("/RelatedPerson/{}", Uuid::new_v4())).await, 404);
+    assert_issue(
+        &fhir
+            .get(&format!("/RelatedPerson/{}", Uuid::new_v4()))
+            .await,
+        404,
+    );
     assert_issue(&fhir.get("/RelatedPerson/not-a-uuid").await, 404);
     // An auditor key reads no patient data.
     let auditor = fhir
-        .call(Role::Auditor, "GET", &format!("/RelatedPerson/{mother}"), &[], None)
+        .call(
+            Role::Auditor,
+            "GET",
+            &format!("/RelatedPerson/{mother}"),
+            &[],
+            None,
+        )
         .await;
     assert_issue(&auditor, 403);
 
     // A merged-away patient resolves to its survivor, at create and in searches.
-    let retired = id_of(&fhir.create(&fhir_person("Okafor", "Adah", "2020-02-02", "C-2")).await);
+    let retired = id_of(
+        &fhir
+            .create(&fhir_person("Okafor", "Adah", "2020-02-02", "C-2"))
+            .await,
+    );
     let merge = json!({"resourceType": "Parameters", "parameter": [
         {"name": "source-patient", "valueReference": {"reference": format!("Patient/{retired}")}},
         {"name": "target-patient", "valueReference": {"reference": child_ref}}
@@ -310,7 +332,11 @@ fn related_xml(patient: &str) -> String {
 async fn related_person_in_xml(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let fhir = Fhir::new(&app);
-    let child = id_of(&fhir.create(&fhir_person("ONeill", "Aoife", "2021-01-05", "X-1")).await);
+    let child = id_of(
+        &fhir
+            .create(&fhir_person("ONeill", "Aoife", "2021-01-05", "X-1"))
+            .await,
+    );
     let mut c = Client {
         app: &app,
         kept: Vec::new(),
@@ -347,7 +373,11 @@ async fn related_person_in_xml(backend: Backend) {
         )
         .await;
     assert_eq!(read_xml.status, 200, "{}", read_xml.text);
-    assert!(read_xml.text.contains(r#"<code value="MTH"/>"#), "{}", read_xml.text);
+    assert!(
+        read_xml.text.contains(r#"<code value="MTH"/>"#),
+        "{}",
+        read_xml.text
+    );
     let read_json = fhir.get(&format!("/RelatedPerson/{id}")).await;
     assert_eq!(read_json.body["name"][0]["family"], "O'Neill");
     assert_eq!(read_json.body["birthDate"], "1979-11-30");
@@ -475,7 +505,7 @@ async fn pmir_feeds_a_child_and_its_mother_in_one_transaction(backend: Backend) 
         .await;
     assert_eq!(
         entries(&mothers.body, "match", "RelatedPerson"),
-        [mother_id.clone()]
+        std::slice::from_ref(&mother_id)
     );
 
     // An update of the mother by id, in a later message naming the stored Patient.
@@ -537,9 +567,7 @@ async fn pmir_feeds_a_child_and_its_mother_in_one_transaction(backend: Backend) 
     assert!(answers[0].0.starts_with("422"), "{answers:?}");
     assert_eq!(patients_holding(&fhir, "urn:test:mrn|PMIR-C-2").await, 0);
     assert_eq!(patients_holding(&fhir, "urn:test:mrn|PMIR-C-1").await, 1);
-    let still_one = fhir
-        .get("/RelatedPerson?relationship=MTH")
-        .await;
+    let still_one = fhir.get("/RelatedPerson?relationship=MTH").await;
     assert_eq!(still_one.body["total"], 1, "{}", still_one.body);
 
     // A RelatedPerson naming an entry that comes after it is refused before anything runs.
@@ -554,7 +582,12 @@ async fn pmir_feeds_a_child_and_its_mother_in_one_transaction(backend: Backend) 
                     "urn:uuid:0c7d7f0e-4f33-4b7a-8d1e-0000000000c6",
                     "POST",
                     "RelatedPerson",
-                    related("urn:uuid:0c7d7f0e-4f33-4b7a-8d1e-0000000000c7", "MTH", "Banda", "Thoko"),
+                    related(
+                        "urn:uuid:0c7d7f0e-4f33-4b7a-8d1e-0000000000c7",
+                        "MTH",
+                        "Banda",
+                        "Thoko",
+                    ),
                 ),
                 (
                     "urn:uuid:0c7d7f0e-4f33-4b7a-8d1e-0000000000c7",
@@ -602,7 +635,11 @@ async fn pdqm_include_revinclude_and_pretty(backend: Backend) {
     let mut patient = fhir_person("Zhivago", "Lara", "1990-09-09", "INC-1");
     patient["managingOrganization"] = json!({"reference": format!("Organization/{org}")});
     let patient = id_of(&fhir.create(&patient).await);
-    let other = id_of(&fhir.create(&fhir_person("Zhivago", "Yuri", "1988-08-08", "INC-2")).await);
+    let other = id_of(
+        &fhir
+            .create(&fhir_person("Zhivago", "Yuri", "1988-08-08", "INC-2"))
+            .await,
+    );
     let mut persons = Vec::new();
     for (target, code, given) in [
         (&patient, "MTH", "Anna"),
@@ -615,7 +652,12 @@ async fn pdqm_include_revinclude_and_pretty(backend: Backend) {
                 "POST",
                 "/RelatedPerson",
                 &[],
-                Some(&related(&format!("Patient/{target}"), code, "Zhivago", given)),
+                Some(&related(
+                    &format!("Patient/{target}"),
+                    code,
+                    "Zhivago",
+                    given,
+                )),
             )
             .await;
         assert_eq!(answer.status, 201, "{}", answer.body);
@@ -628,7 +670,10 @@ async fn pdqm_include_revinclude_and_pretty(backend: Backend) {
         .await;
     assert_eq!(found.status, 200, "{}", found.body);
     assert_eq!(found.body["total"], 1, "{}", found.body);
-    assert_eq!(entries(&found.body, "match", "Patient"), [patient.clone()]);
+    assert_eq!(
+        entries(&found.body, "match", "Patient"),
+        std::slice::from_ref(&patient)
+    );
     assert_eq!(
         entries(&found.body, "include", "Organization"),
         [org.to_string()]
@@ -637,7 +682,10 @@ async fn pdqm_include_revinclude_and_pretty(backend: Backend) {
     of_patient.sort();
     assert_eq!(entries(&found.body, "include", "RelatedPerson"), of_patient);
     let self_link = found.body["link"][0]["url"].as_str().expect("self");
-    assert!(self_link.contains("_revinclude=RelatedPerson%3Apatient"), "{self_link}");
+    assert!(
+        self_link.contains("_revinclude=RelatedPerson%3Apatient"),
+        "{self_link}"
+    );
     let org_entry = found.body["entry"]
         .as_array()
         .expect("entry")
