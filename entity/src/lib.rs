@@ -41,5 +41,6 @@ pub mod patient_telecom;
 pub mod pix_consumer;
 pub mod pix_outbox;
 pub mod prelude;
+pub mod related_person;
 pub mod review_task;
 pub mod source;

@@ -16,6 +16,7 @@ pub use crate::patient_identifier::Entity as PatientIdentifier;
 pub use crate::patient_link::Entity as PatientLink;
 pub use crate::patient_name::Entity as PatientName;
 pub use crate::patient_telecom::Entity as PatientTelecom;
+pub use crate::related_person::Entity as RelatedPerson;
 pub use crate::review_task::Entity as ReviewTask;
 
 pub use crate::enums::*;

@@ -24,6 +24,7 @@
 //! 14. identifier domains (namespace, OID, URL), sources, and which sources assign in which
 //!     domain;
 //! 15. API keys acting as a source.
+//! 21. FHIR RelatedPerson (`related_person`), tied to a patient by a foreign key.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -49,6 +50,7 @@ mod m20261206_000015_api_key_source;
 mod m20261206_000016_identifier_link_key;
 mod m20261206_000017_create_pix_consumer;
 mod m20261206_000019_birth_date_precision;
+mod m20261206_000021_create_related_person;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -79,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_identifier_link_key::Migration),
             Box::new(m20261206_000017_create_pix_consumer::Migration),
             Box::new(m20261206_000019_birth_date_precision::Migration),
+            Box::new(m20261206_000021_create_related_person::Migration),
         ]
     }
 }

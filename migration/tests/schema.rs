@@ -135,6 +135,7 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
             "api_key",
             "pix_consumer",
             "pix_outbox",
+            "related_person",
         ] {
             assert!(
                 first

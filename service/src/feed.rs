@@ -1,6 +1,9 @@
 //! The patient identity feed (IHE ITI-104 conditional update and delete, PMIR ITI-93 message
 //! feeds): a batch of creates, create-or-updates, merges and deletes applied in one transaction,
-//! all or nothing, through the same steps as register, update, merge and delete.
+//! all or nothing, through the same steps as register, update, merge and delete. A PMIR feed's
+//! RelatedPerson entries (create, update by id, delete) are applied in the same transaction,
+//! through the steps of [`crate::related_persons`]; a RelatedPerson may name its patient by an
+//! earlier action of the feed (the Patient entry the same message creates).
 
 use std::collections::BTreeSet;
 
@@ -12,6 +15,7 @@ use entity::patient_identifier;
 use crate::keys::Action;
 use crate::merge::{self, MergeRequest};
 use crate::patients::{self, Patient, PatientInput, RegisterOutcome};
+use crate::related_persons::{self, RelatedPerson, RelatedPersonInput};
 use crate::{Ctx, Error, Mpi, Result, convert};
 
 /// Most actions one feed message may carry.
@@ -33,9 +37,33 @@ pub enum RecordKey {
     },
 }
 
+/// How a RelatedPerson action names its patient.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PatientRef {
+    /// A stored patient, by id.
+    Id(Uuid),
+    /// The patient an earlier action of the same feed created, updated or retired (0-based).
+    Action(usize),
+}
+
 /// One action of a feed.
 #[derive(Clone, Debug)]
 pub enum FeedAction {
+    /// Create a RelatedPerson (`id` `None`) or update the one `id` names (it must exist);
+    /// `input.patient_id` is replaced by what `patient` names.
+    RelatedPerson {
+        /// Which stored RelatedPerson to update; `None` creates one.
+        id: Option<Uuid>,
+        /// Its patient.
+        patient: PatientRef,
+        /// Its values.
+        input: RelatedPersonInput,
+    },
+    /// Soft-delete a RelatedPerson.
+    DeleteRelatedPerson {
+        /// Its id.
+        id: Uuid,
+    },
     /// Register a record (no duplicate check refuses it: a feed reports what a source holds;
     /// certain and probable matches become review tasks, as a forced registration does).
     Create {
@@ -83,6 +111,15 @@ pub enum FeedResult {
     },
     /// A record was soft-deleted.
     Deleted {
+        /// Its id.
+        id: Uuid,
+    },
+    /// A RelatedPerson was created.
+    RelatedCreated(Box<RelatedPerson>),
+    /// A RelatedPerson was updated.
+    RelatedUpdated(Box<RelatedPerson>),
+    /// A RelatedPerson was soft-deleted.
+    RelatedDeleted {
         /// Its id.
         id: Uuid,
     },
@@ -217,13 +254,39 @@ pub async fn apply(
                 ctx.authorize(Action::Delete).map_err(&fail)?;
                 check_key("identifier", key).map_err(&fail)?;
             }
+            FeedAction::RelatedPerson { id, patient, input } => {
+                if id.is_some() {
+                    ctx.authorize(Action::Update).map_err(&fail)?;
+                }
+                if let PatientRef::Action(earlier) = patient
+                    && *earlier >= index
+                {
+                    return Err(fail(Error::validation(
+                        "patient",
+                        "names a Patient entry that does not come before it",
+                    )));
+                }
+                related_persons::check_input(ctx, input).map_err(&fail)?;
+            }
+            FeedAction::DeleteRelatedPerson { .. } => {
+                ctx.authorize(Action::Delete).map_err(&fail)?;
+            }
         }
     }
     let txn = mpi.write_txn_for(ctx).await.map_err(at(0))?;
     let mut results = Vec::with_capacity(actions.len());
     let mut touched = BTreeSet::new();
     for (index, action) in actions.iter().enumerate() {
-        match apply_one(mpi, ctx, &txn, action, &mut touched).await {
+        let outcome = match action {
+            FeedAction::RelatedPerson { id, patient, input } => {
+                apply_related(ctx, &txn, *id, *patient, input, &results).await
+            }
+            FeedAction::DeleteRelatedPerson { id } => related_persons::delete_in(ctx, &txn, *id)
+                .await
+                .map(|()| FeedResult::RelatedDeleted { id: *id }),
+            _ => apply_one(mpi, ctx, &txn, action, &mut touched).await,
+        };
+        match outcome {
             Ok(result) => results.push(result),
             Err(error) => {
                 // The error that ended the feed matters more than a failed rollback.
@@ -254,10 +317,50 @@ pub async fn apply(
                 domains.render_patient(survivor);
                 domains.render_patient(retired);
             }
-            FeedResult::Deleted { .. } => {}
+            FeedResult::Deleted { .. }
+            | FeedResult::RelatedCreated(_)
+            | FeedResult::RelatedUpdated(_)
+            | FeedResult::RelatedDeleted { .. } => {}
         }
     }
     Ok(results)
+}
+
+/// A RelatedPerson action: its patient resolved (an earlier action's record), then created or
+/// updated.
+async fn apply_related(
+    ctx: &Ctx,
+    txn: &crate::WriteTxn,
+    id: Option<Uuid>,
+    patient: PatientRef,
+    input: &RelatedPersonInput,
+    done: &[FeedResult],
+) -> Result<FeedResult> {
+    let patient_id = match patient {
+        PatientRef::Id(id) => id,
+        PatientRef::Action(i) => match done.get(i) {
+            Some(FeedResult::Created(p) | FeedResult::Updated(p)) => p.id(),
+            Some(FeedResult::Merged { survivor, .. }) => survivor.id(),
+            _ => {
+                return Err(Error::validation(
+                    "patient",
+                    "names an entry that is not a stored Patient",
+                ));
+            }
+        },
+    };
+    let input = RelatedPersonInput {
+        patient_id,
+        ..input.clone()
+    };
+    match id {
+        None => related_persons::create_in(ctx, txn, &input)
+            .await
+            .map(|r| FeedResult::RelatedCreated(Box::new(r))),
+        Some(id) => related_persons::update_in(ctx, txn, id, None, &input)
+            .await
+            .map(|r| FeedResult::RelatedUpdated(Box::new(r))),
+    }
 }
 
 async fn apply_one(
@@ -333,6 +436,9 @@ async fn apply_one(
             patients::delete_in(ctx, txn, id).await?;
             touched.insert(id);
             Ok(FeedResult::Deleted { id })
+        }
+        FeedAction::RelatedPerson { .. } | FeedAction::DeleteRelatedPerson { .. } => {
+            Err(Error::validation("entry", "is not a Patient action"))
         }
     }
 }

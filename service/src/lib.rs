@@ -45,6 +45,7 @@ pub mod notifications;
 pub mod organizations;
 pub mod pairs;
 pub mod patients;
+pub mod related_persons;
 pub mod review;
 pub mod search_criteria;
 pub mod sources;

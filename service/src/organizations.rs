@@ -1,9 +1,10 @@
 //! Organizations as patients refer to them (managing organization, identifier assigners): the
-//! check that the ones a record names exist, so that no face queries the organization table.
+//! check that the ones a record names exist, and reading them for a search's `_include`, so that
+//! no face queries the organization table.
 
 use std::collections::HashSet;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use entity::organization;
@@ -47,4 +48,64 @@ pub async fn check_referenced(mpi: &Mpi, input: &PatientInput) -> Result<()> {
         Some((field, _)) => Err(Error::validation(field, "no such Organization")),
         None => Ok(()),
     }
+}
+
+/// An organization as a patient search's `_include=Patient:organization` shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Organization {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Other names.
+    pub aliases: Vec<String>,
+    /// Whether it is in use.
+    pub active: bool,
+    /// The organization it is part of.
+    pub part_of: Option<Uuid>,
+    /// Its identifiers: (system, value).
+    pub identifiers: Vec<(String, String)>,
+}
+
+/// Most organizations one call reads.
+pub const MAX_READ: usize = 500;
+
+/// The organizations with these ids that exist, in the order of `ids` (each once; unknown ids
+/// are left out). Two queries; at most [`MAX_READ`] ids.
+pub async fn get_many(mpi: &Mpi, ids: &[Uuid]) -> Result<Vec<Organization>> {
+    let mut wanted: Vec<Uuid> = Vec::with_capacity(ids.len());
+    for id in ids {
+        if !wanted.contains(id) {
+            wanted.push(*id);
+        }
+    }
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    crate::limits::check_count("organizations", wanted.len(), MAX_READ)?;
+    let rows = organization::Entity::find()
+        .filter(organization::Column::Id.is_in(wanted.clone()))
+        .all(mpi.db())
+        .await?;
+    let identifiers = entity::organization_identifier::Entity::find()
+        .filter(entity::organization_identifier::Column::OrganizationId.is_in(wanted.clone()))
+        .order_by_asc(entity::organization_identifier::Column::CreatedAt)
+        .all(mpi.db())
+        .await?;
+    Ok(wanted
+        .iter()
+        .filter_map(|id| rows.iter().find(|r| r.id == *id))
+        .map(|r| Organization {
+            id: r.id,
+            name: r.name.clone(),
+            aliases: r.aliases.0.clone(),
+            active: r.active,
+            part_of: r.part_of,
+            identifiers: identifiers
+                .iter()
+                .filter(|i| i.organization_id == r.id)
+                .map(|i| (i.system.clone(), i.value.clone()))
+                .collect(),
+        })
+        .collect())
 }

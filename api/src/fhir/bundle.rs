@@ -1,8 +1,11 @@
-//! The searchset Bundle answered by Patient search and `$match`.
+//! The searchset Bundle answered by Patient and RelatedPerson search and `$match`, with the
+//! resources `_include` and `_revinclude` add (`search.mode` `include`).
 
 use serde::Serialize;
 
+use super::organization::FhirOrganization;
 use super::patient::{Extension, FhirPatient};
+use super::related_person::FhirRelatedPerson;
 
 /// The match-grade extension of `Bundle.entry.search` (certain, probable, possible).
 pub const MATCH_GRADE_URL: &str = "http://hl7.org/fhir/StructureDefinition/match-grade";
@@ -23,11 +26,23 @@ pub struct EntrySearch {
     /// The match-grade extension (`$match` only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub extension: Vec<Extension>,
-    /// `match`.
+    /// `match` or `include`.
     pub mode: &'static str,
     /// The match probability (`$match` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub score: Option<f64>,
+}
+
+/// The resource of an entry.
+#[derive(Clone, Debug, Serialize)]
+#[serde(untagged)]
+pub enum EntryResource {
+    /// A patient.
+    Patient(Box<FhirPatient>),
+    /// A related person.
+    RelatedPerson(Box<FhirRelatedPerson>),
+    /// An organization (`_include=Patient:organization`).
+    Organization(Box<FhirOrganization>),
 }
 
 /// One entry.
@@ -36,13 +51,13 @@ pub struct EntrySearch {
 pub struct BundleEntry {
     /// The resource's absolute URL.
     pub full_url: String,
-    /// The patient.
-    pub resource: FhirPatient,
+    /// The resource.
+    pub resource: EntryResource,
     /// Search mode and score.
     pub search: EntrySearch,
 }
 
-/// A searchset Bundle of patients.
+/// A searchset Bundle.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Bundle {

@@ -71,6 +71,12 @@ pub struct RestResource {
     pub conditional_update: bool,
     /// Conditional delete of a single record (ITI-104) on `identifier`.
     pub conditional_delete: &'static str,
+    /// `_include` values supported.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub search_include: Vec<&'static str>,
+    /// `_revinclude` values supported.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub search_rev_include: Vec<&'static str>,
     /// Search parameters.
     pub search_param: Vec<SearchParam>,
     /// Operations.
@@ -144,7 +150,9 @@ modifiers :exact and :contains on string parameters, pages with _count (default 
 500) and _page; search, read and \
 $match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
 body. An unsupported parameter is refused (400) unless the request says `Prefer: \
-handling=lenient`, which ignores it.";
+handling=lenient`, which ignores it. `_include=Patient:organization` adds the managing \
+organizations of the page's matches and `_revinclude=RelatedPerson:patient` the RelatedPersons \
+that name them (search.mode include). `_pretty=true` indents any JSON answer.";
 
 /// IHE PIXm's Patient Identifier Cross-reference Manager.
 pub const PIXM_MANAGER: &str =
@@ -184,8 +192,8 @@ pub fn statement() -> CapabilityStatement {
         publisher: "MPI",
         kind: "instance",
         // PIXm Manager: $ihe-pix and the ITI-104 feed (in JSON and XML, as the profile asks).
-        // Not instantiated: PMIR's Patient Identity Registry (it needs ITI-94 subscriptions and PDQm, not built) nor PDQm's Supplier (its search parameters
-        // are not all supported).
+        // Not instantiated: PMIR's Patient Identity Registry (it needs ITI-94 subscriptions,
+        // not built) nor PDQm's Supplier (mothersMaidenName is not searchable yet).
         instantiates: vec![PIXM_MANAGER],
         software: Software {
             name: "mpi",
@@ -202,7 +210,8 @@ pub fn statement() -> CapabilityStatement {
             mode: "server",
             documentation: "A FHIR R4 facade over the MPI's service layer: the same keys, \
 roles and audit trail as /api/v1. FHIR JSON or FHIR XML (by Accept, _format or \
-Content-Type; 406 or 415 for other formats). The Patient resource, and PMIR message Bundles.",
+Content-Type; 406 or 415 for other formats; _pretty=true indents JSON). The Patient and \
+RelatedPerson resources, and PMIR message Bundles.",
             security: Security {
                 cors: false,
                 service: vec![CodeableConcept {
@@ -227,6 +236,8 @@ $match), steward (also $merge), admin (all); auditor keys cannot read patients."
                     conditional_create: false,
                     conditional_update: true,
                     conditional_delete: "single",
+                    search_include: vec![super::pdqm::INCLUDE],
+                    search_rev_include: vec![super::pdqm::REVINCLUDE],
                     search_param: super::pdqm::SEARCH_PARAMS
                         .iter()
                         .filter(|(name, _, _)| !matches!(*name, "_count" | "_page"))
@@ -261,6 +272,7 @@ it lacks; the source becomes inactive with a replaced-by link. result-patient an
                         },
                     ],
                 },
+                related_person_resource(),
                 audit_event_resource(),
             ],
             operation: vec![Operation {
@@ -270,12 +282,54 @@ it lacks; the source becomes inactive with a replaced-by link. result-patient an
 Bundle whose MessageHeader has eventUri urn:ihe:iti:pmir:2019:patient-feed and focuses a \
 history Bundle of Patient entries (POST creates; PUT Patient/{id} or \
 Patient?identifier=SYSTEM|VALUE creates or updates, or merges when the Patient is inactive and \
-replaced-by another; DELETE soft-deletes), at most 100. The whole message is one transaction: \
+replaced-by another; DELETE soft-deletes) and RelatedPerson entries (POST creates, PUT \
+RelatedPerson/{id} updates, DELETE soft-deletes; RelatedPerson.patient names a Patient entry of \
+the message by its fullUrl, or Patient/{id}), at most 100. The whole message is one transaction: \
 the answer is a message Bundle whose MessageHeader response.code is ok with each entry's \
 status, or fatal-error (4xx) with an OperationOutcome naming the failing entry, and then \
-nothing was stored. An unmerge answers 405. RelatedPerson entries are refused (422).",
+nothing was stored. An unmerge answers 405.",
             }],
         }],
+    }
+}
+
+/// `RelatedPerson`: create, read, update, delete, search by patient and relationship.
+fn related_person_resource() -> RestResource {
+    RestResource {
+        type_: "RelatedPerson",
+        documentation: "A person related to a patient (mother, father, guardian, next of \
+kin...): relationship a v3-RoleCode coding (http://terminology.hl7.org/CodeSystem/v3-RoleCode: \
+MTH, FTH, PRN, GUARD, NOK, ECON, SPS, SIB, CHILD and the other personal relationships; another \
+code is 422), patient a reference Patient/{id} to a live record (a merged-away one resolves to \
+its survivor; an unknown one is 422), name (at least one), identifier, telecom, gender, \
+birthDate, address; other elements are refused (422). Update (PUT) needs If-Match: \
+W/\"{versionId}\" (or meta.versionId); DELETE soft-deletes. Every read, search and write is \
+audited.",
+        interaction: ["read", "update", "create", "delete", "search-type"]
+            .into_iter()
+            .map(|code| Interaction { code })
+            .collect(),
+        versioning: "versioned-update",
+        read_history: false,
+        update_create: false,
+        conditional_create: false,
+        conditional_update: false,
+        conditional_delete: "not-supported",
+        search_include: Vec::new(),
+        search_rev_include: Vec::new(),
+        search_param: super::related_person::SEARCH_PARAMS
+            .iter()
+            .map(|(name, type_, documentation)| SearchParam {
+                name,
+                definition: match *name {
+                    "patient" => "http://hl7.org/fhir/SearchParameter/RelatedPerson-patient",
+                    _ => "http://hl7.org/fhir/SearchParameter/RelatedPerson-relationship",
+                },
+                type_,
+                documentation,
+            })
+            .collect(),
+        operation: Vec::new(),
     }
 }
 
@@ -308,6 +362,8 @@ Reading the trail is itself audited. Rows hold ids, never patient data.",
         conditional_create: false,
         conditional_update: false,
         conditional_delete: "not-supported",
+        search_include: Vec::new(),
+        search_rev_include: Vec::new(),
         search_param: vec![
             param(
                 "date",

@@ -198,7 +198,11 @@ pub async fn update(
             builder.insert_header(etag(retired.version()));
             Ok(fhir_response(builder, &FhirPatient::from(retired.as_ref())))
         }
-        FeedResult::Deleted { .. } => Err(FhirError::Api(ApiError::MethodNotAllowed)),
+        // A Patient PUT never deletes and never touches a RelatedPerson.
+        FeedResult::Deleted { .. }
+        | FeedResult::RelatedCreated(_)
+        | FeedResult::RelatedUpdated(_)
+        | FeedResult::RelatedDeleted { .. } => Err(FhirError::Api(ApiError::MethodNotAllowed)),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The FHIR R4 facade under `/fhir`: Patient read, create, update and search, `$match` and
-//! `$merge`, over the same service use cases, keys, roles and audit as `/api/v1`.
+//! `$merge`, RelatedPerson, over the same service use cases, keys, roles and audit as `/api/v1`.
+//! `_pretty=true` indents any JSON answer (see [`xml::negotiate`]).
 //!
 //! Answers are `application/fhir+json`, or `application/fhir+xml` when `_format` or `Accept`
 //! asks for XML; request bodies may be FHIR JSON or FHIR XML (the [`xml`] middleware converts
@@ -12,11 +13,13 @@ pub mod capability;
 mod conditional;
 pub mod import;
 pub mod operation_outcome;
+pub mod organization;
 pub mod parameters;
 pub mod patient;
 mod pdqm;
 mod pixm;
 mod pmir;
+pub mod related_person;
 mod routes;
 pub mod xml;
 
@@ -86,6 +89,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .post(routes::create)
                     .put(conditional::update)
                     .delete(conditional::delete)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/RelatedPerson")
+                    .get(related_person::search)
+                    .post(related_person::create)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/RelatedPerson/{id}")
+                    .get(related_person::read)
+                    .put(related_person::update)
+                    .delete(related_person::delete)
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .service(

@@ -336,7 +336,7 @@ pub fn instant_text(t: DateTime<FixedOffset>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn period_out(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Option<Period> {
+pub(super) fn period_out(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Option<Period> {
     (start.is_some() || end.is_some()).then(|| Period {
         start: start.map(date_text),
         end: end.map(date_text),

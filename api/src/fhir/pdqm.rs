@@ -146,14 +146,47 @@ const STRING_PARAMS: [&str; 8] = [
     "address-postalcode",
 ];
 
-/// Parses the criteria of a Patient search (URL and form body) into the service's query, and
-/// the criteria to repeat in the Bundle's links (unknown parameters ignored under
-/// `Prefer: handling=lenient` are left out). A comma separates alternatives (OR) in one
-/// parameter; repeated parameters must all hold.
+/// The criteria of a search as given (name with modifier, value), repeated in its links.
+pub(super) type Criteria = Vec<(String, String)>;
+
+/// The resources a Patient search adds to its matches (`search.mode` `include`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Includes {
+    /// `_include=Patient:organization`: the managing organizations of the matches.
+    pub organization: bool,
+    /// `_revinclude=RelatedPerson:patient`: the RelatedPersons of the matches.
+    pub related_persons: bool,
+}
+
+/// The `_include` and `_revinclude` values supported (the CapabilityStatement lists them).
+pub(super) const INCLUDE: &str = "Patient:organization";
+/// See [`INCLUDE`].
+pub(super) const REVINCLUDE: &str = "RelatedPerson:patient";
+
+/// Reads one `_include` / `_revinclude` parameter into `includes`; `false` when its value is
+/// not supported.
+fn include(raw_name: &str, value: &str, includes: &mut Includes) -> bool {
+    match (raw_name, value) {
+        ("_include", "Patient:organization" | "Patient:organization:Organization") => {
+            includes.organization = true;
+            true
+        }
+        ("_revinclude", "RelatedPerson:patient" | "RelatedPerson:patient:Patient") => {
+            includes.related_persons = true;
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Parses the criteria of a Patient search (URL and form body) into the service's query, the
+/// criteria to repeat in the Bundle's links (unknown parameters ignored under
+/// `Prefer: handling=lenient` are left out) and the resources to include. A comma separates
+/// alternatives (OR) in one parameter; repeated parameters must all hold.
 pub(super) fn search_query(
     req: &HttpRequest,
     form: Option<&[u8]>,
-) -> Result<(PatientQuery, Vec<(String, String)>), FhirError> {
+) -> Result<(PatientQuery, Criteria, Includes), FhirError> {
     let mut pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
         .into_inner();
@@ -173,8 +206,27 @@ pub(super) fn search_query(
         ..PatientQuery::default()
     };
     let mut criteria = Vec::new();
+    let mut includes = Includes::default();
     let mut paging_seen: Vec<&str> = Vec::new();
     for (raw_name, value) in &pairs {
+        if raw_name.starts_with("_include") || raw_name.starts_with("_revinclude") {
+            if include(raw_name, value.trim(), &mut includes) {
+                criteria.push((raw_name.clone(), value.trim().to_owned()));
+            } else if !lenient {
+                return Err(bad_request(
+                    format!(
+                        "{}: supported are _include={INCLUDE} and _revinclude={REVINCLUDE}",
+                        safe(raw_name)
+                    ),
+                    Some(if raw_name.starts_with("_include") {
+                        "_include"
+                    } else {
+                        "_revinclude"
+                    }),
+                ));
+            }
+            continue;
+        }
         let (name, modifier) = match raw_name.split_once(':') {
             Some((name, modifier)) => (name, Some(modifier)),
             None => (raw_name.as_str(), None),
@@ -359,7 +411,7 @@ pub(super) fn search_query(
             criteria.push((raw_name.clone(), value.to_owned()));
         }
     }
-    Ok((query, criteria))
+    Ok((query, criteria, includes))
 }
 
 /// One value without a modifier.

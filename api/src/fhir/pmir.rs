@@ -1,7 +1,8 @@
 //! IHE PMIR's Mobile Patient Identity Feed (ITI-93): `POST /fhir/Bundle` and `POST /fhir`
 //! (`$process-message`) take a `message` Bundle whose MessageHeader has the event
-//! `urn:ihe:iti:pmir:2019:patient-feed` and focuses a `history` Bundle of Patient entries
-//! (POST, PUT, DELETE). The whole message is one call of the service's feed use case, so one
+//! `urn:ihe:iti:pmir:2019:patient-feed` and focuses a `history` Bundle of Patient and
+//! RelatedPerson entries (POST, PUT, DELETE; a RelatedPerson names its patient by an earlier
+//! entry's fullUrl or as `Patient/{id}`). The whole message is one call of the service's feed use case, so one
 //! transaction: all of it is stored or none. Answers a `message` Bundle (`ok`, or
 //! `fatal-error` with an OperationOutcome and the failing entry's status).
 
@@ -9,12 +10,13 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use service::feed::{self, FeedAction, FeedResult, RecordKey};
+use service::feed::{self, FeedAction, FeedResult, PatientRef, RecordKey};
 
 use super::conditional::{feed_error, put_action};
 use super::fhir_response;
 use super::operation_outcome::FhirError;
 use super::patient::FhirPatient;
+use super::related_person::FhirRelatedPerson;
 use super::routes::{bad_request, base_url, parse_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -71,8 +73,116 @@ fn url_key(url: &str, field: &str) -> Result<RecordKey, FhirError> {
 /// What the message asks: its header's id and the feed's actions with their request lines.
 struct Message {
     header_id: Option<String>,
-    entries: Vec<(String, String)>,
+    /// Each entry's request method, URL and resource type.
+    entries: Vec<(String, String, String)>,
     actions: Vec<FeedAction>,
+}
+
+/// The feed action of a Patient entry.
+fn patient_action(
+    method: &str,
+    url: &str,
+    resource: &Value,
+    field: &str,
+) -> Result<FeedAction, FhirError> {
+    let patient = || -> Result<FhirPatient, FhirError> {
+        serde_json::from_value(resource.clone()).map_err(|e| {
+            invalid(
+                format!("{field}.resource: is not a Patient the MPI can read: {e}"),
+                &format!("{field}.resource"),
+            )
+        })
+    };
+    match method {
+        "POST" => Ok(FeedAction::Create {
+            input: patient()?.to_input()?,
+        }),
+        "PUT" => {
+            let key = url_key(url, &format!("{field}.request.url"))?;
+            let resource = patient()?;
+            if let (RecordKey::Id(id), Some(given)) = (&key, resource.id.as_deref())
+                && given != id.to_string()
+            {
+                return Err(invalid(
+                    format!("{field}.resource.id: must equal the id in request.url"),
+                    &format!("{field}.resource.id"),
+                ));
+            }
+            put_action(key, &resource, &format!("{field}.resource"))
+        }
+        "DELETE" => Ok(FeedAction::Delete {
+            key: url_key(url, &format!("{field}.request.url"))?,
+        }),
+        _ => Err(invalid(
+            format!("{field}.request.method: must be POST, PUT or DELETE"),
+            &format!("{field}.request.method"),
+        )),
+    }
+}
+
+/// The id of a `RelatedPerson/{id}` request URL.
+fn related_id(url: &str, field: &str) -> Result<Uuid, FhirError> {
+    let id = url
+        .trim()
+        .rsplit_once("RelatedPerson/")
+        .map(|(_, id)| id)
+        .ok_or_else(|| invalid(format!("{field}: use RelatedPerson/{{id}}"), field))?;
+    Uuid::parse_str(id).map_err(|_| {
+        FhirError::Api(ApiError::NotFound {
+            message: format!("{field}: no such RelatedPerson"),
+        })
+    })
+}
+
+/// The feed action of a RelatedPerson entry: its patient is an earlier entry of the message
+/// (by that entry's fullUrl) or a stored Patient (`Patient/{id}`).
+fn related_action(
+    method: &str,
+    url: &str,
+    resource: &Value,
+    field: &str,
+    earlier: &[Option<String>],
+) -> Result<FeedAction, FhirError> {
+    let url_field = format!("{field}.request.url");
+    if method == "DELETE" {
+        return Ok(FeedAction::DeleteRelatedPerson {
+            id: related_id(url, &url_field)?,
+        });
+    }
+    let id = match method {
+        "POST" => None,
+        "PUT" => Some(related_id(url, &url_field)?),
+        _ => {
+            return Err(invalid(
+                format!("{field}.request.method: must be POST, PUT or DELETE"),
+                &format!("{field}.request.method"),
+            ));
+        }
+    };
+    let person: FhirRelatedPerson = serde_json::from_value(resource.clone()).map_err(|e| {
+        invalid(
+            format!("{field}.resource: is not a RelatedPerson the MPI can read: {e}"),
+            &format!("{field}.resource"),
+        )
+    })?;
+    if let (Some(id), Some(given)) = (id, person.id.as_deref())
+        && given != id.to_string()
+    {
+        return Err(invalid(
+            format!("{field}.resource.id: must equal the id in request.url"),
+            &format!("{field}.resource.id"),
+        ));
+    }
+    let reference = person.patient_reference()?;
+    let patient = match earlier.iter().position(|u| u.as_deref() == Some(reference)) {
+        Some(index) => PatientRef::Action(index),
+        None => PatientRef::Id(person.patient_id()?),
+    };
+    Ok(FeedAction::RelatedPerson {
+        id,
+        patient,
+        input: person.to_input(Uuid::nil())?,
+    })
 }
 
 /// Reads the message Bundle (400 when it is not a PMIR feed message; 422 naming the entry
@@ -144,57 +254,34 @@ fn read_message(bundle: &Value) -> Result<Message, FhirError> {
     }
     let mut actions = Vec::with_capacity(items.len());
     let mut lines = Vec::with_capacity(items.len());
+    // Each entry's fullUrl, so that a RelatedPerson can name a Patient entry before it.
+    let mut full_urls: Vec<Option<String>> = Vec::with_capacity(items.len());
     for (i, item) in items.iter().enumerate() {
         let field = format!("Bundle.entry[1].resource.entry[{i}]");
         let method = item["request"]["method"].as_str().unwrap_or_default();
         let url = item["request"]["url"].as_str().unwrap_or_default();
         let resource = &item["resource"];
-        let kind = resource["resourceType"].as_str().unwrap_or_default();
-        if method != "DELETE" && kind != "Patient" {
-            return Err(invalid(
-                format!(
-                    "{field}.resource: only Patient entries are supported (RelatedPerson is not)"
-                ),
-                &format!("{field}.resource"),
-            ));
-        }
-        let patient = || -> Result<FhirPatient, FhirError> {
-            serde_json::from_value(resource.clone()).map_err(|e| {
-                invalid(
-                    format!("{field}.resource: is not a Patient the MPI can read: {e}"),
-                    &format!("{field}.resource"),
-                )
-            })
+        let kind = match resource["resourceType"].as_str() {
+            Some(kind) => kind,
+            // A DELETE carries no resource: the URL names the type.
+            None if url.trim_start_matches('/').starts_with("RelatedPerson") => "RelatedPerson",
+            None => "Patient",
         };
-        let action = match method {
-            "POST" => FeedAction::Create {
-                input: patient()?.to_input()?,
-            },
-            "PUT" => {
-                let key = url_key(url, &format!("{field}.request.url"))?;
-                let resource = patient()?;
-                if let (RecordKey::Id(id), Some(given)) = (&key, resource.id.as_deref())
-                    && given != id.to_string()
-                {
-                    return Err(invalid(
-                        format!("{field}.resource.id: must equal the id in request.url"),
-                        &format!("{field}.resource.id"),
-                    ));
-                }
-                put_action(key, &resource, &format!("{field}.resource"))?
-            }
-            "DELETE" => FeedAction::Delete {
-                key: url_key(url, &format!("{field}.request.url"))?,
-            },
+        let action = match kind {
+            "Patient" => patient_action(method, url, resource, &field)?,
+            "RelatedPerson" => related_action(method, url, resource, &field, &full_urls)?,
             _ => {
                 return Err(invalid(
-                    format!("{field}.request.method: must be POST, PUT or DELETE"),
-                    &format!("{field}.request.method"),
+                    format!(
+                        "{field}.resource: only Patient and RelatedPerson entries are supported"
+                    ),
+                    &format!("{field}.resource"),
                 ));
             }
         };
         actions.push(action);
-        lines.push((method.to_owned(), url.to_owned()));
+        lines.push((method.to_owned(), url.to_owned(), kind.to_owned()));
+        full_urls.push(item["fullUrl"].as_str().map(|u| u.trim().to_owned()));
     }
     Ok(Message {
         header_id: header["id"].as_str().map(str::to_owned),
@@ -243,20 +330,25 @@ fn response(
     })
 }
 
-fn answer_entry(base: &str, line: &(String, String), result: &FeedResult) -> Value {
-    let (status, id, version) = match result {
-        FeedResult::Created(p) => ("201 Created", p.id(), Some(p.version())),
-        FeedResult::Updated(p) => ("200 OK", p.id(), Some(p.version())),
-        FeedResult::Merged { retired, .. } => ("200 OK", retired.id(), Some(retired.version())),
-        FeedResult::Deleted { id } => ("204 No Content", *id, None),
+fn answer_entry(base: &str, line: &(String, String, String), result: &FeedResult) -> Value {
+    let (status, kind, id, version) = match result {
+        FeedResult::Created(p) => ("201 Created", "Patient", p.id(), Some(p.version())),
+        FeedResult::Updated(p) => ("200 OK", "Patient", p.id(), Some(p.version())),
+        FeedResult::Merged { retired, .. } => {
+            ("200 OK", "Patient", retired.id(), Some(retired.version()))
+        }
+        FeedResult::Deleted { id } => ("204 No Content", "Patient", *id, None),
+        FeedResult::RelatedCreated(r) => ("201 Created", "RelatedPerson", r.id, Some(r.version)),
+        FeedResult::RelatedUpdated(r) => ("200 OK", "RelatedPerson", r.id, Some(r.version)),
+        FeedResult::RelatedDeleted { id } => ("204 No Content", "RelatedPerson", *id, None),
     };
-    let mut response = json!({"status": status, "location": format!("Patient/{id}")});
+    let mut response = json!({"status": status, "location": format!("{kind}/{id}")});
     if let Some(v) = version {
         response["etag"] = json!(format!("W/\"{v}\""));
     }
     json!({
-        "fullUrl": format!("{base}/Patient/{id}"),
-        "request": {"method": line.0, "url": if line.1.is_empty() { "Patient".to_owned() } else { line.1.clone() }},
+        "fullUrl": format!("{base}/{kind}/{id}"),
+        "request": {"method": line.0, "url": if line.1.is_empty() { line.2.clone() } else { line.1.clone() }},
         "response": response,
     })
 }
@@ -303,9 +395,14 @@ pub async fn process(
                 .get(failure.index)
                 .cloned()
                 .unwrap_or_default();
+            let kind = if line.2.is_empty() {
+                "Patient".to_owned()
+            } else {
+                line.2
+            };
             let entries = vec![json!({
                 "request": {"method": if line.0.is_empty() { "POST".to_owned() } else { line.0 },
-                            "url": if line.1.is_empty() { "Patient".to_owned() } else { line.1 }},
+                            "url": if line.1.is_empty() { kind } else { line.1 }},
                 "response": {"status": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or_default()),
                              "outcome": outcome.clone()},
             })];

@@ -10,7 +10,7 @@ use service::matching::{self, MatchOptions};
 use service::merge::{self, MergeRequest};
 use service::patients::{self, Patient, RegisterOutcome};
 
-use super::bundle::{Bundle, BundleEntry, BundleLink, EntrySearch, MATCH_GRADE_URL};
+use super::bundle::{Bundle, BundleEntry, BundleLink, EntryResource, EntrySearch, MATCH_GRADE_URL};
 use super::capability::{self, FORCE_HEADER};
 use super::fhir_response;
 use super::operation_outcome::{FhirError, Issue, OperationOutcome};
@@ -268,7 +268,7 @@ async fn search_with(
     form: Option<&[u8]>,
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
-    let (query, criteria) = super::pdqm::search_query(&req, form)?;
+    let (query, criteria, includes) = super::pdqm::search_query(&req, form)?;
     let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
     let base = base_url(&req);
     let link_to = |relation: &'static str, number: u64| {
@@ -286,12 +286,12 @@ async fn search_with(
     if page.page > 1 {
         link.push(link_to("previous", page.page - 1));
     }
-    let entry = page
+    let mut entry: Vec<BundleEntry> = page
         .items
         .iter()
         .map(|p| BundleEntry {
             full_url: patient_url(&base, p.id()),
-            resource: FhirPatient::from(p),
+            resource: EntryResource::Patient(Box::new(FhirPatient::from(p))),
             search: EntrySearch {
                 extension: Vec::new(),
                 mode: "match",
@@ -299,6 +299,33 @@ async fn search_with(
             },
         })
         .collect();
+    let include = || EntrySearch {
+        extension: Vec::new(),
+        mode: "include",
+        score: None,
+    };
+    if includes.organization {
+        let ids: Vec<Uuid> = page
+            .items
+            .iter()
+            .filter_map(|p| p.record.patient.managing_organization_id)
+            .collect();
+        for o in service::organizations::get_many(&caller.mpi, &ids).await? {
+            entry.push(BundleEntry {
+                full_url: format!("{base}/Organization/{}", o.id),
+                resource: EntryResource::Organization(Box::new(
+                    super::organization::FhirOrganization::from(&o),
+                )),
+                search: include(),
+            });
+        }
+    }
+    if includes.related_persons {
+        let ids: Vec<Uuid> = page.items.iter().map(Patient::id).collect();
+        for r in service::related_persons::of_patients(&caller.mpi, &caller.ctx, &ids).await? {
+            entry.push(super::related_person::entry_of(&base, &r, "include"));
+        }
+    }
     Ok(fhir_response(
         HttpResponse::Ok(),
         &Bundle::searchset(page.total, link, entry),
@@ -381,7 +408,7 @@ pub async fn match_patients(
         };
         entry.push(BundleEntry {
             full_url: patient_url(&base, candidate.patient_id),
-            resource: FhirPatient::from(&patient),
+            resource: EntryResource::Patient(Box::new(FhirPatient::from(&patient))),
             search: EntrySearch {
                 extension: vec![Extension {
                     url: MATCH_GRADE_URL.to_owned(),
@@ -476,7 +503,7 @@ pub async fn merge_patients(
 /// Answer for `/fhir` paths no route matches.
 pub async fn not_found() -> FhirResult {
     Err(FhirError::Api(ApiError::NotFound {
-        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, Bundle)".to_owned(),
+        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, RelatedPerson, RelatedPerson/{id}, Bundle)".to_owned(),
     }))
 }
 

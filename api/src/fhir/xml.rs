@@ -133,14 +133,34 @@ fn wanted(req: &ServiceRequest) -> Result<Format, FhirError> {
     }
 }
 
-/// The query string without its `_format` parameters (the handlers know only JSON and refuse
-/// a `_format` they do not know; the format is this middleware's business).
+/// The query string without its `_format` and `_pretty` parameters (the handlers know only
+/// JSON and refuse a parameter they do not know; the format and its layout are this
+/// middleware's business).
 fn without_format(query: &str) -> String {
     query
         .split('&')
-        .filter(|pair| pair.split('=').next() != Some("_format"))
+        .filter(|pair| !matches!(pair.split('=').next(), Some("_format" | "_pretty")))
         .collect::<Vec<_>>()
         .join("&")
+}
+
+/// Whether `_pretty=true` is among `pairs` (a query string or a form body); `Ok(None)` when
+/// absent; a value other than `true` or `false` is a 400.
+fn pretty_in(pairs: &str) -> Result<Option<bool>, FhirError> {
+    let found = web::Query::<Vec<(String, String)>>::from_query(pairs)
+        .map(web::Query::into_inner)
+        .unwrap_or_default()
+        .into_iter()
+        .find(|(name, _)| name == "_pretty");
+    match found.as_ref().map(|(_, v)| v.trim()) {
+        None => Ok(None),
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        Some(_) => Err(FhirError::Malformed {
+            message: "_pretty must be true or false".to_owned(),
+            field: Some("_pretty".to_owned()),
+        }),
+    }
 }
 
 /// The middleware around `/fhir`: refuses an unsupported answer format (406, in JSON), turns an
@@ -154,13 +174,17 @@ pub async fn negotiate(
         Ok(format) => format,
         Err(error) => return Ok(req.into_response(error.error_response())),
     };
+    let mut pretty = match pretty_in(req.query_string()) {
+        Ok(pretty) => pretty,
+        Err(error) => return Ok(req.into_response(error.error_response())),
+    };
     // Kept for the answer's paging links, which the handler writes without it.
     let mut format_pair = req
         .query_string()
         .split('&')
         .find(|pair| pair.split('=').next() == Some("_format"))
         .map(str::to_owned);
-    if format_pair.is_some() {
+    if format_pair.is_some() || pretty.is_some() {
         let query = without_format(req.query_string());
         let path = req.path().to_owned();
         let uri = if query.is_empty() {
@@ -194,6 +218,12 @@ pub async fn negotiate(
             }
         };
         let form = std::str::from_utf8(&bytes).unwrap_or_default();
+        if pretty.is_none() {
+            pretty = match pretty_in(form) {
+                Ok(p) => p,
+                Err(error) => return Ok(req.into_response(error.error_response())),
+            };
+        }
         let pair = form
             .split('&')
             .find(|pair| pair.split('=').next() == Some("_format"))
@@ -221,7 +251,7 @@ pub async fn negotiate(
                 }
                 req.set_payload(web::Bytes::from(without_format(form)).into());
             }
-            None => req.set_payload(bytes.into()),
+            None => req.set_payload(web::Bytes::from(without_format(form)).into()),
         }
     }
     let xml_body = req
@@ -267,7 +297,100 @@ pub async fn negotiate(
         req.set_payload(web::Bytes::from(body).into());
     }
     let response = next.call(req).await?.map_into_boxed_body();
-    Ok(in_format(format, format_pair.as_deref(), response).await)
+    let response = in_format(format, format_pair.as_deref(), response).await;
+    Ok(if pretty == Some(true) {
+        indented(response).await
+    } else {
+        response
+    })
+}
+
+/// A FHIR JSON answer indented (`_pretty=true`); any other answer as it is.
+async fn indented(response: ServiceResponse<BoxBody>) -> ServiceResponse<BoxBody> {
+    let is_fhir_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        == Some(super::FHIR_JSON);
+    if !is_fhir_json {
+        return response;
+    }
+    let (http, response) = response.into_parts();
+    let (response, body) = response.into_parts();
+    let bytes = match actix_web::body::to_bytes(body).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            let error = FhirError::Api(ApiError::Internal("the answer could not be read".into()));
+            return ServiceResponse::new(http, error.error_response());
+        }
+    };
+    let body = web::Bytes::from(indent_json(&bytes));
+    ServiceResponse::new(http, response.set_body(BoxBody::new(body)))
+}
+
+/// JSON text indented by two spaces per level, its elements in their order (parsing into a
+/// `serde_json::Value` would sort them by name). Whitespace outside strings is dropped and
+/// written anew; strings are copied as they are.
+fn indent_json(json: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(json.len() * 2);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let newline = |out: &mut Vec<u8>, depth: usize| {
+        out.push(b'\n');
+        out.extend(std::iter::repeat_n(b' ', depth * 2));
+    };
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
+        i += 1;
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                out.push(b);
+            }
+            b'{' | b'[' => {
+                out.push(b);
+                let close = if b == b'{' { b'}' } else { b']' };
+                let next = json[i..].iter().find(|c| !c.is_ascii_whitespace());
+                if next == Some(&close) {
+                    // An empty object or array stays on its line.
+                    while json[i] != close {
+                        i += 1;
+                    }
+                    out.push(close);
+                    i += 1;
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(b);
+            }
+            b',' => {
+                out.push(b);
+                newline(&mut out, depth);
+            }
+            b':' => out.extend_from_slice(b": "),
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// The answer to a body that could not be read: 413 over the `/fhir` limit, else 400.
@@ -397,6 +520,33 @@ const TYPES: &[(&str, char, &str)] = &[
         "language CodeableConcept, preferred boolean",
     ),
     ("Patient.link", 'B', "other Reference, type code"),
+    // https://hl7.org/fhir/R4/relatedperson.html
+    (
+        "RelatedPerson",
+        'D',
+        "identifier Identifier*, active boolean, patient Reference, \
+         relationship CodeableConcept*, name HumanName*, telecom ContactPoint*, gender code, \
+         birthDate date, address Address*, photo Attachment*, period Period, \
+         communication RelatedPerson.communication*",
+    ),
+    (
+        "RelatedPerson.communication",
+        'B',
+        "language CodeableConcept, preferred boolean",
+    ),
+    // https://hl7.org/fhir/R4/organization.html
+    (
+        "Organization",
+        'D',
+        "identifier Identifier*, active boolean, type CodeableConcept*, name string, \
+         alias string*, telecom ContactPoint*, address Address*, partOf Reference, \
+         contact Organization.contact*, endpoint Reference*",
+    ),
+    (
+        "Organization.contact",
+        'B',
+        "purpose CodeableConcept, name HumanName, telecom ContactPoint*, address Address",
+    ),
     // https://hl7.org/fhir/R4/bundle.html
     (
         "Bundle",
@@ -1222,6 +1372,20 @@ fn primitive_json(name: &str, ty: &str, text: &str) -> Result<Value, String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn pretty_json_keeps_the_order_and_the_strings() {
+        let compact =
+            br#"{"resourceType":"Bundle","entry":[],"a":{"b":[1,{"c":"x, {y}: \"z\""}]},"d":{}}"#;
+        let pretty = String::from_utf8(indent_json(compact)).expect("UTF-8");
+        assert_eq!(
+            pretty,
+            "{\n  \"resourceType\": \"Bundle\",\n  \"entry\": [],\n  \"a\": {\n    \"b\": [\n      1,\n      {\n        \"c\": \"x, {y}: \\\"z\\\"\"\n      }\n    ]\n  },\n  \"d\": {}\n}"
+        );
+        let back: Value = serde_json::from_str(&pretty).expect("still JSON");
+        let original: Value = serde_json::from_slice(compact).expect("JSON");
+        assert_eq!(back, original);
+    }
 
     #[test]
     fn a_patient_goes_to_xml_in_schema_order_and_back() {

@@ -240,7 +240,7 @@ pub(crate) fn fhir_person(family: &str, given: &str, birth_date: &str, mrn: &str
     })
 }
 
-async fn organization(app: &TestApp) -> Uuid {
+pub(crate) async fn organization(app: &TestApp) -> Uuid {
     let id = Uuid::new_v4();
     let now = chrono::Utc::now().fixed_offset();
     entity::organization::ActiveModel {

@@ -591,7 +591,8 @@ async fn pmir_feed_is_one_transaction(backend: Backend) {
         .await;
     assert_issue(&mismatch, 422, "invalid");
 
-    // Not a PMIR feed message: 400; RelatedPerson entries are refused; a registrar may not merge.
+    // Not a PMIR feed message: 400; a RelatedPerson without a relationship is refused; a
+    // registrar may not merge.
     let mut wrong_event = message(&[("POST", "Patient", Some(p3.clone()))]);
     wrong_event["entry"][0]["resource"]["eventUri"] = json!("urn:example:other");
     let refused = fhir

@@ -17,24 +17,24 @@ use crate::both_backends;
 use crate::fhir::checker_python;
 use crate::helpers::ScratchDir;
 
-const FHIR_XML: &str = "application/fhir+xml";
+pub(crate) const FHIR_XML: &str = "application/fhir+xml";
 
 /// An answer: status, content type, text.
-struct Reply {
-    status: u16,
-    content_type: String,
-    location: Option<String>,
-    text: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) content_type: String,
+    pub(crate) location: Option<String>,
+    pub(crate) text: String,
 }
 
 /// Sends requests and keeps every answer for the independent check.
-struct Client<'a> {
-    app: &'a TestApp,
-    kept: Vec<(String, String)>,
+pub(crate) struct Client<'a> {
+    pub(crate) app: &'a TestApp,
+    pub(crate) kept: Vec<(String, String)>,
 }
 
 impl Client<'_> {
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         role: Role,
         method: &str,
@@ -85,7 +85,7 @@ impl Client<'_> {
     }
 
     /// Parses every kept answer with the independent implementation.
-    fn check_all(&self) {
+    pub(crate) fn check_all(&self) {
         let dir = ScratchDir::new();
         for (i, (extension, text)) in self.kept.iter().enumerate() {
             std::fs::write(dir.path.join(format!("{i:04}.{extension}")), text)

@@ -11,6 +11,7 @@ mod domains;
 mod fhir;
 mod fhir_ihe;
 mod fhir_pdqm;
+mod fhir_related;
 mod fhir_xml;
 mod health;
 mod helpers;
