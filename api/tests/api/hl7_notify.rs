@@ -694,3 +694,144 @@ async fn consumers_over_tls_are_notified_and_a_wrong_ca_is_retried_on_sqlite() {
 async fn consumers_over_tls_are_notified_and_a_wrong_ca_is_retried_on_postgres() {
     consumers_over_tls_are_notified_and_a_wrong_ca_is_retried(Backend::Postgres).await;
 }
+
+/// The id of the live record holding `system|value`, through the REST search.
+async fn record_id(app: &Hl7Server, key: &str, system: &str, value: &str) -> String {
+    let (status, body) = app
+        .server
+        .call(
+            "GET",
+            &format!("/api/v1/patients?identifier={system}|{value}"),
+            Some(key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
+    body["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// The PID-3 lists (sorted) of `messages`.
+fn lists(messages: &[String]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .map(|m| {
+            let mut ids = pid3(m);
+            ids.sort();
+            ids
+        })
+        .collect()
+}
+
+/// ITI-10 after a merge through REST and its undo (ITI TF-2 3.10.4.1.1: every resulting set of
+/// cross-referenced identifiers is notified). The merge: the survivor's set, now holding the
+/// retired record's identifiers (ITI TF-2 3.8.4.2.3: references to the retired id now lead to
+/// the survivor), and the set the retired record left (a record linked with it by a national
+/// id), without them. The undo splits them again: both sides get their own set back.
+async fn merge_and_undo_notify_every_resulting_set(backend: Backend) {
+    let app = Hl7Server::start(backend, &["--pix-poll-ms", "50"]).await;
+    let key = app.admin_key();
+    let (consumer, addr) = Consumer::listen("127.0.0.1:0".parse().unwrap());
+    add_consumer(&app, "HIE", addr, &["TEST", "TEST_A"]);
+    // Let the server pick the consumer up before anything changes.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    feed(
+        &app,
+        &[
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                "U1",
+                "2.5",
+                &[&format!(
+                    "PID|||T-500^^^TEST&{TEST_OID}&ISO||MWANGI^ZAWADI||19700101|F"
+                )],
+            ),
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                "U2",
+                "2.5",
+                &[&format!(
+                    "PID|||T-501^^^TEST&{TEST_OID}&ISO~NID-77^^^NID||OTIENO^BARACK||19600606|M"
+                )],
+            ),
+            adt(
+                "TEST_HARNESS_A",
+                "A01",
+                "U3",
+                "2.5",
+                &[&format!(
+                    "PID|||TA-1^^^TEST_A&{TEST_A_OID}&ISO~NID-77^^^NID||OTIENO^BARACK||19600606|M"
+                )],
+            ),
+        ],
+    );
+    let survivor_alone = vec![format!("T-500^^^TEST&{TEST_OID}&ISO^PI")];
+    let linked = vec![
+        format!("T-501^^^TEST&{TEST_OID}&ISO^PI"),
+        format!("TA-1^^^TEST_A&{TEST_A_OID}&ISO^PI"),
+    ];
+    consumer.wait_for(|m| lists(m).contains(&linked));
+    let survivor = record_id(&app, &key, "http://ohie.org/test/test", "T-500").await;
+    let retired = record_id(&app, &key, "http://ohie.org/test/test", "T-501").await;
+
+    let from = consumer.received.lock().unwrap().len();
+    let (status, merged) = app
+        .server
+        .call(
+            "POST",
+            "/api/v1/merges",
+            Some(key.as_str()),
+            &[],
+            Some(&serde_json::json!({"target": survivor, "source": retired})),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    let merge_id = merged["merge_id"].as_str().unwrap().to_owned();
+    let merged_set = vec![
+        format!("T-500^^^TEST&{TEST_OID}&ISO^PI"),
+        format!("T-501^^^TEST&{TEST_OID}&ISO^PI"),
+    ];
+    let left_behind = vec![format!("TA-1^^^TEST_A&{TEST_A_OID}&ISO^PI")];
+    consumer.wait_for(|m| {
+        let sets = lists(&m[from..]);
+        sets.contains(&merged_set) && sets.contains(&left_behind)
+    });
+
+    let from = consumer.received.lock().unwrap().len();
+    let (status, undone) = app
+        .server
+        .call(
+            "POST",
+            &format!("/api/v1/merges/{merge_id}/undo"),
+            Some(key.as_str()),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{undone}");
+    consumer.wait_for(|m| {
+        let sets = lists(&m[from..]);
+        sets.contains(&survivor_alone) && sets.contains(&linked)
+    });
+    // No message after the undo still puts the retired identifier with the survivor.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, "mpi_pix_notification_queue").await > 0.0 {
+        assert!(Instant::now() < deadline, "the queue did not drain");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after_undo = lists(&consumer.received.lock().unwrap()[from..]);
+    assert!(!after_undo.contains(&merged_set), "{after_undo:?}");
+}
+
+#[tokio::test]
+async fn merge_and_undo_notify_every_resulting_set_on_sqlite() {
+    merge_and_undo_notify_every_resulting_set(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn merge_and_undo_notify_every_resulting_set_on_postgres() {
+    merge_and_undo_notify_every_resulting_set(Backend::Postgres).await;
+}
