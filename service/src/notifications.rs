@@ -122,7 +122,7 @@ impl From<pix_consumer::Model> for Consumer {
             host: m.host,
             port: u16::try_from(m.port).unwrap_or(0),
             domains: serde_json::from_str(&m.domains).unwrap_or_default(),
-            tls: m.tls.then(|| ConsumerTls {
+            tls: m.tls.then_some(ConsumerTls {
                 ca: m.tls_ca,
                 cert: m.tls_cert,
                 key: m.tls_key,
