@@ -665,7 +665,14 @@ async fn consumers_over_tls_are_notified_and_a_wrong_ca_is_retried(backend: Back
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert!(metric(&app, "mpi_pix_notification_queue").await >= 1.0);
+    // The gauge is refreshed every two seconds: wait for a refresh after the feed.
+    while metric(&app, "mpi_pix_notification_queue").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the undelivered notification is not queued"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     assert!(
         !secure
             .received
