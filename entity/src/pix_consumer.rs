@@ -1,6 +1,8 @@
 //! `pix_consumer`: a subscriber to IHE PIX Update Notifications (ITI-10): where to send them
 //! (an MLLP host and port) and which identifier domains it wants (`domains`, a JSON array of
-//! domain names as text; `[]` for every domain). Names are unique.
+//! domain names as text; `[]` for every domain). Names are unique. `tls` wraps the connection in
+//! TLS, verifying the server against `tls_ca` (a PEM file; NULL: the Mozilla roots) and
+//! presenting `tls_cert` / `tls_key` (PEM files) when given.
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,13 @@ pub struct Model {
     pub port: i32,
     #[sea_orm(column_type = "Text")]
     pub domains: String,
+    pub tls: bool,
+    #[sea_orm(column_type = "Text")]
+    pub tls_ca: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub tls_cert: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub tls_key: Option<String>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
     pub created_by: String,

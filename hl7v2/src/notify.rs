@@ -5,6 +5,11 @@
 //! the consumer acknowledged (AA or CA): delivery is at least once, in the order of the
 //! changes, retried with exponential back-off, and survives a restart because the queue is in
 //! the database. It runs beside the request handlers and never holds them up.
+//!
+//! A consumer added with TLS is reached over MLLP in TLS (rustls): its server certificate must
+//! chain to the consumer's CA file (or the Mozilla roots) and name its host; a client
+//! certificate is presented when one is configured. A failed handshake is a failed delivery,
+//! retried like a refused connection.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -12,10 +17,13 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::json;
 use service::audit::AuditEntry;
-use service::notifications::{self, Consumer, Pending};
+use service::notifications::{self, Consumer, ConsumerTls, Pending};
 use service::{Ctx, Mpi};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::codec::Framed;
 use uuid::Uuid;
@@ -162,7 +170,100 @@ fn by_person(rows: &[Pending]) -> Vec<(Uuid, Vec<i64>)> {
         .collect()
 }
 
-type Connection = Framed<TcpStream, MllpCodec>;
+/// A byte stream to a consumer: plain TCP or TLS over it.
+trait Transport: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Transport for T {}
+
+type Connection = Framed<Box<dyn Transport>, MllpCodec>;
+
+/// Why a consumer's TLS settings cannot be used (names the file, never its content).
+#[derive(Debug, thiserror::Error)]
+pub enum TlsSetupError {
+    /// A PEM file could not be read or holds nothing usable.
+    #[error("{path}: {why}")]
+    File {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// rustls refused the certificates or key.
+    #[error("TLS configuration: {0}")]
+    Config(String),
+}
+
+/// The rustls client configuration for a consumer: the CA file's certificates as roots (the
+/// Mozilla roots without one), and the client certificate and key when given.
+pub fn client_config(tls: &ConsumerTls) -> Result<rustls::ClientConfig, TlsSetupError> {
+    let file_error = |path: &str, why: String| TlsSetupError::File {
+        path: path.to_owned(),
+        why,
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    match &tls.ca {
+        Some(path) => {
+            for cert in
+                CertificateDer::pem_file_iter(path).map_err(|e| file_error(path, e.to_string()))?
+            {
+                let cert = cert.map_err(|e| file_error(path, e.to_string()))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| file_error(path, e.to_string()))?;
+            }
+            if roots.is_empty() {
+                return Err(file_error(path, "holds no certificate".to_owned()));
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsSetupError::Config(e.to_string()))?
+        .with_root_certificates(roots);
+    match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect())
+                .map_err(|e| file_error(cert, e.to_string()))?;
+            if chain.is_empty() {
+                return Err(file_error(cert, "holds no certificate".to_owned()));
+            }
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| file_error(key, format!("no private key: {e}")))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| TlsSetupError::Config(e.to_string()))
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// Opens the connection to a consumer: TCP, then the TLS handshake when it has TLS settings.
+async fn connect(
+    consumer: &Consumer,
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+) -> Result<Box<dyn Transport>, Failure> {
+    let address = (consumer.host.as_str(), consumer.port);
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(address))
+        .await
+        .map_err(|_| Failure::Connect("timed out".to_owned()))?
+        .map_err(|e| Failure::Connect(e.kind().to_string()))?;
+    let _ = stream.set_nodelay(true);
+    let Some(config) = tls else {
+        return Ok(Box::new(stream));
+    };
+    let name = ServerName::try_from(consumer.host.as_str())
+        .map(|name| name.to_owned())
+        .map_err(|_| Failure::Connect("the host is not a valid TLS server name".to_owned()))?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::clone(config));
+    let stream = tokio::time::timeout(timeout, connector.connect(name, stream))
+        .await
+        .map_err(|_| Failure::Connect("TLS handshake timed out".to_owned()))?
+        .map_err(|e| Failure::Connect(format!("TLS handshake failed: {e}")))?;
+    Ok(Box::new(stream))
+}
 
 /// Drains one consumer's queue for as long as the server runs.
 async fn serve_consumer(
@@ -174,7 +275,29 @@ async fn serve_consumer(
     let ctx = Ctx::system("hl7 pix notifications");
     let mut connection: Option<Connection> = None;
     let mut backoff = config.retry_min;
+    // TLS settings are read once per task (the task restarts when the consumer changes); files
+    // that cannot be used fail every delivery, counted and retried, until they are fixed.
+    let mut tls: Option<Arc<rustls::ClientConfig>> = None;
     loop {
+        if let (Some(settings), None) = (&consumer.tls, &tls) {
+            match client_config(settings) {
+                Ok(made) => tls = Some(Arc::new(made)),
+                Err(error) => {
+                    if let Some(observer) = &observer {
+                        observer.notification_failed();
+                    }
+                    tracing::warn!(
+                        consumer_id = %consumer.id,
+                        %error,
+                        retry_in_ms = backoff.as_millis() as u64,
+                        "PIX consumer TLS settings unusable"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(config.retry_max);
+                    continue;
+                }
+            }
+        }
         let rows = match notifications::pending(&mpi, consumer.id, BATCH).await {
             Ok(rows) => rows,
             Err(error) => {
@@ -195,7 +318,10 @@ async fn serve_consumer(
                 &consumer,
                 person,
                 &seqs,
-                &mut connection,
+                Link {
+                    connection: &mut connection,
+                    tls: tls.as_ref(),
+                },
                 &config,
             )
             .await;
@@ -243,6 +369,12 @@ fn a31(consumer: &Consumer, control_id: &str, ids: &[Cx]) -> String {
     message.render()
 }
 
+/// The connection to a consumer (opened when needed) and its TLS settings.
+struct Link<'a> {
+    connection: &'a mut Option<Connection>,
+    tls: Option<&'a Arc<rustls::ClientConfig>>,
+}
+
 /// Sends one person's notification and marks its queued rows delivered once acknowledged.
 async fn notify_one(
     mpi: &Mpi,
@@ -250,7 +382,7 @@ async fn notify_one(
     consumer: &Consumer,
     person: Uuid,
     seqs: &[i64],
-    connection: &mut Option<Connection>,
+    link: Link<'_>,
     config: &NotifyConfig,
 ) -> Result<(), Failure> {
     let found = notifications::person_identifiers(mpi, person, &consumer.domains).await?;
@@ -280,7 +412,7 @@ async fn notify_one(
             "outcome": outcome,
         }))
     };
-    let outcome = exchange(consumer, &text, &control_id, connection, config).await;
+    let outcome = exchange(consumer, &text, &control_id, link, config).await;
     match outcome {
         Ok(code) if code == "AA" || code == "CA" => {
             notifications::delivered(mpi, ctx, consumer.id, seqs, Some(audit(&code))).await?;
@@ -307,16 +439,12 @@ async fn exchange(
     consumer: &Consumer,
     text: &str,
     control_id: &str,
-    connection: &mut Option<Connection>,
+    link: Link<'_>,
     config: &NotifyConfig,
 ) -> Result<String, Failure> {
+    let connection = link.connection;
     if connection.is_none() {
-        let address = (consumer.host.as_str(), consumer.port);
-        let stream = tokio::time::timeout(config.answer_timeout, TcpStream::connect(address))
-            .await
-            .map_err(|_| Failure::Connect("timed out".to_owned()))?
-            .map_err(|e| Failure::Connect(e.kind().to_string()))?;
-        let _ = stream.set_nodelay(true);
+        let stream = connect(consumer, link.tls, config.answer_timeout).await?;
         *connection = Some(Framed::new(
             stream,
             MllpCodec::new(config.max_message_bytes),

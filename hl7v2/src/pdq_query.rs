@@ -1,6 +1,7 @@
 //! IHE ITI-21 Patient Demographics Query: `QBP^Q22^QBP_Q21` answered by `RSP^K22^RSP_K21`
 //! (ITI TF-2 3.21), through the service's patient search, the one REST's search calls. QPD-3
-//! holds `@PID.n.m^value` parameters, combined with AND; QPD-8 limits the domains returned;
+//! holds `@PID.n.m^value` parameters, combined with AND (identifier, names, birth date full or
+//! partial, sex, address parts, phone by its digits, e-mail: see [`PARAMETERS`]); QPD-8 limits the domains returned;
 //! RCP-2 the count, with DSC continuation for the rest. QPD-5 (or `--hl7-pdq-mode`) picks the
 //! service's name search mode (exact, wildcard, phonetic, alias); each PID is followed by a QRI
 //! with the hit's score and the algorithm that found it. A query
@@ -10,6 +11,7 @@ use hl7_parser::Message;
 use hl7_parser::message::Separators;
 use service::name_search::SearchMode;
 use service::patients::{self, Patient, PatientQuery};
+use service::search_criteria::{PhoneCriterion, TelecomCriterion, TextCriterion, TextMatch};
 use service::{Ctx, Error, Mpi};
 
 use entity::enums::{
@@ -29,6 +31,110 @@ fn qpd_error(code: ErrorCode, message: &str, location: ErrorLocation) -> (AckCod
     (AckCode::Error, HlError::new(code, message).at(location))
 }
 
+/// What one QPD-3 parameter searches (ITI TF-2 3.21.4.1.2.2: `@PID.n.m` names a PID field or
+/// component; several parameters combine with AND).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Param {
+    /// PID-3.1: the identifier's value.
+    IdValue,
+    /// PID-3.4.1: its domain's namespace.
+    IdNamespace,
+    /// PID-3.4.2: its domain's universal id.
+    IdUniversal,
+    /// PID-3.4.3 and PID-3.5: accepted, not needed to find the domain.
+    IdIgnored,
+    /// PID-5.1: family name.
+    Family,
+    /// PID-5.2: given name.
+    Given,
+    /// PID-7: birth date, full (`YYYYMMDD`) or partial (`YYYY`, `YYYYMM`).
+    BirthDate,
+    /// PID-8: administrative sex (HL7 table 0001).
+    Sex,
+    /// PID-11.1: street address (any address line).
+    Street,
+    /// PID-11.3: city.
+    City,
+    /// PID-11.4: state or province.
+    State,
+    /// PID-11.5: postal code.
+    PostalCode,
+    /// PID-11.6: country.
+    Country,
+    /// PID-13, PID-13.1, PID-13.12: the whole phone number (its digits).
+    Phone,
+    /// PID-13.4: e-mail address.
+    Email,
+    /// PID-13.5: the phone number's country code.
+    PhoneCountry,
+    /// PID-13.6: its area code.
+    PhoneArea,
+    /// PID-13.7: its local number.
+    PhoneLocal,
+}
+
+/// The QPD-3 parameters understood, by name (without `@`, upper case). A new parameter is a
+/// row here and an arm in [`read_query`].
+const PARAMETERS: &[(&str, Param)] = &[
+    ("PID.3", Param::IdValue),
+    ("PID.3.1", Param::IdValue),
+    ("PID.3.4", Param::IdNamespace),
+    ("PID.3.4.1", Param::IdNamespace),
+    ("PID.3.4.2", Param::IdUniversal),
+    ("PID.3.4.3", Param::IdIgnored),
+    ("PID.3.5", Param::IdIgnored),
+    ("PID.5", Param::Family),
+    ("PID.5.1", Param::Family),
+    ("PID.5.1.1", Param::Family),
+    ("PID.5.2", Param::Given),
+    ("PID.7", Param::BirthDate),
+    ("PID.7.1", Param::BirthDate),
+    ("PID.8", Param::Sex),
+    ("PID.11.1", Param::Street),
+    ("PID.11.1.1", Param::Street),
+    ("PID.11.3", Param::City),
+    ("PID.11.4", Param::State),
+    ("PID.11.5", Param::PostalCode),
+    ("PID.11.6", Param::Country),
+    ("PID.13", Param::Phone),
+    ("PID.13.1", Param::Phone),
+    ("PID.13.12", Param::Phone),
+    ("PID.13.4", Param::Email),
+    ("PID.13.5", Param::PhoneCountry),
+    ("PID.13.6", Param::PhoneArea),
+    ("PID.13.7", Param::PhoneLocal),
+];
+
+/// The ASCII digits of `text`.
+fn digits_of(text: &str) -> String {
+    text.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A birth date parameter: `YYYY`, `YYYYMM` or `YYYYMMDD` (a longer DTM keeps its date), as
+/// the first day of its period and the period's precision.
+fn partial_date(text: &str) -> Option<(chrono::NaiveDate, DatePrecision)> {
+    let text = text.trim();
+    let digits: String = text.chars().take_while(char::is_ascii_digit).collect();
+    let whole = digits.len() == text.len();
+    let (full, precision) = match digits.len() {
+        4 if whole => (format!("{digits}0101"), DatePrecision::Year),
+        6 if whole => (format!("{digits}01"), DatePrecision::Month),
+        n if n >= 8 => (digits[..8].to_owned(), DatePrecision::Day),
+        _ => return None,
+    };
+    chrono::NaiveDate::parse_from_str(&full, "%Y%m%d")
+        .ok()
+        .map(|d| (d, precision))
+}
+
+/// An address part: a case-insensitive prefix, as a name is searched without a mode.
+fn prefix(text: &str) -> TextCriterion {
+    TextCriterion {
+        any_of: vec![text.to_owned()],
+        how: TextMatch::Prefix,
+    }
+}
+
 /// Reads QPD-3's parameters into a search; every parameter it cannot use is an error naming it.
 fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode, HlError)> {
     let seps = &message.separators;
@@ -41,6 +147,9 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
     })?;
     let mut query = PatientQuery::default();
     let (mut id_value, mut id_ns, mut id_oid) = (String::new(), String::new(), String::new());
+    // PID-13.5/.6/.7 make one number together; the location of the first, for errors.
+    let (mut country, mut area, mut local) = (String::new(), String::new(), String::new());
+    let mut phone_at = None;
     let Some(field) = qpd.field(3) else {
         return Err(qpd_error(
             ErrorCode::RequiredFieldMissing,
@@ -62,39 +171,47 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
             continue;
         }
         let key = name.trim().trim_start_matches('@').to_ascii_uppercase();
+        let Some(param) = PARAMETERS
+            .iter()
+            .find(|(known, _)| *known == key)
+            .map(|(_, p)| *p)
+        else {
+            return Err(qpd_error(
+                ErrorCode::TableValueNotFound,
+                &format!("{} is not a supported query parameter", sanitize(&key)),
+                at(),
+            ));
+        };
         // Names keep their wildcards (`*`, `?`) until the mode is known ([`apply_mode`]).
-        let text = value.clone();
-        if text.trim_matches(['*', '?']).is_empty() {
+        if value.trim_matches(['*', '?']).is_empty() {
             continue;
         }
-        let text = match key.as_str() {
-            "PID.5" | "PID.5.1" | "PID.5.1.1" | "PID.5.2" => text,
-            _ => text.trim_end_matches('*').to_owned(),
+        let wildcard = value.ends_with('*');
+        let text = match param {
+            Param::Family | Param::Given => value.clone(),
+            _ => value.trim_end_matches('*').trim().to_owned(),
         };
-        match key.as_str() {
-            "PID.3" | "PID.3.1" => id_value = text,
-            "PID.3.4" | "PID.3.4.1" => id_ns = text,
-            "PID.3.4.2" => id_oid = text,
-            "PID.3.4.3" | "PID.3.5" => {}
-            "PID.5" | "PID.5.1" | "PID.5.1.1" => query.family = Some(text),
-            "PID.5.2" => query.given = Some(text),
-            "PID.7" | "PID.7.1" => {
-                let digits: String = text.chars().filter(char::is_ascii_digit).collect();
-                let date = (digits.len() >= 8)
-                    .then(|| chrono::NaiveDate::parse_from_str(&digits[..8], "%Y%m%d").ok())
-                    .flatten();
-                match date {
-                    Some(d) => query.birth_date = Some(d),
-                    None => {
-                        return Err(qpd_error(
-                            ErrorCode::DataType,
-                            "PID.7 must be a full date (YYYYMMDD); partial dates are not searchable yet",
-                            at(),
-                        ));
-                    }
+        match param {
+            Param::IdValue => id_value = text,
+            Param::IdNamespace => id_ns = text,
+            Param::IdUniversal => id_oid = text,
+            Param::IdIgnored => {}
+            Param::Family => query.family = Some(text),
+            Param::Given => query.given = Some(text),
+            Param::BirthDate => match partial_date(&text) {
+                Some((date, precision)) => {
+                    query.birth_date = Some(date);
+                    query.birth_date_precision = precision;
                 }
-            }
-            "PID.8" => {
+                None => {
+                    return Err(qpd_error(
+                        ErrorCode::DataType,
+                        "PID.7 must be a date: YYYY, YYYYMM or YYYYMMDD",
+                        at(),
+                    ));
+                }
+            },
+            Param::Sex => {
                 query.gender = Some(match text.to_ascii_uppercase().as_str() {
                     "M" => Gender::Male,
                     "F" => Gender::Female,
@@ -109,15 +226,63 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
                     }
                 })
             }
-            "PID.11.5" => query.postal_code = Some(text),
-            _ => {
-                return Err(qpd_error(
-                    ErrorCode::TableValueNotFound,
-                    &format!("{} is not a supported query parameter", sanitize(&key)),
-                    at(),
-                ));
+            Param::Street => query.more.address_line.push(prefix(&text)),
+            Param::City => query.more.address_city.push(prefix(&text)),
+            Param::State => query.more.address_state.push(prefix(&text)),
+            Param::Country => query.more.address_country.push(prefix(&text)),
+            // A postal code is a code: exact, unless it ends with `*`.
+            Param::PostalCode if wildcard => query.more.address_postalcode.push(prefix(&text)),
+            Param::PostalCode => query.postal_code = Some(text),
+            Param::Phone => {
+                let digits = digits_of(&text);
+                if digits.is_empty() {
+                    return Err(qpd_error(
+                        ErrorCode::DataType,
+                        "PID.13 must hold a phone number's digits",
+                        at(),
+                    ));
+                }
+                query.more.phones.push(vec![PhoneCriterion {
+                    digits,
+                    ending: false,
+                }]);
+            }
+            Param::Email => query.more.telecoms.push(vec![TelecomCriterion {
+                system: Some(TelecomSystem::Email),
+                value: text,
+            }]),
+            Param::PhoneCountry | Param::PhoneArea | Param::PhoneLocal => {
+                let digits = digits_of(&text);
+                if digits.is_empty() {
+                    return Err(qpd_error(
+                        ErrorCode::DataType,
+                        "a phone number component must hold digits",
+                        at(),
+                    ));
+                }
+                phone_at.get_or_insert_with(at);
+                match param {
+                    Param::PhoneCountry => country = digits,
+                    Param::PhoneArea => area = digits,
+                    _ => local = digits,
+                }
             }
         }
+    }
+    if let Some(location) = phone_at {
+        // Stored numbers are whole (`+1 555 123 4567`) or without the country code: the
+        // components given are the number's end, unless the country code is among them.
+        if local.is_empty() {
+            return Err(qpd_error(
+                ErrorCode::RequiredFieldMissing,
+                "PID.13.5 and PID.13.6 need the local number (PID.13.7)",
+                location,
+            ));
+        }
+        query.more.phones.push(vec![PhoneCriterion {
+            ending: country.is_empty(),
+            digits: format!("{country}{area}{local}"),
+        }]);
     }
     if !id_value.is_empty() {
         let authority = Authority {
@@ -549,4 +714,44 @@ pub async fn answer(
         );
     }
     out.render()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn birth_dates_full_and_partial() {
+        let d = |y, m, day| chrono::NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        assert_eq!(
+            partial_date("1984"),
+            Some((d(1984, 1, 1), DatePrecision::Year))
+        );
+        assert_eq!(
+            partial_date("198405"),
+            Some((d(1984, 5, 1), DatePrecision::Month))
+        );
+        assert_eq!(
+            partial_date("19840517"),
+            Some((d(1984, 5, 17), DatePrecision::Day))
+        );
+        assert_eq!(
+            partial_date("198405171230+0100"),
+            Some((d(1984, 5, 17), DatePrecision::Day))
+        );
+        for bad in ["84", "19845", "1984-05-17", "19841317", "abcd"] {
+            assert_eq!(partial_date(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_parameter_name_is_listed_once() {
+        for (n, (name, _)) in PARAMETERS.iter().enumerate() {
+            assert!(name.starts_with("PID."), "{name}");
+            assert!(
+                PARAMETERS[n + 1..].iter().all(|(other, _)| other != name),
+                "{name} twice"
+            );
+        }
+    }
 }

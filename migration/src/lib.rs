@@ -23,8 +23,9 @@
 //! 13. the same on PostgreSQL (the trigger also takes the chain's advisory lock);
 //! 14. identifier domains (namespace, OID, URL), sources, and which sources assign in which
 //!     domain;
-//! 15. API keys acting as a source.
-//! 21. FHIR RelatedPerson (`related_person`), tied to a patient by a foreign key.
+//! 15. API keys acting as a source;
+//! 21. FHIR RelatedPerson (`related_person`), tied to a patient by a foreign key;
+//! 22. PIX consumers reached over TLS (`pix_consumer.tls`, CA, client certificate and key).
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -51,6 +52,7 @@ mod m20261206_000016_identifier_link_key;
 mod m20261206_000017_create_pix_consumer;
 mod m20261206_000019_birth_date_precision;
 mod m20261206_000021_create_related_person;
+mod m20261206_000022_pix_consumer_tls;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -82,6 +84,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000017_create_pix_consumer::Migration),
             Box::new(m20261206_000019_birth_date_precision::Migration),
             Box::new(m20261206_000021_create_related_person::Migration),
+            Box::new(m20261206_000022_pix_consumer_tls::Migration),
         ]
     }
 }

@@ -1,5 +1,5 @@
 //! IHE PIX Update Notification (ITI-10), the service's side: the consumers that subscribe (add,
-//! list, remove, audited), and the durable outbox that the notification task of `mpi serve`
+//! list, remove, audited; reached over plain MLLP or MLLP over TLS), and the durable outbox that the notification task of `mpi serve`
 //! drains (`pending`, the person's identifiers in a consumer's domains, `delivered`).
 //!
 //! The outbox is written by database triggers (migration 17) in the transaction of every change
@@ -34,6 +34,52 @@ pub const MAX_HOST_LEN: usize = 253;
 pub const MAX_DOMAINS: usize = 50;
 /// Most outbox rows one call of [`pending`] returns.
 pub const MAX_PENDING: u64 = 1000;
+/// Longest TLS file path accepted.
+pub const MAX_PATH_LEN: usize = 1024;
+
+/// How a consumer is reached over TLS: the files are PEM, read when connecting (paths are
+/// stored, never the keys themselves).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsumerTls {
+    /// CA certificates its server certificate must chain to; `None`: the Mozilla roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca: Option<String>,
+    /// The client certificate chain to present (with `key`); `None`: none presented.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+    /// The client certificate's private key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl ConsumerTls {
+    /// Bounds: each path within [`MAX_PATH_LEN`], without control characters, not blank;
+    /// a certificate and a key together or neither.
+    fn check(&self) -> Result<()> {
+        for (field, path) in [
+            ("tls_ca", &self.ca),
+            ("tls_cert", &self.cert),
+            ("tls_key", &self.key),
+        ] {
+            if let Some(path) = path {
+                if path.trim().is_empty() {
+                    return Err(Error::validation(field, "is empty"));
+                }
+                crate::limits::check_text(|| field.to_owned(), path, MAX_PATH_LEN)?;
+                if path.chars().any(char::is_control) {
+                    return Err(Error::validation(field, "holds control characters"));
+                }
+            }
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err(Error::validation(
+                "tls_key",
+                "a client certificate and its key go together",
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// A consumer as given to add it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,6 +92,8 @@ pub struct ConsumerInput {
     pub port: u16,
     /// The domains it wants identifiers in (any name of a registered domain); empty: all.
     pub domains: Vec<String>,
+    /// MLLP over TLS when given; plain MLLP otherwise.
+    pub tls: Option<ConsumerTls>,
 }
 
 /// A stored consumer.
@@ -61,6 +109,9 @@ pub struct Consumer {
     pub port: u16,
     /// The domains it wants (registered names); empty: every domain and the enterprise id.
     pub domains: Vec<String>,
+    /// MLLP over TLS when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ConsumerTls>,
 }
 
 impl From<pix_consumer::Model> for Consumer {
@@ -71,6 +122,11 @@ impl From<pix_consumer::Model> for Consumer {
             host: m.host,
             port: u16::try_from(m.port).unwrap_or(0),
             domains: serde_json::from_str(&m.domains).unwrap_or_default(),
+            tls: m.tls.then_some(ConsumerTls {
+                ca: m.tls_ca,
+                cert: m.tls_cert,
+                key: m.tls_key,
+            }),
         }
     }
 }
@@ -93,6 +149,9 @@ pub async fn add_consumer(
     check_text("host", &host, MAX_HOST_LEN)?;
     if input.port == 0 {
         return Err(Error::validation("port", "must be 1 to 65535"));
+    }
+    if let Some(tls) = &input.tls {
+        tls.check()?;
     }
     if input.domains.len() > MAX_DOMAINS {
         return Err(Error::validation(
@@ -124,6 +183,10 @@ pub async fn add_consumer(
         host: Set(host),
         port: Set(i32::from(input.port)),
         domains: Set(serde_json::to_string(&domains).unwrap_or_else(|_| "[]".to_owned())),
+        tls: Set(input.tls.is_some()),
+        tls_ca: Set(input.tls.as_ref().and_then(|t| t.ca.clone())),
+        tls_cert: Set(input.tls.as_ref().and_then(|t| t.cert.clone())),
+        tls_key: Set(input.tls.as_ref().and_then(|t| t.key.clone())),
         created_at: NotSet,
         updated_at: NotSet,
         created_by: Set(actor.to_owned()),

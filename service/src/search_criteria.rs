@@ -1,7 +1,7 @@
-//! The search criteria IHE PDQm (ITI-78) asks for beyond the desk's search: ids, `active`,
-//! telecom, address parts, birth-date comparisons on partial dates, exact and contains string
-//! matches, OR lists and repeated (AND) identifiers, and the domains a result's identifiers are
-//! limited to. Hand-written: they are conditions over this schema's own tables, built with
+//! The search criteria IHE PDQm (ITI-78) and PDQ (ITI-21) ask for beyond the desk's search:
+//! ids, `active`, telecom, phone numbers by their digits, address parts (street lines too),
+//! birth-date comparisons on partial dates, exact and contains string matches, OR lists and
+//! repeated (AND) identifiers, and the domains a result's identifiers are limited to. Hand-written: they are conditions over this schema's own tables, built with
 //! sea-query like the rest of [`crate::patients::search`].
 //!
 //! Every list of alternatives (`any_of`) is an OR; every criterion in a `Vec` of them must hold.
@@ -52,6 +52,20 @@ pub struct TelecomCriterion {
     /// The value.
     pub value: String,
 }
+
+/// A phone number compared by its digits alone: the characters [`PHONE_PUNCTUATION`] are
+/// dropped from the stored value before it is compared (`+1 (555) 123-4567` is `15551234567`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneCriterion {
+    /// The digits searched (nothing but ASCII digits).
+    pub digits: String,
+    /// Whether a stored number that ends with the digits matches too (a local number searched
+    /// without its area or country code); otherwise the digits must be the whole number.
+    pub ending: bool,
+}
+
+/// What a stored phone number may hold besides its digits, ignored when comparing by digits.
+pub const PHONE_PUNCTUATION: &[char] = &[' ', '-', '(', ')', '.', '+', '/'];
 
 /// A comparison of the birth date (FHIR's date prefixes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +151,12 @@ pub struct MoreCriteria {
     /// Any part of an address (lines, city, district, state, postal code, country, text).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub address: Vec<TextCriterion>,
+    /// Phone numbers (any telecom but e-mail) by their digits: each an OR list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phones: Vec<Vec<PhoneCriterion>>,
+    /// An address's street lines (any line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub address_line: Vec<TextCriterion>,
     /// An address's city.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub address_city: Vec<TextCriterion>,
@@ -167,7 +187,9 @@ impl MoreCriteria {
             && self.birth_dates.is_empty()
             && self.identifiers.is_empty()
             && self.telecoms.is_empty()
+            && self.phones.is_empty()
             && self.address.is_empty()
+            && self.address_line.is_empty()
             && self.address_city.is_empty()
             && self.address_state.is_empty()
             && self.address_country.is_empty()
@@ -188,6 +210,7 @@ impl MoreCriteria {
             ("family", &self.family),
             ("given", &self.given),
             ("address", &self.address),
+            ("address_line", &self.address_line),
             ("address_city", &self.address_city),
             ("address_state", &self.address_state),
             ("address_country", &self.address_country),
@@ -215,6 +238,7 @@ impl MoreCriteria {
             ("birth_date", self.birth_dates.len()),
             ("identifier", self.identifiers.len()),
             ("telecom", self.telecoms.len()),
+            ("phone", self.phones.len()),
             ("identifier_domains", self.identifier_domains.len()),
         ];
         for (field, n) in lists {
@@ -247,6 +271,17 @@ impl MoreCriteria {
                 crate::limits::check_text(|| "telecom".to_owned(), &t.value, max_text)?;
                 if t.value.trim().is_empty() {
                     return Err(Error::validation("telecom", "is empty"));
+                }
+            }
+        }
+        for list in &self.phones {
+            if list.is_empty() || list.len() > MAX_ALTERNATIVES {
+                return Err(too_many("phone"));
+            }
+            for p in list {
+                crate::limits::check_text(|| "phone".to_owned(), &p.digits, max_text)?;
+                if p.digits.is_empty() || !p.digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Error::validation("phone", "must be digits"));
                 }
             }
         }
@@ -322,6 +357,15 @@ impl MoreCriteria {
             ));
         }
         let addr = |column: patient_address::Column| Expr::col((patient_address::Entity, column));
+        for c in &self.address_line {
+            cond = cond.add(rows_exist(
+                patient_address::Entity,
+                patient_address::Column::PatientId,
+                any_text(c, |t| {
+                    list_text(addr(patient_address::Column::Lines), t, c.how, backend)
+                }),
+            ));
+        }
         let parts = [
             (&self.address_city, patient_address::Column::City),
             (&self.address_state, patient_address::Column::State),
@@ -379,6 +423,41 @@ impl MoreCriteria {
                 patient_telecom::Entity,
                 patient_telecom::Column::PatientId,
                 any.into(),
+            ));
+        }
+        for list in &self.phones {
+            let digits = || {
+                let mut e = SimpleExpr::from(Expr::col((
+                    patient_telecom::Entity,
+                    patient_telecom::Column::Value,
+                )));
+                for c in PHONE_PUNCTUATION {
+                    e = Func::cust("replace")
+                        .arg(e)
+                        .arg(Expr::val(c.to_string()))
+                        .arg(Expr::val(""))
+                        .into();
+                }
+                Expr::expr(e)
+            };
+            let mut any = Condition::any();
+            for p in list {
+                any = any.add(if p.ending {
+                    digits().like(LikeExpr::new(format!("%{}", p.digits)))
+                } else {
+                    digits().eq(p.digits.clone())
+                });
+            }
+            cond = cond.add(rows_exist(
+                patient_telecom::Entity,
+                patient_telecom::Column::PatientId,
+                Condition::all()
+                    .add(
+                        Expr::col((patient_telecom::Entity, patient_telecom::Column::System))
+                            .ne(TelecomSystem::Email),
+                    )
+                    .add(any)
+                    .into(),
             ));
         }
         if !self.identifiers.is_empty() {

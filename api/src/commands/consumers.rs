@@ -1,14 +1,16 @@
 //! `mpi consumers add|list|remove`: the subscribers to IHE PIX Update Notifications (ITI-10),
 //! each an MLLP listener that `mpi serve` sends ADT^A31 to whenever a person's identifiers
-//! change (migrating the database first).
+//! change, over plain TCP or TLS (`--tls`, with a CA file and a client certificate), migrating
+//! the database first.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use service::Ctx;
-use service::notifications::ConsumerInput;
+use service::notifications::{ConsumerInput, ConsumerTls};
 
 use crate::configuration::DatabaseSettings;
 use crate::database;
@@ -40,6 +42,18 @@ pub struct AddConsumerArgs {
     /// repeat for more; none: every domain and the enterprise id.
     #[arg(long = "domain", value_name = "DOMAIN")]
     pub domains: Vec<String>,
+    /// Reach it over MLLP in TLS; its server certificate must name HOST.
+    #[arg(long)]
+    pub tls: bool,
+    /// CA certificates (PEM) its server certificate must chain to; default: the Mozilla roots.
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    pub tls_ca: Option<PathBuf>,
+    /// A client certificate chain (PEM) to present, for a consumer that requires one.
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    pub tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_cert"])]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// Arguments of `mpi consumers list`.
@@ -86,6 +100,39 @@ fn host_port(text: &str) -> anyhow::Result<(String, u16)> {
     Ok((host.to_owned(), port))
 }
 
+/// `path` made absolute (the server may run from another directory); it must exist.
+fn absolute(flag: &str, path: &Path) -> anyhow::Result<String> {
+    let full = std::fs::canonicalize(path)
+        .with_context(|| format!("{flag}: cannot read {}", path.display()))?;
+    full.to_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{flag}: the path is not UTF-8"))
+}
+
+/// The TLS settings of `mpi consumers add`, checked now by building the client configuration
+/// the server will use (so a bad file fails here, not at the first notification).
+fn tls_settings(args: &AddConsumerArgs) -> anyhow::Result<Option<ConsumerTls>> {
+    if !args.tls {
+        return Ok(None);
+    }
+    let file = |flag: &str, path: &Option<PathBuf>| -> anyhow::Result<Option<String>> {
+        path.as_deref().map(|p| absolute(flag, p)).transpose()
+    };
+    let tls = ConsumerTls {
+        ca: file("--tls-ca", &args.tls_ca)?,
+        cert: file("--tls-cert", &args.tls_cert)?,
+        key: file("--tls-key", &args.tls_key)?,
+    };
+    hl7v2::notify::client_config(&tls).context("cannot use the TLS files")?;
+    Ok(Some(tls))
+}
+
+/// `mllp` or `mllps` (MLLP over TLS) with the address.
+fn address(c: &service::notifications::Consumer) -> String {
+    let scheme = if c.tls.is_some() { "mllps" } else { "mllp" };
+    format!("{scheme} {}:{}", c.host, c.port)
+}
+
 /// A service error as a sentence for the terminal (the field and what is wrong).
 fn describe(e: service::Error) -> anyhow::Error {
     match e {
@@ -102,6 +149,7 @@ pub async fn run(command: ConsumersCommand, out: &mut impl Write) -> anyhow::Res
     match command {
         ConsumersCommand::Add(args) => {
             let (host, port) = host_port(&args.mllp)?;
+            let tls = tls_settings(&args)?;
             let db = open(&args.database).await?;
             let c = service::notifications::add_consumer(
                 &db,
@@ -111,6 +159,7 @@ pub async fn run(command: ConsumersCommand, out: &mut impl Write) -> anyhow::Res
                     host,
                     port,
                     domains: args.domains,
+                    tls,
                 },
             )
             .await
@@ -118,10 +167,9 @@ pub async fn run(command: ConsumersCommand, out: &mut impl Write) -> anyhow::Res
             .context("cannot add the consumer")?;
             writeln!(
                 out,
-                "added consumer {} (mllp {}:{}, domains {}, id {})",
+                "added consumer {} ({}, domains {}, id {})",
                 c.name,
-                c.host,
-                c.port,
+                address(&c),
                 if c.domains.is_empty() {
                     "all".to_owned()
                 } else {
@@ -133,13 +181,13 @@ pub async fn run(command: ConsumersCommand, out: &mut impl Write) -> anyhow::Res
         }
         ConsumersCommand::List(args) => {
             let db = open(&args.database).await?;
-            writeln!(out, "{:<24} {:<32} domains", "name", "mllp")?;
+            writeln!(out, "{:<24} {:<38} domains", "name", "address")?;
             for c in service::notifications::list_consumers(&db).await? {
                 writeln!(
                     out,
-                    "{:<24} {:<32} {}",
+                    "{:<24} {:<38} {}",
                     c.name,
-                    format!("{}:{}", c.host, c.port),
+                    address(&c),
                     if c.domains.is_empty() {
                         "all".to_owned()
                     } else {

@@ -2,7 +2,9 @@
 //! `mpi consumers add`, a test consumer that is a plain MLLP listener written here (frames and
 //! acknowledgements by hand, not the server's encoder), notifications after a registration and
 //! a merge, ones queued while the consumer was down and across a server restart; every message
-//! in and out audited; MLLP over TLS with and without client certificates.
+//! in and out audited; MLLP over TLS with and without client certificates; consumers reached
+//! over TLS (a rustls test consumer requiring a client certificate), and one whose CA file does
+//! not vouch for the consumer retried and counted as a failure.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -29,15 +31,31 @@ struct Consumer {
 impl Consumer {
     /// Listens on `addr` (a port reserved earlier, or 0) in a thread of its own.
     fn listen(addr: SocketAddr) -> (Consumer, SocketAddr) {
+        Self::listen_with(addr, None)
+    }
+
+    /// Listens as [`Consumer::listen`], in TLS with `tls` when given.
+    fn listen_with(
+        addr: SocketAddr,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> (Consumer, SocketAddr) {
         let listener = TcpListener::bind(addr).expect("bind the test consumer");
         let local = listener.local_addr().expect("address");
         let received = Arc::new(Mutex::new(Vec::new()));
         let store = Arc::clone(&received);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { break };
+                let Ok(stream) = stream else { break };
                 let store = Arc::clone(&store);
+                let tls = tls.clone();
                 std::thread::spawn(move || {
+                    let mut stream: Box<dyn ReadWrite> = match tls {
+                        None => Box::new(stream),
+                        Some(config) => match rustls::ServerConnection::new(config) {
+                            Ok(conn) => Box::new(rustls::StreamOwned::new(conn, stream)),
+                            Err(_) => return,
+                        },
+                    };
                     while let Some(message) = read_frame_or_eof(&mut stream) {
                         let control_id = message
                             .split('\r')
@@ -77,8 +95,12 @@ impl Consumer {
     }
 }
 
-/// One MLLP frame, or `None` when the peer closed the connection.
-fn read_frame_or_eof(stream: &mut TcpStream) -> Option<String> {
+/// A connection of the test consumer: plain TCP or TLS over it.
+trait ReadWrite: Read + Write + Send {}
+impl<T: Read + Write + Send> ReadWrite for T {}
+
+/// One MLLP frame, or `None` when the peer closed the connection (or the handshake failed).
+fn read_frame_or_eof(stream: &mut impl Read) -> Option<String> {
     let mut bytes = Vec::new();
     let mut byte = [0u8; 1];
     loop {
@@ -504,4 +526,319 @@ async fn mllp_over_tls_with_and_without_client_certificates() {
         tls_exchange(&app.dir.path, app.mllp, Some("other-client"), &query("T5")),
         "refused"
     );
+}
+
+/// The test consumer's TLS: `server.pem` for `localhost` and 127.0.0.1, requiring a client
+/// certificate from `ca.pem` (files of [`crate::tls::write_certificates`]).
+fn consumer_tls(dir: &Path) -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(dir.join("ca.pem")).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    .build()
+    .unwrap();
+    Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(chain, key)
+            .unwrap(),
+    )
+}
+
+/// `other-ca.pem`: a CA that signed nothing the test consumer presents.
+fn write_other_ca(dir: &Path) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Not the consumer's CA");
+    let cert = params.self_signed(&key).unwrap();
+    std::fs::write(dir.join("other-ca.pem"), cert.pem()).unwrap();
+}
+
+async fn consumers_over_tls_are_notified_and_a_wrong_ca_is_retried(backend: Backend) {
+    let app = Hl7Server::start(backend, &["--pix-poll-ms", "50"]).await;
+    crate::tls::write_certificates(&app.dir.path);
+    write_other_ca(&app.dir.path);
+    let (secure, addr) = Consumer::listen_with(
+        "127.0.0.1:0".parse().unwrap(),
+        Some(consumer_tls(&app.dir.path)),
+    );
+    let mllp = addr.to_string();
+    let add = |name: &str, tls: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_mpi"))
+            .current_dir(&app.dir.path)
+            .args(["consumers", "add", name, "--mllp", &mllp])
+            .args(tls)
+            .args(["--database-url", &app.db.url])
+            .output()
+            .unwrap()
+    };
+    // Files that cannot be used are refused when the consumer is added, naming the file.
+    for (tls, why) in [
+        (&["--tls", "--tls-cert", "client.pem"][..], "--tls-key"),
+        (&["--tls-ca", "ca.pem"][..], "--tls"),
+        (&["--tls", "--tls-ca", "missing.pem"][..], "missing.pem"),
+        (
+            &["--tls", "--tls-ca", "server.key"][..],
+            "holds no certificate",
+        ),
+    ] {
+        let out = add("BAD", tls);
+        assert!(!out.status.success(), "{tls:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{tls:?}: {stderr}");
+    }
+    // The consumer's CA and a client certificate it accepts; and one trusting another CA.
+    let out = add(
+        "SECURE",
+        &[
+            "--tls",
+            "--tls-ca",
+            "ca.pem",
+            "--tls-cert",
+            "client.pem",
+            "--tls-key",
+            "client.key",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = add("WRONG_CA", &["--tls", "--tls-ca", "other-ca.pem"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = run_mpi_ok(
+        &app.dir.path,
+        &["consumers", "list", "--database-url", &app.db.url],
+    );
+    assert!(list.contains(&format!("mllps {mllp}")), "{list}");
+
+    feed(
+        &app,
+        &[adt(
+            "TEST_HARNESS",
+            "A01",
+            "S1",
+            "2.5",
+            &[&format!(
+                "PID|||T-400^^^TEST&{TEST_OID}&ISO||ODHIAMBO^ACHIENG||19900909|F"
+            )],
+        )],
+    );
+    let got = secure.wait_for(|m| m.iter().any(|m| m.contains("T-400")));
+    let a31 = got.iter().find(|m| m.contains("T-400")).unwrap();
+    assert_eq!(field(a31, "MSH", 9), "ADT^A31^ADT_A05");
+    assert_eq!(field(a31, "MSH", 5), "SECURE");
+    assert!(
+        pid3(a31).contains(&format!("T-400^^^TEST&{TEST_OID}&ISO^PI")),
+        "{a31}"
+    );
+    // The consumer whose CA does not vouch for the server certificate: never delivered, each
+    // attempt counted as a failure and retried; its notification stays queued; the server
+    // keeps serving.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(&app, "mpi_pix_notification_failures_total").await < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the failed deliveries were not retried"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The gauge is refreshed every two seconds: wait for a refresh after the feed.
+    while metric(&app, "mpi_pix_notification_queue").await < 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the undelivered notification is not queued"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(
+        !secure
+            .received
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("|WRONG_CA|")),
+        "nothing reaches the consumer through a failed handshake"
+    );
+    let pix = send_with_hl7_package(
+        app.mllp,
+        &[format!(
+            "MSH|^~\\&|TEST_HARNESS|TEST|MPI|HOSP|20261206120000||QBP^Q23^QBP_Q21|S2|P|2.5\r\
+             QPD|IHE PIX Query|Q-S2|T-400^^^TEST&{TEST_OID}&ISO\rRCP|I\r"
+        )],
+    );
+    assert_eq!(pix[0]["msa1"], "AA", "{}", pix[0]);
+}
+
+#[tokio::test]
+async fn consumers_over_tls_are_notified_and_a_wrong_ca_is_retried_on_sqlite() {
+    consumers_over_tls_are_notified_and_a_wrong_ca_is_retried(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn consumers_over_tls_are_notified_and_a_wrong_ca_is_retried_on_postgres() {
+    consumers_over_tls_are_notified_and_a_wrong_ca_is_retried(Backend::Postgres).await;
+}
+
+/// The id of the live record holding `system|value`, through the REST search.
+async fn record_id(app: &Hl7Server, key: &str, system: &str, value: &str) -> String {
+    let (status, body) = app
+        .server
+        .call(
+            "GET",
+            &format!("/api/v1/patients?identifier={system}|{value}"),
+            Some(key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"].as_array().map(Vec::len), Some(1), "{body}");
+    body["items"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// The PID-3 lists (sorted) of `messages`.
+fn lists(messages: &[String]) -> Vec<Vec<String>> {
+    messages
+        .iter()
+        .map(|m| {
+            let mut ids = pid3(m);
+            ids.sort();
+            ids
+        })
+        .collect()
+}
+
+/// ITI-10 after a merge through REST and its undo (ITI TF-2 3.10.4.1.1: every resulting set of
+/// cross-referenced identifiers is notified). The merge: the survivor's set, now holding the
+/// retired record's identifiers (ITI TF-2 3.8.4.2.3: references to the retired id now lead to
+/// the survivor), and the set the retired record left (a record linked with it by a national
+/// id), without them. The undo splits them again: both sides get their own set back.
+async fn merge_and_undo_notify_every_resulting_set(backend: Backend) {
+    let app = Hl7Server::start(backend, &["--pix-poll-ms", "50"]).await;
+    let key = app.admin_key();
+    let (consumer, addr) = Consumer::listen("127.0.0.1:0".parse().unwrap());
+    add_consumer(&app, "HIE", addr, &["TEST", "TEST_A"]);
+    // Let the server pick the consumer up before anything changes.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    feed(
+        &app,
+        &[
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                "U1",
+                "2.5",
+                &[&format!(
+                    "PID|||T-500^^^TEST&{TEST_OID}&ISO||MWANGI^ZAWADI||19700101|F"
+                )],
+            ),
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                "U2",
+                "2.5",
+                &[&format!(
+                    "PID|||T-501^^^TEST&{TEST_OID}&ISO~NID-77^^^NID||OTIENO^BARACK||19600606|M"
+                )],
+            ),
+            adt(
+                "TEST_HARNESS_A",
+                "A01",
+                "U3",
+                "2.5",
+                &[&format!(
+                    "PID|||TA-1^^^TEST_A&{TEST_A_OID}&ISO~NID-77^^^NID||OTIENO^BARACK||19600606|M"
+                )],
+            ),
+        ],
+    );
+    let survivor_alone = vec![format!("T-500^^^TEST&{TEST_OID}&ISO^PI")];
+    let linked = vec![
+        format!("T-501^^^TEST&{TEST_OID}&ISO^PI"),
+        format!("TA-1^^^TEST_A&{TEST_A_OID}&ISO^PI"),
+    ];
+    consumer.wait_for(|m| lists(m).contains(&linked));
+    let survivor = record_id(&app, &key, "http://ohie.org/test/test", "T-500").await;
+    let retired = record_id(&app, &key, "http://ohie.org/test/test", "T-501").await;
+
+    let from = consumer.received.lock().unwrap().len();
+    let (status, merged) = app
+        .server
+        .call(
+            "POST",
+            "/api/v1/merges",
+            Some(key.as_str()),
+            &[],
+            Some(&serde_json::json!({"target": survivor, "source": retired})),
+        )
+        .await;
+    assert_eq!(status, 200, "{merged}");
+    let merge_id = merged["merge_id"].as_str().unwrap().to_owned();
+    let merged_set = vec![
+        format!("T-500^^^TEST&{TEST_OID}&ISO^PI"),
+        format!("T-501^^^TEST&{TEST_OID}&ISO^PI"),
+    ];
+    let left_behind = vec![format!("TA-1^^^TEST_A&{TEST_A_OID}&ISO^PI")];
+    consumer.wait_for(|m| {
+        let sets = lists(&m[from..]);
+        sets.contains(&merged_set) && sets.contains(&left_behind)
+    });
+
+    let from = consumer.received.lock().unwrap().len();
+    let (status, undone) = app
+        .server
+        .call(
+            "POST",
+            &format!("/api/v1/merges/{merge_id}/undo"),
+            Some(key.as_str()),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{undone}");
+    consumer.wait_for(|m| {
+        let sets = lists(&m[from..]);
+        sets.contains(&survivor_alone) && sets.contains(&linked)
+    });
+    // No message after the undo still puts the retired identifier with the survivor.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, "mpi_pix_notification_queue").await > 0.0 {
+        assert!(Instant::now() < deadline, "the queue did not drain");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let after_undo = lists(&consumer.received.lock().unwrap()[from..]);
+    assert!(!after_undo.contains(&merged_set), "{after_undo:?}");
+}
+
+#[tokio::test]
+async fn merge_and_undo_notify_every_resulting_set_on_sqlite() {
+    merge_and_undo_notify_every_resulting_set(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn merge_and_undo_notify_every_resulting_set_on_postgres() {
+    merge_and_undo_notify_every_resulting_set(Backend::Postgres).await;
 }

@@ -19,6 +19,7 @@ mod hl7_fields;
 mod hl7_mllp;
 mod hl7_notify;
 mod hl7_pdq_modes;
+mod hl7_pdq_params;
 mod hostile;
 mod import;
 mod import_fhir;
