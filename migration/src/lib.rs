@@ -49,6 +49,7 @@ mod m20261206_000015_api_key_source;
 mod m20261206_000016_identifier_link_key;
 mod m20261206_000017_create_pix_consumer;
 mod m20261206_000019_birth_date_precision;
+mod m20261206_000020_mother;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_identifier_link_key::Migration),
             Box::new(m20261206_000017_create_pix_consumer::Migration),
             Box::new(m20261206_000019_birth_date_precision::Migration),
+            Box::new(m20261206_000020_mother::Migration),
         ]
     }
 }
