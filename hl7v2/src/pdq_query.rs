@@ -5,11 +5,14 @@
 //! service's name search mode (exact, wildcard, phonetic, alias); each PID is followed by a QRI
 //! with the hit's score and the algorithm that found it. A query
 //! cancel (`QCN^J01`) is acknowledged: continuation is stateless here, so nothing is held.
+//! The mother's maiden name (`@PID.6.1`, `@PID.6.2`, a prefix, case ignored) and identifier
+//! (`@PID.21.1` with `@PID.21.4.x`) are parameters too, and PID-6 and PID-21 are answered.
 
 use hl7_parser::Message;
 use hl7_parser::message::Separators;
 use service::name_search::SearchMode;
 use service::patients::{self, Patient, PatientQuery};
+use service::search_criteria::{TextCriterion, TextMatch};
 use service::{Ctx, Error, Mpi};
 
 use entity::enums::{
@@ -41,6 +44,9 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
     })?;
     let mut query = PatientQuery::default();
     let (mut id_value, mut id_ns, mut id_oid) = (String::new(), String::new(), String::new());
+    // The mother's identifier (PID.21), as PID.3.
+    let (mut mother_value, mut mother_ns, mut mother_oid) =
+        (String::new(), String::new(), String::new());
     let Some(field) = qpd.field(3) else {
         return Err(qpd_error(
             ErrorCode::RequiredFieldMissing,
@@ -110,6 +116,14 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
                 })
             }
             "PID.11.5" => query.postal_code = Some(text),
+            "PID.6" | "PID.6.1" | "PID.6.1.1" => {
+                query.more.mother_maiden_family.push(prefix_text(text));
+            }
+            "PID.6.2" => query.more.mother_maiden_given.push(prefix_text(text)),
+            "PID.21" | "PID.21.1" => mother_value = text,
+            "PID.21.4" | "PID.21.4.1" => mother_ns = text,
+            "PID.21.4.2" => mother_oid = text,
+            "PID.21.4.3" | "PID.21.5" => {}
             _ => {
                 return Err(qpd_error(
                     ErrorCode::TableValueNotFound,
@@ -139,7 +153,29 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
         };
         query.identifier = Some((system, id_value));
     }
+    if !mother_value.is_empty() {
+        let authority = Authority {
+            namespace: mother_ns,
+            universal_id: mother_oid,
+        };
+        // A mother's identifier may be of a domain this server does not register: searched as
+        // given (nothing found if no record names it).
+        let system = if authority.is_empty() {
+            String::new()
+        } else {
+            authority.system(mpi)
+        };
+        query.more.mother_identifiers = vec![vec![(system, mother_value)]];
+    }
     Ok(query)
+}
+
+/// A PDQ string parameter: values starting with it, case ignored (as PID.5 without a mode).
+fn prefix_text(text: String) -> TextCriterion {
+    TextCriterion {
+        any_of: vec![text],
+        how: TextMatch::Prefix,
+    }
 }
 
 /// The name search mode: QPD-5 when given (`exact`, `wildcard`, `phonetic`, `alias`; an
@@ -396,6 +432,16 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
                 })
                 .unwrap_or_default(),
         )
+        .field(
+            6,
+            match (&p.mother_maiden_family, &p.mother_maiden_given) {
+                (None, None) => Value::Text(String::new()),
+                (family, given) => Value::Composite(vec![
+                    vec![family.clone().unwrap_or_default()],
+                    vec![given.clone().unwrap_or_default()],
+                ]),
+            },
+        )
         .field(8, sex)
         .field(11, Value::Repeated(addresses))
         .field(13, Value::Repeated(phones))
@@ -404,6 +450,21 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
             p.marital_status
                 .map(|m| m.as_str().to_owned())
                 .unwrap_or_default(),
+        )
+        .field(
+            21,
+            match &p.mother_identifier_value {
+                Some(value) => {
+                    let system = p.mother_identifier_system.clone().unwrap_or_default();
+                    let domain = registry.resolve(&system);
+                    Cx::list(&[Cx {
+                        id: value.clone(),
+                        authority: hd_of(domain.map(|d| d.hl7_authority()).as_deref(), &system),
+                        type_code: String::new(),
+                    }])
+                }
+                None => Value::Text(String::new()),
+            },
         )
         .field(
             24,
