@@ -133,12 +133,13 @@ impl MotherDto {
         service::patients::MotherInput {
             maiden_family: self.maiden_family.clone(),
             maiden_given: self.maiden_given.clone(),
-            identifier: self.identifier.as_ref().map(|i| {
-                service::patients::MotherIdentifier {
+            identifier: self
+                .identifier
+                .as_ref()
+                .map(|i| service::patients::MotherIdentifier {
                     system: i.system.clone(),
                     value: i.value.clone(),
-                }
-            }),
+                }),
             keep_stored_identifier: false,
         }
     }

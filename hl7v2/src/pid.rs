@@ -187,8 +187,7 @@ pub fn read(
         let value = comp(rep, 1, seps);
         if !value.is_empty() {
             let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
-            let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some()
-            {
+            let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
                 namespace
             } else if !oid.is_empty() {
                 oid

@@ -10,8 +10,10 @@
 //!   then match her later named record.
 //! * The mother's identifier agrees or disagrees ([`mother_identifier_level`]) and the mother's
 //!   maiden name agrees exactly, phonetically or not ([`mother_maiden_name_level`]): comparisons
-//!   of the model like the others (siblings share a mother, so the built-in model counts them as
-//!   household evidence, capped with the family name, address and phone).
+//!   of the model like the others. Siblings share a mother, so in the built-in model the maiden
+//!   name is household evidence (capped with the family name, address and phone), and the
+//!   mother's identifier weighs strongly between records of different households but little
+//!   inside one (its household u), as a shared birth date does.
 //! * Twins of one mother ([`twins_of_one_mother`]): same mother's identifier, same birth date and
 //!   a different birth order or clearly different given names are never auto-linked, whatever the
 //!   weight (the pair goes to review).
@@ -210,14 +212,9 @@ pub fn twins_of_one_mother(a: &NormalizedRecord, b: &NormalizedRecord) -> bool {
         return false;
     }
     let labels = ComparisonKind::GivenName.level_labels();
-    compare_field(
-        ComparisonKind::GivenName,
-        &CompareParams::default(),
-        a,
-        b,
-    )
-    .level
-    .is_some_and(|l| matches!(labels[l as usize], "jaro_winkler_low" | "different"))
+    compare_field(ComparisonKind::GivenName, &CompareParams::default(), a, b)
+        .level
+        .is_some_and(|l| matches!(labels[l as usize], "jaro_winkler_low" | "different"))
 }
 
 #[cfg(test)]
@@ -249,8 +246,19 @@ mod tests {
     fn placeholder_names_are_a_missing_given_name() {
         use crate::Sex::Female;
         for placeholder in [
-            "Baby", "Baby Girl", "Baby Boy", "BG", "BB", "Infant", "Newborn", "Twin A", "Twin B",
-            "Female", "Male", "Baby-Girl", "INFANT FEMALE",
+            "Baby",
+            "Baby Girl",
+            "Baby Boy",
+            "BG",
+            "BB",
+            "Infant",
+            "Newborn",
+            "Twin A",
+            "Twin B",
+            "Female",
+            "Male",
+            "Baby-Girl",
+            "INFANT FEMALE",
         ] {
             let n = normalize(&child(placeholder, Female, "2026-11-02", Some("M1")));
             assert!(n.given.is_empty(), "{placeholder}");
@@ -290,7 +298,10 @@ mod tests {
         // Another mother's identifier weighs against.
         let other = normalize(&child("Olivia", Female, "2026-11-02", Some("M2")));
         assert!(model.score(&baby, &other).match_weight < score.match_weight - 3.0);
-        assert_ne!(model.decide(&model.score(&baby, &other), &baby, &other), MatchDecision::Certain);
+        assert_ne!(
+            model.decide(&model.score(&baby, &other), &baby, &other),
+            MatchDecision::Certain
+        );
     }
 
     #[test]
@@ -317,8 +328,14 @@ mod tests {
             );
         }
         // One child registered twice (same order, or a typo in the name) is not twins.
-        assert!(!twins_of_one_mother(&twin("Ava", Some(1)), &twin("Ava", Some(1))));
-        assert!(!twins_of_one_mother(&twin("Olivia", None), &twin("Olivai", None)));
+        assert!(!twins_of_one_mother(
+            &twin("Ava", Some(1)),
+            &twin("Ava", Some(1))
+        ));
+        assert!(!twins_of_one_mother(
+            &twin("Olivia", None),
+            &twin("Olivai", None)
+        ));
         // Another birth date: siblings, not twins (their dates already disagree).
         let sibling = normalize(&child("Mia", Female, "2024-03-09", Some("M1")));
         assert!(!twins_of_one_mother(&twin("Ava", None), &sibling));

@@ -11,8 +11,7 @@ use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
 
 use crate::change_capture::{
-    PATIENT_SINCE_19, PATIENT_SINCE_20, sqlite_change_log_triggers,
-    sqlite_drop_change_log_triggers,
+    PATIENT_SINCE_19, PATIENT_SINCE_20, sqlite_change_log_triggers, sqlite_drop_change_log_triggers,
 };
 use crate::common::exec_all;
 

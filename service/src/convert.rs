@@ -129,10 +129,7 @@ pub fn person_from_rows(
             })
             .collect(),
     );
-    record.maternity = maternity(
-        &MotherInput::of_row(patient),
-        patient.multiple_birth_order,
-    );
+    record.maternity = maternity(&MotherInput::of_row(patient), patient.multiple_birth_order);
     record
 }
 

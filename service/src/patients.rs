@@ -196,7 +196,9 @@ impl MotherInput {
 
     /// Checks bounds and blanks; errors name `mother.maiden_family`, `mother.identifier.value`...
     pub(crate) fn validate(&self) -> Result<()> {
-        use crate::limits::{MAX_IDENTIFIER_SYSTEM, MAX_IDENTIFIER_VALUE, MAX_NAME_PART, check_text};
+        use crate::limits::{
+            MAX_IDENTIFIER_SYSTEM, MAX_IDENTIFIER_VALUE, MAX_NAME_PART, check_text,
+        };
         for (field, value) in [
             ("mother.maiden_family", &self.maiden_family),
             ("mother.maiden_given", &self.maiden_given),

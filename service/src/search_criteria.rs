@@ -363,8 +363,8 @@ impl MoreCriteria {
         for list in &self.mother_identifiers {
             let mut any = Condition::any();
             for (system, value) in list {
-                let mut one = Condition::all()
-                    .add(patient::Column::MotherIdentifierValue.eq(value.trim()));
+                let mut one =
+                    Condition::all().add(patient::Column::MotherIdentifierValue.eq(value.trim()));
                 if !system.trim().is_empty() {
                     // Any name of a registered domain; a system of its own as itself.
                     one = one.add(

@@ -288,10 +288,8 @@ impl SearchQuery {
                     field: Some("mother_identifier".to_owned()),
                 });
             }
-            more.mother_identifiers = vec![vec![(
-                system.trim().to_owned(),
-                value.trim().to_owned(),
-            )]];
+            more.mother_identifiers =
+                vec![vec![(system.trim().to_owned(), value.trim().to_owned())]];
         }
         if let Some(text) = non_blank(&self.mother_maiden_name) {
             more.mother_maiden_family = vec![service::search_criteria::TextCriterion {
