@@ -88,6 +88,63 @@ pub struct IdentifierDto {
     pub source_patient_id: Option<Uuid>,
 }
 
+/// The patient's mother as the record names her: maiden name and identifier (HL7 v2 PID-6 and
+/// PID-21).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct MotherDto {
+    /// The mother's maiden family name.
+    pub maiden_family: Option<String>,
+    /// The mother's maiden given name.
+    pub maiden_given: Option<String>,
+    /// The mother's identifier (`system` any name of a domain; `value` required).
+    pub identifier: Option<MotherIdentifierDto>,
+    /// The mother's record, when her identifier named a live one when this record was written
+    /// (read only).
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub patient_id: Option<Uuid>,
+}
+
+/// The mother's identifier.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct MotherIdentifierDto {
+    /// The namespace (a URI, an OID or a domain's namespace).
+    pub system: String,
+    /// The value within the system.
+    pub value: String,
+}
+
+impl MotherDto {
+    fn of(p: &entity::patient::Model) -> Option<MotherDto> {
+        let m = service::patients::MotherInput::of_row(p);
+        (!m.is_empty()).then(|| MotherDto {
+            maiden_family: m.maiden_family,
+            maiden_given: m.maiden_given,
+            identifier: m.identifier.map(|i| MotherIdentifierDto {
+                system: i.system,
+                value: i.value,
+            }),
+            patient_id: p.mother_patient_id,
+        })
+    }
+
+    fn to_input(&self) -> service::patients::MotherInput {
+        service::patients::MotherInput {
+            maiden_family: self.maiden_family.clone(),
+            maiden_given: self.maiden_given.clone(),
+            identifier: self
+                .identifier
+                .as_ref()
+                .map(|i| service::patients::MotherIdentifier {
+                    system: i.system.clone(),
+                    value: i.value.clone(),
+                }),
+            keep_stored_identifier: false,
+        }
+    }
+}
+
 /// A postal address.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -193,6 +250,12 @@ pub struct PatientDto {
     pub deceased_at: Option<DateTime<FixedOffset>>,
     /// FHIR marital-status code.
     pub marital_status: Option<String>,
+    /// Part of a multiple birth (twins, triplets), when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiple_birth: Option<bool>,
+    /// Birth order within the multiple birth (1, 2, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub multiple_birth_order: Option<i32>,
     /// Names, primary first.
     pub names: Vec<NameDto>,
     /// Identifiers, primary first.
@@ -203,6 +266,9 @@ pub struct PatientDto {
     pub telecoms: Vec<TelecomDto>,
     /// Links from and to this record.
     pub links: Vec<LinkDto>,
+    /// The mother's maiden name and identifier, when the record names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mother: Option<MotherDto>,
     /// The record that replaced this one, when it was merged away.
     pub replaced_by: Option<Uuid>,
     /// In a search by name with a `mode`: the mode that found this record (`exact` when the
@@ -230,6 +296,8 @@ impl From<&Patient> for PatientDto {
             deceased: r.patient.deceased,
             deceased_at: r.patient.deceased_at,
             marital_status: r.patient.marital_status.map(|m| m.as_str().to_owned()),
+            multiple_birth: r.patient.multiple_birth,
+            multiple_birth_order: r.patient.multiple_birth_order,
             names: r
                 .names
                 .iter()
@@ -279,6 +347,7 @@ impl From<&Patient> for PatientDto {
                 })
                 .collect(),
             links: r.links.iter().map(LinkDto::from).collect(),
+            mother: MotherDto::of(&r.patient),
             replaced_by: p.replaced_by,
             search: p.found.map(|f| SearchHitDto {
                 mode: f.mode.as_str().to_owned(),
@@ -307,6 +376,10 @@ pub struct PatientBody {
     pub deceased_at: Option<DateTime<FixedOffset>>,
     /// FHIR marital-status code.
     pub marital_status: Option<String>,
+    /// Part of a multiple birth (twins, triplets), when known.
+    pub multiple_birth: Option<bool>,
+    /// Birth order within the multiple birth (needs `multiple_birth` true).
+    pub multiple_birth_order: Option<i32>,
     /// Names, primary first.
     pub names: Vec<NameDto>,
     /// Identifiers, primary first.
@@ -315,6 +388,8 @@ pub struct PatientBody {
     pub addresses: Vec<AddressDto>,
     /// Contact points, primary first.
     pub telecoms: Vec<TelecomDto>,
+    /// The mother's maiden name and identifier.
+    pub mother: Option<MotherDto>,
     /// The version being updated (`PUT`, when no `If-Match` header is sent).
     pub version: Option<i32>,
     /// Register even when certain or probable duplicates exist (`POST /patients`).
@@ -330,10 +405,13 @@ impl Default for PatientBody {
             deceased: false,
             deceased_at: None,
             marital_status: None,
+            multiple_birth: None,
+            multiple_birth_order: None,
             names: Vec::new(),
             identifiers: Vec::new(),
             addresses: Vec::new(),
             telecoms: Vec::new(),
+            mother: None,
             version: None,
             force: None,
         }
@@ -410,13 +488,18 @@ impl PatientBody {
             deceased: self.deceased,
             deceased_at: self.deceased_at,
             marital_status: code("marital_status".to_owned(), &self.marital_status)?,
-            multiple_birth: None,
-            multiple_birth_order: None,
+            multiple_birth: self.multiple_birth,
+            multiple_birth_order: self.multiple_birth_order,
             managing_organization_id: None,
             names,
             identifiers,
             addresses,
             telecoms,
+            mother: self
+                .mother
+                .as_ref()
+                .map(MotherDto::to_input)
+                .unwrap_or_default(),
         })
     }
 }

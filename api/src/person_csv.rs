@@ -1037,6 +1037,7 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
             phones,
             emails,
             identifiers,
+            maternity: Default::default(),
         },
         extra,
         warnings,
@@ -1484,6 +1485,7 @@ mod tests {
                 system: "urn:mpi:facility:01".into(),
                 value: "MRN-1".into(),
             }],
+            maternity: Default::default(),
         };
         let mut w = PersonCsvWriter::new(Vec::new(), "w.csv", &["cluster_id"]).expect("header");
         w.write("x1", &record, &["7"]).expect("write");

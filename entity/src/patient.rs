@@ -7,6 +7,9 @@
 //! database only accepts together with `multiple_birth = Some(true)`.
 //! `birth_date_precision` says how much of `birth_date` is known (a partial date is stored as the
 //! first day of its year or month); `None` (rows from before migration 19) is a full date.
+//! The mother's maiden name and identifier (HL7 v2 PID-6 and PID-21, FHIR's
+//! `patient-mothersMaidenName`) are kept as given; `mother_patient_id` is the mother's record when
+//! the identifier named a live one at write time (migration 20; absent from older images).
 //! `version` starts at 1 and is raised by one on every update (optimistic concurrency).
 
 use sea_orm::entity::prelude::*;
@@ -34,6 +37,21 @@ pub struct Model {
     pub multiple_birth: Option<bool>,
     pub multiple_birth_order: Option<i32>,
     pub managing_organization_id: Option<Uuid>,
+    /// Mother's maiden family name (PID-6.1).
+    #[serde(default)]
+    pub mother_maiden_family: Option<String>,
+    /// Mother's maiden given name (PID-6.2).
+    #[serde(default)]
+    pub mother_maiden_given: Option<String>,
+    /// System of the mother's identifier (PID-21.4).
+    #[serde(default)]
+    pub mother_identifier_system: Option<String>,
+    /// Value of the mother's identifier (PID-21.1).
+    #[serde(default)]
+    pub mother_identifier_value: Option<String>,
+    /// The mother's record, when her identifier resolved to a live one.
+    #[serde(default)]
+    pub mother_patient_id: Option<Uuid>,
     pub version: i32,
     pub deleted_at: Option<DateTimeWithTimeZone>,
     pub deleted_by: Option<String>,

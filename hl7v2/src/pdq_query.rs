@@ -6,6 +6,8 @@
 //! service's name search mode (exact, wildcard, phonetic, alias); each PID is followed by a QRI
 //! with the hit's score and the algorithm that found it. A query
 //! cancel (`QCN^J01`) is acknowledged: continuation is stateless here, so nothing is held.
+//! The mother's maiden name (`@PID.6.1`, `@PID.6.2`, a prefix, case ignored) and identifier
+//! (`@PID.21.1` with `@PID.21.4.x`) are parameters too, and PID-6 and PID-21 are answered.
 
 use hl7_parser::Message;
 use hl7_parser::message::Separators;
@@ -71,6 +73,16 @@ enum Param {
     PhoneArea,
     /// PID-13.7: its local number.
     PhoneLocal,
+    /// PID-6.1: mother's maiden family name.
+    MotherFamily,
+    /// PID-6.2: mother's maiden given name.
+    MotherGiven,
+    /// PID-21.1: mother's identifier value.
+    MotherIdValue,
+    /// PID-21.4.1: its domain's namespace (`PID.21.3.4`, as some harnesses spell it, too).
+    MotherIdNamespace,
+    /// PID-21.4.2: its domain's universal id.
+    MotherIdUniversal,
 }
 
 /// The QPD-3 parameters understood, by name (without `@`, upper case). A new parameter is a
@@ -103,6 +115,18 @@ const PARAMETERS: &[(&str, Param)] = &[
     ("PID.13.5", Param::PhoneCountry),
     ("PID.13.6", Param::PhoneArea),
     ("PID.13.7", Param::PhoneLocal),
+    ("PID.6", Param::MotherFamily),
+    ("PID.6.1", Param::MotherFamily),
+    ("PID.6.1.1", Param::MotherFamily),
+    ("PID.6.2", Param::MotherGiven),
+    ("PID.21", Param::MotherIdValue),
+    ("PID.21.1", Param::MotherIdValue),
+    ("PID.21.3.4", Param::MotherIdNamespace),
+    ("PID.21.4", Param::MotherIdNamespace),
+    ("PID.21.4.1", Param::MotherIdNamespace),
+    ("PID.21.4.2", Param::MotherIdUniversal),
+    ("PID.21.4.3", Param::IdIgnored),
+    ("PID.21.5", Param::IdIgnored),
 ];
 
 /// The ASCII digits of `text`.
@@ -150,6 +174,9 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
     // PID-13.5/.6/.7 make one number together; the location of the first, for errors.
     let (mut country, mut area, mut local) = (String::new(), String::new(), String::new());
     let mut phone_at = None;
+    // The mother's identifier (PID.21), as PID.3.
+    let (mut mother_value, mut mother_ns, mut mother_oid) =
+        (String::new(), String::new(), String::new());
     let Some(field) = qpd.field(3) else {
         return Err(qpd_error(
             ErrorCode::RequiredFieldMissing,
@@ -226,6 +253,11 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
                     }
                 })
             }
+            Param::MotherFamily => query.more.mother_maiden_family.push(prefix(&text)),
+            Param::MotherGiven => query.more.mother_maiden_given.push(prefix(&text)),
+            Param::MotherIdValue => mother_value = text,
+            Param::MotherIdNamespace => mother_ns = text,
+            Param::MotherIdUniversal => mother_oid = text,
             Param::Street => query.more.address_line.push(prefix(&text)),
             Param::City => query.more.address_city.push(prefix(&text)),
             Param::State => query.more.address_state.push(prefix(&text)),
@@ -303,6 +335,20 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
             system
         };
         query.identifier = Some((system, id_value));
+    }
+    if !mother_value.is_empty() {
+        let authority = Authority {
+            namespace: mother_ns,
+            universal_id: mother_oid,
+        };
+        // A mother's identifier may be of a domain this server does not register: searched as
+        // given (nothing found if no record names it).
+        let system = if authority.is_empty() {
+            String::new()
+        } else {
+            authority.system(mpi)
+        };
+        query.more.mother_identifiers = vec![vec![(system, mother_value)]];
     }
     Ok(query)
 }
@@ -561,6 +607,16 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
                 })
                 .unwrap_or_default(),
         )
+        .field(
+            6,
+            match (&p.mother_maiden_family, &p.mother_maiden_given) {
+                (None, None) => Value::Text(String::new()),
+                (family, given) => Value::Composite(vec![
+                    vec![family.clone().unwrap_or_default()],
+                    vec![given.clone().unwrap_or_default()],
+                ]),
+            },
+        )
         .field(8, sex)
         .field(11, Value::Repeated(addresses))
         .field(13, Value::Repeated(phones))
@@ -569,6 +625,21 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
             p.marital_status
                 .map(|m| m.as_str().to_owned())
                 .unwrap_or_default(),
+        )
+        .field(
+            21,
+            match &p.mother_identifier_value {
+                Some(value) => {
+                    let system = p.mother_identifier_system.clone().unwrap_or_default();
+                    let domain = registry.resolve(&system);
+                    Cx::list(&[Cx {
+                        id: value.clone(),
+                        authority: hd_of(domain.map(|d| d.hl7_authority()).as_deref(), &system),
+                        type_code: String::new(),
+                    }])
+                }
+                None => Value::Text(String::new()),
+            },
         )
         .field(
             24,

@@ -1,6 +1,7 @@
 //! The PID segment to the service's `PatientInput`: identifiers (PID-3, with the assigning
 //! authority completed from the sending source where CX.4 is missing, IHE ITI TF-2 3.8.4.1.3),
-//! names (PID-5, every repetition, name type codes), birth date (PID-7), sex (PID-8), addresses
+//! names (PID-5, every repetition, name type codes), mother's maiden name (PID-6), birth date
+//! (PID-7), sex (PID-8), mother's identifier (PID-21, CX with its HD in any form), addresses
 //! (PID-11), phones and e-mail (PID-13/14), marital status (PID-16), SSN (PID-19, into a
 //! configured domain), multiple birth (PID-24/25) and death (PID-29/30). Values are decoded from
 //! HL7 escapes; nothing here logs them.
@@ -8,8 +9,8 @@
 use hl7_parser::message::{Field, Segment, Separators};
 use service::Mpi;
 use service::patients::{
-    AddressInput, DatePrecision, IdentifierInput, NameInput, PatientInput, TelecomInput,
-    parse_partial_date,
+    AddressInput, DatePrecision, IdentifierInput, MotherIdentifier, NameInput, PatientInput,
+    TelecomInput, parse_partial_date,
 };
 
 use entity::enums::{
@@ -171,6 +172,34 @@ pub fn read(
             r#use,
             period: None,
         });
+    }
+
+    // PID-6: mother's maiden name (XPN: family (FN.1) ^ given), the first repetition.
+    if let Some(rep) = pid.field(6).and_then(|f| f.repeat(1)) {
+        let (family, given) = (sub(rep, 1, 1, seps), comp(rep, 2, seps));
+        input.mother.maiden_family = (!family.is_empty()).then_some(family);
+        input.mother.maiden_given = (!given.is_empty()).then_some(given);
+    }
+
+    // PID-21: mother's identifier (CX), its assigning authority as in PID-3 (a registered
+    // namespace, else the universal id, else the namespace, else the source's own domain).
+    if let Some(rep) = repeats(pid.field(21)).next() {
+        let value = comp(rep, 1, seps);
+        if !value.is_empty() {
+            let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
+            let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
+                namespace
+            } else if !oid.is_empty() {
+                oid
+            } else if !namespace.is_empty() {
+                namespace
+            } else if own_domains.len() == 1 {
+                own_domains[0].clone()
+            } else {
+                String::new()
+            };
+            input.mother.identifier = Some(MotherIdentifier { system, value });
+        }
     }
 
     // PID-7: birth date.
@@ -350,6 +379,10 @@ pub fn locate(field: &str) -> ErrorLocation {
         (16, None)
     } else if field.starts_with("multiple_birth") {
         (24, None)
+    } else if field.starts_with("mother.maiden") {
+        (6, None)
+    } else if field.starts_with("mother.identifier") {
+        (21, None)
     } else {
         return ErrorLocation::segment("PID");
     };

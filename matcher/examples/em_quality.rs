@@ -73,6 +73,7 @@ fn csv_view(r: &PersonRecord) -> PersonRecord {
         phones: r.phones.first().cloned().into_iter().collect(),
         emails: r.emails.first().cloned().into_iter().collect(),
         identifiers,
+        maternity: Default::default(),
     }
 }
 

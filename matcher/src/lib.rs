@@ -63,6 +63,7 @@ pub mod cluster;
 pub mod compare;
 pub mod error;
 pub mod eval;
+pub mod maternity;
 pub mod normalize;
 pub mod phonetic;
 pub mod record;
@@ -73,7 +74,8 @@ pub mod training;
 pub use error::{DateError, Error, Result};
 pub use normalize::normalize;
 pub use record::{
-    Address, BirthDate, CompactString, DatePrecision, Identifier, NormalizedAddress,
-    NormalizedIdentifier, NormalizedName, NormalizedRecord, PersonRecord, PhoneticKeys, Sex,
+    Address, BirthDate, CompactString, DatePrecision, Identifier, Maternity, NormalizedAddress,
+    NormalizedIdentifier, NormalizedMaternity, NormalizedName, NormalizedRecord, PersonRecord,
+    PhoneticKeys, Sex,
 };
 pub use scoring::{Explanation, HouseholdMixture, MatchDecision, Model, Score, Thresholds};

@@ -67,6 +67,37 @@ pub struct PersonRecord {
     pub emails: Vec<String>,
     /// Identifiers (system + value).
     pub identifiers: Vec<Identifier>,
+    /// The mother's maiden name and identifier, and the birth order (see [`Maternity`]).
+    #[serde(default)]
+    pub maternity: Maternity,
+}
+
+/// What a record says of the person's mother and of the birth: the mother's maiden name and
+/// identifier (HL7 v2 PID-6 and PID-21, FHIR's `patient-mothersMaidenName`) and the order of
+/// birth in a multiple birth (PID-25, FHIR `multipleBirthInteger`). Compared by
+/// [`crate::maternity`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Maternity {
+    /// The mother's maiden family name.
+    pub mother_maiden_name: Option<String>,
+    /// The mother's identifier.
+    pub mother_identifier: Option<Identifier>,
+    /// Birth order within a multiple birth (1, 2, ...).
+    pub birth_order: Option<u32>,
+}
+
+/// The normalized [`Maternity`] of a record, with whether its given name was a newborn
+/// placeholder ("Baby Girl", "Twin A"; see [`crate::maternity::newborn_placeholder`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NormalizedMaternity {
+    /// The mother's maiden family name, folded.
+    pub mother_maiden_name: Option<NormalizedName>,
+    /// The mother's identifier.
+    pub mother_identifier: Option<NormalizedIdentifier>,
+    /// Birth order within a multiple birth, as given or read from a "Twin A/B" placeholder.
+    pub birth_order: Option<u32>,
+    /// The given name was a newborn placeholder, dropped (a missing given name).
+    pub newborn_placeholder: bool,
 }
 
 /// A birth date as far as it is known: a calendar date, a year and month (`day` 0), a year alone
@@ -210,8 +241,13 @@ pub struct NormalizedRecord {
     pub emails: Vec<CompactString>,
     /// Identifiers.
     pub identifiers: Vec<NormalizedIdentifier>,
-    /// True when the name is a placeholder identity (John/Jane Doe, Unknown, Baby Boy, Test Patient...).
+    /// True when the name is a placeholder identity (John/Jane Doe, Unknown, Test Patient...).
+    /// A newborn placeholder given name (Baby Girl) is dropped instead and noted in `maternity`.
     pub placeholder: bool,
+    /// Mother, birth order and newborn placeholder; `None` (no allocation) when the record says
+    /// none of them, as most records do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub maternity: Option<Box<NormalizedMaternity>>,
 }
 
 #[cfg(test)]

@@ -136,6 +136,7 @@ fn raw_from(n: &NormalizedRecord) -> PersonRecord {
                 value: i.value.to_string(),
             })
             .collect(),
+        maternity: Default::default(),
     }
 }
 

@@ -24,7 +24,8 @@
 //!
 //! [`TRACKED_TABLES`] is the column list as of migration `m20260101_000004`. A later migration
 //! that adds or drops a column of a tracked table must recreate that table's SQLite triggers
-//! from an updated list ([`PATIENT_IDENTIFIER_SINCE_16`], [`PATIENT_SINCE_19`]); a test compares the lists of
+//! from an updated list ([`PATIENT_IDENTIFIER_SINCE_16`], [`PATIENT_SINCE_19`],
+//! [`PATIENT_SINCE_20`]); a test compares the lists of
 //! [`current_tracked_tables`] with the live schema.
 
 /// How a column's value is turned into JSON by the SQLite triggers.
@@ -199,6 +200,25 @@ pub const PATIENT_SINCE_19: TrackedTable = TrackedTable {
     ],
 };
 
+/// `patient` as of migration `m20261206_000020`, which added the mother's maiden name, the
+/// mother's identifier and the mother's record.
+pub const PATIENT_SINCE_20: TrackedTable = TrackedTable {
+    name: "patient",
+    parts: &[
+        ID,
+        PATIENT_COLUMNS,
+        BOOKKEEPING,
+        &[
+            ("birth_date_precision", Plain),
+            ("mother_maiden_family", Plain),
+            ("mother_maiden_given", Plain),
+            ("mother_identifier_system", Plain),
+            ("mother_identifier_value", Plain),
+            ("mother_patient_id", Uuid),
+        ],
+    ],
+};
+
 /// The tracked tables with their columns as the latest migration leaves them (what the SQLite
 /// triggers of a fully migrated database list).
 pub fn current_tracked_tables() -> Vec<TrackedTable> {
@@ -207,8 +227,8 @@ pub fn current_tracked_tables() -> Vec<TrackedTable> {
         .map(|t| {
             if t.name == PATIENT_IDENTIFIER_SINCE_16.name {
                 PATIENT_IDENTIFIER_SINCE_16
-            } else if t.name == PATIENT_SINCE_19.name {
-                PATIENT_SINCE_19
+            } else if t.name == PATIENT_SINCE_20.name {
+                PATIENT_SINCE_20
             } else {
                 *t
             }

@@ -24,6 +24,7 @@
 //! 14. identifier domains (namespace, OID, URL), sources, and which sources assign in which
 //!     domain;
 //! 15. API keys acting as a source;
+//! 20. the mother of a patient (maiden name, identifier, her resolved record);
 //! 21. FHIR RelatedPerson (`related_person`), tied to a patient by a foreign key;
 //! 22. PIX consumers reached over TLS (`pix_consumer.tls`, CA, client certificate and key).
 //!
@@ -51,6 +52,7 @@ mod m20261206_000015_api_key_source;
 mod m20261206_000016_identifier_link_key;
 mod m20261206_000017_create_pix_consumer;
 mod m20261206_000019_birth_date_precision;
+mod m20261206_000020_mother;
 mod m20261206_000021_create_related_person;
 mod m20261206_000022_pix_consumer_tls;
 pub mod vocab;
@@ -83,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000016_identifier_link_key::Migration),
             Box::new(m20261206_000017_create_pix_consumer::Migration),
             Box::new(m20261206_000019_birth_date_precision::Migration),
+            Box::new(m20261206_000020_mother::Migration),
             Box::new(m20261206_000021_create_related_person::Migration),
             Box::new(m20261206_000022_pix_consumer_tls::Migration),
         ]

@@ -2,7 +2,8 @@
 //!
 //! The matcher sees: the given names of the primary (first) name; the family names of every
 //! name, primary first, then the others (maiden and old names too), without repeats; gender as
-//! sex; the birth date; every address; phone/SMS numbers as phones; e-mails; every identifier.
+//! sex; the birth date; every address; phone/SMS numbers as phones; e-mails; every identifier;
+//! the mother's maiden family name and identifier and the birth order.
 
 use chrono::NaiveDate;
 use uuid::Uuid;
@@ -11,10 +12,10 @@ use entity::enums::{DatePrecision, Gender, TelecomSystem};
 use entity::json_list::StringList;
 use entity::patient_ext::PatientRecord;
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
-use matcher::{Address, Identifier, PersonRecord, Sex};
+use matcher::{Address, Identifier, Maternity, PersonRecord, Sex};
 
 use crate::patients::{
-    AddressInput, IdentifierInput, NameInput, PatientInput, Period, TelecomInput,
+    AddressInput, IdentifierInput, MotherInput, NameInput, PatientInput, Period, TelecomInput,
 };
 
 /// The matcher's sex for a stored gender.
@@ -86,6 +87,7 @@ pub(crate) fn person(
         phones,
         emails,
         identifiers,
+        maternity: Maternity::default(),
     }
 }
 
@@ -104,7 +106,7 @@ pub fn person_from_rows(
             given: n.given.as_slice(),
         })
         .collect();
-    person(
+    let mut record = person(
         patient.gender,
         birth_date_text(patient.birth_date, patient.birth_date_precision),
         &parts,
@@ -126,7 +128,21 @@ pub fn person_from_rows(
                 value: i.value.clone(),
             })
             .collect(),
-    )
+    );
+    record.maternity = maternity(&MotherInput::of_row(patient), patient.multiple_birth_order);
+    record
+}
+
+/// The matcher's view of the mother's part of a record and of the birth order.
+pub(crate) fn maternity(mother: &MotherInput, birth_order: Option<i32>) -> Maternity {
+    Maternity {
+        mother_maiden_name: mother.maiden_family.clone(),
+        mother_identifier: mother.identifier.as_ref().map(|i| Identifier {
+            system: i.system.clone(),
+            value: i.value.clone(),
+        }),
+        birth_order: birth_order.and_then(|o| u32::try_from(o).ok()),
+    }
 }
 
 /// The matcher's view of a loaded patient record.
@@ -150,7 +166,7 @@ pub fn person_from_input(input: &PatientInput) -> PersonRecord {
             given: &n.given,
         })
         .collect();
-    person(
+    let mut record = person(
         input.gender,
         birth_date_text(input.birth_date, Some(input.birth_date_precision)),
         &parts,
@@ -174,7 +190,9 @@ pub fn person_from_input(input: &PatientInput) -> PersonRecord {
                 value: i.value.clone(),
             })
             .collect(),
-    )
+    );
+    record.maternity = maternity(&input.mother, input.multiple_birth_order);
+    record
 }
 
 fn period(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Option<Period> {
@@ -251,6 +269,7 @@ pub fn patient_input(r: &PatientRecord) -> PatientInput {
         identifiers: r.identifiers.iter().map(identifier_input).collect(),
         addresses: r.addresses.iter().map(address_input).collect(),
         telecoms: r.telecoms.iter().map(telecom_input).collect(),
+        mother: MotherInput::of_row(p),
     }
 }
 
@@ -286,6 +305,11 @@ pub fn patient_row(id: Uuid, input: &PatientInput, actor: &str) -> patient::Acti
         multiple_birth: Set(input.multiple_birth),
         multiple_birth_order: Set(input.multiple_birth_order),
         managing_organization_id: Set(input.managing_organization_id),
+        mother_maiden_family: Set(input.mother.maiden_family.clone()),
+        mother_maiden_given: Set(input.mother.maiden_given.clone()),
+        mother_identifier_system: Set(input.mother.identifier.as_ref().map(|i| i.system.clone())),
+        mother_identifier_value: Set(input.mother.identifier.as_ref().map(|i| i.value.clone())),
+        mother_patient_id: Set(None),
         version: Set(1),
         deleted_at: Set(None),
         deleted_by: Set(None),

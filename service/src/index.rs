@@ -25,6 +25,7 @@ use matcher::{Address, Identifier, NormalizedRecord};
 
 use crate::Result;
 use crate::convert::{self, NameParts, person_from_record};
+use crate::patients::{MotherIdentifier, MotherInput};
 
 /// One indexed patient.
 #[derive(Clone, Debug)]
@@ -217,6 +218,10 @@ impl PatientIndex {
                 Option<Gender>,
                 Option<NaiveDate>,
                 Option<DatePrecision>,
+                Option<i32>,
+                Option<String>,
+                Option<String>,
+                Option<String>,
             );
             let patients: Vec<PatientRow> = q
                 .select_only()
@@ -227,6 +232,10 @@ impl PatientIndex {
                     patient::Column::Gender,
                     patient::Column::BirthDate,
                     patient::Column::BirthDatePrecision,
+                    patient::Column::MultipleBirthOrder,
+                    patient::Column::MotherMaidenFamily,
+                    patient::Column::MotherIdentifierSystem,
+                    patient::Column::MotherIdentifierValue,
                 ])
                 .order_by_asc(patient::Column::Id)
                 .limit(page_size)
@@ -335,7 +344,18 @@ impl PatientIndex {
             let raw: Vec<RawPatient> = patients
                 .into_iter()
                 .map(
-                    |(id, person_id, version, gender, birth_date, precision)| RawPatient {
+                    |(
+                        id,
+                        person_id,
+                        version,
+                        gender,
+                        birth_date,
+                        precision,
+                        birth_order,
+                        maiden,
+                        mother_system,
+                        mother_value,
+                    )| RawPatient {
                         id,
                         person_id,
                         version,
@@ -345,6 +365,18 @@ impl PatientIndex {
                         identifiers: identifiers.remove(&id).unwrap_or_default(),
                         addresses: addresses.remove(&id).unwrap_or_default(),
                         telecoms: telecoms.remove(&id).unwrap_or_default(),
+                        maternity: convert::maternity(
+                            &MotherInput {
+                                maiden_family: maiden,
+                                maiden_given: None,
+                                identifier: mother_value.map(|value| MotherIdentifier {
+                                    system: mother_system.unwrap_or_default(),
+                                    value,
+                                }),
+                                keep_stored_identifier: false,
+                            },
+                            birth_order,
+                        ),
                     },
                 )
                 .collect();
@@ -454,6 +486,7 @@ struct RawPatient {
     identifiers: Vec<(String, String)>,
     addresses: Vec<AddressRow>,
     telecoms: Vec<(TelecomSystem, String)>,
+    maternity: matcher::Maternity,
 }
 
 impl RawPatient {
@@ -467,7 +500,7 @@ impl RawPatient {
                 given: given.as_slice(),
             })
             .collect();
-        let person = convert::person(
+        let mut person = convert::person(
             self.gender,
             self.birth_date,
             &parts,
@@ -487,6 +520,7 @@ impl RawPatient {
                 .map(|(system, value)| Identifier { system, value })
                 .collect(),
         );
+        person.maternity = self.maternity;
         (
             self.id,
             self.person_id,

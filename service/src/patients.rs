@@ -152,6 +152,97 @@ pub struct PatientInput {
     pub addresses: Vec<AddressInput>,
     /// Contact points, primary first.
     pub telecoms: Vec<TelecomInput>,
+    /// The mother's maiden name and identifier (HL7 v2 PID-6 and PID-21, FHIR's
+    /// `patient-mothersMaidenName`).
+    #[serde(default)]
+    pub mother: MotherInput,
+}
+
+/// What a record says of the patient's mother: her maiden name (PID-6) and her identifier
+/// (PID-21). The identifier is kept as given (its system put in its domain's canonical form when
+/// the domain is registered); when it names a live record at write time that record becomes the
+/// patient's `mother_patient_id`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MotherInput {
+    /// The mother's maiden family name.
+    #[serde(default)]
+    pub maiden_family: Option<String>,
+    /// The mother's maiden given name.
+    #[serde(default)]
+    pub maiden_given: Option<String>,
+    /// The mother's identifier: (system, value).
+    #[serde(default)]
+    pub identifier: Option<MotherIdentifier>,
+    /// On update: keep the stored identifier and maiden given name instead of these (a caller
+    /// whose format cannot carry them, as FHIR Patient cannot, does not erase them).
+    #[serde(default)]
+    pub keep_stored_identifier: bool,
+}
+
+/// The mother's identifier.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MotherIdentifier {
+    /// The issuing system (any name of a registered domain, or a system of its own).
+    pub system: String,
+    /// The identifier value.
+    pub value: String,
+}
+
+impl MotherInput {
+    /// Whether nothing is given.
+    pub fn is_empty(&self) -> bool {
+        self.maiden_family.is_none() && self.maiden_given.is_none() && self.identifier.is_none()
+    }
+
+    /// Checks bounds and blanks; errors name `mother.maiden_family`, `mother.identifier.value`...
+    pub(crate) fn validate(&self) -> Result<()> {
+        use crate::limits::{
+            MAX_IDENTIFIER_SYSTEM, MAX_IDENTIFIER_VALUE, MAX_NAME_PART, check_text,
+        };
+        for (field, value) in [
+            ("mother.maiden_family", &self.maiden_family),
+            ("mother.maiden_given", &self.maiden_given),
+        ] {
+            if let Some(v) = value {
+                check_text(|| field.to_owned(), v, MAX_NAME_PART)?;
+                if blank(v) {
+                    return Err(Error::validation(field, "is blank"));
+                }
+            }
+        }
+        if let Some(id) = &self.identifier {
+            check_text(
+                || "mother.identifier.system".to_owned(),
+                &id.system,
+                MAX_IDENTIFIER_SYSTEM,
+            )?;
+            check_text(
+                || "mother.identifier.value".to_owned(),
+                &id.value,
+                MAX_IDENTIFIER_VALUE,
+            )?;
+            if blank(&id.value) {
+                return Err(Error::validation("mother.identifier.value", "is required"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The mother's part of a stored patient row.
+    pub fn of_row(p: &patient::Model) -> MotherInput {
+        MotherInput {
+            maiden_family: p.mother_maiden_family.clone(),
+            maiden_given: p.mother_maiden_given.clone(),
+            identifier: p
+                .mother_identifier_value
+                .clone()
+                .map(|value| MotherIdentifier {
+                    system: p.mother_identifier_system.clone().unwrap_or_default(),
+                    value,
+                }),
+            keep_stored_identifier: false,
+        }
+    }
 }
 
 impl Default for PatientInput {
@@ -171,6 +262,7 @@ impl Default for PatientInput {
             identifiers: Vec::new(),
             addresses: Vec::new(),
             telecoms: Vec::new(),
+            mother: MotherInput::default(),
         }
     }
 }
@@ -251,6 +343,7 @@ impl PatientInput {
     /// repeated, telecom values present. Errors name the field as a path (`names[0].family`).
     pub fn validate(&self) -> Result<()> {
         crate::limits::check_patient(self)?;
+        self.mother.validate()?;
         let today = Utc::now().date_naive();
         if let Some(b) = self.birth_date {
             let first_day = match self.birth_date_precision {
@@ -680,6 +773,15 @@ pub(crate) fn check_input(mpi: &Mpi, ctx: &Ctx, input: &mut PatientInput) -> Res
     input.validate()?;
     let domains = mpi.domains();
     domains.canonicalize("", &mut input.identifiers)?;
+    // The mother's identifier may be of any domain (the enterprise one too) or of none this
+    // server knows; a registered one is written in its canonical form.
+    if let Some(id) = &mut input.mother.identifier {
+        id.value = id.value.trim().to_owned();
+        id.system = match domains.resolve(&id.system) {
+            Some(d) => d.system(),
+            None => id.system.trim().to_owned(),
+        };
+    }
     input.validate()?;
     if let Some(source) = &ctx.actor.source {
         domains.check_authority(
@@ -826,6 +928,36 @@ pub async fn register_or_update(
     }
 }
 
+/// The live record the mother's identifier names (any alias of its domain), if exactly one
+/// record holds it; never the patient itself (`own`). A mother's identifier naming nobody yet
+/// is kept as given (searches by it still find the child).
+pub(crate) async fn resolve_mother<C: sea_orm::ConnectionTrait>(
+    mpi: &Mpi,
+    db: &C,
+    mother: &MotherInput,
+    own: Option<Uuid>,
+) -> Result<Option<Uuid>> {
+    let Some(id) = &mother.identifier else {
+        return Ok(None);
+    };
+    let systems = mpi.domains().aliases_of(&id.system);
+    let holders: Vec<Uuid> = patient_identifier::Entity::find()
+        .select_only()
+        .column(patient_identifier::Column::PatientId)
+        .filter(patient_identifier::Column::System.is_in(systems))
+        .filter(patient_identifier::Column::Value.eq(id.value.trim()))
+        // Stated literally (the partial index's predicate), not as a bound value.
+        .filter(Expr::col((
+            patient_identifier::Entity,
+            patient_identifier::Column::PatientLive,
+        )))
+        .limit(2)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(holders.into_iter().find(|h| Some(*h) != own))
+}
+
 pub(crate) async fn register_in(
     mpi: &Mpi,
     ctx: &Ctx,
@@ -875,6 +1007,7 @@ pub(crate) async fn register_in(
     if let Some((person_id, _, _)) = &person {
         row.person_id = Set(*person_id);
     }
+    row.mother_patient_id = Set(resolve_mother(mpi, txn, &input.mother, Some(id)).await?);
     row.insert(txn).await?;
     insert_children(txn, id, input, input.active, actor, &shared).await?;
     let links = match &person {
@@ -1106,6 +1239,22 @@ pub(crate) async fn update_in(
             detail: Some(json!({ "replaced_by": survivor })),
         });
     }
+    let kept;
+    let input = if input.mother.keep_stored_identifier {
+        let stored = MotherInput::of_row(&before.record.patient);
+        kept = PatientInput {
+            mother: MotherInput {
+                maiden_family: input.mother.maiden_family.clone(),
+                maiden_given: stored.maiden_given,
+                identifier: stored.identifier,
+                keep_stored_identifier: false,
+            },
+            ..input.clone()
+        };
+        &kept
+    } else {
+        input
+    };
     // A source updates only records it holds an identifier of.
     if let Some(source) = &ctx.actor.source {
         mpi.domains().check_authority(
@@ -1150,6 +1299,26 @@ pub(crate) async fn update_in(
         .col_expr(
             patient::Column::ManagingOrganizationId,
             Expr::value(input.managing_organization_id),
+        )
+        .col_expr(
+            patient::Column::MotherMaidenFamily,
+            Expr::value(input.mother.maiden_family.clone()),
+        )
+        .col_expr(
+            patient::Column::MotherMaidenGiven,
+            Expr::value(input.mother.maiden_given.clone()),
+        )
+        .col_expr(
+            patient::Column::MotherIdentifierSystem,
+            Expr::value(input.mother.identifier.as_ref().map(|i| i.system.clone())),
+        )
+        .col_expr(
+            patient::Column::MotherIdentifierValue,
+            Expr::value(input.mother.identifier.as_ref().map(|i| i.value.clone())),
+        )
+        .col_expr(
+            patient::Column::MotherPatientId,
+            Expr::value(resolve_mother(mpi, txn, &input.mother, Some(id)).await?),
         )
         .col_expr(patient::Column::Version, Expr::value(expected_version + 1))
         .col_expr(patient::Column::UpdatedAt, Expr::value(now))

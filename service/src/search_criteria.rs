@@ -169,6 +169,16 @@ pub struct MoreCriteria {
     /// An address's postal code.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub address_postalcode: Vec<TextCriterion>,
+    /// The mother's maiden family name (HL7 PID-6.1, FHIR `mothersMaidenName`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mother_maiden_family: Vec<TextCriterion>,
+    /// The mother's maiden given name (HL7 PID-6.2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mother_maiden_given: Vec<TextCriterion>,
+    /// The mother's identifier: each an OR list of (system, value); an empty system is any
+    /// system (a registered domain's every name is searched).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mother_identifiers: Vec<Vec<(String, String)>>,
     /// Not a criterion: the identifier domains (any name of each) a result's identifiers are
     /// limited to; every domain when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -194,6 +204,9 @@ impl MoreCriteria {
             && self.address_state.is_empty()
             && self.address_country.is_empty()
             && self.address_postalcode.is_empty()
+            && self.mother_maiden_family.is_empty()
+            && self.mother_maiden_given.is_empty()
+            && self.mother_identifiers.is_empty()
     }
 
     /// Bounds: at most [`MAX_ALTERNATIVES`] criteria of a kind and alternatives in each, each
@@ -215,6 +228,8 @@ impl MoreCriteria {
             ("address_state", &self.address_state),
             ("address_country", &self.address_country),
             ("address_postalcode", &self.address_postalcode),
+            ("mother_maiden_name", &self.mother_maiden_family),
+            ("mother_maiden_given", &self.mother_maiden_given),
         ];
         for (field, criteria) in texts {
             if criteria.len() > MAX_ALTERNATIVES {
@@ -239,6 +254,7 @@ impl MoreCriteria {
             ("identifier", self.identifiers.len()),
             ("telecom", self.telecoms.len()),
             ("phone", self.phones.len()),
+            ("mother_identifier", self.mother_identifiers.len()),
             ("identifier_domains", self.identifier_domains.len()),
         ];
         for (field, n) in lists {
@@ -260,6 +276,18 @@ impl MoreCriteria {
                 crate::limits::check_text(|| "identifier".to_owned(), value, max_text)?;
                 if value.trim().is_empty() && system.trim().is_empty() {
                     return Err(Error::validation("identifier", "has no system nor value"));
+                }
+            }
+        }
+        for list in &self.mother_identifiers {
+            if list.is_empty() || list.len() > MAX_ALTERNATIVES {
+                return Err(too_many("mother_identifier"));
+            }
+            for (system, value) in list {
+                crate::limits::check_text(|| "mother_identifier".to_owned(), system, max_text)?;
+                crate::limits::check_text(|| "mother_identifier".to_owned(), value, max_text)?;
+                if value.trim().is_empty() {
+                    return Err(Error::validation("mother_identifier", "has no value"));
                 }
             }
         }
@@ -355,6 +383,33 @@ impl MoreCriteria {
                     ))
                 }),
             ));
+        }
+        let own = |column: patient::Column| Expr::col((patient::Entity, column));
+        for c in &self.mother_maiden_family {
+            cond = cond.add(any_text(c, |t| {
+                scalar_text(own(patient::Column::MotherMaidenFamily), t, c.how, backend)
+            }));
+        }
+        for c in &self.mother_maiden_given {
+            cond = cond.add(any_text(c, |t| {
+                scalar_text(own(patient::Column::MotherMaidenGiven), t, c.how, backend)
+            }));
+        }
+        for list in &self.mother_identifiers {
+            let mut any = Condition::any();
+            for (system, value) in list {
+                let mut one =
+                    Condition::all().add(patient::Column::MotherIdentifierValue.eq(value.trim()));
+                if !system.trim().is_empty() {
+                    // Any name of a registered domain; a system of its own as itself.
+                    one = one.add(
+                        patient::Column::MotherIdentifierSystem
+                            .is_in(mpi.domains().aliases_of(system)),
+                    );
+                }
+                any = any.add(one);
+            }
+            cond = cond.add(any);
         }
         let addr = |column: patient_address::Column| Expr::col((patient_address::Entity, column));
         for c in &self.address_line {

@@ -603,7 +603,7 @@ fn read_fhir(
                 chunk.rows.push(ImportRow {
                     line: position,
                     source_id: id,
-                    input,
+                    input: *input,
                 });
             }
             Ok(FhirRecord::Rejected {

@@ -172,6 +172,9 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
         "address-country" => "http://hl7.org/fhir/SearchParameter/individual-address-country",
         "telecom" => "http://hl7.org/fhir/SearchParameter/individual-telecom",
         "active" => "http://hl7.org/fhir/SearchParameter/Patient-active",
+        "mothersMaidenName" => {
+            "http://hl7.org/fhir/SearchParameter/patient-extensions-Patient-mothersMaidenName"
+        }
         "_id" => "http://hl7.org/fhir/SearchParameter/Resource-id",
         _ => "http://hl7.org/fhir/SearchParameter/Patient-identifier",
     };

@@ -36,8 +36,8 @@ pub enum FhirRecord {
         position: u64,
         /// `Patient.id`.
         id: String,
-        /// The record.
-        input: PatientInput,
+        /// The record (boxed: a patient is far larger than a rejection).
+        input: Box<PatientInput>,
     },
     /// A record that cannot be imported.
     Rejected {
@@ -326,7 +326,7 @@ fn record_of_patient(position: u64, p: FhirPatient) -> FhirRecord {
         Ok(input) => FhirRecord::Patient {
             position,
             id,
-            input,
+            input: Box::new(input),
         },
         Err(ApiError::InvalidValue { message, field }) => {
             let field = field.unwrap_or_default();

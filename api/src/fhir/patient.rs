@@ -3,7 +3,9 @@
 //!
 //! Incoming resources are read strictly: an element the MPI cannot store (`photo`, `contact`,
 //! an extension...) is a 422 rather than silently dropped. `meta` and the narrative `text` are
-//! accepted and ignored (the server keeps its own `meta`; it writes no narrative).
+//! accepted and ignored (the server keeps its own `meta`; it writes no narrative). The one
+//! extension read and written is the mother's maiden name ([`MOTHERS_MAIDEN_NAME`], a
+//! `valueString`, stored as the mother's maiden family name); any other is a 422.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
 use serde::{Deserialize, Serialize};
@@ -16,6 +18,21 @@ use service::patients::{
 };
 
 use crate::error::ApiError;
+
+/// The core extension carrying the mother's maiden name.
+pub const MOTHERS_MAIDEN_NAME: &str =
+    "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName";
+
+/// An extension of Patient with a string value (the mother's maiden name).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct StringExtension {
+    /// What the extension means.
+    pub url: String,
+    /// Its value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_string: Option<String>,
+}
 
 /// HL7 v2 table 0203, the code system of `Identifier.type`.
 pub const V2_0203: &str = "http://terminology.hl7.org/CodeSystem/v2-0203";
@@ -276,6 +293,9 @@ pub struct FhirPatient {
     /// Narrative: accepted and ignored, never written.
     #[serde(skip_serializing)]
     pub text: Option<serde_json::Value>,
+    /// Extensions: the mother's maiden name only.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<StringExtension>,
     /// Whether the record is in use.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub active: Option<bool>,
@@ -409,6 +429,15 @@ impl From<&Patient> for FhirPatient {
                 last_updated: Some(instant_text(r.patient.updated_at)),
             }),
             text: None,
+            extension: r
+                .patient
+                .mother_maiden_family
+                .iter()
+                .map(|m| StringExtension {
+                    url: MOTHERS_MAIDEN_NAME.to_owned(),
+                    value_string: Some(m.clone()),
+                })
+                .collect(),
             active: Some(r.patient.active),
             identifier: r
                 .identifiers
@@ -633,6 +662,27 @@ impl FhirPatient {
                 })
             })
             .transpose()?;
+        // FHIR Patient carries no mother's identifier: an update keeps the stored one.
+        let mut mother = service::patients::MotherInput {
+            keep_stored_identifier: true,
+            ..Default::default()
+        };
+        for (i, e) in self.extension.iter().enumerate() {
+            let field = format!("Patient.extension[{i}]");
+            if e.url != MOTHERS_MAIDEN_NAME {
+                return Err(invalid(
+                    &field,
+                    "is not supported (only patient-mothersMaidenName)",
+                ));
+            }
+            if mother.maiden_family.is_some() {
+                return Err(invalid(&field, "patient-mothersMaidenName is given twice"));
+            }
+            match e.value_string.as_deref().map(str::trim) {
+                Some(v) if !v.is_empty() => mother.maiden_family = Some(v.to_owned()),
+                _ => return Err(invalid(&field, "needs a valueString")),
+            }
+        }
         Ok(PatientInput {
             active: self.active.unwrap_or(true),
             gender: code_in("Patient.gender", &self.gender)?,
@@ -648,6 +698,7 @@ impl FhirPatient {
             identifiers,
             addresses,
             telecoms,
+            mother,
         })
     }
 }

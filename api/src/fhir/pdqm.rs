@@ -77,7 +77,7 @@ pub(super) fn form_pairs(
 
 /// The Patient search parameters this server supports: name, type, what it does. The
 /// CapabilityStatement lists exactly these.
-pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 16] = [
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 17] = [
     (
         "_id",
         "token",
@@ -130,12 +130,17 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 16] = [
         "string",
         "Start of an address's postal code",
     ),
+    (
+        "mothersMaidenName",
+        "string",
+        "Start of the mother's maiden name (the patient-mothersMaidenName extension), ignoring case",
+    ),
     ("_count", "number", "Page size (default 20, at most 500)"),
     ("_page", "number", "Page number from 1"),
 ];
 
 /// The string parameters, which take the `:exact` and `:contains` modifiers.
-const STRING_PARAMS: [&str; 8] = [
+const STRING_PARAMS: [&str; 9] = [
     "name",
     "family",
     "given",
@@ -144,6 +149,7 @@ const STRING_PARAMS: [&str; 8] = [
     "address-state",
     "address-country",
     "address-postalcode",
+    "mothersMaidenName",
 ];
 
 /// The criteria of a search as given (name with modifier, value), repeated in its links.
@@ -329,6 +335,7 @@ pub(super) fn search_query(
             "address-state" => more.address_state.push(text()),
             "address-country" => more.address_country.push(text()),
             "address-postalcode" => more.address_postalcode.push(text()),
+            "mothersMaidenName" => more.mother_maiden_family.push(text()),
             "gender" if alternatives.len() == 1 && query.gender.is_none() => {
                 query.gender = Some(parse_code("gender", value)?);
             }

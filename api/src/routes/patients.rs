@@ -233,6 +233,11 @@ pub struct SearchQuery {
     pub identifier: Option<String>,
     /// Postal code.
     pub postal_code: Option<String>,
+    /// The mother's identifier, `system|value` (the system as any name of a domain) or a value
+    /// alone to look it up in every system.
+    pub mother_identifier: Option<String>,
+    /// The mother's maiden family name: names starting with this, case ignored.
+    pub mother_maiden_name: Option<String>,
     /// `male`, `female`, `other`, `unknown`.
     pub gender: Option<String>,
     /// How `family` and `given` are compared: `exact`, `wildcard` (`JO*`, `J?HN`), `alias`
@@ -274,6 +279,24 @@ impl SearchQuery {
         let birth_date = non_blank(&self.birth_date)
             .map(|d| parse_birth_date("birth_date", &d))
             .transpose()?;
+        let mut more = service::search_criteria::MoreCriteria::default();
+        if let Some(text) = non_blank(&self.mother_identifier) {
+            let (system, value) = text.split_once('|').unwrap_or(("", text.as_str()));
+            if value.trim().is_empty() {
+                return Err(ApiError::InvalidValue {
+                    message: "mother_identifier: use system|value or a value alone".to_owned(),
+                    field: Some("mother_identifier".to_owned()),
+                });
+            }
+            more.mother_identifiers =
+                vec![vec![(system.trim().to_owned(), value.trim().to_owned())]];
+        }
+        if let Some(text) = non_blank(&self.mother_maiden_name) {
+            more.mother_maiden_family = vec![service::search_criteria::TextCriterion {
+                any_of: vec![text],
+                how: service::search_criteria::TextMatch::Prefix,
+            }];
+        }
         Ok(PatientQuery {
             name: non_blank(&self.name),
             family: non_blank(&self.family),
@@ -290,7 +313,7 @@ impl SearchQuery {
                 .transpose()?,
             page: self.page.unwrap_or(1),
             per_page: self.per_page.unwrap_or(20),
-            more: Default::default(),
+            more,
         })
     }
 }

@@ -421,7 +421,8 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
             "address-city",
             "address-state",
             "address-country",
-            "address-postalcode"
+            "address-postalcode",
+            "mothersMaidenName"
         ]
     );
     let operations: Vec<&str> = patient["operation"]

@@ -29,6 +29,7 @@ mod merges;
 mod messy_files;
 mod metrics;
 mod migrate;
+mod mothers;
 mod openapi;
 mod patients;
 mod review;

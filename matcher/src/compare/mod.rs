@@ -35,11 +35,15 @@ pub enum ComparisonKind {
     Phone,
     /// E-mail addresses.
     Email,
+    /// The mother's identifier (see [`crate::maternity`]).
+    MotherIdentifier,
+    /// The mother's maiden name (see [`crate::maternity`]).
+    MotherMaidenName,
 }
 
 impl ComparisonKind {
     /// Every kind, in the order of the built-in model.
-    pub const ALL: [ComparisonKind; 9] = [
+    pub const ALL: [ComparisonKind; 11] = [
         ComparisonKind::GivenName,
         ComparisonKind::FamilyName,
         ComparisonKind::BirthDate,
@@ -49,6 +53,8 @@ impl ComparisonKind {
         ComparisonKind::City,
         ComparisonKind::Phone,
         ComparisonKind::Email,
+        ComparisonKind::MotherIdentifier,
+        ComparisonKind::MotherMaidenName,
     ];
 
     /// The ordered level labels of this kind; the comparator returns an index into this list.
@@ -97,6 +103,8 @@ impl ComparisonKind {
             ComparisonKind::City => &["exact", "fuzzy", "different"],
             ComparisonKind::Phone => &["exact", "last_seven_digits", "different"],
             ComparisonKind::Email => &["exact", "fuzzy", "different"],
+            ComparisonKind::MotherIdentifier => &["agree", "disagree"],
+            ComparisonKind::MotherMaidenName => &["exact", "phonetic", "different"],
         }
     }
 
@@ -124,6 +132,8 @@ impl ComparisonKind {
             ComparisonKind::City => "city",
             ComparisonKind::Phone => "phone",
             ComparisonKind::Email => "email",
+            ComparisonKind::MotherIdentifier => "mother_identifier",
+            ComparisonKind::MotherMaidenName => "mother_maiden_name",
         }
     }
 }
@@ -204,6 +214,14 @@ pub fn compare_field<'a>(
         ComparisonKind::City => city(params, a, b),
         ComparisonKind::Phone => phone(a, b),
         ComparisonKind::Email => email(params, a, b),
+        ComparisonKind::MotherIdentifier => FieldOutcome {
+            level: crate::maternity::mother_identifier_level(a, b),
+            value: None,
+        },
+        ComparisonKind::MotherMaidenName => FieldOutcome {
+            level: crate::maternity::mother_maiden_name_level(a, b),
+            value: None,
+        },
     }
 }
 

@@ -52,13 +52,18 @@ use unicode_normalization::char::is_combining_mark;
 /// assert_eq!(n.birth_date.map(|d| d.year), Some(1970));
 /// ```
 pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
-    let split = split_whole_name(&record.given_names, &record.family_names);
+    // A newborn placeholder given name ("Baby Girl") is a missing given name (see
+    // `crate::maternity`).
+    let newborn = crate::maternity::newborn_placeholder(&record.given_names);
+    let given_names: &[String] = if newborn.is_some() {
+        &[]
+    } else {
+        &record.given_names
+    };
+    let split = split_whole_name(given_names, &record.family_names);
     let (given_raw, family_raw) = match &split {
         Some((g, f)) => (g.as_slice(), f.as_slice()),
-        None => (
-            record.given_names.as_slice(),
-            record.family_names.as_slice(),
-        ),
+        None => (given_names, record.family_names.as_slice()),
     };
     let given: Vec<NormalizedName> = given_raw
         .iter()
@@ -74,7 +79,10 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
         }
     }
     let (given, family) = arrange_names(given, family);
-    let placeholder = is_placeholder(&given, &family);
+    // A newborn's placeholder given name still makes the record a placeholder identity; see
+    // `crate::maternity::placeholder_identity` for when the pair's mother excuses it.
+    let identity_placeholder = is_placeholder(&given, &family);
+    let placeholder = identity_placeholder || newborn.is_some();
     let mut phones: Vec<CompactString> = Vec::new();
     for p in &record.phones {
         let digits = CompactString::from(normalize_phone(p));
@@ -125,6 +133,11 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
         emails,
         identifiers,
         placeholder,
+        maternity: crate::maternity::normalize_maternity(
+            record,
+            newborn,
+            newborn.is_some() && !identity_placeholder,
+        ),
     };
     // The strings above were allocated between many temporaries. A clone allocates them again
     // one after the other, so one record's data sits in a few neighbouring cache lines: scoring
@@ -628,5 +641,12 @@ mod tests {
         ] {
             assert!(!normalize(&rec(g, f)).placeholder, "{g} {f}");
         }
+        // A newborn's placeholder given name is dropped (a missing given name) and noted (see
+        // `maternity`); a newborn named Doe is a placeholder whatever her mother.
+        let baby = normalize(&rec("Baby Boy", "Smith"));
+        assert!(baby.given.is_empty() && baby.placeholder);
+        assert!(baby.maternity.is_some_and(|m| m.newborn_placeholder));
+        let doe = normalize(&rec("Baby Girl", "Doe"));
+        assert!(doe.placeholder && doe.maternity.is_none_or(|m| !m.newborn_placeholder));
     }
 }

@@ -105,6 +105,18 @@ fn values(kind: ComparisonKind, r: &NormalizedRecord) -> String {
         ComparisonKind::City => join(r.addresses.iter().map(|a| a.city.as_str())),
         ComparisonKind::Phone => join(r.phones.iter().map(CompactString::as_str)),
         ComparisonKind::Email => join(r.emails.iter().map(CompactString::as_str)),
+        ComparisonKind::MotherIdentifier => r
+            .maternity
+            .as_ref()
+            .and_then(|m| m.mother_identifier.as_ref())
+            .map(|i| format!("{}:{}", i.system, i.value))
+            .unwrap_or_default(),
+        ComparisonKind::MotherMaidenName => r
+            .maternity
+            .as_ref()
+            .and_then(|m| m.mother_maiden_name.as_ref())
+            .map(|n| n.text.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -195,6 +195,9 @@ pub enum ReviewReason {
     NoAnchor,
     /// Different given names under the same family name (siblings, twins).
     SiblingPattern,
+    /// Twins of one mother: same mother's identifier and birth date, different birth orders or
+    /// given names ([`crate::maternity::twins_of_one_mother`]).
+    TwinsOfOneMother,
 }
 
 fn invalid(name: &str, reason: &str) -> Error {
@@ -1075,8 +1078,11 @@ impl Model {
         a: &NormalizedRecord,
         b: &NormalizedRecord,
     ) -> Option<ReviewReason> {
-        if a.placeholder || b.placeholder {
+        if crate::maternity::placeholder_identity(a, b) {
             return Some(ReviewReason::Placeholder);
+        }
+        if crate::maternity::twins_of_one_mother(a, b) {
+            return Some(ReviewReason::TwinsOfOneMother);
         }
         let rules = &self.review_rules;
         if rules.require_anchor {

@@ -1228,6 +1228,7 @@ fn finish(draft: Draft, upper: bool) -> PersonRecord {
         phones: draft.phone.into_iter().collect(),
         emails: draft.email.into_iter().collect(),
         identifiers,
+        maternity: Default::default(),
     }
 }
 
