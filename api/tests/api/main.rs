@@ -5,6 +5,7 @@ mod audit;
 mod audit_trust;
 mod auth;
 mod batch_files;
+mod bench;
 mod database;
 mod dedupe_kill;
 mod domains;

@@ -14,7 +14,10 @@
 //! client, as a registered source (`--hl7-sender`): ITI-8 feed (ADT^A01 of each record under a
 //! fresh identifier, so each is a registration acknowledged after its commit), ITI-9 PIX query
 //! by the import identifier, ITI-21 PDQ query by family and given name. Their answers are
-//! counted as statuses 200 (AA), 422 (AE) and 400 (AR).
+//! counted as statuses 200 (AA), 422 (AE) and 400 (AR) (`mllp.rs`). The `fhir-*` scenarios ask
+//! the FHIR face (`fhir.rs`): PIXm `$ihe-pix` by the import identifier, PDQm search by family
+//! and birth date, and PMIR feed messages of one new Patient each. `--requests N` stops after N
+//! measured requests and reports the time they took (the PMIR target: 1,000 messages).
 //!
 //! The client is actix's own (`awc`), which shares its HTTP code with the server: the `reqwest`
 //! client this used before brought hyper, tower and their kin into the server's build for this
@@ -25,6 +28,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -36,6 +40,13 @@ use service::patients::PatientInput;
 use crate::commands::import::patient_input;
 use crate::configuration::BenchTarget;
 use crate::person_csv::PersonCsvReader;
+
+mod fhir;
+mod mllp;
+
+/// Stands in a feed scenario's message for a number new with every message sent in a run (the
+/// request's slot in the schedule), so every message registers a new record.
+const FRESH: &str = "@SEQ@";
 
 /// What the clients ask for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -51,15 +62,25 @@ pub enum Scenario {
     SearchIdentifier,
     /// `GET /api/v1/patients?family=FAMILY&given=GIVEN` for each record's first name.
     SearchName,
-    /// `GET /api/v1/xref?identifier=urn:mpi:import:SOURCE|ID` for each record: the person's
-    /// enterprise id and identifiers in the other domains (IHE PIX).
+    /// `GET /api/v1/xref?identifier=urn:mpi:import:SOURCE|ID` for each record the import stored
+    /// (looked up first, as for `get`): the person's enterprise id and identifiers in the other
+    /// domains (IHE PIX).
     Xref,
-    /// HL7 v2 ITI-8: ADT^A01 of each record with PID-3 `ID-RUN^^^BENCH_FEED` (new each run).
+    /// HL7 v2 ITI-8: ADT^A01 of each record with PID-3 `BRUN-N^^^BENCH_FEED` (new for every
+    /// message).
     Hl7Feed,
-    /// HL7 v2 ITI-9: QBP^Q23 for each record's import identifier.
+    /// HL7 v2 ITI-9: QBP^Q23 for each stored record's import identifier.
     Hl7Pix,
     /// HL7 v2 ITI-21: QBP^Q22 by each record's family and given name.
     Hl7Pdq,
+    /// FHIR PIXm (ITI-83): `GET /fhir/Patient/$ihe-pix?sourceIdentifier=urn:mpi:import:SOURCE|ID`
+    /// for each stored record.
+    FhirPix,
+    /// FHIR PDQm (ITI-78): `GET /fhir/Patient?family=FAMILY&birthdate=YYYY-MM-DD`.
+    FhirPdqm,
+    /// FHIR PMIR (ITI-93): `POST /fhir/Bundle`, a feed message creating one Patient with each
+    /// record's demographics under `urn:mpi:bench:pmir|PRUN-N` (new for every message).
+    FhirPmir,
 }
 
 impl Scenario {
@@ -74,7 +95,15 @@ impl Scenario {
             Scenario::Hl7Feed => "hl7-feed",
             Scenario::Hl7Pix => "hl7-pix",
             Scenario::Hl7Pdq => "hl7-pdq",
+            Scenario::FhirPix => "fhir-pix",
+            Scenario::FhirPdqm => "fhir-pdqm",
+            Scenario::FhirPmir => "fhir-pmir",
         }
+    }
+
+    /// Its messages carry [`FRESH`].
+    fn is_feed(self) -> bool {
+        matches!(self, Scenario::Hl7Feed | Scenario::FhirPmir)
     }
 }
 
@@ -100,9 +129,12 @@ pub struct BenchArgs {
     /// Concurrent clients (one connection each).
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
-    /// Seconds measured.
+    /// Seconds measured (at most, with --requests).
     #[arg(long, value_name = "S", default_value_t = 20)]
     pub duration_secs: u64,
+    /// Stop after this many measured requests and report the time they took.
+    #[arg(long, value_name = "N")]
+    pub requests: Option<u64>,
     /// Seconds of requests before measuring (answered but not counted).
     #[arg(long, value_name = "S", default_value_t = 3)]
     pub warmup_secs: u64,
@@ -126,7 +158,7 @@ pub struct BenchArgs {
 #[derive(Clone, Debug)]
 enum Request {
     Get(String),
-    Post(String, Vec<u8>),
+    Post(String, String),
     /// An HL7 v2 message, sent on the client's MLLP connection.
     Hl7(String),
 }
@@ -197,6 +229,9 @@ async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<Bench
     if args.rate.is_some_and(|r| !(r > 0.0 && r.is_finite())) {
         bail!("--rate must be a positive number");
     }
+    if args.requests == Some(0) {
+        bail!("--requests must be at least 1");
+    }
     let source = match &args.source {
         Some(s) => s.clone(),
         None => args
@@ -216,30 +251,39 @@ async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<Bench
         .finish();
     let key = Arc::new(args.target.key.clone());
     let system = service::import::source_system(&source);
-    let requests: Vec<Request> = match args.scenario {
-        Scenario::Get => {
-            let ids =
-                resolve_ids(&client, &base, &key, &system, &records, args.concurrency).await?;
-            if ids.is_empty() {
-                bail!(
-                    "none of the records of {} is stored under {system}: import the file first \
-                     (or give --source)",
-                    args.input.display()
-                );
-            }
-            ids.iter()
-                .map(|id| Request::Get(format!("{base}/api/v1/patients/{id}")))
-                .collect()
+    // Identifiers the feed scenarios create are new in each run (and, with FRESH, in each
+    // message of it).
+    let run = chrono::Utc::now().format("%y%m%d%H%M%S%3f").to_string();
+    // The scenarios that ask by import identifier or id ask only for the records stored.
+    let asks_stored = matches!(
+        args.scenario,
+        Scenario::Get | Scenario::Xref | Scenario::Hl7Pix | Scenario::FhirPix
+    );
+    let mut ids = Vec::new();
+    let records = if asks_stored {
+        ids = resolve_ids(&client, &base, &key, &system, &records, args.concurrency).await?;
+        if ids.is_empty() {
+            bail!(
+                "none of the records of {} is stored under {system}: import the file first \
+                 (or give --source)",
+                args.input.display()
+            );
         }
+        ids.iter().map(|(n, _)| records[*n].clone()).collect()
+    } else {
+        records
+    };
+    let requests: Vec<Request> = match args.scenario {
+        Scenario::Get => ids
+            .iter()
+            .map(|(_, id)| Request::Get(format!("{base}/api/v1/patients/{id}")))
+            .collect(),
         Scenario::Match => records
             .iter()
             .map(|(_, input)| {
                 let mut body = patient_json(input);
                 body["limit"] = json!(10);
-                Request::Post(
-                    format!("{base}/api/v1/match"),
-                    body.to_string().into_bytes(),
-                )
+                Request::Post(format!("{base}/api/v1/match"), body.to_string())
             })
             .collect(),
         Scenario::Register => records
@@ -247,7 +291,7 @@ async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<Bench
             .map(|(_, input)| {
                 Request::Post(
                     format!("{base}/api/v1/patients"),
-                    patient_json(input).to_string().into_bytes(),
+                    patient_json(input).to_string(),
                 )
             })
             .collect(),
@@ -264,7 +308,15 @@ async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<Bench
                 ))
             })
             .collect(),
-        Scenario::Hl7Feed | Scenario::Hl7Pix | Scenario::Hl7Pdq => Vec::new(),
+        Scenario::Hl7Feed | Scenario::Hl7Pix | Scenario::Hl7Pdq => {
+            if args.mllp.is_none() {
+                bail!("the hl7-* scenarios need --mllp HOST:PORT");
+            }
+            mllp::requests(args.scenario, &args.hl7_sender, &system, &run, &records)
+        }
+        Scenario::FhirPix | Scenario::FhirPdqm | Scenario::FhirPmir => {
+            fhir::requests(args.scenario, &base, &system, &run, &records)
+        }
         Scenario::SearchName => records
             .iter()
             .filter_map(|(_, input)| {
@@ -279,15 +331,6 @@ async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<Bench
             })
             .collect(),
     };
-    let requests = match args.scenario {
-        Scenario::Hl7Feed | Scenario::Hl7Pix | Scenario::Hl7Pdq => {
-            if args.mllp.is_none() {
-                bail!("the hl7-* scenarios need --mllp HOST:PORT");
-            }
-            hl7_requests(args.scenario, &args.hl7_sender, &system, &records)
-        }
-        _ => requests,
-    };
     if requests.is_empty() {
         bail!("no request could be made from {}", args.input.display());
     }
@@ -301,136 +344,15 @@ async fn run_local(args: BenchArgs, out: &mut dyn Write) -> anyhow::Result<Bench
         Duration::from_secs(args.warmup_secs),
         Duration::from_secs(args.duration_secs.max(1)),
         args.rate,
+        args.requests,
     )
     .await;
     if args.json {
         writeln!(out, "{}", report.to_json())?;
     } else {
-        write_text(out, &report, args.rate)?;
+        write_text(out, &report, args.rate, args.requests.is_some())?;
     }
     Ok(report)
-}
-
-/// The HL7 v2 messages of an `hl7-*` scenario, from `sender`.
-fn hl7_requests(
-    scenario: Scenario,
-    sender: &str,
-    system: &str,
-    records: &[(String, PatientInput)],
-) -> Vec<Request> {
-    // HL7 text may not hold its delimiters unescaped; the bench's values simply drop them.
-    let clean = |s: &str| -> String { s.chars().filter(|c| !"|^~\\&\r\n".contains(*c)).collect() };
-    let run = chrono::Utc::now().format("%H%M%S").to_string();
-    let msh = |n: usize, kind: &str| {
-        format!(
-            "MSH|^~\\&|{}|BENCH|MPI|MPI|{}||{kind}|B{run}-{n}|P|2.5\r",
-            clean(sender),
-            chrono::Utc::now().format("%Y%m%d%H%M%S")
-        )
-    };
-    records
-        .iter()
-        .enumerate()
-        .filter_map(|(n, (id, input))| {
-            let name = input.names.first()?;
-            let family = clean(name.family.as_deref().unwrap_or(""));
-            let given = clean(name.given.first().map(String::as_str).unwrap_or(""));
-            let text = match scenario {
-                Scenario::Hl7Feed => format!(
-                    "{}EVN|A01|{}\rPID|||{}-{run}^^^BENCH_FEED||{family}^{given}||{}|{}\rPV1||O\r",
-                    msh(n, "ADT^A01^ADT_A01"),
-                    chrono::Utc::now().format("%Y%m%d%H%M%S"),
-                    clean(id),
-                    input
-                        .birth_date
-                        .map(|d| d.format("%Y%m%d").to_string())
-                        .unwrap_or_default(),
-                    match input.gender.map(|g| g.as_str()) {
-                        Some("male") => "M",
-                        Some("female") => "F",
-                        Some(_) => "U",
-                        None => "",
-                    }
-                ),
-                Scenario::Hl7Pix => format!(
-                    "{}QPD|IHE PIX Query|Q{n}|{}^^^{}\rRCP|I\r",
-                    msh(n, "QBP^Q23^QBP_Q21"),
-                    clean(id),
-                    clean(system)
-                ),
-                Scenario::Hl7Pdq => {
-                    if family.is_empty() || given.is_empty() {
-                        return None;
-                    }
-                    format!(
-                        "{}QPD|IHE PDQ Query|Q{n}|@PID.5.1^{family}~@PID.5.2^{given}\rRCP|I|10^RD\r",
-                        msh(n, "QBP^Q22^QBP_Q21")
-                    )
-                }
-                _ => return None,
-            };
-            Some(Request::Hl7(text))
-        })
-        .collect()
-}
-
-/// One MLLP connection of a bench client.
-type Mllp = tokio::net::TcpStream;
-
-/// Sends `text` framed on `connection` (connecting to `addr` first when needed) and reads the
-/// answer; its MSA-1 as a status: 200 (AA, CA), 422 (AE, CE), 400 (AR, CR, anything else).
-async fn hl7_exchange(
-    connection: &mut Option<Mllp>,
-    addr: &str,
-    text: &str,
-) -> Result<u16, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    if connection.is_none() {
-        let stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-        let _ = stream.set_nodelay(true);
-        *connection = Some(stream);
-    }
-    let Some(stream) = connection.as_mut() else {
-        return Err("no connection".to_owned());
-    };
-    let mut frame = Vec::with_capacity(text.len() + 3);
-    frame.push(0x0B);
-    frame.extend_from_slice(text.as_bytes());
-    frame.extend_from_slice(&[0x1C, 0x0D]);
-    let outcome = async {
-        stream.write_all(&frame).await?;
-        let mut answer = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !answer.ends_with(&[0x1C, 0x0D]) {
-            let n = stream.read(&mut buf).await?;
-            if n == 0 {
-                return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof));
-            }
-            answer.extend_from_slice(&buf[..n]);
-        }
-        Ok(answer)
-    }
-    .await;
-    let answer = match outcome {
-        Ok(answer) => answer,
-        Err(error) => {
-            *connection = None;
-            return Err(format!("MLLP exchange failed: {error}"));
-        }
-    };
-    let text = String::from_utf8_lossy(&answer);
-    let code = text
-        .split(['\r', '\n'])
-        .find_map(|s| s.strip_prefix("MSA|"))
-        .and_then(|rest| rest.split('|').next())
-        .unwrap_or("");
-    Ok(match code {
-        "AA" | "CA" => 200,
-        "AE" | "CE" => 422,
-        _ => 400,
-    })
 }
 
 /// The first `limit` usable records of `path` as (source id, patient input).
@@ -503,7 +425,9 @@ fn patient_json(input: &PatientInput) -> Value {
     })
 }
 
-/// Looks up the stored id of each record by its import identifier, `clients` at a time.
+/// Looks up the stored id of each record by its import identifier, `clients` at a time: the
+/// records found with their ids, in the order of `records` (the import rejects some records of
+/// a generated file, which no query can find).
 async fn resolve_ids(
     client: &awc::Client,
     base: &str,
@@ -511,7 +435,7 @@ async fn resolve_ids(
     system: &str,
     records: &[(String, PatientInput)],
     clients: usize,
-) -> anyhow::Result<Vec<String>> {
+) -> anyhow::Result<Vec<(usize, String)>> {
     let urls: Vec<String> = records
         .iter()
         .map(|(id, _)| identifier_search(base, system, id))
@@ -522,7 +446,7 @@ async fn resolve_ids(
         let (client, key, urls) = (client.clone(), key.clone(), urls.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let mut ids = Vec::new();
-            for url in urls.iter().skip(first).step_by(clients) {
+            for (n, url) in urls.iter().enumerate().skip(first).step_by(clients) {
                 let mut answer = client
                     .get(url)
                     .bearer_auth(key.as_str())
@@ -541,7 +465,7 @@ async fn resolve_ids(
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
                 if let Some(id) = body["items"][0]["id"].as_str() {
-                    ids.push(id.to_owned());
+                    ids.push((n, id.to_owned()));
                 }
             }
             Ok(ids)
@@ -551,6 +475,7 @@ async fn resolve_ids(
     for task in tasks {
         ids.extend(task.await.context("a lookup task failed")??);
     }
+    ids.sort_unstable();
     Ok(ids)
 }
 
@@ -564,6 +489,8 @@ struct ClientTally {
     statuses: BTreeMap<u16, u64>,
     errors: u64,
     first_error: Option<String>,
+    /// When the last measured request was answered.
+    last_done: Option<Instant>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -577,17 +504,21 @@ async fn drive(
     warmup: Duration,
     measured: Duration,
     rate: Option<f64>,
+    cap: Option<u64>,
 ) -> BenchReport {
     let start = Instant::now() + Duration::from_millis(50);
     let measure_from = start + warmup;
     let end = measure_from + measured;
+    // Measured requests claimed so far, for --requests.
+    let claimed = Arc::new(AtomicU64::new(0));
+    let fresh = scenario.is_feed();
     let mut tasks = Vec::new();
     for me in 0..clients {
         let (client, key, requests) = (client.clone(), key.clone(), requests.clone());
-        let mllp = mllp.clone();
+        let (mllp, claimed) = (mllp.clone(), claimed.clone());
         tasks.push(tokio::task::spawn_local(async move {
             let mut tally = ClientTally::default();
-            let mut connection: Option<Mllp> = None;
+            let mut connection: Option<mllp::Connection> = None;
             let mut k = me;
             tokio::time::sleep_until(start.into()).await;
             loop {
@@ -601,11 +532,23 @@ async fn drive(
                 if rate.is_some() {
                     tokio::time::sleep_until(scheduled.into()).await;
                 }
+                if let Some(cap) = cap
+                    && scheduled >= measure_from
+                    && claimed.fetch_add(1, Ordering::Relaxed) >= cap
+                {
+                    break;
+                }
+                // A feed's message registers a record of its own: its slot `k` is new in the run.
+                let seq = k.to_string();
                 let request = &requests[k % requests.len()];
                 let status: Result<u16, String> = match request {
+                    Request::Hl7(text) if fresh => {
+                        let addr = mllp.as_deref().map(String::as_str).unwrap_or("");
+                        mllp::exchange(&mut connection, addr, &text.replace(FRESH, &seq)).await
+                    }
                     Request::Hl7(text) => {
                         let addr = mllp.as_deref().map(String::as_str).unwrap_or("");
-                        hl7_exchange(&mut connection, addr, text).await
+                        mllp::exchange(&mut connection, addr, text).await
                     }
                     Request::Get(_) | Request::Post(..) => {
                         let sent = match request {
@@ -617,7 +560,11 @@ async fn drive(
                                         "application/json",
                                     ))
                                     .bearer_auth(key.as_str())
-                                    .send_body(body.clone())
+                                    .send_body(if fresh {
+                                        body.replace(FRESH, &seq)
+                                    } else {
+                                        body.clone()
+                                    })
                                     .await
                             }
                             Request::Get(url) | Request::Hl7(url) => {
@@ -644,6 +591,7 @@ async fn drive(
                     tally
                         .latencies_us
                         .push(done.duration_since(scheduled).as_micros() as u64);
+                    tally.last_done = Some(done);
                     match status {
                         Ok(s) => *tally.statuses.entry(s).or_default() += 1,
                         Err(error) => {
@@ -668,9 +616,14 @@ async fn drive(
             }
             all.errors += t.errors;
             all.first_error = all.first_error.or(t.first_error);
+            all.last_done = all.last_done.max(t.last_done);
         }
     }
-    let seconds = measured.as_secs_f64();
+    // With --requests, the time from the start of the measured window to the last answer.
+    let seconds = match (cap, all.last_done) {
+        (Some(_), Some(last)) => last.duration_since(measure_from).as_secs_f64().max(1e-6),
+        _ => measured.as_secs_f64(),
+    };
     let mut lat = all.latencies_us;
     lat.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -697,14 +650,21 @@ async fn drive(
     }
 }
 
-fn write_text(out: &mut dyn Write, r: &BenchReport, rate: Option<f64>) -> anyhow::Result<()> {
+fn write_text(
+    out: &mut dyn Write,
+    r: &BenchReport,
+    rate: Option<f64>,
+    counted: bool,
+) -> anyhow::Result<()> {
     let mode = match rate {
         Some(rate) => format!("fixed rate {rate} req/s"),
         None => "closed loop".to_owned(),
     };
+    // A counted run's time is the figure itself; a timed run's is the chosen window.
+    let digits = if counted { 2 } else { 0 };
     writeln!(
         out,
-        "{}: {} clients, {mode}, {:.0} s measured",
+        "{}: {} clients, {mode}, {:.digits$} s measured",
         r.scenario, r.clients, r.seconds
     )?;
     writeln!(out, "requests {}  ({:.1} req/s)", r.requests, r.per_second)?;
