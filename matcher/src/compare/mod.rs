@@ -834,18 +834,24 @@ mod tests {
             l(G, ("Min-jun", "Park"), ("Minseo", "Park")),
             "spelling_variant"
         );
-        // Siblings and twins: one part shared, the other part a different name.
+        // Siblings and twins: one part shared, the first given names different names.
         assert_eq!(
-            l(G, ("Min-jun", "Park"), ("Min-seo", "Park")),
+            l(G, ("Lan Thi", "Nguyen"), ("Mai Thi", "Nguyen")),
             "shared_part"
         );
+        assert_eq!(
+            l(G, ("Jose Maria", "Reyes"), ("Pedro Maria", "Reyes")),
+            "shared_part"
+        );
+        // Family name first among the given names is no conflict.
+        assert_eq!(
+            l(G, ("Minh Van", "Nguyen"), ("Nguyen Van", "Minh")),
+            "exact"
+        );
+        // The first given name shared stays exact (a second part may be a middle name).
         assert_eq!(
             l(G, ("Maria Jose", "Reyes"), ("Maria Fernanda", "Reyes")),
-            "shared_part"
-        );
-        assert_eq!(
-            l(G, ("Thi Lan", "Nguyen"), ("Thi Mai", "Nguyen")),
-            "shared_part"
+            "exact"
         );
         // A part dropped, abbreviated, misspelt or a nickname is one name written otherwise.
         assert_eq!(l(G, ("John A", "Smith"), ("John Andrew", "Smith")), "exact");
