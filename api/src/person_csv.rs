@@ -11,7 +11,7 @@
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
 //! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F` (any case) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date; kept as written |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -1065,8 +1065,12 @@ pub fn sex_text(sex: Sex) -> &'static str {
     }
 }
 
-/// `YYYY-MM-DD` or `YYYYMMDD` naming a real calendar date.
+/// `YYYY-MM-DD` or `YYYYMMDD` naming a real calendar date, or a partial date as FHIR writes one
+/// (`YYYY`, `YYYY-MM`), which REST and `mpi import` store with its precision.
 pub fn valid_date(value: &str) -> bool {
+    if matches!(value.len(), 4 | 7) {
+        return service::patients::parse_partial_date(value).is_some();
+    }
     let format = match value.len() {
         10 => "%Y-%m-%d",
         8 if value.bytes().all(|b| b.is_ascii_digit()) => "%Y%m%d",
@@ -1369,7 +1373,7 @@ mod tests {
         text.extend_from_slice(
             b"b,Bo\x01b,Ng,M,1953-78-25,0412 345 678,2600,123-45-678#9,,urn:x,NULL\n",
         );
-        text.extend_from_slice(b"c,,,F,1961-04,12,2600,,,,\n");
+        text.extend_from_slice(b"c,,,F,196104,12,2600,,,,\n");
         text.extend_from_slice(b"d,Caf\xe9,\"Multi\nLine\",f,soon,,,,,,\n");
         text.extend_from_slice(b"e,Too,Few\n");
         text.extend_from_slice(b",No,Id,,,,,,,,\n");

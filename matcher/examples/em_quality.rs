@@ -14,6 +14,10 @@
 //! record, `EM_SEQUENTIAL_MRNS=1` numbers records in registration order (issue 32, sections 4
 //! and 5).
 //!
+//! `EM_HOUSEHOLD_GIVEN=1` fits the model with the given name's household distribution estimated
+//! (`TrainConfig::household_given_name`). `EM_EXPLAIN_TWINS=N` prints the levels and weights of the first N pairs of twins scored
+//! `Certain`.
+//!
 //! Prints counts, ratios and level names only: no record contents.
 #![allow(clippy::print_stderr)]
 
@@ -126,6 +130,10 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
     let mut fp_patterns: HashMap<String, u64> = HashMap::new();
     let mut fn_patterns: HashMap<String, u64> = HashMap::new();
     let mut found = 0u64;
+    let mut explain_twins: usize = std::env::var("EM_EXPLAIN_TWINS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     for &(a, b, w) in &weighed {
         let (x, y) = (&records[a as usize], &records[b as usize]);
         let same = data.cluster[a as usize] == data.cluster[b as usize];
@@ -140,6 +148,13 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
                 fp_household += 1;
             }
             *fp_patterns.entry(pattern(model, x, y)).or_default() += 1;
+            let twins = [a, b]
+                .iter()
+                .all(|&i| data.cases[i as usize].contains(HardCase::Twin));
+            if twins && explain_twins > 0 {
+                explain_twins -= 1;
+                explain_levels(model, x, y);
+            }
         } else if same {
             *fn_patterns.entry(pattern(model, x, y)).or_default() += 1;
         }
@@ -187,6 +202,23 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
             eprintln!("    {count:7}  {pat}");
         }
     }
+}
+
+/// A false-positive pair's explanation without its values: per comparison the level and its
+/// weight against strangers, and what the household mixture took off (`EM_EXPLAIN_TWINS=N` prints
+/// the first N pairs of twins scored `Certain`).
+fn explain_levels(model: &Model, a: &NormalizedRecord, b: &NormalizedRecord) {
+    let e = model.explain(a, b);
+    let parts = e
+        .comparisons
+        .iter()
+        .map(|c| format!("{}={}:{:+.1}", c.comparison, c.level, c.weight))
+        .collect::<Vec<_>>()
+        .join(" ");
+    eprintln!(
+        "  twins FP: weight {:.1} household {:+.1}; {parts}",
+        e.match_weight, e.household_cap_adjustment
+    );
 }
 
 /// Pairwise precision, recall and F1 of the clusters per hard case, and over the pairs of the
@@ -320,7 +352,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         candidates,
     };
     let clock = Instant::now();
-    let report = train(&data.records, &data.candidates, &TrainConfig::default())?;
+    let config = TrainConfig {
+        household_given_name: std::env::var_os("EM_HOUSEHOLD_GIVEN").is_some(),
+        ..TrainConfig::default()
+    };
+    let report = train(&data.records, &data.candidates, &config)?;
     let true_share = data
         .candidates
         .iter()

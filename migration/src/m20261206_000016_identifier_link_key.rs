@@ -10,11 +10,15 @@
 //! keep using the index's prefix `(system, value)` with its literal `WHERE patient_live`. The
 //! SQLite change-capture triggers of `patient_identifier` are recreated to log the new column.
 //!
-//! The down migration restores the one-row-per-`(system, value)` index, so it fails while two
-//! live records share an identifier (the old schema cannot hold that state).
+//! The down migration restores the one-row-per-`(system, value)` index. The old schema cannot
+//! hold two live records sharing an identifier, and down will not choose which copy to drop (or
+//! retire a record) on its own: while any `(system, value)` is held by more than one live record
+//! it refuses before changing anything, saying how many and what to do (retire or merge the
+//! records that share them, or delete the shared copies), instead of failing on the unique
+//! index. Without such rows it reverses up exactly.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend, Statement};
 
 use crate::change_capture::{
     PATIENT_IDENTIFIER_SINCE_16, TRACKED_TABLES, TrackedTable, sqlite_change_log_triggers,
@@ -53,6 +57,16 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let sqlite = manager.get_database_backend() == DbBackend::Sqlite;
+        let shared = shared_live_identifiers(manager).await?;
+        if shared > 0 {
+            return Err(DbErr::Migration(format!(
+                "cannot revert {}: {shared} identifier(s) are held by more than one live record \
+                 (copies shared within a person through a links-records domain), which the \
+                 schema before it cannot hold; retire or merge the records sharing them, or \
+                 delete the copies with a non-empty link_key, then run down again",
+                self.name()
+            )));
+        }
         let mut sql: Vec<String> = Vec::new();
         if sqlite {
             sql.extend(sqlite_drop_change_log_triggers(
@@ -74,5 +88,21 @@ impl MigrationTrait for Migration {
 
     fn use_transaction(&self) -> Option<bool> {
         Some(true)
+    }
+}
+
+/// How many `(system, value)` pairs more than one live record holds.
+async fn shared_live_identifiers(manager: &SchemaManager<'_>) -> Result<i64, DbErr> {
+    let row = manager
+        .get_connection()
+        .query_one_raw(Statement::from_string(
+            manager.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM (SELECT system, value FROM patient_identifier \
+             WHERE patient_live GROUP BY system, value HAVING COUNT(*) > 1) AS shared",
+        ))
+        .await?;
+    match row {
+        Some(row) => row.try_get("", "n"),
+        None => Ok(0),
     }
 }

@@ -878,3 +878,63 @@ async fn live_identifiers_are_unique_unless_explicitly_shared() -> anyhow::Resul
     }
     Ok(())
 }
+
+/// Migration 16's down cannot put two live records sharing an identifier back in the schema of
+/// one live row per `(system, value)`: it refuses with a message that says so and what to do,
+/// changing nothing of its own, and goes through once the shared copy is gone.
+#[tokio::test]
+async fn down_of_migration_16_refuses_shared_identifiers_clearly() -> anyhow::Result<()> {
+    const SIXTEEN: &str = "m20261206_000016_identifier_link_key";
+    let position = Migrator::migrations()
+        .iter()
+        .position(|m| m.name() == SIXTEEN)
+        .expect("migration 16");
+    let after = Migrator::migrations().len() - position;
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let lit = |id| uuid_lit(backend, id);
+        let (a, _) = insert_patient_by_hand(&db).await?;
+        let (b, _) = insert_patient_by_hand(&db).await?;
+        let copy = Uuid::new_v4();
+        for (row, patient, key) in [(Uuid::new_v4(), a, String::new()), (copy, b, b.to_string())] {
+            exec(
+                &db.conn,
+                &format!(
+                    "INSERT INTO patient_identifier (id, patient_id, type, system, value, \
+                     patient_live, link_key, created_by, updated_by) \
+                     VALUES ({}, {}, 'NI', 'urn:nid', 'N-1', TRUE, '{key}', 'dba', 'dba')",
+                    lit(row),
+                    lit(patient)
+                ),
+            )
+            .await?;
+        }
+        let refused = Migrator::down(&db.conn, Some(after as u32))
+            .await
+            .expect_err("down of 16 with a shared identifier");
+        let message = refused.to_string();
+        assert!(
+            message.contains(&format!("cannot revert {SIXTEEN}"))
+                && message.contains("1 identifier(s) are held by more than one live record"),
+            "{backend:?}: {message}"
+        );
+        // Migration 16 is still applied, its column and both rows still there.
+        let applied = Migrator::get_applied_migrations(&db.conn).await?;
+        assert_eq!(applied.len(), position + 1, "{backend:?}");
+        assert_eq!(count(&db.conn, "patient_identifier").await?, 2);
+        exec(
+            &db.conn,
+            &format!("DELETE FROM patient_identifier WHERE id = {}", lit(copy)),
+        )
+        .await?;
+        Migrator::down(&db.conn, Some(1)).await?;
+        assert_eq!(
+            Migrator::get_applied_migrations(&db.conn).await?.len(),
+            position,
+            "{backend:?}"
+        );
+        Migrator::up(&db.conn, None).await?;
+        assert!(Migrator::get_pending_migrations(&db.conn).await?.is_empty());
+    }
+    Ok(())
+}

@@ -8,7 +8,12 @@
 //! the second time. Identifier uniqueness among live patients is checked for every identifier
 //! (against the database and within the file); a record that would break it is rejected, not the
 //! batch. Organizations a record refers to must exist. The duplicate check of registration is NOT
-//! applied (run `mpi dedupe` after an import); every imported patient gets its own `person_id`.
+//! applied (run `mpi dedupe` after an import); every imported patient gets its own `person_id`,
+//! except one holding an identifier of a links-records domain that live records of one person
+//! (or an earlier record of the import) already hold: as registration does, it joins that person
+//! (its `person_id`, its copy of the identifier stored with its own `link_key`, a matcher-made
+//! `seealso` link each way with the first holder whose reason names the domain, each audited as
+//! `link.create`). Such identifiers held by two different persons are still a reject.
 //!
 //! # Staying fast
 //! Per batch: one statement finds which of the batch's identifiers live patients hold (the
@@ -41,7 +46,7 @@
 //! reads every patient) rewrote the whole import, and the commits of the first minutes of
 //! requests queued behind that writeback.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 
 use sea_orm::{
@@ -118,9 +123,23 @@ pub struct Importer {
     /// would have created), so that a later record holding one of them is refused without
     /// asking the database, which may not have committed the earlier batch yet.
     claimed: HashSet<u128>,
+    /// Of the claimed identifiers in links-records domains, the person and the first record
+    /// holding each, so that a later record holding one joins that person.
+    shared: HashMap<u128, (Uuid, Uuid)>,
     /// The identifier domains: registered systems are stored in their canonical form, and in
     /// reject mode a record with an unregistered system is rejected.
     domains: Option<std::sync::Arc<crate::domains::Registry>>,
+}
+
+/// The person a record joins through a links-records identifier (see [`Importer::prepare`]).
+struct Joined {
+    person: Uuid,
+    /// The first record holding the identifier (the one the new record is linked to).
+    holder: Uuid,
+    /// The domain's name (named in the link's reason).
+    domain: String,
+    /// Hashes of the record's identifiers it shares with that person's records.
+    shared: HashSet<u128>,
 }
 
 /// A batch checked and turned into statements by [`Importer::prepare`], ready to be written.
@@ -128,6 +147,9 @@ pub struct PreparedBatch {
     source: String,
     outcome: BatchOutcome,
     statements: Vec<Statement>,
+    /// Records that joined a person through a links-records identifier: the record, the holder
+    /// it is linked to and the domain's name.
+    links: Vec<(Uuid, Uuid, String)>,
 }
 
 impl Importer {
@@ -138,6 +160,7 @@ impl Importer {
             system: source_system(source),
             dry_run,
             claimed: HashSet::new(),
+            shared: HashMap::new(),
             domains: None,
         }
     }
@@ -183,26 +206,25 @@ impl Importer {
 
         let actor = ctx.actor.name.as_str();
         let mut rows = Rows::default();
+        let mut links = Vec::new();
         for row in good {
             let key = (self.system.clone(), row.source_id.clone());
-            if held.contains(&key) || self.claimed.contains(&key_hash(&key.0, &key.1)) {
+            if held.contains_key(&key) || self.claimed.contains(&key_hash(&key.0, &key.1)) {
                 outcome.skipped.push(row.line);
                 continue;
             }
             let input = &row.input;
-            let clash = input.identifiers.iter().enumerate().find(|(_, i)| {
-                let (s, v) = (i.system.trim(), i.value.trim());
-                held.contains(&(s.to_owned(), v.to_owned()))
-                    || self.claimed.contains(&key_hash(s, v))
-            });
-            if let Some((n, _)) = clash {
-                outcome.rejected.push(Rejected {
-                    line: row.line,
-                    field: format!("identifiers[{n}]"),
-                    reason: IDENTIFIER_TAKEN.into(),
-                });
-                continue;
-            }
+            let joined = match self.joined_person(input, &held) {
+                Ok(joined) => joined,
+                Err(n) => {
+                    outcome.rejected.push(Rejected {
+                        line: row.line,
+                        field: format!("identifiers[{n}]"),
+                        reason: IDENTIFIER_TAKEN.into(),
+                    });
+                    continue;
+                }
+            };
             if let Some((field, _)) = organizations_of(input)
                 .into_iter()
                 .find(|(_, id)| !organizations.contains(id))
@@ -214,15 +236,29 @@ impl Importer {
                 });
                 continue;
             }
+            let id = Uuid::now_v7();
+            // Time-ordered, so the person indexes grow at their ends during a bulk load.
+            let person = joined.as_ref().map_or_else(Uuid::now_v7, |j| j.person);
+            let mut shared = HashSet::new();
             for i in &input.identifiers {
                 let (s, v) = (i.system.trim(), i.value.trim());
-                self.claimed.insert(key_hash(s, v));
+                let hash = key_hash(s, v);
+                self.claimed.insert(hash);
+                if self.links_records(s) {
+                    if joined.as_ref().is_some_and(|j| j.shared.contains(&hash)) {
+                        shared.insert(hash);
+                    }
+                    self.shared.entry(hash).or_insert((person, id));
+                }
             }
-            let id = Uuid::now_v7();
-            rows.add(id, input, actor);
+            rows.add(id, person, input, actor, &shared);
+            if let Some(j) = joined {
+                links.push((id, j.holder, j.domain));
+            }
             outcome.created.push((row.line, id));
         }
         let statements = if self.dry_run {
+            links.clear();
             Vec::new()
         } else {
             rows.statements(db.get_database_backend())
@@ -231,7 +267,74 @@ impl Importer {
             source: self.source.clone(),
             outcome,
             statements,
+            links,
         })
+    }
+
+    /// Whether `system` (canonical) is a links-records domain (not the MPI's own).
+    fn links_records(&self, system: &str) -> bool {
+        self.domains
+            .as_ref()
+            .and_then(|d| d.resolve(system))
+            .is_some_and(|d| d.links_records && !d.enterprise)
+    }
+
+    /// The person a record joins through its links-records identifiers that live records (in
+    /// `held`) or earlier records of this import hold, if any; `Err(index)` for an identifier
+    /// another record holds and may not share (another domain, or a second person).
+    fn joined_person(
+        &self,
+        input: &PatientInput,
+        held: &HashMap<(String, String), Vec<(Uuid, Uuid)>>,
+    ) -> std::result::Result<Option<Joined>, usize> {
+        let mut joined: Option<Joined> = None;
+        for (n, i) in input.identifiers.iter().enumerate() {
+            let (s, v) = (i.system.trim(), i.value.trim());
+            let hash = key_hash(s, v);
+            let in_db = held.get(&(s.to_owned(), v.to_owned()));
+            let earlier = self.claimed.contains(&hash);
+            if in_db.is_none() && !earlier {
+                continue;
+            }
+            if !self.links_records(s) {
+                return Err(n);
+            }
+            // The holders' person: the live records' (all one person), else this import's.
+            let holder = match in_db {
+                Some(records) => {
+                    let (first, person) = *records.iter().min().expect("a holder");
+                    if records.iter().any(|r| r.1 != person) {
+                        return Err(n);
+                    }
+                    (person, first)
+                }
+                None => match self.shared.get(&hash) {
+                    Some(&held) => held,
+                    None => return Err(n),
+                },
+            };
+            match &mut joined {
+                Some(j) if j.person != holder.0 => return Err(n),
+                Some(j) => {
+                    j.shared.insert(hash);
+                }
+                None => {
+                    let domain = self
+                        .domains
+                        .as_ref()
+                        .and_then(|d| d.resolve(s))
+                        .map(|d| d.name.clone())
+                        .unwrap_or_default();
+                    joined = Some(Joined {
+                        person: holder.0,
+                        holder: holder.1,
+                        domain,
+                        shared: HashSet::from([hash]),
+                    });
+                }
+            }
+        }
+        Ok(joined)
     }
 
     /// Checks each row on its own (no database): a source id, valid fields. Adds the source
@@ -307,6 +410,7 @@ impl PreparedBatch {
             source,
             outcome,
             statements,
+            links,
         } = self;
         if statements.is_empty() {
             return Ok(outcome);
@@ -315,6 +419,13 @@ impl PreparedBatch {
         crate::name_the_writer(&txn, ctx).await?;
         for statement in statements {
             txn.execute_raw(statement).await?;
+        }
+        let actor = ctx.actor.name.as_str();
+        let mut created_links = Vec::new();
+        for (record, holder, domain) in &links {
+            created_links.extend(
+                crate::links::link_shared_identifier(&txn, actor, *record, *holder, domain).await?,
+            );
         }
         let lines = outcome.created.iter().map(|c| c.0);
         audit::record(
@@ -328,6 +439,9 @@ impl PreparedBatch {
             })),
         )
         .await?;
+        for link in &created_links {
+            crate::links::audit_created(&txn, ctx, link).await?;
+        }
         txn.commit().await?;
         Ok(outcome)
     }
@@ -359,33 +473,35 @@ async fn begin(db: &DatabaseConnection) -> Result<DatabaseTransaction> {
     })
 }
 
-/// Which of the identifiers `rows` carry live patients hold already: one statement, the
-/// identifiers passed as one JSON parameter.
+/// Which of the identifiers `rows` carry live patients hold already, with those patients' ids
+/// and `person_id`s: one statement, the identifiers passed as one JSON parameter.
 async fn held_identifiers<C: ConnectionTrait>(
     txn: &C,
     rows: &[ImportRow],
-) -> Result<HashSet<(String, String)>> {
+) -> Result<HashMap<(String, String), Vec<(Uuid, Uuid)>>> {
     let wanted: Vec<serde_json::Value> = rows
         .iter()
         .flat_map(|r| &r.input.identifiers)
         .map(|i| json!({ "s": i.system.trim(), "v": i.value.trim() }))
         .collect();
     if wanted.is_empty() {
-        return Ok(HashSet::new());
+        return Ok(HashMap::new());
     }
     let backend = txn.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
-            "SELECT i.system, i.value \
+            "SELECT i.system, i.value, i.patient_id, p.person_id \
              FROM json_to_recordset($1::json) AS w(s text, v text) \
              JOIN patient_identifier AS i ON i.system = w.s AND i.value = w.v \
+             JOIN patient AS p ON p.id = i.patient_id \
              WHERE i.patient_live"
         }
         _ => {
-            "SELECT i.system, i.value \
+            "SELECT i.system, i.value, i.patient_id, p.person_id \
              FROM json_each(?) AS w \
              JOIN patient_identifier AS i \
                ON i.system = (w.value ->> 's') AND i.value = (w.value ->> 'v') \
+             JOIN patient AS p ON p.id = i.patient_id \
              WHERE i.patient_live"
         }
     };
@@ -396,9 +512,12 @@ async fn held_identifiers<C: ConnectionTrait>(
             [serde_json::Value::Array(wanted).to_string().into()],
         ))
         .await?;
-    let mut held = HashSet::with_capacity(found.len());
+    let mut held: HashMap<(String, String), Vec<(Uuid, Uuid)>> =
+        HashMap::with_capacity(found.len());
     for row in found {
-        held.insert((row.try_get_by_index(0)?, row.try_get_by_index(1)?));
+        held.entry((row.try_get_by_index(0)?, row.try_get_by_index(1)?))
+            .or_default()
+            .push((row.try_get_by_index(2)?, row.try_get_by_index(3)?));
     }
     Ok(held)
 }
@@ -454,10 +573,18 @@ struct Rows {
 }
 
 impl Rows {
-    fn add(&mut self, id: Uuid, input: &PatientInput, actor: &str) {
+    /// Adds a record of `person`; its identifiers whose hash is in `shared` are copies of
+    /// links-records identifiers the person's other records hold (`link_key` = the record's id).
+    fn add(
+        &mut self,
+        id: Uuid,
+        person: Uuid,
+        input: &PatientInput,
+        actor: &str,
+        shared: &HashSet<u128>,
+    ) {
         let mut p = convert::patient_row(id, input, actor);
-        // Time-ordered, so the person indexes grow at their ends during a bulk load.
-        p.person_id = sea_orm::ActiveValue::Set(Uuid::now_v7());
+        p.person_id = sea_orm::ActiveValue::Set(person);
         self.patients.push(p);
         let live = input.active;
         self.names.extend(
@@ -467,13 +594,14 @@ impl Rows {
                 .enumerate()
                 .map(|(i, n)| convert::name_row(id, n, i == 0, actor)),
         );
-        self.identifiers.extend(
-            input
-                .identifiers
-                .iter()
-                .enumerate()
-                .map(|(i, x)| convert::identifier_row(id, x, i == 0, live, actor)),
-        );
+        self.identifiers
+            .extend(input.identifiers.iter().enumerate().map(|(i, x)| {
+                let mut row = convert::identifier_row(id, x, i == 0, live, actor);
+                if shared.contains(&key_hash(x.system.trim(), x.value.trim())) {
+                    row.link_key = sea_orm::ActiveValue::Set(id.to_string());
+                }
+                row
+            }));
         self.addresses.extend(
             input
                 .addresses

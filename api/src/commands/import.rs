@@ -38,7 +38,7 @@ use clap::{Args, ValueEnum};
 use indicatif::HumanCount;
 use tokio::task::JoinHandle;
 
-use entity::enums::{Gender, NameUse, TelecomSystem};
+use entity::enums::{DatePrecision, Gender, NameUse, TelecomSystem};
 use matcher::{PersonRecord, Sex};
 use service::Ctx;
 use service::import::{self, BatchOutcome, ImportRow, Importer, Rejected};
@@ -636,21 +636,24 @@ fn new_chunk(capacity: usize) -> Chunk {
     }
 }
 
-/// Parses `YYYY-MM-DD` or `YYYYMMDD`.
-fn parse_date(text: &str) -> Option<NaiveDate> {
+/// Parses `YYYY-MM-DD` or `YYYYMMDD` (a full date), or `YYYY` or `YYYY-MM` (a partial date, its
+/// first day with its precision, as REST stores one).
+fn parse_date(text: &str) -> Option<(NaiveDate, DatePrecision)> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .or_else(|_| NaiveDate::parse_from_str(text, "%Y%m%d"))
         .ok()
+        .map(|d| (d, DatePrecision::Day))
+        .or_else(|| service::patients::parse_partial_date(text))
 }
 
 /// The patient a person CSV row describes; `Err((column, reason))` for a value the service
 /// cannot store.
 pub fn patient_input(r: &PersonRecord, source: &str) -> Result<PatientInput, (String, String)> {
-    let birth_date = match &r.birth_date {
+    let birth = match &r.birth_date {
         Some(text) => Some(parse_date(text).ok_or_else(|| {
             (
                 "birth_date".to_owned(),
-                "not a date (YYYY-MM-DD or YYYYMMDD)".to_owned(),
+                "not a date (YYYY-MM-DD, YYYYMMDD, YYYY-MM or YYYY)".to_owned(),
             )
         })?),
         None => None,
@@ -711,7 +714,8 @@ pub fn patient_input(r: &PersonRecord, source: &str) -> Result<PatientInput, (St
         .collect();
     Ok(PatientInput {
         gender,
-        birth_date,
+        birth_date: birth.map(|b| b.0),
+        birth_date_precision: birth.map_or(DatePrecision::Day, |b| b.1),
         names,
         identifiers,
         addresses,

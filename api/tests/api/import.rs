@@ -150,3 +150,163 @@ async fn import_round_trip(backend: Backend) {
     assert_eq!(patients(&db).await, 3);
 }
 both_backends!(import_round_trip);
+
+/// Partial birth dates (a year, a year and month) are stored with their precision, as REST
+/// stores them, whether the CSV is read strictly or leniently; a date of neither form is still
+/// a reject.
+async fn import_stores_partial_birth_dates(backend: Backend) {
+    use entity::enums::DatePrecision;
+    let db = TestDb::migrated(backend).await;
+    let dir = ScratchDir::new();
+    let file = dir.path.join("partial.csv");
+    std::fs::write(
+        &file,
+        "id,given_name,family_name,birth_date\n\
+         y,Yara,Year,1984\n\
+         m,Mona,Month,1984-01\n\
+         d,Dana,Day,1984-01-25\n\
+         x,Xena,Bad,1984-13\n",
+    )
+    .expect("write csv");
+    let file = file.to_str().expect("utf-8 path");
+    let out = run_mpi_ok(
+        &dir.path,
+        &["import", file, "--database-url", db.url.as_str(), "--quiet"],
+    );
+    assert!(out.contains("4 rows: 3 imported"), "{out}");
+    for (family, date, precision) in [
+        ("Year", "1984-01-01", DatePrecision::Year),
+        ("Month", "1984-01-01", DatePrecision::Month),
+        ("Day", "1984-01-25", DatePrecision::Day),
+    ] {
+        let name = patient_name::Entity::find()
+            .filter(patient_name::Column::Family.eq(family))
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{family} imported"));
+        let stored = patient::Entity::find_by_id(name.patient_id)
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.birth_date.map(|d| d.to_string()).as_deref(),
+            Some(date),
+            "{family}"
+        );
+        assert_eq!(stored.birth_date_precision, Some(precision), "{family}");
+    }
+    let rejects = std::fs::read_to_string(dir.path.join("partial.csv.rejects.csv")).unwrap();
+    assert!(rejects.contains("5,birth_date,"), "{rejects}");
+}
+both_backends!(import_stores_partial_birth_dates);
+
+/// Records from different facilities sharing an identifier of a `--links-records` domain are
+/// one person, as registration makes them: within one file and against records already stored.
+/// An identifier of another domain held twice is still a reject.
+async fn import_links_records_sharing_a_links_records_identifier(backend: Backend) {
+    use entity::patient_link;
+    let db = TestDb::migrated(backend).await;
+    let dir = ScratchDir::new();
+    let url = db.url.as_str();
+    run_mpi_ok(
+        &dir.path,
+        &[
+            "domains",
+            "add",
+            "SSN",
+            "--url",
+            "http://hl7.org/fhir/sid/us-ssn",
+            "--links-records",
+            "--database-url",
+            url,
+        ],
+    );
+    let import = |name: &str, text: &str| {
+        let file = dir.path.join(name);
+        std::fs::write(&file, text).expect("write csv");
+        run_mpi_ok(
+            &dir.path,
+            &[
+                "import",
+                file.to_str().expect("utf-8 path"),
+                "--database-url",
+                url,
+                "--quiet",
+            ],
+        )
+    };
+    let out = import(
+        "hospital.csv",
+        "id,given_name,family_name,birth_date,national_id,mrn,mrn_system\n\
+         h1,Ottilie,Fairweather,1962-08-15,123-45-6789,A-1,urn:hospital:a\n\
+         h2,Ottie,Fairweather,1962-08-15,123-45-6789,B-7,urn:hospital:b\n\
+         h3,Ada,Lovelace,1915-12-10,987-65-4321,A-1,urn:hospital:a\n",
+    );
+    assert!(
+        out.contains("3 rows: 2 imported, 0 already imported, 1 rejected"),
+        "{out}"
+    );
+    let out = import(
+        "clinic.csv",
+        "id,given_name,family_name,birth_date,national_id,mrn,mrn_system\n\
+         c1,O.,Fairweather,1962,123-45-6789,C-3,urn:clinic\n",
+    );
+    assert!(
+        out.contains("1 rows: 1 imported") || out.contains("1 row: 1 imported"),
+        "{out}"
+    );
+
+    let holders: Vec<patient_identifier::Model> = patient_identifier::Entity::find()
+        .filter(patient_identifier::Column::Value.eq("123456789"))
+        .all(&db.conn)
+        .await
+        .unwrap();
+    let holders = if holders.is_empty() {
+        patient_identifier::Entity::find()
+            .filter(patient_identifier::Column::Value.eq("123-45-6789"))
+            .all(&db.conn)
+            .await
+            .unwrap()
+    } else {
+        holders
+    };
+    assert_eq!(holders.len(), 3, "{holders:?}");
+    let mut persons = Vec::new();
+    for h in &holders {
+        let p = patient::Entity::find_by_id(h.patient_id)
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        persons.push(p.person_id);
+    }
+    persons.dedup();
+    assert_eq!(persons.len(), 1, "one person: {persons:?}");
+    // The first holder keeps the plain row, each later record its own copy.
+    let plain = holders.iter().filter(|h| h.link_key.is_empty()).count();
+    assert_eq!(plain, 1, "{holders:?}");
+    let links = patient_link::Entity::find().all(&db.conn).await.unwrap();
+    assert_eq!(
+        links.len(),
+        4,
+        "a link each way per joined record: {links:?}"
+    );
+    assert!(
+        links
+            .iter()
+            .all(|l| l.reason.as_deref().is_some_and(|r| r.contains("SSN"))),
+        "{links:?}"
+    );
+    let audited = audit_event::Entity::find()
+        .filter(audit_event::Column::Action.eq("link.create"))
+        .count(&db.conn)
+        .await
+        .unwrap();
+    assert_eq!(audited, 4);
+    let rejects =
+        std::fs::read_to_string(dir.path.join("hospital.csv.rejects.csv")).expect("rejects");
+    assert!(rejects.contains("4,identifiers["), "{rejects}");
+}
+both_backends!(import_links_records_sharing_a_links_records_identifier);

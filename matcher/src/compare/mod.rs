@@ -7,6 +7,7 @@
 //! former family names all count. Everything here is allocation-free: it is the scoring hot path.
 
 pub mod damerau;
+mod given_parts;
 pub mod jaro_winkler;
 pub mod levenshtein;
 
@@ -69,6 +70,7 @@ impl ComparisonKind {
                 "phonetic",
                 "jaro_winkler_high",
                 "initial",
+                "shared_part",
                 "jaro_winkler_low",
                 "different",
             ],
@@ -353,6 +355,9 @@ fn given_name<'a>(
         return FieldOutcome::MISSING;
     }
     if let Some(v) = exact(xs, ys) {
+        if given_parts::shares_part_only(p, a, b) {
+            return FieldOutcome::level(7);
+        }
         return FieldOutcome {
             level: Some(0),
             value: Some(v),
@@ -383,7 +388,7 @@ fn given_name<'a>(
     if initial(xs, ys) {
         return FieldOutcome::level(6);
     }
-    FieldOutcome::level(if sim >= p.low { 7 } else { 8 })
+    FieldOutcome::level(if sim >= p.low { 8 } else { 9 })
 }
 
 /// True when a significant (non-particle, two letters or more) token of one name is a token of
@@ -846,6 +851,35 @@ mod tests {
         assert_ne!(
             l(G, ("Min-jun", "Park"), ("Minseo", "Park")),
             "spelling_variant"
+        );
+        // Siblings and twins: one part shared, the first given names different names.
+        assert_eq!(
+            l(G, ("Lan Thi", "Nguyen"), ("Mai Thi", "Nguyen")),
+            "shared_part"
+        );
+        assert_eq!(
+            l(G, ("Jose Maria", "Reyes"), ("Pedro Maria", "Reyes")),
+            "shared_part"
+        );
+        // Family name first among the given names is no conflict.
+        assert_eq!(
+            l(G, ("Minh Van", "Nguyen"), ("Nguyen Van", "Minh")),
+            "exact"
+        );
+        // The first given name shared stays exact (a second part may be a middle name).
+        assert_eq!(
+            l(G, ("Maria Jose", "Reyes"), ("Maria Fernanda", "Reyes")),
+            "exact"
+        );
+        // A part dropped, abbreviated, misspelt or a nickname is one name written otherwise.
+        assert_eq!(l(G, ("John A", "Smith"), ("John Andrew", "Smith")), "exact");
+        assert_eq!(
+            l(G, ("Maria Jose", "Reyes"), ("Maria Josefa", "Reyes")),
+            "exact"
+        );
+        assert_eq!(
+            l(G, ("William John", "Smith"), ("Bill John", "Smith")),
+            "exact"
         );
         // Family name first, with a given name of two syllables.
         assert_eq!(l(G, ("Min-jun", "Park"), ("Park", "Min-jun")), "swapped");

@@ -24,7 +24,12 @@
 //!   address, city, phone) as `u_household` says, and on the personal ones (given name, birth
 //!   date, sex, identifiers, e-mail) as strangers do, except twins (share `household.twins` of
 //!   household pairs), who share a birth date as a match does, and a father and his junior
-//!   (`household.juniors`), who share a given name as a match does. The match weight is the
+//!   (`household.juniors`), who share a given name as a match does. A trained model also
+//!   estimates how household members other than juniors agree on the given name (the given
+//!   name's `u_household`): siblings and twins of some origins share a generation syllable or a
+//!   part of a compound name (`shared_part`: Min-jun and Min-seo, María José and María Fernanda)
+//!   far more often than strangers do, so that level weighs against a pair explained as
+//!   siblings or twins while it weighs little against strangers. The match weight is the
 //!   posterior log-odds of this mixture: with `S` the weight against strangers
 //!   (`prior + sum log2(m/u)`, term frequencies included) and `H` the weight against each kind of
 //!   household member, `w = -log2(2^-S + sum 2^-H)`, a soft minimum: a pair must beat every
@@ -396,8 +401,21 @@ impl From<Comparison> for ComparisonFile {
 /// given name `initial`): the new levels take the m and u of the level they come from (a weight
 /// of 0 for `coarser_precision`; a name variant weighs as a nickname or a phonetic agreement, an
 /// initial as a different given name, as they mostly scored before), so an old model scores
-/// about as it did.
+/// about as it did. The given name's `shared_part` level (one part shared, the other a different
+/// name: twins Min-jun and Min-seo) was `exact` before and takes its m and u.
 fn upgrade_levels(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<ComparisonLevel> {
+    let mut levels = levels;
+    loop {
+        let before = levels.len();
+        levels = upgrade_step(kind, levels);
+        if levels.len() == before {
+            return levels;
+        }
+    }
+}
+
+/// One step of [`upgrade_levels`]: the next level list of an old one, or the list unchanged.
+fn upgrade_step(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<ComparisonLevel> {
     let labels: Vec<&str> = levels.iter().map(|l| l.label.as_str()).collect();
     let renamed = |l: &ComparisonLevel, label: &str| ComparisonLevel {
         label: label.to_owned(),
@@ -458,6 +476,25 @@ fn upgrade_levels(kind: ComparisonKind, levels: Vec<ComparisonLevel>) -> Vec<Com
             let mut out = levels[..2].to_vec();
             out.push(renamed(&levels[2], "spelling_variant"));
             out.extend_from_slice(&levels[2..]);
+            out
+        }
+        (
+            ComparisonKind::GivenName,
+            [
+                "exact",
+                "swapped",
+                "nickname",
+                "spelling_variant",
+                "phonetic",
+                "jaro_winkler_high",
+                "initial",
+                "jaro_winkler_low",
+                "different",
+            ],
+        ) => {
+            let mut out = levels[..7].to_vec();
+            out.push(renamed(&levels[0], "shared_part"));
+            out.extend_from_slice(&levels[7..]);
             out
         }
         (ComparisonKind::Identifier, ["exact", "one_edit_or_transposition", "different"]) => vec![
@@ -616,6 +653,18 @@ impl Comparison {
                 let w = (l.m / l.u_household.unwrap_or(l.u)).log2();
                 if i < last { w.max(0.0) } else { w }
             })
+            .collect();
+    }
+
+    /// The given name's weights against a household member other than a junior (a sibling, a
+    /// twin, a spouse): `log2(m / u_household)` per level, as estimated, not raised to 0: a given
+    /// name that shares a part with a sibling's (`shared_part`) is what siblings of some origins
+    /// have, and weighs against the pair when it is explained as a household.
+    fn compute_sibling_given_weights(&mut self) {
+        self.mixture_weights = self
+            .levels
+            .iter()
+            .map(|l| (l.m / l.u_household.unwrap_or(l.u)).log2())
             .collect();
     }
 
@@ -872,6 +921,11 @@ impl Model {
         for c in &mut self.comparisons {
             if household.is_some() && c.household {
                 c.compute_mixture_weights();
+            } else if household.is_some()
+                && c.kind == ComparisonKind::GivenName
+                && c.levels.iter().all(|l| l.u_household.is_some())
+            {
+                c.compute_sibling_given_weights();
             } else {
                 c.mixture_weights = Vec::new();
             }
@@ -992,7 +1046,7 @@ impl Model {
         if let Some(t) = &self.mixture {
             // Weight against strangers, and the parts of the weights against household members.
             let (mut strangers, mut household, mut personal) = (self.prior_weight, 0.0, 0.0);
-            let (mut given, mut birth) = (0.0, 0.0);
+            let (mut sibling_given, mut birth) = (0.0, 0.0);
             for ((c, slot), role) in self.comparisons.iter().zip(levels).zip(&self.roles) {
                 if let Some((level, base, tf)) = *slot {
                     let w = base + tf;
@@ -1000,14 +1054,17 @@ impl Model {
                     match role {
                         Role::Household => household += c.mixture_weights[level as usize],
                         Role::Personal => personal += w,
-                        Role::GivenName => given = w,
+                        Role::GivenName => {
+                            sibling_given =
+                                c.mixture_weights.get(level as usize).map_or(w, |h| h + tf);
+                        }
                         Role::BirthDate => birth = w,
                     }
                 }
             }
             let members = self.prior_weight + t.household + household + personal;
-            let others = members + given + birth + t.others;
-            let twins = members + given + t.twins;
+            let others = members + sibling_given + birth + t.others;
+            let twins = members + sibling_given + t.twins;
             let juniors = members + birth + t.juniors;
             let lowest = strangers.min(others).min(twins).min(juniors);
             let sum = [strangers, others, twins, juniors]
