@@ -27,6 +27,7 @@ mod merges;
 mod messy_files;
 mod metrics;
 mod migrate;
+mod oauth;
 mod openapi;
 mod patients;
 mod review;
