@@ -176,7 +176,7 @@ async fn warn_of_sources_without_secret(db: &sea_orm::DatabaseConnection) {
             if !open.is_empty() {
                 tracing::warn!(
                     sources = ?open,
-                    "sources without a secret are identified by name alone (MLLP MSH-3, OAuth client_id); set one with `mpi sources add NAME --secret S`"
+                    "sources without a secret are identified by name alone (MLLP MSH-3, OAuth client_id); register sources with `--secret` in production"
                 );
             }
         }
