@@ -1,8 +1,10 @@
 //! Bearer-key authentication: the [`Caller`] extractor turns `Authorization: Bearer <key>` into
 //! the service's [`Ctx`] (actor plus request id, client address and user agent for the audit).
+//! The bearer is an API key (`mpi_...`) or an OAuth access token a source got from
+//! `POST /auth/oauth2_token` (`mpt_...`, see `routes::oauth`), which acts as that source.
 //!
-//! A missing, unknown or revoked key is 401 before any handler runs; role checks (403) happen in
-//! the service's use cases (`Ctx::authorize`).
+//! A missing, unknown, revoked or expired key or token is 401 before any handler runs; role
+//! checks (403) happen in the service's use cases (`Ctx::authorize`).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -58,7 +60,8 @@ pub fn request_id(req: &HttpRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-fn meta(req: &HttpRequest) -> RequestMeta {
+/// The audit metadata of a request: its id, the client address and the user agent.
+pub(crate) fn meta(req: &HttpRequest) -> RequestMeta {
     RequestMeta {
         request_id: Some(request_id(req)),
         client_addr: req.peer_addr().map(|a| a.ip().to_string()),
@@ -94,7 +97,11 @@ fn authenticate(
         };
         let state = state.ok_or(ApiError::ServiceStarting)?;
         let mpi = state.require_mpi()?.clone();
-        let (actor, unconfirmed_key) = if confirm_with_audit {
+        let (actor, unconfirmed_key) = if secret.starts_with(service::tokens::TOKEN_PREFIX) {
+            // An OAuth access token (`POST /auth/oauth2_token`): held in memory, checked there.
+            let actor = state.tokens.actor(&secret).ok_or(ApiError::Unauthorized)?;
+            (actor, None)
+        } else if confirm_with_audit {
             service::keys::authenticate_read(&mpi, &secret).await?
         } else {
             (

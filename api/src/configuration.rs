@@ -201,6 +201,11 @@ pub struct ServerSettings {
     /// Require a client certificate issued by one of these CAs (PEM).
     #[arg(long, env = "MPI_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<std::path::PathBuf>,
+
+    /// Seconds an OAuth access token from `POST /auth/oauth2_token` stays valid.
+    #[arg(long, env = "MPI_TOKEN_TTL_SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub token_ttl_secs: u64,
 }
 
 /// The HL7 v2 listener (MLLP) that `mpi serve` runs beside HTTP when given an address.

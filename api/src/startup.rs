@@ -33,6 +33,8 @@ pub struct AppState {
     /// The audit chain's checkpoint file (`--audit-checkpoint-file`), which
     /// `GET /api/v1/audit/verify` checks the chain against.
     pub audit_checkpoint_file: Option<std::path::PathBuf>,
+    /// The OAuth access tokens this server issued to sources (in memory only).
+    pub tokens: Arc<service::tokens::TokenStore>,
 }
 
 impl AppState {

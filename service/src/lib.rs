@@ -50,6 +50,7 @@ pub mod review;
 pub mod search_criteria;
 pub mod sources;
 pub mod sync;
+pub mod tokens;
 pub mod xref;
 
 use std::ops::Deref;

@@ -198,15 +198,17 @@ pub async fn find<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<Sourc
         .map(Source::from))
 }
 
-/// Whether `secret` is the shared secret of the source named `name`.
+/// Whether `secret` is the shared secret of the source named `name` (MLLP's MSH-8, OAuth's
+/// `client_secret`). The hashes are compared in constant time.
 pub async fn check_secret<C: ConnectionTrait>(db: &C, name: &str, secret: &str) -> Result<bool> {
     let row = source::Entity::find()
         .filter(source::Column::Name.eq(name.trim()))
         .one(db)
         .await?;
-    Ok(row
-        .and_then(|r| r.secret_hash)
-        .is_some_and(|h| h == hash_secret(secret)))
+    Ok(row.and_then(|r| r.secret_hash).is_some_and(|stored| {
+        use subtle::ConstantTimeEq;
+        bool::from(stored.as_bytes().ct_eq(hash_secret(secret).as_bytes()))
+    }))
 }
 
 /// Removes a source that assigns in no domain (`source_in_use` otherwise); audited.

@@ -107,7 +107,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         service: Arc::clone(&slot),
         metrics,
         audit_checkpoint_file: args.audit.audit_checkpoint_file.clone(),
+        tokens: Arc::new(service::tokens::TokenStore::new(
+            Duration::from_secs(args.server.token_ttl_secs),
+            service::tokens::DEFAULT_CAPACITY,
+        )),
     };
+    warn_of_sources_without_secret(&db).await;
     let catch_up = tokio::spawn(keep_current(
         state.clone(),
         model,
@@ -154,6 +159,29 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Logs a warning naming the sources that have no shared secret: they are identified by their
+/// name alone, on MLLP (MSH-3) and at the OAuth token endpoint (`client_id`), so anyone who
+/// can reach the server and knows a name can act as that source. (Names of systems, not
+/// patient data.)
+async fn warn_of_sources_without_secret(db: &sea_orm::DatabaseConnection) {
+    match service::sources::list(db).await {
+        Ok(sources) => {
+            let open: Vec<String> = sources
+                .into_iter()
+                .filter(|s| !s.has_secret)
+                .map(|s| s.name)
+                .collect();
+            if !open.is_empty() {
+                tracing::warn!(
+                    sources = ?open,
+                    "sources without a secret are identified by name alone (MLLP MSH-3, OAuth client_id); register sources with `--secret` in production"
+                );
+            }
+        }
+        Err(error) => tracing::debug!(%error, "sources not listed (schema not migrated?)"),
+    }
 }
 
 /// Binds the HL7 v2 listener when `--mllp-bind` is given and serves it on a task of its own;

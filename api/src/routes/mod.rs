@@ -7,6 +7,7 @@ mod jobs;
 mod links;
 mod matching;
 mod merges;
+pub mod oauth;
 pub(crate) mod patients;
 mod review;
 pub mod ui;
@@ -55,6 +56,7 @@ use crate::error::ApiError;
         domains::update,
         domains::remove,
         domains::xref,
+        oauth::token,
     ),
     modifiers(&BearerKey, &ErrorStatuses),
     security(("bearer_key" = [])),
@@ -68,6 +70,7 @@ use crate::error::ApiError;
         (name = "domains", description = "Identifier domains (assigning authorities) and cross-referencing (PIX)"),
         (name = "jobs", description = "Background batch jobs: the database dedupe"),
         (name = "operations", description = "Health, readiness and metrics (no key needed)"),
+        (name = "auth", description = "OAuth 2.0 client-credentials tokens for sources (no key needed)"),
     )
 )]
 pub struct ApiDoc;
@@ -187,6 +190,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/metrics")
             .get(crate::metrics::metrics)
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource(["/auth/oauth2_token", "/oauth2/token"])
+            .post(oauth::token)
             .default_service(web::to(method_not_allowed)),
     )
     // The Swagger UI lives under a folder; its address typed without the slash leads there.

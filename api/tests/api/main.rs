@@ -31,6 +31,7 @@ mod messy_files;
 mod metrics;
 mod migrate;
 mod mothers;
+mod oauth;
 mod openapi;
 mod patients;
 mod review;
