@@ -355,10 +355,11 @@ fn name_tokens(raw: &str) -> Vec<String> {
     let folded = fold(raw);
     // "First/last name unknown": what registrations (and US agencies, for people with one name
     // only) write in the empty field of a mononym. No name, not a name shared by thousands.
-    if matches!(folded.as_str(), "fnu" | "lnu" | "nfn" | "nln") {
-        return Vec::new();
-    }
-    let all: Vec<&str> = folded.split(' ').filter(|t| !t.is_empty()).collect();
+    // Dropped as words too ("NFN A"), so that normalizing a normalized name changes nothing.
+    let all: Vec<&str> = folded
+        .split(' ')
+        .filter(|t| !t.is_empty() && !matches!(*t, "fnu" | "lnu" | "nfn" | "nln"))
+        .collect();
     let kept: Vec<&str> = all
         .iter()
         .copied()
@@ -599,6 +600,19 @@ mod tests {
                 .map(|n| n.text.as_str())
                 .collect::<Vec<_>>(),
             ["sukarno"]
+        );
+        // A placeholder word beside another ("nFn a", found by the idempotence property) is
+        // dropped on the first pass, not on the second.
+        let placeholder_word = normalize(&PersonRecord {
+            given_names: vec!["nFn a".into()],
+            family_names: vec!["William".into()],
+            ..Default::default()
+        });
+        assert!(
+            placeholder_word
+                .given
+                .iter()
+                .all(|g| !g.text.split(' ').any(|w| w == "nfn"))
         );
         // 31 February: kept as typed, for a digit-by-digit comparison.
         assert_eq!(
