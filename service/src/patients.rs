@@ -245,7 +245,9 @@ fn check_period(field: String, p: &Option<Period>) -> Result<()> {
 }
 
 impl PatientInput {
-    /// Checks the values: at least one name with a family or given name, no blank name parts,
+    /// Checks the values: at least one name with a family or given name (or no name at all, for
+    /// a newborn not yet named, when there is an identifier and a birth date or a gender), no
+    /// blank name parts,
     /// birth date not in the future, death not before birth, multiple-birth order only with
     /// `multiple_birth = true` and positive, identifier system and value present and not
     /// repeated, telecom values present. Errors name the field as a path (`names[0].family`).
@@ -301,10 +303,18 @@ impl PatientInput {
                 ));
             }
         }
-        if self.names.is_empty() {
-            return Err(Error::validation("names", "at least one name is required"));
+        // A newborn is registered before it is named: no name at all is allowed when an
+        // identifier and a birth date or a gender say who the record is.
+        if self.names.is_empty()
+            && (self.identifiers.is_empty() || (self.birth_date.is_none() && self.gender.is_none()))
+        {
+            return Err(Error::validation(
+                "names",
+                "at least one name is required (a record without names needs an identifier \
+                 and a birth date or a gender)",
+            ));
         }
-        let mut any_name = false;
+        let mut any_name = self.names.is_empty();
         for (i, n) in self.names.iter().enumerate() {
             if let Some(f) = &n.family {
                 if blank(f) {
