@@ -5,6 +5,7 @@ mod audit;
 mod audit_trust;
 mod auth;
 mod batch_files;
+mod cr_gaps;
 mod database;
 mod dedupe_kill;
 mod domains;
