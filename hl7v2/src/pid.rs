@@ -365,6 +365,8 @@ pub fn locate(field: &str) -> ErrorLocation {
         (3, Some(rest))
     } else if let Some(rest) = field.strip_prefix("names[") {
         (5, Some(rest))
+    } else if field == "names" {
+        (5, None)
     } else if let Some(rest) = field.strip_prefix("addresses[") {
         (11, Some(rest))
     } else if field.starts_with("telecoms") {

@@ -305,23 +305,41 @@ impl Registry {
 
     /// Checks that `source` may write a record with these identifiers: at least one of them in
     /// a domain it may assign (the others ride along as references). Refused with 403
-    /// `domain_not_authorised` naming `field`.
+    /// `domain_not_authorised` naming `field`, the message naming the domains the record's
+    /// identifiers are in (the source assigns in none of them; domain names are no PHI).
     pub fn check_authority<'a>(
         &self,
         source: &str,
         field: &str,
-        mut systems: impl Iterator<Item = &'a str>,
+        systems: impl Iterator<Item = &'a str>,
     ) -> Result<()> {
-        if systems.any(|s| self.may_assign(source, s)) {
-            Ok(())
-        } else {
-            Err(Error::refused(
-                crate::error::Refusal::NotAuthorised,
-                "domain_not_authorised",
-                field,
-                "the source assigns identifiers in none of the record's identifier domains",
-            ))
+        let mut lacking: Vec<&str> = Vec::new();
+        for system in systems {
+            if self.may_assign(source, system) {
+                return Ok(());
+            }
+            // Not assignable, so a registered domain (an unregistered system is assignable).
+            if let Some(d) = self.resolve(system)
+                && !lacking.contains(&d.name.as_str())
+            {
+                lacking.push(&d.name);
+            }
         }
+        let message = if lacking.is_empty() {
+            "the record has no identifier in a domain the source assigns".to_owned()
+        } else {
+            format!(
+                "the source assigns identifiers in none of the record's identifier domains \
+                 (not authorised in: {})",
+                lacking.join(", ")
+            )
+        };
+        Err(Error::refused(
+            crate::error::Refusal::NotAuthorised,
+            "domain_not_authorised",
+            field,
+            message,
+        ))
     }
 }
 

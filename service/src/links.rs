@@ -117,19 +117,19 @@ pub(crate) async fn create_in_txn<C: ConnectionTrait>(
     Ok(link)
 }
 
-/// Links a newly registered record and the live record holding the same identifier of the
-/// links-records domain `domain` (one person): a `seealso` link each way, made by the matcher
-/// (origin `matcher`, no probability: the shared value decides, not the demographics), whose
-/// reason names the domain. The holder's version goes up (a link is part of its owner's
-/// record); the new record is created in the same transaction. The caller audits the links.
+/// Links a newly registered record and the live record holding the same identifier of a
+/// links-records domain, or one the new record carries as a reference (one person): a
+/// `seealso` link each way, made by the matcher (origin `matcher`, no probability: the shared
+/// value decides, not the demographics), whose `reason` names the domain. The holder's version
+/// goes up (a link is part of its owner's record); the new record is created in the same
+/// transaction. The caller audits the links.
 pub(crate) async fn link_shared_identifier<C: ConnectionTrait>(
     txn: &C,
     actor: &str,
     record: Uuid,
     holder: Uuid,
-    domain: &str,
+    reason: &str,
 ) -> Result<Vec<patient_link::Model>> {
-    let reason = format!("shares an identifier of the links-records domain {domain}");
     let mut links = Vec::with_capacity(2);
     for (from, to) in [(record, holder), (holder, record)] {
         let link = patient_link::ActiveModel {
@@ -138,7 +138,7 @@ pub(crate) async fn link_shared_identifier<C: ConnectionTrait>(
             other_patient_id: Set(to),
             r#type: Set(LinkType::SeeAlso),
             origin: Set(LinkOrigin::Matcher),
-            reason: Set(Some(reason.clone())),
+            reason: Set(Some(reason.to_owned())),
             score: Set(None),
             created_at: NotSet,
             updated_at: NotSet,

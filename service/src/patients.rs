@@ -337,7 +337,9 @@ fn check_period(field: String, p: &Option<Period>) -> Result<()> {
 }
 
 impl PatientInput {
-    /// Checks the values: at least one name with a family or given name, no blank name parts,
+    /// Checks the values: at least one name with a family or given name (or no name at all, for
+    /// a newborn not yet named, when there is an identifier and a birth date or a gender), no
+    /// blank name parts,
     /// birth date not in the future, death not before birth, multiple-birth order only with
     /// `multiple_birth = true` and positive, identifier system and value present and not
     /// repeated, telecom values present. Errors name the field as a path (`names[0].family`).
@@ -394,10 +396,18 @@ impl PatientInput {
                 ));
             }
         }
-        if self.names.is_empty() {
-            return Err(Error::validation("names", "at least one name is required"));
+        // A newborn is registered before it is named: no name at all is allowed when an
+        // identifier and a birth date or a gender say who the record is.
+        if self.names.is_empty()
+            && (self.identifiers.is_empty() || (self.birth_date.is_none() && self.gender.is_none()))
+        {
+            return Err(Error::validation(
+                "names",
+                "at least one name is required (a record without names needs an identifier \
+                 and a birth date or a gender)",
+            ));
         }
-        let mut any_name = false;
+        let mut any_name = self.names.is_empty();
         for (i, n) in self.names.iter().enumerate() {
             if let Some(f) = &n.family {
                 if blank(f) {
@@ -612,15 +622,17 @@ fn identifier_conflict(e: DbErr) -> Error {
 enum Claim {
     /// No other live record holds it.
     Free,
-    /// Live records of one person hold it in a links-records domain: the record is (or, when
-    /// registered, becomes) that person, and stores its copy with its own `link_key`.
+    /// Live records of one person hold it in a links-records domain, or it is a reference (an
+    /// identifier of a domain the writing source does not assign, or one already stored as a
+    /// shared copy): the record is (or, when registered, becomes) that person, and stores its
+    /// copy with its own `link_key`.
     Shared {
         /// The person the identifier names.
         person_id: Uuid,
         /// The oldest live record holding it (the one the new record is linked to).
         holder: Uuid,
-        /// The domain's namespace (named in the link's reason).
-        domain: String,
+        /// The reason of the link made at registration (it names the domain).
+        reason: String,
     },
     /// Another live record holds it and may not share it.
     Held {
@@ -630,37 +642,68 @@ enum Claim {
 }
 
 /// The claim of each of `identifiers` (in canonical form): `own` is the record being updated
-/// (its id and `person_id`), `None` for a registration.
+/// (its id and `person_id`), `None` for a registration; `source` the writing source, if any.
+///
+/// Besides a links-records domain's, a registered domain's identifier may be held by records of
+/// one person when it is a reference (issue 29 §3): the writing source does not assign in its
+/// domain, or, in an update, a live record already stores it as a shared copy (so the
+/// assigning source's own record, and a steward, can still write it), or every other record
+/// holding it stores it as such a copy (the assigning source's own record was deleted). The
+/// assigning authority's value names one person, so a registered record joins that person.
 async fn claims<C: ConnectionTrait>(
     mpi: &Mpi,
     txn: &C,
     own: Option<(Uuid, Uuid)>,
+    source: Option<&str>,
     identifiers: &[IdentifierInput],
 ) -> Result<Vec<Claim>> {
     let domains = mpi.domains();
     let mut out = Vec::with_capacity(identifiers.len());
     for ident in identifiers {
-        let mut holders: Vec<Uuid> = patient_identifier::Entity::find_live_by_systems_value(
+        let rows = patient_identifier::Entity::find_live_by_systems_value(
             &domains.aliases_of(&ident.system),
             ident.value.trim(),
         )
         .all(txn)
-        .await?
-        .into_iter()
-        .map(|row| row.patient_id)
-        .filter(|&p| Some(p) != own.map(|o| o.0))
-        .collect();
+        .await?;
+        // Some record stores it as a shared copy; every other record holding it does.
+        let copied = rows.iter().any(|row| !row.link_key.is_empty());
+        let only_copies = rows
+            .iter()
+            .filter(|row| Some(row.patient_id) != own.map(|o| o.0))
+            .all(|row| !row.link_key.is_empty());
+        let mut holders: Vec<Uuid> = rows
+            .into_iter()
+            .map(|row| row.patient_id)
+            .filter(|&p| Some(p) != own.map(|o| o.0))
+            .collect();
         holders.sort_unstable();
         holders.dedup();
         let Some(&first) = holders.first() else {
             out.push(Claim::Free);
             continue;
         };
-        let domain = domains
-            .resolve(&ident.system)
-            .filter(|d| d.links_records && !d.enterprise);
-        let claim = match domain {
-            Some(domain) => {
+        let domain = domains.resolve(&ident.system).filter(|d| !d.enterprise);
+        let reason = domain.and_then(|d| {
+            if d.links_records {
+                Some(format!(
+                    "shares an identifier of the links-records domain {}",
+                    d.name
+                ))
+            } else if (own.is_some() && copied)
+                || only_copies
+                || source.is_some_and(|s| !d.assigned_by(s))
+            {
+                Some(format!(
+                    "shares an identifier of the domain {}, carried as a reference",
+                    d.name
+                ))
+            } else {
+                None
+            }
+        });
+        let claim = match reason {
+            Some(reason) => {
                 let persons: Vec<(Uuid, Uuid)> = patient::Entity::find()
                     .select_only()
                     .column(patient::Column::Id)
@@ -678,7 +721,7 @@ async fn claims<C: ConnectionTrait>(
                         Claim::Shared {
                             person_id,
                             holder: first,
-                            domain: domain.name.clone(),
+                            reason,
                         }
                     }
                     _ => Claim::Held { holder: first },
@@ -708,7 +751,7 @@ fn held_of(claims: &[Claim]) -> Vec<HeldIdentifier> {
 
 /// Refuses identifiers another live record holds and may not share, or links-records
 /// identifiers naming two different persons, naming the field and the holder. Otherwise the
-/// person the shared identifiers name (with the holder to link to and the domain), if any.
+/// person the shared identifiers name (with the holder to link to and the link's reason), if any.
 fn check_claims(claims: &[Claim]) -> Result<Option<(Uuid, Uuid, String)>> {
     let refuse = |index: usize, holder: Uuid| Error::Conflict {
         code: "duplicate_identifier",
@@ -727,13 +770,13 @@ fn check_claims(claims: &[Claim]) -> Result<Option<(Uuid, Uuid, String)>> {
         if let Claim::Shared {
             person_id,
             holder,
-            domain,
+            reason,
         } = claim
         {
             match &person {
                 Some((p, _, _)) if p != person_id => return Err(refuse(index, *holder)),
                 Some(_) => {}
-                None => person = Some((*person_id, *holder, domain.clone())),
+                None => person = Some((*person_id, *holder, reason.clone())),
             }
         }
     }
@@ -901,12 +944,16 @@ pub async fn register_or_update(
         if by_record && names_person(&ident.system) {
             continue;
         }
-        let row = patient_identifier::Entity::find_live_by_systems_value(
+        let mut rows = patient_identifier::Entity::find_live_by_systems_value(
             &domains.aliases_of(&ident.system),
             ident.value.trim(),
-        )
-        .one(mpi.db())
-        .await?;
+        );
+        // Another source's copy of it, carried as a reference, does not make its record the
+        // one this source's identifier names.
+        if !names_person(&ident.system) {
+            rows = rows.filter(patient_identifier::Column::LinkKey.eq(""));
+        }
+        let row = rows.one(mpi.db()).await?;
         if let Some(row) = row {
             holders.insert(row.patient_id);
         }
@@ -967,7 +1014,8 @@ pub(crate) async fn register_in(
     force: bool,
 ) -> Result<RegisterOutcome> {
     let txn: &sea_orm::DatabaseTransaction = txn;
-    let claims = claims(mpi, txn, None, &input.identifiers).await?;
+    let source = ctx.actor.source.as_deref();
+    let claims = claims(mpi, txn, None, source, &input.identifiers).await?;
     // The person a links-records identifier names, whatever the demographics say: its records
     // are no duplicates to refuse or review, the new record joins them.
     let joins = claims.iter().find_map(|c| match c {
@@ -1011,8 +1059,8 @@ pub(crate) async fn register_in(
     row.insert(txn).await?;
     insert_children(txn, id, input, input.active, actor, &shared).await?;
     let links = match &person {
-        Some((_, holder, domain)) => {
-            crate::links::link_shared_identifier(txn, actor, id, *holder, domain).await?
+        Some((_, holder, reason)) => {
+            crate::links::link_shared_identifier(txn, actor, id, *holder, reason).await?
         }
         None => Vec::new(),
     };
@@ -1267,6 +1315,7 @@ pub(crate) async fn update_in(
         mpi,
         txn,
         Some((id, before.record.patient.person_id)),
+        ctx.actor.source.as_deref(),
         &input.identifiers,
     )
     .await?;

@@ -64,6 +64,16 @@ async fn validation_errors_name_the_field() {
         (
             PatientInput {
                 names: vec![],
+                identifiers: vec![],
+                ..margaret()
+            },
+            "names",
+        ),
+        (
+            PatientInput {
+                names: vec![],
+                gender: None,
+                birth_date: None,
                 ..margaret()
             },
             "names",

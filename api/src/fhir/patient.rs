@@ -564,9 +564,12 @@ impl FhirPatient {
                 r#use: code_in(&format!("{f}.use"), &id.use_)?,
                 system: id.system.clone().unwrap_or_default(),
                 value: id.value.clone().unwrap_or_default(),
+                // A display-only (or identifier-only) reference names the assigner without
+                // pointing at a stored Organization: FHIR allows it, nothing is kept.
                 assigner: id
                     .assigner
                     .as_ref()
+                    .filter(|r| r.reference.is_some())
                     .map(|r| r.id_of("Organization", &format!("{f}.assigner")))
                     .transpose()?,
                 period: period_in(&f, &id.period)?,

@@ -1073,8 +1073,10 @@ async fn records_sharing_a_links_records_identifier_are_one_person(backend: Back
     .await;
     assert_eq!(status, 200, "{updated}");
 
-    // An identifier of a domain that does not link records stays one record's: 409.
-    let (status, refused) = call(
+    // An identifier of a domain that does not link records stays one record's (409), except
+    // as a reference a source carries from a domain it does not assign: the record then
+    // joins the person that value names (issue 29 §3; see `cr_gaps`).
+    let (status, joined) = call(
         &lab,
         "POST",
         "/api/v1/patients?force=true".into(),
@@ -1086,10 +1088,23 @@ async fn records_sharing_a_links_records_identifier_are_one_person(backend: Back
         )),
     )
     .await;
+    assert_eq!(status, 201, "{joined}");
+    assert_eq!(joined["person_id"], hospital["person_id"], "{joined}");
+    let (status, refused) = app
+        .admin(
+            "POST",
+            "/api/v1/patients?force=true",
+            Some(&patient(
+                "Pemberton",
+                "Wilhelmina",
+                "1990-01-01",
+                json!([{"system": "TEST", "value": "T-100"}]),
+            )),
+        )
+        .await;
     assert_eq!(status, 409, "{refused}");
     assert_eq!(refused["code"], "duplicate_identifier");
-    assert_eq!(refused["detail"]["field"], "identifiers[1]", "{refused}");
-    assert_eq!(refused["detail"]["patient_id"], hospital["id"]);
+    assert_eq!(refused["detail"]["field"], "identifiers[0]", "{refused}");
     // Two national ids naming two persons: refused, nothing stored.
     let (status, other) = call(
         &harness,

@@ -1128,7 +1128,8 @@ async fn errors_are_operation_outcomes(backend: Backend) {
             Some("Patient.birthDate"),
         ),
         (json!({"birthDate": "1970-2"}), Some("Patient.birthDate")),
-        (json!({"name": []}), None),
+        // Without a name a record needs an identifier (a newborn not yet named has one).
+        (json!({"name": [], "identifier": []}), Some("Patient.name")),
         (
             json!({"photo": [{"url": "http://example.org/p.png"}]}),
             None,

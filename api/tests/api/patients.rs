@@ -468,6 +468,8 @@ async fn bad_input_answers_json_errors_never_500(backend: Backend) {
     assert_eq!(body["field"], "gender");
     let mut nameless = person("Vance", "Ruth", "1980-01-01", "MRN-4001");
     nameless["names"] = json!([]);
+    // Without names a record needs an identifier (and a birth date or a gender).
+    nameless["identifiers"] = json!([]);
     let (status, body) = app.admin("POST", "/api/v1/patients", Some(&nameless)).await;
     assert_eq!(status, 422, "{body}");
     assert!(
