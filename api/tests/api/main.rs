@@ -9,6 +9,7 @@ mod database;
 mod dedupe_kill;
 mod domains;
 mod fhir;
+mod fhir_cr;
 mod fhir_ihe;
 mod fhir_pdqm;
 mod fhir_related;
