@@ -1129,7 +1129,7 @@ async fn errors_are_operation_outcomes(backend: Backend) {
         (json!({"birthDate": "1970-2"}), Some("Patient.birthDate")),
         (json!({"name": []}), None),
         (
-            json!({"photo": [{"url": "http://example.org/p.png"}]}),
+            json!({"modifierExtension": [{"url": "http://example.org/x", "valueBoolean": true}]}),
             None,
         ),
         (json!({"resourceType": "Person"}), Some("resourceType")),
