@@ -99,7 +99,7 @@ fn own_identifiers(resource: &FhirPatient, field: &str) -> Result<RecordKey, Fhi
     Ok(RecordKey::Identifiers(list))
 }
 
-/// The MPI's answer to a message entry that is accepted and not stored (a Practitioner).
+/// The entry types a message may carry that are accepted and not stored.
 const IGNORED_KINDS: &[&str] = &["Practitioner"];
 
 /// An entry's request method, URL and resource type, and the index of its action (`None` for
