@@ -449,16 +449,22 @@ fn sanitize(key: &str) -> String {
         .collect()
 }
 
-/// QPD-8's domains, resolved; an unknown one is AE at its repetition.
+/// QPD-8's domains: every name of each, and one name of each.
+type WantedDomains = (Vec<String>, Vec<String>);
+
+/// QPD-8's domains, resolved: every name of each (to pick PID-3's identifiers) and one name of
+/// each (the criterion that leaves out patients with no identifier in any of them); an unknown
+/// one is AE at its repetition.
 fn wanted_domains(
     mpi: &Mpi,
     message: &Message<'_>,
-) -> Result<Option<Vec<String>>, (AckCode, HlError)> {
+) -> Result<Option<WantedDomains>, (AckCode, HlError)> {
     let seps = &message.separators;
     let Some(field) = message.segment("QPD").and_then(|q| q.field(8)) else {
         return Ok(None);
     };
     let mut systems = Vec::new();
+    let mut primary = Vec::new();
     for (n, repeat) in field.repeats().enumerate() {
         let sub = |s: usize| {
             repeat
@@ -475,7 +481,15 @@ fn wanted_domains(
             continue;
         }
         match mpi.domains().resolve(&authority.system(mpi)) {
-            Some(domain) => systems.extend(domain.aliases()),
+            Some(domain) => {
+                let aliases = domain.aliases();
+                if let Some(first) = aliases.first()
+                    && !primary.contains(first)
+                {
+                    primary.push(first.clone());
+                }
+                systems.extend(aliases);
+            }
             None => {
                 return Err(qpd_error(
                     ErrorCode::UnknownKeyIdentifier,
@@ -485,7 +499,7 @@ fn wanted_domains(
             }
         }
     }
-    Ok((!systems.is_empty()).then_some(systems))
+    Ok((!systems.is_empty()).then_some((systems, primary)))
 }
 
 /// The PID of one found patient, identifiers limited to `domains` when given.
@@ -699,11 +713,25 @@ pub async fn answer(
         Ok(query) => query,
         Err((code, error)) => return failed(code, error),
     };
+    // QPD-8 is no criterion of its own: a query that asks nothing else stays refused.
+    let asks = query != PatientQuery::default();
     if let Err((code, error)) = apply_mode(config, message, &mut query) {
         return failed(code, error);
     }
     let domains = match wanted_domains(mpi, message) {
-        Ok(domains) => domains,
+        Ok(Some((aliases, primary))) => {
+            // ITI TF-2a 3.21.4.2.2.8: with domains in QPD-8, a patient is answered only with
+            // an identifier in one of them; the others are left out of the answer and its
+            // counts (an empty value is any value in that domain).
+            if asks {
+                query
+                    .more
+                    .identifiers
+                    .push(primary.into_iter().map(|s| (s, String::new())).collect());
+            }
+            Some(aliases)
+        }
+        Ok(None) => None,
         Err((code, error)) => return failed(code, error),
     };
     // RCP-2: quantity limited request (`10^RD`); DSC-1 of a continued query: the page.

@@ -14,6 +14,7 @@ use entity::patient_identifier;
 
 use crate::keys::Action;
 use crate::merge::{self, MergeRequest};
+use crate::organizations::{self, OrganizationInput};
 use crate::patients::{self, Patient, PatientInput, RegisterOutcome};
 use crate::related_persons::{self, RelatedPerson, RelatedPersonInput};
 use crate::{Ctx, Error, Mpi, Result, convert};
@@ -35,7 +36,14 @@ pub enum RecordKey {
         /// The value.
         value: String,
     },
+    /// By the identifiers the record carries (a PMIR entry whose URL id is not one the MPI
+    /// assigned): the one live record holding any of those in a domain the caller may assign
+    /// (the others ride along as references); none for a create-or-update to create.
+    Identifiers(Vec<(String, String)>),
 }
+
+/// Most identifiers a [`RecordKey::Identifiers`] may carry.
+pub const MAX_KEY_IDENTIFIERS: usize = 50;
 
 /// How a RelatedPerson action names its patient.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +99,15 @@ pub enum FeedAction {
         /// Which record.
         key: RecordKey,
     },
+    /// Store an organization (a PMIR message's Organization entry): the one holding any of its
+    /// identifiers is updated, else it is created. Later Patient actions whose
+    /// `managing_organization_id` is `id` are given the stored organization's id.
+    Organization {
+        /// The id later actions of the feed name it by (the new organization's id when created).
+        id: Uuid,
+        /// Its values.
+        input: OrganizationInput,
+    },
 }
 
 /// What one action did.
@@ -123,6 +140,13 @@ pub enum FeedResult {
         /// Its id.
         id: Uuid,
     },
+    /// An organization was stored.
+    Organization {
+        /// Its id.
+        id: Uuid,
+        /// Whether it was created (else updated).
+        created: bool,
+    },
 }
 
 /// Why a feed failed: the action at `index` (0-based), and its error. Nothing was stored.
@@ -139,7 +163,18 @@ fn at(index: usize) -> impl Fn(Error) -> FeedFailure {
 }
 
 fn check_key(field: &str, key: &RecordKey) -> Result<()> {
-    if let RecordKey::Identifier { system, value } = key {
+    let pairs: Vec<(&String, &String)> = match key {
+        RecordKey::Id(_) => Vec::new(),
+        RecordKey::Identifier { system, value } => vec![(system, value)],
+        RecordKey::Identifiers(list) => {
+            if list.is_empty() {
+                return Err(Error::validation(field, "needs an identifier"));
+            }
+            crate::limits::check_count(field, list.len(), MAX_KEY_IDENTIFIERS)?;
+            list.iter().map(|(s, v)| (s, v)).collect()
+        }
+    };
+    for (system, value) in pairs {
         for text in [system, value] {
             if text.trim().is_empty() {
                 return Err(Error::validation(field, "needs both a system and a value"));
@@ -173,12 +208,50 @@ async fn holders(mpi: &Mpi, txn: &crate::WriteTxn, system: &str, value: &str) ->
 }
 
 /// The record `key` names: `None` for an identifier nobody holds; `Conflict{code:
-/// "multiple_matches"}` when several live records hold it; by id, not found when absent.
-async fn resolve(mpi: &Mpi, txn: &crate::WriteTxn, key: &RecordKey) -> Result<Option<Patient>> {
+/// "multiple_matches"}` when several live records hold it; by id, not found when absent. By
+/// the record's own identifiers, only those in domains the caller may assign count (refused
+/// with 403 `domain_not_authorised` when there is none).
+async fn resolve(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &crate::WriteTxn,
+    key: &RecordKey,
+) -> Result<Option<Patient>> {
     match key {
         RecordKey::Id(id) => Ok(Some(Patient::load_live(&**txn, *id).await?)),
-        RecordKey::Identifier { system, value } => {
-            let ids = holders(mpi, txn, system, value).await?;
+        RecordKey::Identifier { .. } | RecordKey::Identifiers(_) => {
+            let mut ids = BTreeSet::new();
+            match key {
+                RecordKey::Identifiers(list) => {
+                    let domains = mpi.domains();
+                    let own: Vec<&(String, String)> = list
+                        .iter()
+                        .filter(|(system, _)| {
+                            ctx.actor
+                                .source
+                                .as_ref()
+                                .is_none_or(|s| domains.may_assign(s, system))
+                                && !domains.resolve(system).is_some_and(|d| d.links_records)
+                        })
+                        .collect();
+                    if own.is_empty() {
+                        return Err(Error::refused(
+                            crate::error::Refusal::NotAuthorised,
+                            "domain_not_authorised",
+                            "identifier",
+                            "the record carries no identifier in a domain the source may assign",
+                        ));
+                    }
+                    for (system, value) in own {
+                        ids.extend(holders(mpi, txn, system, value).await?);
+                    }
+                }
+                RecordKey::Identifier { system, value } => {
+                    ids.extend(holders(mpi, txn, system, value).await?);
+                }
+                RecordKey::Id(_) => {}
+            }
+            let ids: Vec<Uuid> = ids.into_iter().collect();
             match ids.as_slice() {
                 [] => Ok(None),
                 [id] => Ok(Some(Patient::load_live(&**txn, *id).await?)),
@@ -194,7 +267,7 @@ async fn resolve(mpi: &Mpi, txn: &crate::WriteTxn, key: &RecordKey) -> Result<Op
 fn not_found(key: &RecordKey) -> Error {
     match key {
         RecordKey::Id(id) => Error::not_found("patient", id),
-        RecordKey::Identifier { .. } => Error::refused(
+        RecordKey::Identifier { .. } | RecordKey::Identifiers(_) => Error::refused(
             crate::error::Refusal::Unknown,
             "unknown_identifier",
             "identifier",
@@ -271,13 +344,36 @@ pub async fn apply(
             FeedAction::DeleteRelatedPerson { .. } => {
                 ctx.authorize(Action::Delete).map_err(&fail)?;
             }
+            FeedAction::Organization { input, .. } => {
+                ctx.authorize(Action::Register).map_err(&fail)?;
+                organizations::check_input(input).map_err(&fail)?;
+            }
         }
     }
     let txn = mpi.write_txn_for(ctx).await.map_err(at(0))?;
     let mut results = Vec::with_capacity(actions.len());
     let mut touched = BTreeSet::new();
-    for (index, action) in actions.iter().enumerate() {
+    // The organizations stored so far: the id the feed names each by, and its stored id.
+    let mut organization_ids: Vec<(Uuid, Uuid)> = Vec::new();
+    for (index, action) in actions.iter_mut().enumerate() {
+        if let FeedAction::Create { input } | FeedAction::Put { input, .. } = action
+            && let Some(named) = input.managing_organization_id
+            && let Some((_, stored)) = organization_ids.iter().find(|(n, _)| *n == named)
+        {
+            input.managing_organization_id = Some(*stored);
+        }
         let outcome = match action {
+            FeedAction::Organization { id, input } => {
+                organizations::upsert_in(ctx, &txn, *id, input)
+                    .await
+                    .map(|(stored, created)| {
+                        organization_ids.push((*id, stored));
+                        FeedResult::Organization {
+                            id: stored,
+                            created,
+                        }
+                    })
+            }
             FeedAction::RelatedPerson { id, patient, input } => {
                 apply_related(ctx, &txn, *id, *patient, input, &results).await
             }
@@ -320,7 +416,8 @@ pub async fn apply(
             FeedResult::Deleted { .. }
             | FeedResult::RelatedCreated(_)
             | FeedResult::RelatedUpdated(_)
-            | FeedResult::RelatedDeleted { .. } => {}
+            | FeedResult::RelatedDeleted { .. }
+            | FeedResult::Organization { .. } => {}
         }
     }
     Ok(results)
@@ -376,7 +473,7 @@ async fn apply_one(
             touched.insert(created.id());
             Ok(FeedResult::Created(created))
         }
-        FeedAction::Put { key, input } => match resolve(mpi, txn, key).await? {
+        FeedAction::Put { key, input } => match resolve(mpi, ctx, txn, key).await? {
             Some(current) => {
                 let id = current.id();
                 let updated =
@@ -385,8 +482,15 @@ async fn apply_one(
                 Ok(FeedResult::Updated(Box::new(updated)))
             }
             None => {
-                let RecordKey::Identifier { system, value } = key else {
-                    return Err(not_found(key));
+                let (system, value) = match key {
+                    RecordKey::Identifier { system, value } => (system, value),
+                    // The key is the input's own identifiers: nobody holds them, so create.
+                    RecordKey::Identifiers(_) => {
+                        let created = register(mpi, ctx, txn, input).await?;
+                        touched.insert(created.id());
+                        return Ok(FeedResult::Created(created));
+                    }
+                    RecordKey::Id(_) => return Err(not_found(key)),
                 };
                 if !carries(mpi, input, system, value) {
                     return Err(Error::validation(
@@ -400,10 +504,10 @@ async fn apply_one(
             }
         },
         FeedAction::Merge { key, survivor } => {
-            let source = resolve(mpi, txn, key)
+            let source = resolve(mpi, ctx, txn, key)
                 .await?
                 .ok_or_else(|| not_found(key))?;
-            let target = resolve(mpi, txn, survivor)
+            let target = resolve(mpi, ctx, txn, survivor)
                 .await
                 .map_err(|e| match e {
                     Error::NotFound { .. } => Error::validation("link", "names no live Patient"),
@@ -429,7 +533,7 @@ async fn apply_one(
             })
         }
         FeedAction::Delete { key } => {
-            let record = resolve(mpi, txn, key)
+            let record = resolve(mpi, ctx, txn, key)
                 .await?
                 .ok_or_else(|| not_found(key))?;
             let id = record.id();
@@ -437,7 +541,9 @@ async fn apply_one(
             touched.insert(id);
             Ok(FeedResult::Deleted { id })
         }
-        FeedAction::RelatedPerson { .. } | FeedAction::DeleteRelatedPerson { .. } => {
+        FeedAction::RelatedPerson { .. }
+        | FeedAction::DeleteRelatedPerson { .. }
+        | FeedAction::Organization { .. } => {
             Err(Error::validation("entry", "is not a Patient action"))
         }
     }

@@ -230,6 +230,9 @@ pub struct RelatedPersonQuery {
     pub patients: Vec<Uuid>,
     /// Relationship codes.
     pub relationships: Vec<String>,
+    /// Identifiers (system under any name of its domain, value) the related person carries.
+    #[serde(default)]
+    pub identifiers: Vec<(String, String)>,
     /// Page number from 1.
     pub page: u64,
     /// Page size (0 means 20).
@@ -535,18 +538,39 @@ pub async fn search(
     query: RelatedPersonQuery,
 ) -> Result<Page<RelatedPerson>> {
     ctx.authorize(Action::Search)?;
-    if query.patients.is_empty() && query.relationships.is_empty() {
+    if query.patients.is_empty() && query.relationships.is_empty() && query.identifiers.is_empty() {
         return Err(Error::validation(
             "query",
-            "give a patient or a relationship",
+            "give a patient, a relationship or an identifier",
         ));
     }
     for (field, count) in [
         ("patient", query.patients.len()),
         ("relationship", query.relationships.len()),
+        ("identifier", query.identifiers.len()),
     ] {
         crate::limits::check_count(field, count, MAX_SEARCH_TERMS)?;
     }
+    for (i, (system, value)) in query.identifiers.iter().enumerate() {
+        for text in [system, value] {
+            if text.trim().is_empty() || text.len() > crate::feed::MAX_KEY_TEXT {
+                return Err(Error::validation(
+                    format!("identifier[{i}]"),
+                    format!(
+                        "needs a system and a value of at most {} bytes",
+                        crate::feed::MAX_KEY_TEXT
+                    ),
+                ));
+            }
+        }
+    }
+    // Each identifier with every name of its domain.
+    let domains = mpi.domains();
+    let wanted: Vec<(Vec<String>, String)> = query
+        .identifiers
+        .iter()
+        .map(|(system, value)| (domains.aliases_of(system), value.trim().to_owned()))
+        .collect();
     if let Some(i) = query
         .relationships
         .iter()
@@ -569,25 +593,96 @@ pub async fn search(
             find = find
                 .filter(related_person::Column::Relationship.is_in(query.relationships.clone()));
         }
-        let total = find.clone().count(conn).await?;
-        let rows = find
-            .order_by_asc(related_person::Column::CreatedAt)
-            .order_by_asc(related_person::Column::Id)
-            .offset((page - 1).saturating_mul(per_page))
-            .limit(per_page)
-            .all(conn)
-            .await?;
-        Ok::<_, Error>((rows, total))
+        if !wanted.is_empty() {
+            // Identifiers live in a JSON list: the rows whose text holds one of the values
+            // (quoted as JSON writes it) are read, at most MAX_IDENTIFIER_CANDIDATES, and
+            // checked exactly here; the page is cut from those.
+            let mut any = sea_orm::Condition::any();
+            for (_, value) in &wanted {
+                let quoted = serde_json::to_string(value).unwrap_or_default();
+                let pattern = format!(
+                    "%{}%",
+                    quoted
+                        .replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                any = any.add(sea_orm::ExprTrait::like(
+                    sea_orm::ExprTrait::cast_as(
+                        Expr::col(related_person::Column::Identifiers),
+                        "text",
+                    ),
+                    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\'),
+                ));
+            }
+            let rows = find
+                .filter(any)
+                .order_by_asc(related_person::Column::CreatedAt)
+                .order_by_asc(related_person::Column::Id)
+                .limit(MAX_IDENTIFIER_CANDIDATES + 1)
+                .all(conn)
+                .await?;
+            if rows.len() as u64 > MAX_IDENTIFIER_CANDIDATES {
+                return Err(Error::validation(
+                    "identifier",
+                    "matches too many related persons; narrow the search",
+                ));
+            }
+            let mut found = Vec::new();
+            for row in rows {
+                let r = RelatedPerson::try_from(row)?;
+                if r.identifiers.iter().any(|i| {
+                    wanted.iter().any(|(systems, value)| {
+                        i.value.trim() == value && systems.contains(&i.system)
+                    })
+                }) {
+                    found.push(r);
+                }
+            }
+            let total = found.len() as u64;
+            let items: Vec<RelatedPerson> = found
+                .into_iter()
+                .skip(usize::try_from((page - 1).saturating_mul(per_page)).unwrap_or(usize::MAX))
+                .take(usize::try_from(per_page).unwrap_or(usize::MAX))
+                .collect();
+            Ok::<_, Error>((items, total))
+        } else {
+            let total = find.clone().count(conn).await?;
+            let rows = find
+                .order_by_asc(related_person::Column::CreatedAt)
+                .order_by_asc(related_person::Column::Id)
+                .offset((page - 1).saturating_mul(per_page))
+                .limit(per_page)
+                .all(conn)
+                .await?;
+            let items = rows
+                .into_iter()
+                .map(RelatedPerson::try_from)
+                .collect::<Result<Vec<_>>>()?;
+            Ok::<_, Error>((items, total))
+        }
     })?;
-    let items = items
-        .into_iter()
-        .map(RelatedPerson::try_from)
-        .collect::<Result<Vec<_>>>()?;
+    finish_search(mpi, ctx, &query, items, total, page, per_page).await
+}
+
+/// Most rows a search by identifier reads before checking them exactly.
+pub const MAX_IDENTIFIER_CANDIDATES: u64 = 1_000;
+
+/// Audits a related-person search with the ids found and answers its page.
+async fn finish_search(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    query: &RelatedPersonQuery,
+    items: Vec<RelatedPerson>,
+    total: u64,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<RelatedPerson>> {
     let ids: Vec<Uuid> = items.iter().map(|r| r.id).collect();
     mpi.audit_read(
         ctx,
         AuditEntry::new("search", "related_person", None)
-            .before(audit::json(&query))
+            .before(audit::json(query))
             .after(json!({ "ids": ids, "total": total })),
     )
     .await?;

@@ -142,16 +142,18 @@ is 409 with an OperationOutcome whose issues name the candidates (Patient/{id}, 
 probability); resend with the header `X-MPI-Force: true` to register anyway (audited). Possible \
 matches are stored and open a review task. Update (PUT) needs `If-Match: W/\"{versionId}\"` (or \
 meta.versionId); a stale version is 412. Patient.link (replaced-by, replaces, seealso, refer) is \
-read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE by id is not supported (405). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records: 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Elements the MPI does not store (photo, \
-contact, communication, generalPractitioner, extensions) are rejected with 422; dates are full \
+read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE by id is not supported (405). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records: 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. The R4 elements the MPI does not store \
+(contact, communication, generalPractitioner, photo, extension, language) are accepted and \
+ignored (a PMIR answer's OperationOutcome names them); modifierExtension and elements that are \
+not R4 Patient elements are rejected with 422; dates are full \
 dates (YYYY-MM-DD), deceasedDateTime needs a time zone. Search needs at least one criterion, \
 ANDs the criteria (a parameter may repeat), takes a comma as OR inside one parameter and the \
 modifiers :exact and :contains on string parameters, pages with _count (default 20, at most \
 500) and _page; search, read and \
 $match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
 body. An unsupported parameter is refused (400) unless the request says `Prefer: \
-handling=lenient`, which ignores it. `_include=Patient:organization` adds the managing \
-organizations of the page's matches and `_revinclude=RelatedPerson:patient` the RelatedPersons \
+handling=lenient`, which ignores it. `_include=Patient:organization` (or its spelling \
+Organization:managingOrganization) adds the managing organizations of the page's matches and `_revinclude=RelatedPerson:patient` the RelatedPersons \
 that name them (search.mode include). `_pretty=true` indents any JSON answer.";
 
 /// IHE PIXm's Patient Identifier Cross-reference Manager.
@@ -285,18 +287,24 @@ it lacks; the source becomes inactive with a replaced-by link. result-patient an
 Bundle whose MessageHeader has eventUri urn:ihe:iti:pmir:2019:patient-feed and focuses a \
 history Bundle of Patient entries (POST creates; PUT Patient/{id} or \
 Patient?identifier=SYSTEM|VALUE creates or updates, or merges when the Patient is inactive and \
-replaced-by another; DELETE soft-deletes) and RelatedPerson entries (POST creates, PUT \
+replaced-by another; a PUT Patient/{id} whose id the MPI did not assign names the record by \
+the Patient's own identifiers in domains the sender may assign; DELETE soft-deletes), \
+Organization entries (POST or PUT: stored by identifier, the one holding any of them updated; a \
+Patient's managingOrganization may name one by its fullUrl), Practitioner entries (accepted, \
+not stored) and RelatedPerson entries (POST creates, PUT \
 RelatedPerson/{id} updates, DELETE soft-deletes; RelatedPerson.patient names a Patient entry of \
 the message by its fullUrl, or Patient/{id}), at most 100. The whole message is one transaction: \
 the answer is a message Bundle whose MessageHeader response.code is ok with each entry's \
-status, or fatal-error (4xx) with an OperationOutcome naming the failing entry, and then \
+status (HTTP 201 when an entry created a resource, else 200) and an OperationOutcome naming \
+what was accepted and not stored, or fatal-error (4xx) with an OperationOutcome naming the failing entry, and then \
 nothing was stored. An unmerge answers 405.",
             }],
         }],
     }
 }
 
-/// `RelatedPerson`: create, read, update, delete, search by patient and relationship.
+/// `RelatedPerson`: create, read, update, delete, search by patient, relationship and
+/// identifier.
 fn related_person_resource() -> RestResource {
     RestResource {
         type_: "RelatedPerson",
@@ -326,6 +334,7 @@ audited.",
                 name,
                 definition: match *name {
                     "patient" => "http://hl7.org/fhir/SearchParameter/RelatedPerson-patient",
+                    "identifier" => "http://hl7.org/fhir/SearchParameter/RelatedPerson-identifier",
                     _ => "http://hl7.org/fhir/SearchParameter/RelatedPerson-relationship",
                 },
                 type_,

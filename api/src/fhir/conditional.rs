@@ -202,7 +202,8 @@ pub async fn update(
         FeedResult::Deleted { .. }
         | FeedResult::RelatedCreated(_)
         | FeedResult::RelatedUpdated(_)
-        | FeedResult::RelatedDeleted { .. } => Err(FhirError::Api(ApiError::MethodNotAllowed)),
+        | FeedResult::RelatedDeleted { .. }
+        | FeedResult::Organization { .. } => Err(FhirError::Api(ApiError::MethodNotAllowed)),
     }
 }
 

@@ -404,7 +404,7 @@ mod tests {
             "\n\n",
             r#"{"resourceType":"Patient","id":"a2","birthDate":"15/08/1962"}"#,
             "\n",
-            r#"{"resourceType":"Patient","id":"a3","photo":[{}]}"#,
+            r#"{"resourceType":"Patient","id":"a3","modifierExtension":[{}]}"#,
             "\n",
             r#"{"resourceType":"Patient","id":"a4","active":"Secret Name"}"#,
             "\n",
@@ -439,8 +439,8 @@ mod tests {
             )
         );
         let (line, field, reason) = reject_of(&records[2]);
-        assert_eq!((line, field), (4, "Patient.photo"));
-        assert!(reason.contains("`photo`"), "{reason}");
+        assert_eq!((line, field), (4, "Patient.modifierExtension"));
+        assert!(reason.contains("`modifierExtension`"), "{reason}");
         let (line, field, reason) = reject_of(&records[3]);
         assert_eq!((line, field), (5, "Patient.active"));
         assert!(!reason.contains("Secret"), "the value leaked: {reason}");

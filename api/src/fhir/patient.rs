@@ -95,6 +95,9 @@ pub struct Reference {
     /// A logical reference by identifier (`Patient.link.other` of an ITI-104 or PMIR merge).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub identifier: Option<Box<Identifier>>,
+    /// The type referred to (`Patient`): accepted, never written.
+    #[serde(rename = "type", skip_serializing)]
+    pub type_: Option<String>,
 }
 
 impl Reference {
@@ -104,6 +107,7 @@ impl Reference {
             reference: Some(format!("{resource_type}/{id}")),
             display: None,
             identifier: None,
+            type_: None,
         }
     }
 
@@ -338,6 +342,44 @@ pub struct FhirPatient {
     /// Links to other records (read only: links change through `$merge` and `/api/v1/links`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub link: Vec<PatientLink>,
+    /// R4 elements the MPI accepts and does not store (see [`FhirPatient::ignored`]); never
+    /// written.
+    #[serde(skip_serializing)]
+    pub contact: Option<serde_json::Value>,
+    /// Not stored (see `contact`).
+    #[serde(skip_serializing)]
+    pub communication: Option<serde_json::Value>,
+    /// Not stored (see `contact`). R4 makes it a list; a single reference is taken too.
+    #[serde(skip_serializing)]
+    pub general_practitioner: Option<serde_json::Value>,
+    /// Not stored (see `contact`).
+    #[serde(skip_serializing)]
+    pub photo: Option<serde_json::Value>,
+    /// Not stored (see `contact`): extensions the MPI does not know (`modifierExtension`,
+    /// which would change the record's meaning, stays refused).
+    #[serde(skip_serializing)]
+    pub extension: Option<serde_json::Value>,
+    /// Not stored (see `contact`).
+    #[serde(skip_serializing)]
+    pub language: Option<serde_json::Value>,
+}
+
+impl FhirPatient {
+    /// The R4 Patient elements this resource carries that the MPI accepts without storing.
+    pub fn ignored(&self) -> Vec<&'static str> {
+        [
+            ("contact", self.contact.is_some()),
+            ("communication", self.communication.is_some()),
+            ("generalPractitioner", self.general_practitioner.is_some()),
+            ("photo", self.photo.is_some()),
+            ("extension", self.extension.is_some()),
+            ("language", self.language.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| name)
+        .collect()
+    }
 }
 
 fn invalid(field: &str, message: &str) -> ApiError {
@@ -525,6 +567,7 @@ impl From<&Patient> for FhirPatient {
                     type_: l.r#type.as_str().to_owned(),
                 })
                 .collect(),
+            ..FhirPatient::default()
         }
     }
 }

@@ -173,7 +173,14 @@ pub(super) const REVINCLUDE: &str = "RelatedPerson:patient";
 /// not supported.
 fn include(raw_name: &str, value: &str, includes: &mut Includes) -> bool {
     match (raw_name, value) {
-        ("_include", "Patient:organization" | "Patient:organization:Organization") => {
+        // `Organization:managingOrganization` is how some clients (the OpenHIE CR test cases)
+        // spell it.
+        (
+            "_include",
+            "Patient:organization"
+            | "Patient:organization:Organization"
+            | "Organization:managingOrganization",
+        ) => {
             includes.organization = true;
             true
         }

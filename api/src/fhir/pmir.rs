@@ -2,19 +2,25 @@
 //! (`$process-message`) take a `message` Bundle whose MessageHeader has the event
 //! `urn:ihe:iti:pmir:2019:patient-feed` and focuses a `history` Bundle of Patient and
 //! RelatedPerson entries (POST, PUT, DELETE; a RelatedPerson names its patient by an earlier
-//! entry's fullUrl or as `Patient/{id}`). The whole message is one call of the service's feed use case, so one
-//! transaction: all of it is stored or none. Answers a `message` Bundle (`ok`, or
-//! `fatal-error` with an OperationOutcome and the failing entry's status).
+//! entry's fullUrl or as `Patient/{id}`), Organization entries (stored by their identifiers; a
+//! Patient's managingOrganization may name one by its fullUrl) and Practitioner entries
+//! (accepted, not stored). A `PUT Patient/{id}` whose id is not one the MPI assigned names the
+//! record by the resource's own identifiers (create when nobody holds them, else update or
+//! merge). The whole message is one call of the service's feed use case, so one transaction:
+//! all of it is stored or none. Answers a `message` Bundle: `ok` (201 when an entry created a
+//! resource, else 200) with an OperationOutcome naming what was accepted and not stored, or
+//! `fatal-error` with an OperationOutcome and the failing entry's status.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use service::feed::{self, FeedAction, FeedResult, PatientRef, RecordKey};
+use service::organizations::OrganizationInput;
 
 use super::conditional::{feed_error, put_action};
 use super::fhir_response;
-use super::operation_outcome::FhirError;
+use super::operation_outcome::{FhirError, OperationOutcome};
 use super::patient::FhirPatient;
 use super::related_person::FhirRelatedPerson;
 use super::routes::{bad_request, base_url, parse_body};
@@ -35,8 +41,10 @@ fn invalid(message: String, field: &str) -> FhirError {
     })
 }
 
-/// The record a request URL names: `Patient/{id}` or `Patient?identifier=SYSTEM|VALUE`.
-fn url_key(url: &str, field: &str) -> Result<RecordKey, FhirError> {
+/// The record a request URL names: `Patient/{id}` or `Patient?identifier=SYSTEM|VALUE`;
+/// `None` for `Patient/{id}` with an id the MPI did not assign (the sender's own id), which
+/// names the record by the identifiers the resource carries.
+fn url_key(url: &str, field: &str) -> Result<Option<RecordKey>, FhirError> {
     let url = url.trim();
     let bad = || {
         invalid(
@@ -46,11 +54,7 @@ fn url_key(url: &str, field: &str) -> Result<RecordKey, FhirError> {
     };
     let tail = url.rsplit_once("Patient").map(|(_, t)| t).ok_or_else(bad)?;
     if let Some(id) = tail.strip_prefix('/') {
-        return Uuid::parse_str(id).map(RecordKey::Id).map_err(|_| {
-            FhirError::Api(ApiError::NotFound {
-                message: format!("{field}: no such Patient"),
-            })
-        });
+        return Ok(Uuid::parse_str(id.trim()).ok().map(RecordKey::Id));
     }
     let query = tail.strip_prefix('?').ok_or_else(bad)?;
     let pairs = web::Query::<Vec<(String, String)>>::from_query(query)
@@ -68,14 +72,55 @@ fn url_key(url: &str, field: &str) -> Result<RecordKey, FhirError> {
         },
         _ => Err(bad()),
     }
+    .map(Some)
 }
 
-/// What the message asks: its header's id and the feed's actions with their request lines.
+/// The key of a record by the identifiers `resource` carries (the ones with a system and a
+/// value; the service keeps those in domains the caller may assign).
+fn own_identifiers(resource: &FhirPatient, field: &str) -> Result<RecordKey, FhirError> {
+    let list: Vec<(String, String)> = resource
+        .identifier
+        .iter()
+        .filter_map(|i| match (i.system.as_deref(), i.value.as_deref()) {
+            (Some(s), Some(v)) if !s.trim().is_empty() && !v.trim().is_empty() => {
+                Some((s.trim().to_owned(), v.trim().to_owned()))
+            }
+            _ => None,
+        })
+        .collect();
+    if list.is_empty() {
+        return Err(invalid(
+            format!(
+                "{field}.identifier: a Patient named by an id the MPI did not assign needs an identifier (system and value) to be found by"
+            ),
+            &format!("{field}.identifier"),
+        ));
+    }
+    Ok(RecordKey::Identifiers(list))
+}
+
+/// The entry types a message may carry that are accepted and not stored.
+const IGNORED_KINDS: &[&str] = &["Practitioner"];
+
+/// An entry's request method, URL and resource type, and the index of its action (`None` for
+/// an entry accepted and not stored).
+type Line = (String, String, String, Option<usize>);
+
+/// What the message asks: the feed's actions with their request lines.
 struct Message {
-    header_id: Option<String>,
-    /// Each entry's request method, URL and resource type.
-    entries: Vec<(String, String, String)>,
+    /// Each entry's request method, URL and resource type, and the index of its action
+    /// (`None` for an entry accepted and not stored).
+    entries: Vec<Line>,
     actions: Vec<FeedAction>,
+    /// What was accepted without being stored, for the response's OperationOutcome.
+    notes: Vec<(usize, String)>,
+}
+
+/// An earlier Organization entry of the message: the URLs it may be referenced by and the id
+/// its action names it by.
+struct OrganizationEntry {
+    urls: Vec<String>,
+    id: Uuid,
 }
 
 /// The feed action of a Patient entry.
@@ -84,22 +129,46 @@ fn patient_action(
     url: &str,
     resource: &Value,
     field: &str,
+    organizations: &[OrganizationEntry],
+    notes: &mut Vec<String>,
 ) -> Result<FeedAction, FhirError> {
-    let patient = || -> Result<FhirPatient, FhirError> {
-        serde_json::from_value(resource.clone()).map_err(|e| {
+    let patient = |notes: &mut Vec<String>| -> Result<FhirPatient, FhirError> {
+        let mut patient: FhirPatient = serde_json::from_value(resource.clone()).map_err(|e| {
             invalid(
                 format!("{field}.resource: is not a Patient the MPI can read: {e}"),
                 &format!("{field}.resource"),
             )
-        })
+        })?;
+        // A managing organization named by an earlier Organization entry of the message.
+        if let Some(reference) = patient
+            .managing_organization
+            .as_mut()
+            .and_then(|r| r.reference.as_mut())
+            && let Some(org) = organizations
+                .iter()
+                .find(|o| o.urls.iter().any(|u| u == reference.trim()))
+        {
+            *reference = format!("Organization/{}", org.id);
+        }
+        let ignored = patient.ignored();
+        if !ignored.is_empty() {
+            notes.push(format!(
+                "{field}.resource: accepted and not stored: {}",
+                ignored.join(", ")
+            ));
+        }
+        Ok(patient)
     };
     match method {
         "POST" => Ok(FeedAction::Create {
-            input: patient()?.to_input()?,
+            input: patient(notes)?.to_input()?,
         }),
         "PUT" => {
-            let key = url_key(url, &format!("{field}.request.url"))?;
-            let resource = patient()?;
+            let resource = patient(notes)?;
+            let key = match url_key(url, &format!("{field}.request.url"))? {
+                Some(key) => key,
+                None => own_identifiers(&resource, &format!("{field}.resource"))?,
+            };
             if let (RecordKey::Id(id), Some(given)) = (&key, resource.id.as_deref())
                 && given != id.to_string()
             {
@@ -111,7 +180,13 @@ fn patient_action(
             put_action(key, &resource, &format!("{field}.resource"))
         }
         "DELETE" => Ok(FeedAction::Delete {
-            key: url_key(url, &format!("{field}.request.url"))?,
+            key: url_key(url, &format!("{field}.request.url"))?.ok_or_else(|| {
+                FhirError::Api(ApiError::NotFound {
+                    message: format!(
+                        "{field}.request.url: no such Patient (name it by Patient?identifier=SYSTEM|VALUE)"
+                    ),
+                })
+            })?,
         }),
         _ => Err(invalid(
             format!("{field}.request.method: must be POST, PUT or DELETE"),
@@ -185,6 +260,60 @@ fn related_action(
     })
 }
 
+/// The feed action of an Organization entry (POST or PUT): stored by its identifiers (the one
+/// holding any of them is updated, else one is created); its name and `active` are kept.
+fn organization_action(
+    method: &str,
+    resource: &Value,
+    field: &str,
+) -> Result<FeedAction, FhirError> {
+    if !matches!(method, "POST" | "PUT") {
+        return Err(invalid(
+            format!("{field}.request.method: an Organization entry must be POST or PUT"),
+            &format!("{field}.request.method"),
+        ));
+    }
+    let name = resource["name"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    if name.is_empty() {
+        return Err(invalid(
+            format!("{field}.resource.name: an Organization needs a name"),
+            &format!("{field}.resource.name"),
+        ));
+    }
+    let identifiers = match &resource["identifier"] {
+        Value::Null => Vec::new(),
+        Value::Array(list) => list
+            .iter()
+            .map(|i| (i["system"].as_str(), i["value"].as_str()))
+            .map(|p| match p {
+                (Some(s), Some(v)) => Ok((s.trim().to_owned(), v.trim().to_owned())),
+                _ => Err(invalid(
+                    format!("{field}.resource.identifier: each needs a system and a value"),
+                    &format!("{field}.resource.identifier"),
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?,
+        _ => {
+            return Err(invalid(
+                format!("{field}.resource.identifier: must be a list"),
+                &format!("{field}.resource.identifier"),
+            ));
+        }
+    };
+    Ok(FeedAction::Organization {
+        id: Uuid::new_v4(),
+        input: OrganizationInput {
+            name,
+            active: resource["active"].as_bool().unwrap_or(true),
+            identifiers,
+        },
+    })
+}
+
 /// Reads the message Bundle (400 when it is not a PMIR feed message; 422 naming the entry
 /// element that the feed cannot take).
 fn read_message(bundle: &Value) -> Result<Message, FhirError> {
@@ -254,8 +383,10 @@ fn read_message(bundle: &Value) -> Result<Message, FhirError> {
     }
     let mut actions = Vec::with_capacity(items.len());
     let mut lines = Vec::with_capacity(items.len());
-    // Each entry's fullUrl, so that a RelatedPerson can name a Patient entry before it.
+    // Each action's fullUrl, so that a RelatedPerson can name a Patient entry before it.
     let mut full_urls: Vec<Option<String>> = Vec::with_capacity(items.len());
+    let mut organizations: Vec<OrganizationEntry> = Vec::new();
+    let mut notes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let field = format!("Bundle.entry[1].resource.entry[{i}]");
         let method = item["request"]["method"].as_str().unwrap_or_default();
@@ -267,26 +398,63 @@ fn read_message(bundle: &Value) -> Result<Message, FhirError> {
             None if url.trim_start_matches('/').starts_with("RelatedPerson") => "RelatedPerson",
             None => "Patient",
         };
+        let mut entry_notes = Vec::new();
         let action = match kind {
-            "Patient" => patient_action(method, url, resource, &field)?,
+            "Patient" => patient_action(
+                method,
+                url,
+                resource,
+                &field,
+                &organizations,
+                &mut entry_notes,
+            )?,
             "RelatedPerson" => related_action(method, url, resource, &field, &full_urls)?,
+            "Organization" => {
+                let action = organization_action(method, resource, &field)?;
+                if let FeedAction::Organization { id, .. } = &action {
+                    let mut urls: Vec<String> = item["fullUrl"]
+                        .as_str()
+                        .map(|u| u.trim().to_owned())
+                        .into_iter()
+                        .collect();
+                    if let Some(own) = resource["id"].as_str() {
+                        urls.push(format!("Organization/{}", own.trim()));
+                    }
+                    organizations.push(OrganizationEntry { urls, id: *id });
+                }
+                action
+            }
+            k if IGNORED_KINDS.contains(&k) => {
+                notes.push((
+                    i,
+                    format!("{field}.resource: a {k} is accepted and not stored"),
+                ));
+                lines.push((method.to_owned(), url.to_owned(), kind.to_owned(), None));
+                continue;
+            }
             _ => {
                 return Err(invalid(
                     format!(
-                        "{field}.resource: only Patient and RelatedPerson entries are supported"
+                        "{field}.resource: only Patient, RelatedPerson, Organization and Practitioner entries are supported"
                     ),
                     &format!("{field}.resource"),
                 ));
             }
         };
+        notes.extend(entry_notes.into_iter().map(|n| (i, n)));
+        lines.push((
+            method.to_owned(),
+            url.to_owned(),
+            kind.to_owned(),
+            Some(actions.len()),
+        ));
         actions.push(action);
-        lines.push((method.to_owned(), url.to_owned(), kind.to_owned()));
         full_urls.push(item["fullUrl"].as_str().map(|u| u.trim().to_owned()));
     }
     Ok(Message {
-        header_id: header["id"].as_str().map(str::to_owned),
         entries: lines,
         actions,
+        notes,
     })
 }
 
@@ -314,8 +482,11 @@ fn response(
     }
     let mut entry = vec![
         json!({"fullUrl": format!("urn:uuid:{}", header["id"].as_str().unwrap_or_default()), "resource": header}),
-        json!({"fullUrl": history_url, "resource": {
-            "resourceType": "Bundle", "type": "history", "entry": entries,
+        // FHIR JSON has no empty arrays: a refusal naming no entry has none.
+        json!({"fullUrl": history_url, "resource": if entries.is_empty() {
+            json!({"resourceType": "Bundle", "type": "history"})
+        } else {
+            json!({"resourceType": "Bundle", "type": "history", "entry": entries})
         }}),
     ];
     if let Some(outcome) = outcome {
@@ -330,7 +501,16 @@ fn response(
     })
 }
 
-fn answer_entry(base: &str, line: &(String, String, String), result: &FeedResult) -> Value {
+fn answer_entry(base: &str, line: &Line, result: Option<&FeedResult>) -> Value {
+    let request = json!({"method": line.0, "url": if line.1.is_empty() { line.2.clone() } else { line.1.clone() }});
+    let Some(result) = result else {
+        // Accepted and not stored (a Practitioner).
+        return json!({
+            "request": request,
+            "response": {"status": "200 OK", "outcome": OperationOutcome::information(
+                format!("a {} is accepted and not stored", line.2))},
+        });
+    };
     let (status, kind, id, version) = match result {
         FeedResult::Created(p) => ("201 Created", "Patient", p.id(), Some(p.version())),
         FeedResult::Updated(p) => ("200 OK", "Patient", p.id(), Some(p.version())),
@@ -341,6 +521,12 @@ fn answer_entry(base: &str, line: &(String, String, String), result: &FeedResult
         FeedResult::RelatedCreated(r) => ("201 Created", "RelatedPerson", r.id, Some(r.version)),
         FeedResult::RelatedUpdated(r) => ("200 OK", "RelatedPerson", r.id, Some(r.version)),
         FeedResult::RelatedDeleted { id } => ("204 No Content", "RelatedPerson", *id, None),
+        FeedResult::Organization { id, created } => (
+            if *created { "201 Created" } else { "200 OK" },
+            "Organization",
+            *id,
+            None,
+        ),
     };
     let mut response = json!({"status": status, "location": format!("{kind}/{id}")});
     if let Some(v) = version {
@@ -348,12 +534,65 @@ fn answer_entry(base: &str, line: &(String, String, String), result: &FeedResult
     }
     json!({
         "fullUrl": format!("{base}/{kind}/{id}"),
-        "request": {"method": line.0, "url": if line.1.is_empty() { line.2.clone() } else { line.1.clone() }},
+        "request": request,
         "response": response,
     })
 }
 
-/// `POST /fhir/Bundle` and `POST /fhir`: a PMIR patient feed message.
+/// Whether an action's result created something (the message is then answered 201).
+fn created(result: &FeedResult) -> bool {
+    matches!(
+        result,
+        FeedResult::Created(_)
+            | FeedResult::RelatedCreated(_)
+            | FeedResult::Organization { created: true, .. }
+    )
+}
+
+/// The `fatal-error` answer to a refused message: the HTTP status of the refusal, the failing
+/// entry (when one is known) with its status and outcome, and the OperationOutcome.
+fn refusal(
+    base: &str,
+    header_id: Option<&str>,
+    error: FhirError,
+    entry: Option<(usize, &Line)>,
+) -> FhirResult {
+    let (status, _, _, _) = error.parts();
+    if !status.is_client_error() {
+        return Err(error);
+    }
+    let mut outcome =
+        serde_json::to_value(error.outcome()).map_err(|e| FhirError::Api(ApiError::internal(e)))?;
+    let mut entries = Vec::new();
+    if let Some((index, line)) = entry {
+        if let Some(issue) = outcome["issue"][0].as_object_mut() {
+            issue.insert(
+                "expression".to_owned(),
+                json!([format!("Bundle.entry[1].resource.entry[{index}]")]),
+            );
+        }
+        let kind = if line.2.is_empty() {
+            "Patient"
+        } else {
+            &line.2
+        };
+        entries.push(json!({
+            "request": {"method": if line.0.is_empty() { "POST" } else { &line.0 },
+                        "url": if line.1.is_empty() { kind } else { &line.1 }},
+            "response": {"status": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or_default()),
+                         "outcome": outcome.clone()},
+        }));
+    }
+    Ok(fhir_response(
+        HttpResponse::build(status),
+        &response(base, header_id, "fatal-error", entries, Some(outcome)),
+    ))
+}
+
+/// `POST /fhir/Bundle` and `POST /fhir`: a PMIR patient feed message. Every refusal of a
+/// message that could be read as JSON is a `message` Bundle (`fatal-error`, with the
+/// OperationOutcome); a success is 201 when an entry created a resource, else 200, and carries
+/// an OperationOutcome naming what was accepted without being stored.
 pub async fn process(
     caller: Result<Caller, ApiError>,
     req: HttpRequest,
@@ -362,60 +601,53 @@ pub async fn process(
     let caller = caller?;
     let bundle: Value = parse_body(&req, &body)?;
     let base = base_url(&req);
-    let message = read_message(&bundle)?;
+    let header_id = bundle["entry"][0]["resource"]["id"]
+        .as_str()
+        .filter(|_| bundle["entry"][0]["resource"]["resourceType"] == "MessageHeader")
+        .map(str::to_owned);
+    let message = match read_message(&bundle) {
+        Ok(message) => message,
+        Err(error) => return refusal(&base, header_id.as_deref(), error, None),
+    };
     match feed::apply(&caller.mpi, &caller.ctx, message.actions).await {
         Ok(results) => {
             let entries = message
                 .entries
                 .iter()
-                .zip(&results)
-                .map(|(line, r)| answer_entry(&base, line, r))
+                .map(|line| answer_entry(&base, line, line.3.and_then(|a| results.get(a))))
                 .collect();
+            let mut issues: Vec<Value> = message
+                .notes
+                .iter()
+                .map(|(i, note)| {
+                    json!({"severity": "information", "code": "informational",
+                           "diagnostics": note,
+                           "expression": [format!("Bundle.entry[1].resource.entry[{i}]")]})
+                })
+                .collect();
+            if issues.is_empty() {
+                issues.push(json!({"severity": "information", "code": "informational",
+                                   "diagnostics": "the message was processed"}));
+            }
+            let outcome = json!({"resourceType": "OperationOutcome", "issue": issues});
+            let builder = if results.iter().any(created) {
+                HttpResponse::Created()
+            } else {
+                HttpResponse::Ok()
+            };
             Ok(fhir_response(
-                HttpResponse::Ok(),
-                &response(&base, message.header_id.as_deref(), "ok", entries, None),
+                builder,
+                &response(&base, header_id.as_deref(), "ok", entries, Some(outcome)),
             ))
         }
         Err(failure) => {
             let error = feed_error(failure.error);
-            let (status, _, _, _) = error.parts();
-            if !status.is_client_error() {
-                return Err(error);
-            }
-            let mut outcome = serde_json::to_value(error.outcome())
-                .map_err(|e| FhirError::Api(ApiError::internal(e)))?;
-            if let Some(issue) = outcome["issue"][0].as_object_mut() {
-                issue.insert(
-                    "expression".to_owned(),
-                    json!([format!("Bundle.entry[1].resource.entry[{}]", failure.index)]),
-                );
-            }
-            let line = message
+            let entry = message
                 .entries
-                .get(failure.index)
-                .cloned()
-                .unwrap_or_default();
-            let kind = if line.2.is_empty() {
-                "Patient".to_owned()
-            } else {
-                line.2
-            };
-            let entries = vec![json!({
-                "request": {"method": if line.0.is_empty() { "POST".to_owned() } else { line.0 },
-                            "url": if line.1.is_empty() { kind } else { line.1 }},
-                "response": {"status": format!("{} {}", status.as_u16(), status.canonical_reason().unwrap_or_default()),
-                             "outcome": outcome.clone()},
-            })];
-            Ok(fhir_response(
-                HttpResponse::build(status),
-                &response(
-                    &base,
-                    message.header_id.as_deref(),
-                    "fatal-error",
-                    entries,
-                    Some(outcome),
-                ),
-            ))
+                .iter()
+                .enumerate()
+                .find(|(_, line)| line.3 == Some(failure.index));
+            refusal(&base, header_id.as_deref(), error, entry)
         }
     }
 }

@@ -1,7 +1,7 @@
 //! FHIR R4 RelatedPerson (issue 31 §6): the resource (only the elements the MPI stores, read
 //! strictly as Patient is), its mapping to and from `service::related_persons`, and the
 //! handlers of `POST/GET/PUT/DELETE /fhir/RelatedPerson[/{id}]` and
-//! `GET /fhir/RelatedPerson?patient=Patient/{id}&relationship=CODE`.
+//! `GET /fhir/RelatedPerson?patient=Patient/{id}&relationship=CODE&identifier=SYSTEM|VALUE`.
 //!
 //! The relationship is a coding of HL7 v3 RoleCode (`MTH`, `FTH`, `GUARD`, `NOK`...); the
 //! patient a reference `Patient/{id}` to a live record (a merged-away one resolves to its
@@ -358,7 +358,7 @@ pub async fn delete(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirR
 
 /// The search parameters of RelatedPerson: name, type, what it does (the CapabilityStatement
 /// lists them).
-pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 2] = [
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 3] = [
     (
         "patient",
         "reference",
@@ -369,6 +369,12 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 2] = [
         "relationship",
         "token",
         "A v3-RoleCode code (MTH, FTH, GUARD, NOK...), or system|code; a comma separates \
+         alternatives",
+    ),
+    (
+        "identifier",
+        "token",
+        "SYSTEM|VALUE (the system under any name of its domain); a comma separates \
          alternatives",
     ),
 ];
@@ -383,7 +389,8 @@ fn patient_of(value: &str) -> Uuid {
     Uuid::parse_str(tail).unwrap_or(Uuid::nil())
 }
 
-/// `GET /fhir/RelatedPerson?patient=...&relationship=...`: a searchset Bundle.
+/// `GET /fhir/RelatedPerson?patient=...&relationship=...&identifier=SYSTEM|VALUE`: a
+/// searchset Bundle.
 pub async fn search(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
     let caller = caller?;
     let pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
@@ -408,6 +415,23 @@ pub async fn search(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirR
         };
         match name.as_str() {
             "patient" => query.patients.extend(alternatives().map(patient_of)),
+            "identifier" => {
+                for a in alternatives() {
+                    match a.split_once('|') {
+                        Some((system, v)) if !system.trim().is_empty() && !v.trim().is_empty() => {
+                            query
+                                .identifiers
+                                .push((system.trim().to_owned(), v.trim().to_owned()));
+                        }
+                        _ => {
+                            return Err(invalid(
+                                "identifier: use SYSTEM|VALUE (both are required)".to_owned(),
+                                "identifier",
+                            ));
+                        }
+                    }
+                }
+            }
             "relationship" => {
                 for a in alternatives() {
                     let code = match a.split_once('|') {
@@ -430,7 +454,7 @@ pub async fn search(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirR
             _ if lenient => continue,
             _ => {
                 return Err(bad_request(
-                    "unsupported search parameter (supported: patient, relationship, _count, _page)"
+                    "unsupported search parameter (supported: patient, relationship, identifier, _count, _page)"
                         .to_owned(),
                     None,
                 ));

@@ -1131,7 +1131,7 @@ async fn errors_are_operation_outcomes(backend: Backend) {
         // Without a name a record needs an identifier (a newborn not yet named has one).
         (json!({"name": [], "identifier": []}), Some("Patient.name")),
         (
-            json!({"photo": [{"url": "http://example.org/p.png"}]}),
+            json!({"modifierExtension": [{"url": "http://example.org/x", "valueBoolean": true}]}),
             None,
         ),
         (json!({"resourceType": "Person"}), Some("resourceType")),

@@ -380,7 +380,7 @@ async fn fhir_xml_in_and_out(backend: Backend) {
             Some(feed),
         )
         .await;
-    assert_eq!(fed.status, 200, "{}", fed.text);
+    assert_eq!(fed.status, 201, "{}", fed.text);
     has(&fed.text, r#"<code value="ok"/>"#);
     has(&fed.text, r#"<status value="201 Created"/>"#);
     let held = c

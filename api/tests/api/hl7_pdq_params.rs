@@ -187,3 +187,87 @@ async fn pdq_parameters_find_by_date_address_and_phone_on_sqlite() {
 async fn pdq_parameters_find_by_date_address_and_phone_on_postgres() {
     pdq_parameters_find_by_date_address_and_phone(Backend::Postgres).await;
 }
+
+fn segments<'a>(answer: &'a Value, name: &str) -> Vec<&'a str> {
+    answer["raw"]
+        .as_str()
+        .unwrap_or_default()
+        .split('\r')
+        .filter(|s| s.starts_with(&format!("{name}|")))
+        .collect()
+}
+
+/// ITI TF-2a 3.21.4.2.2.8: with domains in QPD-8, a patient with no identifier in any of them
+/// is left out of the answer and of QAK's counts (not answered with an empty PID-3).
+async fn pdq_leaves_out_patients_without_an_identifier_in_the_domains_asked(backend: Backend) {
+    let app = Hl7Server::start(backend, &[]).await;
+    let people = [
+        ("W-1", "W-1^^^TEST~NW-1^^^NID", "WINTERBOTTOM^ANNE"),
+        ("W-2", "W-2^^^TEST", "WINTERBOTTOM^BEN"),
+        ("W-3", "W-3^^^TEST~NW-3^^^NID", "WINTERBOTTOM^CORA"),
+    ];
+    let feed: Vec<String> = people
+        .iter()
+        .map(|(id, ids, name)| {
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                &format!("F{id}"),
+                "2.5",
+                &[&format!("PID|||{ids}||{name}||19700101|F")],
+            )
+        })
+        .collect();
+    let fed = send_with_hl7_package(app.mllp, &feed);
+    assert!(fed.iter().all(|a| a["msa1"] == "AA"), "{fed:?}");
+    let query = |id: &str, qpd8: &str, rcp: &str, dsc: Option<&str>| {
+        let mut text = format!(
+            "MSH|^~\\&|TEST_HARNESS|TEST|MPI|HOSP|20261206120000||QBP^Q22^QBP_Q21|{id}|P|2.5\r\
+             QPD|IHE PDQ Query|T-{id}|@PID.5.1.1^WINTERBOTTOM|||||{qpd8}\rRCP|I|{rcp}\r"
+        );
+        if let Some(pointer) = dsc {
+            text.push_str(&format!("DSC|{pointer}|I\r"));
+        }
+        text
+    };
+    let answers = send_with_hl7_package(
+        app.mllp,
+        &[
+            query("N1", "", "10^RD", None),
+            query("N2", "^^^NID", "10^RD", None),
+            query("N3", "^^^NID", "1^RD", None),
+            query("N4", "^^^NID", "1^RD", Some("page:2")),
+            query("N5", "^^^NID~^^^TEST", "10^RD", None),
+        ],
+    );
+    for a in &answers {
+        assert_eq!(a["msa1"], "AA", "{a}");
+    }
+    // Without QPD-8: all three, every identifier.
+    assert_eq!(segments(&answers[0], "QAK"), ["QAK|T-N1|OK||3|3|0"]);
+    // NID only: W-2 holds none, so it is neither answered nor counted; no PID-3 is empty.
+    assert_eq!(segments(&answers[1], "QAK"), ["QAK|T-N2|OK||2|2|0"]);
+    let pids = segments(&answers[1], "PID");
+    assert_eq!(pids.len(), 2, "{}", answers[1]);
+    for pid in &pids {
+        let pid3 = pid.split('|').nth(3).unwrap_or_default();
+        assert!(pid3.starts_with("NW-"), "{pid}");
+        assert!(!pid3.contains("^^^TEST"), "{pid}");
+    }
+    // Paged one at a time, the counts and the continuation agree with that.
+    assert_eq!(segments(&answers[2], "QAK"), ["QAK|T-N3|OK||2|1|1"]);
+    assert_eq!(segments(&answers[2], "DSC"), ["DSC|page:2|I"]);
+    assert_eq!(segments(&answers[3], "QAK"), ["QAK|T-N4|OK||2|1|0"]);
+    // Either domain: all three again.
+    assert_eq!(segments(&answers[4], "QAK"), ["QAK|T-N5|OK||3|3|0"]);
+}
+
+#[tokio::test]
+async fn pdq_leaves_out_patients_without_an_identifier_in_the_domains_asked_on_sqlite() {
+    pdq_leaves_out_patients_without_an_identifier_in_the_domains_asked(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn pdq_leaves_out_patients_without_an_identifier_in_the_domains_asked_on_postgres() {
+    pdq_leaves_out_patients_without_an_identifier_in_the_domains_asked(Backend::Postgres).await;
+}

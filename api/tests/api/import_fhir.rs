@@ -258,7 +258,7 @@ async fn fhir_rejects_name_the_position_and_the_element(backend: Backend) {
         r#"{"resourceType":"Patient","id":"n2","birthDate":"1962-13-45","name":[{"family":"X"}]}"#
             .to_owned(),
         String::new(),
-        r#"{"resourceType":"Patient","id":"n4","photo":[{"url":"x"}],"name":[{"family":"X"}]}"#
+        r#"{"resourceType":"Patient","id":"n4","modifierExtension":[{"url":"x","valueBoolean":true}],"name":[{"family":"X"}]}"#
             .to_owned(),
         r#"{"resourceType":"Observation","id":"o5"}"#.to_owned(),
         good("n6", "M1"),
@@ -289,7 +289,7 @@ async fn fhir_rejects_name_the_position_and_the_element(backend: Backend) {
     };
     let expected_rejects = vec![
         ("2".to_owned(), "Patient.birthDate".to_owned()),
-        ("4".to_owned(), "Patient.photo".to_owned()),
+        ("4".to_owned(), "Patient.modifierExtension".to_owned()),
         ("5".to_owned(), "resourceType".to_owned()),
         ("6".to_owned(), "Patient.identifier[0]".to_owned()),
         ("7".to_owned(), "Patient.id".to_owned()),

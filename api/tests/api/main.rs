@@ -11,6 +11,7 @@ mod database;
 mod dedupe_kill;
 mod domains;
 mod fhir;
+mod fhir_cr;
 mod fhir_ihe;
 mod fhir_pdqm;
 mod fhir_related;
