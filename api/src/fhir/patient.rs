@@ -1,11 +1,14 @@
 //! FHIR R4 Patient JSON (only the elements the MPI stores) and its mapping to and from the
 //! service's `Patient` and `PatientInput`.
 //!
-//! Incoming resources are read strictly: an element the MPI cannot store (`photo`, `contact`,
-//! an extension...) is a 422 rather than silently dropped. `meta` and the narrative `text` are
+//! Incoming resources are read strictly: an element that is no R4 Patient element (or a
+//! `modifierExtension`, which would change the record's meaning) is a 422. R4 elements the MPI
+//! does not store (`contact`, `communication`, `photo`, ... see [`FhirPatient::ignored`]) are
+//! accepted and named in the answers that can say so; `meta` and the narrative `text` are
 //! accepted and ignored (the server keeps its own `meta`; it writes no narrative). The one
 //! extension read and written is the mother's maiden name ([`MOTHERS_MAIDEN_NAME`], a
-//! `valueString`, stored as the mother's maiden family name); any other is a 422.
+//! `valueString`, stored as the mother's maiden family name); others are ignored, as FHIR
+//! allows for extensions that are not modifiers.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
 use serde::{Deserialize, Serialize};
@@ -23,9 +26,10 @@ use crate::error::ApiError;
 pub const MOTHERS_MAIDEN_NAME: &str =
     "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName";
 
-/// An extension of Patient with a string value (the mother's maiden name).
+/// An extension of Patient with a string value (the mother's maiden name). Read leniently:
+/// another extension's `value[x]` is not read, since such extensions are ignored.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+#[serde(rename_all = "camelCase", default)]
 pub struct StringExtension {
     /// What the extension means.
     pub url: String,
@@ -355,10 +359,6 @@ pub struct FhirPatient {
     /// Not stored (see `contact`).
     #[serde(skip_serializing)]
     pub photo: Option<serde_json::Value>,
-    /// Not stored (see `contact`): extensions the MPI does not know (`modifierExtension`,
-    /// which would change the record's meaning, stays refused).
-    #[serde(skip_serializing)]
-    pub extension: Option<serde_json::Value>,
     /// Not stored (see `contact`).
     #[serde(skip_serializing)]
     pub language: Option<serde_json::Value>,
@@ -372,7 +372,10 @@ impl FhirPatient {
             ("communication", self.communication.is_some()),
             ("generalPractitioner", self.general_practitioner.is_some()),
             ("photo", self.photo.is_some()),
-            ("extension", self.extension.is_some()),
+            (
+                "extension",
+                self.extension.iter().any(|e| e.url != MOTHERS_MAIDEN_NAME),
+            ),
             ("language", self.language.is_some()),
         ]
         .into_iter()
@@ -716,10 +719,7 @@ impl FhirPatient {
         for (i, e) in self.extension.iter().enumerate() {
             let field = format!("Patient.extension[{i}]");
             if e.url != MOTHERS_MAIDEN_NAME {
-                return Err(invalid(
-                    &field,
-                    "is not supported (only patient-mothersMaidenName)",
-                ));
+                continue; // not stored: see `FhirPatient::ignored`
             }
             if mother.maiden_family.is_some() {
                 return Err(invalid(&field, "patient-mothersMaidenName is given twice"));

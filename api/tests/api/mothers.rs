@@ -521,16 +521,34 @@ async fn fhir_mothers_maiden_name(backend: Backend) {
         metadata.body
     );
 
-    // Any other extension is refused, not dropped.
+    // Any other extension is not a modifier: accepted and not stored (FHIR R4 2.4.5); a
+    // modifierExtension is refused.
     let mut unknown = fhir_person("Jones", "Mia", "2026-11-01", "FH-3");
     unknown["extension"] = json!([{"url": "urn:x", "valueString": "y"}]);
-    let refused = fhir
+    let accepted = fhir
         .call(
             Role::Registrar,
             "POST",
             "/Patient",
             &[("X-MPI-Force", "true")],
             Some(&unknown),
+        )
+        .await;
+    assert_eq!(accepted.status, 201, "{}", accepted.body);
+    assert!(
+        accepted.body.get("extension").is_none(),
+        "{}",
+        accepted.body
+    );
+    let mut modifier = fhir_person("Jones", "Mia", "2026-11-01", "FH-4");
+    modifier["modifierExtension"] = json!([{"url": "urn:x", "valueString": "y"}]);
+    let refused = fhir
+        .call(
+            Role::Registrar,
+            "POST",
+            "/Patient",
+            &[("X-MPI-Force", "true")],
+            Some(&modifier),
         )
         .await;
     assert_eq!(refused.status, 422, "{}", refused.body);
