@@ -157,7 +157,21 @@ impl RelatedPersonInput {
                 "is not a supported v3-RoleCode relationship",
             ));
         }
-        self.as_patient().validate()
+        // A related person is identified by a name or by an identifier alone (a mother known
+        // only by her record number, as PMIR's mother-and-newborn messages send her); a
+        // patient's stricter rule for a nameless record (an identifier and a birth date or a
+        // gender) does not apply, so the parts are checked as a patient's with that rule met.
+        if self.names.is_empty() && self.identifiers.is_empty() {
+            return Err(Error::validation(
+                "names",
+                "a related person needs a name or an identifier",
+            ));
+        }
+        let mut parts = self.as_patient();
+        if parts.names.is_empty() {
+            parts.gender = Some(parts.gender.unwrap_or(Gender::Unknown));
+        }
+        parts.validate()
     }
 }
 

@@ -7,12 +7,12 @@
 //! Every list of alternatives (`any_of`) is an OR; every criterion in a `Vec` of them must hold.
 
 use chrono::{Datelike, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, DbBackend};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use entity::enums::{DatePrecision, Gender, TelecomSystem};
+use entity::enums::{DatePrecision, Gender, NameUse, TelecomSystem};
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
 
 use crate::error::Refusal;
@@ -388,6 +388,7 @@ impl MoreCriteria {
         for c in &self.mother_maiden_family {
             cond = cond.add(any_text(c, |t| {
                 scalar_text(own(patient::Column::MotherMaidenFamily), t, c.how, backend)
+                    .or(maiden_name_of_her_record(t, c.how, backend))
             }));
         }
         for c in &self.mother_maiden_given {
@@ -595,6 +596,47 @@ fn any_text(c: &TextCriterion, one: impl Fn(&str) -> SimpleExpr) -> SimpleExpr {
     let mut exprs = c.any_of.iter().map(|t| one(t));
     let first = exprs.next().unwrap_or_else(|| Expr::value(false));
     exprs.fold(first, |acc, e| acc.or(e))
+}
+
+/// The mother's maiden name as her own record holds it: `EXISTS` a record holding the
+/// patient's mother's identifier with a name of use `maiden` whose family name matches (a mother
+/// registered as a patient, and named as the child's mother by her identifier only, as PMIR's
+/// RelatedPerson or HL7 PID-21 without PID-6 do).
+fn maiden_name_of_her_record(text: &str, how: TextMatch, backend: DbBackend) -> SimpleExpr {
+    let held = Alias::new("mother_identifier");
+    let named = Alias::new("mother_name");
+    let her_maiden_name = Query::select()
+        .expr(Expr::value(1))
+        .from_as(patient_name::Entity, named.clone())
+        .and_where(
+            Expr::col((named.clone(), patient_name::Column::PatientId))
+                .equals((held.clone(), patient_identifier::Column::PatientId)),
+        )
+        .and_where(
+            Expr::col((named.clone(), patient_name::Column::Use)).eq(NameUse::Maiden.as_str()),
+        )
+        .and_where(scalar_text(
+            Expr::col((named, patient_name::Column::Family)),
+            text,
+            how,
+            backend,
+        ))
+        .to_owned();
+    Expr::exists(
+        Query::select()
+            .expr(Expr::value(1))
+            .from_as(patient_identifier::Entity, held.clone())
+            .and_where(
+                Expr::col((held.clone(), patient_identifier::Column::System))
+                    .equals((patient::Entity, patient::Column::MotherIdentifierSystem)),
+            )
+            .and_where(
+                Expr::col((held, patient_identifier::Column::Value))
+                    .equals((patient::Entity, patient::Column::MotherIdentifierValue)),
+            )
+            .and_where(Expr::exists(her_maiden_name))
+            .to_owned(),
+    )
 }
 
 /// `EXISTS` a row of `table` for the patient satisfying `cond`.

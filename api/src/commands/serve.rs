@@ -161,22 +161,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs a warning naming the sources that have no shared secret: they are identified by their
+/// Logs a warning counting the sources that have no shared secret: they are identified by their
 /// name alone, on MLLP (MSH-3) and at the OAuth token endpoint (`client_id`), so anyone who
 /// can reach the server and knows a name can act as that source. (Names of systems, not
 /// patient data.)
 async fn warn_of_sources_without_secret(db: &sea_orm::DatabaseConnection) {
     match service::sources::list(db).await {
         Ok(sources) => {
-            let open: Vec<String> = sources
-                .into_iter()
-                .filter(|s| !s.has_secret)
-                .map(|s| s.name)
-                .collect();
-            if !open.is_empty() {
+            let open = sources.iter().filter(|s| !s.has_secret).count();
+            if open > 0 {
                 tracing::warn!(
-                    sources = ?open,
-                    "sources without a secret are identified by name alone (MLLP MSH-3, OAuth client_id); register sources with `--secret` in production"
+                    sources_without_secret = open,
+                    "sources without a secret are identified by name alone (MLLP MSH-3, OAuth client_id); `mpi sources list` shows which; register sources with `--secret` in production"
                 );
             }
         }

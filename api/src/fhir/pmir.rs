@@ -451,11 +451,50 @@ fn read_message(bundle: &Value) -> Result<Message, FhirError> {
         actions.push(action);
         full_urls.push(item["fullUrl"].as_str().map(|u| u.trim().to_owned()));
     }
+    mothers_of_the_message(&mut actions);
     Ok(Message {
         entries: lines,
         actions,
         notes,
     })
+}
+
+/// A mother sent as a RelatedPerson (`MTH`) of a Patient entry of the same message, with an
+/// identifier (PMIR's mother-and-newborn message: FHIR Patient has no element for the mother's
+/// identifier), gives that Patient its mother's identifier, as HL7 v2's PID-21 does, unless
+/// the Patient names one already. Searches by the mother's identifier and by her maiden name
+/// then find the child, and the matcher compares it.
+fn mothers_of_the_message(actions: &mut [FeedAction]) {
+    let mothers: Vec<(usize, service::patients::MotherIdentifier)> = actions
+        .iter()
+        .filter_map(|action| match action {
+            FeedAction::RelatedPerson {
+                patient: PatientRef::Action(index),
+                input,
+                ..
+            } if input.relationship.eq_ignore_ascii_case("MTH") => {
+                input.identifiers.first().map(|id| {
+                    (
+                        *index,
+                        service::patients::MotherIdentifier {
+                            system: id.system.clone(),
+                            value: id.value.clone(),
+                        },
+                    )
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    for (index, identifier) in mothers {
+        if let Some(FeedAction::Create { input } | FeedAction::Put { input, .. }) =
+            actions.get_mut(index)
+            && input.mother.identifier.is_none()
+        {
+            input.mother.identifier = Some(identifier);
+            input.mother.keep_stored_identifier = false;
+        }
+    }
 }
 
 /// The response message: a MessageHeader (`ok` or `fatal-error`) focusing a history Bundle of

@@ -380,7 +380,13 @@ async fn a_graceful_shutdown_writes_the_last_checkpoint(backend: Backend) {
     let head = last_seq(&db).await;
     let before = std::fs::read_to_string(&file).unwrap_or_default();
     assert!(!before.contains(&format!("\"seq\":{head},")), "{before}");
-    assert!(server.terminate().0);
+    let (stopped, log) = server.terminate();
+    assert!(stopped, "{log}");
+    let lines = std::fs::read_to_string(&file).unwrap_or_default();
+    assert!(
+        lines.contains(&format!("\"seq\":{head},")),
+        "no checkpoint of seq {head}: {lines}\nserver log:\n{log}"
+    );
     let lines = wait_for_checkpoint(&file, head);
     assert_eq!(lines.len(), 1, "{lines:?}");
     let (code, report) = cli_verify(&dir.path, &db.url, &["--checkpoints", &file_arg]);

@@ -522,3 +522,85 @@ async fn pmir_put_by_a_senders_id_registers_updates_and_merges(backend: Backend)
     fhir.check_all_received();
 }
 both_backends!(pmir_put_by_a_senders_id_registers_updates_and_merges);
+
+/// OHIE-CR-05: a nameless newborn, her mother as a RelatedPerson known by her identifier only,
+/// and the mother as a Patient whose maiden name is a name of use `maiden`, in one message. The
+/// newborn is found with her mother by `_revinclude`, and by `mothersMaidenName` through the
+/// mother's own record.
+async fn pmir_newborn_with_her_mother(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_domains(&app).await;
+    let fhir = Fhir::new(&app);
+    let mth = json!([{"coding": [{
+        "system": "http://terminology.hl7.org/CodeSystem/v3-RoleCode", "code": "MTH"}]}]);
+    let baby = json!({"resourceType": "Patient", "id": "ohie-cr-05-20-fhir-baby", "active": true,
+        "identifier": [{"use": "official", "system": TEST_URL, "value": "FHR-051"}],
+        "gender": "female", "birthDate": "2021-04-25"});
+    let mother_rp = json!({"resourceType": "RelatedPerson", "id": "ohie-cr-05-10-fhir-mother-rp",
+        "identifier": [{"use": "official", "system": TEST_URL, "value": "FHR-052"}],
+        "patient": {"reference": "Patient/ohie-cr-05-20-fhir-baby"}, "relationship": mth});
+    let mother = json!({"resourceType": "Patient", "id": "ohie-cr-05-10-fhir-mother",
+        "identifier": [{"use": "official", "system": TEST_URL, "value": "FHR-052"}],
+        "name": [{"use": "maiden", "family": "Abels", "given": ["Sarah"]}],
+        "gender": "female", "birthDate": "1984-05-25"});
+    let answer = send(
+        &fhir,
+        Role::Registrar,
+        &message(
+            "ohie-cr-05-20-fhir",
+            &[
+                (
+                    "Patient/ohie-cr-05-20-fhir-baby",
+                    "POST",
+                    "Patient/ohie-cr-05-20-fhir-baby",
+                    baby,
+                ),
+                (
+                    "RelatedPerson/ohie-cr-05-20-fhir-mother-rp",
+                    "POST",
+                    "RelatedPerson/ohie-cr-05-20-fhir-mother-rp",
+                    mother_rp,
+                ),
+                (
+                    "Patient/ohie-cr-05-20-fhir-mother",
+                    "POST",
+                    "Patient/ohie-cr-05-20-fhir-mother",
+                    mother,
+                ),
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(answered(&answer).0, "ok");
+
+    let found = fhir
+        .get(&format!(
+            "/Patient?identifier={}&_revinclude=RelatedPerson%3Apatient",
+            enc(&format!("{TEST_URL}|FHR-051"))
+        ))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    let kinds: Vec<&str> = found.body["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["Patient", "RelatedPerson"], "{}", found.body);
+
+    let by_maiden_name = fhir.get("/Patient?mothersMaidenName=Abels").await;
+    assert_eq!(by_maiden_name.status, 200, "{}", by_maiden_name.body);
+    assert_eq!(by_maiden_name.body["total"], 1, "{}", by_maiden_name.body);
+    let values: Vec<&str> = by_maiden_name.body["entry"][0]["resource"]["identifier"]
+        .as_array()
+        .expect("identifiers")
+        .iter()
+        .filter_map(|i| i["value"].as_str())
+        .collect();
+    assert!(values.contains(&"FHR-051"), "{}", by_maiden_name.body);
+    let nobody = fhir.get("/Patient?mothersMaidenName=Zyx").await;
+    assert_eq!(nobody.body["total"], 0, "{}", nobody.body);
+    fhir.check_all_received();
+}
+both_backends!(pmir_newborn_with_her_mother);

@@ -227,8 +227,12 @@ async fn related_person_crud_search_and_errors(backend: Backend) {
     let mut orphan = related(&child_ref, "MTH", "Okafor", "Ann");
     orphan.as_object_mut().expect("object").remove("patient");
     assert_issue(&post(orphan).await, 422);
+    // A mother may be known by her identifier alone (PMIR's mother-and-newborn message:
+    // `fhir_cr::pmir_newborn_with_her_mother`), but a related person with neither a name nor
+    // an identifier says nothing of who she is.
     let mut nameless = related(&child_ref, "MTH", "Okafor", "Ann");
     nameless["name"] = json!([]);
+    nameless["identifier"] = json!([]);
     assert_issue(&post(nameless).await, 422);
     assert_issue(
         &fhir
