@@ -159,6 +159,10 @@ that name them (search.mode include). `_pretty=true` indents any JSON answer.";
 /// IHE PIXm's Patient Identifier Cross-reference Manager.
 pub const PIXM_MANAGER: &str =
     "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager";
+/// IHE PDQm's Patient Demographics Supplier, Patient Search option (ITI-78).
+pub const PDQM_SUPPLIER_QUERY: &str = "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierQuery";
+/// IHE PDQm's Patient Demographics Supplier, Match Operation option (ITI-119).
+pub const PDQM_SUPPLIER_MATCH: &str = "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch";
 
 fn param(name: &'static str, type_: &'static str, documentation: &'static str) -> SearchParam {
     let definition = match name {
@@ -197,9 +201,11 @@ pub fn statement() -> CapabilityStatement {
         publisher: "MPI",
         kind: "instance",
         // PIXm Manager: $ihe-pix and the ITI-104 feed (in JSON and XML, as the profile asks).
-        // Not instantiated: PMIR's Patient Identity Registry (it needs ITI-94 subscriptions,
-        // not built) nor PDQm's Supplier (mothersMaidenName is not searchable yet).
-        instantiates: vec![PIXM_MANAGER],
+        // PDQm Supplier, both options: ITI-78 with every search parameter the actor's statement
+        // requires (_id, active, family, given, identifier, telecom, birthdate, address,
+        // gender, mothersMaidenName; `:exact`), and ITI-119 `$match`. Not instantiated: PMIR's
+        // Patient Identity Registry (it needs ITI-94 subscriptions, not built).
+        instantiates: vec![PIXM_MANAGER, PDQM_SUPPLIER_QUERY, PDQM_SUPPLIER_MATCH],
         software: Software {
             name: "mpi",
             version: env!("CARGO_PKG_VERSION"),

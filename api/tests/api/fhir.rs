@@ -436,7 +436,11 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
     assert_eq!(patient["conditionalDelete"], "single");
     assert_eq!(
         statement["instantiates"],
-        json!(["https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager"])
+        json!([
+            "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager",
+            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierQuery",
+            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch"
+        ])
     );
     assert_eq!(
         statement["rest"][0]["operation"][0]["name"],
