@@ -97,6 +97,55 @@ pub fn weigh(
         .collect()
 }
 
+/// Wall time of each phase of a run, and the process's peak memory: where a large run's time
+/// and memory go, printed with its summary.
+#[derive(Debug)]
+pub struct Phases {
+    since: Instant,
+    ended: Vec<(&'static str, f64)>,
+}
+
+impl Default for Phases {
+    fn default() -> Self {
+        Phases {
+            since: Instant::now(),
+            ended: Vec::new(),
+        }
+    }
+}
+
+impl Phases {
+    /// Ends the phase `name`, which began when the previous one ended.
+    pub fn end(&mut self, name: &'static str) {
+        let now = Instant::now();
+        self.ended
+            .push((name, now.duration_since(self.since).as_secs_f64()));
+        self.since = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("phases:")?;
+        for (i, (name, secs)) in self.ended.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{name} {secs:.1} s")?;
+        }
+        match peak_memory_mib() {
+            Some(mib) => write!(f, "; peak memory {mib} MiB"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The process's peak resident memory (`VmHWM` of `/proc/self/status`), where Linux tells it.
+fn peak_memory_mib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
+}
+
 /// Runs the file mode of `mpi dedupe`, printing a summary to `out`.
 pub fn run(args: DedupeFileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     run_file(
@@ -128,7 +177,9 @@ pub fn run_file(
     } else {
         Some(Warnings::create(output.join("warnings.csv"), false)?)
     };
+    let mut phases = Phases::default();
     let data = read_records(input, progress, &options, warnings.as_mut())?;
+    phases.end("reading");
     if let Some(w) = warnings {
         w.finish()?;
     }
@@ -138,12 +189,14 @@ pub fn run_file(
     let bar = progress.phase("blocking");
     let candidates = candidate_pairs(records, &blocking());
     bar.finish_and_clear();
+    phases.end("blocking");
     let (model, source) = match loaded {
         Some(m) => m,
         None => {
             let bar = progress.phase("fitting the model (EM)");
             let fitted = fit_or_builtin(records, &candidates);
             bar.finish_and_clear();
+            phases.end("fitting");
             fitted
         }
     };
@@ -156,10 +209,12 @@ pub fn run_file(
     let candidate_count = candidates.len();
     drop(candidates);
     bar.finish_and_clear();
+    phases.end("scoring");
 
     let bar = progress.phase("clustering");
     let clustering = cluster(n, &weighed, &cluster_config);
     bar.finish_and_clear();
+    phases.end("clustering");
 
     let bar = progress.phase("writing");
     let ids = &data.ids;
@@ -184,6 +239,7 @@ pub fn run_file(
             .map(|(id, &label)| (id.as_str(), ids[label as usize].as_str())),
     )?;
     bar.finish_and_clear();
+    phases.end("writing");
 
     say(out, format_args!("model: {} ({})", model.version(), source))?;
     say(
@@ -196,6 +252,7 @@ pub fn run_file(
             clustering.refused_links
         ),
     )?;
+    say(out, format_args!("{phases}"))?;
     say(
         out,
         format_args!(
