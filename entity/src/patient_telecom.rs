@@ -25,6 +25,12 @@ pub struct Model {
     pub updated_at: DateTimeWithTimeZone,
     pub created_by: String,
     pub updated_by: String,
+    /// The value without the punctuation a phone number may hold, reversed (`+1 (555) 123-4567`
+    /// is `76543215551`); `None` for an e-mail address (migration 23). Derived from `system`
+    /// and `value` by the service on every write (`service::search_criteria::
+    /// phone_digits_reversed`), so that a search by the whole number (equality) or by its end
+    /// (a prefix range) is answered by `idx_patient_telecom_digits_reversed`.
+    pub digits_reversed: Option<String>,
     #[sea_orm(belongs_to, relation_enum = "Patient", from = "patient_id", to = "id")]
     pub patient: BelongsTo<super::patient::Entity>,
     #[sea_orm(

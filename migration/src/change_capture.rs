@@ -25,7 +25,7 @@
 //! [`TRACKED_TABLES`] is the column list as of migration `m20260101_000004`. A later migration
 //! that adds or drops a column of a tracked table must recreate that table's SQLite triggers
 //! from an updated list ([`PATIENT_IDENTIFIER_SINCE_16`], [`PATIENT_SINCE_19`],
-//! [`PATIENT_SINCE_20`]); a test compares the lists of
+//! [`PATIENT_SINCE_20`], [`PATIENT_TELECOM_SINCE_23`]); a test compares the lists of
 //! [`current_tracked_tables`] with the live schema.
 
 /// How a column's value is turned into JSON by the SQLite triggers.
@@ -100,6 +100,14 @@ const IDENTIFIER_COLUMNS: &[(&str, ColumnKind)] = &[
     ("patient_live", Bool),
 ];
 
+/// `patient_telecom`'s own columns as migration `m20260101_000002` created them.
+const TELECOM_COLUMNS: &[(&str, ColumnKind)] = &[
+    ("system", Plain),
+    ("value", Plain),
+    ("use", Plain),
+    ("rank", Plain),
+];
+
 /// The patient tables whose every write is recorded in `change_log`.
 pub const TRACKED_TABLES: &[TrackedTable] = &[
     TrackedTable {
@@ -147,17 +155,7 @@ pub const TRACKED_TABLES: &[TrackedTable] = &[
     },
     TrackedTable {
         name: "patient_telecom",
-        parts: &[
-            ID,
-            CHILD,
-            &[
-                ("system", Plain),
-                ("value", Plain),
-                ("use", Plain),
-                ("rank", Plain),
-            ],
-            BOOKKEEPING,
-        ],
+        parts: &[ID, CHILD, TELECOM_COLUMNS, BOOKKEEPING],
     },
     TrackedTable {
         name: "patient_link",
@@ -219,6 +217,19 @@ pub const PATIENT_SINCE_20: TrackedTable = TrackedTable {
     ],
 };
 
+/// `patient_telecom` as of migration `m20261206_000023`, which added `digits_reversed` (a phone
+/// number without its punctuation, reversed, for searches by the whole number or its end).
+pub const PATIENT_TELECOM_SINCE_23: TrackedTable = TrackedTable {
+    name: "patient_telecom",
+    parts: &[
+        ID,
+        CHILD,
+        TELECOM_COLUMNS,
+        BOOKKEEPING,
+        &[("digits_reversed", Plain)],
+    ],
+};
+
 /// The tracked tables with their columns as the latest migration leaves them (what the SQLite
 /// triggers of a fully migrated database list).
 pub fn current_tracked_tables() -> Vec<TrackedTable> {
@@ -229,6 +240,8 @@ pub fn current_tracked_tables() -> Vec<TrackedTable> {
                 PATIENT_IDENTIFIER_SINCE_16
             } else if t.name == PATIENT_SINCE_20.name {
                 PATIENT_SINCE_20
+            } else if t.name == PATIENT_TELECOM_SINCE_23.name {
+                PATIENT_TELECOM_SINCE_23
             } else {
                 *t
             }

@@ -413,7 +413,8 @@ pub fn address_row(
     }
 }
 
-/// A new contact-point row for `patient_id`.
+/// A new contact-point row for `patient_id`, with its searchable digits
+/// ([`crate::search_criteria::phone_digits_reversed`]).
 pub fn telecom_row(
     patient_id: Uuid,
     t: &TelecomInput,
@@ -421,7 +422,11 @@ pub fn telecom_row(
     actor: &str,
 ) -> patient_telecom::ActiveModel {
     use sea_orm::ActiveValue::{NotSet, Set};
+    let value = trimmed(&t.value);
     patient_telecom::ActiveModel {
+        digits_reversed: Set(crate::search_criteria::phone_digits_reversed(
+            t.system, &value,
+        )),
         id: Set(Uuid::now_v7()),
         patient_id: Set(patient_id),
         source_patient_id: Set(None),
@@ -429,7 +434,7 @@ pub fn telecom_row(
         period_start: Set(p_start(&t.period)),
         period_end: Set(p_end(&t.period)),
         system: Set(t.system),
-        value: Set(trimmed(&t.value)),
+        value: Set(value),
         r#use: Set(t.r#use),
         rank: Set(t.rank),
         created_at: NotSet,

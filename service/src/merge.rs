@@ -623,6 +623,10 @@ async fn copy_missing(
             let mut am: patient_telecom::ActiveModel = row.clone().into();
             am = am.reset_all();
             am.id = Set(id);
+            // Derived from the value, as every write of a telecom row derives it.
+            am.digits_reversed = Set(crate::search_criteria::phone_digits_reversed(
+                row.system, &row.value,
+            ));
             am.patient_id = Set(target_id);
             am.source_patient_id = Set(Some(source_id));
             am.is_primary = Set(false);
@@ -1036,11 +1040,17 @@ fn without_rows_of(record: &PatientRecord, changes: &[MergeChanges]) -> PatientR
 }
 
 /// Whether two records are equal in everything but the patient row's version, `updated_at` and
-/// `updated_by` (which an undo sets anew).
+/// `updated_by` (which an undo sets anew). A telecom's `digits_reversed` is left out: it is
+/// derived from the system and value compared beside it, and a before-image stored before
+/// migration 23 added it reads as `None` where the row now holds the digits.
 pub fn same_except_version(a: &PatientRecord, b: &PatientRecord) -> bool {
     let mut a = a.clone();
+    let mut b = b.clone();
     a.patient.version = b.patient.version;
     a.patient.updated_at = b.patient.updated_at;
     a.patient.updated_by = b.patient.updated_by.clone();
-    a == *b
+    for t in a.telecoms.iter_mut().chain(b.telecoms.iter_mut()) {
+        t.digits_reversed = None;
+    }
+    a == b
 }

@@ -65,7 +65,37 @@ pub struct PhoneCriterion {
 }
 
 /// What a stored phone number may hold besides its digits, ignored when comparing by digits.
+/// Migration 23 fills `patient_telecom.digits_reversed` of the rows it found with the same list.
 pub const PHONE_PUNCTUATION: &[char] = &[' ', '-', '(', ')', '.', '+', '/'];
+
+/// What `patient_telecom.digits_reversed` holds for a stored telecom: the value without
+/// [`PHONE_PUNCTUATION`], reversed (`+1 (555) 123-4567` is `76543215551`), or `None` for an
+/// e-mail address or a value with nothing left. Every write of a telecom row sets it from this
+/// function, so that a search by a number's digits is an equality on the column and a search by
+/// its end a range over a prefix of it, both answered by its index.
+pub fn phone_digits_reversed(system: TelecomSystem, value: &str) -> Option<String> {
+    if system == TelecomSystem::Email {
+        return None;
+    }
+    let reversed: String = value
+        .chars()
+        .rev()
+        .filter(|c| !PHONE_PUNCTUATION.contains(c))
+        .collect();
+    (!reversed.is_empty()).then_some(reversed)
+}
+
+/// The first string after every string that starts with `prefix` (its last character moved
+/// up by one), so that `>= prefix AND < prefix_end(prefix)` is "starts with `prefix`" in a
+/// bytewise order (SQLite's BINARY, the column's `COLLATE "C"` on PostgreSQL). `prefix` is
+/// ASCII digits here, so the last one becomes the next digit or `:`, which follows `9`.
+fn prefix_end(prefix: &str) -> String {
+    let mut end = prefix.to_owned();
+    if let Some(last) = end.pop() {
+        end.push(char::from_u32(u32::from(last) + 1).unwrap_or(char::MAX));
+    }
+    end
+}
 
 /// A comparison of the birth date (FHIR's date prefixes).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,11 +491,15 @@ impl MoreCriteria {
             ));
         }
         for list in &self.telecoms {
+            // When every alternative names a system other than e-mail, each also fixes the
+            // row's `digits_reversed`, whose index then finds the rows; otherwise (a value of
+            // any system, an e-mail) the patients' telecoms are read one patient at a time.
+            let mut indexed = true;
             let mut any = Condition::any();
             for t in list {
+                let value = t.value.trim();
                 let mut c = Condition::all().add(
-                    Expr::col((patient_telecom::Entity, patient_telecom::Column::Value))
-                        .eq(t.value.trim()),
+                    Expr::col((patient_telecom::Entity, patient_telecom::Column::Value)).eq(value),
                 );
                 if let Some(system) = t.system {
                     c = c.add(
@@ -473,47 +507,64 @@ impl MoreCriteria {
                             .eq(system),
                     );
                 }
+                match t.system.and_then(|s| phone_digits_reversed(s, value)) {
+                    Some(digits) => {
+                        c = c.add(
+                            Expr::col((
+                                patient_telecom::Entity,
+                                patient_telecom::Column::DigitsReversed,
+                            ))
+                            .eq(digits),
+                        );
+                    }
+                    None => indexed = false,
+                }
                 any = any.add(c);
             }
-            cond = cond.add(rows_exist(
-                patient_telecom::Entity,
-                patient_telecom::Column::PatientId,
-                any.into(),
-            ));
+            cond = cond.add(if indexed {
+                crate::patients::patients_in(
+                    Query::select()
+                        .column((patient_telecom::Entity, patient_telecom::Column::PatientId))
+                        .from(patient_telecom::Entity)
+                        .cond_where(any)
+                        .to_owned(),
+                    backend,
+                )
+            } else {
+                rows_exist(
+                    patient_telecom::Entity,
+                    patient_telecom::Column::PatientId,
+                    any.into(),
+                )
+            });
         }
         for list in &self.phones {
-            let digits = || {
-                let mut e = SimpleExpr::from(Expr::col((
+            // An index range scan of `digits_reversed` finds the telecoms; e-mails hold NULL
+            // there and never match.
+            let column = || {
+                Expr::col((
                     patient_telecom::Entity,
-                    patient_telecom::Column::Value,
-                )));
-                for c in PHONE_PUNCTUATION {
-                    e = Func::cust("replace")
-                        .arg(e)
-                        .arg(Expr::val(c.to_string()))
-                        .arg(Expr::val(""))
-                        .into();
-                }
-                Expr::expr(e)
+                    patient_telecom::Column::DigitsReversed,
+                ))
             };
             let mut any = Condition::any();
             for p in list {
+                let reversed: String = p.digits.chars().rev().collect();
                 any = any.add(if p.ending {
-                    digits().like(LikeExpr::new(format!("%{}", p.digits)))
+                    Condition::all()
+                        .add(column().gte(reversed.clone()))
+                        .add(column().lt(prefix_end(&reversed)))
                 } else {
-                    digits().eq(p.digits.clone())
+                    Condition::all().add(column().eq(reversed))
                 });
             }
-            cond = cond.add(rows_exist(
-                patient_telecom::Entity,
-                patient_telecom::Column::PatientId,
-                Condition::all()
-                    .add(
-                        Expr::col((patient_telecom::Entity, patient_telecom::Column::System))
-                            .ne(TelecomSystem::Email),
-                    )
-                    .add(any)
-                    .into(),
+            cond = cond.add(crate::patients::patients_in(
+                Query::select()
+                    .column((patient_telecom::Entity, patient_telecom::Column::PatientId))
+                    .from(patient_telecom::Entity)
+                    .cond_where(any)
+                    .to_owned(),
+                backend,
             ));
         }
         if !self.identifiers.is_empty() {
