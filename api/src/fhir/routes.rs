@@ -349,11 +349,31 @@ pub async fn match_patients(
     body: web::Bytes,
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
-    let params: ParametersIn = parse_body(&req, &body)?;
-    params.check(&["resource", "onlyCertainMatches", "count"])?;
-    let resource = params
-        .patient("resource")?
-        .ok_or_else(|| invalid("resource: a Patient is required".to_owned(), "resource"))?;
+    // ITI-119 (2:3.119.4.1.2): a bare Patient body is a Parameters resource holding it as
+    // `resource` and nothing else.
+    let body: serde_json::Value = parse_body(&req, &body)?;
+    let (resource, params) =
+        if body.get("resourceType").and_then(serde_json::Value::as_str) == Some("Patient") {
+            let resource: FhirPatient = serde_json::from_value(body).map_err(|e| {
+                invalid(
+                    format!("resource: is not a Patient the MPI can read: {e}"),
+                    "resource",
+                )
+            })?;
+            (resource, ParametersIn::default())
+        } else {
+            let params: ParametersIn = serde_json::from_value(body).map_err(|e| {
+                FhirError::Api(ApiError::InvalidValue {
+                    message: e.to_string(),
+                    field: None,
+                })
+            })?;
+            params.check(&["resource", "onlyCertainMatches", "count"])?;
+            let resource = params
+                .patient("resource")?
+                .ok_or_else(|| invalid("resource: a Patient is required".to_owned(), "resource"))?;
+            (resource, params)
+        };
     let only_certain = params.boolean("onlyCertainMatches")?.unwrap_or(false);
     let count = match params.integer("count")? {
         None => 10,

