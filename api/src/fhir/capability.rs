@@ -152,7 +152,8 @@ modifiers :exact and :contains on string parameters, pages with _count (default 
 500) and _page; search, read and \
 $match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
 body. An unsupported parameter is refused (400) unless the request says `Prefer: \
-handling=lenient`, which ignores it. `_include=Patient:organization` (or its spelling \
+handling=lenient`, which ignores it. An identifier domain the MPI does not know answers 404 \
+with a warning OperationOutcome (not-found). `_include=Patient:organization` (or its spelling \
 Organization:managingOrganization) adds the managing organizations of the page's matches and `_revinclude=RelatedPerson:patient` the RelatedPersons \
 that name them (search.mode include). `_pretty=true` indents any JSON answer.";
 

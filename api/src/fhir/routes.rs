@@ -269,7 +269,17 @@ async fn search_with(
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
     let (query, criteria, includes) = super::pdqm::search_query(&req, form)?;
-    let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
+    let page = patients::search(&caller.mpi, &caller.ctx, query)
+        .await
+        .map_err(|e| match e {
+            // IHE PDQm ITI-78 Case 4: a domain the server does not know answers 404 with an
+            // OperationOutcome whose issue is a warning (not-found).
+            service::Error::Refused {
+                code: "unknown_domain",
+                ..
+            } => FhirError::from(e).warning(),
+            other => FhirError::from(other),
+        })?;
     let base = base_url(&req);
     let link_to = |relation: &'static str, number: u64| {
         let mut url = format!("{base}/Patient?");

@@ -143,3 +143,32 @@ async fn match_takes_a_bare_patient(backend: Backend) {
 }
 both_backends!(match_takes_a_bare_patient);
 
+async fn unknown_domain_is_a_404_warning(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_domains(&app).await;
+    let fhir = Fhir::new(&app);
+    fhir.create(&patient_with("Lemaire", "Odile", &[(TEST_URL, "W-1")]))
+        .await;
+    for q in [
+        "http://unknown.example/ids|X-1",
+        "http://unknown.example/ids|",
+    ] {
+        let answer = fhir.get(&format!("/Patient?identifier={}", enc(q))).await;
+        assert_issue(&answer, 404, "warning", "not-found");
+    }
+    // A known domain is no warning: found, or an empty Bundle.
+    let known = fhir
+        .get(&format!(
+            "/Patient?identifier={}",
+            enc(&format!("{TEST_URL}|NOBODY"))
+        ))
+        .await;
+    assert_eq!(known.status, 200, "{}", known.body);
+    assert_eq!(known.body["total"], 0, "{}", known.body);
+    // Other errors keep their severity.
+    let bad = fhir.get("/Patient?birthdate=1961-13").await;
+    assert_issue(&bad, 422, "error", "invalid");
+    fhir.check_all_received();
+}
+both_backends!(unknown_domain_is_a_404_warning);
+
