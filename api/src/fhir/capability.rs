@@ -151,9 +151,9 @@ ANDs the criteria (a parameter may repeat), takes a comma as OR inside one param
 modifiers :exact and :contains on string parameters, pages with _count (default 20, at most \
 500) and _page; search, read and \
 $match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
-body. An unsupported parameter is refused (400) unless the request says `Prefer: \
-handling=lenient`, which ignores it. An identifier domain the MPI does not know answers 404 \
-with a warning OperationOutcome (not-found). `_include=Patient:organization` (or its spelling \
+body. An unsupported parameter or modifier is ignored and left out of the self link unless the \
+request says `Prefer: handling=strict`, which refuses it (400). An identifier domain the MPI \
+does not know answers 404 with a warning OperationOutcome (not-found). `_include=Patient:organization` (or its spelling \
 Organization:managingOrganization) adds the managing organizations of the page's matches and `_revinclude=RelatedPerson:patient` the RelatedPersons \
 that name them (search.mode include). `_pretty=true` indents any JSON answer.";
 

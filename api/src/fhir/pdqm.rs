@@ -1,7 +1,9 @@
 //! IHE PDQm (ITI-78) Patient search criteria: the parameters, modifiers, comma alternatives
 //! and repeats translated into the service's `PatientQuery` (which does the searching), `POST
 //! /fhir/Patient/_search` with the criteria as a form body, and the `Prefer: handling=` header
-//! (strict, the default: an unknown parameter is refused; lenient: it is ignored).
+//! (lenient, the default: an unknown parameter or modifier is ignored and left out of the self
+//! link, as FHIR R4 search and PDQm ITI-78 2:3.78.4.1.2.1 say a server SHOULD; strict: it is
+//! refused with 400).
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
@@ -17,11 +19,11 @@ use super::operation_outcome::FhirError;
 use super::routes::{bad_request, invalid};
 use crate::error::ApiError;
 
-/// Whether the request asks for lenient handling of unknown search parameters
-/// (`Prefer: handling=lenient`); `handling=strict` or no preference: strict. Another
-/// `handling` value is a 400.
+/// Whether unknown search parameters and modifiers are ignored: yes unless the request says
+/// `Prefer: handling=strict` (FHIR R4 search, "Handling Errors": servers SHOULD ignore them, and
+/// a client may ask for strict handling). Another `handling` value is a 400.
 pub(super) fn lenient(req: &HttpRequest) -> Result<bool, FhirError> {
-    let mut lenient = false;
+    let mut lenient = true;
     for value in req.headers().get_all("prefer") {
         let text = value.to_str().unwrap_or_default();
         for part in text.split([',', ';']) {
@@ -193,8 +195,8 @@ fn include(raw_name: &str, value: &str, includes: &mut Includes) -> bool {
 }
 
 /// Parses the criteria of a Patient search (URL and form body) into the service's query, the
-/// criteria to repeat in the Bundle's links (unknown parameters ignored under
-/// `Prefer: handling=lenient` are left out) and the resources to include. A comma separates
+/// criteria to repeat in the Bundle's links (unknown parameters and modifiers ignored, the
+/// default unless `Prefer: handling=strict`, are left out) and the resources to include. A comma separates
 /// alternatives (OR) in one parameter; repeated parameters must all hold.
 pub(super) fn search_query(
     req: &HttpRequest,
@@ -246,7 +248,7 @@ pub(super) fn search_query(
         };
         let known = SEARCH_PARAMS.iter().any(|(n, _, _)| *n == name) || name == "_format";
         if !known {
-            // Prefer: handling=lenient (FHIR search): an unknown parameter is ignored.
+            // Lenient handling (FHIR search): an unknown parameter is ignored.
             if lenient {
                 continue;
             }
@@ -264,6 +266,9 @@ pub(super) fn search_query(
             None => TextMatch::Prefix,
             Some("exact") if STRING_PARAMS.contains(&name) => TextMatch::Exact,
             Some("contains") if STRING_PARAMS.contains(&name) => TextMatch::Contains,
+            // PDQm 2:3.78.4.1.2.2: a supplier MAY ignore other modifiers; lenient handling
+            // ignores the whole criterion (and leaves it out of the links), strict refuses it.
+            Some(_) if lenient => continue,
             Some(_) => {
                 return Err(bad_request(
                     format!("{name}: unsupported modifier (strings take :exact and :contains)"),

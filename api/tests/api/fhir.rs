@@ -565,9 +565,9 @@ async fn search_by_each_parameter_with_paging_links(backend: Backend) {
     paged.extend(entry_ids(&second.body));
     assert_eq!(sorted(paged), sorted(vec![a.clone(), c.clone()]));
 
-    // Bad searches.
+    // Bad searches (an unknown parameter is ignored, leaving no criterion, unless strict).
     for (query, status) in [
-        ("organization=x", 400),
+        ("organization=x", 422),
         ("family=a&_page=1&_page=2", 400),
         ("identifier=%7CMRN-7001", 422),
         ("birthdate=1984-5", 422),
@@ -581,6 +581,16 @@ async fn search_by_each_parameter_with_paging_links(backend: Backend) {
         assert_eq!(answer.status, status, "{query}: {}", answer.body);
         assert_eq!(answer.body["resourceType"], "OperationOutcome");
     }
+    let strict = fhir
+        .raw(
+            Some(Role::Registrar),
+            "GET",
+            "/Patient?organization=x",
+            &[("prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_eq!(strict.status, 400, "{}", strict.body);
     fhir.check_all_received();
 }
 both_backends!(search_by_each_parameter_with_paging_links);

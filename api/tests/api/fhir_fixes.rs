@@ -143,6 +143,71 @@ async fn match_takes_a_bare_patient(backend: Backend) {
 }
 both_backends!(match_takes_a_bare_patient);
 
+async fn unknown_parameters_are_ignored_unless_strict(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    let a = id_of(
+        &fhir
+            .create(&fhir_person(
+                "Ruiz-Tagle",
+                "Amparo",
+                "1990-01-01",
+                "MRN-9301",
+            ))
+            .await,
+    );
+    // By default (and with handling=lenient): unknown parameters, modifiers and include values
+    // are ignored and left out of the self link.
+    for prefer in [None, Some("handling=lenient")] {
+        let headers: Vec<(&str, &str)> = prefer.map(|p| ("prefer", p)).into_iter().collect();
+        for q in [
+            "family=Ruiz&shoeSize=9",
+            "family=Ruiz&given:phonetic=Ampara",
+            "family=Ruiz&gender:missing=true",
+            "family=Ruiz&_include=Patient:generalPractitioner",
+        ] {
+            let answer = fhir
+                .raw(
+                    Some(Role::Registrar),
+                    "GET",
+                    &format!("/Patient?{q}"),
+                    &headers,
+                    None,
+                )
+                .await;
+            assert_eq!(answer.status, 200, "{q}: {}", answer.body);
+            assert_eq!(entry_ids(&answer.body), [a.clone()], "{q}");
+            let link = self_link(&answer.body);
+            assert!(link.contains("family=Ruiz"), "{link}");
+            for gone in ["shoeSize", "phonetic", "missing", "generalPractitioner"] {
+                assert!(!link.contains(gone), "{q}: {link}");
+            }
+        }
+    }
+    // handling=strict refuses each of them.
+    for q in [
+        "family=Ruiz&shoeSize=9",
+        "family=Ruiz&given:phonetic=Ampara",
+        "family=Ruiz&_include=Patient:generalPractitioner",
+    ] {
+        let answer = fhir
+            .raw(
+                Some(Role::Registrar),
+                "GET",
+                &format!("/Patient?{q}"),
+                &[("prefer", "handling=strict")],
+                None,
+            )
+            .await;
+        assert_issue(&answer, 400, "error", "structure");
+    }
+    // A search left with no criterion at all is still refused.
+    let nothing = fhir.get("/Patient?shoeSize=9").await;
+    assert!(matches!(nothing.status, 400 | 422), "{}", nothing.body);
+    fhir.check_all_received();
+}
+both_backends!(unknown_parameters_are_ignored_unless_strict);
+
 async fn unknown_domain_is_a_404_warning(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     add_domains(&app).await;
