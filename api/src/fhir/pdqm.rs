@@ -9,9 +9,11 @@ use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web;
 
-use service::patients::{PatientQuery, parse_code, parse_partial_date};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, TimeZone, Utc};
+use service::patients::{PatientQuery, parse_code, parse_partial_date, partial_date_range};
 use service::search_criteria::{
-    DateComparator, DateCriterion, MAX_ALTERNATIVES, TelecomCriterion, TextCriterion, TextMatch,
+    DateComparator, DateCriterion, InstantCriterion, MAX_ALTERNATIVES, TelecomCriterion,
+    TextCriterion, TextMatch,
 };
 use uuid::Uuid;
 
@@ -79,11 +81,17 @@ pub(super) fn form_pairs(
 
 /// The Patient search parameters this server supports: name, type, what it does. The
 /// CapabilityStatement lists exactly these.
-pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 17] = [
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 18] = [
     (
         "_id",
         "token",
         "The record's id; a comma separates alternatives",
+    ),
+    (
+        "_lastUpdated",
+        "date",
+        "When the record last changed (meta.lastUpdated): YYYY, YYYY-MM, YYYY-MM-DD (UTC days) or \
+         a dateTime with a time zone, with the prefixes eq, ne, lt, gt, le, ge, ap",
     ),
     (
         "active",
@@ -379,6 +387,13 @@ pub(super) fn search_query(
                 }
                 more.birth_dates.push(list);
             }
+            "_lastUpdated" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    list.push(last_updated(a)?);
+                }
+                more.last_updated.push(list);
+            }
             "identifier" => {
                 let mut list = Vec::new();
                 for a in &alternatives {
@@ -446,6 +461,67 @@ fn safe(name: &str) -> String {
         .collect()
 }
 
+/// One `_lastUpdated` alternative: an optional prefix and a date or dateTime, as the period it
+/// covers (a date without a time is a UTC day, month or year; a time needs its zone and
+/// covers its last digit: a minute, a second or a fraction of one).
+fn last_updated(text: &str) -> Result<InstantCriterion, FhirError> {
+    let (comparator, value) = match text.get(..2).and_then(DateComparator::from_prefix) {
+        Some(comparator) => (comparator, &text[2..]),
+        None => (DateComparator::Eq, text),
+    };
+    let (start, end) = instant_period(value).ok_or_else(|| {
+        invalid(
+            "_lastUpdated: use [eq|ne|lt|gt|le|ge|ap] and YYYY, YYYY-MM, YYYY-MM-DD or \
+             YYYY-MM-DDThh:mm[:ss[.fff]] with a time zone (Z or +hh:mm)"
+                .to_owned(),
+            "_lastUpdated",
+        )
+    })?;
+    Ok(InstantCriterion {
+        comparator,
+        start,
+        end,
+    })
+}
+
+/// The period `[start, end)` a FHIR date or dateTime search value covers.
+fn instant_period(text: &str) -> Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
+    let midnight = |d: NaiveDate| {
+        Some(
+            Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .fixed_offset(),
+        )
+    };
+    let Some((date, time)) = text.split_once('T') else {
+        let (date, precision) = parse_partial_date(text)?;
+        let (from, to) = partial_date_range(date, precision);
+        return Some((midnight(from)?, midnight(to)?));
+    };
+    let (day, precision) = parse_partial_date(date)?;
+    if precision != entity::enums::DatePrecision::Day {
+        return None;
+    }
+    let (clock, zone) = match time.strip_suffix('Z') {
+        Some(clock) => (clock, "+00:00"),
+        None => time.split_at(time.rfind(['+', '-'])?),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let (clock, step) = match parts.as_slice() {
+        [_, _] => (format!("{clock}:00"), TimeDelta::minutes(1)),
+        [_, _, seconds] => match seconds.split_once('.') {
+            None => (clock.to_owned(), TimeDelta::seconds(1)),
+            Some((_, fraction)) if (1..=9).contains(&fraction.len()) => (
+                clock.to_owned(),
+                TimeDelta::nanoseconds(10_i64.pow(9 - fraction.len() as u32)),
+            ),
+            Some(_) => return None,
+        },
+        _ => return None,
+    };
+    let start = DateTime::parse_from_rfc3339(&format!("{day}T{clock}{zone}")).ok()?;
+    Some((start, start.checked_add_signed(step)?))
+}
+
 /// One `birthdate` alternative: an optional prefix and a (partial) date.
 fn birth_date(text: &str) -> Result<DateCriterion, FhirError> {
     let (comparator, date) = match text.get(..2).and_then(DateComparator::from_prefix) {
@@ -463,4 +539,51 @@ fn birth_date(text: &str) -> Result<DateCriterion, FhirError> {
         date,
         precision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(text: &str) -> (String, String) {
+        let (start, end) = instant_period(text).expect(text);
+        (start.to_rfc3339(), end.to_rfc3339())
+    }
+
+    #[test]
+    fn last_updated_values_cover_their_precision() {
+        assert_eq!(
+            period("2026"),
+            (
+                "2026-01-01T00:00:00+00:00".to_owned(),
+                "2027-01-01T00:00:00+00:00".to_owned()
+            )
+        );
+        assert_eq!(period("2026-12-06").1, "2026-12-07T00:00:00+00:00");
+        assert_eq!(
+            period("2026-12-06T13:26+02:00"),
+            (
+                "2026-12-06T13:26:00+02:00".to_owned(),
+                "2026-12-06T13:27:00+02:00".to_owned()
+            )
+        );
+        assert_eq!(
+            period("2026-12-06T13:26:03Z").1,
+            "2026-12-06T13:26:04+00:00"
+        );
+        assert_eq!(
+            period("2026-12-06T13:26:03.5-05:00").1,
+            "2026-12-06T13:26:03.600-05:00"
+        );
+        for bad in [
+            "2026-12-06T13:26",
+            "2026-12T13:26Z",
+            "26-12-06",
+            "2026-12-06T13Z",
+            "2026-12-06T13:26:03.1234567890Z",
+            "yesterday",
+        ] {
+            assert!(instant_period(bad).is_none(), "{bad}");
+        }
+    }
 }

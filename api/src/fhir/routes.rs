@@ -94,8 +94,8 @@ fn path_id(req: &HttpRequest) -> Result<Uuid, FhirError> {
 }
 
 /// `GET /fhir/metadata` (no key needed: it holds no patient data).
-pub async fn metadata() -> HttpResponse {
-    fhir_response(HttpResponse::Ok(), &capability::statement())
+pub async fn metadata(req: HttpRequest) -> HttpResponse {
+    fhir_response(HttpResponse::Ok(), &capability::statement(base_url(&req)))
 }
 
 /// `GET /fhir/Patient/{id}`.
@@ -233,6 +233,19 @@ pub async fn update(
     let mut builder = HttpResponse::Ok();
     builder.insert_header(etag(patient.version()));
     Ok(fhir_response(builder, &FhirPatient::from(&patient)))
+}
+
+/// `DELETE /fhir/Patient/{id}`: soft delete, the same use case as `DELETE /api/v1/patients/{id}`
+/// and ITI-104's conditional delete; 200 with an informational OperationOutcome, 404 when no
+/// live record has the id.
+pub async fn delete(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
+    let caller = caller?;
+    let id = path_id(&req)?;
+    patients::delete(&caller.mpi, &caller.ctx, id).await?;
+    Ok(fhir_response(
+        HttpResponse::Ok(),
+        &OperationOutcome::information(format!("Patient/{id} deleted")),
+    ))
 }
 
 /// Percent-encodes a query value.

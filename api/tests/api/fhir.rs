@@ -409,6 +409,7 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
         params,
         [
             "_id",
+            "_lastUpdated",
             "active",
             "name",
             "family",
@@ -438,7 +439,7 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
         statement["instantiates"],
         json!([
             "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager",
-            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierQuery",
+            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier",
             "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch"
         ])
     );
@@ -1088,7 +1089,9 @@ async fn errors_are_operation_outcomes(backend: Backend) {
     check(&fhir.get("/Patient/not-a-uuid").await, 404, "not-found");
     check(&fhir.get("/Observation/1").await, 404, "not-found");
     check(
-        &fhir.call(Role::Admin, "DELETE", &path, &[], None).await,
+        &fhir
+            .call(Role::Admin, "PATCH", &path, &[], Some(&json!([])))
+            .await,
         405,
         "not-supported",
     );

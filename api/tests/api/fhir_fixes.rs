@@ -143,6 +143,328 @@ async fn match_takes_a_bare_patient(backend: Backend) {
 }
 both_backends!(match_takes_a_bare_patient);
 
+/// A request that exercises one value of a claimed search parameter.
+fn sample(param: &str, identifier: &str) -> String {
+    match param {
+        "_id" => Uuid::new_v4().to_string(),
+        "_lastUpdated" => "ge2000".to_owned(),
+        "active" => "true".to_owned(),
+        "birthdate" => "1972".to_owned(),
+        "gender" => "female".to_owned(),
+        "identifier" => enc(identifier),
+        "telecom" => "01392".to_owned(),
+        _ => "Ha".to_owned(),
+    }
+}
+
+async fn capability_statement_claims_what_is_served(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_domains(&app).await;
+    let fhir = Fhir::new(&app);
+    let base = format!("http://{}/fhir", app.server.addr);
+    let metadata = fhir.raw(None, "GET", "/metadata", &[], None).await;
+    assert_eq!(metadata.status, 200, "{}", metadata.body);
+    let statement = &metadata.body;
+    assert_eq!(statement["kind"], "instance");
+    // cpb-14: an instance names its implementation.
+    assert_eq!(statement["implementation"]["url"], base.as_str());
+    assert!(statement["implementation"]["description"].is_string());
+    // The canonicals of the IG's CapabilityStatements (PDQm has Supplier and SupplierMatch).
+    assert_eq!(
+        statement["instantiates"],
+        json!([
+            "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager",
+            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier",
+            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch"
+        ])
+    );
+    let patient = &statement["rest"][0]["resource"][0];
+    assert_eq!(patient["type"], "Patient");
+    // No If-None-Exist is read: conditional create is not claimed.
+    assert_eq!(patient["conditionalCreate"], false);
+    assert_eq!(patient["conditionalUpdate"], true);
+    assert_eq!(patient["conditionalDelete"], "single");
+    assert_eq!(patient["updateCreate"], false);
+    assert_eq!(patient["readHistory"], false);
+
+    // Every interaction claimed on Patient is served.
+    let identifier = format!("{TEST_URL}|CS-1");
+    let body = patient_with(
+        "Hartigan",
+        "Siobhan",
+        &[(TEST_URL, "CS-1"), (NID_URL, "CN-1")],
+    );
+    let mut codes: Vec<String> = patient["interaction"]
+        .as_array()
+        .expect("interaction")
+        .iter()
+        .map(|i| i["code"].as_str().expect("code").to_owned())
+        .collect();
+    codes.sort();
+    assert_eq!(
+        codes,
+        ["create", "delete", "read", "search-type", "update"],
+        "a new claim needs its check below"
+    );
+    let created = fhir.create(&body).await;
+    let id = id_of(&created);
+    let path = format!("/Patient/{id}");
+    assert_eq!(fhir.get(&path).await.status, 200);
+    let updated = fhir
+        .call(
+            Role::Registrar,
+            "PUT",
+            &path,
+            &[("if-match", "W/\"1\"")],
+            Some(&created),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    let searched = fhir.get("/Patient?family=Hartigan").await;
+    assert_eq!(searched.status, 200, "{}", searched.body);
+    assert_eq!(entry_ids(&searched.body), [id.clone()]);
+    let conditional = fhir
+        .call(
+            Role::Registrar,
+            "PUT",
+            &format!("/Patient?identifier={}", enc(&identifier)),
+            &[],
+            Some(&updated.body),
+        )
+        .await;
+    assert_eq!(conditional.status, 200, "{}", conditional.body);
+
+    // Every search parameter claimed is served, even when unknown ones would be refused.
+    let params: Vec<String> = patient["searchParam"]
+        .as_array()
+        .expect("searchParam")
+        .iter()
+        .map(|p| p["name"].as_str().expect("name").to_owned())
+        .collect();
+    assert!(params.iter().any(|p| p == "_lastUpdated"), "{params:?}");
+    for param in &params {
+        let answer = fhir
+            .raw(
+                Some(Role::Registrar),
+                "GET",
+                &format!("/Patient?{param}={}", sample(param, &identifier)),
+                &[("prefer", "handling=strict")],
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{param}: {}", answer.body);
+        assert_eq!(answer.body["resourceType"], "Bundle", "{param}");
+    }
+    // And the include values.
+    for (name, value) in [
+        (
+            "_include",
+            patient["searchInclude"][0].as_str().expect("include"),
+        ),
+        (
+            "_revinclude",
+            patient["searchRevInclude"][0].as_str().expect("revinclude"),
+        ),
+    ] {
+        let answer = fhir
+            .raw(
+                Some(Role::Registrar),
+                "GET",
+                &format!("/Patient?family=Hartigan&{name}={}", enc(value)),
+                &[("prefer", "handling=strict")],
+                None,
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{name}: {}", answer.body);
+    }
+
+    // Every operation claimed on Patient answers at its route.
+    let operations: Vec<&str> = patient["operation"]
+        .as_array()
+        .expect("operation")
+        .iter()
+        .map(|o| o["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(operations, ["match", "ihe-pix", "merge"]);
+    let matched = post(&fhir, Role::Registrar, "/Patient/$match", &body).await;
+    assert_eq!(matched.status, 200, "{}", matched.body);
+    let pix = fhir
+        .get(&format!(
+            "/Patient/$ihe-pix?sourceIdentifier={}",
+            enc(&identifier)
+        ))
+        .await;
+    assert_eq!(pix.status, 200, "{}", pix.body);
+    let other = id_of(
+        &fhir
+            .create(&patient_with("Hartigan", "Siobhan", &[(TEST_URL, "CS-2")]))
+            .await,
+    );
+    let merge = post(
+        &fhir,
+        Role::Steward,
+        "/Patient/$merge",
+        &json!({"resourceType": "Parameters", "parameter": [
+            {"name": "source-patient", "valueReference": {"reference": format!("Patient/{other}")}},
+            {"name": "target-patient", "valueReference": {"reference": format!("Patient/{id}")}},
+            {"name": "preview", "valueBoolean": true}
+        ]}),
+    )
+    .await;
+    assert_eq!(merge.status, 200, "{}", merge.body);
+    assert_eq!(
+        statement["rest"][0]["operation"][0]["name"],
+        "process-message"
+    );
+
+    // Delete, by id and by condition, is what `delete` claims.
+    let deleted = fhir.call(Role::Admin, "DELETE", &path, &[], None).await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_eq!(deleted.body["resourceType"], "OperationOutcome");
+    assert_eq!(fhir.get(&path).await.status, 404);
+    let again = fhir.call(Role::Admin, "DELETE", &path, &[], None).await;
+    assert_eq!(again.status, 404, "{}", again.body);
+    let by_condition = fhir
+        .call(
+            Role::Admin,
+            "DELETE",
+            &format!("/Patient?identifier={}", enc(&format!("{TEST_URL}|CS-2"))),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(by_condition.status, 200, "{}", by_condition.body);
+    // An auditor may not delete.
+    let third = id_of(
+        &fhir
+            .create(&patient_with("Hartigan", "Siobhan", &[(TEST_URL, "CS-3")]))
+            .await,
+    );
+    let auditor = fhir
+        .call(
+            Role::Auditor,
+            "DELETE",
+            &format!("/Patient/{third}"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(auditor.status, 403, "{}", auditor.body);
+
+    // What is not claimed is not served: patch, history, conditional create.
+    let patch = fhir
+        .call(
+            Role::Admin,
+            "PATCH",
+            &format!("/Patient/{third}"),
+            &[],
+            Some(&json!([])),
+        )
+        .await;
+    assert_eq!(patch.status, 405, "{}", patch.body);
+    let history = fhir.get(&format!("/Patient/{third}/_history")).await;
+    assert!(matches!(history.status, 404 | 405), "{}", history.body);
+    fhir.check_all_received();
+}
+both_backends!(capability_statement_claims_what_is_served);
+
+fn at_offset(instant: &str, hours: i32) -> String {
+    let t: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(instant).expect("instant");
+    let zone = FixedOffset::east_opt(hours * 3600).expect("zone");
+    t.with_timezone(&zone)
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, false)
+}
+
+async fn last_updated_compares_when_records_changed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    let a = fhir
+        .create(&fhir_person(
+            "Oyelaran",
+            "Funmilayo",
+            "1980-05-05",
+            "MRN-9201",
+        ))
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let b = fhir
+        .create(&fhir_person(
+            "Oyelaran",
+            "Kehinde",
+            "1981-06-06",
+            "MRN-9202",
+        ))
+        .await;
+    let (a_id, b_id) = (id_of(&a), id_of(&b));
+    let a_at = a["meta"]["lastUpdated"]
+        .as_str()
+        .expect("lastUpdated")
+        .to_owned();
+    let b_at = b["meta"]["lastUpdated"]
+        .as_str()
+        .expect("lastUpdated")
+        .to_owned();
+    let found = |q: String| {
+        let fhir = &fhir;
+        async move {
+            let answer = fhir.get(&format!("/Patient?_lastUpdated={q}")).await;
+            assert_eq!(answer.status, 200, "{q}: {}", answer.body);
+            entry_ids(&answer.body)
+        }
+    };
+    assert_eq!(found(enc(&a_at)).await, [a_id.clone()]);
+    assert_eq!(found(enc(&format!("eq{b_at}"))).await, [b_id.clone()]);
+    assert_eq!(found(enc(&format!("gt{a_at}"))).await, [b_id.clone()]);
+    assert_eq!(found(enc(&format!("lt{b_at}"))).await, [a_id.clone()]);
+    assert_eq!(found(enc(&format!("le{a_at}"))).await, [a_id.clone()]);
+    assert_eq!(found(enc(&format!("ne{a_at}"))).await, [b_id.clone()]);
+    assert_eq!(
+        found(enc(&format!("{a_at},{b_at}"))).await,
+        sorted(&[&a_id, &b_id])
+    );
+    // The same instant in another zone names the same moment.
+    assert_eq!(found(enc(&at_offset(&a_at, 5))).await, [a_id.clone()]);
+    assert_eq!(found(enc(&at_offset(&a_at, -7))).await, [a_id.clone()]);
+    // Dates and years are periods; repeats must all hold.
+    assert_eq!(found("ge2000".to_owned()).await, sorted(&[&a_id, &b_id]));
+    assert!(found("lt2000".to_owned()).await.is_empty());
+    assert_eq!(
+        found(format!("ge2000&_lastUpdated={}", enc(&format!("lt{b_at}")))).await,
+        [a_id.clone()]
+    );
+    // An update moves the record's lastUpdated on.
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    let updated = fhir
+        .call(
+            Role::Registrar,
+            "PUT",
+            &format!("/Patient/{a_id}"),
+            &[("if-match", "W/\"1\"")],
+            Some(&a),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(found(enc(&format!("gt{b_at}"))).await, [a_id.clone()]);
+    // The criterion stays in the paging links, and a bad value is refused.
+    let answer = fhir
+        .get(&format!(
+            "/Patient?_lastUpdated={}",
+            enc(&format!("gt{b_at}"))
+        ))
+        .await;
+    assert!(
+        self_link(&answer.body).contains("_lastUpdated="),
+        "{}",
+        answer.body
+    );
+    for bad in ["yesterday", "2026-12-06T10%3A00", "xx2026"] {
+        let answer = fhir.get(&format!("/Patient?_lastUpdated={bad}")).await;
+        assert_issue(&answer, 422, "error", "invalid");
+    }
+    fhir.check_all_received();
+}
+both_backends!(last_updated_compares_when_records_changed);
+
 async fn unknown_parameters_are_ignored_unless_strict(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let fhir = Fhir::new(&app);
