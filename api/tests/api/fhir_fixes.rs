@@ -559,3 +559,151 @@ async fn unknown_domain_is_a_404_warning(backend: Backend) {
 }
 both_backends!(unknown_domain_is_a_404_warning);
 
+fn pix_values(body: &Value) -> Vec<String> {
+    let mut out: Vec<String> = body["parameter"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|p| {
+            if p["name"] == "targetId" {
+                format!(
+                    "targetId {}",
+                    p["valueReference"]["reference"]
+                        .as_str()
+                        .expect("reference")
+                )
+            } else {
+                format!(
+                    "{}|{}",
+                    p["valueIdentifier"]["system"].as_str().expect("system"),
+                    p["valueIdentifier"]["value"].as_str().expect("value")
+                )
+            }
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn ihe_pix_takes_a_logical_id_of_ours(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_domains(&app).await;
+    let fhir = Fhir::new(&app);
+    let base = format!("http://{}/fhir", app.server.addr);
+    let a = id_of(
+        &fhir
+            .create(&patient_with(
+                "Szymanska",
+                "Jadwiga",
+                &[(TEST_URL, "L-1"), (NID_URL, "LN-1")],
+            ))
+            .await,
+    );
+    let pix = |source: String, targets: &'static [&'static str]| {
+        let fhir = &fhir;
+        async move {
+            let mut path = format!("/Patient/$ihe-pix?sourceIdentifier={}", enc(&source));
+            for t in targets {
+                path.push_str(&format!("&targetSystem={}", enc(t)));
+            }
+            fhir.get(&path).await
+        }
+    };
+    // By its logical id: the person's identifiers, not the record named again.
+    let by_id = pix(format!("{base}|Patient/{a}"), &[]).await;
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    let values = pix_values(&by_id.body);
+    assert!(values.contains(&format!("{TEST_URL}|L-1")), "{values:?}");
+    assert!(values.contains(&format!("{NID_URL}|LN-1")), "{values:?}");
+    assert!(
+        !values.iter().any(|v| v.starts_with("targetId")),
+        "{values:?}"
+    );
+    // The same as asking by a business identifier, but for that identifier and the record.
+    let by_identifier = pix(format!("{TEST_URL}|L-1"), &[]).await;
+    let mut expected: Vec<String> = pix_values(&by_identifier.body)
+        .into_iter()
+        .filter(|v| !v.starts_with("targetId"))
+        .chain([format!("{TEST_URL}|L-1")])
+        .collect();
+    expected.sort();
+    assert_eq!(values, expected);
+    // targetSystem restricts it; a trailing slash on the base is the same base; POST too.
+    let only_nid = pix(format!("{base}/|Patient/{a}"), &[NID_URL]).await;
+    assert_eq!(only_nid.status, 200, "{}", only_nid.body);
+    assert_eq!(pix_values(&only_nid.body), [format!("{NID_URL}|LN-1")]);
+    let posted = post(
+        &fhir,
+        Role::Registrar,
+        "/Patient/$ihe-pix",
+        &json!({"resourceType": "Parameters", "parameter": [
+            {"name": "sourceIdentifier", "valueIdentifier": {"system": base, "value": format!("Patient/{a}")}},
+            {"name": "targetSystem", "valueUri": NID_URL}
+        ]}),
+    )
+    .await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    assert_eq!(pix_values(&posted.body), pix_values(&only_nid.body));
+
+    // A record merged away answers with its survivor.
+    let b = id_of(
+        &fhir
+            .create(&patient_with("Szymanska", "Jadwiga", &[(TEST_URL, "L-2")]))
+            .await,
+    );
+    let merged = post(
+        &fhir,
+        Role::Steward,
+        "/Patient/$merge",
+        &json!({"resourceType": "Parameters", "parameter": [
+            {"name": "source-patient", "valueReference": {"reference": format!("Patient/{b}")}},
+            {"name": "target-patient", "valueReference": {"reference": format!("Patient/{a}")}}
+        ]}),
+    )
+    .await;
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    let retired = pix(format!("{base}|Patient/{b}"), &[]).await;
+    assert_eq!(retired.status, 200, "{}", retired.body);
+    let values = pix_values(&retired.body);
+    assert!(
+        values.contains(&format!("targetId Patient/{a}")),
+        "{values:?}"
+    );
+    assert!(values.contains(&format!("{NID_URL}|LN-1")), "{values:?}");
+
+    // Our base with anything but a Patient we hold: 404 not-found, as any unknown identifier.
+    for value in [
+        format!("Patient/{}", Uuid::new_v4()),
+        "Patient/123".to_owned(),
+        format!("RelatedPerson/{a}"),
+    ] {
+        let answer = pix(format!("{base}|{value}"), &[]).await;
+        assert_issue(&answer, 404, "error", "not-found");
+    }
+    let c = id_of(
+        &fhir
+            .create(&patient_with("Szymanska", "Halina", &[(TEST_URL, "L-3")]))
+            .await,
+    );
+    let deleted = fhir
+        .call(Role::Admin, "DELETE", &format!("/Patient/{c}"), &[], None)
+        .await;
+    assert_eq!(deleted.status, 200, "{}", deleted.body);
+    assert_issue(
+        &pix(format!("{base}|Patient/{c}"), &[]).await,
+        404,
+        "error",
+        "not-found",
+    );
+    // Another server's logical id is another domain: unknown here.
+    assert_issue(
+        &pix(format!("http://elsewhere.example/fhir|Patient/{b}"), &[]).await,
+        400,
+        "error",
+        "code-invalid",
+    );
+    fhir.check_all_received();
+}
+both_backends!(ihe_pix_takes_a_logical_id_of_ours);
+
