@@ -707,3 +707,83 @@ async fn ihe_pix_takes_a_logical_id_of_ours(backend: Backend) {
 }
 both_backends!(ihe_pix_takes_a_logical_id_of_ours);
 
+async fn conditional_update_refuses_another_records_id(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    add_domains(&app).await;
+    let fhir = Fhir::new(&app);
+    let put = |identifier: String, body: Value| {
+        let fhir = &fhir;
+        async move {
+            fhir.call(
+                Role::Steward,
+                "PUT",
+                &format!("/Patient?identifier={}", enc(&identifier)),
+                &[],
+                Some(&body),
+            )
+            .await
+        }
+    };
+    let key = format!("{TEST_URL}|M-1");
+    let body = patient_with("Castellanos", "Rocio", &[(TEST_URL, "M-1")]);
+    let created = put(key.clone(), body.clone()).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = id_of(&created.body);
+
+    // One match, another id: 400, and nothing changed.
+    for other in [Uuid::new_v4().to_string(), "not-a-uuid".to_owned()] {
+        let mut wrong = body.clone();
+        wrong["id"] = json!(other);
+        wrong["name"][0]["given"] = json!(["Rosa"]);
+        let answer = put(key.clone(), wrong).await;
+        assert_issue(&answer, 400, "error", "invalid");
+        assert_eq!(
+            answer.body["issue"][0]["expression"][0], "Patient.id",
+            "{}",
+            answer.body
+        );
+    }
+    let unchanged = fhir.get(&format!("/Patient/{id}")).await;
+    assert_eq!(
+        unchanged.body["meta"]["versionId"], "1",
+        "{}",
+        unchanged.body
+    );
+    assert_eq!(unchanged.body["name"][0]["given"][0], "Rocio");
+    // Its own id (or none): updated.
+    let mut same = body.clone();
+    same["id"] = json!(id.clone());
+    same["name"][0]["given"] = json!(["Rosa"]);
+    let updated = put(key.clone(), same).await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(id_of(&updated.body), id);
+    assert_eq!(updated.body["meta"]["versionId"], "2");
+
+    // No match: created under an id of the MPI's, whatever id the resource carries.
+    let mut fresh = patient_with("Castellanos", "Iker", &[(TEST_URL, "M-2")]);
+    let theirs = Uuid::new_v4().to_string();
+    fresh["id"] = json!(theirs.clone());
+    let made = put(format!("{TEST_URL}|M-2"), fresh).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let made_id = id_of(&made.body);
+    assert_ne!(made_id, theirs);
+
+    // A merge by conditional update checks the id the same way.
+    let mut retire = patient_with("Castellanos", "Iker", &[(TEST_URL, "M-2")]);
+    retire["active"] = json!(false);
+    retire["link"] =
+        json!([{"other": {"reference": format!("Patient/{id}")}, "type": "replaced-by"}]);
+    retire["id"] = json!(id.clone());
+    let refused = put(format!("{TEST_URL}|M-2"), retire.clone()).await;
+    assert_issue(&refused, 400, "error", "invalid");
+    assert_eq!(
+        fhir.get(&format!("/Patient/{made_id}")).await.body["active"],
+        true
+    );
+    retire["id"] = json!(made_id.clone());
+    let merged = put(format!("{TEST_URL}|M-2"), retire).await;
+    assert_eq!(merged.status, 200, "{}", merged.body);
+    assert_eq!(merged.body["active"], false, "{}", merged.body);
+    fhir.check_all_received();
+}
+both_backends!(conditional_update_refuses_another_records_id);
