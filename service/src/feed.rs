@@ -86,6 +86,9 @@ pub enum FeedAction {
         key: RecordKey,
         /// Its new values.
         input: PatientInput,
+        /// The id the sent resource carries, when the sender's id must be the record's (FHIR
+        /// conditional update: one match whose id differs is refused, `id_mismatch`).
+        resource_id: Option<String>,
     },
     /// Resolve a duplicate: merge the record `key` names into `survivor` (undoable as any merge).
     Merge {
@@ -93,6 +96,8 @@ pub enum FeedAction {
         key: RecordKey,
         /// The record that survives.
         survivor: RecordKey,
+        /// As for [`FeedAction::Put`]: the id the retired record must have, when given.
+        resource_id: Option<String>,
     },
     /// Soft-delete the record the key names.
     Delete {
@@ -276,6 +281,18 @@ fn not_found(key: &RecordKey) -> Error {
     }
 }
 
+/// A sent resource's id against the record its action matched: refused (`id_mismatch`) when
+/// it is given and is not that record's id.
+fn check_resource_id(given: Option<&str>, matched: Uuid) -> Result<()> {
+    match given {
+        Some(given) if Uuid::parse_str(given.trim()).ok() != Some(matched) => Err(Error::conflict(
+            "id_mismatch",
+            "the resource's id is not the id of the record the condition matched",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether `input` carries `system|value` (under any name of its domain).
 fn carries(mpi: &Mpi, input: &PatientInput, system: &str, value: &str) -> bool {
     let aliases = mpi.domains().aliases_of(system);
@@ -312,13 +329,13 @@ pub async fn apply(
                 ctx.authorize(Action::Register).map_err(&fail)?;
                 patients::check_input(mpi, ctx, input).map_err(&fail)?;
             }
-            FeedAction::Put { key, input } => {
+            FeedAction::Put { key, input, .. } => {
                 ctx.authorize(Action::Register).map_err(&fail)?;
                 ctx.authorize(Action::Update).map_err(&fail)?;
                 check_key("identifier", key).map_err(&fail)?;
                 patients::check_input(mpi, ctx, input).map_err(&fail)?;
             }
-            FeedAction::Merge { key, survivor } => {
+            FeedAction::Merge { key, survivor, .. } => {
                 ctx.authorize(Action::Merge).map_err(&fail)?;
                 check_key("identifier", key).map_err(&fail)?;
                 check_key("link", survivor).map_err(&fail)?;
@@ -473,9 +490,14 @@ async fn apply_one(
             touched.insert(created.id());
             Ok(FeedResult::Created(created))
         }
-        FeedAction::Put { key, input } => match resolve(mpi, ctx, txn, key).await? {
+        FeedAction::Put {
+            key,
+            input,
+            resource_id,
+        } => match resolve(mpi, ctx, txn, key).await? {
             Some(current) => {
                 let id = current.id();
+                check_resource_id(resource_id.as_deref(), id)?;
                 let updated =
                     patients::update_in(mpi, ctx, txn, id, current.version(), input).await?;
                 touched.insert(id);
@@ -503,10 +525,15 @@ async fn apply_one(
                 Ok(FeedResult::Created(created))
             }
         },
-        FeedAction::Merge { key, survivor } => {
+        FeedAction::Merge {
+            key,
+            survivor,
+            resource_id,
+        } => {
             let source = resolve(mpi, ctx, txn, key)
                 .await?
                 .ok_or_else(|| not_found(key))?;
+            check_resource_id(resource_id.as_deref(), source.id())?;
             let target = resolve(mpi, ctx, txn, survivor)
                 .await
                 .map_err(|e| match e {

@@ -6,7 +6,7 @@
 //!
 //! Every list of alternatives (`any_of`) is an OR; every criterion in a `Vec` of them must hold.
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, Query, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, DbBackend};
 use serde::{Deserialize, Serialize};
@@ -146,6 +146,20 @@ pub struct DateCriterion {
     pub precision: DatePrecision,
 }
 
+/// One `_lastUpdated` alternative: a comparison of when the record last changed with the period
+/// `[start, end)` a FHIR date or dateTime covers (a day, a second...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstantCriterion {
+    /// The comparison (`eq`: inside the period; `ne`: outside; `lt`: before its start; `le`:
+    /// before its end; `gt`: from its end on; `ge`: from its start on; `ap`: inside it widened
+    /// by a tenth of its distance from now, at least a second).
+    pub comparator: DateComparator,
+    /// The period's first instant.
+    pub start: DateTime<FixedOffset>,
+    /// The instant just after the period.
+    pub end: DateTime<FixedOffset>,
+}
+
 /// The criteria of a PDQm search beyond [`crate::patients::PatientQuery`]'s own; every one
 /// given must hold.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -171,6 +185,10 @@ pub struct MoreCriteria {
     /// Birth dates: each an OR list of comparisons.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub birth_dates: Vec<Vec<DateCriterion>>,
+    /// When the record last changed (`patient.updated_at`, FHIR `_lastUpdated`): each an OR
+    /// list of comparisons.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub last_updated: Vec<Vec<InstantCriterion>>,
     /// Identifiers: each an OR list of (system, value); an empty system is any system, an
     /// empty value any value in that system.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -225,6 +243,7 @@ impl MoreCriteria {
             && self.given.is_empty()
             && self.genders.is_empty()
             && self.birth_dates.is_empty()
+            && self.last_updated.is_empty()
             && self.identifiers.is_empty()
             && self.telecoms.is_empty()
             && self.phones.is_empty()
@@ -281,6 +300,7 @@ impl MoreCriteria {
             ("ids", self.ids.len()),
             ("genders", self.genders.len()),
             ("birth_date", self.birth_dates.len()),
+            ("last_updated", self.last_updated.len()),
             ("identifier", self.identifiers.len()),
             ("telecom", self.telecoms.len()),
             ("phone", self.phones.len()),
@@ -295,6 +315,14 @@ impl MoreCriteria {
         for b in &self.birth_dates {
             if b.is_empty() || b.len() > MAX_ALTERNATIVES {
                 return Err(too_many("birth_date"));
+            }
+        }
+        for list in &self.last_updated {
+            if list.is_empty() || list.len() > MAX_ALTERNATIVES {
+                return Err(too_many("last_updated"));
+            }
+            if list.iter().any(|c| c.end <= c.start) {
+                return Err(Error::validation("last_updated", "is an empty period"));
             }
         }
         for list in &self.identifiers {
@@ -381,6 +409,13 @@ impl MoreCriteria {
             let mut any = Condition::any();
             for d in list {
                 any = any.add(birth_date_condition(d));
+            }
+            cond = cond.add(any);
+        }
+        for list in &self.last_updated {
+            let mut any = Condition::any();
+            for c in list {
+                any = any.add(last_updated_condition(c));
             }
             cond = cond.add(any);
         }
@@ -829,6 +864,34 @@ fn birth_date_condition(d: &DateCriterion) -> Condition {
                     .add(col.gte(floor(from, p)))
                     .add(col.lt(to))
             })
+        }
+    }
+}
+
+/// A `_lastUpdated` comparison over `patient.updated_at`, a point in time. Bounds are bound in
+/// UTC: SQLite keeps the column as RFC 3339 text, all of it written in UTC, which then orders
+/// as the instants do.
+fn last_updated_condition(c: &InstantCriterion) -> Condition {
+    let utc = |t: DateTime<FixedOffset>| t.with_timezone(&Utc).fixed_offset();
+    let (start, end) = (utc(c.start), utc(c.end));
+    let col = patient::Column::UpdatedAt;
+    let inside = |from: DateTime<FixedOffset>, to: DateTime<FixedOffset>| {
+        Condition::all().add(col.gte(from)).add(col.lt(to))
+    };
+    match c.comparator {
+        DateComparator::Eq => inside(start, end),
+        DateComparator::Ne => inside(start, end).not(),
+        DateComparator::Lt => Condition::all().add(col.lt(start)),
+        DateComparator::Le => Condition::all().add(col.lt(end)),
+        DateComparator::Gt => Condition::all().add(col.gte(end)),
+        DateComparator::Ge => Condition::all().add(col.gte(start)),
+        DateComparator::Ap => {
+            let gap = (Utc::now().fixed_offset() - start).abs() / 10;
+            let gap = gap.max(chrono::TimeDelta::seconds(1));
+            inside(
+                start.checked_sub_signed(gap).unwrap_or(start),
+                end.checked_add_signed(gap).unwrap_or(end),
+            )
         }
     }
 }

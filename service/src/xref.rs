@@ -86,6 +86,21 @@ enum Target<'a> {
 /// `unknown_identifier` when no record holds the identifier. A merged-away record's identifiers
 /// answer for its survivor's person.
 pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
+    run(mpi, ctx, query, None).await
+}
+
+/// Answers a cross-reference query whose source is one of this server's own records, named by
+/// its id (IHE PIXm ITI-83: `sourceIdentifier` may be the logical id of a FHIR Patient,
+/// `BASE|Patient/{id}`). `query.system` and `query.value` say how the caller named it (they
+/// are audited, never matched); `targets` as for [`xref`]. The answer is the record's person
+/// (a merged-away record's is its survivor's): its identifiers and its live records but this
+/// one, which the caller named. 404 `unknown_identifier` when no record that is not deleted has
+/// the id.
+pub async fn xref_record(mpi: &Mpi, ctx: &Ctx, id: Uuid, query: XrefQuery) -> Result<Xref> {
+    run(mpi, ctx, query, Some(id)).await
+}
+
+async fn run(mpi: &Mpi, ctx: &Ctx, query: XrefQuery, record: Option<Uuid>) -> Result<Xref> {
     ctx.authorize(Action::Xref)?;
     check_text("identifier", &query.system)?;
     check_text("identifier", &query.value)?;
@@ -128,7 +143,10 @@ pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
         }
     }
     let value = query.value.trim();
-    let queried = registry.resolve(&query.system);
+    let queried = match record {
+        Some(_) => None,
+        None => registry.resolve(&query.system),
+    };
     let unknown_identifier = || {
         Error::refused(
             Refusal::Unknown,
@@ -145,15 +163,26 @@ pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
             "is not a registered identifier domain",
         )
     };
-    let bookkeeping = crate::domains::is_import_system(&query.system);
+    // A record named by its id needs no domain.
+    let bookkeeping = record.is_some() || crate::domains::is_import_system(&query.system);
     if queried.is_none() && !accept && !bookkeeping {
         return Err(unknown_domain());
     }
     let answer = with_snapshot!(mpi, |conn| {
         // The person: from the enterprise id itself, or from the holders of the identifier
         // (live ones first; a merged-away holder carries its survivor's person_id).
-        let person_id = match queried {
-            Some(d) if d.enterprise => {
+        let person_id = match (record, queried) {
+            // The record itself (merged away, it carries its survivor's person_id).
+            (Some(id), _) => {
+                patient::Entity::find_live()
+                    .select_only()
+                    .column(patient::Column::PersonId)
+                    .filter(patient::Column::Id.eq(id))
+                    .into_tuple::<Uuid>()
+                    .one(conn)
+                    .await?
+            }
+            (None, Some(d)) if d.enterprise => {
                 let id = Uuid::parse_str(value).map_err(|_| unknown_identifier())?;
                 patient::Entity::find_live()
                     .select_only()
@@ -186,7 +215,7 @@ pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
             let Some(person_id) = person_id else {
                 break 'found Ok::<_, Error>(None);
             };
-            let patient_ids: Vec<Uuid> = patient::Entity::find()
+            let mut patient_ids: Vec<Uuid> = patient::Entity::find()
                 .select_only()
                 .column(patient::Column::Id)
                 .filter(patient::Column::PersonId.eq(person_id))
@@ -195,11 +224,14 @@ pub async fn xref(mpi: &Mpi, ctx: &Ctx, query: XrefQuery) -> Result<Xref> {
                 .into_tuple()
                 .all(conn)
                 .await?;
-            let rows = if patient_ids.is_empty() {
+            // The record named is what was asked about, not an answer (its identifiers are).
+            let rows_of = patient_ids.clone();
+            patient_ids.retain(|id| Some(*id) != record);
+            let rows = if rows_of.is_empty() {
                 Vec::new()
             } else {
                 patient_identifier::Entity::find()
-                    .filter(patient_identifier::Column::PatientId.is_in(patient_ids.clone()))
+                    .filter(patient_identifier::Column::PatientId.is_in(rows_of))
                     .order_by_asc(patient_identifier::Column::PatientId)
                     .order_by_desc(patient_identifier::Column::IsPrimary)
                     .order_by_asc(patient_identifier::Column::System)

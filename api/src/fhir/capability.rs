@@ -19,8 +19,29 @@ pub struct Software {
 /// A supported interaction.
 #[derive(Clone, Debug, Serialize)]
 pub struct Interaction {
-    /// `read`, `create`, `update`, `search-type`.
+    /// `read`, `create`, `update`, `delete`, `search-type`.
     pub code: &'static str,
+    /// What the MPI does, when the resource's notes do not say it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub documentation: Option<&'static str>,
+}
+
+impl Interaction {
+    fn of(code: &'static str) -> Interaction {
+        Interaction {
+            code,
+            documentation: None,
+        }
+    }
+}
+
+/// This installation (kind `instance` needs it, constraint cpb-14).
+#[derive(Clone, Debug, Serialize)]
+pub struct Implementation {
+    /// What it is.
+    pub description: &'static str,
+    /// Its FHIR base URL, as the request reached it.
+    pub url: String,
 }
 
 /// A supported search parameter.
@@ -65,7 +86,7 @@ pub struct RestResource {
     pub read_history: bool,
     /// No create through PUT of an id.
     pub update_create: bool,
-    /// No conditional create.
+    /// No conditional create (`If-None-Exist` is not read).
     pub conditional_create: bool,
     /// Conditional update (ITI-104) on `identifier`.
     pub conditional_update: bool,
@@ -128,6 +149,8 @@ pub struct CapabilityStatement {
     pub instantiates: Vec<&'static str>,
     /// The software.
     pub software: Software,
+    /// This installation.
+    pub implementation: Implementation,
     /// `4.0.1`.
     pub fhir_version: &'static str,
     /// Formats.
@@ -142,7 +165,7 @@ is 409 with an OperationOutcome whose issues name the candidates (Patient/{id}, 
 probability); resend with the header `X-MPI-Force: true` to register anyway (audited). Possible \
 matches are stored and open a review task. Update (PUT) needs `If-Match: W/\"{versionId}\"` (or \
 meta.versionId); a stale version is 412. Patient.link (replaced-by, replaces, seealso, refer) is \
-read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE by id is not supported (405). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records: 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. The R4 elements the MPI does not store \
+read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do, or 400 when the Patient's id is not the id of the one record that does; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE /fhir/Patient/{id} soft-deletes that record (200 OperationOutcome; 404 when no live record has the id). There is no conditional create (If-None-Exist is not read; IHE PIXm's Manager statement asks for conditionalCreate, which ITI-104 itself never uses), no history, no patch and no system-level search (PDQm's Supplier statement lists search-system). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records (by a logical id, the record named is not repeated): 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. The R4 elements the MPI does not store \
 (contact, communication, generalPractitioner, photo, extension, language) are accepted and \
 ignored (a PMIR answer's OperationOutcome names them); modifierExtension and elements that are \
 not R4 Patient elements are rejected with 422; dates are full \
@@ -151,16 +174,19 @@ ANDs the criteria (a parameter may repeat), takes a comma as OR inside one param
 modifiers :exact and :contains on string parameters, pages with _count (default 20, at most \
 500) and _page; search, read and \
 $match are audited. Search also answers POST /fhir/Patient/_search with the criteria as a form \
-body. An unsupported parameter is refused (400) unless the request says `Prefer: \
-handling=lenient`, which ignores it. `_include=Patient:organization` (or its spelling \
+body. An unsupported parameter or modifier is ignored and left out of the self link unless the \
+request says `Prefer: handling=strict`, which refuses it (400). An identifier domain the MPI \
+does not know answers 404 with a warning OperationOutcome (not-found). `_include=Patient:organization` (or its spelling \
 Organization:managingOrganization) adds the managing organizations of the page's matches and `_revinclude=RelatedPerson:patient` the RelatedPersons \
 that name them (search.mode include). `_pretty=true` indents any JSON answer.";
 
 /// IHE PIXm's Patient Identifier Cross-reference Manager.
 pub const PIXM_MANAGER: &str =
     "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager";
-/// IHE PDQm's Patient Demographics Supplier, Patient Search option (ITI-78).
-pub const PDQM_SUPPLIER_QUERY: &str = "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierQuery";
+/// IHE PDQm's Patient Demographics Supplier (ITI-78, which every Supplier serves; the IG has no
+/// separate Patient Search option statement for the Supplier).
+pub const PDQM_SUPPLIER: &str =
+    "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier";
 /// IHE PDQm's Patient Demographics Supplier, Match Operation option (ITI-119).
 pub const PDQM_SUPPLIER_MATCH: &str = "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch";
 
@@ -182,6 +208,7 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
             "http://hl7.org/fhir/SearchParameter/patient-extensions-Patient-mothersMaidenName"
         }
         "_id" => "http://hl7.org/fhir/SearchParameter/Resource-id",
+        "_lastUpdated" => "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
         _ => "http://hl7.org/fhir/SearchParameter/Patient-identifier",
     };
     SearchParam {
@@ -192,23 +219,30 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
     }
 }
 
-/// The statement (`date` is when it is produced).
-pub fn statement() -> CapabilityStatement {
+/// The statement of the server reached at `base` (its `/fhir` URL; `date` is when it is
+/// produced).
+pub fn statement(base: String) -> CapabilityStatement {
     CapabilityStatement {
         resource_type: "CapabilityStatement",
         status: "active",
         date: super::patient::instant_text(chrono::Utc::now().fixed_offset()),
         publisher: "MPI",
         kind: "instance",
-        // PIXm Manager: $ihe-pix and the ITI-104 feed (in JSON and XML, as the profile asks).
-        // PDQm Supplier, both options: ITI-78 with every search parameter the actor's statement
-        // requires (_id, active, family, given, identifier, telecom, birthdate, address,
-        // gender, mothersMaidenName; `:exact`), and ITI-119 `$match`. Not instantiated: PMIR's
+        // PIXm Manager: $ihe-pix and the ITI-104 feed (conditional update, conditional delete)
+        // in JSON and XML; not its conditionalCreate (said false below, and in the notes).
+        // PDQm Supplier and its Match Operation option: ITI-78 with every search parameter
+        // the actors' statements list (_lastUpdated, _id, active, family, given, identifier,
+        // telecom, birthdate, address and its parts, gender, mothersMaidenName; `:exact`),
+        // and ITI-119 `$match`; not their rest-level search-system. Not instantiated: PMIR's
         // Patient Identity Registry (it needs ITI-94 subscriptions, not built).
-        instantiates: vec![PIXM_MANAGER, PDQM_SUPPLIER_QUERY, PDQM_SUPPLIER_MATCH],
+        instantiates: vec![PIXM_MANAGER, PDQM_SUPPLIER, PDQM_SUPPLIER_MATCH],
         software: Software {
             name: "mpi",
             version: env!("CARGO_PKG_VERSION"),
+        },
+        implementation: Implementation {
+            description: "Master Patient Index: FHIR R4 facade",
+            url: base,
         },
         fhir_version: "4.0.1",
         format: vec![
@@ -231,16 +265,32 @@ RelatedPerson resources, and PMIR message Bundles.",
                 }],
                 description: "Every request but /fhir/metadata needs `Authorization: Bearer \
 <key>` with a key from `mpi keys create`. Roles: registrar (read, search, create, update, \
-$match), steward (also $merge), admin (all); auditor keys cannot read patients.",
+delete, $match, $ihe-pix), steward (also $merge and merges by the feeds), admin (all); auditor \
+keys cannot read patients (they search AuditEvent).",
             },
             resource: vec![
                 RestResource {
                     type_: "Patient",
                     documentation: PATIENT_DOC,
-                    interaction: ["read", "update", "create", "delete", "search-type"]
-                        .into_iter()
-                        .map(|code| Interaction { code })
-                        .collect(),
+                    interaction: vec![
+                        Interaction::of("read"),
+                        Interaction {
+                            code: "update",
+                            documentation: Some(
+                                "PUT Patient/{id} with If-Match; conditional update PUT \
+Patient?identifier=SYSTEM|VALUE (IHE ITI-104)",
+                            ),
+                        },
+                        Interaction::of("create"),
+                        Interaction {
+                            code: "delete",
+                            documentation: Some(
+                                "DELETE Patient/{id}, and conditional delete DELETE \
+Patient?identifier=SYSTEM|VALUE (IHE ITI-104 Remove Patient): soft delete",
+                            ),
+                        },
+                        Interaction::of("search-type"),
+                    ],
                     versioning: "versioned-update",
                     read_history: false,
                     update_create: false,
@@ -267,7 +317,9 @@ match probability) and the match-grade extension (certain, probable, possible)."
                             name: "ihe-pix",
                             definition: "https://profiles.ihe.net/ITI/PIXm/OperationDefinition/IHE.PIXm.pix",
                             documentation: "IHE PIXm ITI-83: sourceIdentifier (SYSTEM|VALUE; the \
-system as URL, urn:oid: or namespace of a registered domain) and targetSystem (repeatable). \
+system as URL, urn:oid: or namespace of a registered domain; or BASE|Patient/{id}, a Patient \
+of this server by its logical id, BASE being this server's FHIR base URL) and targetSystem \
+(repeatable). \
 Answers Parameters with a targetIdentifier per identifier of the person in the other (or \
 target) domains, the enterprise id among them, and a targetId per live record; a merged-away \
 record's identifiers answer for its survivor.",
@@ -324,7 +376,7 @@ W/\"{versionId}\" (or meta.versionId); DELETE soft-deletes. Every read, search a
 audited.",
         interaction: ["read", "update", "create", "delete", "search-type"]
             .into_iter()
-            .map(|code| Interaction { code })
+            .map(Interaction::of)
             .collect(),
         versioning: "versioned-update",
         read_history: false,
@@ -371,9 +423,7 @@ fn audit_event_resource() -> RestResource {
 first, each row an AuditEvent shaped after IHE BALP (type rest, subtype the RESTful \
 interaction and the MPI's own action, the key as requesting agent, the record as entity). \
 Reading the trail is itself audited. Rows hold ids, never patient data.",
-        interaction: vec![Interaction {
-            code: "search-type",
-        }],
+        interaction: vec![Interaction::of("search-type")],
         versioning: "no-version",
         read_history: false,
         update_create: false,

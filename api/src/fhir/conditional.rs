@@ -110,6 +110,7 @@ pub(super) fn put_action(
         [] => Ok(FeedAction::Put {
             key,
             input: resource.to_input()?,
+            resource_id: None,
         }),
         [(i, other)] => {
             if resource.active != Some(false) {
@@ -121,7 +122,11 @@ pub(super) fn put_action(
                 }));
             }
             let survivor = link_key(other, &format!("{field}.link[{i}].other"))?;
-            Ok(FeedAction::Merge { key, survivor })
+            Ok(FeedAction::Merge {
+                key,
+                survivor,
+                resource_id: None,
+            })
         }
         _ => Err(FhirError::Api(ApiError::InvalidValue {
             message: format!("{field}.link: at most one replaced-by link"),
@@ -131,9 +136,21 @@ pub(super) fn put_action(
 }
 
 /// A feed's refusal in FHIR terms: several records match 412 (`multiple-matches`), an attempt
-/// to change (unmerge) a merged-away record 405; the rest as the API maps them.
+/// to change (unmerge) a merged-away record 405, a resource id that is not the matched record's
+/// 400; the rest as the API maps them.
 pub(super) fn feed_error(error: service::Error) -> FhirError {
     match &error {
+        service::Error::Conflict {
+            code: "id_mismatch",
+            message,
+            ..
+        } => FhirError::Profile {
+            status: StatusCode::BAD_REQUEST,
+            issue: "invalid",
+            code: "id_mismatch",
+            message: format!("Patient.id: {message}"),
+            field: Some("Patient.id".to_owned()),
+        },
         service::Error::Conflict {
             code: "multiple_matches",
             message,
@@ -178,7 +195,14 @@ pub async fn update(
     let caller = caller?;
     let key = condition(&req)?;
     let resource: FhirPatient = parse_body(&req, &body)?;
-    let action = put_action(key, &resource, "Patient")?;
+    let mut action = put_action(key, &resource, "Patient")?;
+    // FHIR R4 conditional update: with one match, a resource id that is not the matched
+    // record's is a 400 (with none, the record is created and the id is not used: there is
+    // no update-as-create).
+    if let FeedAction::Put { resource_id, .. } | FeedAction::Merge { resource_id, .. } = &mut action
+    {
+        resource_id.clone_from(&resource.id);
+    }
     let base = base_url(&req);
     match only(feed::apply(&caller.mpi, &caller.ctx, vec![action]).await)? {
         FeedResult::Created(patient) => {

@@ -108,6 +108,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 web::resource("/Patient/{id}")
                     .get(routes::read)
                     .put(routes::update)
+                    .delete(routes::delete)
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .default_service(web::to(routes::not_found)),

@@ -84,6 +84,9 @@ pub enum FhirError {
         /// The offending parameter or element.
         field: Option<String>,
     },
+    /// The error inside, with an issue of severity `warning` rather than `error` (IHE PDQm
+    /// ITI-78 Case 4: an identifier domain the server does not know answers 404 with a warning).
+    Warning(Box<FhirError>),
 }
 
 impl FhirError {
@@ -92,6 +95,23 @@ impl FhirError {
             FhirError::Api(e) => e.status_and_code(),
             FhirError::Malformed { .. } => (StatusCode::BAD_REQUEST, "malformed_request"),
             FhirError::Profile { status, code, .. } => (*status, *code),
+            FhirError::Warning(inner) => inner.status_and_code(),
+        }
+    }
+
+    /// The same error answered with an issue of severity `warning`.
+    pub fn warning(self) -> FhirError {
+        match self {
+            FhirError::Warning(_) => self,
+            other => FhirError::Warning(Box::new(other)),
+        }
+    }
+
+    /// The severity of the outcome's issue: `warning` or `error`.
+    pub fn severity(&self) -> &'static str {
+        match self {
+            FhirError::Warning(_) => "warning",
+            _ => "error",
         }
     }
 
@@ -99,6 +119,7 @@ impl FhirError {
     pub fn issue_type(&self) -> &'static str {
         match self {
             FhirError::Profile { issue, .. } => issue,
+            FhirError::Warning(inner) => inner.issue_type(),
             _ => issue_type(self.status_and_code().0),
         }
     }
@@ -118,15 +139,19 @@ impl FhirError {
     pub fn outcome(&self) -> OperationOutcome {
         let (_, code) = self.status_and_code();
         let mut diagnostics = self.message();
+        let inner = match self {
+            FhirError::Warning(inner) => inner.as_ref(),
+            other => other,
+        };
         if let FhirError::Api(ApiError::ServiceConflict {
             detail: Some(detail),
             ..
-        }) = self
+        }) = inner
         {
             diagnostics = format!("{diagnostics} ({detail})");
         }
         OperationOutcome::new(vec![Issue {
-            severity: "error",
+            severity: self.severity(),
             code: self.issue_type(),
             details: Some(CodeableConcept {
                 coding: Vec::new(),
@@ -143,6 +168,7 @@ impl FhirError {
             FhirError::Malformed { message, .. } | FhirError::Profile { message, .. } => {
                 message.clone()
             }
+            FhirError::Warning(inner) => inner.message(),
         }
     }
 
@@ -152,6 +178,7 @@ impl FhirError {
             FhirError::Malformed { field, .. } | FhirError::Profile { field, .. } => {
                 field.as_deref()
             }
+            FhirError::Warning(inner) => inner.field(),
         }
     }
 }

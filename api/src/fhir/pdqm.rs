@@ -1,15 +1,19 @@
 //! IHE PDQm (ITI-78) Patient search criteria: the parameters, modifiers, comma alternatives
 //! and repeats translated into the service's `PatientQuery` (which does the searching), `POST
 //! /fhir/Patient/_search` with the criteria as a form body, and the `Prefer: handling=` header
-//! (strict, the default: an unknown parameter is refused; lenient: it is ignored).
+//! (lenient, the default: an unknown parameter or modifier is ignored and left out of the self
+//! link, as FHIR R4 search and PDQm ITI-78 2:3.78.4.1.2.1 say a server SHOULD; strict: it is
+//! refused with 400).
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
 use actix_web::web;
 
-use service::patients::{PatientQuery, parse_code, parse_partial_date};
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, TimeZone, Utc};
+use service::patients::{PatientQuery, parse_code, parse_partial_date, partial_date_range};
 use service::search_criteria::{
-    DateComparator, DateCriterion, MAX_ALTERNATIVES, TelecomCriterion, TextCriterion, TextMatch,
+    DateComparator, DateCriterion, InstantCriterion, MAX_ALTERNATIVES, TelecomCriterion,
+    TextCriterion, TextMatch,
 };
 use uuid::Uuid;
 
@@ -17,11 +21,11 @@ use super::operation_outcome::FhirError;
 use super::routes::{bad_request, invalid};
 use crate::error::ApiError;
 
-/// Whether the request asks for lenient handling of unknown search parameters
-/// (`Prefer: handling=lenient`); `handling=strict` or no preference: strict. Another
-/// `handling` value is a 400.
+/// Whether unknown search parameters and modifiers are ignored: yes unless the request says
+/// `Prefer: handling=strict` (FHIR R4 search, "Handling Errors": servers SHOULD ignore them, and
+/// a client may ask for strict handling). Another `handling` value is a 400.
 pub(super) fn lenient(req: &HttpRequest) -> Result<bool, FhirError> {
-    let mut lenient = false;
+    let mut lenient = true;
     for value in req.headers().get_all("prefer") {
         let text = value.to_str().unwrap_or_default();
         for part in text.split([',', ';']) {
@@ -77,11 +81,17 @@ pub(super) fn form_pairs(
 
 /// The Patient search parameters this server supports: name, type, what it does. The
 /// CapabilityStatement lists exactly these.
-pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 17] = [
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 18] = [
     (
         "_id",
         "token",
         "The record's id; a comma separates alternatives",
+    ),
+    (
+        "_lastUpdated",
+        "date",
+        "When the record last changed (meta.lastUpdated): YYYY, YYYY-MM, YYYY-MM-DD (UTC days) or \
+         a dateTime with a time zone, with the prefixes eq, ne, lt, gt, le, ge, ap",
     ),
     (
         "active",
@@ -193,8 +203,8 @@ fn include(raw_name: &str, value: &str, includes: &mut Includes) -> bool {
 }
 
 /// Parses the criteria of a Patient search (URL and form body) into the service's query, the
-/// criteria to repeat in the Bundle's links (unknown parameters ignored under
-/// `Prefer: handling=lenient` are left out) and the resources to include. A comma separates
+/// criteria to repeat in the Bundle's links (unknown parameters and modifiers ignored, the
+/// default unless `Prefer: handling=strict`, are left out) and the resources to include. A comma separates
 /// alternatives (OR) in one parameter; repeated parameters must all hold.
 pub(super) fn search_query(
     req: &HttpRequest,
@@ -246,7 +256,7 @@ pub(super) fn search_query(
         };
         let known = SEARCH_PARAMS.iter().any(|(n, _, _)| *n == name) || name == "_format";
         if !known {
-            // Prefer: handling=lenient (FHIR search): an unknown parameter is ignored.
+            // Lenient handling (FHIR search): an unknown parameter is ignored.
             if lenient {
                 continue;
             }
@@ -264,6 +274,9 @@ pub(super) fn search_query(
             None => TextMatch::Prefix,
             Some("exact") if STRING_PARAMS.contains(&name) => TextMatch::Exact,
             Some("contains") if STRING_PARAMS.contains(&name) => TextMatch::Contains,
+            // PDQm 2:3.78.4.1.2.2: a supplier MAY ignore other modifiers; lenient handling
+            // ignores the whole criterion (and leaves it out of the links), strict refuses it.
+            Some(_) if lenient => continue,
             Some(_) => {
                 return Err(bad_request(
                     format!("{name}: unsupported modifier (strings take :exact and :contains)"),
@@ -374,6 +387,13 @@ pub(super) fn search_query(
                 }
                 more.birth_dates.push(list);
             }
+            "_lastUpdated" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    list.push(last_updated(a)?);
+                }
+                more.last_updated.push(list);
+            }
             "identifier" => {
                 let mut list = Vec::new();
                 for a in &alternatives {
@@ -441,6 +461,67 @@ fn safe(name: &str) -> String {
         .collect()
 }
 
+/// One `_lastUpdated` alternative: an optional prefix and a date or dateTime, as the period it
+/// covers (a date without a time is a UTC day, month or year; a time needs its zone and
+/// covers its last digit: a minute, a second or a fraction of one).
+fn last_updated(text: &str) -> Result<InstantCriterion, FhirError> {
+    let (comparator, value) = match text.get(..2).and_then(DateComparator::from_prefix) {
+        Some(comparator) => (comparator, &text[2..]),
+        None => (DateComparator::Eq, text),
+    };
+    let (start, end) = instant_period(value).ok_or_else(|| {
+        invalid(
+            "_lastUpdated: use [eq|ne|lt|gt|le|ge|ap] and YYYY, YYYY-MM, YYYY-MM-DD or \
+             YYYY-MM-DDThh:mm[:ss[.fff]] with a time zone (Z or +hh:mm)"
+                .to_owned(),
+            "_lastUpdated",
+        )
+    })?;
+    Ok(InstantCriterion {
+        comparator,
+        start,
+        end,
+    })
+}
+
+/// The period `[start, end)` a FHIR date or dateTime search value covers.
+fn instant_period(text: &str) -> Option<(DateTime<FixedOffset>, DateTime<FixedOffset>)> {
+    let midnight = |d: NaiveDate| {
+        Some(
+            Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0)?)
+                .fixed_offset(),
+        )
+    };
+    let Some((date, time)) = text.split_once('T') else {
+        let (date, precision) = parse_partial_date(text)?;
+        let (from, to) = partial_date_range(date, precision);
+        return Some((midnight(from)?, midnight(to)?));
+    };
+    let (day, precision) = parse_partial_date(date)?;
+    if precision != entity::enums::DatePrecision::Day {
+        return None;
+    }
+    let (clock, zone) = match time.strip_suffix('Z') {
+        Some(clock) => (clock, "+00:00"),
+        None => time.split_at(time.rfind(['+', '-'])?),
+    };
+    let parts: Vec<&str> = clock.split(':').collect();
+    let (clock, step) = match parts.as_slice() {
+        [_, _] => (format!("{clock}:00"), TimeDelta::minutes(1)),
+        [_, _, seconds] => match seconds.split_once('.') {
+            None => (clock.to_owned(), TimeDelta::seconds(1)),
+            Some((_, fraction)) if (1..=9).contains(&fraction.len()) => (
+                clock.to_owned(),
+                TimeDelta::nanoseconds(10_i64.pow(9 - fraction.len() as u32)),
+            ),
+            Some(_) => return None,
+        },
+        _ => return None,
+    };
+    let start = DateTime::parse_from_rfc3339(&format!("{day}T{clock}{zone}")).ok()?;
+    Some((start, start.checked_add_signed(step)?))
+}
+
 /// One `birthdate` alternative: an optional prefix and a (partial) date.
 fn birth_date(text: &str) -> Result<DateCriterion, FhirError> {
     let (comparator, date) = match text.get(..2).and_then(DateComparator::from_prefix) {
@@ -458,4 +539,51 @@ fn birth_date(text: &str) -> Result<DateCriterion, FhirError> {
         date,
         precision,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn period(text: &str) -> (String, String) {
+        let (start, end) = instant_period(text).expect(text);
+        (start.to_rfc3339(), end.to_rfc3339())
+    }
+
+    #[test]
+    fn last_updated_values_cover_their_precision() {
+        assert_eq!(
+            period("2026"),
+            (
+                "2026-01-01T00:00:00+00:00".to_owned(),
+                "2027-01-01T00:00:00+00:00".to_owned()
+            )
+        );
+        assert_eq!(period("2026-12-06").1, "2026-12-07T00:00:00+00:00");
+        assert_eq!(
+            period("2026-12-06T13:26+02:00"),
+            (
+                "2026-12-06T13:26:00+02:00".to_owned(),
+                "2026-12-06T13:27:00+02:00".to_owned()
+            )
+        );
+        assert_eq!(
+            period("2026-12-06T13:26:03Z").1,
+            "2026-12-06T13:26:04+00:00"
+        );
+        assert_eq!(
+            period("2026-12-06T13:26:03.5-05:00").1,
+            "2026-12-06T13:26:03.600-05:00"
+        );
+        for bad in [
+            "2026-12-06T13:26",
+            "2026-12T13:26Z",
+            "26-12-06",
+            "2026-12-06T13Z",
+            "2026-12-06T13:26:03.1234567890Z",
+            "yesterday",
+        ] {
+            assert!(instant_period(bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -1,6 +1,8 @@
 //! IHE PIXm `$ihe-pix` (ITI-83, Mobile Patient Identifier Cross-reference Query): GET with query
 //! parameters or POST with a Parameters body, answered from the service's cross-reference use
 //! case (`service::xref`) with PIXm's statuses (404 `not-found`, 400 and 403 `code-invalid`).
+//! The source may also be one of this server's Patients by its logical id,
+//! `sourceIdentifier=BASE|Patient/{id}` with BASE this server's FHIR base URL (2:3.83.4.1.2.1).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,7 +13,7 @@ use service::xref::{self, XrefQuery};
 use super::fhir_response;
 use super::operation_outcome::FhirError;
 use super::parameters::ParametersIn;
-use super::routes::{bad_request, parse_body};
+use super::routes::{bad_request, base_url, parse_body};
 use crate::auth::Caller;
 use crate::error::ApiError;
 
@@ -210,10 +212,45 @@ fn pixm_error(error: service::Error) -> FhirError {
     }
 }
 
-async fn answer(caller: Caller, query: XrefQuery) -> FhirResult {
-    let found = xref::xref(&caller.mpi, &caller.ctx, query)
-        .await
-        .map_err(pixm_error)?;
+/// Whether `system` is this server's FHIR base URL `base` (a trailing `/` and the case of the
+/// scheme and host aside).
+fn is_own_base(system: &str, base: &str) -> bool {
+    let system = system.trim().trim_end_matches('/');
+    let split = |url: &str| -> (String, String) {
+        match url.find("://").map(|i| i + 3) {
+            Some(start) => {
+                let end = url[start..].find('/').map_or(url.len(), |i| start + i);
+                (url[..end].to_ascii_lowercase(), url[end..].to_owned())
+            }
+            None => (url.to_owned(), String::new()),
+        }
+    };
+    split(system) == split(base.trim_end_matches('/'))
+}
+
+/// The record a logical id `Patient/{id}` names (`None` when it names none: not a Patient
+/// reference, or not an id this server assigns).
+fn own_record(value: &str) -> Option<uuid::Uuid> {
+    let id = value.trim().strip_prefix("Patient/")?;
+    uuid::Uuid::parse_str(id).ok()
+}
+
+async fn answer(caller: Caller, req: &HttpRequest, query: XrefQuery) -> FhirResult {
+    let found = if is_own_base(&query.system, &base_url(req)) {
+        // PIXm 2:3.83.4.1.2.1: a Patient of this server by its logical id.
+        match own_record(&query.value) {
+            Some(id) => xref::xref_record(&caller.mpi, &caller.ctx, id, query).await,
+            None => Err(service::Error::refused(
+                service::error::Refusal::Unknown,
+                "unknown_identifier",
+                "identifier",
+                "this server's own identifiers are logical ids Patient/{id}, and this one names no record",
+            )),
+        }
+    } else {
+        xref::xref(&caller.mpi, &caller.ctx, query).await
+    }
+    .map_err(pixm_error)?;
     let mut parameter: Vec<Value> = found
         .identifiers
         .iter()
@@ -241,7 +278,7 @@ async fn answer(caller: Caller, query: XrefQuery) -> FhirResult {
 pub async fn get(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
     let caller = caller?;
     let query = query_of_url(&req)?;
-    answer(caller, query).await
+    answer(caller, &req, query).await
 }
 
 /// `POST /fhir/Patient/$ihe-pix` with a Parameters body.
@@ -253,5 +290,27 @@ pub async fn post(
     let caller = caller?;
     let params: ParametersIn = parse_body(&req, &body)?;
     let query = query_of_parameters(&params)?;
-    answer(caller, query).await
+    answer(caller, &req, query).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_base_ignores_case_of_host_and_a_trailing_slash() {
+        let base = "http://127.0.0.1:8080/fhir";
+        assert!(is_own_base("HTTP://127.0.0.1:8080/fhir/", base));
+        assert!(!is_own_base("http://127.0.0.1:8080/FHIR", base));
+        assert!(!is_own_base("http://other.example/fhir", base));
+        assert!(!is_own_base("urn:oid:1.2.3", base));
+    }
+
+    #[test]
+    fn logical_ids_name_patients_only() {
+        let id = uuid::Uuid::new_v4();
+        assert_eq!(own_record(&format!("Patient/{id}")), Some(id));
+        assert_eq!(own_record(&format!("RelatedPerson/{id}")), None);
+        assert_eq!(own_record("Patient/123"), None);
+    }
 }

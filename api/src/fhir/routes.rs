@@ -94,8 +94,8 @@ fn path_id(req: &HttpRequest) -> Result<Uuid, FhirError> {
 }
 
 /// `GET /fhir/metadata` (no key needed: it holds no patient data).
-pub async fn metadata() -> HttpResponse {
-    fhir_response(HttpResponse::Ok(), &capability::statement())
+pub async fn metadata(req: HttpRequest) -> HttpResponse {
+    fhir_response(HttpResponse::Ok(), &capability::statement(base_url(&req)))
 }
 
 /// `GET /fhir/Patient/{id}`.
@@ -235,6 +235,19 @@ pub async fn update(
     Ok(fhir_response(builder, &FhirPatient::from(&patient)))
 }
 
+/// `DELETE /fhir/Patient/{id}`: soft delete, the same use case as `DELETE /api/v1/patients/{id}`
+/// and ITI-104's conditional delete; 200 with an informational OperationOutcome, 404 when no
+/// live record has the id.
+pub async fn delete(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirResult {
+    let caller = caller?;
+    let id = path_id(&req)?;
+    patients::delete(&caller.mpi, &caller.ctx, id).await?;
+    Ok(fhir_response(
+        HttpResponse::Ok(),
+        &OperationOutcome::information(format!("Patient/{id} deleted")),
+    ))
+}
+
 /// Percent-encodes a query value.
 pub(super) fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -269,7 +282,17 @@ async fn search_with(
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
     let (query, criteria, includes) = super::pdqm::search_query(&req, form)?;
-    let page = patients::search(&caller.mpi, &caller.ctx, query).await?;
+    let page = patients::search(&caller.mpi, &caller.ctx, query)
+        .await
+        .map_err(|e| match e {
+            // IHE PDQm ITI-78 Case 4: a domain the server does not know answers 404 with an
+            // OperationOutcome whose issue is a warning (not-found).
+            service::Error::Refused {
+                code: "unknown_domain",
+                ..
+            } => FhirError::from(e).warning(),
+            other => FhirError::from(other),
+        })?;
     let base = base_url(&req);
     let link_to = |relation: &'static str, number: u64| {
         let mut url = format!("{base}/Patient?");
@@ -349,11 +372,31 @@ pub async fn match_patients(
     body: web::Bytes,
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
-    let params: ParametersIn = parse_body(&req, &body)?;
-    params.check(&["resource", "onlyCertainMatches", "count"])?;
-    let resource = params
-        .patient("resource")?
-        .ok_or_else(|| invalid("resource: a Patient is required".to_owned(), "resource"))?;
+    // ITI-119 (2:3.119.4.1.2): a bare Patient body is a Parameters resource holding it as
+    // `resource` and nothing else.
+    let body: serde_json::Value = parse_body(&req, &body)?;
+    let (resource, params) =
+        if body.get("resourceType").and_then(serde_json::Value::as_str) == Some("Patient") {
+            let resource: FhirPatient = serde_json::from_value(body).map_err(|e| {
+                invalid(
+                    format!("resource: is not a Patient the MPI can read: {e}"),
+                    "resource",
+                )
+            })?;
+            (resource, ParametersIn::default())
+        } else {
+            let params: ParametersIn = serde_json::from_value(body).map_err(|e| {
+                FhirError::Api(ApiError::InvalidValue {
+                    message: e.to_string(),
+                    field: None,
+                })
+            })?;
+            params.check(&["resource", "onlyCertainMatches", "count"])?;
+            let resource = params
+                .patient("resource")?
+                .ok_or_else(|| invalid("resource: a Patient is required".to_owned(), "resource"))?;
+            (resource, params)
+        };
     let only_certain = params.boolean("onlyCertainMatches")?.unwrap_or(false);
     let count = match params.integer("count")? {
         None => 10,

@@ -409,6 +409,7 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
         params,
         [
             "_id",
+            "_lastUpdated",
             "active",
             "name",
             "family",
@@ -438,7 +439,7 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
         statement["instantiates"],
         json!([
             "https://profiles.ihe.net/ITI/PIXm/CapabilityStatement/IHE.PIXm.Manager",
-            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierQuery",
+            "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier",
             "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch"
         ])
     );
@@ -565,9 +566,9 @@ async fn search_by_each_parameter_with_paging_links(backend: Backend) {
     paged.extend(entry_ids(&second.body));
     assert_eq!(sorted(paged), sorted(vec![a.clone(), c.clone()]));
 
-    // Bad searches.
+    // Bad searches (an unknown parameter is ignored, leaving no criterion, unless strict).
     for (query, status) in [
-        ("organization=x", 400),
+        ("organization=x", 422),
         ("family=a&_page=1&_page=2", 400),
         ("identifier=%7CMRN-7001", 422),
         ("birthdate=1984-5", 422),
@@ -581,6 +582,16 @@ async fn search_by_each_parameter_with_paging_links(backend: Backend) {
         assert_eq!(answer.status, status, "{query}: {}", answer.body);
         assert_eq!(answer.body["resourceType"], "OperationOutcome");
     }
+    let strict = fhir
+        .raw(
+            Some(Role::Registrar),
+            "GET",
+            "/Patient?organization=x",
+            &[("prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_eq!(strict.status, 400, "{}", strict.body);
     fhir.check_all_received();
 }
 both_backends!(search_by_each_parameter_with_paging_links);
@@ -1078,7 +1089,9 @@ async fn errors_are_operation_outcomes(backend: Backend) {
     check(&fhir.get("/Patient/not-a-uuid").await, 404, "not-found");
     check(&fhir.get("/Observation/1").await, 404, "not-found");
     check(
-        &fhir.call(Role::Admin, "DELETE", &path, &[], None).await,
+        &fhir
+            .call(Role::Admin, "PATCH", &path, &[], Some(&json!([])))
+            .await,
         405,
         "not-supported",
     );

@@ -187,7 +187,18 @@ async fn related_person_crud_search_and_errors(backend: Backend) {
     assert_eq!(nobody.status, 200, "{}", nobody.body);
     assert_eq!(nobody.body["total"], 0);
     assert_issue(&search("relationship=XYZ".to_owned()).await, 422);
-    assert_issue(&search("name=Okafor".to_owned()).await, 400);
+    // An unknown parameter is ignored (then no criterion is left: 422), or refused when strict.
+    assert_issue(&search("name=Okafor".to_owned()).await, 422);
+    let strict = fhir
+        .call(
+            Role::Registrar,
+            "GET",
+            "/RelatedPerson?name=Okafor",
+            &[("Prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_issue(&strict, 400);
     assert_issue(&search(String::new()).await, 422);
 
     // Errors: an unknown patient, a relationship outside the codes, another code system, an
@@ -723,9 +734,15 @@ async fn pdqm_include_revinclude_and_pretty(backend: Backend) {
         plain.body
     );
 
-    // Unsupported values: 400 (strict), ignored under Prefer: handling=lenient.
+    // Unsupported values: 400 under Prefer: handling=strict, ignored by default or lenient.
     let strict = fhir
-        .get("/Patient?family=Zhivago&_include=Patient:general-practitioner")
+        .call(
+            Role::Registrar,
+            "GET",
+            "/Patient?family=Zhivago&_include=Patient:general-practitioner",
+            &[("Prefer", "handling=strict")],
+            None,
+        )
         .await;
     assert_issue(&strict, 400);
     let lenient = fhir
