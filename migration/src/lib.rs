@@ -55,6 +55,7 @@ mod m20261206_000019_birth_date_precision;
 mod m20261206_000020_mother;
 mod m20261206_000021_create_related_person;
 mod m20261206_000022_pix_consumer_tls;
+mod m20261206_000026_pix_consumer_facility;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_mother::Migration),
             Box::new(m20261206_000021_create_related_person::Migration),
             Box::new(m20261206_000022_pix_consumer_tls::Migration),
+            Box::new(m20261206_000026_pix_consumer_facility::Migration),
         ]
     }
 }
