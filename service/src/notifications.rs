@@ -369,6 +369,10 @@ pub async fn person_identifiers(
     }
     let mut seen = HashSet::new();
     for row in rows {
+        // An account number (type AN) is no patient identifier, as in `xref`.
+        if row.r#type == Some(entity::enums::IdentifierType::An) {
+            continue;
+        }
         let domain = registry.resolve(&row.system);
         let keep = match domain {
             Some(d) => !d.enterprise && (every || wanted.iter().any(|w| w.id == d.id)),

@@ -144,6 +144,10 @@ async fn account_numbers_are_fed_and_queried(backend: Backend) {
             pdq("TEST_HARNESS", "Q5", "@PID.18.1^999"),
             // Two identifiers combine with AND.
             pdq("TEST_HARNESS", "Q6", "@PID.18.1^1007240~@PID.3.1^T-701"),
+            // A PIX query: the account number is no cross-reference.
+            "MSH|^~\\&|TEST_HARNESS|TEST|MPI|HOSP|20261206120000||QBP^Q23^QBP_Q21|Q7|P|2.5\r\
+                 QPD|IHE PIX Query|T-Q7|T-700^^^TEST\rRCP|I\r"
+                .to_owned(),
         ],
     );
     assert_eq!(a[0]["msa1"], "AA", "{}", a[0]);
@@ -169,6 +173,11 @@ async fn account_numbers_are_fed_and_queried(backend: Backend) {
     assert_eq!(a[4]["msa1"], "AA");
     assert_eq!(lines(&a[4], "QAK"), vec!["QAK|T-Q5|NF||0|0|0"]);
     assert_eq!(lines(&a[5], "QAK"), vec!["QAK|T-Q6|NF||0|0|0"], "{}", a[5]);
+    assert_eq!(a[6]["msa1"], "AA", "{}", a[6]);
+    let pix = lines(&a[6], "PID");
+    assert_eq!(pix.len(), 1, "{}", a[6]);
+    assert!(field(pix[0], 3).contains("^^^MPI"), "{}", pix[0]);
+    assert!(!pix[0].contains("1007240"), "{}", pix[0]);
 }
 
 #[tokio::test]
