@@ -2,7 +2,8 @@
 //! (an MLLP host and port) and which identifier domains it wants (`domains`, a JSON array of
 //! domain names as text; `[]` for every domain). Names are unique. `tls` wraps the connection in
 //! TLS, verifying the server against `tls_ca` (a PEM file; NULL: the Mozilla roots) and
-//! presenting `tls_cert` / `tls_key` (PEM files) when given.
+//! presenting `tls_cert` / `tls_key` (PEM files) when given. `facility` is its receiving
+//! facility (MSH-6 of the notifications; migration 26).
 
 use sea_orm::entity::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,8 @@ pub struct Model {
     pub tls_cert: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub tls_key: Option<String>,
+    #[sea_orm(column_type = "Text")]
+    pub facility: Option<String>,
     pub created_at: DateTimeWithTimeZone,
     pub updated_at: DateTimeWithTimeZone,
     pub created_by: String,

@@ -1,9 +1,13 @@
-//! Acknowledgements: the MSA codes (original and enhanced mode), HL7 table 0357's error codes,
+//! Acknowledgements: the MSA codes (original and enhanced mode: the one acknowledgement a
+//! message gets is chosen by [`Header::commit_ack`] from MSH-15 and MSH-16), HL7 table 0357's error codes,
 //! error locations, and the ERR segment in its v2.5 form (ERR-2 location, ERR-3 code, ERR-4
 //! severity, ERR-8 user message) or its v2.3.1/v2.4 form (ERR-1, with the text in MSA-3).
 
+use hl7_parser::Message;
+use hl7_parser::message::Separators;
+
 use crate::encode::{Cwe, Outbound, Segment, Value};
-use crate::inbound::Header;
+use crate::inbound::{Header, component};
 
 /// HL7 table 0357, message error condition codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,12 +276,69 @@ pub fn err_segments(request: &Header, errors: &[HlError]) -> Vec<Segment> {
 /// A general acknowledgment (`ACK^<trigger>^ACK`) with MSA and ERR segments.
 pub fn ack(request: &Header, code: AckCode, errors: &[HlError]) -> Outbound {
     let mut message = Outbound::answer(request, "ACK", &request.trigger_event, "ACK");
-    let msa_code = code.code(request.enhanced_mode());
+    let msa_code = code.code(request.commit_ack(code));
     message.push(msa(request, msa_code, errors));
     for segment in err_segments(request, errors) {
         message.push(segment);
     }
     message
+}
+
+/// QAK-4, QAK-5 and QAK-6 of a PDQ answer: hits in total, in this answer, still to come.
+pub type QakCounts = (u64, u64, u64);
+
+/// The head of a query's answer (`RSP^<trigger>^<structure>`): MSH, MSA (AA, AE or AR: a
+/// query is always answered by its RSP, the application acknowledgement, whatever MSH-15 and
+/// MSH-16 ask), an ERR per error, QAK (QPD-2's query tag, `status`: `OK`, `NF` or `AE`; IHE's
+/// error cases answer `AE`, never `AR`, ITI TF-2 3.9.4.2.2.2 and 3.21.4.2.2.2) and QPD echoed:
+/// as received when the request used the standard delimiters, else re-encoded with ours.
+pub fn query_answer(
+    request: &Header,
+    message: &Message<'_>,
+    (trigger, structure): (&str, &str),
+    code: AckCode,
+    status: &str,
+    counts: Option<QakCounts>,
+    errors: &[HlError],
+) -> Outbound {
+    let mut out = Outbound::answer(request, "RSP", trigger, structure);
+    out.push(msa(request, code.code(false), errors));
+    for segment in err_segments(request, errors) {
+        out.push(segment);
+    }
+    let seps = &message.separators;
+    let qpd = message.segment("QPD");
+    let tag = qpd
+        .map(|q| component(q.field(2), 1, seps))
+        .unwrap_or_default();
+    let mut qak = Segment::new("QAK").field(1, tag).field(2, status);
+    if let Some((total, shown, remaining)) = counts {
+        qak = qak
+            .field(4, total.to_string())
+            .field(5, shown.to_string())
+            .field(6, remaining.to_string());
+    }
+    out.push(qak);
+    if let Some(q) = qpd {
+        if *seps == Separators::default() {
+            out.push_received(q.raw_value());
+        } else {
+            out.push_reencoded(q, seps);
+        }
+    }
+    out
+}
+
+/// A query refused as a whole (version, processing id, character set, unknown source, the
+/// service starting): its RSP with MSA `code`, the ERR, and QAK `AE`.
+pub fn query_refused(
+    request: &Header,
+    message: &Message<'_>,
+    answer: (&str, &str),
+    code: AckCode,
+    error: HlError,
+) -> String {
+    query_answer(request, message, answer, code, "AE", None, &[error]).render()
 }
 
 #[cfg(test)]
@@ -326,5 +387,9 @@ mod tests {
         header.accept_ack_type = "AL".into();
         let text = ack(&header, AckCode::Accept, &[]).render();
         assert!(text.contains("\rMSA|CA|C-1\r"));
+        // MSH-16 asking for the application acknowledgement gets it, not the commit one.
+        header.application_ack_type = "AL".into();
+        let text = ack(&header, AckCode::Error, &[]).render();
+        assert!(text.contains("\rMSA|AE|C-1\r"), "{text}");
     }
 }

@@ -1,13 +1,15 @@
 //! From a received frame to the answer's text: decode and parse, read and check the header
-//! (required fields, version, processing id), then route by message type and trigger event to
-//! the transaction that handles it. Anything not understood is answered, never dropped.
+//! (required fields, version, processing id, character set), then route by message type and
+//! trigger event to the transaction that handles it. Anything not understood is answered,
+//! never dropped; a query refused as a whole is answered by its RSP (MSA AR, ERR, QAK AE).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
 use hl7_parser::Message;
 
-use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, ack};
+use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, ack, query_refused};
+use crate::charset::Charset;
 use crate::feed::{self, FeedConfig};
 use crate::inbound::{Header, Inbound};
 use crate::source::authenticate;
@@ -198,7 +200,7 @@ impl Dispatcher {
                 "only HL7 version 2 messages are accepted",
             )
             .at(ErrorLocation::field("MSH", 1, 12));
-            return ack(header, AckCode::Reject, &[error]).render();
+            return refuse(header, message, error);
         }
         if !matches!(header.processing_id.as_str(), "" | "P" | "D" | "T") {
             let error = HlError::new(
@@ -206,20 +208,28 @@ impl Dispatcher {
                 "the processing id must be P, D or T",
             )
             .at(ErrorLocation::field("MSH", 1, 11));
-            return ack(header, AckCode::Reject, &[error]).render();
+            return refuse(header, message, error);
+        }
+        if Charset::from_msh18(&header.charset).is_err() {
+            let error = HlError::new(
+                ErrorCode::TableValueNotFound,
+                "MSH-18 must be ASCII, 8859/1 or UNICODE UTF-8",
+            )
+            .at(ErrorLocation::field("MSH", 1, 18));
+            return refuse(header, message, error);
         }
         let Some(mpi) = self.service.get() else {
             let error = HlError::new(
                 ErrorCode::ApplicationInternalError,
                 "the service is starting; send the message again shortly",
             );
-            return ack(header, AckCode::Reject, &[error]).render();
+            return refuse(header, message, error);
         };
         let ctx = match authenticate(mpi, header, peer).await {
             Ok(ctx) => ctx,
             Err(error) => {
                 tracing::info!(%peer, "HL7 message from an unknown or unauthenticated source");
-                return ack(header, AckCode::Reject, &[error]).render();
+                return refuse(header, message, error);
             }
         };
         match (header.message_code.as_str(), header.trigger_event.as_str()) {
@@ -234,6 +244,20 @@ impl Dispatcher {
             }
             _ => unsupported(header),
         }
+    }
+}
+
+/// The answer to a message refused as a whole (AR): a query's RSP (`RSP^K23^RSP_K23`,
+/// `RSP^K22^RSP_K21` with QAK `AE`, ITI TF-2 3.9.4.2, 3.21.4.2), an ACK otherwise.
+fn refuse(header: &Header, message: &Message<'_>, error: HlError) -> String {
+    match (header.message_code.as_str(), header.trigger_event.as_str()) {
+        ("QBP", "Q23") => {
+            query_refused(header, message, ("K23", "RSP_K23"), AckCode::Reject, error)
+        }
+        ("QBP", "Q22") => {
+            query_refused(header, message, ("K22", "RSP_K21"), AckCode::Reject, error)
+        }
+        _ => ack(header, AckCode::Reject, &[error]).render(),
     }
 }
 

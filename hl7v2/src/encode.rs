@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use hl7_parser::builder::{ComponentBuilder, FieldBuilder, RepeatBuilder, SegmentBuilder};
 use hl7_parser::message::Separators;
 
+use crate::charset::Charset;
 use crate::inbound::Header;
 
 /// A value that fills one field: plain text, components, or repetitions of components.
@@ -169,9 +170,14 @@ impl Segment {
 }
 
 /// An outbound message: MSH first, then the segments in order, each rendered when pushed.
+/// MSH is rendered last, when its MSH-18 is known (see [`crate::charset`]).
 #[derive(Debug, Clone)]
 pub struct Outbound {
     separators: Separators,
+    msh: Segment,
+    /// MSH-18: the character set the request named (echoed), or the one this message is
+    /// always sent in; `None`: UTF-8, named only when the message is not all ASCII.
+    charset: Option<Charset>,
     segments: Vec<String>,
 }
 
@@ -191,7 +197,8 @@ impl Outbound {
     /// `code^trigger^structure`, `control_id` (MSH-10, see [`next_control_id`]), processing id
     /// `P`, version 2.5.
     pub fn unsolicited(
-        receiver: &str,
+        receiver: &Hd,
+        receiving_facility: &Hd,
         code: &str,
         trigger: &str,
         structure: &str,
@@ -200,7 +207,8 @@ impl Outbound {
         let msh = Segment::new("MSH")
             .field(3, "MPI")
             .field(4, "MPI")
-            .field(5, receiver)
+            .field(5, receiver.value())
+            .field(6, receiving_facility.value())
             .field(7, chrono::Local::now().format("%Y%m%d%H%M%S%z").to_string())
             .field(
                 9,
@@ -213,30 +221,36 @@ impl Outbound {
             .field(10, control_id)
             .field(11, "P")
             .field(12, "2.5");
-        let mut message = Self {
+        Self {
             separators: Separators::default(),
+            msh,
+            charset: Some(Charset::Utf8),
             segments: Vec::new(),
-        };
-        message.push(msh);
-        message
+        }
     }
 
-    /// An answer to `request`: MSH-3/4 are the names the request gave its receiver (or `MPI`),
-    /// MSH-5/6 the request's sender, MSH-9 `code^trigger^structure`, MSH-11 and MSH-12 echo the
-    /// request's processing id and version.
+    /// An answer to `request`: MSH-3/4 are the names (whole HDs) the request gave its receiver
+    /// (or `MPI`), MSH-5/6 the request's sender, MSH-9 `code^trigger^structure`, MSH-11 and
+    /// MSH-12 echo the request's processing id and version, MSH-18 its character set when it
+    /// named one this listener writes.
     pub fn answer(request: &Header, code: &str, trigger: &str, structure: &str) -> Self {
-        let or_mpi = |s: &str| {
-            if s.is_empty() {
-                "MPI".to_owned()
+        let or_mpi = |hd: &Hd| {
+            if *hd == Hd::default() {
+                Hd {
+                    namespace: "MPI".to_owned(),
+                    ..Hd::default()
+                }
+                .value()
             } else {
-                s.to_owned()
+                hd.value()
             }
         };
+        let [sender, sending_facility, receiver, receiving_facility] = &request.hds;
         let msh = Segment::new("MSH")
-            .field(3, or_mpi(&request.receiving_application))
-            .field(4, or_mpi(&request.receiving_facility))
-            .field(5, request.sending_application.as_str())
-            .field(6, request.sending_facility.as_str())
+            .field(3, or_mpi(receiver))
+            .field(4, or_mpi(receiving_facility))
+            .field(5, sender.value())
+            .field(6, sending_facility.value())
             .field(7, chrono::Local::now().format("%Y%m%d%H%M%S%z").to_string())
             .field(
                 9,
@@ -263,12 +277,12 @@ impl Outbound {
                     request.version.as_str()
                 },
             );
-        let mut message = Self {
+        Self {
             separators: Separators::default(),
+            msh,
+            charset: Charset::from_msh18(&request.charset).ok().flatten(),
             segments: Vec::new(),
-        };
-        message.push(msh);
-        message
+        }
     }
 
     /// Appends a segment.
@@ -283,9 +297,61 @@ impl Outbound {
         self.segments.push(segment_text.to_owned());
     }
 
-    /// The message's text, every segment ended by CR.
+    /// Appends a segment of the request re-encoded with this message's delimiters: every
+    /// field, repetition, component and subcomponent decoded with the request's separators and
+    /// escaped again with ours (QPD echoed in the answer to a query that used other delimiters).
+    pub fn push_reencoded(
+        &mut self,
+        segment: &hl7_parser::message::Segment<'_>,
+        seps: &Separators,
+    ) {
+        let mut out = Segment::new(segment.name);
+        for (n, field) in segment.fields().enumerate() {
+            let repeats: Vec<Vec<Vec<String>>> = field
+                .repeats()
+                .map(|r| {
+                    r.components()
+                        .map(|c| {
+                            c.subcomponents()
+                                .map(|s| s.display(seps).to_string())
+                                .collect()
+                        })
+                        .collect()
+                })
+                .collect();
+            if repeats.iter().flatten().flatten().all(String::is_empty) {
+                continue;
+            }
+            out = out.field(n + 1, Value::Repeated(repeats));
+        }
+        self.push(out);
+    }
+
+    /// The message's text, every segment ended by CR. MSH-18 is the request's character set
+    /// when it named one; otherwise `UNICODE UTF-8` when the text is not all ASCII.
     pub fn render(&self) -> String {
-        let mut text = String::with_capacity(self.segments.iter().map(|s| s.len() + 1).sum());
+        let body_ascii = self.segments.iter().all(|s| s.is_ascii());
+        let plain = self.msh.0.display(&self.separators).to_string();
+        let charset = match self.charset {
+            Some(charset) => Some(charset),
+            None if !(body_ascii && plain.is_ascii()) => Some(Charset::Utf8),
+            None => None,
+        };
+        let msh = match charset {
+            Some(charset) => self
+                .msh
+                .clone()
+                .field(18, charset.code())
+                .0
+                .display(&self.separators)
+                .to_string(),
+            None => plain,
+        };
+        let mut text = String::with_capacity(
+            msh.len() + 1 + self.segments.iter().map(|s| s.len() + 1).sum::<usize>(),
+        );
+        text.push_str(&msh);
+        text.push('\r');
         for segment in &self.segments {
             text.push_str(segment);
             text.push('\r');
@@ -332,17 +398,30 @@ mod tests {
 
     #[test]
     fn answer_header_swaps_sender_and_receiver() {
+        let hd = |ns: &str, oid: &str| Hd {
+            namespace: ns.into(),
+            universal_id: oid.into(),
+            universal_id_type: if oid.is_empty() { "" } else { "ISO" }.into(),
+        };
         let request = Header {
             sending_application: "REG".into(),
             sending_facility: "WARD".into(),
             version: "2.3.1".into(),
             processing_id: "T".into(),
+            hds: [
+                hd("REG", ""),
+                hd("WARD", ""),
+                Hd::default(),
+                hd("HOSP", "1.2.3"),
+            ],
             ..Header::default()
         };
         let text = Outbound::answer(&request, "ACK", "A01", "ACK").render();
         let fields: Vec<&str> = text.trim_end().split('|').collect();
         assert_eq!(fields[0], "MSH");
         assert_eq!(fields[2], "MPI");
+        // The whole HD the request named its receiving facility with.
+        assert_eq!(fields[3], "HOSP^1.2.3^ISO");
         assert_eq!(fields[4], "REG");
         assert_eq!(fields[5], "WARD");
         assert_eq!(fields[8], "ACK^A01^ACK");
@@ -350,5 +429,37 @@ mod tests {
         assert_eq!(fields[10], "T");
         assert_eq!(fields[11], "2.3.1");
         assert!(text.ends_with('\r'));
+        // All ASCII: no MSH-18.
+        assert_eq!(fields.len(), 12);
+    }
+
+    #[test]
+    fn msh_18_echoes_the_request_or_names_utf8_when_needed() {
+        let mut request = Header::default();
+        let mut m = Outbound::answer(&request, "ACK", "A01", "ACK");
+        m.push(Segment::new("MSA").field(1, "AA").field(3, "Łódź"));
+        let text = m.render();
+        let msh: Vec<&str> = text.split('\r').next().unwrap().split('|').collect();
+        assert_eq!(msh.get(17), Some(&"UNICODE UTF-8"), "{text}");
+        request.charset = "8859/1".into();
+        let m = Outbound::answer(&request, "ACK", "A01", "ACK");
+        let text = m.render();
+        let msh: Vec<&str> = text.split('\r').next().unwrap().split('|').collect();
+        assert_eq!(msh.get(17), Some(&"8859/1"), "{text}");
+    }
+
+    #[test]
+    fn a_segment_is_reencoded_with_our_delimiters() {
+        let text = "MSH#$*!%#A#B###20260101##QBP$Q22#1#P#2.5\rQPD#IHE PDQ Query#T1#@PID.5.1.1$O|BRIEN*@PID.3.4.1$NS%X";
+        let message = hl7_parser::Message::parse(text).unwrap();
+        let qpd = message.segment("QPD").unwrap();
+        let mut m = Outbound::answer(&Header::default(), "RSP", "K22", "RSP_K21");
+        m.push_reencoded(qpd, &message.separators);
+        let rendered = m.render();
+        let line = rendered.split('\r').nth(1).unwrap();
+        assert_eq!(
+            line,
+            "QPD|IHE PDQ Query|T1|@PID.5.1.1^O\\F\\BRIEN~@PID.3.4.1^NS&X"
+        );
     }
 }

@@ -62,11 +62,11 @@ async fn register_or_update(
                 .at(ErrorLocation::segment("PID")),
         )
     })?;
-    let input = pid::read(mpi, &source, pid, seps, config.ssn_domain.as_deref())
+    let (input, origins) = pid::read_located(mpi, &source, pid, seps, config.ssn_domain.as_deref())
         .map_err(|e| (AckCode::Error, e))?;
     let outcome = patients::register_or_update(mpi, ctx, input, true)
         .await
-        .map_err(|e| failure(&e, pid::locate))?;
+        .map_err(|e| failure(&e, |field| pid::locate_in(field, &origins)))?;
     match outcome {
         patients::UpsertOutcome::Registered(patients::RegisterOutcome::Created {
             patient, ..
@@ -92,9 +92,12 @@ async fn register_or_update(
     Ok(())
 }
 
-/// The live record holding the identifier in `field` (PID-3 or MRG-1), located for errors.
+/// The live record holding the identifier in `field` (PID-3 or MRG-1), located for errors. A
+/// CX without an assigning authority (CX.4) is in the sending source's own domain, as in A01,
+/// A04 and A08 (ITI TF-2 3.8.4.1.3, ITI8-019).
 async fn holder(
     mpi: &Mpi,
+    ctx: &Ctx,
     message: &Message<'_>,
     segment: &str,
     field: usize,
@@ -107,17 +110,34 @@ async fn holder(
         namespace: subcomponent(f, 4, 1, seps),
         universal_id: subcomponent(f, 4, 2, seps),
     };
-    if value.is_empty() || authority.is_empty() {
+    if value.is_empty() {
         return Err((
             AckCode::Error,
             HlError::new(
                 ErrorCode::RequiredFieldMissing,
-                format!("{segment}-{field} needs an identifier and its assigning authority"),
+                format!("{segment}-{field} needs an identifier"),
             )
-            .at(location()),
+            .at(location().component(1)),
         ));
     }
-    let system = authority.system(mpi);
+    let system = if authority.is_empty() {
+        let source = ctx.actor.source.as_deref().unwrap_or_default();
+        pid::own_domain(mpi, source).ok_or_else(|| {
+            (
+                AckCode::Error,
+                HlError::new(
+                    ErrorCode::RequiredFieldMissing,
+                    format!(
+                        "{segment}-{field}.4 (assigning authority) is missing and the source \
+                         assigns no single domain"
+                    ),
+                )
+                .at(location().component(4)),
+            )
+        })?
+    } else {
+        authority.system(mpi)
+    };
     let Some(domain) = mpi.domains().resolve(&system).cloned() else {
         return Err((
             AckCode::Error,
@@ -163,8 +183,8 @@ async fn merge_records(
                 .at(ErrorLocation::segment("MRG")),
         ));
     }
-    let survivor = holder(mpi, message, "PID", 3).await?;
-    let retired = holder(mpi, message, "MRG", 1).await?;
+    let survivor = holder(mpi, ctx, message, "PID", 3).await?;
+    let retired = holder(mpi, ctx, message, "MRG", 1).await?;
     touched.push(survivor.id());
     if survivor.id() != retired.id() {
         touched.push(retired.id());

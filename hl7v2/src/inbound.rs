@@ -5,7 +5,8 @@
 use hl7_parser::Message;
 use hl7_parser::message::{Field, Separators};
 
-use crate::ack::{ErrorCode, ErrorLocation, HlError};
+use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError};
+use crate::encode::Hd;
 
 /// A received message as text, ready to parse.
 #[derive(Debug, Clone)]
@@ -14,13 +15,18 @@ pub struct Inbound {
 }
 
 impl Inbound {
-    /// Decodes the bytes of one MLLP frame. Invalid UTF-8 is read as ISO-8859-1 (HL7 v2's
-    /// customary 8-bit character set), which maps every byte to a character, so no byte is lost.
+    /// Decodes the bytes of one MLLP frame: as ISO-8859-1 when MSH-18 says `8859/1`, else as
+    /// UTF-8, and invalid UTF-8 as ISO-8859-1 (HL7 v2's customary 8-bit character set), which
+    /// maps every byte to a character, so no byte is lost.
     pub fn decode(bytes: &[u8]) -> Self {
+        let latin1 = crate::charset::declared(bytes)
+            .and_then(|code| std::str::from_utf8(code).ok())
+            .and_then(|code| crate::charset::Charset::from_msh18(code).ok().flatten())
+            == Some(crate::charset::Charset::Latin1);
         let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
         let raw = match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => bytes.iter().map(|&b| char::from(b)).collect(),
+            Ok(text) if !latin1 => text.to_owned(),
+            _ => bytes.iter().map(|&b| char::from(b)).collect(),
         };
         let mut text = String::with_capacity(raw.len());
         let mut chars = raw.chars().peekable();
@@ -121,6 +127,20 @@ pub struct Header {
     pub accept_ack_type: String,
     /// MSH-16, application acknowledgment type.
     pub application_ack_type: String,
+    /// MSH-18's first repetition, the character set (empty: HL7's default, ASCII).
+    pub charset: String,
+    /// MSH-3, MSH-4, MSH-5 and MSH-6 as whole HDs (namespace, universal id and its type), which
+    /// an answer echoes swapped (ITI TF-2 3.21.4.1.2, ITI21-15: MSH-5 as received in MSH-3).
+    pub hds: [Hd; 4],
+}
+
+/// A field's first repetition as an HD (`NS^OID^ISO`), escape sequences decoded.
+fn hd(field: Option<&Field<'_>>, seps: &Separators) -> Hd {
+    Hd {
+        namespace: component(field, 1, seps),
+        universal_id: component(field, 2, seps),
+        universal_id_type: component(field, 3, seps),
+    }
 }
 
 impl Header {
@@ -150,6 +170,12 @@ impl Header {
             version: c(12, 1),
             accept_ack_type: c(15, 1),
             application_ack_type: c(16, 1),
+            charset: msh
+                .field(18)
+                .and_then(|f| f.repeat(1))
+                .map(|r| r.display(seps).to_string().trim().to_owned())
+                .unwrap_or_default(),
+            hds: [3, 4, 5, 6].map(|n| hd(msh.field(n), seps)),
         };
         let missing = [
             (
@@ -175,6 +201,34 @@ impl Header {
     pub fn enhanced_mode(&self) -> bool {
         !self.accept_ack_type.is_empty() || !self.application_ack_type.is_empty()
     }
+
+    /// Whether the one acknowledgement this listener sends for a message with outcome `code`
+    /// is the accept (commit) acknowledgement, CA/CE/CR, rather than the application
+    /// acknowledgement, AA/AE/AR (HL7 v2.5 sections 2.9.2, 2.9.3, table 0155):
+    ///
+    /// - MSH-15 and MSH-16 both empty: original mode, the application acknowledgement;
+    /// - MSH-16 asks for the application acknowledgement of this outcome (`AL`; `ER` and the
+    ///   message failed; `SU` and it succeeded): the application acknowledgement, which says
+    ///   more than the commit one and is sent after the commit;
+    /// - otherwise (MSH-15 `AL`, `ER`, `SU` or `NE`, MSH-16 `NE` or a condition not met): the
+    ///   accept acknowledgement. HL7 would send nothing when neither field's condition is met
+    ///   (both `NE`, say); an MLLP sender waits for an answer on its connection, so this
+    ///   listener still sends that one accept acknowledgement rather than leave it waiting.
+    ///
+    /// Never both: one answer per message, in order, on the connection it came on. Queries
+    /// are answered by their RSP whatever these fields say.
+    pub fn commit_ack(&self, code: AckCode) -> bool {
+        if !self.enhanced_mode() {
+            return false;
+        }
+        let asks = |condition: &str| match condition.trim().to_ascii_uppercase().as_str() {
+            "AL" => true,
+            "ER" => code != AckCode::Accept,
+            "SU" => code == AckCode::Accept,
+            _ => false,
+        };
+        !asks(&self.application_ack_type)
+    }
 }
 
 #[cfg(test)]
@@ -198,12 +252,64 @@ mod tests {
         assert_eq!(header.control_id, "42");
         assert_eq!(header.version, "2.5");
         assert!(!header.enhanced_mode());
+        assert!(!header.commit_ack(AckCode::Accept));
+    }
+
+    #[test]
+    fn the_acknowledgement_follows_msh_15_and_msh_16() {
+        let header = |accept: &str, application: &str| Header {
+            accept_ack_type: accept.into(),
+            application_ack_type: application.into(),
+            ..Header::default()
+        };
+        let (ok, failed) = (AckCode::Accept, AckCode::Error);
+        // Original mode.
+        assert!(!header("", "").commit_ack(ok));
+        // MSH-16 asks for the application acknowledgement.
+        assert!(!header("AL", "AL").commit_ack(ok));
+        assert!(!header("NE", "AL").commit_ack(failed));
+        assert!(!header("", "ER").commit_ack(failed));
+        assert!(!header("AL", "SU").commit_ack(ok));
+        // MSH-16 does not (its condition is not met, or NE): the accept acknowledgement.
+        assert!(header("AL", "NE").commit_ack(ok));
+        assert!(header("AL", "").commit_ack(failed));
+        assert!(header("AL", "ER").commit_ack(ok));
+        assert!(header("ER", "SU").commit_ack(failed));
+        // Neither asks (both NE): still one answer, the accept acknowledgement.
+        assert!(header("NE", "NE").commit_ack(ok));
+    }
+
+    #[test]
+    fn whole_hds_and_the_character_set_are_read() {
+        let inbound = Inbound::decode(
+            b"MSH|^~\\&|APP^1.2.3^ISO|FAC|PDQ^2.3.4^ISO|HOSP^9.9^ISO|20260101||QBP^Q22|1|P|2.5||||||8859/1~UNICODE UTF-8",
+        );
+        let message = inbound.parse().unwrap();
+        let header = Header::read(&message).unwrap();
+        assert_eq!(header.charset, "8859/1");
+        assert_eq!(header.receiving_application, "PDQ");
+        assert_eq!(header.hds[2].universal_id, "2.3.4");
+        assert_eq!(header.hds[3].universal_id_type, "ISO");
+        assert_eq!(header.hds[0].namespace, "APP");
     }
 
     #[test]
     fn latin1_bytes_are_kept_as_characters() {
         let inbound = Inbound::decode(b"MSH|^~\\&|A|B|||||ADT^A01|1|P|2.3.1\rPID|||1||M\xFCller");
         assert!(inbound.text().ends_with("Müller"));
+    }
+
+    #[test]
+    fn latin1_declared_in_msh_18_is_read_as_latin1() {
+        // C3 BC is "ü" in UTF-8, but "Ã¼" in the Latin-1 the header declares.
+        let inbound = Inbound::decode(
+            b"MSH|^~\\&|A|B|||||ADT^A01|1|P|2.5||||||8859/1\rPID|||1||M\xC3\xBCller",
+        );
+        assert!(
+            inbound.text().ends_with("M\u{c3}\u{bc}ller"),
+            "{}",
+            inbound.text()
+        );
     }
 
     #[test]

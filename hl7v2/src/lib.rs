@@ -1,5 +1,5 @@
 //! HL7 v2 over MLLP, a room of its own: MLLP framing (`mllp`), decoding and parsing inbound
-//! messages (`inbound`), the typed encoder for answers (`encode`), acknowledgements and error
+//! messages (`inbound`), their character sets (`charset`), code tables both ways (`codes`), the typed encoder for answers (`encode`), acknowledgements and error
 //! segments (`ack`), routing messages to transactions (`dispatch`) and the TCP listener
 //! (`listener`), who sent a message (`source`) and the transactions: ITI-8 patient identity
 //! feed (`feed`, reading PID with `pid`) ITI-9 PIX query (`pix_query`) and ITI-21
@@ -8,6 +8,8 @@
 //! REST and FHIR faces.
 
 pub mod ack;
+pub mod charset;
+pub mod codes;
 pub mod dispatch;
 pub mod encode;
 pub mod feed;

@@ -145,7 +145,9 @@ pub async fn serve_connection<S>(
                     .await
             }
         };
-        if let Err(error) = framed.send(answer.as_str()).await {
+        // In the character set the answer's MSH-18 names (UTF-8 without one).
+        let bytes = crate::charset::wire(&answer);
+        if let Err(error) = framed.send(bytes.as_slice()).await {
             tracing::debug!(%peer, %error, "MLLP answer not delivered");
             break;
         }

@@ -152,9 +152,18 @@ impl Encoder<&str> for MllpCodec {
     type Error = std::io::Error;
 
     fn encode(&mut self, message: &str, dst: &mut BytesMut) -> Result<(), std::io::Error> {
+        Encoder::<&[u8]>::encode(self, message.as_bytes(), dst)
+    }
+}
+
+/// A message already in the bytes of its character set (see [`crate::charset::wire`]).
+impl Encoder<&[u8]> for MllpCodec {
+    type Error = std::io::Error;
+
+    fn encode(&mut self, message: &[u8], dst: &mut BytesMut) -> Result<(), std::io::Error> {
         dst.reserve(message.len() + 3);
         dst.put_u8(START);
-        dst.put_slice(message.as_bytes());
+        dst.put_slice(message);
         dst.put_slice(&END);
         Ok(())
     }

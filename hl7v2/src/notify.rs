@@ -4,7 +4,9 @@
 //! the person's identifiers in the consumer's domains, and deleting the queued rows only once
 //! the consumer acknowledged (AA or CA): delivery is at least once, in the order of the
 //! changes, retried with exponential back-off, and survives a restart because the queue is in
-//! the database. It runs beside the request handlers and never holds them up.
+//! the database. It runs beside the request handlers and never holds them up. Each A31 names
+//! its receiver in MSH-5 (the consumer's name) and MSH-6 (its `--facility`, else its name) and
+//! is UTF-8 with MSH-18 `UNICODE UTF-8`.
 //!
 //! A consumer added with TLS is reached over MLLP in TLS (rustls): its server certificate must
 //! chain to the consumer's CA file (or the Mozilla roots) and name its host; a client
@@ -29,7 +31,7 @@ use tokio_util::codec::Framed;
 use uuid::Uuid;
 
 use crate::dispatch::{Observer, ack_code};
-use crate::encode::{Cx, Outbound, Segment, Value, next_control_id};
+use crate::encode::{Cx, Hd, Outbound, Segment, Value, next_control_id};
 use crate::mllp::{Frame, MllpCodec};
 use crate::pix_query::hd_of;
 
@@ -355,7 +357,20 @@ async fn serve_consumer(
 /// PID with PID-3 the identifiers and PID-5 an empty name followed by a pseudo-name, as in
 /// ITI-9's answer, PV1 with PV1-2 `N`).
 fn a31(consumer: &Consumer, control_id: &str, ids: &[Cx]) -> String {
-    let mut message = Outbound::unsolicited(&consumer.name, "ADT", "A31", "ADT_A05", control_id);
+    // MSH-5 the consumer's name, MSH-6 its facility (its name when none was registered).
+    let hd = |namespace: &str| Hd {
+        namespace: namespace.to_owned(),
+        ..Hd::default()
+    };
+    let facility = consumer.facility.as_deref().unwrap_or(&consumer.name);
+    let mut message = Outbound::unsolicited(
+        &hd(&consumer.name),
+        &hd(facility),
+        "ADT",
+        "A31",
+        "ADT_A05",
+        control_id,
+    );
     let now = chrono::Local::now().format("%Y%m%d%H%M%S%z").to_string();
     message.push(Segment::new("EVN").field(1, "A31").field(2, now));
     let mut pseudo = vec![Vec::new(); 7];

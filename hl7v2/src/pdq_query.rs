@@ -10,21 +10,21 @@
 //! (`@PID.21.1` with `@PID.21.4.x`) are parameters too, and PID-6 and PID-21 are answered.
 
 use hl7_parser::Message;
-use hl7_parser::message::Separators;
 use service::name_search::SearchMode;
 use service::patients::{self, Patient, PatientQuery};
 use service::search_criteria::{PhoneCriterion, TelecomCriterion, TextCriterion, TextMatch};
 use service::{Ctx, Error, Mpi};
 
-use entity::enums::{
-    AddressType, AddressUse, DatePrecision, Gender, NameUse, TelecomSystem, TelecomUse,
-};
+use entity::enums::{DatePrecision, Gender, IdentifierType, TelecomSystem, TelecomUse};
 
-use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, err_segments, msa};
-use crate::encode::{Cx, Outbound, Segment, Value};
+use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, query_answer, query_refused};
+use crate::encode::{Cx, Segment, Value};
 use crate::feed::FeedConfig;
 use crate::inbound::{Header, component};
 use crate::pix_query::{Authority, hd_of};
+
+/// The answer's trigger event and message structure (MSH-9.2, MSH-9.3).
+const ANSWER: (&str, &str) = ("K22", "RSP_K21");
 
 /// The most records one answer carries, whatever RCP-2 asks.
 pub const MAX_COUNT: u64 = 100;
@@ -83,6 +83,12 @@ enum Param {
     MotherIdNamespace,
     /// PID-21.4.2: its domain's universal id.
     MotherIdUniversal,
+    /// PID-18.1: the patient account number's value (an identifier, as PID-3's).
+    AccountValue,
+    /// PID-18.4.1: its domain's namespace.
+    AccountNamespace,
+    /// PID-18.4.2: its domain's universal id.
+    AccountUniversal,
 }
 
 /// The QPD-3 parameters understood, by name (without `@`, upper case). A new parameter is a
@@ -127,6 +133,13 @@ const PARAMETERS: &[(&str, Param)] = &[
     ("PID.21.4.2", Param::MotherIdUniversal),
     ("PID.21.4.3", Param::IdIgnored),
     ("PID.21.5", Param::IdIgnored),
+    ("PID.18", Param::AccountValue),
+    ("PID.18.1", Param::AccountValue),
+    ("PID.18.4", Param::AccountNamespace),
+    ("PID.18.4.1", Param::AccountNamespace),
+    ("PID.18.4.2", Param::AccountUniversal),
+    ("PID.18.4.3", Param::IdIgnored),
+    ("PID.18.5", Param::IdIgnored),
 ];
 
 /// The ASCII digits of `text`.
@@ -176,6 +189,9 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
     let mut phone_at = None;
     // The mother's identifier (PID.21), as PID.3.
     let (mut mother_value, mut mother_ns, mut mother_oid) =
+        (String::new(), String::new(), String::new());
+    // The patient account number (PID.18), as PID.3.
+    let (mut account_value, mut account_ns, mut account_oid) =
         (String::new(), String::new(), String::new());
     let Some(field) = qpd.field(3) else {
         return Err(qpd_error(
@@ -258,6 +274,9 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
             Param::MotherIdValue => mother_value = text,
             Param::MotherIdNamespace => mother_ns = text,
             Param::MotherIdUniversal => mother_oid = text,
+            Param::AccountValue => account_value = text,
+            Param::AccountNamespace => account_ns = text,
+            Param::AccountUniversal => account_oid = text,
             Param::Street => query.more.address_line.push(prefix(&text)),
             Param::City => query.more.address_city.push(prefix(&text)),
             Param::State => query.more.address_state.push(prefix(&text)),
@@ -335,6 +354,26 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
             system
         };
         query.identifier = Some((system, id_value));
+    }
+    if !account_value.is_empty() {
+        let authority = Authority {
+            namespace: account_ns,
+            universal_id: account_oid,
+        };
+        let system = if authority.is_empty() {
+            String::new()
+        } else {
+            let system = authority.system(mpi);
+            if mpi.domains().resolve(&system).is_none() {
+                return Err(qpd_error(
+                    ErrorCode::UnknownKeyIdentifier,
+                    "PID.18.4 is not a known identifier domain",
+                    ErrorLocation::field("QPD", 1, 3),
+                ));
+            }
+            system
+        };
+        query.more.identifiers.push(vec![(system, account_value)]);
     }
     if !mother_value.is_empty() {
         let authority = Authority {
@@ -506,32 +545,30 @@ fn wanted_domains(
 fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) -> Segment {
     let record = &patient.record;
     let registry = mpi.domains();
+    let cx = |i: &entity::patient_identifier::Model| {
+        let domain = registry.resolve(&i.system);
+        Cx {
+            id: i.value.clone(),
+            authority: hd_of(domain.map(|d| d.hl7_authority()).as_deref(), &i.system),
+            type_code: String::new(),
+        }
+    };
+    // An account number (type AN, from a feed's PID-18) goes back to PID-18, not PID-3.
+    let account = |i: &&entity::patient_identifier::Model| i.r#type == Some(IdentifierType::An);
     let ids: Vec<Cx> = record
         .identifiers
         .iter()
+        .filter(|i| !account(i))
         .filter(|i| domains.is_none_or(|d| d.iter().any(|s| s == &i.system)))
-        .map(|i| {
-            let domain = registry.resolve(&i.system);
-            Cx {
-                id: i.value.clone(),
-                authority: hd_of(domain.map(|d| d.hl7_authority()).as_deref(), &i.system),
-                type_code: String::new(),
-            }
-        })
+        .map(cx)
         .collect();
-    let names = record
+    let account_number = record.identifiers.iter().find(account).map(cx);
+    let mut names: Vec<Vec<Vec<String>>> = record
         .names
         .iter()
         .map(|name| {
-            let kind = match name.r#use {
-                Some(NameUse::Official) => "L",
-                Some(NameUse::Usual) => "D",
-                Some(NameUse::Maiden) => "M",
-                Some(NameUse::Nickname) => "N",
-                Some(NameUse::Anonymous) => "S",
-                Some(NameUse::Temp) => "T",
-                _ => "",
-            };
+            // HL7 table 0200.
+            let kind = crate::codes::name_use_out(name.r#use);
             let given = &name.given.0;
             vec![
                 vec![name.family.clone().unwrap_or_default()],
@@ -544,18 +581,22 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
             ]
         })
         .collect();
+    if names
+        .iter()
+        .all(|n| n.iter().flatten().all(String::is_empty))
+    {
+        // PID-5 is required: a record without a name answers a name of type U (unspecified,
+        // HL7 table 0200) and nothing else, not the pseudo-name S, which says a name is hidden.
+        let mut unspecified = vec![Vec::new(); 7];
+        unspecified[6] = vec!["U".to_owned()];
+        names = vec![unspecified];
+    }
     let addresses = record
         .addresses
         .iter()
         .map(|a| {
-            let kind = match (a.r#use, a.r#type) {
-                (Some(AddressUse::Home), _) => "H",
-                (Some(AddressUse::Work), _) => "B",
-                (Some(AddressUse::Temp), _) => "C",
-                (Some(AddressUse::Old), _) => "BA",
-                (_, Some(AddressType::Postal)) => "M",
-                _ => "",
-            };
+            // HL7 table 0190.
+            let kind = crate::codes::address_out(a.r#use, a.r#type);
             vec![
                 vec![a.lines.0.first().cloned().unwrap_or_default()],
                 vec![a.lines.0.get(1..).map(|l| l.join(", ")).unwrap_or_default()],
@@ -636,9 +677,16 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
         .field(13, Value::Repeated(phones))
         .field(
             16,
+            // HL7 table 0002.
             p.marital_status
-                .map(|m| m.as_str().to_owned())
+                .map(crate::codes::marital_status_out)
                 .unwrap_or_default(),
+        )
+        .field(
+            18,
+            account_number
+                .map(|a| Cx::list(&[a]))
+                .unwrap_or_else(|| Value::Text(String::new())),
         )
         .field(
             21,
@@ -688,27 +736,9 @@ pub async fn answer(
     touched: &mut Vec<uuid::Uuid>,
 ) -> String {
     let seps = &message.separators;
-    let qpd = message.segment("QPD");
-    let tag = qpd
-        .map(|q| component(q.field(2), 1, seps))
-        .unwrap_or_default();
-    let echo = qpd
-        .filter(|_| *seps == Separators::default())
-        .map(|q| q.raw_value().to_owned());
-    let failed = |code: AckCode, error: HlError| {
-        let mut out = Outbound::answer(header, "RSP", "K22", "RSP_K21");
-        let errors = [error];
-        out.push(msa(header, code.code(false), &errors));
-        for segment in err_segments(header, &errors) {
-            out.push(segment);
-        }
-        let status = if code == AckCode::Error { "AE" } else { "AR" };
-        out.push(Segment::new("QAK").field(1, tag.as_str()).field(2, status));
-        if let Some(q) = &echo {
-            out.push_received(q);
-        }
-        out.render()
-    };
+    // QAK-2 is AE for a rejection too (IHE's error cases name AE only).
+    let failed =
+        |code: AckCode, error: HlError| query_refused(header, message, ANSWER, code, error);
     let mut query = match read_query(mpi, message) {
         Ok(query) => query,
         Err((code, error)) => return failed(code, error),
@@ -783,24 +813,20 @@ pub async fn answer(
             );
         }
     };
-    let mut out = Outbound::answer(header, "RSP", "K22", "RSP_K21");
-    out.push(msa(header, "AA", &[]));
     touched.extend(found.items.iter().map(|p| p.id()));
     let shown = found.items.len() as u64;
     let before = (page - 1) * count;
     let remaining = found.total.saturating_sub(before + shown);
     let status = if shown == 0 { "NF" } else { "OK" };
-    out.push(
-        Segment::new("QAK")
-            .field(1, tag.as_str())
-            .field(2, status)
-            .field(4, found.total.to_string())
-            .field(5, shown.to_string())
-            .field(6, remaining.to_string()),
+    let mut out = query_answer(
+        header,
+        message,
+        ANSWER,
+        AckCode::Accept,
+        status,
+        Some((found.total, shown, remaining)),
+        &[],
     );
-    if let Some(q) = &echo {
-        out.push_received(q);
-    }
     for (n, patient) in found.items.iter().enumerate() {
         out.push(pid_of(mpi, n, patient, domains.as_deref()));
         out.push(qri_of(patient));

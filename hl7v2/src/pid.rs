@@ -2,9 +2,10 @@
 //! authority completed from the sending source where CX.4 is missing, IHE ITI TF-2 3.8.4.1.3),
 //! names (PID-5, every repetition, name type codes), mother's maiden name (PID-6), birth date
 //! (PID-7), sex (PID-8), mother's identifier (PID-21, CX with its HD in any form), addresses
-//! (PID-11), phones and e-mail (PID-13/14), marital status (PID-16), SSN (PID-19, into a
-//! configured domain), multiple birth (PID-24/25) and death (PID-29/30). Values are decoded from
-//! HL7 escapes; nothing here logs them.
+//! (PID-11), phones and e-mail (PID-13/14), marital status (PID-16), the patient account
+//! number (PID-18, an identifier of type AN), SSN (PID-19, into a configured domain), multiple
+//! birth (PID-24/25) and death (PID-29/30). Coded values go through [`crate::codes`]. Values
+//! are decoded from HL7 escapes; nothing here logs them.
 
 use hl7_parser::message::{Field, Segment, Separators};
 use service::Mpi;
@@ -13,9 +14,7 @@ use service::patients::{
     TelecomInput, parse_partial_date,
 };
 
-use entity::enums::{
-    AddressType, AddressUse, Gender, MaritalStatus, NameUse, TelecomSystem, TelecomUse,
-};
+use entity::enums::{Gender, TelecomSystem, TelecomUse};
 
 use crate::ack::{ErrorCode, ErrorLocation, HlError};
 
@@ -65,6 +64,22 @@ fn date(text: &str) -> Result<Option<(chrono::NaiveDate, DatePrecision)>, ()> {
     parse_partial_date(&partial).map(Some).ok_or(())
 }
 
+/// The domain an identifier without an assigning authority (CX.4) is in: the sending source's
+/// own domain, when it assigns exactly one (IHE ITI TF-2 3.8.4.1.3; ITI8-019).
+pub fn own_domain(mpi: &Mpi, source: &str) -> Option<String> {
+    let own: Vec<String> = mpi
+        .domains()
+        .domains()
+        .iter()
+        .filter(|d| !d.enterprise && !d.assigners.is_empty() && d.assigned_by(source))
+        .map(|d| d.name.clone())
+        .collect();
+    match own.as_slice() {
+        [one] => Some(one.clone()),
+        _ => None,
+    }
+}
+
 /// Reads PID into a registration for `source`. `ssn_domain` receives PID-19 when configured.
 pub fn read(
     mpi: &Mpi,
@@ -73,17 +88,25 @@ pub fn read(
     seps: &Separators,
     ssn_domain: Option<&str>,
 ) -> Result<PatientInput, HlError> {
+    read_located(mpi, source, pid, seps, ssn_domain).map(|(input, _)| input)
+}
+
+/// [`read`], with where each of the registration's identifiers came from (a PID-3 repetition,
+/// PID-19 or PID-18), in their order, to locate an error the service finds in one.
+pub fn read_located(
+    mpi: &Mpi,
+    source: &str,
+    pid: &Segment<'_>,
+    seps: &Separators,
+    ssn_domain: Option<&str>,
+) -> Result<(PatientInput, Vec<ErrorLocation>), HlError> {
     let at = |field: usize| ErrorLocation::field("PID", 1, field);
     let mut input = PatientInput::default();
+    let mut origins = Vec::new();
 
     // PID-3: identifiers. A missing authority is the source's own domain when it assigns one.
-    let own_domains: Vec<String> = mpi
-        .domains()
-        .domains()
-        .iter()
-        .filter(|d| !d.enterprise && !d.assigners.is_empty() && d.assigned_by(source))
-        .map(|d| d.name.clone())
-        .collect();
+    let own_domain = own_domain(mpi, source);
+    let own_domains: Vec<String> = own_domain.into_iter().collect();
     for (i, rep) in repeats(pid.field(3)).enumerate() {
         let value = comp(rep, 1, seps);
         if value.is_empty() {
@@ -113,6 +136,7 @@ pub fn read(
             assigner: None,
             period: None,
         });
+        origins.push(at(3).repetition(i + 1));
     }
     if input.identifiers.is_empty() {
         return Err(HlError::new(
@@ -132,6 +156,41 @@ pub fn read(
                 assigner: None,
                 period: None,
             });
+            origins.push(at(19));
+        }
+    }
+
+    // PID-18: the patient account number (CX), stored as an identifier of type AN in its
+    // CX.4 domain, or, as PID-3's, the source's own domain when CX.4 is missing; a PDQ query
+    // finds it by `@PID.18` (ITI TF-2 3.21.4.1.2.2: "Identifier List" is PID-3 and PID-18).
+    if let Some(rep) = repeats(pid.field(18)).next() {
+        let value = comp(rep, 1, seps);
+        if !value.is_empty() {
+            let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
+            let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
+                namespace
+            } else if !oid.is_empty() {
+                oid
+            } else if !namespace.is_empty() {
+                namespace
+            } else if own_domains.len() == 1 {
+                own_domains[0].clone()
+            } else {
+                return Err(HlError::new(
+                    ErrorCode::RequiredFieldMissing,
+                    "PID-18.4 (assigning authority) is missing and the source assigns no single domain",
+                )
+                .at(at(18).component(4)));
+            };
+            input.identifiers.push(IdentifierInput {
+                r#type: Some(entity::enums::IdentifierType::An),
+                r#use: None,
+                system,
+                value,
+                assigner: None,
+                period: None,
+            });
+            origins.push(at(18));
         }
     }
 
@@ -151,15 +210,8 @@ pub fn read(
             .into_iter()
             .filter(|s| !s.is_empty())
             .collect();
-        let r#use = match comp(rep, 7, seps).as_str() {
-            "L" => Some(NameUse::Official),
-            "D" => Some(NameUse::Usual),
-            "M" | "B" => Some(NameUse::Maiden),
-            "N" | "A" => Some(NameUse::Nickname),
-            "S" => Some(NameUse::Anonymous),
-            "T" => Some(NameUse::Temp),
-            _ => None,
-        };
+        // HL7 table 0200 (`T` is indigenous/tribal, no temporary name).
+        let r#use = crate::codes::name_use_in(&comp(rep, 7, seps));
         if family.is_empty() && given.is_empty() {
             continue;
         }
@@ -231,14 +283,8 @@ pub fn read(
             .filter(|s| !s.is_empty())
             .collect();
         let opt = |s: String| (!s.is_empty()).then_some(s);
-        let (r#use, r#type) = match comp(rep, 7, seps).as_str() {
-            "H" | "P" => (Some(AddressUse::Home), None),
-            "B" | "O" => (Some(AddressUse::Work), None),
-            "C" => (Some(AddressUse::Temp), None),
-            "BA" | "BDL" => (Some(AddressUse::Old), None),
-            "M" => (None, Some(AddressType::Postal)),
-            _ => (None, None),
-        };
+        // HL7 table 0190.
+        let (r#use, r#type) = crate::codes::address_in(&comp(rep, 7, seps));
         let address = AddressInput {
             lines,
             city: opt(comp(rep, 3, seps)),
@@ -310,8 +356,8 @@ pub fn read(
         }
     }
 
-    // PID-16: marital status (HL7 table 0002 shares FHIR's codes).
-    input.marital_status = first(pid.field(16), seps).parse::<MaritalStatus>().ok();
+    // PID-16: marital status, HL7 table 0002 (its letters are not FHIR's).
+    input.marital_status = crate::codes::marital_status_in(&first(pid.field(16), seps));
 
     // PID-24, PID-25: multiple birth and birth order.
     match first(pid.field(24), seps).as_str() {
@@ -350,7 +396,21 @@ pub fn read(
             _ => None,
         };
     }
-    Ok(input)
+    Ok((input, origins))
+}
+
+/// Where in PID a service error's field path points, an identifier at the place it came
+/// from (`origins`, from [`read_located`]).
+pub fn locate_in(field: &str, origins: &[ErrorLocation]) -> ErrorLocation {
+    let identifier = field
+        .strip_prefix("identifiers[")
+        .and_then(|rest| rest.split(']').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| origins.get(n));
+    match identifier {
+        Some(origin) => origin.clone(),
+        None => locate(field),
+    }
 }
 
 /// Where in PID a service validation error's field path points.

@@ -6,12 +6,11 @@
 //! domain in QPD-3, unknown domain in QPD-4: AE, QAK AE, ERR 204 at QPD-3.1, QPD-3.4, QPD-4(n).
 
 use hl7_parser::Message;
-use hl7_parser::message::Separators;
 use service::xref::{self, XrefQuery};
 use service::{Ctx, Error, Mpi};
 
-use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, err_segments, msa};
-use crate::encode::{Cx, Hd, Outbound, Segment, Value};
+use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, query_answer};
+use crate::encode::{Cx, Hd, Segment, Value};
 use crate::inbound::{Header, component, subcomponent};
 
 /// An assigning authority as received: namespace (HD.1) and universal id (HD.2).
@@ -66,31 +65,25 @@ pub async fn answer(
     touched: &mut Vec<uuid::Uuid>,
 ) -> String {
     let seps = &message.separators;
-    let qpd = message.segment("QPD");
-    let tag = qpd
-        .map(|q| component(q.field(2), 1, seps))
-        .unwrap_or_default();
     let respond = |code: AckCode, status: &str, errors: &[HlError], pid: Option<Segment>| {
-        let mut out = Outbound::answer(header, "RSP", "K23", "RSP_K23");
-        out.push(msa(header, code.code(false), errors));
-        for segment in err_segments(header, errors) {
-            out.push(segment);
-        }
-        out.push(Segment::new("QAK").field(1, tag.as_str()).field(2, status));
-        if let Some(q) = qpd
-            && *seps == Separators::default()
-        {
-            out.push_received(q.raw_value());
-        }
+        let mut out = query_answer(
+            header,
+            message,
+            ("K23", "RSP_K23"),
+            code,
+            status,
+            None,
+            errors,
+        );
         if let Some(pid) = pid {
             out.push(pid);
         }
         out.render()
     };
-    let Some(qpd) = qpd else {
+    let Some(qpd) = message.segment("QPD") else {
         let error = HlError::new(ErrorCode::SegmentSequence, "the QPD segment is missing")
             .at(ErrorLocation::segment("QPD"));
-        return respond(AckCode::Reject, "AR", &[error], None);
+        return respond(AckCode::Reject, "AE", &[error], None);
     };
 
     let id_field = qpd.field(3);
@@ -167,8 +160,8 @@ pub async fn answer(
         }
         Err(error) => {
             let (code, errors) = query_error(&error);
-            let status = if code == AckCode::Error { "AE" } else { "AR" };
-            respond(code, status, &errors, None)
+            // QAK-2 is AE for a rejection too (IHE's error cases name AE only).
+            respond(code, "AE", &errors, None)
         }
     }
 }

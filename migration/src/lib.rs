@@ -58,6 +58,7 @@ mod m20261206_000020_mother;
 mod m20261206_000021_create_related_person;
 mod m20261206_000022_pix_consumer_tls;
 mod m20261206_000023_telecom_digits_reversed;
+mod m20261206_000026_pix_consumer_facility;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -92,6 +93,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_create_related_person::Migration),
             Box::new(m20261206_000022_pix_consumer_tls::Migration),
             Box::new(m20261206_000023_telecom_digits_reversed::Migration),
+            Box::new(m20261206_000026_pix_consumer_facility::Migration),
         ]
     }
 }

@@ -94,6 +94,8 @@ pub struct ConsumerInput {
     pub domains: Vec<String>,
     /// MLLP over TLS when given; plain MLLP otherwise.
     pub tls: Option<ConsumerTls>,
+    /// Its receiving facility (MSH-6 of the notifications); `None`: its name.
+    pub facility: Option<String>,
 }
 
 /// A stored consumer.
@@ -112,6 +114,9 @@ pub struct Consumer {
     /// MLLP over TLS when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<ConsumerTls>,
+    /// Its receiving facility (MSH-6 of the notifications), when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facility: Option<String>,
 }
 
 impl From<pix_consumer::Model> for Consumer {
@@ -127,6 +132,7 @@ impl From<pix_consumer::Model> for Consumer {
                 cert: m.tls_cert,
                 key: m.tls_key,
             }),
+            facility: m.facility,
         }
     }
 }
@@ -152,6 +158,15 @@ pub async fn add_consumer(
     }
     if let Some(tls) = &input.tls {
         tls.check()?;
+    }
+    let facility = input
+        .facility
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned);
+    if let Some(facility) = &facility {
+        check_text("facility", facility, MAX_NAME_LEN)?;
     }
     if input.domains.len() > MAX_DOMAINS {
         return Err(Error::validation(
@@ -187,6 +202,7 @@ pub async fn add_consumer(
         tls_ca: Set(input.tls.as_ref().and_then(|t| t.ca.clone())),
         tls_cert: Set(input.tls.as_ref().and_then(|t| t.cert.clone())),
         tls_key: Set(input.tls.as_ref().and_then(|t| t.key.clone())),
+        facility: Set(facility),
         created_at: NotSet,
         updated_at: NotSet,
         created_by: Set(actor.to_owned()),
@@ -353,6 +369,10 @@ pub async fn person_identifiers(
     }
     let mut seen = HashSet::new();
     for row in rows {
+        // An account number (type AN) is no patient identifier, as in `xref`.
+        if row.r#type == Some(entity::enums::IdentifierType::An) {
+            continue;
+        }
         let domain = registry.resolve(&row.system);
         let keep = match domain {
             Some(d) => !d.enterprise && (every || wanted.iter().any(|w| w.id == d.id)),

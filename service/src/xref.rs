@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
+use entity::enums::IdentifierType;
 use entity::{patient, patient_identifier};
 
 use crate::audit::AuditEntry;
@@ -285,6 +286,11 @@ async fn run(mpi: &Mpi, ctx: &Ctx, query: XrefQuery, record: Option<Uuid>) -> Re
     }
     let mut seen = HashSet::new();
     for row in rows {
+        // An account number (type AN, an HL7 feed's PID-18) names a billing account, not the
+        // patient: it is no cross-reference.
+        if row.r#type == Some(IdentifierType::An) {
+            continue;
+        }
         let domain = registry.resolve(&row.system);
         let system = domain.map_or_else(|| row.system.clone(), Domain::system);
         let key = (system.clone(), row.value.clone());

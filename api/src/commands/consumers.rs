@@ -35,6 +35,10 @@ pub struct AddConsumerArgs {
     pub database: DatabaseSettings,
     /// The name (the notifications' receiving application, MSH-5).
     pub name: String,
+    /// Its receiving facility, written in MSH-6 of the notifications (MSH-5 is the name);
+    /// default: the name.
+    #[arg(long, value_name = "FACILITY")]
+    pub facility: Option<String>,
     /// Where its MLLP listener is: `HOST:PORT`.
     #[arg(long, value_name = "HOST:PORT")]
     pub mllp: String,
@@ -160,6 +164,7 @@ pub async fn run(command: ConsumersCommand, out: &mut impl Write) -> anyhow::Res
                     port,
                     domains: args.domains,
                     tls,
+                    facility: args.facility,
                 },
             )
             .await

@@ -232,7 +232,8 @@ async fn an_hl7_a01_with_an_empty_pid_5_registers_a_newborn(backend: Backend) {
     assert_eq!(answers[0]["msa1"], "AA", "{}", answers[0]);
     assert_eq!(answers[1]["msa1"], "AE", "{}", answers[1]);
     assert_eq!(answers[1]["err"][0][1], "PID^1^5", "{}", answers[1]);
-    // The PDQ answer renders the nameless record with an empty PID-5.
+    // The PDQ answer renders the nameless record with PID-5 (required) holding only the name
+    // type U, unspecified (HL7 table 0200).
     let raw = answers[2]["raw"].as_str().expect("raw answer");
     let pid = raw
         .split('\r')
@@ -240,7 +241,7 @@ async fn an_hl7_a01_with_an_empty_pid_5_registers_a_newborn(backend: Backend) {
         .unwrap_or_else(|| panic!("a PID segment: {raw}"));
     let fields: Vec<&str> = pid.split('|').collect();
     assert!(fields[3].starts_with("NB-10^^^TEST"), "{pid}");
-    assert_eq!(fields[5], "", "{pid}");
+    assert_eq!(fields[5], "^^^^^^U", "{pid}");
     assert_eq!(fields[7], "20261130", "{pid}");
     assert_eq!(fields[8], "F", "{pid}");
 

@@ -204,7 +204,22 @@ async fn consumers_are_notified_of_registrations_and_merges(backend: Backend) {
     let (consumer, addr) = Consumer::listen("127.0.0.1:0".parse().unwrap());
     let (everything, all_addr) = Consumer::listen("127.0.0.1:0".parse().unwrap());
     add_consumer(&app, "HIE", addr, &["TEST", TEST_A_OID]);
-    add_consumer(&app, "ALL", all_addr, &[]);
+    // A consumer with a receiving facility of its own (MSH-6 of its notifications).
+    let out = run_mpi_ok(
+        &app.dir.path,
+        &[
+            "consumers",
+            "add",
+            "ALL",
+            "--mllp",
+            &all_addr.to_string(),
+            "--facility",
+            "ALL_FACILITY",
+            "--database-url",
+            &app.db.url,
+        ],
+    );
+    assert!(out.contains("added consumer ALL"), "{out}");
     // An unknown domain is refused, naming it by position.
     let out = Command::new(env!("CARGO_BIN_EXE_mpi"))
         .current_dir(&app.dir.path)
@@ -242,6 +257,9 @@ async fn consumers_are_notified_of_registrations_and_merges(backend: Backend) {
     assert_eq!(field(a31, "MSH", 9), "ADT^A31^ADT_A05");
     assert_eq!(field(a31, "MSH", 12), "2.5");
     assert_eq!(field(a31, "MSH", 5), "HIE");
+    // MSH-6 is never empty: the consumer's name when it has no facility of its own.
+    assert_eq!(field(a31, "MSH", 6), "HIE");
+    assert_eq!(field(a31, "MSH", 18), "UNICODE UTF-8");
     assert_eq!(field(a31, "PV1", 2), "N");
     assert!(
         !a31.contains("WANJIRU"),
@@ -250,7 +268,10 @@ async fn consumers_are_notified_of_registrations_and_merges(backend: Backend) {
     assert_eq!(pid3(a31), vec![format!("T-300^^^TEST&{TEST_OID}&ISO^PI")]);
     // The consumer of every domain also gets the enterprise id (MPI).
     let all = everything.wait_for(|m| m.iter().any(|m| m.contains("T-300")));
-    let ids = pid3(all.iter().find(|m| m.contains("T-300")).unwrap());
+    let to_all = all.iter().find(|m| m.contains("T-300")).unwrap();
+    assert_eq!(field(to_all, "MSH", 5), "ALL");
+    assert_eq!(field(to_all, "MSH", 6), "ALL_FACILITY");
+    let ids = pid3(to_all);
     assert_eq!(ids.len(), 2, "{ids:?}");
     assert!(ids[0].contains("^^^MPI"), "{ids:?}");
 

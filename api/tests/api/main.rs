@@ -19,6 +19,7 @@ mod fhir_related;
 mod fhir_xml;
 mod health;
 mod helpers;
+mod hl7_conformance;
 mod hl7_fields;
 mod hl7_mllp;
 mod hl7_notify;
