@@ -84,8 +84,8 @@ fn answered(answer: &Answer) -> (String, Vec<(String, String)>, Value) {
                 e["response"]["status"].as_str().expect("status").to_owned(),
                 e["response"]["location"]
                     .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                    .map(crate::fhir::unversioned)
+                    .unwrap_or_default(),
             )
         })
         .collect();
