@@ -26,7 +26,8 @@
 //! 15. API keys acting as a source;
 //! 20. the mother of a patient (maiden name, identifier, her resolved record);
 //! 21. FHIR RelatedPerson (`related_person`), tied to a patient by a foreign key;
-//! 22. PIX consumers reached over TLS (`pix_consumer.tls`, CA, client certificate and key).
+//! 22. PIX consumers reached over TLS (`pix_consumer.tls`, CA, client certificate and key);
+//! 24. a patient's languages (`patient_communication`, FHIR `Patient.communication`).
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -55,6 +56,7 @@ mod m20261206_000019_birth_date_precision;
 mod m20261206_000020_mother;
 mod m20261206_000021_create_related_person;
 mod m20261206_000022_pix_consumer_tls;
+mod m20261206_000024_patient_communication;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -88,6 +90,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_mother::Migration),
             Box::new(m20261206_000021_create_related_person::Migration),
             Box::new(m20261206_000022_pix_consumer_tls::Migration),
+            Box::new(m20261206_000024_patient_communication::Migration),
         ]
     }
 }
