@@ -185,6 +185,33 @@ pub struct TelecomDto {
     pub source_patient_id: Option<Uuid>,
 }
 
+/// A language the patient speaks (FHIR `Patient.communication`, HL7 v2 PID-15).
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CommunicationDto {
+    /// The language, as a coding (`{"system": "urn:ietf:bcp:47", "code": "fr"}`; `code` required).
+    pub language: LanguageDto,
+    /// Whether the patient prefers this language.
+    pub preferred: bool,
+    /// The record this language came from in a merge (read only).
+    #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
+    pub source_patient_id: Option<Uuid>,
+}
+
+/// A language as a coding.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct LanguageDto {
+    /// The code system (`urn:ietf:bcp:47`, or an HL7 table).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    /// The language's code (`en`, `fr-CA`).
+    pub code: String,
+    /// Its name for display.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
 /// A link between two patient records.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct LinkDto {
@@ -264,6 +291,8 @@ pub struct PatientDto {
     pub addresses: Vec<AddressDto>,
     /// Contact points, primary first.
     pub telecoms: Vec<TelecomDto>,
+    /// Languages, primary first.
+    pub communication: Vec<CommunicationDto>,
     /// Links from and to this record.
     pub links: Vec<LinkDto>,
     /// The mother's maiden name and identifier, when the record names them.
@@ -346,6 +375,19 @@ impl From<&Patient> for PatientDto {
                     source_patient_id: own(t.source_patient_id),
                 })
                 .collect(),
+            communication: r
+                .communications
+                .iter()
+                .map(|c| CommunicationDto {
+                    language: LanguageDto {
+                        system: c.language_system.clone(),
+                        code: c.language_code.clone(),
+                        display: c.language_display.clone(),
+                    },
+                    preferred: c.preferred,
+                    source_patient_id: own(c.source_patient_id),
+                })
+                .collect(),
             links: r.links.iter().map(LinkDto::from).collect(),
             mother: MotherDto::of(&r.patient),
             replaced_by: p.replaced_by,
@@ -388,6 +430,8 @@ pub struct PatientBody {
     pub addresses: Vec<AddressDto>,
     /// Contact points, primary first.
     pub telecoms: Vec<TelecomDto>,
+    /// Languages, primary first (at most 20).
+    pub communication: Vec<CommunicationDto>,
     /// The mother's maiden name and identifier.
     pub mother: Option<MotherDto>,
     /// The version being updated (`PUT`, when no `If-Match` header is sent).
@@ -411,6 +455,7 @@ impl Default for PatientBody {
             identifiers: Vec::new(),
             addresses: Vec::new(),
             telecoms: Vec::new(),
+            communication: Vec::new(),
             mother: None,
             version: None,
             force: None,
@@ -495,6 +540,16 @@ impl PatientBody {
             identifiers,
             addresses,
             telecoms,
+            communications: self
+                .communication
+                .iter()
+                .map(|c| service::patients::CommunicationInput {
+                    system: c.language.system.clone(),
+                    code: c.language.code.clone(),
+                    display: c.language.display.clone(),
+                    preferred: c.preferred,
+                })
+                .collect(),
             mother: self
                 .mother
                 .as_ref()

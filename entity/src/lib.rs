@@ -33,6 +33,7 @@ pub mod organization_telecom;
 pub mod pair;
 pub mod patient;
 pub mod patient_address;
+pub mod patient_communication;
 pub mod patient_ext;
 pub mod patient_identifier;
 pub mod patient_link;

@@ -11,7 +11,8 @@ use sea_orm::{Condition, DbBackend, Iterable, QueryOrder, QueryResult, Select, S
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    patient, patient_address, patient_identifier, patient_link, patient_name, patient_telecom,
+    patient, patient_address, patient_communication, patient_identifier, patient_link,
+    patient_name, patient_telecom,
 };
 
 impl patient::Entity {
@@ -172,6 +173,9 @@ pub struct PatientRecord {
     pub identifiers: Vec<patient_identifier::Model>,
     pub addresses: Vec<patient_address::Model>,
     pub telecoms: Vec<patient_telecom::Model>,
+    /// Languages (before-images a merge stored before migration 24 have none).
+    #[serde(default)]
+    pub communications: Vec<patient_communication::Model>,
     /// Links from this patient and links to it.
     pub links: Vec<patient_link::Model>,
 }
@@ -254,6 +258,16 @@ impl PatientRecord {
                 .await?,
             |t| t.patient_id,
         );
+        let mut communications = by_patient(
+            patient_communication::Entity::find()
+                .filter(patient_communication::Column::PatientId.is_in(ids.iter().copied()))
+                .order_by_desc(patient_communication::Column::IsPrimary)
+                .order_by_asc(patient_communication::Column::CreatedAt)
+                .order_by_asc(patient_communication::Column::Id)
+                .all(db)
+                .await?,
+            |c| c.patient_id,
+        );
         // A link mentions two patients; each record gets every link that names it.
         let all_links = patient_link::Entity::find()
             .filter(
@@ -273,6 +287,7 @@ impl PatientRecord {
                     identifiers: identifiers.remove(&id).unwrap_or_default(),
                     addresses: addresses.remove(&id).unwrap_or_default(),
                     telecoms: telecoms.remove(&id).unwrap_or_default(),
+                    communications: communications.remove(&id).unwrap_or_default(),
                     links: all_links
                         .iter()
                         .filter(|l| l.patient_id == id || l.other_patient_id == id)
@@ -320,6 +335,7 @@ impl PatientRecord {
                     identifiers: json_column(row, "patient_identifier", sqlite)?,
                     addresses: json_column(row, "patient_address", sqlite)?,
                     telecoms: json_column(row, "patient_telecom", sqlite)?,
+                    communications: json_column(row, "patient_communication", sqlite)?,
                     links: json_column(row, "links", sqlite)?,
                 })
             })
@@ -356,7 +372,7 @@ fn record_select(sqlite: bool) -> &'static str {
             format!("{list} AS {table}")
         };
         format!(
-            "SELECT {} AS patient, {}, {}, {}, {}, {} AS links FROM patient p",
+            "SELECT {} AS patient, {}, {}, {}, {}, {}, {} AS links FROM patient p",
             if sqlite {
                 sqlite_row_json::<patient::Entity>("p")
             } else {
@@ -374,6 +390,10 @@ fn record_select(sqlite: bool) -> &'static str {
             child(
                 "patient_telecom",
                 sqlite_row_json::<patient_telecom::Entity>("c")
+            ),
+            child(
+                "patient_communication",
+                sqlite_row_json::<patient_communication::Entity>("c")
             ),
             children(
                 "patient_link",

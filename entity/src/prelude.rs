@@ -12,6 +12,7 @@ pub use crate::organization_identifier::Entity as OrganizationIdentifier;
 pub use crate::organization_telecom::Entity as OrganizationTelecom;
 pub use crate::patient::Entity as Patient;
 pub use crate::patient_address::Entity as PatientAddress;
+pub use crate::patient_communication::Entity as PatientCommunication;
 pub use crate::patient_identifier::Entity as PatientIdentifier;
 pub use crate::patient_link::Entity as PatientLink;
 pub use crate::patient_name::Entity as PatientName;

@@ -65,6 +65,25 @@ async fn a_patient_with_two_of_everything_reads_back_equal() -> anyhow::Result<(
                 .insert(conn)
                 .await?,
         ];
+        let language = |code: &str, primary: bool, preferred: bool| {
+            entity::patient_communication::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                patient_id: Set(p.id),
+                source_patient_id: Set(None),
+                is_primary: Set(primary),
+                language_system: Set(Some("urn:ietf:bcp:47".to_owned())),
+                language_code: Set(code.to_owned()),
+                language_display: Set((code == "fr-CA").then(|| "Français".to_owned())),
+                preferred: Set(preferred),
+                created_by: Set("test".to_owned()),
+                updated_by: Set("test".to_owned()),
+                ..Default::default()
+            }
+        };
+        let communications = vec![
+            language("fr-CA", true, true).insert(conn).await?,
+            language("en", false, false).insert(conn).await?,
+        ];
         let link = link_am(p.id, other.id, LinkType::SeeAlso)
             .insert(conn)
             .await?;
@@ -79,6 +98,7 @@ async fn a_patient_with_two_of_everything_reads_back_equal() -> anyhow::Result<(
         by_postal.sort_by(|a, b| a.postal_code.cmp(&b.postal_code));
         assert_eq!(by_postal, addresses, "{backend:?}");
         assert_eq!(record.telecoms, telecoms, "{backend:?}");
+        assert_eq!(record.communications, communications, "{backend:?}");
         assert_eq!(record.links, vec![link.clone()], "{backend:?}");
         // The other end of the link sees it too.
         let other_record = PatientRecord::load(conn, other.id).await?.expect("exists");

@@ -2,16 +2,17 @@
 //! authority completed from the sending source where CX.4 is missing, IHE ITI TF-2 3.8.4.1.3),
 //! names (PID-5, every repetition, name type codes), mother's maiden name (PID-6), birth date
 //! (PID-7), sex (PID-8), mother's identifier (PID-21, CX with its HD in any form), addresses
-//! (PID-11), phones and e-mail (PID-13/14), marital status (PID-16), the patient account
-//! number (PID-18, an identifier of type AN), SSN (PID-19, into a configured domain), multiple
-//! birth (PID-24/25) and death (PID-29/30). Coded values go through [`crate::codes`]. Values
-//! are decoded from HL7 escapes; nothing here logs them.
+//! (PID-11), phones and e-mail (PID-13/14), primary language (PID-15, the patient's preferred
+//! language), marital status (PID-16), the patient account number (PID-18, an identifier of
+//! type AN), SSN (PID-19, into a configured domain), multiple birth (PID-24/25) and death
+//! (PID-29/30). Coded values go through [`crate::codes`]. Values are decoded from HL7 escapes;
+//! nothing here logs them.
 
 use hl7_parser::message::{Field, Segment, Separators};
 use service::Mpi;
 use service::patients::{
-    AddressInput, DatePrecision, IdentifierInput, MotherIdentifier, NameInput, PatientInput,
-    TelecomInput, parse_partial_date,
+    AddressInput, CommunicationInput, DatePrecision, IdentifierInput, MotherIdentifier, NameInput,
+    PatientInput, TelecomInput, parse_partial_date,
 };
 
 use entity::enums::{Gender, TelecomSystem, TelecomUse};
@@ -356,6 +357,26 @@ pub fn read_located(
         }
     }
 
+    // PID-15: primary language, a CE/CWE (code ^ text ^ coding system), the preferred one;
+    // HL7 table 0296 is named by its FHIR URI, another coding system as the sender names it.
+    if let Some(rep) = repeats(pid.field(15)).next() {
+        let code = comp(rep, 1, seps);
+        if !code.is_empty() {
+            let text = comp(rep, 2, seps);
+            let system = comp(rep, 3, seps);
+            input.communications.push(CommunicationInput {
+                system: match system.as_str() {
+                    "" => None,
+                    "HL70296" => Some("http://terminology.hl7.org/CodeSystem/v2-0296".to_owned()),
+                    _ => Some(system),
+                },
+                code,
+                display: (!text.is_empty()).then_some(text),
+                preferred: true,
+            });
+        }
+    }
+
     // PID-16: marital status, HL7 table 0002 (its letters are not FHIR's).
     input.marital_status = crate::codes::marital_status_in(&first(pid.field(16), seps));
 
@@ -437,6 +458,8 @@ pub fn locate(field: &str) -> ErrorLocation {
         (8, None)
     } else if field.starts_with("deceased") {
         (29, None)
+    } else if field.starts_with("communication") {
+        (15, None)
     } else if field.starts_with("marital") {
         (16, None)
     } else if field.starts_with("multiple_birth") {

@@ -230,6 +230,25 @@ pub const PATIENT_TELECOM_SINCE_23: TrackedTable = TrackedTable {
     ],
 };
 
+/// `patient_communication` (a patient's languages), created by migration `m20261206_000024`
+/// and tracked since.
+pub const PATIENT_COMMUNICATION: TrackedTable = TrackedTable {
+    name: "patient_communication",
+    parts: &[
+        ID,
+        &[
+            ("patient_id", Uuid),
+            ("source_patient_id", Uuid),
+            ("is_primary", Bool),
+            ("language_system", Plain),
+            ("language_code", Plain),
+            ("language_display", Plain),
+            ("preferred", Bool),
+        ],
+        BOOKKEEPING,
+    ],
+};
+
 /// The tracked tables with their columns as the latest migration leaves them (what the SQLite
 /// triggers of a fully migrated database list).
 pub fn current_tracked_tables() -> Vec<TrackedTable> {
@@ -246,6 +265,7 @@ pub fn current_tracked_tables() -> Vec<TrackedTable> {
                 *t
             }
         })
+        .chain([PATIENT_COMMUNICATION])
         .collect()
 }
 

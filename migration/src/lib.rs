@@ -29,6 +29,8 @@
 //! 22. PIX consumers reached over TLS (`pix_consumer.tls`, CA, client certificate and key);
 //! 23. `patient_telecom.digits_reversed`, a phone number's digits reversed, and its index, so a
 //!     search by a whole number or its end is an index range scan.
+//! 24. a patient's languages (`patient_communication`, FHIR `Patient.communication`);
+//! 26. a PIX consumer's receiving facility (`pix_consumer.facility`, MSH-6 of its notifications).
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -58,6 +60,7 @@ mod m20261206_000020_mother;
 mod m20261206_000021_create_related_person;
 mod m20261206_000022_pix_consumer_tls;
 mod m20261206_000023_telecom_digits_reversed;
+mod m20261206_000024_patient_communication;
 mod m20261206_000026_pix_consumer_facility;
 pub mod vocab;
 
@@ -93,6 +96,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_create_related_person::Migration),
             Box::new(m20261206_000022_pix_consumer_tls::Migration),
             Box::new(m20261206_000023_telecom_digits_reversed::Migration),
+            Box::new(m20261206_000024_patient_communication::Migration),
             Box::new(m20261206_000026_pix_consumer_facility::Migration),
         ]
     }

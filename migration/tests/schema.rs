@@ -126,6 +126,7 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
             "patient_identifier",
             "patient_address",
             "patient_telecom",
+            "patient_communication",
             "patient_link",
             "match_score",
             "review_task",
@@ -145,12 +146,13 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
             );
         }
         let triggers = first.iter().filter(|o| o.starts_with("trigger ")).count();
-        // 6 tracked tables x (3 capture triggers, + no-truncate on PG), 2 append-only tables x 2,
+        // 7 tracked tables (patient_communication since migration 24) x (3 capture triggers,
+        // + no-truncate on PG), 2 append-only tables x 2,
         // the live-flag triggers (SQLite 3, PG 2), the audit chain guard, and the PIX outbox
         // triggers of migration 17 (SQLite 5, PG 3).
         let expected = match backend {
-            Backend::Sqlite => 6 * 3 + 2 * 2 + 3 + 1 + 5,
-            Backend::Postgres => 6 * 4 + 2 * 2 + 2 + 1 + 3,
+            Backend::Sqlite => 7 * 3 + 2 * 2 + 3 + 1 + 5,
+            Backend::Postgres => 7 * 4 + 2 * 2 + 2 + 1 + 3,
         };
         assert_eq!(triggers, expected, "{backend:?}: {first:#?}");
 

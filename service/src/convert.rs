@@ -11,11 +11,15 @@ use uuid::Uuid;
 use entity::enums::{DatePrecision, Gender, TelecomSystem};
 use entity::json_list::StringList;
 use entity::patient_ext::PatientRecord;
-use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
+use entity::{
+    patient, patient_address, patient_communication, patient_identifier, patient_name,
+    patient_telecom,
+};
 use matcher::{Address, Identifier, Maternity, PersonRecord, Sex};
 
 use crate::patients::{
-    AddressInput, IdentifierInput, MotherInput, NameInput, PatientInput, Period, TelecomInput,
+    AddressInput, CommunicationInput, IdentifierInput, MotherInput, NameInput, PatientInput,
+    Period, TelecomInput,
 };
 
 /// The matcher's sex for a stored gender.
@@ -251,6 +255,16 @@ pub fn telecom_input(t: &patient_telecom::Model) -> TelecomInput {
     }
 }
 
+/// The input form of a stored language.
+pub fn communication_input(c: &patient_communication::Model) -> CommunicationInput {
+    CommunicationInput {
+        system: c.language_system.clone(),
+        code: c.language_code.clone(),
+        display: c.language_display.clone(),
+        preferred: c.preferred,
+    }
+}
+
 /// The input form of a stored patient: what `update` would need to leave it unchanged.
 pub fn patient_input(r: &PatientRecord) -> PatientInput {
     let p = &r.patient;
@@ -269,6 +283,7 @@ pub fn patient_input(r: &PatientRecord) -> PatientInput {
         identifiers: r.identifiers.iter().map(identifier_input).collect(),
         addresses: r.addresses.iter().map(address_input).collect(),
         telecoms: r.telecoms.iter().map(telecom_input).collect(),
+        communications: r.communications.iter().map(communication_input).collect(),
         mother: MotherInput::of_row(p),
     }
 }
@@ -437,6 +452,31 @@ pub fn telecom_row(
         value: Set(value),
         r#use: Set(t.r#use),
         rank: Set(t.rank),
+        created_at: NotSet,
+        updated_at: NotSet,
+        created_by: Set(actor.to_owned()),
+        updated_by: Set(actor.to_owned()),
+    }
+}
+
+/// A new language row for `patient_id` (blank system and display are left out).
+pub fn communication_row(
+    patient_id: Uuid,
+    c: &CommunicationInput,
+    primary: bool,
+    actor: &str,
+) -> patient_communication::ActiveModel {
+    use sea_orm::ActiveValue::{NotSet, Set};
+    let given = |v: &Option<String>| v.as_deref().map(trimmed).filter(|v| !v.is_empty());
+    patient_communication::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        patient_id: Set(patient_id),
+        source_patient_id: Set(None),
+        is_primary: Set(primary),
+        language_system: Set(given(&c.system)),
+        language_code: Set(trimmed(&c.code)),
+        language_display: Set(given(&c.display)),
+        preferred: Set(c.preferred),
         created_at: NotSet,
         updated_at: NotSet,
         created_by: Set(actor.to_owned()),

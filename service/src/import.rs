@@ -58,7 +58,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use entity::{
-    organization, patient, patient_address, patient_identifier, patient_name, patient_telecom,
+    organization, patient, patient_address, patient_communication, patient_identifier,
+    patient_name, patient_telecom,
 };
 
 use crate::audit::{self, AuditEntry};
@@ -570,6 +571,7 @@ struct Rows {
     identifiers: Vec<patient_identifier::ActiveModel>,
     addresses: Vec<patient_address::ActiveModel>,
     telecoms: Vec<patient_telecom::ActiveModel>,
+    communications: Vec<patient_communication::ActiveModel>,
 }
 
 impl Rows {
@@ -616,6 +618,13 @@ impl Rows {
                 .enumerate()
                 .map(|(i, t)| convert::telecom_row(id, t, i == 0, actor)),
         );
+        self.communications.extend(
+            input
+                .communications
+                .iter()
+                .enumerate()
+                .map(|(i, c)| convert::communication_row(id, c, i == 0, actor)),
+        );
     }
 
     /// Multi-row INSERTs, as many rows per statement as the parameter limit allows, parents
@@ -636,6 +645,12 @@ impl Rows {
         inserts::<patient_identifier::Entity>(&mut out, backend, self.identifiers, per_statement);
         inserts::<patient_address::Entity>(&mut out, backend, self.addresses, per_statement);
         inserts::<patient_telecom::Entity>(&mut out, backend, self.telecoms, per_statement);
+        inserts::<patient_communication::Entity>(
+            &mut out,
+            backend,
+            self.communications,
+            per_statement,
+        );
         out
     }
 }

@@ -38,6 +38,10 @@ pub const MAX_ADDRESSES: usize = 20;
 pub const MAX_ADDRESS_LINES: usize = 5;
 /// Most telecoms (contact points) in one record.
 pub const MAX_TELECOMS: usize = 20;
+/// Most languages (FHIR `Patient.communication`) in one record.
+pub const MAX_COMMUNICATIONS: usize = 20;
+/// Most characters in a language's code (BCP 47 tags are at most a few dozen).
+pub const MAX_LANGUAGE_CODE: usize = 100;
 
 /// Most characters in a search or audit-filter criterion.
 pub const MAX_CRITERION: usize = 500;
@@ -154,6 +158,28 @@ pub fn check_patient(input: &PatientInput) -> Result<()> {
             || format!("telecoms[{i}].value"),
             &t.value,
             MAX_TELECOM_VALUE,
+        )?;
+    }
+    check_count(
+        "communication",
+        input.communications.len(),
+        MAX_COMMUNICATIONS,
+    )?;
+    for (i, c) in input.communications.iter().enumerate() {
+        check_opt(
+            || format!("communication[{i}].language.system"),
+            &c.system,
+            MAX_IDENTIFIER_SYSTEM,
+        )?;
+        check_text(
+            || format!("communication[{i}].language.code"),
+            &c.code,
+            MAX_LANGUAGE_CODE,
+        )?;
+        check_opt(
+            || format!("communication[{i}].language.display"),
+            &c.display,
+            MAX_NAME_PART,
         )?;
     }
     Ok(())

@@ -10,9 +10,10 @@
 //!   whole transaction rolls back. The source's update also retires it (`active = false`) and gives
 //!   it the target's `person_id`; retiring comes BEFORE copying identifiers, because the partial
 //!   unique index over live patients' identifiers cannot be deferred;
-//! - copies to the target the source's names, identifiers, addresses and telecoms whose normalized
-//!   content (case, spacing, phone punctuation) the target does not already have, each copy with
-//!   `source_patient_id` = source and `is_primary = false` (the survivor keeps its own values);
+//! - copies to the target the source's names, identifiers, addresses, telecoms and languages
+//!   whose normalized content (case, spacing, phone punctuation; a language by its system and
+//!   code) the target does not already have, each copy with `source_patient_id` = source and
+//!   `is_primary = false` (the survivor keeps its own values);
 //! - links source `replaced-by` target and target `replaces` source;
 //! - closes the source's open review tasks with status `merged`: the task of the merged pair (or
 //!   the task named in the request) with the caller's note, and tasks between the source and third
@@ -51,8 +52,8 @@ use chrono::Utc;
 use entity::enums::{LinkOrigin, LinkType, ReviewStatus};
 use entity::patient_ext::PatientRecord;
 use entity::{
-    merge_event, patient, patient_address, patient_identifier, patient_link, patient_name,
-    patient_telecom, review_task,
+    merge_event, patient, patient_address, patient_communication, patient_identifier, patient_link,
+    patient_name, patient_telecom, review_task,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -114,6 +115,9 @@ pub struct MergeChanges {
     pub addresses: Vec<Uuid>,
     /// Ids of the telecom rows copied to the target.
     pub telecoms: Vec<Uuid>,
+    /// Ids of the language rows copied to the target (none in merges made before migration 24).
+    #[serde(default)]
+    pub communications: Vec<Uuid>,
     /// Ids of the `replaced-by` and `replaces` links the merge created.
     pub links: Vec<Uuid>,
     /// The target's version after the merge.
@@ -127,7 +131,11 @@ pub struct MergeChanges {
 impl MergeChanges {
     /// How many child rows the merge copied to the target.
     fn copied(&self) -> usize {
-        self.names.len() + self.identifiers.len() + self.addresses.len() + self.telecoms.len()
+        self.names.len()
+            + self.identifiers.len()
+            + self.addresses.len()
+            + self.telecoms.len()
+            + self.communications.len()
     }
 }
 
@@ -542,6 +550,12 @@ fn telecom_key(t: &patient_telecom::Model) -> (String, String) {
     (t.system.as_str().to_owned(), value)
 }
 
+/// A language by its system and code, case ignored (a preference is not part of it: the
+/// survivor keeps its own).
+fn communication_key(c: &patient_communication::Model) -> (String, String) {
+    (norm_opt(&c.language_system), norm(&c.language_code))
+}
+
 /// Copies the source's child rows whose content the target lacks onto the target.
 async fn copy_missing(
     txn: &DatabaseTransaction,
@@ -636,6 +650,31 @@ async fn copy_missing(
             am.updated_by = Set(actor.to_owned());
             am.insert(txn).await?;
             changes.telecoms.push(id);
+        }
+    }
+
+    let mut have: HashSet<(String, String)> = target
+        .communications
+        .iter()
+        .map(communication_key)
+        .collect();
+    for row in &source.communications {
+        if have.insert(communication_key(row)) {
+            let id = Uuid::now_v7();
+            let mut am: patient_communication::ActiveModel = row.clone().into();
+            am = am.reset_all();
+            am.id = Set(id);
+            am.patient_id = Set(target_id);
+            am.source_patient_id = Set(Some(source_id));
+            am.is_primary = Set(false);
+            // The survivor's own preference stands; a copied language is not preferred.
+            am.preferred = Set(false);
+            am.created_at = NotSet;
+            am.updated_at = NotSet;
+            am.created_by = Set(actor.to_owned());
+            am.updated_by = Set(actor.to_owned());
+            am.insert(txn).await?;
+            changes.communications.push(id);
         }
     }
     Ok(())
@@ -878,6 +917,12 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
             .exec(&*txn)
             .await?
             .rows_affected
+        + patient_communication::Entity::delete_many()
+            .filter(patient_communication::Column::Id.is_in(changes.communications.clone()))
+            .filter(patient_communication::Column::PatientId.eq(target_id))
+            .exec(&*txn)
+            .await?
+            .rows_affected
         + patient_link::Entity::delete_many()
             .filter(patient_link::Column::Id.is_in(changes.links.clone()))
             .exec(&*txn)
@@ -887,6 +932,7 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
         + changes.identifiers.len()
         + changes.addresses.len()
         + changes.telecoms.len()
+        + changes.communications.len()
         + changes.links.len();
     if deleted != created as u64 {
         return Err(undo_impossible(
@@ -1026,6 +1072,7 @@ fn without_rows_of(record: &PatientRecord, changes: &[MergeChanges]) -> PatientR
                 .chain(&c.identifiers)
                 .chain(&c.addresses)
                 .chain(&c.telecoms)
+                .chain(&c.communications)
                 .chain(&c.links)
                 .copied()
         })
@@ -1035,6 +1082,7 @@ fn without_rows_of(record: &PatientRecord, changes: &[MergeChanges]) -> PatientR
     out.identifiers.retain(|r| !made.contains(&r.id));
     out.addresses.retain(|r| !made.contains(&r.id));
     out.telecoms.retain(|r| !made.contains(&r.id));
+    out.communications.retain(|r| !made.contains(&r.id));
     out.links.retain(|r| !made.contains(&r.id));
     out
 }

@@ -25,7 +25,10 @@ use entity::enums::{
     NameUse, TelecomSystem, TelecomUse,
 };
 use entity::patient_ext::PatientRecord;
-use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
+use entity::{
+    patient, patient_address, patient_communication, patient_identifier, patient_name,
+    patient_telecom,
+};
 
 use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
@@ -120,6 +123,22 @@ pub struct TelecomInput {
     pub period: Option<Period>,
 }
 
+/// A language the patient speaks (FHIR `Patient.communication`, HL7 v2 PID-15), as a coding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommunicationInput {
+    /// The language's code system (`urn:ietf:bcp:47` for FHIR's common languages, an HL7 table).
+    #[serde(default)]
+    pub system: Option<String>,
+    /// The language's code (`en`, `fr-CA`); required.
+    pub code: String,
+    /// The language's name as the sender displays it.
+    #[serde(default)]
+    pub display: Option<String>,
+    /// Whether the patient prefers this language.
+    #[serde(default)]
+    pub preferred: bool,
+}
+
 /// A patient as given to register or update. Lists are ordered: the first item of each is
 /// stored as the primary one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +172,9 @@ pub struct PatientInput {
     pub addresses: Vec<AddressInput>,
     /// Contact points, primary first.
     pub telecoms: Vec<TelecomInput>,
+    /// Languages, primary first.
+    #[serde(default)]
+    pub communications: Vec<CommunicationInput>,
     /// The mother's maiden name and identifier (HL7 v2 PID-6 and PID-21, FHIR's
     /// `patient-mothersMaidenName`).
     #[serde(default)]
@@ -263,6 +285,7 @@ impl Default for PatientInput {
             identifiers: Vec::new(),
             addresses: Vec::new(),
             telecoms: Vec::new(),
+            communications: Vec::new(),
             mother: MotherInput::default(),
         }
     }
@@ -486,6 +509,25 @@ impl PatientInput {
                 ));
             }
             check_period(format!("telecoms[{i}].period"), &t.period)?;
+        }
+        let mut languages = HashSet::new();
+        for (i, c) in self.communications.iter().enumerate() {
+            if blank(&c.code) {
+                return Err(Error::validation(
+                    format!("communication[{i}].language.code"),
+                    "is required",
+                ));
+            }
+            let key = (
+                c.system.as_deref().map(|s| s.trim().to_ascii_lowercase()),
+                c.code.trim().to_ascii_lowercase(),
+            );
+            if !languages.insert(key) {
+                return Err(Error::validation(
+                    format!("communication[{i}]"),
+                    "repeats an earlier language",
+                ));
+            }
         }
         Ok(())
     }
@@ -1162,6 +1204,17 @@ async fn insert_children<C: ConnectionTrait>(
         .exec(txn)
         .await?;
     }
+    if !input.communications.is_empty() {
+        patient_communication::Entity::insert_many(
+            input
+                .communications
+                .iter()
+                .enumerate()
+                .map(|(i, c)| convert::communication_row(id, c, i == 0, actor)),
+        )
+        .exec(txn)
+        .await?;
+    }
     Ok(())
 }
 
@@ -1240,7 +1293,7 @@ macro_rules! sync_children {
 /// Replaces a patient's values with `input`, if `expected_version` is still current.
 ///
 /// Semantics: the patient's own fields are set as given; each list (names, identifiers,
-/// addresses, telecoms) becomes exactly the given list. Stored child rows equal to a given item
+/// addresses, telecoms, languages) becomes exactly the given list. Stored child rows equal to a given item
 /// are kept (same id, provenance such as `source_patient_id` kept), the others are deleted and
 /// the remaining items inserted as new rows; the first item of each list is the primary one.
 /// The version goes up by one. A stale version is [`Error::StaleVersion`]; a soft-deleted
@@ -1446,6 +1499,21 @@ pub(crate) async fn update_in(
     );
     if !telecoms.is_empty() {
         patient_telecom::Entity::insert_many(telecoms)
+            .exec(txn)
+            .await?;
+    }
+    let communications = sync_children!(
+        txn,
+        actor,
+        now,
+        patient_communication,
+        rec.communications,
+        &input.communications,
+        convert::communication_input,
+        |c: &CommunicationInput, p| convert::communication_row(id, c, p, actor)
+    );
+    if !communications.is_empty() {
+        patient_communication::Entity::insert_many(communications)
             .exec(txn)
             .await?;
     }

@@ -145,6 +145,7 @@ impl RelatedPersonInput {
             identifiers: self.identifiers.clone(),
             addresses: self.addresses.clone(),
             telecoms: self.telecoms.clone(),
+            communications: Vec::new(),
             mother: Default::default(),
         }
     }

@@ -3,7 +3,7 @@
 //!
 //! Incoming resources are read strictly: an element that is no R4 Patient element (or a
 //! `modifierExtension`, which would change the record's meaning) is a 422. R4 elements the MPI
-//! does not store (`contact`, `communication`, `photo`, ... see [`FhirPatient::ignored`]) are
+//! does not store (`contact`, `photo`, ... see [`FhirPatient::ignored`]) are
 //! accepted and named in the answers that can say so; `meta` and the narrative `text` are
 //! accepted and ignored (the server keeps its own `meta`; it writes no narrative). The one
 //! extension read and written is the mother's maiden name ([`MOTHERS_MAIDEN_NAME`], a
@@ -16,8 +16,8 @@ use uuid::Uuid;
 
 use entity::enums::MaritalStatus;
 use service::patients::{
-    AddressInput, IdentifierInput, NameInput, Patient, PatientInput, Period as ServicePeriod,
-    TelecomInput, parse_code,
+    AddressInput, CommunicationInput, IdentifierInput, NameInput, Patient, PatientInput,
+    Period as ServicePeriod, TelecomInput, parse_code,
 };
 
 use crate::error::ApiError;
@@ -286,6 +286,17 @@ pub struct PatientLink {
     pub type_: String,
 }
 
+/// `Patient.communication`: a language the patient speaks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default, deny_unknown_fields)]
+pub struct PatientCommunication {
+    /// The language (the first coding with a code is the one stored).
+    pub language: CodeableConcept,
+    /// Whether the patient prefers it (written when true).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub preferred: Option<bool>,
+}
+
 /// A FHIR R4 Patient, limited to what the MPI stores.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
@@ -340,6 +351,9 @@ pub struct FhirPatient {
     /// Birth order within a multiple birth.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub multiple_birth_integer: Option<i32>,
+    /// Languages, primary first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub communication: Vec<PatientCommunication>,
     /// The managing organization.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub managing_organization: Option<Reference>,
@@ -350,9 +364,6 @@ pub struct FhirPatient {
     /// written.
     #[serde(skip_serializing)]
     pub contact: Option<serde_json::Value>,
-    /// Not stored (see `contact`).
-    #[serde(skip_serializing)]
-    pub communication: Option<serde_json::Value>,
     /// Not stored (see `contact`). R4 makes it a list; a single reference is taken too.
     #[serde(skip_serializing)]
     pub general_practitioner: Option<serde_json::Value>,
@@ -369,7 +380,6 @@ impl FhirPatient {
     pub fn ignored(&self) -> Vec<&'static str> {
         [
             ("contact", self.contact.is_some()),
-            ("communication", self.communication.is_some()),
             ("generalPractitioner", self.general_practitioner.is_some()),
             ("photo", self.photo.is_some()),
             (
@@ -557,6 +567,21 @@ impl From<&Patient> for FhirPatient {
             }),
             multiple_birth_boolean,
             multiple_birth_integer,
+            communication: r
+                .communications
+                .iter()
+                .map(|c| PatientCommunication {
+                    language: CodeableConcept {
+                        coding: vec![Coding {
+                            system: c.language_system.clone(),
+                            code: Some(c.language_code.clone()),
+                            display: c.language_display.clone(),
+                        }],
+                        text: None,
+                    },
+                    preferred: c.preferred.then_some(true),
+                })
+                .collect(),
             managing_organization: r
                 .patient
                 .managing_organization_id
@@ -655,6 +680,26 @@ impl FhirPatient {
                 period: period_in(&f, &a.period)?,
             });
         }
+        let mut communications = Vec::with_capacity(self.communication.len());
+        for (i, c) in self.communication.iter().enumerate() {
+            let f = format!("Patient.communication[{i}].language");
+            let coding = c
+                .language
+                .coding
+                .iter()
+                .find(|c| {
+                    c.code
+                        .as_deref()
+                        .is_some_and(|code| !code.trim().is_empty())
+                })
+                .ok_or_else(|| invalid(&f, "needs a coding with a code"))?;
+            communications.push(CommunicationInput {
+                system: coding.system.clone(),
+                code: coding.code.clone().unwrap_or_default(),
+                display: coding.display.clone(),
+                preferred: c.preferred.unwrap_or(false),
+            });
+        }
         if self.deceased_boolean.is_some() && self.deceased_date_time.is_some() {
             return Err(invalid(
                 "Patient.deceased[x]",
@@ -744,6 +789,7 @@ impl FhirPatient {
             identifiers,
             addresses,
             telecoms,
+            communications,
             mother,
         })
     }

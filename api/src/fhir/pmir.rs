@@ -33,6 +33,13 @@ type FhirResult = Result<HttpResponse, FhirError>;
 pub const FEED_EVENT: &str = "urn:ihe:iti:pmir:2019:patient-feed";
 /// The event of its response.
 pub const FEED_RESPONSE_EVENT: &str = "urn:ihe:iti:pmir:2019:patient-feed-response";
+/// The MessageDefinition a response names (`MessageHeader.definition`, fixed by PMIR's
+/// MessageHeader Response profile).
+pub const FEED_RESPONSE_DEFINITION: &str =
+    "https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition.Response";
+/// PMIR's MessageHeader Response profile, which the response's MessageHeader claims.
+pub const FEED_RESPONSE_PROFILE: &str =
+    "https://profiles.ihe.net/ITI/PMIR/StructureDefinition/IHE.PMIR.MessageHeader.Response";
 
 fn invalid(message: String, field: &str) -> FhirError {
     FhirError::Api(ApiError::InvalidValue {
@@ -497,8 +504,13 @@ fn mothers_of_the_message(actions: &mut [FeedAction]) {
     }
 }
 
-/// The response message: a MessageHeader (`ok` or `fatal-error`) focusing a history Bundle of
-/// the entries' answers, and on failure the OperationOutcome.
+/// The response message (ITI-93 §2:3.93.4.2, PMIR's MessageHeader Response profile): a
+/// MessageHeader with the response event and definition, no destination, `response.identifier`
+/// the request MessageHeader's id and `response.code` `ok` or `fatal-error`, focusing a history
+/// Bundle with one entry per request entry, in the request's order (on a refusal, the failing
+/// entry alone), each with its `response.status` and, for a resource written,
+/// `response.location` `Type/id/_history/version`; on failure, and with notes on success, an
+/// OperationOutcome as `response.details`.
 fn response(
     base: &str,
     header_id: Option<&str>,
@@ -510,10 +522,12 @@ fn response(
     let mut header = json!({
         "resourceType": "MessageHeader",
         "id": Uuid::new_v4().to_string(),
+        "meta": {"profile": [FEED_RESPONSE_PROFILE]},
         "eventUri": FEED_RESPONSE_EVENT,
         "source": {"endpoint": base},
         "response": {"identifier": header_id.unwrap_or("unknown"), "code": code},
         "focus": [{"reference": history_url}],
+        "definition": FEED_RESPONSE_DEFINITION,
     });
     let outcome_url = format!("urn:uuid:{}", Uuid::new_v4());
     if outcome.is_some() {
@@ -523,9 +537,9 @@ fn response(
         json!({"fullUrl": format!("urn:uuid:{}", header["id"].as_str().unwrap_or_default()), "resource": header}),
         // FHIR JSON has no empty arrays: a refusal naming no entry has none.
         json!({"fullUrl": history_url, "resource": if entries.is_empty() {
-            json!({"resourceType": "Bundle", "type": "history"})
+            json!({"resourceType": "Bundle", "id": Uuid::new_v4().to_string(), "type": "history"})
         } else {
-            json!({"resourceType": "Bundle", "type": "history", "entry": entries})
+            json!({"resourceType": "Bundle", "id": Uuid::new_v4().to_string(), "type": "history", "entry": entries})
         }}),
     ];
     if let Some(outcome) = outcome {
@@ -540,6 +554,27 @@ fn response(
     })
 }
 
+/// The request MessageHeader's id when it is a FHIR `id` (`[A-Za-z0-9\-\.]{1,64}`), the type of
+/// `MessageHeader.response.identifier` in R4; another value is not echoed.
+fn request_id(bundle: &Value) -> Option<String> {
+    let header = &bundle["entry"][0]["resource"];
+    if header["resourceType"] != "MessageHeader" {
+        return None;
+    }
+    header["id"]
+        .as_str()
+        .filter(|id| {
+            (1..=64).contains(&id.len())
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        })
+        .map(str::to_owned)
+}
+
+/// The `response` of a request entry's answer: its status, and for a resource written the
+/// version-specific `location` (`Type/id/_history/version`, as FHIR's transaction responses and
+/// PMIR's history entries give it) and the `etag`.
 fn answer_entry(base: &str, line: &Line, result: Option<&FeedResult>) -> Value {
     let request = json!({"method": line.0, "url": if line.1.is_empty() { line.2.clone() } else { line.1.clone() }});
     let Some(result) = result else {
@@ -567,9 +602,17 @@ fn answer_entry(base: &str, line: &Line, result: Option<&FeedResult>) -> Value {
             None,
         ),
     };
-    let mut response = json!({"status": status, "location": format!("{kind}/{id}")});
-    if let Some(v) = version {
-        response["etag"] = json!(format!("W/\"{v}\""));
+    let mut response = json!({"status": status});
+    match version {
+        Some(v) => {
+            response["location"] = json!(format!("{kind}/{id}/_history/{v}"));
+            response["etag"] = json!(format!("W/\"{v}\""));
+        }
+        // A deleted resource has no version to name; an organization is not versioned.
+        None if matches!(result, FeedResult::Organization { .. }) => {
+            response["location"] = json!(format!("{kind}/{id}"));
+        }
+        None => {}
     }
     json!({
         "fullUrl": format!("{base}/{kind}/{id}"),
@@ -640,10 +683,7 @@ pub async fn process(
     let caller = caller?;
     let bundle: Value = parse_body(&req, &body)?;
     let base = base_url(&req);
-    let header_id = bundle["entry"][0]["resource"]["id"]
-        .as_str()
-        .filter(|_| bundle["entry"][0]["resource"]["resourceType"] == "MessageHeader")
-        .map(str::to_owned);
+    let header_id = request_id(&bundle);
     let message = match read_message(&bundle) {
         Ok(message) => message,
         Err(error) => return refusal(&base, header_id.as_deref(), error, None),

@@ -221,6 +221,21 @@ impl<'a> Fhir<'a> {
     }
 }
 
+/// A version-specific `response.location` (`Type/id/_history/N`) without its version, checking
+/// the version is a number; a location without one (an Organization's) as it is.
+pub(crate) fn unversioned(location: &str) -> String {
+    match location.split_once("/_history/") {
+        Some((resource, version)) => {
+            assert!(
+                !version.is_empty() && version.bytes().all(|b| b.is_ascii_digit()),
+                "{location}"
+            );
+            resource.to_owned()
+        }
+        None => location.to_owned(),
+    }
+}
+
 pub(crate) fn id_of(resource: &Value) -> String {
     resource["id"].as_str().expect("id").to_owned()
 }

@@ -418,6 +418,18 @@ fn statuses(answer: &Answer) -> (String, Vec<String>) {
         header["response"]["identifier"],
         "5b6f1e0e-2a2b-4c1d-9d6e-000000000001"
     );
+    // PMIR's MessageHeader Response profile: its definition, no destination.
+    assert_eq!(
+        header["definition"],
+        "https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition.Response"
+    );
+    assert_eq!(
+        header["meta"]["profile"][0],
+        "https://profiles.ihe.net/ITI/PMIR/StructureDefinition/IHE.PMIR.MessageHeader.Response"
+    );
+    assert!(header.get("destination").is_none(), "{header}");
+    // The focus is the history Bundle of the answers.
+    assert_eq!(header["focus"][0]["reference"], body["entry"][1]["fullUrl"]);
     let code = header["response"]["code"]
         .as_str()
         .expect("code")
@@ -488,10 +500,13 @@ async fn pmir_feed_is_one_transaction(backend: Backend) {
     let (code, got) = statuses(&answer);
     assert_eq!(code, "ok");
     assert_eq!(got, ["201 Created", "201 Created"]);
+    // Each created Patient's location names its first version (`Patient/ID/_history/1`).
     let location = |i: usize| -> String {
-        answer.body["entry"][1]["resource"]["entry"][i]["response"]["location"]
+        let location = answer.body["entry"][1]["resource"]["entry"][i]["response"]["location"]
             .as_str()
-            .expect("location")
+            .expect("location");
+        assert!(location.ends_with("/_history/1"), "{location}");
+        crate::fhir::unversioned(location)
             .trim_start_matches("Patient/")
             .to_owned()
     };
@@ -521,6 +536,18 @@ async fn pmir_feed_is_one_transaction(backend: Backend) {
         statuses(&merged),
         ("ok".to_owned(), vec!["200 OK".to_owned()])
     );
+    // The merge's answer names the retired record's new version.
+    let read = fhir.get(&format!("/Patient/{id2}")).await;
+    let version = read.body["meta"]["versionId"].as_str().expect("versionId");
+    assert_ne!(version, "1");
+    let answered = &merged.body["entry"][1]["resource"]["entry"][0]["response"];
+    assert_eq!(
+        answered["location"],
+        format!("Patient/{id2}/_history/{version}"),
+        "{}",
+        merged.body
+    );
+    assert_eq!(answered["etag"], format!("W/\"{version}\""));
     let after = pix(&fhir, &format!("{NID_URL}|NP-2"), &[]).await;
     assert_eq!(target_ids(&after.body), [format!("Patient/{id1}")]);
     let read = fhir.get(&format!("/Patient/{id2}")).await;

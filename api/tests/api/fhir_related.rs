@@ -457,8 +457,8 @@ fn history_answers(answer: &Answer) -> (String, Vec<(String, String)>) {
                 e["response"]["status"].as_str().expect("status").to_owned(),
                 e["response"]["location"]
                     .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
+                    .map(crate::fhir::unversioned)
+                    .unwrap_or_default(),
             )
         })
         .collect();

@@ -383,6 +383,11 @@ async fn fhir_xml_in_and_out(backend: Backend) {
     assert_eq!(fed.status, 201, "{}", fed.text);
     has(&fed.text, r#"<code value="ok"/>"#);
     has(&fed.text, r#"<status value="201 Created"/>"#);
+    has(&fed.text, r#"/_history/1"/>"#);
+    has(
+        &fed.text,
+        r#"<definition value="https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition.Response"/>"#,
+    );
     let held = c
         .send(
             Role::Registrar,

@@ -1,5 +1,6 @@
-//! The ITI-8 feed's mapping of PID-24/25 (multiple birth, birth order) and PID-29/30 (death),
-//! sent with the independent `hl7` package and read back through the FHIR face.
+//! The ITI-8 feed's mapping of PID-24/25 (multiple birth, birth order), PID-29/30 (death) and
+//! PID-15 (primary language), sent with the independent `hl7` package and read back through the
+//! FHIR face.
 
 use migration::testing::Backend;
 use serde_json::Value;
@@ -28,6 +29,8 @@ async fn multiple_birth_and_death_are_mapped(backend: Backend) {
     let bad_order = pid("T-505", "||||||||||||||||Y|second");
     let bad_death = pid("T-506", "|||||||||||||||||||||2026AB01|Y");
     let impossible_death = pid("T-507", "|||||||||||||||||||||20261345|Y");
+    // PID-15 is field 15: the primary language, stored as the preferred one.
+    let speaks = pid("T-508", "|||||||fr^French^HL70296");
     let messages: Vec<String> = [
         &twin,
         &died,
@@ -36,6 +39,7 @@ async fn multiple_birth_and_death_are_mapped(backend: Backend) {
         &bad_order,
         &bad_death,
         &impossible_death,
+        &speaks,
     ]
     .iter()
     .enumerate()
@@ -60,6 +64,7 @@ async fn multiple_birth_and_death_are_mapped(backend: Backend) {
     assert_eq!(answers[5]["err"][0][1], "PID^1^29", "{}", answers[5]);
     assert_eq!(answers[6]["msa1"], "AE", "{}", answers[6]);
     assert_eq!(answers[6]["err"][0][1], "PID^1^29", "{}", answers[6]);
+    assert_eq!(answers[7]["msa1"], "AA", "{}", answers[7]);
 
     let system = "http://ohie.org/test/test";
     let twin = fhir_patient(&app, &key, &format!("{system}|T-501")).await;
@@ -81,6 +86,14 @@ async fn multiple_birth_and_death_are_mapped(backend: Backend) {
     let alive = fhir_patient(&app, &key, &format!("{system}|T-504")).await;
     assert!(alive.get("deceasedDateTime").is_none(), "{alive}");
     assert_ne!(alive["deceasedBoolean"], true, "{alive}");
+    let speaks = fhir_patient(&app, &key, &format!("{system}|T-508")).await;
+    assert_eq!(
+        speaks["communication"],
+        serde_json::json!([{"language": {"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/v2-0296",
+            "code": "fr", "display": "French"}]}, "preferred": true}]),
+        "{speaks}"
+    );
     // Nothing half-stored for the refused ones.
     let (_, none) = app
         .server

@@ -6,6 +6,7 @@ mod audit_trust;
 mod auth;
 mod batch_files;
 mod bench;
+mod communication;
 mod cr_gaps;
 mod database;
 mod dedupe_kill;
