@@ -34,6 +34,15 @@
 //! records taken lets it report an identifier held by two records of the file, or a source id
 //! repeated in the file, as the real import reports it.
 //!
+//! # Mothers
+//! A record naming its mother's identifier gets the live record holding it (any name of its
+//! domain) as its mother, as registration does; live records written before, with no mother
+//! yet, whose mother's identifier (in the system as stored) one of the batch's records holds get
+//! that record, each audited as an `update` after the batch's `import` row
+//! ([`crate::mothers`]). On PostgreSQL two batches are written at once, so a child and its
+//! mother in two batches in flight together may miss each other; the child's next write, or
+//! its mother's, resolves it.
+//!
 //! The `change_log` triggers record every row as usual, so running servers catch up; a caller
 //! holding an [`crate::Mpi`] may refresh the created ids in its index.
 //!
@@ -150,6 +159,11 @@ pub struct PreparedBatch {
     /// Records that joined a person through a links-records identifier: the record, the holder
     /// it is linked to and the domain's name.
     links: Vec<(Uuid, Uuid, String)>,
+    /// Records naming their mother's identifier: the record, the systems naming its domain and
+    /// the value.
+    mothers: Vec<(Uuid, Vec<String>, String)>,
+    /// The identifiers of the live records created: `(record, system, value)`.
+    identifiers: Vec<(Uuid, String, String)>,
 }
 
 impl Importer {
@@ -207,6 +221,8 @@ impl Importer {
         let actor = ctx.actor.name.as_str();
         let mut rows = Rows::default();
         let mut links = Vec::new();
+        let mut mothers = Vec::new();
+        let mut identifiers = Vec::new();
         for row in good {
             let key = (self.system.clone(), row.source_id.clone());
             if held.contains_key(&key) || self.claimed.contains(&key_hash(&key.0, &key.1)) {
@@ -252,6 +268,23 @@ impl Importer {
                 }
             }
             rows.add(id, person, input, actor, &shared);
+            if !self.dry_run {
+                if let Some(m) = &input.mother.identifier {
+                    let systems = match &self.domains {
+                        Some(d) => d.aliases_of(&m.system),
+                        None => vec![m.system.clone()],
+                    };
+                    mothers.push((id, systems, m.value.clone()));
+                }
+                if input.active {
+                    identifiers.extend(
+                        input
+                            .identifiers
+                            .iter()
+                            .map(|i| (id, i.system.trim().to_owned(), i.value.trim().to_owned())),
+                    );
+                }
+            }
             if let Some(j) = joined {
                 links.push((id, j.holder, j.domain));
             }
@@ -268,6 +301,8 @@ impl Importer {
             outcome,
             statements,
             links,
+            mothers,
+            identifiers,
         })
     }
 
@@ -367,6 +402,10 @@ impl Importer {
                 });
                 continue;
             }
+            // The mother's identifier as REST stores it (any domain, or none registered).
+            if let Some(domains) = &self.domains {
+                crate::patients::canonical_mother(domains, &mut row.input.mother);
+            }
             // A record exported from an MPI that imported it under the same source name carries
             // its source identifier already.
             let carried = row
@@ -411,6 +450,8 @@ impl PreparedBatch {
             outcome,
             statements,
             links,
+            mothers,
+            identifiers,
         } = self;
         if statements.is_empty() {
             return Ok(outcome);
@@ -427,6 +468,25 @@ impl PreparedBatch {
                 crate::links::link_shared_identifier(&txn, actor, *record, *holder, domain).await?,
             );
         }
+        // Each created record naming its mother's identifier gets the live record holding it,
+        // as a registration does (part of its creation); then the live records written before
+        // that name one of the created records' identifiers as their mother's and have no
+        // mother yet get theirs, each audited as an update (after the import's row).
+        for (child, systems, value) in mothers {
+            if let Some(mother) =
+                crate::patients::mother_holder(&txn, systems, &value, Some(child)).await?
+            {
+                patient::Entity::update_many()
+                    .col_expr(
+                        patient::Column::MotherPatientId,
+                        sea_orm::sea_query::Expr::value(mother),
+                    )
+                    .filter(patient::Column::Id.eq(child))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        let children = crate::mothers::children_of_imported(&txn, &identifiers).await?;
         let lines = outcome.created.iter().map(|c| c.0);
         audit::record(
             &txn,
@@ -442,6 +502,7 @@ impl PreparedBatch {
         for link in &created_links {
             crate::links::audit_created(&txn, ctx, link).await?;
         }
+        crate::mothers::give_mothers(&txn, ctx, children).await?;
         txn.commit().await?;
         Ok(outcome)
     }

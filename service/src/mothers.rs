@@ -22,7 +22,8 @@ use entity::patient_ext::PatientRecord;
 use entity::{patient, patient_link};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Select,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
+    Select, Statement,
 };
 use uuid::Uuid;
 
@@ -153,6 +154,72 @@ pub(crate) async fn give_mothers<C: ConnectionTrait>(
         "mother resolved for children registered before her"
     );
     Ok(written)
+}
+
+/// For `mpi import`: the live children, written before, whose unresolved mother's identifier
+/// (system as stored, value) is one of `identifiers` (`(record, system, value)` of the records
+/// an import batch created, canonical): one statement, the identifiers passed as one JSON
+/// parameter. Returns `(child, version, mother)`, at most [`MAX_CHILDREN_RESOLVED`] per mother.
+pub(crate) async fn children_of_imported<C: ConnectionTrait>(
+    txn: &C,
+    identifiers: &[(Uuid, String, String)],
+) -> Result<Vec<(Uuid, i32, Uuid)>> {
+    if identifiers.is_empty() {
+        return Ok(Vec::new());
+    }
+    // The record holding each identifier (the first, when records of one person share one).
+    let mut holder: HashMap<(&str, &str), Uuid> = HashMap::with_capacity(identifiers.len());
+    for (id, system, value) in identifiers {
+        holder
+            .entry((system.as_str(), value.as_str()))
+            .or_insert(*id);
+    }
+    let wanted: Vec<serde_json::Value> = holder
+        .keys()
+        .map(|(s, v)| serde_json::json!({ "s": s, "v": v }))
+        .collect();
+    let backend = txn.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT c.id, c.version, c.mother_identifier_system, c.mother_identifier_value \
+             FROM json_to_recordset($1::json) AS w(s text, v text) \
+             JOIN patient AS c \
+               ON c.mother_identifier_value = w.v AND c.mother_identifier_system = w.s \
+             WHERE c.mother_patient_id IS NULL AND c.active AND c.deleted_at IS NULL"
+        }
+        _ => {
+            "SELECT c.id, c.version, c.mother_identifier_system, c.mother_identifier_value \
+             FROM json_each(?) AS w \
+             JOIN patient AS c \
+               ON c.mother_identifier_value = (w.value ->> 'v') \
+              AND c.mother_identifier_system = (w.value ->> 's') \
+             WHERE c.mother_patient_id IS NULL AND c.active AND c.deleted_at IS NULL"
+        }
+    };
+    let rows = txn
+        .query_all_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [serde_json::Value::Array(wanted).to_string().into()],
+        ))
+        .await?;
+    let mut per_mother: HashMap<Uuid, u64> = HashMap::new();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let child: Uuid = row.try_get_by_index(0)?;
+        let version: i32 = row.try_get_by_index(1)?;
+        let system: String = row.try_get_by_index(2)?;
+        let value: String = row.try_get_by_index(3)?;
+        let Some(&mother) = holder.get(&(system.as_str(), value.as_str())) else {
+            continue;
+        };
+        let n = per_mother.entry(mother).or_default();
+        if child != mother && *n < MAX_CHILDREN_RESOLVED {
+            *n += 1;
+            out.push((child, version, mother));
+        }
+    }
+    Ok(out)
 }
 
 /// Shows, for each of `patients` whose mother's record was merged away since it was resolved,

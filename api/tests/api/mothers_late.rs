@@ -18,6 +18,7 @@ use entity::audit_event;
 
 use crate::app::{TestApp, id_of, person};
 use crate::both_backends;
+use crate::helpers::{ScratchDir, run_mpi_ok};
 
 const MRN: &str = "urn:test:mrn";
 const RIVERSIDE_URL: &str = "http://riverside.example.org/mrn";
@@ -210,3 +211,182 @@ async fn mother_registered_after_her_child(backend: Backend) {
 }
 
 both_backends!(mother_registered_after_her_child);
+
+const BIRTHS: &str = "\
+id,given_name,family_name,sex,birth_date,mrn,mrn_system,mother_identifier,mother_identifier_system,mother_identifier_value,mothers_maiden_name
+c1,Baby Girl,Khumalo,F,2026-10-01,C-1,urn:test:mrn,urn:test:mrn|M-900,,,Dlamini
+c2,Baby Boy,Mokoena,M,2026-10-02,C-2,urn:test:mrn,,urn:test:mrn,M-901,Zulu
+m2,Thandi,Mokoena,F,1990-01-01,M-901,urn:test:mrn,,,,
+c3,Sipho,Nkosi,M,2026-10-03,C-3,,M-903,,,
+m3,Lindiwe,Nkosi,F,1991-01-01,M-903,,,,,
+m4,Zanele,Khoza,F,1992-02-02,M-904,urn:test:mrn,,,,
+b1,Bad,Pipe,F,2026-10-04,C-5,urn:test:mrn,urn:test:mrn|,,,
+b2,Bad,System,F,2026-10-05,C-6,urn:test:mrn,,urn:test:mrn,,
+b3,Bad,Both,F,2026-10-06,C-7,urn:test:mrn,urn:test:mrn|M-900,,M-900,
+";
+
+/// The one live patient holding `system|value`.
+async fn holder(app: &TestApp, system: &str, value: &str) -> Value {
+    let (status, page) = app
+        .admin(
+            "GET",
+            &format!("/api/v1/patients?identifier={system}%7C{value}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 1, "{system}|{value}: {page}");
+    page["items"][0].clone()
+}
+
+async fn import_mother_columns(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Before the import: a mother whose child is in the file, and a child whose mother is.
+    let mother = app
+        .register_forced(&woman(
+            "Khumalo",
+            "Naledi",
+            json!([{"system": MRN, "value": "M-900"}]),
+        ))
+        .await;
+    let earlier = app
+        .register_forced(&newborn("Khoza", "2026-09-09", "C-4", MRN, "M-904"))
+        .await;
+    assert!(earlier["mother"].get("patient_id").is_none(), "{earlier}");
+
+    let dir = ScratchDir::new();
+    let file = dir.path.join("births.csv");
+    std::fs::write(&file, BIRTHS).expect("write csv");
+    let file = file.to_str().expect("utf-8 path");
+    let url = app.db.url.clone();
+    let out = run_mpi_ok(
+        &dir.path,
+        &["import", file, "--database-url", url.as_str(), "--quiet"],
+    );
+    assert!(
+        out.contains("9 rows: 6 imported, 0 already imported, 3 rejected"),
+        "{out}"
+    );
+    let rejects =
+        std::fs::read_to_string(dir.path.join("births.csv.rejects.csv")).expect("rejects");
+    let mut rejected: Vec<&str> = rejects
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let mut parts = l.splitn(3, ',');
+            let line = parts.next().unwrap_or_default();
+            let column = parts.next().unwrap_or_default();
+            match (line, column) {
+                ("8", "mother_identifier") => "b1",
+                ("9", "mother_identifier_system") => "b2",
+                ("10", "mother_identifier") => "b3",
+                _ => l,
+            }
+        })
+        .collect();
+    rejected.sort_unstable();
+    assert_eq!(rejected, vec!["b1", "b2", "b3"], "{rejects}");
+    assert!(
+        !rejects.contains("M-900"),
+        "a reject quotes a value: {rejects}"
+    );
+
+    // SYSTEM|VALUE, a mother registered before the import.
+    let c1 = holder(&app, MRN, "C-1").await;
+    assert_eq!(
+        c1["mother"],
+        json!({"maiden_family": "Dlamini", "maiden_given": null,
+               "identifier": {"system": MRN, "value": "M-900"},
+               "patient_id": id_of(&mother)}),
+        "{c1}"
+    );
+    // The two columns, a mother later in the file.
+    let c2 = holder(&app, MRN, "C-2").await;
+    let m2 = holder(&app, MRN, "M-901").await;
+    assert_eq!(c2["mother"]["maiden_family"], "Zulu", "{c2}");
+    assert_eq!(c2["mother"]["patient_id"], m2["id"], "{c2}");
+    // A value alone: the source's own MRNs, as an `mrn` without `mrn_system`.
+    let own = "urn:mpi:import:births:mrn";
+    let c3 = holder(&app, own, "C-3").await;
+    let m3 = holder(&app, own, "M-903").await;
+    assert_eq!(c3["mother"]["identifier"]["system"], own, "{c3}");
+    assert_eq!(c3["mother"]["patient_id"], m3["id"], "{c3}");
+    assert!(c3["mother"].get("maiden_family").is_none_or(Value::is_null));
+    // A child registered before the import, whose mother it brought: resolved, its version
+    // raised, audited as an update.
+    let m4 = holder(&app, MRN, "M-904").await;
+    let now = read(&app, &id_of(&earlier)).await;
+    assert_eq!(now["mother"]["patient_id"], m4["id"], "{now}");
+    assert_eq!(version(&now), version(&earlier) + 1);
+    assert_eq!(audited(&app, "update", &id_of(&earlier)).await, 1);
+    // Searchable as REST-registered children are.
+    let (status, page) = app
+        .admin("GET", "/api/v1/patients?mother_maiden_name=zul", None)
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["items"][0]["id"], c2["id"], "{page}");
+
+    // Lenient: a bad mother's identifier costs only itself, with a warning.
+    let lenient = dir.path.join("lenient.csv");
+    std::fs::write(
+        &lenient,
+        "id,given_name,family_name,birth_date,mrn,mrn_system,mother_identifier,maiden_name_of_mother\n\
+         l1,Lerato,Pipe,2026-10-04,L-1,urn:test:mrn,urn:test:mrn|,Ndlovu\n\
+         l2,Palesa,Pipe,2026-10-04,L-2,urn:test:mrn,urn:test:mrn|???,Ndlovu\n",
+    )
+    .expect("write csv");
+    let lenient = lenient.to_str().expect("utf-8 path");
+    let out = run_mpi_ok(
+        &dir.path,
+        &[
+            "import",
+            lenient,
+            "--database-url",
+            url.as_str(),
+            "--quiet",
+            "--lenient",
+        ],
+    );
+    assert!(out.contains("2 rows: 2 imported"), "{out}");
+    let warnings =
+        std::fs::read_to_string(dir.path.join("lenient.csv.rejects.csv")).expect("rejects");
+    assert!(
+        warnings.contains("2,mother_identifier,warning: the mother's identifier has no value"),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains("3,mother_identifier,warning: no letter or digit"),
+        "{warnings}"
+    );
+    for mrn in ["L-1", "L-2"] {
+        let kept = holder(&app, MRN, mrn).await;
+        assert_eq!(
+            kept["mother"],
+            json!({"maiden_family": "Ndlovu", "maiden_given": null, "identifier": null}),
+            "{kept}"
+        );
+    }
+
+    // FHIR Patient NDJSON carries the maiden name (its extension), not the mother's identifier.
+    let ndjson = dir.path.join("patients.ndjson");
+    let resource = json!({
+        "resourceType": "Patient", "id": "f1", "gender": "female", "birthDate": "2026-10-07",
+        "name": [{"family": "Sithole", "given": ["Ayanda"]}],
+        "identifier": [{"system": MRN, "value": "F-1"}],
+        "extension": [{
+            "url": "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName",
+            "valueString": "Ngcobo"
+        }]
+    });
+    std::fs::write(&ndjson, format!("{resource}\n")).expect("write ndjson");
+    let ndjson = ndjson.to_str().expect("utf-8 path");
+    let out = run_mpi_ok(
+        &dir.path,
+        &["import", ndjson, "--database-url", url.as_str(), "--quiet"],
+    );
+    assert!(out.contains("1 rows: 1 imported"), "{out}");
+    let f1 = holder(&app, MRN, "F-1").await;
+    assert_eq!(f1["mother"]["maiden_family"], "Ngcobo", "{f1}");
+}
+
+both_backends!(import_mother_columns);
