@@ -390,3 +390,62 @@ async fn import_mother_columns(backend: Backend) {
 }
 
 both_backends!(import_mother_columns);
+
+/// `mpi dedupe --input` reads the mother's columns into the matcher: with the built-in model, a
+/// newborn placeholder ("Baby Girl") and her named record weigh more as a pair when both name
+/// the same mother than when the file's mother columns are not understood.
+#[test]
+fn dedupe_input_weighs_the_mother_columns() {
+    let dir = ScratchDir::new();
+    matcher::Model::builtin()
+        .save(dir.path.join("model.json"))
+        .expect("save the built-in model");
+    let rows = "\
+a,Baby Girl,Khumalo,F,2026-10-01,12 Orchard Lane,Exeter,urn:test:mrn|M-1,Dlamini
+b,Olivia,Khumalo,F,2026-10-01,12 Orchard Lane,Exeter,urn:test:mrn|M-1,Dlamini
+c,Ottilie,Fairweather,F,1962-08-15,3 Mill Road,Truro,,
+d,Bartholomew,Quennell,M,1938-01-30,9 Quay Hill,Leeds,,
+";
+    // The match weight of the pair (a, b) in pairs.csv (none: below the review threshold).
+    let weight = |header: &str, name: &str| -> Option<f64> {
+        std::fs::write(dir.path.join(name), format!("{header}\n{rows}")).expect("write csv");
+        let out = format!("out-{name}");
+        run_mpi_ok(
+            &dir.path,
+            &[
+                "dedupe",
+                "--input",
+                name,
+                "--output",
+                out.as_str(),
+                "--model",
+                "model.json",
+            ],
+        );
+        let text =
+            std::fs::read_to_string(dir.path.join(&out).join("pairs.csv")).expect("pairs.csv");
+        text.lines()
+            .find_map(|l| l.strip_prefix("a,b,"))
+            .map(|rest| {
+                rest.split(',')
+                    .nth(1)
+                    .expect("weight")
+                    .parse()
+                    .expect("number")
+            })
+    };
+    let with = weight(
+        "id,given_name,family_name,sex,birth_date,address_line,city,mother_identifier,mother_maiden_name",
+        "with.csv",
+    )
+    .expect("the pair naming one mother is a candidate");
+    // The same rows with the mother's columns under names the reader does not know.
+    let without = weight(
+        "id,given_name,family_name,sex,birth_date,address_line,city,mom,mom_name",
+        "without.csv",
+    );
+    assert!(
+        without.is_none_or(|w| with > w + 1.0),
+        "with the mother {with}, without {without:?}"
+    );
+}
