@@ -40,8 +40,8 @@
 //! yet, whose mother's identifier (in the system as stored) one of the batch's records holds get
 //! that record, each audited as an `update` after the batch's `import` row
 //! ([`crate::mothers`]). On PostgreSQL two batches are written at once, so a child and its
-//! mother in two batches in flight together may miss each other; the child's next write, or
-//! its mother's, resolves it.
+//! mother in two batches in flight together may miss each other: [`resolve_late_mothers`],
+//! after the last batch, looks again for the records a batch left without a mother.
 //!
 //! The `change_log` triggers record every row as usual, so running servers catch up; a caller
 //! holding an [`crate::Mpi`] may refresh the created ids in its index.
@@ -113,6 +113,9 @@ pub struct BatchOutcome {
     pub skipped: Vec<u64>,
     /// Records refused.
     pub rejected: Vec<Rejected>,
+    /// Records created naming a mother's identifier no live record held when the batch was
+    /// written: `(record, systems naming its domain, value)`, for [`resolve_late_mothers`].
+    pub unresolved_mothers: Vec<(Uuid, Vec<String>, String)>,
 }
 
 /// The reason given when an identifier is taken.
@@ -447,7 +450,7 @@ impl PreparedBatch {
         ctx.authorize(Action::Register)?;
         let Self {
             source,
-            outcome,
+            mut outcome,
             statements,
             links,
             mothers,
@@ -473,9 +476,12 @@ impl PreparedBatch {
         // that name one of the created records' identifiers as their mother's and have no
         // mother yet get theirs, each audited as an update (after the import's row).
         for (child, systems, value) in mothers {
-            if let Some(mother) =
-                crate::patients::mother_holder(&txn, systems, &value, Some(child)).await?
-            {
+            let holder =
+                crate::patients::mother_holder(&txn, systems.clone(), &value, Some(child)).await?;
+            if holder.is_none() {
+                outcome.unresolved_mothers.push((child, systems, value));
+            }
+            if let Some(mother) = holder {
                 patient::Entity::update_many()
                     .col_expr(
                         patient::Column::MotherPatientId,
@@ -506,6 +512,48 @@ impl PreparedBatch {
         txn.commit().await?;
         Ok(outcome)
     }
+}
+
+/// After the last batch: gives the records of [`BatchOutcome::unresolved_mothers`] still without
+/// a mother the live record now holding their mother's identifier, if any, in one transaction,
+/// each audited as an update. For PostgreSQL, where two batches are written at once and a child
+/// and its mother in batches in flight together do not see each other; SQLite writes one batch
+/// after the other, so what a batch left unresolved has no mother in the database.
+pub async fn resolve_late_mothers(
+    db: &DatabaseConnection,
+    ctx: &Ctx,
+    pending: Vec<(Uuid, Vec<String>, String)>,
+) -> Result<usize> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let txn = begin(db).await?;
+    crate::name_the_writer(&txn, ctx).await?;
+    let mut found: HashMap<Uuid, Uuid> = HashMap::new();
+    for (child, systems, value) in pending {
+        if let Some(mother) =
+            crate::patients::mother_holder(&txn, systems, &value, Some(child)).await?
+        {
+            found.insert(child, mother);
+        }
+    }
+    let mut children = Vec::with_capacity(found.len());
+    let ids: Vec<Uuid> = found.keys().copied().collect();
+    for part in ids.chunks(500) {
+        let versions: Vec<(Uuid, i32)> = patient::Entity::find()
+            .select_only()
+            .column(patient::Column::Id)
+            .column(patient::Column::Version)
+            .filter(patient::Column::Id.is_in(part.iter().copied()))
+            .filter(patient::Column::MotherPatientId.is_null())
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        children.extend(versions.into_iter().map(|(id, v)| (id, v, found[&id])));
+    }
+    let written = crate::mothers::give_mothers(&txn, ctx, children).await?;
+    txn.commit().await?;
+    Ok(written.len())
 }
 
 /// A 128-bit hash of an identifier (two independent 64-bit SipHashes).

@@ -258,8 +258,14 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     let mut writes: VecDeque<BatchWrite> = VecDeque::new();
     // How often each (column, reason) occurred, to explain the rejects at the end.
     let mut reasons: HashMap<(String, String), u64> = HashMap::new();
+    // Records whose mother a batch did not find (on PostgreSQL she may be in the batch written
+    // beside it), looked for again after the last batch.
+    let mut unresolved_mothers = Vec::new();
     let mut report = |done: (BatchOutcome, Vec<Reject>, u64)| -> anyhow::Result<()> {
-        let (outcome, mut all_rejects, records) = done;
+        let (mut outcome, mut all_rejects, records) = done;
+        if postgres {
+            unresolved_mothers.append(&mut outcome.unresolved_mothers);
+        }
         let outcome_records = records;
         tally(&mut summary, &outcome, &mut all_rejects, fhir);
         all_rejects.sort_by_key(|r| r.0);
@@ -318,6 +324,11 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     display.finish_counter(&bar, unit);
+    if stopped.is_none() && !unresolved_mothers.is_empty() {
+        import::resolve_late_mothers(&db, &ctx, unresolved_mothers)
+            .await
+            .context("cannot resolve the mothers of the imported records")?;
+    }
     if summary.created > 0 && !args.dry_run && postgres {
         let step = display.step("vacuum", "VACUUM (ANALYZE) of the patient tables");
         import::settle_imported_tables(&db)

@@ -367,6 +367,40 @@ async fn import_mother_columns(backend: Backend) {
         );
     }
 
+    // One record per batch, each child just before her mother: whichever batch is written last
+    // finds the other (PostgreSQL writes two batches at once, so neither may: then the pass
+    // after the last batch does).
+    let small = dir.path.join("small.csv");
+    let mut text = String::from("id,given_name,family_name,birth_date,mrn,mother_identifier\n");
+    for n in 0..6 {
+        text.push_str(&format!(
+            "k{n},Baby,Mabaso,2026-10-0{},K-{n},K-M{n}\n",
+            n + 1
+        ));
+        text.push_str(&format!("q{n},Mother,Mabaso,1990-01-0{},K-M{n},\n", n + 1));
+    }
+    std::fs::write(&small, text).expect("write csv");
+    let small = small.to_str().expect("utf-8 path");
+    let out = run_mpi_ok(
+        &dir.path,
+        &[
+            "import",
+            small,
+            "--database-url",
+            url.as_str(),
+            "--quiet",
+            "--batch-size",
+            "1",
+        ],
+    );
+    assert!(out.contains("12 rows: 12 imported"), "{out}");
+    let own = "urn:mpi:import:small:mrn";
+    for n in 0..6 {
+        let child = holder(&app, own, &format!("K-{n}")).await;
+        let mother = holder(&app, own, &format!("K-M{n}")).await;
+        assert_eq!(child["mother"]["patient_id"], mother["id"], "{child}");
+    }
+
     // FHIR Patient NDJSON carries the maiden name (its extension), not the mother's identifier.
     let ndjson = dir.path.join("patients.ndjson");
     let resource = json!({
