@@ -99,8 +99,8 @@ pub struct MotherDto {
     pub maiden_given: Option<String>,
     /// The mother's identifier (`system` any name of a domain; `value` required).
     pub identifier: Option<MotherIdentifierDto>,
-    /// The mother's record, when her identifier named a live one when this record was written
-    /// (read only).
+    /// The mother's record: the live one her identifier named when this record or hers was
+    /// written (the survivor, when hers was merged away since). Read only.
     #[serde(skip_serializing_if = "Option::is_none", skip_deserializing)]
     pub patient_id: Option<Uuid>,
 }

@@ -18,6 +18,9 @@
 //! | `email` | `emails[0]` |
 //! | `national_id` | an identifier of system [`NATIONAL_ID_SYSTEM`] |
 //! | `mrn`, `mrn_system` | an identifier of system `mrn_system` (empty system when absent) |
+//! | `mother_identifier_system`, `mother_identifier_value` | `maternity.mother_identifier` (empty system when absent) |
+//! | `mother_identifier` (read only) | the same as `SYSTEM\|VALUE`, or a value alone |
+//! | `mother_maiden_name` | `maternity.mother_maiden_name` |
 //!
 //! Every column but `id` is optional; unknown columns are ignored, except the extra columns a
 //! caller asks for by name (a ground-truth `cluster_id`, say), which are read alongside. Fields are
@@ -35,16 +38,18 @@
 //! [`PersonCsvReader::mapping`] and [`PersonCsvReader::ignored`] tell what was understood.
 //!
 //! # Strict and lenient reading
-//! Strict (the default): an invalid date or sex code, an `mrn_system` without `mrn`, a missing
-//! `id`, a row with the wrong number of fields or text that is not UTF-8 make the row an error.
+//! Strict (the default): an invalid date or sex code, an `mrn_system` without `mrn` (or a
+//! `mother_identifier_system` without `mother_identifier_value`), a `mother_identifier` with an
+//! empty value or given beside `mother_identifier_value`, a missing `id`, a row with the wrong
+//! number of fields or text that is not UTF-8 make the row an error.
 //! Lenient ([`ReadOptions::lenient`]): row-level faults (no id, wrong field count) are still
 //! errors, but a bad field only costs that field, with a warning on the row
 //! ([`PersonRow::warnings`]): a date that is no calendar date but still carries evidence (a
 //! mistyped `19551192`, a year alone, another order of day, month and year) is kept for the
 //! matcher, which compares it at its precision or digit by digit, other bad dates and sex codes
 //! are dropped; invalid UTF-8 is replaced, control characters removed, and phones with fewer
-//! than 5 digits, postal codes and identifiers without a letter or digit, and e-mails without
-//! `@` are dropped; a row with no name at all is kept with a warning. `NULL`, `N/A`, `#N/A`, `-`
+//! than 5 digits, postal codes and identifiers (the mother's too) without a letter or digit,
+//! a mother's identifier that is not one, and e-mails without `@` are dropped; a row with no name at all is kept with a warning. `NULL`, `N/A`, `#N/A`, `-`
 //! and `?` are read as empty. Warnings never quote a value.
 //!
 //! # Bounds
@@ -74,7 +79,7 @@ use matcher::{Address, Identifier, PersonRecord, Sex};
 pub const NATIONAL_ID_SYSTEM: &str = matcher::synth::NATIONAL_ID_SYSTEM;
 
 /// The known columns, in the order the writer uses.
-pub const COLUMNS: [&str; 17] = [
+pub const COLUMNS: [&str; 20] = [
     "id",
     "given_name",
     "middle_name",
@@ -92,6 +97,9 @@ pub const COLUMNS: [&str; 17] = [
     "national_id",
     "mrn",
     "mrn_system",
+    "mother_identifier_system",
+    "mother_identifier_value",
+    "mother_maiden_name",
 ];
 
 /// Longest field accepted, in bytes.
@@ -99,6 +107,13 @@ pub const MAX_FIELD: usize = 4096;
 
 /// A column read but not written: a house number put in front of the first address line.
 const STREET_NUMBER: &str = "street_number";
+
+/// A column read but not written: the mother's identifier as `SYSTEM|VALUE` (or a value alone),
+/// written as `mother_identifier_system` and `mother_identifier_value`.
+const MOTHER_IDENTIFIER: &str = "mother_identifier";
+
+/// The columns read but not written.
+const READ_ONLY: [&str; 2] = [STREET_NUMBER, MOTHER_IDENTIFIER];
 
 /// Common header names of each column, compared after [`header_key`] (lower case, letters and
 /// digits only). The column's own name always matches.
@@ -234,6 +249,21 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
         "mrn_system",
         &["mrnauthority", "assigningauthority", "mrnissuer"],
     ),
+    (MOTHER_IDENTIFIER, &["mothersidentifier"]),
+    (
+        "mother_identifier_system",
+        &["mothersidentifiersystem", "motheridentifierauthority"],
+    ),
+    ("mother_identifier_value", &["mothersidentifiervalue"]),
+    (
+        "mother_maiden_name",
+        &[
+            "mothersmaidenname",
+            "maidennameofmother",
+            "mothermaidenname",
+            "mothersmaidenfamilyname",
+        ],
+    ),
 ];
 
 /// A header reduced for matching: lower case, letters and digits only (`First Name` and
@@ -274,10 +304,11 @@ impl ReadOptions {
                 return Err(format!("{item}: expected COLUMN=HEADER"));
             };
             let column = column.trim();
-            if column != STREET_NUMBER && !COLUMNS.contains(&column) {
+            if !READ_ONLY.contains(&column) && !COLUMNS.contains(&column) {
                 return Err(format!(
-                    "{column}: no such column (columns: {}, {STREET_NUMBER})",
-                    COLUMNS.join(", ")
+                    "{column}: no such column (columns: {}, {})",
+                    COLUMNS.join(", "),
+                    READ_ONLY.join(", ")
                 ));
             }
             out.push((column.to_owned(), header.trim().to_owned()));
@@ -392,6 +423,8 @@ pub struct PersonRow {
 struct Layout {
     known: [Vec<usize>; COLUMNS.len()],
     street_number: Option<usize>,
+    /// The `mother_identifier` column (`SYSTEM|VALUE`).
+    mother_identifier: Option<usize>,
     extra: Vec<usize>,
     /// Header text of each position.
     headers: Vec<String>,
@@ -441,6 +474,9 @@ const EMAIL: usize = col("email");
 const NATIONAL_ID: usize = col("national_id");
 const MRN: usize = col("mrn");
 const MRN_SYSTEM: usize = col("mrn_system");
+const MOTHER_SYSTEM: usize = col("mother_identifier_system");
+const MOTHER_VALUE: usize = col("mother_identifier_value");
+const MOTHER_MAIDEN_NAME: usize = col("mother_maiden_name");
 
 /// A streaming person CSV reader (see the module documentation).
 pub struct PersonCsvReader<R: Read> {
@@ -600,14 +636,19 @@ impl<R: Read> PersonCsvReader<R> {
         }
         for (position, column) in taken.iter().enumerate() {
             let Some(column) = column else { continue };
-            if column == STREET_NUMBER {
-                if let Some(other) = layout.street_number {
+            let read_only = match column.as_str() {
+                STREET_NUMBER => Some(&mut layout.street_number),
+                MOTHER_IDENTIFIER => Some(&mut layout.mother_identifier),
+                _ => None,
+            };
+            if let Some(slot) = read_only {
+                if let Some(other) = *slot {
                     return Err(header_error(format!(
                         "columns {} and {} both mean {column}; choose one with --columns",
                         headers[other], headers[position]
                     )));
                 }
-                layout.street_number = Some(position);
+                *slot = Some(position);
                 continue;
             }
             let Some(k) = COLUMNS.iter().position(|c| c == column) else {
@@ -666,6 +707,7 @@ impl<R: Read> PersonCsvReader<R> {
             .flat_map(|(k, c)| l.known[k].iter().map(move |&p| (p, *c)))
             .collect();
         out.extend(l.street_number.map(|p| (p, STREET_NUMBER)));
+        out.extend(l.mother_identifier.map(|p| (p, MOTHER_IDENTIFIER)));
         out.sort_unstable();
         out.into_iter()
             .map(|(p, c)| (c, l.headers[p].as_str()))
@@ -681,6 +723,7 @@ impl<R: Read> PersonCsvReader<R> {
             .flatten()
             .copied()
             .chain(l.street_number)
+            .chain(l.mother_identifier)
             .chain(l.extra.iter().copied())
             .collect();
         l.headers
@@ -865,6 +908,9 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
     let national_id = field(NATIONAL_ID)?;
     let mrn = field(MRN)?;
     let mrn_system = field(MRN_SYSTEM)?;
+    let mother_system = field(MOTHER_SYSTEM)?;
+    let mother_value = field(MOTHER_VALUE)?;
+    let mother_maiden_name = field(MOTHER_MAIDEN_NAME)?;
     let mut phones = Vec::new();
     for &p in &layout.known[PHONE] {
         phones.extend(text_at(p, COLUMNS[PHONE])?);
@@ -877,6 +923,11 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         Some(p) => text_at(p, STREET_NUMBER)?,
         None => None,
     };
+    let mother_identifier = match layout.mother_identifier {
+        Some(p) => text_at(p, MOTHER_IDENTIFIER)?,
+        None => None,
+    };
+
     let mut warn = |column: &str, reason: &str| warnings.push(fail(column, reason));
 
     let sex = match sex_text.as_deref().map(|v| (v, parse_sex(v))) {
@@ -1016,6 +1067,14 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         (None, Some(_)) => return Err(fail("mrn_system", "mrn_system given without an mrn")),
         (None, None) => {}
     }
+    let mother_identifier = mother_identifier_of(
+        mother_identifier,
+        mother_system,
+        mother_value,
+        lenient,
+        &mut |column: &str, reason: &str| warnings.push(fail(column, reason)),
+    )
+    .map_err(|(column, reason)| fail(column, reason))?;
     let extra = layout
         .extra
         .iter()
@@ -1037,11 +1096,69 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
             phones,
             emails,
             identifiers,
-            maternity: Default::default(),
+            maternity: matcher::Maternity {
+                mother_maiden_name,
+                mother_identifier,
+                birth_order: None,
+            },
         },
         extra,
         warnings,
     })
+}
+
+/// The mother's identifier of a row, from `mother_identifier` (`SYSTEM|VALUE`, or a value alone)
+/// or `mother_identifier_system` and `mother_identifier_value` (an empty system when absent).
+/// A fault is `Err((column, reason))`, or when reading leniently a warning (through `warn`) and
+/// no identifier. Reasons never quote the value.
+fn mother_identifier_of(
+    combined: Option<String>,
+    system: Option<String>,
+    value: Option<String>,
+    lenient: bool,
+    warn: &mut dyn FnMut(&str, &str),
+) -> Result<Option<Identifier>, (&'static str, &'static str)> {
+    let mut fault = |column: &'static str, reason: &'static str| {
+        if lenient {
+            warn(column, &format!("{reason} (ignored)"));
+            Ok(None)
+        } else {
+            Err((column, reason))
+        }
+    };
+    let (column, system, value) = match (combined, system, value) {
+        (None, None, None) => return Ok(None),
+        (Some(text), None, None) => match text.split_once('|') {
+            Some((system, value)) => (
+                MOTHER_IDENTIFIER,
+                system.trim().to_owned(),
+                value.trim().to_owned(),
+            ),
+            None => (MOTHER_IDENTIFIER, String::new(), text),
+        },
+        (None, system, Some(value)) => {
+            ("mother_identifier_value", system.unwrap_or_default(), value)
+        }
+        (None, Some(_), None) => {
+            return fault(
+                "mother_identifier_system",
+                "mother_identifier_system given without a mother_identifier_value",
+            );
+        }
+        (Some(_), ..) => {
+            return fault(
+                MOTHER_IDENTIFIER,
+                "give mother_identifier or mother_identifier_system and mother_identifier_value, not both",
+            );
+        }
+    };
+    if value.is_empty() {
+        return fault(column, "the mother's identifier has no value");
+    }
+    if lenient && !value.chars().any(char::is_alphanumeric) {
+        return fault(column, "no letter or digit");
+    }
+    Ok(Some(Identifier { system, value }))
 }
 
 /// `male`, `female`, `other`, `unknown`, `M`, `F`, any case.
@@ -1198,6 +1315,13 @@ impl<W: Write> PersonCsvWriter<W> {
         {
             set(f, MRN, &m.value);
             set(f, MRN_SYSTEM, &m.system);
+        }
+        if let Some(m) = &record.maternity.mother_identifier {
+            set(f, MOTHER_SYSTEM, &m.system);
+            set(f, MOTHER_VALUE, &m.value);
+        }
+        if let Some(v) = &record.maternity.mother_maiden_name {
+            set(f, MOTHER_MAIDEN_NAME, v);
         }
         for (slot, v) in f[COLUMNS.len()..]
             .iter_mut()
@@ -1442,6 +1566,106 @@ mod tests {
     }
 
     #[test]
+    fn mother_columns_are_read_in_either_form() {
+        let mother = |system: &str, value: &str| {
+            Some(Identifier {
+                system: system.into(),
+                value: value.into(),
+            })
+        };
+        let text = "id,Mother Identifier,mother_identifier_system,mother_identifier_value,Mother's Maiden Name\n\
+                    a,urn:x|M-1,,,Dlamini\n\
+                    b,,urn:x,M-2,\n\
+                    c,M-3,,,\n\
+                    d,,,M-4,\n\
+                    e,urn:x|,,,\n\
+                    f,,urn:x,,\n\
+                    g,urn:x|M-1,,M-1,\n\
+                    h,urn:x|???,,,\n";
+        let rows = read_all(text, &[]);
+        let ok = |i: usize| rows[i].clone().expect("row").record.maternity;
+        assert_eq!(ok(0).mother_identifier, mother("urn:x", "M-1"));
+        assert_eq!(ok(0).mother_maiden_name.as_deref(), Some("Dlamini"));
+        assert_eq!(ok(1).mother_identifier, mother("urn:x", "M-2"));
+        assert_eq!(ok(1).mother_maiden_name, None);
+        assert_eq!(ok(2).mother_identifier, mother("", "M-3"));
+        assert_eq!(ok(3).mother_identifier, mother("", "M-4"));
+        let err = |i: usize| rows[i].clone().expect_err("bad row");
+        assert_eq!(
+            err(4),
+            "t.csv:6: column mother_identifier: the mother's identifier has no value"
+        );
+        assert_eq!(
+            err(5),
+            "t.csv:7: column mother_identifier_system: mother_identifier_system given without a mother_identifier_value"
+        );
+        assert!(err(6).starts_with("t.csv:8: column mother_identifier: give mother_identifier"));
+        // Strict reading keeps what the service may store (it is not blank).
+        assert_eq!(ok(7).mother_identifier, mother("urn:x", "???"));
+
+        let (lenient, errors) = read_with(
+            text.as_bytes(),
+            &ReadOptions {
+                lenient: true,
+                ..Default::default()
+            },
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        let warned: Vec<(&str, Option<&Identifier>, Vec<String>)> = lenient
+            .iter()
+            .map(|r| {
+                (
+                    r.id.as_str(),
+                    r.record.maternity.mother_identifier.as_ref(),
+                    r.warnings
+                        .iter()
+                        .filter(|w| !w.column.is_empty())
+                        .map(|w| w.column.clone())
+                        .collect(),
+                )
+            })
+            .collect();
+        assert_eq!(warned[4], ("e", None, vec!["mother_identifier".to_owned()]));
+        assert_eq!(
+            warned[5],
+            ("f", None, vec!["mother_identifier_system".to_owned()])
+        );
+        assert_eq!(warned[6], ("g", None, vec!["mother_identifier".to_owned()]));
+        assert_eq!(warned[7], ("h", None, vec!["mother_identifier".to_owned()]));
+
+        // The synonyms of the maiden name, and the columns named explicitly.
+        for header in [
+            "mothers_maiden_name",
+            "MAIDEN_NAME_OF_MOTHER",
+            "mother_maiden_name",
+        ] {
+            let text = format!("id,{header}\na,Zulu\n");
+            let row = read_all(&text, &[]).remove(0).expect("row");
+            assert_eq!(
+                row.record.maternity.mother_maiden_name.as_deref(),
+                Some("Zulu")
+            );
+        }
+        let columns = ReadOptions::parse_columns("mother_identifier=MOM,mother_maiden_name=MMN")
+            .expect("map");
+        let (rows, _) = read_with(
+            b"id,MOM,MMN\na,urn:x|M-9,Zulu\n",
+            &ReadOptions {
+                columns,
+                ..Default::default()
+            },
+        );
+        assert_eq!(
+            rows[0].record.maternity.mother_identifier,
+            mother("urn:x", "M-9")
+        );
+        assert_eq!(
+            rows[0].record.maternity.mother_maiden_name.as_deref(),
+            Some("Zulu")
+        );
+    }
+
+    #[test]
     fn header_errors_are_clear() {
         let err = |text: &str, extra: &[&str]| {
             PersonCsvReader::new(text.as_bytes(), "h.csv", extra)
@@ -1489,7 +1713,14 @@ mod tests {
                 system: "urn:mpi:facility:01".into(),
                 value: "MRN-1".into(),
             }],
-            maternity: Default::default(),
+            maternity: matcher::Maternity {
+                mother_maiden_name: Some("Dlamini".into()),
+                mother_identifier: Some(Identifier {
+                    system: "urn:mpi:facility:01".into(),
+                    value: "MRN-0".into(),
+                }),
+                birth_order: None,
+            },
         };
         let mut w = PersonCsvWriter::new(Vec::new(), "w.csv", &["cluster_id"]).expect("header");
         w.write("x1", &record, &["7"]).expect("write");

@@ -34,6 +34,15 @@
 //! records taken lets it report an identifier held by two records of the file, or a source id
 //! repeated in the file, as the real import reports it.
 //!
+//! # Mothers
+//! A record naming its mother's identifier gets the live record holding it (any name of its
+//! domain) as its mother, as registration does; live records written before, with no mother
+//! yet, whose mother's identifier (in the system as stored) one of the batch's records holds get
+//! that record, each audited as an `update` after the batch's `import` row
+//! ([`crate::mothers`]). On PostgreSQL two batches are written at once, so a child and its
+//! mother in two batches in flight together may miss each other: [`resolve_late_mothers`],
+//! after the last batch, looks again for the records a batch left without a mother.
+//!
 //! The `change_log` triggers record every row as usual, so running servers catch up; a caller
 //! holding an [`crate::Mpi`] may refresh the created ids in its index.
 //!
@@ -105,6 +114,9 @@ pub struct BatchOutcome {
     pub skipped: Vec<u64>,
     /// Records refused.
     pub rejected: Vec<Rejected>,
+    /// Records created naming a mother's identifier no live record held when the batch was
+    /// written: `(record, systems naming its domain, value)`, for [`resolve_late_mothers`].
+    pub unresolved_mothers: Vec<(Uuid, Vec<String>, String)>,
 }
 
 /// The reason given when an identifier is taken.
@@ -151,6 +163,11 @@ pub struct PreparedBatch {
     /// Records that joined a person through a links-records identifier: the record, the holder
     /// it is linked to and the domain's name.
     links: Vec<(Uuid, Uuid, String)>,
+    /// Records naming their mother's identifier: the record, the systems naming its domain and
+    /// the value.
+    mothers: Vec<(Uuid, Vec<String>, String)>,
+    /// The identifiers of the live records created: `(record, system, value)`.
+    identifiers: Vec<(Uuid, String, String)>,
 }
 
 impl Importer {
@@ -208,6 +225,8 @@ impl Importer {
         let actor = ctx.actor.name.as_str();
         let mut rows = Rows::default();
         let mut links = Vec::new();
+        let mut mothers = Vec::new();
+        let mut identifiers = Vec::new();
         for row in good {
             let key = (self.system.clone(), row.source_id.clone());
             if held.contains_key(&key) || self.claimed.contains(&key_hash(&key.0, &key.1)) {
@@ -253,6 +272,23 @@ impl Importer {
                 }
             }
             rows.add(id, person, input, actor, &shared);
+            if !self.dry_run {
+                if let Some(m) = &input.mother.identifier {
+                    let systems = match &self.domains {
+                        Some(d) => d.aliases_of(&m.system),
+                        None => vec![m.system.clone()],
+                    };
+                    mothers.push((id, systems, m.value.clone()));
+                }
+                if input.active {
+                    identifiers.extend(
+                        input
+                            .identifiers
+                            .iter()
+                            .map(|i| (id, i.system.trim().to_owned(), i.value.trim().to_owned())),
+                    );
+                }
+            }
             if let Some(j) = joined {
                 links.push((id, j.holder, j.domain));
             }
@@ -269,6 +305,8 @@ impl Importer {
             outcome,
             statements,
             links,
+            mothers,
+            identifiers,
         })
     }
 
@@ -368,6 +406,10 @@ impl Importer {
                 });
                 continue;
             }
+            // The mother's identifier as REST stores it (any domain, or none registered).
+            if let Some(domains) = &self.domains {
+                crate::patients::canonical_mother(domains, &mut row.input.mother);
+            }
             // A record exported from an MPI that imported it under the same source name carries
             // its source identifier already.
             let carried = row
@@ -409,9 +451,11 @@ impl PreparedBatch {
         ctx.authorize(Action::Register)?;
         let Self {
             source,
-            outcome,
+            mut outcome,
             statements,
             links,
+            mothers,
+            identifiers,
         } = self;
         if statements.is_empty() {
             return Ok(outcome);
@@ -428,6 +472,28 @@ impl PreparedBatch {
                 crate::links::link_shared_identifier(&txn, actor, *record, *holder, domain).await?,
             );
         }
+        // Each created record naming its mother's identifier gets the live record holding it,
+        // as a registration does (part of its creation); then the live records written before
+        // that name one of the created records' identifiers as their mother's and have no
+        // mother yet get theirs, each audited as an update (after the import's row).
+        for (child, systems, value) in mothers {
+            let holder =
+                crate::patients::mother_holder(&txn, systems.clone(), &value, Some(child)).await?;
+            if holder.is_none() {
+                outcome.unresolved_mothers.push((child, systems, value));
+            }
+            if let Some(mother) = holder {
+                patient::Entity::update_many()
+                    .col_expr(
+                        patient::Column::MotherPatientId,
+                        sea_orm::sea_query::Expr::value(mother),
+                    )
+                    .filter(patient::Column::Id.eq(child))
+                    .exec(&txn)
+                    .await?;
+            }
+        }
+        let children = crate::mothers::children_of_imported(&txn, &identifiers).await?;
         let lines = outcome.created.iter().map(|c| c.0);
         audit::record(
             &txn,
@@ -443,9 +509,52 @@ impl PreparedBatch {
         for link in &created_links {
             crate::links::audit_created(&txn, ctx, link).await?;
         }
+        crate::mothers::give_mothers(&txn, ctx, children).await?;
         txn.commit().await?;
         Ok(outcome)
     }
+}
+
+/// After the last batch: gives the records of [`BatchOutcome::unresolved_mothers`] still without
+/// a mother the live record now holding their mother's identifier, if any, in one transaction,
+/// each audited as an update. For PostgreSQL, where two batches are written at once and a child
+/// and its mother in batches in flight together do not see each other; SQLite writes one batch
+/// after the other, so what a batch left unresolved has no mother in the database.
+pub async fn resolve_late_mothers(
+    db: &DatabaseConnection,
+    ctx: &Ctx,
+    pending: Vec<(Uuid, Vec<String>, String)>,
+) -> Result<usize> {
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    let txn = begin(db).await?;
+    crate::name_the_writer(&txn, ctx).await?;
+    let mut found: HashMap<Uuid, Uuid> = HashMap::new();
+    for (child, systems, value) in pending {
+        if let Some(mother) =
+            crate::patients::mother_holder(&txn, systems, &value, Some(child)).await?
+        {
+            found.insert(child, mother);
+        }
+    }
+    let mut children = Vec::with_capacity(found.len());
+    let ids: Vec<Uuid> = found.keys().copied().collect();
+    for part in ids.chunks(500) {
+        let versions: Vec<(Uuid, i32)> = patient::Entity::find()
+            .select_only()
+            .column(patient::Column::Id)
+            .column(patient::Column::Version)
+            .filter(patient::Column::Id.is_in(part.iter().copied()))
+            .filter(patient::Column::MotherPatientId.is_null())
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        children.extend(versions.into_iter().map(|(id, v)| (id, v, found[&id])));
+    }
+    let written = crate::mothers::give_mothers(&txn, ctx, children).await?;
+    txn.commit().await?;
+    Ok(written.len())
 }
 
 /// A 128-bit hash of an identifier (two independent 64-bit SipHashes).

@@ -40,6 +40,7 @@ pub mod limits;
 pub mod links;
 pub mod matching;
 pub mod merge;
+pub mod mothers;
 pub mod name_search;
 pub mod notifications;
 pub mod organizations;

@@ -852,6 +852,18 @@ fn identifier_row_for(
     row
 }
 
+/// Puts the mother's identifier in its domain's canonical form: it may be of any domain (the
+/// enterprise one too) or of none this server knows, which is kept as given (trimmed).
+pub(crate) fn canonical_mother(domains: &crate::domains::Registry, mother: &mut MotherInput) {
+    if let Some(id) = &mut mother.identifier {
+        id.value = id.value.trim().to_owned();
+        id.system = match domains.resolve(&id.system) {
+            Some(d) => d.system(),
+            None => id.system.trim().to_owned(),
+        };
+    }
+}
+
 /// Validates `input`, puts its identifiers in their domains' canonical form (two names of one
 /// domain become one system, so it validates again for repeats) and, for a caller acting as a
 /// source, checks that the source may write through them.
@@ -859,15 +871,7 @@ pub(crate) fn check_input(mpi: &Mpi, ctx: &Ctx, input: &mut PatientInput) -> Res
     input.validate()?;
     let domains = mpi.domains();
     domains.canonicalize("", &mut input.identifiers)?;
-    // The mother's identifier may be of any domain (the enterprise one too) or of none this
-    // server knows; a registered one is written in its canonical form.
-    if let Some(id) = &mut input.mother.identifier {
-        id.value = id.value.trim().to_owned();
-        id.system = match domains.resolve(&id.system) {
-            Some(d) => d.system(),
-            None => id.system.trim().to_owned(),
-        };
-    }
+    canonical_mother(&domains, &mut input.mother);
     input.validate()?;
     if let Some(source) = &ctx.actor.source {
         domains.check_authority(
@@ -1030,12 +1034,21 @@ pub(crate) async fn resolve_mother<C: sea_orm::ConnectionTrait>(
     let Some(id) = &mother.identifier else {
         return Ok(None);
     };
-    let systems = mpi.domains().aliases_of(&id.system);
+    mother_holder(db, mpi.domains().aliases_of(&id.system), &id.value, own).await
+}
+
+/// The live record holding the identifier (`value` in one of `systems`), other than `own`.
+pub(crate) async fn mother_holder<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    systems: Vec<String>,
+    value: &str,
+    own: Option<Uuid>,
+) -> Result<Option<Uuid>> {
     let holders: Vec<Uuid> = patient_identifier::Entity::find()
         .select_only()
         .column(patient_identifier::Column::PatientId)
         .filter(patient_identifier::Column::System.is_in(systems))
-        .filter(patient_identifier::Column::Value.eq(id.value.trim()))
+        .filter(patient_identifier::Column::Value.eq(value.trim()))
         // Stated literally (the partial index's predicate), not as a bound value.
         .filter(Expr::col((
             patient_identifier::Entity,
@@ -1145,6 +1158,10 @@ pub(crate) async fn register_in(
     for link in &links {
         crate::links::audit_created(txn, ctx, link).await?;
     }
+    // Her children registered before her, naming her identifier.
+    if input.active {
+        crate::mothers::resolve_children(mpi, ctx, txn, id, &input.identifiers).await?;
+    }
     Ok(RegisterOutcome::Created {
         patient: Box::new(Patient::from_record(record)),
         review_task_ids,
@@ -1235,6 +1252,7 @@ pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     audited?;
     let mut patient = patient?;
     mpi.domains().render_patient(&mut patient);
+    crate::mothers::show_current_mothers(mpi.db(), std::slice::from_mut(&mut patient)).await?;
     Ok(patient)
 }
 
@@ -1526,6 +1544,10 @@ pub(crate) async fn update_in(
             .after(audit::json(&after.record)),
     )
     .await?;
+    // Her children registered before her (or before she had this identifier).
+    if input.active {
+        crate::mothers::resolve_children(mpi, ctx, txn, id, &input.identifiers).await?;
+    }
     Ok(after)
 }
 
@@ -1870,7 +1892,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
         };
         let ids: Vec<Uuid> = rows.into_iter().map(|(id, _)| id).collect();
         let domains = mpi.domains();
-        let items: Vec<Patient> = PatientRecord::load_many(conn, &ids)
+        let mut items: Vec<Patient> = PatientRecord::load_many(conn, &ids)
             .await?
             .into_iter()
             .map(|record| {
@@ -1879,6 +1901,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
                 patient
             })
             .collect();
+        crate::mothers::show_current_mothers(conn, &mut items).await?;
         Ok::<_, Error>((total, ids, items))
     })?;
     let items = limit_identifiers(items, wanted_domains.as_deref());
@@ -2033,7 +2056,7 @@ async fn search_by_mode(
                 .map(|r| (r.patient.id, r))
                 .collect();
         let domains = mpi.domains();
-        let items: Vec<Patient> = page_hits
+        let mut items: Vec<Patient> = page_hits
             .iter()
             .filter_map(|(id, hit)| {
                 let mut patient = Patient::from_record(loaded.remove(id)?);
@@ -2042,6 +2065,7 @@ async fn search_by_mode(
                 Some(patient)
             })
             .collect();
+        crate::mothers::show_current_mothers(conn, &mut items).await?;
         Ok::<_, Error>((total, ids, items))
     })?;
     mpi.audit_read(

@@ -20,7 +20,9 @@
 //! Bundle (fields as FHIR paths, entries counted from 0). Each record is keyed on its source
 //! identifier (`urn:mpi:import:<source>` with the row's `id` or the Patient's `id`; `--source`
 //! defaults to the file's stem), so importing a file again creates no duplicates. In a CSV, a
-//! `mrn` without `mrn_system` gets the system `urn:mpi:import:<source>:mrn`.
+//! `mrn` without `mrn_system` gets the system `urn:mpi:import:<source>:mrn`, and so does a
+//! mother's identifier without a system (`mother_identifier_value` alone, or `mother_identifier`
+//! without `SYSTEM|`): the mother of a facility's child is most often its own patient.
 //! `--dry-run` validates everything (against the database, and across the whole file) and writes
 //! nothing. No duplicate check is applied: run `mpi dedupe` afterwards.
 
@@ -42,7 +44,10 @@ use entity::enums::{DatePrecision, Gender, NameUse, TelecomSystem};
 use matcher::{PersonRecord, Sex};
 use service::Ctx;
 use service::import::{self, BatchOutcome, ImportRow, Importer, Rejected};
-use service::patients::{AddressInput, IdentifierInput, NameInput, PatientInput, TelecomInput};
+use service::patients::{
+    AddressInput, IdentifierInput, MotherIdentifier, MotherInput, NameInput, PatientInput,
+    TelecomInput,
+};
 
 use crate::configuration::{DatabaseKind, DatabaseSettings, DomainSettings};
 use crate::database;
@@ -253,8 +258,14 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     let mut writes: VecDeque<BatchWrite> = VecDeque::new();
     // How often each (column, reason) occurred, to explain the rejects at the end.
     let mut reasons: HashMap<(String, String), u64> = HashMap::new();
+    // Records whose mother a batch did not find (on PostgreSQL she may be in the batch written
+    // beside it), looked for again after the last batch.
+    let mut unresolved_mothers = Vec::new();
     let mut report = |done: (BatchOutcome, Vec<Reject>, u64)| -> anyhow::Result<()> {
-        let (outcome, mut all_rejects, records) = done;
+        let (mut outcome, mut all_rejects, records) = done;
+        if postgres {
+            unresolved_mothers.append(&mut outcome.unresolved_mothers);
+        }
         let outcome_records = records;
         tally(&mut summary, &outcome, &mut all_rejects, fhir);
         all_rejects.sort_by_key(|r| r.0);
@@ -313,6 +324,11 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
     drop(rx);
     let _ = tokio::task::spawn_blocking(move || reader.join()).await;
     display.finish_counter(&bar, unit);
+    if stopped.is_none() && !unresolved_mothers.is_empty() {
+        import::resolve_late_mothers(&db, &ctx, unresolved_mothers)
+            .await
+            .context("cannot resolve the mothers of the imported records")?;
+    }
     if summary.created > 0 && !args.dry_run && postgres {
         let step = display.step("vacuum", "VACUUM (ANALYZE) of the patient tables");
         import::settle_imported_tables(&db)
@@ -712,6 +728,24 @@ pub fn patient_input(r: &PersonRecord, source: &str) -> Result<PatientInput, (St
         .map(|p| telecom(TelecomSystem::Phone, p))
         .chain(r.emails.iter().map(|e| telecom(TelecomSystem::Email, e)))
         .collect();
+    // The mother's identifier without a system is, like an `mrn` without one, the source's.
+    let mother = MotherInput {
+        maiden_family: r.maternity.mother_maiden_name.clone(),
+        maiden_given: None,
+        identifier: r
+            .maternity
+            .mother_identifier
+            .as_ref()
+            .map(|i| MotherIdentifier {
+                system: if i.system.trim().is_empty() {
+                    format!("{}:mrn", import::source_system(source))
+                } else {
+                    i.system.clone()
+                },
+                value: i.value.clone(),
+            }),
+        keep_stored_identifier: false,
+    };
     Ok(PatientInput {
         gender,
         birth_date: birth.map(|b| b.0),
@@ -720,6 +754,7 @@ pub fn patient_input(r: &PersonRecord, source: &str) -> Result<PatientInput, (St
         identifiers,
         addresses,
         telecoms,
+        mother,
         ..Default::default()
     })
 }
