@@ -991,6 +991,12 @@ pub async fn register_or_update(
         if by_record && names_person(&ident.system) {
             continue;
         }
+        // An account number (HL7 PID-18, type AN) names a visit's bill, not the record: a
+        // registration carrying one another record holds is not an update of that record
+        // (the identifier's own uniqueness still refuses it).
+        if ident.r#type == Some(entity::enums::IdentifierType::An) {
+            continue;
+        }
         let mut rows = patient_identifier::Entity::find_live_by_systems_value(
             &domains.aliases_of(&ident.system),
             ident.value.trim(),

@@ -122,8 +122,25 @@ async fn account_numbers_are_fed_and_queried(backend: Backend) {
                 )],
             )
             .replace("|REG_APP|TEST|", "|REG_APP|WARD_7|"),
+            // Another patient with the first one's account number: an account number does not
+            // name the record to update, and another live record holds it (duplicate key).
+            adt(
+                "TEST_HARNESS",
+                "A01",
+                "AN4",
+                "2.5",
+                &[&pid(
+                    &format!("T-703^^^TEST&{TEST_OID}&ISO"),
+                    &[
+                        (5, "MARTIN^DENIS"),
+                        (7, "19800101"),
+                        (18, &format!("1007240^^^TEST&{TEST_OID}&ISO^AN")),
+                    ],
+                )],
+            ),
         ],
     );
+    assert_eq!(fed[3]["msa1"], "AE", "{}", fed[3]);
     assert_eq!(fed[0]["msa1"], "AA", "{}", fed[0]);
     assert_eq!(fed[1]["msa1"], "AA", "{}", fed[1]);
     assert_eq!(fed[2]["msa1"], "AE", "{}", fed[2]);
@@ -162,6 +179,8 @@ async fn account_numbers_are_fed_and_queried(backend: Backend) {
         pids[0]
     );
     assert!(field(pids[0], 3).contains("T-700^^^TEST"), "{}", pids[0]);
+    assert!(!field(pids[0], 3).contains("T-703"), "{}", pids[0]);
+    assert!(field(pids[0], 5).starts_with("DUPONT^ALINE"), "{}", pids[0]);
     assert!(!field(pids[0], 3).contains("1007240"), "{}", pids[0]);
     for answer in [&a[1], &a[2]] {
         let pids = lines(answer, "PID");
