@@ -336,43 +336,11 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
         }]);
     }
     if !id_value.is_empty() {
-        let authority = Authority {
-            namespace: id_ns,
-            universal_id: id_oid,
-        };
-        let system = if authority.is_empty() {
-            String::new()
-        } else {
-            let system = authority.system(mpi);
-            if mpi.domains().resolve(&system).is_none() {
-                return Err(qpd_error(
-                    ErrorCode::UnknownKeyIdentifier,
-                    "PID.3.4 is not a known identifier domain",
-                    ErrorLocation::field("QPD", 1, 3),
-                ));
-            }
-            system
-        };
+        let system = known_system(mpi, id_ns, id_oid, "PID.3.4")?;
         query.identifier = Some((system, id_value));
     }
     if !account_value.is_empty() {
-        let authority = Authority {
-            namespace: account_ns,
-            universal_id: account_oid,
-        };
-        let system = if authority.is_empty() {
-            String::new()
-        } else {
-            let system = authority.system(mpi);
-            if mpi.domains().resolve(&system).is_none() {
-                return Err(qpd_error(
-                    ErrorCode::UnknownKeyIdentifier,
-                    "PID.18.4 is not a known identifier domain",
-                    ErrorLocation::field("QPD", 1, 3),
-                ));
-            }
-            system
-        };
+        let system = known_system(mpi, account_ns, account_oid, "PID.18.4")?;
         query.more.identifiers.push(vec![(system, account_value)]);
     }
     if !mother_value.is_empty() {
@@ -390,6 +358,32 @@ fn read_query(mpi: &Mpi, message: &Message<'_>) -> Result<PatientQuery, (AckCode
         query.more.mother_identifiers = vec![vec![(system, mother_value)]];
     }
     Ok(query)
+}
+
+/// The system of a queried identifier's assigning authority (`field` names it in the error):
+/// empty when none is given (every domain), else a registered domain's, or AE 204 at QPD-3.
+fn known_system(
+    mpi: &Mpi,
+    namespace: String,
+    universal_id: String,
+    field: &str,
+) -> Result<String, (AckCode, HlError)> {
+    let authority = Authority {
+        namespace,
+        universal_id,
+    };
+    if authority.is_empty() {
+        return Ok(String::new());
+    }
+    let system = authority.system(mpi);
+    if mpi.domains().resolve(&system).is_none() {
+        return Err(qpd_error(
+            ErrorCode::UnknownKeyIdentifier,
+            &format!("{field} is not a known identifier domain"),
+            ErrorLocation::field("QPD", 1, 3),
+        ));
+    }
+    Ok(system)
 }
 
 /// The name search mode: QPD-5 when given (`exact`, `wildcard`, `phonetic`, `alias`; an

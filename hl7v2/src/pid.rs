@@ -92,6 +92,30 @@ pub fn read(
     read_located(mpi, source, pid, seps, ssn_domain).map(|(input, _)| input)
 }
 
+/// The system of a CX's value (PID-3, PID-18, PID-21): its assigning authority (CX.4) by a
+/// registered namespace, else its universal id, else its namespace, else the source's own
+/// domain when it assigns exactly one (ITI TF-2 3.8.4.1.3); `None` when there is none of these.
+fn cx_system(
+    mpi: &Mpi,
+    rep: &hl7_parser::message::Repeat<'_>,
+    seps: &Separators,
+    own_domains: &[String],
+) -> Option<String> {
+    let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
+    if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
+        Some(namespace)
+    } else if !oid.is_empty() {
+        Some(oid)
+    } else if !namespace.is_empty() {
+        Some(namespace)
+    } else {
+        match own_domains {
+            [only] => Some(only.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// [`read`], with where each of the registration's identifiers came from (a PID-3 repetition,
 /// PID-19 or PID-18), in their order, to locate an error the service finds in one.
 pub fn read_located(
@@ -113,16 +137,7 @@ pub fn read_located(
         if value.is_empty() {
             continue;
         }
-        let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
-        let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
-            namespace
-        } else if !oid.is_empty() {
-            oid
-        } else if !namespace.is_empty() {
-            namespace
-        } else if own_domains.len() == 1 {
-            own_domains[0].clone()
-        } else {
+        let Some(system) = cx_system(mpi, rep, seps, &own_domains) else {
             return Err(HlError::new(
                 ErrorCode::RequiredFieldMissing,
                 "PID-3.4 (assigning authority) is missing and the source assigns no single domain",
@@ -167,16 +182,7 @@ pub fn read_located(
     if let Some(rep) = repeats(pid.field(18)).next() {
         let value = comp(rep, 1, seps);
         if !value.is_empty() {
-            let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
-            let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
-                namespace
-            } else if !oid.is_empty() {
-                oid
-            } else if !namespace.is_empty() {
-                namespace
-            } else if own_domains.len() == 1 {
-                own_domains[0].clone()
-            } else {
+            let Some(system) = cx_system(mpi, rep, seps, &own_domains) else {
                 return Err(HlError::new(
                     ErrorCode::RequiredFieldMissing,
                     "PID-18.4 (assigning authority) is missing and the source assigns no single domain",
@@ -239,18 +245,7 @@ pub fn read_located(
     if let Some(rep) = repeats(pid.field(21)).next() {
         let value = comp(rep, 1, seps);
         if !value.is_empty() {
-            let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
-            let system = if !namespace.is_empty() && mpi.domains().resolve(&namespace).is_some() {
-                namespace
-            } else if !oid.is_empty() {
-                oid
-            } else if !namespace.is_empty() {
-                namespace
-            } else if own_domains.len() == 1 {
-                own_domains[0].clone()
-            } else {
-                String::new()
-            };
+            let system = cx_system(mpi, rep, seps, &own_domains).unwrap_or_default();
             input.mother.identifier = Some(MotherIdentifier { system, value });
         }
     }
