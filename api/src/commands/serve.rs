@@ -154,8 +154,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     checkpoints.abort();
     chain_checkpoints.abort();
     let _ = chain_checkpoints.await;
-    // The head as the server leaves it, so a tail cut off while it is down is found.
-    checkpoint_chain(&state, &chain_heads).await;
+    // The head as the server leaves it, so a tail cut off while it is down is found. Read on a
+    // connection of its own: on PostgreSQL a pooled connection opened by a request belongs to
+    // that HTTP worker's runtime, which has stopped by now, and reading through it failed
+    // ("the Tokio context is being shut down"), so the last checkpoint was sometimes lost.
+    // SQLite's connections run on threads of their own and stay usable (and an in-memory
+    // database is only reachable through its pool).
+    if kind == DatabaseKind::Postgres {
+        match database::connect(&args.database).await {
+            Ok(own) => {
+                checkpoint_chain_on(&state, &own, &chain_heads).await;
+                let _ = own.close().await;
+            }
+            Err(error) => tracing::warn!(
+                %error,
+                "cannot open a connection for the last audit chain checkpoint"
+            ),
+        }
+    } else {
+        checkpoint_chain(&state, &chain_heads).await;
+    }
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
     Ok(())
@@ -272,7 +290,19 @@ async fn checkpoint_chain_regularly(
 /// `--audit-checkpoint-file`, as one line appended to that file and flushed to disk.
 async fn checkpoint_chain(state: &AppState, last: &std::sync::Mutex<Option<i64>>) {
     let Some(mpi) = state.mpi() else { return };
-    let head = match service::audit::checkpoint(mpi.db()).await {
+    checkpoint_chain_on(state, mpi.db(), last).await;
+}
+
+/// [`checkpoint_chain`], reading the head through `db`.
+async fn checkpoint_chain_on(
+    state: &AppState,
+    db: &sea_orm::DatabaseConnection,
+    last: &std::sync::Mutex<Option<i64>>,
+) {
+    if state.mpi().is_none() {
+        return;
+    }
+    let head = match service::audit::checkpoint(db).await {
         Ok(Some(head)) => head,
         Ok(None) => return,
         Err(error) => {
