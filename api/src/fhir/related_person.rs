@@ -296,32 +296,6 @@ pub async fn read(caller: Result<Caller, ApiError>, req: HttpRequest) -> FhirRes
     Ok(fhir_response(builder, &FhirRelatedPerson::from(&found)))
 }
 
-/// The version `If-Match` names (`W/"3"`, `"3"` or `3`), else `meta.versionId`; 412 when
-/// neither is given.
-fn wanted_version(req: &HttpRequest, resource: &FhirRelatedPerson) -> Result<i32, FhirError> {
-    if let Some(value) = req.headers().get(header::IF_MATCH) {
-        let text = value.to_str().unwrap_or_default().trim();
-        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-        return text.parse::<i32>().map_err(|_| {
-            bad_request(
-                "If-Match must name a version, e.g. W/\"3\"".to_owned(),
-                Some("If-Match"),
-            )
-        });
-    }
-    match resource.meta.as_ref().and_then(|m| m.version_id.as_deref()) {
-        Some(v) => v.trim().parse::<i32>().map_err(|_| {
-            invalid(
-                "meta.versionId: is not a version".to_owned(),
-                "RelatedPerson.meta.versionId",
-            )
-        }),
-        None => Err(FhirError::Api(ApiError::PreconditionFailed {
-            message: "send If-Match: W/\"{versionId}\" (or meta.versionId) to update".to_owned(),
-        })),
-    }
-}
-
 /// `PUT /fhir/RelatedPerson/{id}`: versioned update.
 pub async fn update(
     caller: Result<Caller, ApiError>,
@@ -337,7 +311,8 @@ pub async fn update(
             Some("RelatedPerson.id"),
         ));
     }
-    let version = wanted_version(&req, &resource)?;
+    let version_id = resource.meta.as_ref().and_then(|m| m.version_id.as_deref());
+    let version = super::routes::wanted_version(&req, version_id, "RelatedPerson")?;
     let input = resource.to_input(resource.patient_id()?)?;
     let updated = related_persons::update(&caller.mpi, &caller.ctx, id, version, input).await?;
     let mut builder = HttpResponse::Ok();

@@ -186,8 +186,14 @@ pub async fn create(
     }
 }
 
-/// The version `If-Match` names (`W/"3"`, `"3"` or `3`), else `meta.versionId`.
-fn wanted_version(req: &HttpRequest, resource: &FhirPatient) -> Result<i32, FhirError> {
+/// The version `If-Match` names (`W/"3"`, `"3"` or `3`), else the resource's `meta.versionId`
+/// (`version_id`; `resource_type` names it in the error); 412 when neither is given. Patient and
+/// RelatedPerson updates share it.
+pub(crate) fn wanted_version(
+    req: &HttpRequest,
+    version_id: Option<&str>,
+    resource_type: &str,
+) -> Result<i32, FhirError> {
     if let Some(value) = req.headers().get(header::IF_MATCH) {
         let text = value.to_str().unwrap_or_default().trim();
         let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
@@ -198,11 +204,11 @@ fn wanted_version(req: &HttpRequest, resource: &FhirPatient) -> Result<i32, Fhir
             )
         });
     }
-    match resource.meta.as_ref().and_then(|m| m.version_id.as_deref()) {
+    match version_id {
         Some(v) => v.trim().parse::<i32>().map_err(|_| {
             invalid(
                 "meta.versionId: is not a version".to_owned(),
-                "Patient.meta.versionId",
+                &format!("{resource_type}.meta.versionId"),
             )
         }),
         None => Err(FhirError::Api(ApiError::PreconditionFailed {
@@ -226,7 +232,8 @@ pub async fn update(
             Some("Patient.id"),
         ));
     }
-    let version = wanted_version(&req, &resource)?;
+    let version_id = resource.meta.as_ref().and_then(|m| m.version_id.as_deref());
+    let version = wanted_version(&req, version_id, "Patient")?;
     let input = resource.to_input()?;
     service::organizations::check_referenced(&caller.mpi, &input).await?;
     let patient = patients::update(&caller.mpi, &caller.ctx, id, version, input).await?;
