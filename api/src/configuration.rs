@@ -202,6 +202,12 @@ pub struct ServerSettings {
     #[arg(long, env = "MPI_TLS_CLIENT_CA")]
     pub tls_client_ca: Option<std::path::PathBuf>,
 
+    /// Seconds a client has, from connecting (after the TLS handshake), to send its first
+    /// request's head; a slower one is answered 408 with the error body and disconnected.
+    #[arg(long, env = "MPI_REQUEST_HEAD_TIMEOUT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub request_head_timeout_secs: u64,
+
     /// Seconds an OAuth access token from `POST /auth/oauth2_token` stays valid.
     #[arg(long, env = "MPI_TOKEN_TTL_SECS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..=86_400))]

@@ -81,6 +81,9 @@ pub enum ApiError {
         /// Which version was expected.
         message: String,
     },
+    /// The client did not send its request head in time (answered by
+    /// [`crate::head_deadline`], before any request exists).
+    RequestTimeout,
     /// The database does not answer.
     DatabaseUnavailable,
     /// The service has not started yet (its schema is not migrated).
@@ -118,6 +121,7 @@ impl ApiError {
             ApiError::PreconditionFailed { .. } => {
                 (StatusCode::PRECONDITION_FAILED, "version_mismatch")
             }
+            ApiError::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             ApiError::DatabaseUnavailable => {
                 (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable")
             }
@@ -152,6 +156,9 @@ impl ApiError {
             ApiError::Unauthorized => "a valid bearer key is required".to_owned(),
             ApiError::Forbidden => "this key's role does not allow this request".to_owned(),
             ApiError::MethodNotAllowed => "this route does not accept this method".to_owned(),
+            ApiError::RequestTimeout => {
+                "the request head was not received in time; the connection is closed".to_owned()
+            }
             ApiError::DatabaseUnavailable => "the database does not answer".to_owned(),
             ApiError::ServiceStarting => {
                 "the service is not started yet (is the schema migrated?)".to_owned()

@@ -14,6 +14,7 @@ pub mod exit_code;
 pub mod extract;
 pub mod fhir;
 pub mod guard;
+pub mod head_deadline;
 pub mod metrics;
 pub mod person_csv;
 pub mod progress;

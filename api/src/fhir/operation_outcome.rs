@@ -215,6 +215,7 @@ fn issue_type(status: StatusCode) -> &'static str {
         403 => "forbidden",
         404 => "not-found",
         405 | 415 => "not-supported",
+        408 => "timeout",
         409 => "conflict",
         412 => "conflict",
         413 => "too-costly",

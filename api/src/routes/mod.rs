@@ -107,7 +107,11 @@ impl utoipa::Modify for ErrorStatuses {
             ("401", "No valid bearer key", false),
             ("403", "The key's role may not do this", false),
             ("404", "No such resource", false),
-            ("408", "The request was not received in time", false),
+            (
+                "408",
+                "The request head was not received in time (`request_timeout`)",
+                false,
+            ),
             ("413", "The body is larger than the limit", true),
             ("415", "The body is not application/json", true),
             ("422", "A value is not acceptable (`field` names it)", false),
