@@ -41,6 +41,7 @@ mod oauth;
 mod openapi;
 mod patients;
 mod review;
+mod slow_head;
 mod stall;
 mod tls;
 mod ui;
