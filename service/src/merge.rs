@@ -227,7 +227,7 @@ pub(crate) async fn merge_in_txn(
             .after(serde_json::json!({ "merge_id": merge_id, "record": json(after)? }));
         audit::record(txn, ctx, entry).await?;
     }
-    crate::mothers::resolve_children_of_survivor(mpi, ctx, txn, req.target).await?;
+    crate::mothers::resolve_children_of_survivor(mpi, ctx, txn, &target.record).await?;
     Ok(MergeOutcome {
         merge_id: Some(applied.merge_id),
         target,

@@ -83,28 +83,21 @@ pub(crate) async fn resolve_children(
     resolve_named(mpi, ctx, txn, mother, &named).await
 }
 
-/// After a merge: gives the survivor `mother` (live, holding the retired record's identifiers
-/// beside its own now) as mother to the live, unresolved children naming any identifier it
-/// holds. Returns the children written, in id order.
+/// After a merge: gives the survivor (live, holding the retired record's identifiers beside its
+/// own now: `survivor`, loaded after the merge) as mother to the live, unresolved children
+/// naming any identifier it holds. Returns the children written, in id order.
 pub(crate) async fn resolve_children_of_survivor(
     mpi: &Mpi,
     ctx: &Ctx,
     txn: &sea_orm::DatabaseTransaction,
-    mother: Uuid,
+    survivor: &PatientRecord,
 ) -> Result<Vec<Uuid>> {
-    let held: Vec<(String, String)> = patient_identifier::Entity::find()
-        .select_only()
-        .column(patient_identifier::Column::System)
-        .column(patient_identifier::Column::Value)
-        .filter(patient_identifier::Column::PatientId.eq(mother))
-        .filter(Expr::col((
-            patient_identifier::Entity,
-            patient_identifier::Column::PatientLive,
-        )))
-        .into_tuple()
-        .all(txn)
-        .await?;
-    resolve_named(mpi, ctx, txn, mother, &held).await
+    let held: Vec<(String, String)> = survivor
+        .identifiers
+        .iter()
+        .map(|i| (i.system.clone(), i.value.clone()))
+        .collect();
+    resolve_named(mpi, ctx, txn, survivor.patient.id, &held).await
 }
 
 /// [`resolve_children`] for `(system, value)` pairs.
