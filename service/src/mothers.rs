@@ -27,6 +27,7 @@
 //!     of a merge being undone, which gives the copies back to the retired record) passes the
 //!     children resolved to it that name one of those identifiers on to the live record holding
 //!     it now (the retired record live again after the undo), or to none.
+//!
 //!   A child whose mother was merged away keeps her record in its row (the undo of the merge
 //!   makes it live again).
 //! * [`show_mothers`]: every read (REST read and search, and so FHIR PDQm and HL7 v2 PDQ, which
