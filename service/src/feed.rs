@@ -548,7 +548,7 @@ async fn apply_one(
                 review_task_id: None,
             };
             merge::check_source_authority(mpi, ctx, &**txn, &req).await?;
-            let outcome = merge::merge_in_txn(txn, ctx, &req, None).await?;
+            let outcome = merge::merge_in_txn(mpi, txn, ctx, &req, None).await?;
             touched.insert(req.target);
             touched.insert(req.source);
             Ok(FeedResult::Merged {
@@ -564,7 +564,7 @@ async fn apply_one(
                 .await?
                 .ok_or_else(|| not_found(key))?;
             let id = record.id();
-            patients::delete_in(ctx, txn, id).await?;
+            patients::delete_in(mpi, ctx, txn, id).await?;
             touched.insert(id);
             Ok(FeedResult::Deleted { id })
         }

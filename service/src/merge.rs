@@ -22,12 +22,16 @@
 //!   Undo reopens them exactly as they were;
 //! - stores a `merge_event` with the complete before-images of both records (`PatientRecord` JSON:
 //!   patient row, child rows, links in both directions) and, in `changes`, the ids of every row
-//!   the merge created, the versions it left, and the before-images of the review tasks it closed.
+//!   the merge created, the versions it left, and the before-images of the review tasks it closed;
+//! - makes the survivor the mother's record of the unresolved children naming an identifier it
+//!   holds now (`mothers::resolve_children_of_survivor`; each child audited as an update).
 //!
 //! A preview runs exactly the same code inside a savepoint, reads the result and rolls the
 //! savepoint back, so it cannot differ from the real merge; it is audited as a read.
 //!
-//! Undo restores both records to their before-images: the rows the merge created are deleted (the
+//! Undo restores both records to their before-images (and the children resolved to the survivor
+//! through an identifier it gives back follow that identifier's live holder,
+//! `mothers::follow_holders`): the rows the merge created are deleted (the
 //! survivor's copies before the source is reactivated, for the identifier index), the patient
 //! rows get every column back, the review tasks get their before-images back. The result is then
 //! compared with the before-images and any difference refuses the undo. Restored patient rows get
@@ -191,7 +195,7 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
             source,
         });
     }
-    let outcome = merge_in_txn(&txn, ctx, &req, None).await?;
+    let outcome = merge_in_txn(mpi, &txn, ctx, &req, None).await?;
     txn.commit().await?;
     refresh_both(mpi, req.target, req.source).await;
     tracing::info!(merge_id = ?outcome.merge_id, "merged");
@@ -200,7 +204,10 @@ pub async fn merge(mpi: &Mpi, ctx: &Ctx, req: MergeRequest) -> Result<MergeOutco
 
 /// The merge inside a caller's transaction (review decisions use it), audited, without the
 /// index refresh (the caller refreshes after commit). `note` goes on the decided review task.
+/// The survivor, holding the retired record's identifiers now, becomes the mother's record of
+/// the unresolved children naming one of its identifiers ([`crate::mothers`]).
 pub(crate) async fn merge_in_txn(
+    mpi: &Mpi,
     txn: &DatabaseTransaction,
     ctx: &Ctx,
     req: &MergeRequest,
@@ -220,6 +227,7 @@ pub(crate) async fn merge_in_txn(
             .after(serde_json::json!({ "merge_id": merge_id, "record": json(after)? }));
         audit::record(txn, ctx, entry).await?;
     }
+    crate::mothers::resolve_children_of_survivor(mpi, ctx, txn, &target.record).await?;
     Ok(MergeOutcome {
         merge_id: Some(applied.merge_id),
         target,
@@ -1056,6 +1064,14 @@ pub async fn undo(mpi: &Mpi, ctx: &Ctx, merge_id: Uuid) -> Result<UndoOutcome> {
             .after(json(after)?);
         audit::record(&*txn, ctx, entry).await?;
     }
+    // The survivor gave the retired record's identifiers back: children resolved to it through
+    // one of them follow the record holding it now.
+    let given_back: Vec<(String, String)> = source_before
+        .identifiers
+        .iter()
+        .map(|i| (i.system.clone(), i.value.clone()))
+        .collect();
+    crate::mothers::follow_holders(mpi, ctx, &*txn, target_id, &given_back).await?;
     txn.commit().await?;
     refresh_both(mpi, target_id, source_id).await;
     tracing::info!("merge undone");

@@ -1,25 +1,55 @@
-//! A patient's mother as a record (issue 29 §7): the other two directions of
+//! A patient's mother as a record (issue 29 §7): the other directions of
 //! [`crate::patients::resolve_mother`], which resolves a child's mother when the child is
 //! written.
 //!
-//! * [`resolve_children`]: a mother registered (or given an identifier) after her child. Every
-//!   write of a live patient (`register_in` and `update_in`, which REST, FHIR, the HL7 v2 feed
-//!   and PMIR all go through) gives the live children that name one of its identifiers as their
-//!   mother's (any name of its domain) and have no `mother_patient_id` yet this record as their
-//!   mother, in the same transaction; each child written so is audited as an `update` (its whole
-//!   record before and after) and its version goes up, as for any write. The lookup is served by
-//!   migration 20's index `idx_patient_mother_identifier (mother_identifier_value,
-//!   mother_identifier_system)`.
-//! * [`show_current_mothers`]: the mother's record merged away since. The child's row keeps the
-//!   record it was resolved to (an undo of the merge makes that record live again); a read
-//!   shows the survivor its `replaced-by` links lead to.
-
+//! The rule: a child's mother's record is the live record (active, not deleted, not merged away)
+//! that holds the mother's identifier the child names (any name of its domain), other than the
+//! child. A soft-deleted or inactive record is no live reference (FHIR: a deleted resource is
+//! gone, its references dangle), so it is never shown as a mother; a merged-away mother is
+//! answered by her survivor, which holds her identifiers since the merge. The mother's
+//! identifier and maiden name themselves are the child's own data, as its source sent them
+//! (REST `mother.identifier`, HL7 v2 PID-21 and PID-6, FHIR's `patient-mothersMaidenName`): they
+//! are always rendered, whatever became of the record they name.
+//!
+//! * The child's row keeps the record found when it was last written (`mother_patient_id`),
+//!   kept true by the writes below, each audited as an `update` of the child (its whole record
+//!   before and after, its version raised, as for any write):
+//!   * [`resolve_children`]: a mother registered (or given an identifier) after her child. Every
+//!     write of a live patient (`register_in` and `update_in`, which REST, FHIR, the HL7 v2 feed
+//!     and PMIR all go through) gives the live children that name one of its identifiers and
+//!     have no `mother_patient_id` yet this record as their mother, in the same transaction. The
+//!     lookup is served by migration 20's index `idx_patient_mother_identifier
+//!     (mother_identifier_value, mother_identifier_system)`.
+//!   * [`resolve_children_of_survivor`]: a merge (any path: REST, review decision, HL7 v2 A40,
+//!     PMIR) gives the survivor, which now holds the retired record's identifiers too, as mother
+//!     to the unresolved children naming any identifier it holds.
+//!   * [`follow_holders`]: a record that stops holding identifiers (soft-deleted; the survivor
+//!     of a merge being undone, which gives the copies back to the retired record) passes the
+//!     children resolved to it that name one of those identifiers on to the live record holding
+//!     it now (the retired record live again after the undo), or to none.
+//!
+//!   A child whose mother was merged away keeps her record in its row (the undo of the merge
+//!   makes it live again).
+//! * [`show_mothers`]: every read (REST read and search, and so FHIR PDQm and HL7 v2 PDQ, which
+//!   search) shows the rule's answer as it is at the read, not the row: one statement asks the
+//!   live holders of the children's mother identifiers (the partial index of live identifiers),
+//!   and the stored record is shown when it is one of them, else the first holder by id, else
+//!   none.
+//!
+//! Why the read decides (issue 29's race): on PostgreSQL a child registered while its mother is
+//! being registered, in two concurrent transactions, sees no mother (hers is not committed), and
+//! the mother's registration sees no child (not committed either), so both commit with the child
+//! unresolved. A lock would serialize every registration with an identifier; a re-run after each
+//! commit would cost every registration a second transaction. Deciding at the read costs only
+//! reads of children that name a mother (one indexed statement per page), nothing for a
+//! write, and is right whatever order transactions commit in, as it is for rows written before
+//! these rules or changed by any writer (another replica, `mpi import`). The child's row catches
+//! up at its next write or its mother's.
 use std::collections::HashMap;
 
 use chrono::Utc;
-use entity::enums::LinkType;
 use entity::patient_ext::PatientRecord;
-use entity::{patient, patient_link};
+use entity::{patient, patient_identifier};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
@@ -28,6 +58,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::audit::{self, AuditEntry};
+use crate::domains::Registry;
 use crate::patients::{IdentifierInput, Patient};
 use crate::{Ctx, Mpi, Result};
 
@@ -35,9 +66,6 @@ use crate::{Ctx, Mpi, Result};
 /// this is more likely a placeholder value than one woman; the others keep their identifier
 /// (searches by it find them) and resolve at their own next write.
 pub const MAX_CHILDREN_RESOLVED: u64 = 50;
-
-/// Most `replaced-by` links followed from a mother's record to the live survivor.
-const MAX_MERGE_HOPS: usize = 16;
 
 /// Gives `mother` (a live record just written with `identifiers`, in canonical form) as the
 /// mother of the live children naming one of those identifiers whose mother is not resolved
@@ -49,14 +77,42 @@ pub(crate) async fn resolve_children(
     mother: Uuid,
     identifiers: &[IdentifierInput],
 ) -> Result<Vec<Uuid>> {
+    let named: Vec<(String, String)> = identifiers
+        .iter()
+        .map(|i| (i.system.clone(), i.value.clone()))
+        .collect();
+    resolve_named(mpi, ctx, txn, mother, &named).await
+}
+
+/// After a merge: gives the survivor (live, holding the retired record's identifiers beside its
+/// own now: `survivor`, loaded after the merge) as mother to the live, unresolved children
+/// naming any identifier it holds. Returns the children written, in id order.
+pub(crate) async fn resolve_children_of_survivor(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &sea_orm::DatabaseTransaction,
+    survivor: &PatientRecord,
+) -> Result<Vec<Uuid>> {
+    let held: Vec<(String, String)> = survivor
+        .identifiers
+        .iter()
+        .map(|i| (i.system.clone(), i.value.clone()))
+        .collect();
+    resolve_named(mpi, ctx, txn, survivor.patient.id, &held).await
+}
+
+/// [`resolve_children`] for `(system, value)` pairs.
+async fn resolve_named(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &sea_orm::DatabaseTransaction,
+    mother: Uuid,
+    identifiers: &[(String, String)],
+) -> Result<Vec<Uuid>> {
     if identifiers.is_empty() {
         return Ok(Vec::new());
     }
-    let domains = mpi.domains();
-    let named: Vec<(Vec<String>, String)> = identifiers
-        .iter()
-        .map(|i| (domains.aliases_of(&i.system), i.value.trim().to_owned()))
-        .collect();
+    let named = named_in_domains(&mpi.domains(), identifiers);
     let children: Vec<(Uuid, i32)> = children_naming(&named, mother)
         .into_tuple()
         .all(txn)
@@ -68,10 +124,19 @@ pub(crate) async fn resolve_children(
     give_mothers(txn, ctx, children).await
 }
 
-/// The live children (id and version) whose unresolved mother's identifier is one of `named`
-/// (`(systems naming one domain, value)`), other than `mother`: at most
-/// [`MAX_CHILDREN_RESOLVED`]. Public for the test of its plan.
-pub fn children_naming(named: &[(Vec<String>, String)], mother: Uuid) -> Select<patient::Entity> {
+/// Each identifier as `(every system its domain may be stored under, trimmed value)`.
+fn named_in_domains(
+    domains: &Registry,
+    identifiers: &[(String, String)],
+) -> Vec<(Vec<String>, String)> {
+    identifiers
+        .iter()
+        .map(|(system, value)| (domains.aliases_of(system), value.trim().to_owned()))
+        .collect()
+}
+
+/// A child naming one of `named` as its mother's identifier.
+fn naming_any(named: &[(Vec<String>, String)]) -> Condition {
     let mut any = Condition::any();
     for (systems, value) in named {
         any = any.add(
@@ -80,11 +145,126 @@ pub fn children_naming(named: &[(Vec<String>, String)], mother: Uuid) -> Select<
                 .add(patient::Column::MotherIdentifierSystem.is_in(systems.iter().cloned())),
         );
     }
+    any
+}
+
+/// After `record` stopped holding `identifiers` live (it was soft-deleted; a merge into it was
+/// undone, which took back the copies of the retired record's identifiers): the live children
+/// resolved to `record` that name one of them get the live record holding their mother's
+/// identifier now (the retired record, live again after an undo), or none. At most
+/// [`MAX_CHILDREN_RESOLVED`]; the others are shown right by [`show_mothers`] and written at
+/// their next write. Returns the children written, in id order.
+pub(crate) async fn follow_holders<C: ConnectionTrait>(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    txn: &C,
+    record: Uuid,
+    identifiers: &[(String, String)],
+) -> Result<Vec<Uuid>> {
+    if identifiers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let domains = mpi.domains();
+    let named = named_in_domains(&domains, identifiers);
+    type Row = (Uuid, i32, Option<String>, Option<String>);
+    let children: Vec<Row> = patient::Entity::find()
+        .select_only()
+        .column(patient::Column::Id)
+        .column(patient::Column::Version)
+        .column(patient::Column::MotherIdentifierSystem)
+        .column(patient::Column::MotherIdentifierValue)
+        .filter(naming_any(&named))
+        .filter(patient::Column::MotherPatientId.eq(record))
+        .filter(patient::Column::Active.eq(true))
+        .filter(patient::Column::DeletedAt.is_null())
+        .limit(MAX_CHILDREN_RESOLVED)
+        .into_tuple()
+        .all(txn)
+        .await?;
+    if children.is_empty() {
+        return Ok(Vec::new());
+    }
+    let wanted: Vec<(String, String)> = children
+        .iter()
+        .map(|(_, _, s, v)| (s.clone().unwrap_or_default(), v.clone().unwrap_or_default()))
+        .collect();
+    let holders = live_holders(txn, &named_in_domains(&domains, &wanted)).await?;
+    let moved: Vec<(Uuid, i32, Option<Uuid>)> = children
+        .iter()
+        .zip(&holders)
+        .filter_map(|((child, version, _, _), holders)| {
+            let now = choose(Some(record), holders, *child);
+            (now != Some(record)).then_some((*child, *version, now))
+        })
+        .collect();
+    write_mothers(txn, ctx, moved, Some(record)).await
+}
+
+/// The live records holding each of `wanted` (`(systems naming one domain, value)`), in id
+/// order: one statement over the partial index of live patients' identifiers (its condition
+/// stated literally).
+async fn live_holders<C: ConnectionTrait>(
+    db: &C,
+    wanted: &[(Vec<String>, String)],
+) -> Result<Vec<Vec<Uuid>>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut any = Condition::any();
+    for (systems, value) in wanted {
+        any = any.add(
+            Condition::all()
+                .add(patient_identifier::Column::Value.eq(value.as_str()))
+                .add(patient_identifier::Column::System.is_in(systems.iter().cloned())),
+        );
+    }
+    let rows: Vec<(Uuid, String, String)> = patient_identifier::Entity::find()
+        .select_only()
+        .column(patient_identifier::Column::PatientId)
+        .column(patient_identifier::Column::System)
+        .column(patient_identifier::Column::Value)
+        .filter(any)
+        .filter(Expr::col((
+            patient_identifier::Entity,
+            patient_identifier::Column::PatientLive,
+        )))
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(wanted
+        .iter()
+        .map(|(systems, value)| {
+            let mut holders: Vec<Uuid> = rows
+                .iter()
+                .filter(|(_, s, v)| v == value && systems.contains(s))
+                .map(|(id, _, _)| *id)
+                .collect();
+            holders.sort_unstable();
+            holders.dedup();
+            holders
+        })
+        .collect())
+}
+
+/// The mother's record of `child` among the live `holders` of its mother's identifier (in id
+/// order): the one stored, when it still holds it (records of one person may share a
+/// links-records identifier), else the first other than the child, else none.
+fn choose(stored: Option<Uuid>, holders: &[Uuid], child: Uuid) -> Option<Uuid> {
+    match stored {
+        Some(s) if holders.contains(&s) => Some(s),
+        _ => holders.iter().copied().find(|h| *h != child),
+    }
+}
+
+/// The live children (id and version) whose unresolved mother's identifier is one of `named`
+/// (`(systems naming one domain, value)`), other than `mother`: at most
+/// [`MAX_CHILDREN_RESOLVED`]. Public for the test of its plan.
+pub fn children_naming(named: &[(Vec<String>, String)], mother: Uuid) -> Select<patient::Entity> {
     patient::Entity::find()
         .select_only()
         .column(patient::Column::Id)
         .column(patient::Column::Version)
-        .filter(any)
+        .filter(naming_any(named))
         .filter(patient::Column::MotherPatientId.is_null())
         .filter(patient::Column::Active.eq(true))
         .filter(patient::Column::DeletedAt.is_null())
@@ -99,7 +279,24 @@ pub fn children_naming(named: &[(Vec<String>, String)], mother: Uuid) -> Select<
 pub(crate) async fn give_mothers<C: ConnectionTrait>(
     txn: &C,
     ctx: &Ctx,
-    mut children: Vec<(Uuid, i32, Uuid)>,
+    children: Vec<(Uuid, i32, Uuid)>,
+) -> Result<Vec<Uuid>> {
+    let children = children
+        .into_iter()
+        .map(|(child, version, mother)| (child, version, Some(mother)))
+        .collect();
+    write_mothers(txn, ctx, children, None).await
+}
+
+/// Gives each child its mother's record (`(child, version read, record or none)`), when its
+/// version is still the one read and its stored mother still `expected`: version raised,
+/// audited as an `update` with its whole record before and after. Returns the children
+/// written, in id order.
+async fn write_mothers<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    mut children: Vec<(Uuid, i32, Option<Uuid>)>,
+    expected: Option<Uuid>,
 ) -> Result<Vec<Uuid>> {
     if children.is_empty() {
         return Ok(Vec::new());
@@ -117,6 +314,10 @@ pub(crate) async fn give_mothers<C: ConnectionTrait>(
     let now = Utc::now().fixed_offset();
     let mut written = Vec::with_capacity(children.len());
     for (child, version, mother) in children {
+        let stored = match expected {
+            None => patient::Column::MotherPatientId.is_null(),
+            Some(record) => patient::Column::MotherPatientId.eq(record),
+        };
         let updated = patient::Entity::update_many()
             .col_expr(patient::Column::MotherPatientId, Expr::value(mother))
             .col_expr(patient::Column::Version, Expr::value(version + 1))
@@ -124,12 +325,12 @@ pub(crate) async fn give_mothers<C: ConnectionTrait>(
             .col_expr(patient::Column::UpdatedBy, Expr::value(actor))
             .filter(patient::Column::Id.eq(child))
             .filter(patient::Column::Version.eq(version))
-            .filter(patient::Column::MotherPatientId.is_null())
+            .filter(stored)
             .filter(patient::Column::DeletedAt.is_null())
             .exec(txn)
             .await?;
         // A child written meanwhile (PostgreSQL: committed while this waited for its row) was
-        // resolved by that write, or will be by its next one.
+        // resolved by that write, or will be by its next one; a read shows it right anyway.
         if updated.rows_affected == 1 {
             written.push(child);
         }
@@ -149,10 +350,7 @@ pub(crate) async fn give_mothers<C: ConnectionTrait>(
         })
         .collect();
     audit::append(txn, entries).await?;
-    tracing::info!(
-        children = written.len(),
-        "mother resolved for children registered before her"
-    );
+    tracing::info!(children = written.len(), "children's mother record written");
     Ok(written)
 }
 
@@ -222,47 +420,35 @@ pub(crate) async fn children_of_imported<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Shows, for each of `patients` whose mother's record was merged away since it was resolved,
-/// the live survivor instead (following `replaced-by` links). The rows are not changed.
-pub(crate) async fn show_current_mothers<C: ConnectionTrait>(
+/// Shows, for each of `patients` naming a mother's identifier, the live record holding it now
+/// (the module's rule: the stored one while it holds it, else the first holder by id, else
+/// none); a patient naming none has no mother's record. One statement for all of them (none
+/// when no patient names a mother's identifier). The rows are not changed.
+pub(crate) async fn show_mothers<C: ConnectionTrait>(
     db: &C,
+    domains: &Registry,
     patients: &mut [Patient],
 ) -> Result<()> {
-    let mut current: HashMap<Uuid, Uuid> = patients
-        .iter()
-        .filter_map(|p| p.record.patient.mother_patient_id)
-        .map(|m| (m, m))
-        .collect();
-    if current.is_empty() {
-        return Ok(());
+    let mut wanted: Vec<(String, String)> = Vec::new();
+    let mut of: Vec<Option<usize>> = Vec::with_capacity(patients.len());
+    for p in patients.iter() {
+        let row = &p.record.patient;
+        of.push(row.mother_identifier_value.as_ref().map(|value| {
+            let key = (
+                row.mother_identifier_system.clone().unwrap_or_default(),
+                value.clone(),
+            );
+            // Siblings on one page name one mother: asked once.
+            wanted.iter().position(|w| *w == key).unwrap_or_else(|| {
+                wanted.push(key);
+                wanted.len() - 1
+            })
+        }));
     }
-    let mut frontier: Vec<Uuid> = current.keys().copied().collect();
-    for _ in 0..MAX_MERGE_HOPS {
-        let hops: HashMap<Uuid, Uuid> = patient_link::Entity::find()
-            .select_only()
-            .column(patient_link::Column::PatientId)
-            .column(patient_link::Column::OtherPatientId)
-            .filter(patient_link::Column::PatientId.is_in(frontier))
-            .filter(patient_link::Column::Type.eq(LinkType::ReplacedBy))
-            .into_tuple::<(Uuid, Uuid)>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
-        if hops.is_empty() {
-            break;
-        }
-        for now in current.values_mut() {
-            if let Some(next) = hops.get(now) {
-                *now = *next;
-            }
-        }
-        frontier = hops.into_values().collect();
-    }
-    for p in patients {
-        if let Some(m) = p.record.patient.mother_patient_id {
-            p.record.patient.mother_patient_id = current.get(&m).copied().or(Some(m));
-        }
+    let holders = live_holders(db, &named_in_domains(domains, &wanted)).await?;
+    for (p, of) in patients.iter_mut().zip(of) {
+        let row = &mut p.record.patient;
+        row.mother_patient_id = of.and_then(|i| choose(row.mother_patient_id, &holders[i], row.id));
     }
     Ok(())
 }

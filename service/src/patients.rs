@@ -1258,7 +1258,8 @@ pub async fn get(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<Patient> {
     audited?;
     let mut patient = patient?;
     mpi.domains().render_patient(&mut patient);
-    crate::mothers::show_current_mothers(mpi.db(), std::slice::from_mut(&mut patient)).await?;
+    crate::mothers::show_mothers(mpi.db(), &mpi.domains(), std::slice::from_mut(&mut patient))
+        .await?;
     Ok(patient)
 }
 
@@ -1559,18 +1560,19 @@ pub(crate) async fn update_in(
 
 /// Soft-deletes a patient: `deleted_at`/`deleted_by` set, version raised, its identifiers no
 /// longer count as live, and it leaves the candidate index. Open review tasks that involve it
-/// stay as they are. Audited as `delete` with the record before.
+/// stay as they are. Audited as `delete` with the record before. Children resolved to it pass to
+/// the live record holding their mother's identifier, or to none ([`crate::mothers`]).
 pub async fn delete(mpi: &Mpi, ctx: &Ctx, id: Uuid) -> Result<()> {
     ctx.authorize(Action::Delete)?;
     let txn = mpi.write_txn_for(ctx).await?;
-    let result = delete_in(ctx, &txn, id).await;
+    let result = delete_in(mpi, ctx, &txn, id).await;
     finish(txn, result).await?;
     tracing::info!(patient_id = %id, "patient deleted");
     mpi.refresh_patient(id).await
 }
 
 /// The soft delete inside a caller's transaction, audited, without the index refresh.
-pub(crate) async fn delete_in(ctx: &Ctx, txn: &crate::WriteTxn, id: Uuid) -> Result<()> {
+pub(crate) async fn delete_in(mpi: &Mpi, ctx: &Ctx, txn: &crate::WriteTxn, id: Uuid) -> Result<()> {
     let txn: &sea_orm::DatabaseTransaction = txn;
     let before = Patient::load_live(txn, id).await?;
     let now = Utc::now().fixed_offset();
@@ -1599,6 +1601,14 @@ pub(crate) async fn delete_in(ctx: &Ctx, txn: &crate::WriteTxn, id: Uuid) -> Res
             .before(audit::json(&before.record)),
     )
     .await?;
+    // A deleted record is no live reference: her children pass on.
+    let held: Vec<(String, String)> = before
+        .record
+        .identifiers
+        .iter()
+        .map(|i| (i.system.clone(), i.value.clone()))
+        .collect();
+    crate::mothers::follow_holders(mpi, ctx, txn, id, &held).await?;
     Ok(())
 }
 
@@ -1907,7 +1917,7 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
                 patient
             })
             .collect();
-        crate::mothers::show_current_mothers(conn, &mut items).await?;
+        crate::mothers::show_mothers(conn, &domains, &mut items).await?;
         Ok::<_, Error>((total, ids, items))
     })?;
     let items = limit_identifiers(items, wanted_domains.as_deref());
@@ -2071,7 +2081,7 @@ async fn search_by_mode(
                 Some(patient)
             })
             .collect();
-        crate::mothers::show_current_mothers(conn, &mut items).await?;
+        crate::mothers::show_mothers(conn, &domains, &mut items).await?;
         Ok::<_, Error>((total, ids, items))
     })?;
     mpi.audit_read(

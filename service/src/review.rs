@@ -311,7 +311,7 @@ pub async fn decide(mpi: &Mpi, ctx: &Ctx, id: Uuid, decision: Decision) -> Resul
             };
             merge::check_source_authority(mpi, ctx, &*txn, &request).await?;
             outcome.merge =
-                Some(merge::merge_in_txn(&txn, ctx, &request, decision.note.clone()).await?);
+                Some(merge::merge_in_txn(mpi, &txn, ctx, &request, decision.note.clone()).await?);
         }
         DecisionAction::Link => {
             for (from, to) in [(a, b), (b, a)] {

@@ -36,6 +36,7 @@ mod messy_files;
 mod metrics;
 mod migrate;
 mod mothers;
+mod mothers_follow;
 mod mothers_late;
 mod oauth;
 mod openapi;
