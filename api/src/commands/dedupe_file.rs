@@ -15,8 +15,8 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::ProgressBar;
-use matcher::blocking::candidate_pairs;
 use matcher::batch::cluster_reviewed;
+use matcher::blocking::candidate_pairs;
 use matcher::scoring::{probability, weight_of_probability};
 use matcher::{Model, NormalizedRecord};
 use rayon::prelude::*;

@@ -123,7 +123,11 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     for group in weighed.chunk_by(|x, y| x.1 == y.1) {
         let (top_a, b, top_w) = group[0];
         let mut chosen = (top_a, top_w, None);
-        for (i, &(a, _, w)) in group.iter().enumerate().take_while(|(_, p)| p.2 >= auto_link) {
+        for (i, &(a, _, w)) in group
+            .iter()
+            .enumerate()
+            .take_while(|(_, p)| p.2 >= auto_link)
+        {
             match model.review_reason(&l[a as usize], &r[b as usize]) {
                 None => {
                     chosen = (a, w, None);
@@ -166,10 +170,13 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     write_clusters(
         &args.output,
         left_ids.iter().map(|id| (id.as_str(), id.as_str())).chain(
-            right_ids.iter().zip(&best).map(|(id, m)| match linked_to(m) {
-                Some(a) => (id.as_str(), left_ids[a as usize].as_str()),
-                None => (id.as_str(), id.as_str()),
-            }),
+            right_ids
+                .iter()
+                .zip(&best)
+                .map(|(id, m)| match linked_to(m) {
+                    Some(a) => (id.as_str(), left_ids[a as usize].as_str()),
+                    None => (id.as_str(), id.as_str()),
+                }),
         ),
     )?;
 
