@@ -14,6 +14,16 @@
 //! record, `EM_SEQUENTIAL_MRNS=1` numbers records in registration order (issue 32, sections 4
 //! and 5).
 //!
+//! The clusters are formed as `mpi dedupe --input` forms them: a pair a review rule catches is
+//! not a link (`matcher::batch::cluster_reviewed`); the pairwise and B-cubed figures of the
+//! clusters formed without the rules (as the file mode did before) are printed too, and
+//! `EM_CLUSTER_PLAIN=1` reports those clusters per hard case. `EM_REVIEW_RULES=anchor,sibling`
+//! turns on the model's optional rules (`ReviewRules::require_anchor`, `sibling_guard`).
+//!
+//! `EM_TWIN_MOTHERS=1` gives every record of a twin its mother's identifier (one per household),
+//! as a maternity ward registers newborns, so that the rule on twins of one mother can act
+//! (the generator writes no mothers).
+//!
 //! `EM_HOUSEHOLD_GIVEN=1` fits the model with the given name's household distribution estimated
 //! (`TrainConfig::household_given_name`). `EM_EXPLAIN_TWINS=N` prints the levels and weights of the first N pairs of twins scored
 //! `Certain`.
@@ -24,15 +34,15 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use matcher::batch::{BatchConfig, normalize_all};
+use matcher::batch::{BatchConfig, cluster_reviewed, normalize_all};
 use matcher::blocking::candidate_pairs;
 use matcher::cluster::cluster;
 use matcher::compare::compare_field;
 use matcher::eval::Truth;
-use matcher::scoring::{MatchDecision, weight_of_probability};
+use matcher::scoring::{MatchDecision, ReviewRules, weight_of_probability};
 use matcher::synth::{GeneratorConfig, HardCase, HardCases, NATIONAL_ID_SYSTEM, generate};
 use matcher::training::{TrainConfig, train};
-use matcher::{Address, Model, NormalizedRecord, PersonRecord};
+use matcher::{Address, Identifier, Model, NormalizedRecord, PersonRecord};
 
 /// The record as the person CSV carries it: first address, phone, e-mail; national id and one
 /// other identifier; current family name only.
@@ -110,7 +120,7 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
     let truth =
         Truth::new(data.cluster.iter().enumerate().map(|(i, c)| (i as u32, *c))).expect("labels");
     let records = &data.records;
-    let weighed: Vec<(u32, u32, f64)> = data
+    let mut weighed: Vec<(u32, u32, f64)> = data
         .candidates
         .iter()
         .map(|&(a, b)| {
@@ -173,20 +183,42 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
     );
     let mut config = BatchConfig::for_model(model).cluster;
     config.link_threshold = certain;
-    let clustering = cluster(records.len(), &weighed, &config);
     let ids: Vec<u32> = (0..records.len() as u32).collect();
-    let m = truth
-        .clusters(ids.iter().zip(clustering.labels.iter().copied()))
-        .expect("clusters");
+    let plain = cluster(records.len(), &weighed, &config);
+    let (reviewed, held) = cluster_reviewed(model, records, &mut weighed, &config);
+    let held_true = held
+        .iter()
+        .filter(|&&(i, _)| {
+            let (a, b, _) = weighed[i];
+            data.cluster[a as usize] == data.cluster[b as usize]
+        })
+        .count();
     eprintln!(
-        "[{name}] clusters: pairwise P {:.4} R {:.4} F1 {:.4}; B-cubed P {:.4} R {:.4} F1 {:.4}",
-        m.pairwise.precision,
-        m.pairwise.recall,
-        m.pairwise.f1,
-        m.bcubed.precision,
-        m.bcubed.recall,
-        m.bcubed.f1
+        "[{name}] pairs held back by a review rule: {} ({held_true} of them true matches)",
+        held.len()
     );
+    for (what, clustering) in [
+        ("clusters without the review rules", &plain),
+        ("clusters", &reviewed),
+    ] {
+        let m = truth
+            .clusters(ids.iter().zip(clustering.labels.iter().copied()))
+            .expect("clusters");
+        eprintln!(
+            "[{name}] {what}: pairwise P {:.4} R {:.4} F1 {:.4}; B-cubed P {:.4} R {:.4} F1 {:.4}",
+            m.pairwise.precision,
+            m.pairwise.recall,
+            m.pairwise.f1,
+            m.bcubed.precision,
+            m.bcubed.recall,
+            m.bcubed.f1
+        );
+    }
+    let clustering = if std::env::var_os("EM_CLUSTER_PLAIN").is_some() {
+        plain
+    } else {
+        reviewed
+    };
     report_by_case(data, &clustering.labels);
     let heads = model
         .comparisons()
@@ -316,10 +348,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dense: Option<u16> = std::env::var("EM_DENSE_YEARS")
         .ok()
         .and_then(|v| v.parse().ok());
+    let twin_mothers = std::env::var_os("EM_TWIN_MOTHERS").is_some();
     let raw: Vec<PersonRecord> = synthetic
         .iter()
         .map(|s| {
             let mut r = csv_view(&s.record);
+            if twin_mothers && s.cases.contains(HardCase::Twin) {
+                // The twins' mother, known to the facility: one identifier per household.
+                r.maternity.mother_identifier = Some(Identifier {
+                    system: "urn:em:mother".to_owned(),
+                    value: format!("H{}", s.household_id),
+                });
+            }
             if let (Some(years), Some(d)) = (dense, r.birth_date.as_mut()) {
                 // Everyone born within a few years (a paediatric registry).
                 let digits: String = d.chars().filter(char::is_ascii_digit).collect();
@@ -381,9 +421,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             l.comparison, l.level, l.m, l.u, l.u_household
         );
     }
-    evaluate("EM", &report.model, &data);
+    let rules = std::env::var("EM_REVIEW_RULES").unwrap_or_default();
+    let rules = ReviewRules {
+        require_anchor: rules.contains("anchor"),
+        sibling_guard: rules.contains("sibling"),
+    };
+    evaluate("EM", &report.model.clone().with_review_rules(rules), &data);
     if std::env::var_os("EM_ONLY").is_none() {
-        evaluate("builtin", &Model::builtin(), &data);
+        evaluate("builtin", &Model::builtin().with_review_rules(rules), &data);
     }
     Ok(())
 }

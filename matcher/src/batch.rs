@@ -11,7 +11,7 @@ use crate::blocking::{BlockingConfig, candidate_pairs, candidate_pairs_between};
 use crate::cluster::{ClusterConfig, Clustering, cluster};
 use crate::normalize::normalize;
 use crate::record::{CompactString, NormalizedName, NormalizedRecord, PersonRecord};
-use crate::scoring::{MatchDecision, Model, Score, weight_of_probability};
+use crate::scoring::{MatchDecision, Model, ReviewReason, Score, weight_of_probability};
 
 /// Normalizes `records` in parallel, in order, and trims every string and list to its length:
 /// a batch holds millions of records, and spare capacity costs about a third of their memory.
@@ -218,6 +218,55 @@ fn report_pairs<S: PairScorer>(
             }
         })
         .collect()
+}
+
+/// A pair that one of the model's review rules ([`Model::review_reason`]) keeps from being linked
+/// automatically: its index in the weighed pairs and the rule.
+pub type Held = (usize, ReviewReason);
+
+/// Clusters records `0..records.len()` as [`cluster`] does, except that a pair at or above the link
+/// threshold that a review rule of `model` catches (placeholder identity, twins of one mother,
+/// and the rules the model turns on: no agreeing anchor, sibling pattern) is not a link: the
+/// file mode's counterpart of the database job, where `Model::decide` sends such a pair to review.
+/// Twins of one mother are a cannot-link besides, so no third record (a "Baby Girl" naming the
+/// same mother, which matches either twin) can put them in one cluster; the other rules leave a
+/// pair uncertain, not different, and it just falls below the threshold.
+///
+/// The rules are evaluated only for pairs at or above the link threshold (a few per record).
+/// `weighed` holds `(a, b, match_weight)` with record numbers into `records`; its weights are
+/// changed while clustering and restored before returning. Returns the clustering and the pairs
+/// held back, by index.
+pub fn cluster_reviewed(
+    model: &Model,
+    records: &[NormalizedRecord],
+    weighed: &mut [(u32, u32, f64)],
+    config: &ClusterConfig,
+) -> (Clustering, Vec<Held>) {
+    let n = records.len();
+    let held: Vec<Held> = weighed
+        .par_iter()
+        .enumerate()
+        .filter(|&(_, &(a, b, w))| {
+            w >= config.link_threshold && a != b && (a as usize) < n && (b as usize) < n
+        })
+        .filter_map(|(i, &(a, b, _))| {
+            model
+                .review_reason(&records[a as usize], &records[b as usize])
+                .map(|r| (i, r))
+        })
+        .collect();
+    let weights: Vec<f64> = held.iter().map(|&(i, _)| weighed[i].2).collect();
+    for &(i, reason) in &held {
+        weighed[i].2 = match reason {
+            ReviewReason::TwinsOfOneMother => f64::NEG_INFINITY,
+            _ => config.link_threshold.next_down(),
+        };
+    }
+    let clustering = cluster(n, weighed, config);
+    for (&(i, _), w) in held.iter().zip(weights) {
+        weighed[i].2 = w;
+    }
+    (clustering, held)
 }
 
 /// Deduplicates `records`: candidate pairs, their scores, and clusters of records believed to be

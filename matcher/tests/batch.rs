@@ -170,3 +170,70 @@ fn a_chain_of_weak_links_does_not_become_one_person() {
     );
     assert!(guarded.clustering.refused_links > 0);
 }
+
+#[test]
+fn review_rules_keep_twins_and_placeholders_out_of_clusters() {
+    use matcher::batch::cluster_reviewed;
+    use matcher::cluster::{ClusterConfig, cluster};
+    use matcher::record::{Identifier, Maternity};
+    use matcher::scoring::ReviewReason;
+
+    let child = |given: &str, family: &str, mother: Option<&str>| {
+        normalize(&PersonRecord {
+            given_names: vec![given.to_owned()],
+            family_names: vec![family.to_owned()],
+            birth_date: Some("2026-10-01".to_owned()),
+            maternity: Maternity {
+                mother_identifier: mother.map(|v| Identifier {
+                    system: "urn:test:mrn".to_owned(),
+                    value: v.to_owned(),
+                }),
+                ..Maternity::default()
+            },
+            ..PersonRecord::default()
+        })
+    };
+    // Twins of one mother, a newborn placeholder naming her (either twin's match), two
+    // "Baby Boy" newborns without a mother, one person registered twice.
+    let records = vec![
+        child("Ava", "Khumalo", Some("M-1")),
+        child("Zoe", "Khumalo", Some("M-1")),
+        child("Baby Girl", "Khumalo", Some("M-1")),
+        child("Baby Boy", "Okafor", None),
+        child("Baby Boy", "Okafor", None),
+        child("Margaret", "Whitfield", None),
+        child("Margeret", "Whitfield", None),
+    ];
+    // Every pair weighs far above the link threshold: only the rules keep pairs apart.
+    let original = vec![
+        (0, 1, 30.0),
+        (0, 2, 29.0),
+        (1, 2, 29.0),
+        (3, 4, 30.0),
+        (5, 6, 30.0),
+    ];
+    let config = ClusterConfig {
+        link_threshold: 10.0,
+        ..ClusterConfig::default()
+    };
+    let model = Model::builtin();
+    assert_eq!(
+        cluster(records.len(), &original, &config).clusters,
+        vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]
+    );
+    let mut weighed = original.clone();
+    let (clustering, held) = cluster_reviewed(&model, &records, &mut weighed, &config);
+    assert_eq!(weighed, original, "the weights are restored");
+    assert_eq!(
+        held,
+        vec![
+            (0, ReviewReason::TwinsOfOneMother),
+            (3, ReviewReason::Placeholder)
+        ]
+    );
+    // The placeholder newborn joins the first twin (equal weights: the lower pair first), and
+    // cannot then bring in the second.
+    assert_eq!(clustering.clusters, vec![vec![0, 2], vec![5, 6]]);
+    let four = pool(4).install(|| cluster_reviewed(&model, &records, &mut weighed, &config));
+    assert_eq!(four, (clustering, held));
+}

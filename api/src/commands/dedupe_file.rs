@@ -1,7 +1,10 @@
 //! `mpi dedupe --input FILE --output DIR`: deduplicates a person CSV without a database. Writes
 //! `DIR/pairs.csv` (every candidate pair at or above the model's review threshold) and
 //! `DIR/clusters.csv` (every record with its cluster, at the model's auto-link threshold; a
-//! cluster is named by the id of its first record in file order).
+//! cluster is named by the id of its first record in file order). A pair above that threshold
+//! that one of the model's review rules catches (twins of one mother, a placeholder identity; see
+//! [`matcher::batch::cluster_reviewed`]) is not linked, and its row of pairs.csv names the rule
+//! (`review_reason`), where the database job would open a review task.
 //!
 //! Without `--model`, the model is fitted to the input itself by EM without labels, over the same
 //! candidate pairs that are then scored (blocking runs once).
@@ -12,8 +15,8 @@ use std::time::Instant;
 
 use clap::Args;
 use indicatif::ProgressBar;
+use matcher::batch::cluster_reviewed;
 use matcher::blocking::candidate_pairs;
-use matcher::cluster::cluster;
 use matcher::scoring::{probability, weight_of_probability};
 use matcher::{Model, NormalizedRecord};
 use rayon::prelude::*;
@@ -146,6 +149,19 @@ fn peak_memory_mib() -> Option<u64> {
     Some(kib / 1024)
 }
 
+/// ` (placeholder 3, twins_of_one_mother 1)`: the pairs held back by each review rule, or nothing.
+pub fn held_by_rule(held: &[matcher::batch::Held]) -> String {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for (_, reason) in held {
+        *counts.entry(reason.as_str()).or_default() += 1;
+    }
+    if counts.is_empty() {
+        return String::new();
+    }
+    let parts: Vec<String> = counts.iter().map(|(r, c)| format!("{r} {c}")).collect();
+    format!(" ({})", parts.join(", "))
+}
+
 /// Runs the file mode of `mpi dedupe`, printing a summary to `out`.
 pub fn run(args: DedupeFileArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     run_file(
@@ -205,30 +221,37 @@ pub fn run_file(
     cluster_config.link_threshold = weight_of_probability(model.thresholds().certain);
 
     let bar = progress.count(candidates.len() as u64, "scoring pairs");
-    let weighed = weigh(&model, &candidates, records, records, &bar);
+    let mut weighed = weigh(&model, &candidates, records, records, &bar);
     let candidate_count = candidates.len();
     drop(candidates);
     bar.finish_and_clear();
     phases.end("scoring");
 
     let bar = progress.phase("clustering");
-    let clustering = cluster(n, &weighed, &cluster_config);
+    let (clustering, held) = cluster_reviewed(&model, records, &mut weighed, &cluster_config);
     bar.finish_and_clear();
     phases.end("clustering");
 
     let bar = progress.phase("writing");
     let ids = &data.ids;
+    // `held` is by index into `weighed`, ascending (every held pair is above the auto-link
+    // threshold, so in pairs.csv).
+    let mut reasons = held.iter().peekable();
     let (_, pair_count) = write_pairs(
         output,
         weighed
             .iter()
-            .filter(|p| p.2 >= config.review_threshold)
-            .map(|&(a, b, w)| {
+            .enumerate()
+            .filter(|(_, p)| p.2 >= config.review_threshold)
+            .map(|(i, &(a, b, w))| {
+                while reasons.next_if(|h| h.0 < i).is_some() {}
+                let reason = reasons.next_if(|h| h.0 == i).map(|h| h.1);
                 (
                     ids[a as usize].as_str(),
                     ids[b as usize].as_str(),
                     probability(w),
                     w,
+                    reason,
                 )
             }),
     )?;
@@ -245,11 +268,13 @@ pub fn run_file(
     say(
         out,
         format_args!(
-            "{n} records, {candidate_count} candidate pairs, {pair_count} pairs at or above the review threshold (p >= {}), {} multi-record clusters at the auto-link threshold (p >= {}), {} links refused",
+            "{n} records, {candidate_count} candidate pairs, {pair_count} pairs at or above the review threshold (p >= {}), {} multi-record clusters at the auto-link threshold (p >= {}), {} links refused, {} pairs held for review by a rule{}",
             model.thresholds().possible,
             clustering.clusters.len(),
             model.thresholds().certain,
-            clustering.refused_links
+            clustering.refused_links,
+            held.len(),
+            held_by_rule(&held),
         ),
     )?;
     say(out, format_args!("{phases}"))?;

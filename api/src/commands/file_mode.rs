@@ -18,6 +18,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use matcher::batch::normalize_all;
 use matcher::blocking::BlockingConfig;
+use matcher::scoring::ReviewReason;
 use matcher::training::{TrainConfig, train};
 use matcher::{Model, NormalizedRecord, PersonRecord};
 
@@ -496,25 +497,37 @@ pub fn create_output(
     Ok((path, writer))
 }
 
-/// Writes `pairs.csv`: `id_a,id_b,match_probability,match_weight`, one row per pair.
+/// One row of `pairs.csv`: the two ids, the match probability and weight, and the review rule
+/// that kept the pair from being linked automatically, if any.
+pub type PairRow<'a> = (&'a str, &'a str, f64, f64, Option<ReviewReason>);
+
+/// Writes `pairs.csv`: `id_a,id_b,match_probability,match_weight,review_reason`, one row per pair
+/// (`review_reason` empty unless a review rule held the pair back from the clusters).
 pub fn write_pairs<'a>(
     dir: &Path,
-    pairs: impl Iterator<Item = (&'a str, &'a str, f64, f64)>,
+    pairs: impl Iterator<Item = PairRow<'a>>,
 ) -> anyhow::Result<(PathBuf, usize)> {
     let (path, mut w) = create_output(dir, "pairs.csv")?;
     let context = || format!("cannot write {}", path.display());
-    w.write_record(["id_a", "id_b", "match_probability", "match_weight"])
-        .with_context(context)?;
+    w.write_record([
+        "id_a",
+        "id_b",
+        "match_probability",
+        "match_weight",
+        "review_reason",
+    ])
+    .with_context(context)?;
     let mut count = 0;
     let mut p = String::new();
     let mut m = String::new();
-    for (a, b, probability, weight) in pairs {
+    for (a, b, probability, weight, reason) in pairs {
         p.clear();
         m.clear();
         use std::fmt::Write as _;
         let _ = write!(p, "{probability:.6}");
         let _ = write!(m, "{weight:.4}");
-        w.write_record([a, b, p.as_str(), m.as_str()])
+        let reason = reason.map_or("", ReviewReason::as_str);
+        w.write_record([a, b, p.as_str(), m.as_str(), reason])
             .with_context(context)?;
         count += 1;
     }

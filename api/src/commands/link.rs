@@ -6,6 +6,12 @@
 //! threshold, else it is alone). Ids must be unique across the two files, since clusters.csv
 //! names records by id alone.
 //!
+//! A pair at or above the auto-link threshold that one of the model's review rules catches
+//! (twins of one mother, a placeholder identity; [`matcher::Model::review_reason`]) is never
+//! linked: the B record's best A record is then its strongest pair that no rule catches, if that
+//! one reaches the auto-link threshold, else its strongest pair, written to pairs.csv with the rule
+//! (`review_reason`) and not linked.
+//!
 //! Without `--model`, the model is fitted by EM without labels to the two files together, over the
 //! cross-file candidate pairs. Unless `--strict`, `DIR/warnings.csv` is `file,line,column,reason`.
 
@@ -17,7 +23,7 @@ use std::time::Instant;
 use clap::Args;
 use matcher::batch::BatchConfig;
 use matcher::blocking::candidate_pairs_between;
-use matcher::scoring::{probability, weight_of_probability};
+use matcher::scoring::{ReviewReason, probability, weight_of_probability};
 
 use super::dedupe_file::weigh;
 use super::file_mode::{
@@ -111,9 +117,27 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     drop(candidates);
     // Best left match of each right record: by right record, weight descending, left record.
     weighed.sort_unstable_by(|x, y| x.1.cmp(&y.1).then(y.2.total_cmp(&x.2)).then(x.0.cmp(&y.0)));
-    let mut best: Vec<Option<(u32, f64)>> = vec![None; r.len()];
-    for &(a, b, w) in &weighed {
-        best[b as usize].get_or_insert((a, w));
+    // Each group's pairs at or above the auto-link threshold, strongest first, until one that no
+    // review rule catches: the rules run on those few pairs only.
+    let mut best: Vec<Option<(u32, f64, Option<ReviewReason>)>> = vec![None; r.len()];
+    for group in weighed.chunk_by(|x, y| x.1 == y.1) {
+        let (top_a, b, top_w) = group[0];
+        let mut chosen = (top_a, top_w, None);
+        for (i, &(a, _, w)) in group
+            .iter()
+            .enumerate()
+            .take_while(|(_, p)| p.2 >= auto_link)
+        {
+            match model.review_reason(&l[a as usize], &r[b as usize]) {
+                None => {
+                    chosen = (a, w, None);
+                    break;
+                }
+                Some(reason) if i == 0 => chosen.2 = Some(reason),
+                Some(_) => {}
+            }
+        }
+        best[b as usize] = Some(chosen);
     }
     drop(weighed);
     bar.finish_and_clear();
@@ -122,28 +146,37 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (_, pair_count) = write_pairs(
         &args.output,
         best.iter().enumerate().filter_map(|(b, m)| {
-            let (a, w) = (*m)?;
+            let (a, w, reason) = (*m)?;
             (w >= config.review_threshold).then(|| {
                 (
                     left_ids[a as usize].as_str(),
                     right_ids[b].as_str(),
                     probability(w),
                     w,
+                    reason,
                 )
             })
         }),
     )?;
-    let linked = best
+    let linked_to = |m: &Option<(u32, f64, Option<ReviewReason>)>| match *m {
+        Some((a, w, None)) if w >= auto_link => Some(a),
+        _ => None,
+    };
+    let linked = best.iter().filter(|m| linked_to(m).is_some()).count();
+    let held = best
         .iter()
-        .filter(|m| m.is_some_and(|(_, w)| w >= auto_link))
+        .filter(|m| m.is_some_and(|(_, w, reason)| reason.is_some() && w >= auto_link))
         .count();
     write_clusters(
         &args.output,
         left_ids.iter().map(|id| (id.as_str(), id.as_str())).chain(
-            right_ids.iter().zip(&best).map(|(id, m)| match m {
-                Some((a, w)) if *w >= auto_link => (id.as_str(), left_ids[*a as usize].as_str()),
-                _ => (id.as_str(), id.as_str()),
-            }),
+            right_ids
+                .iter()
+                .zip(&best)
+                .map(|(id, m)| match linked_to(m) {
+                    Some(a) => (id.as_str(), left_ids[a as usize].as_str()),
+                    None => (id.as_str(), id.as_str()),
+                }),
         ),
     )?;
 
@@ -151,7 +184,7 @@ pub fn run(args: LinkArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     say(
         out,
         format_args!(
-            "{} left and {} right records, {candidate_count} candidate pairs, {pair_count} right records matched at or above the review threshold (p >= {}), {linked} linked at the auto-link threshold (p >= {})",
+            "{} left and {} right records, {candidate_count} candidate pairs, {pair_count} right records matched at or above the review threshold (p >= {}), {linked} linked at the auto-link threshold (p >= {}), {held} held for review by a rule",
             n_left,
             r.len(),
             model.thresholds().possible,

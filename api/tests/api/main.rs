@@ -18,6 +18,7 @@ mod fhir_ihe;
 mod fhir_pdqm;
 mod fhir_related;
 mod fhir_xml;
+mod file_review;
 mod health;
 mod helpers;
 mod hl7_conformance;

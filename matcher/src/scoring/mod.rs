@@ -205,6 +205,18 @@ pub enum ReviewReason {
     TwinsOfOneMother,
 }
 
+impl ReviewReason {
+    /// The reason's name, as serde writes it (`twins_of_one_mother`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReviewReason::Placeholder => "placeholder",
+            ReviewReason::NoAnchor => "no_anchor",
+            ReviewReason::SiblingPattern => "sibling_pattern",
+            ReviewReason::TwinsOfOneMother => "twins_of_one_mother",
+        }
+    }
+}
+
 fn invalid(name: &str, reason: &str) -> Error {
     Error::InvalidParameter {
         name: name.to_owned(),
@@ -1352,6 +1364,18 @@ mod tests {
             }],
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn review_reason_names_are_their_serde_names() {
+        for r in [
+            ReviewReason::Placeholder,
+            ReviewReason::NoAnchor,
+            ReviewReason::SiblingPattern,
+            ReviewReason::TwinsOfOneMother,
+        ] {
+            assert_eq!(serde_json::to_value(r).ok(), Some(r.as_str().into()));
+        }
     }
 
     #[test]
