@@ -102,9 +102,9 @@ impl Criteria {
         let Some(query) = query.filter(|q| !q.is_empty()) else {
             return Ok(Criteria::All);
         };
-        let (name, value) = query.split_once('=').ok_or_else(|| {
-            Error::validation(field, "the search parameter has no value")
-        })?;
+        let (name, value) = query
+            .split_once('=')
+            .ok_or_else(|| Error::validation(field, "the search parameter has no value"))?;
         if value.contains('&') {
             return Err(Error::validation(
                 field,
@@ -115,7 +115,10 @@ impl Criteria {
             .ok_or_else(|| Error::validation(field, "the value is not percent-encoded UTF-8"))?;
         let value = value.trim();
         if value.is_empty() {
-            return Err(Error::validation(field, "the search parameter has no value"));
+            return Err(Error::validation(
+                field,
+                "the search parameter has no value",
+            ));
         }
         let uuid = |v: &str| {
             Uuid::parse_str(v.trim())
@@ -156,7 +159,9 @@ impl Criteria {
             Criteria::Identifier { system, value } => {
                 let Some(patient) = patient else { return false };
                 let registry = mpi.domains();
-                let wanted = system.as_deref().map(|s| (s, registry.resolve(s).map(|d| d.id)));
+                let wanted = system
+                    .as_deref()
+                    .map(|s| (s, registry.resolve(s).map(|d| d.id)));
                 patient.record.identifiers.iter().any(|i| {
                     let system_ok = match &wanted {
                         None => true,
@@ -274,7 +279,10 @@ fn check_endpoint(endpoint: &str) -> Result<()> {
         .strip_prefix("http://")
         .or_else(|| endpoint.strip_prefix("https://"))
         .ok_or_else(|| Error::validation(field, "must be an http or https URL"))?;
-    if endpoint.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if endpoint
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err(Error::validation(field, "must not contain spaces"));
     }
     let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
