@@ -552,3 +552,127 @@ async fn bad_subscriptions_are_refused_and_nothing_is_stored(backend: Backend) {
     fhir.check_all_received();
 }
 both_backends!(bad_subscriptions_are_refused_and_nothing_is_stored);
+
+/// A PMIR Subscription request in FHIR XML (elements in schema order).
+const SUBSCRIPTION_XML: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Subscription xmlns="http://hl7.org/fhir">
+  <status value="requested"/>
+  <reason value="To receive Patient changes."/>
+  <criteria value="Patient?identifier=urn:test:mrn|"/>
+  <channel>
+    <type value="message"/>
+    <endpoint value="RECEIVER"/>
+    <payload value="application/fhir+json"/>
+  </channel>
+</Subscription>"#;
+
+async fn subscriptions_are_switched_off_and_on_in_json_and_xml(backend: Backend) {
+    let (receiver, addr) = Receiver::listen("127.0.0.1:0".parse().expect("addr"));
+    let endpoint = format!("http://{addr}/pmir");
+    let app = TestApp::spawn_with(backend, &[], &FAST).await;
+    let fhir = Fhir::new(&app);
+    let mut xml = crate::fhir_xml::Client {
+        app: &app,
+        kept: Vec::new(),
+    };
+    // ITI-94 in XML, answered in XML.
+    let created = xml
+        .send(
+            Role::Steward,
+            "POST",
+            "/Subscription",
+            &[
+                ("Content-Type", crate::fhir_xml::FHIR_XML),
+                ("Accept", crate::fhir_xml::FHIR_XML),
+            ],
+            Some(&SUBSCRIPTION_XML.replace("RECEIVER", &endpoint)),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert!(
+        created.text.contains(r#"<status value="active"/>"#),
+        "{}",
+        created.text
+    );
+    let sid = created
+        .location
+        .as_deref()
+        .and_then(|l| l.rsplit('/').next())
+        .expect("location")
+        .to_owned();
+    // Off: the change of a record selected is not delivered, and not queued.
+    let read = fhir
+        .call(
+            Role::Steward,
+            "GET",
+            &format!("/Subscription/{sid}"),
+            &[],
+            None,
+        )
+        .await;
+    let mut off = read.body.clone();
+    off["status"] = json!("off");
+    off.as_object_mut().expect("object").remove("meta");
+    let switched = fhir
+        .call(
+            Role::Steward,
+            "PUT",
+            &format!("/Subscription/{sid}"),
+            &[],
+            Some(&off),
+        )
+        .await;
+    assert_eq!(switched.status, 200, "{}", switched.body);
+    assert_eq!(switched.body["status"], "off");
+    let listed = fhir
+        .call(Role::Steward, "GET", "/Subscription?status=off", &[], None)
+        .await;
+    assert_eq!(listed.body["total"], 1, "{}", listed.body);
+    let quiet = fhir
+        .create(&fhir_person("Underhill", "Marisol", "1990-09-09", "OFF-1"))
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(receiver.all().is_empty(), "delivered while off");
+    // On again (requested): active, and the next change is delivered.
+    let mut on = off.clone();
+    on["status"] = json!("requested");
+    let switched = fhir
+        .call(
+            Role::Steward,
+            "PUT",
+            &format!("/Subscription/{sid}"),
+            &[],
+            Some(&on),
+        )
+        .await;
+    assert_eq!(switched.status, 200, "{}", switched.body);
+    assert_eq!(switched.body["status"], "active");
+    let loud = fhir
+        .create(&fhir_person("Underhill", "Benedikt", "1991-01-01", "ON-1"))
+        .await;
+    let loud_id = id_of(&loud);
+    receiver.wait_for("after switching on", |d| d.entry_of(&loud_id).is_some());
+    assert!(
+        receiver
+            .all()
+            .iter()
+            .all(|d| d.entry_of(&id_of(&quiet)).is_none()),
+        "the change made while off was delivered"
+    );
+    // Read in XML.
+    let read = xml
+        .send(
+            Role::Steward,
+            "GET",
+            &format!("/Subscription/{sid}?_format=xml"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert!(read.text.contains("<Subscription"), "{}", read.text);
+    xml.check_all();
+    fhir.check_all_received();
+    check_messages(&receiver.all());
+}
+both_backends!(subscriptions_are_switched_off_and_on_in_json_and_xml);
