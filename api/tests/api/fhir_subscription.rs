@@ -3,8 +3,9 @@
 //! here (a plain TCP listener reading HTTP/1.1 by hand, not the server's client) gets a Mobile
 //! Patient Identity Feed message (ITI-93) after a Patient create, an update and a PMIR merge,
 //! each parsed by the independent `fhir.resources` checker; a notification queued while the
-//! receiver is down arrives once it is up (the Subscription in `error` meanwhile, `active`
-//! again after); bad Subscriptions are refused with an OperationOutcome and nothing is stored.
+//! receiver is down arrives once it is up, across a server restart (the Subscription in `error`
+//! meanwhile, `active` again after); ITI-94's enable and disable, in JSON and XML; bad
+//! Subscriptions are refused with an OperationOutcome and nothing is stored.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -417,7 +418,7 @@ async fn metric(app: &TestApp, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("no {name} in /metrics"))
 }
 
-async fn a_notification_waits_for_a_receiver_that_is_down(backend: Backend) {
+async fn a_notification_waits_for_a_receiver_that_is_down_across_a_restart(backend: Backend) {
     let down = free_port();
     let endpoint = format!("http://{down}/pmir");
     let app = TestApp::spawn_with(backend, &[], &FAST).await;
@@ -463,7 +464,11 @@ async fn a_notification_waits_for_a_receiver_that_is_down(backend: Backend) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    // The receiver comes up: the queued notification arrives, and the status is active again.
+    fhir.check_all_received();
+    // The server restarts while it is still queued; then the receiver comes up: the queued
+    // notification arrives, and the status is active again.
+    let app = app.restart(&FAST);
+    let fhir = Fhir::new(&app);
     let (receiver, _) = Receiver::listen(down);
     let got = receiver.wait_for("after the receiver came up", |d| {
         d.entry_of(&a_id).is_some()
@@ -490,7 +495,7 @@ async fn a_notification_waits_for_a_receiver_that_is_down(backend: Backend) {
     check_messages(&receiver.all());
     fhir.check_all_received();
 }
-both_backends!(a_notification_waits_for_a_receiver_that_is_down);
+both_backends!(a_notification_waits_for_a_receiver_that_is_down_across_a_restart);
 
 async fn bad_subscriptions_are_refused_and_nothing_is_stored(backend: Backend) {
     let app = TestApp::spawn(backend).await;
