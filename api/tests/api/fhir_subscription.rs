@@ -657,6 +657,25 @@ async fn subscriptions_are_switched_off_and_on_in_json_and_xml(backend: Backend)
         .await;
     let loud_id = id_of(&loud);
     receiver.wait_for("after switching on", |d| d.entry_of(&loud_id).is_some());
+    // The criteria (identifier system urn:test:mrn) leave out a record without one: the next
+    // record that has one is delivered, the one before it without one never is.
+    let mut elsewhere = fhir_person("Underhill", "Cosima", "1992-02-02", "X-1");
+    elsewhere["identifier"][0]["system"] = json!("urn:test:other");
+    let elsewhere_id = id_of(&fhir.create(&elsewhere).await);
+    let after = fhir
+        .create(&fhir_person("Underhill", "Dorian", "1993-03-03", "ON-2"))
+        .await;
+    let after_id = id_of(&after);
+    receiver.wait_for("after the unselected record", |d| {
+        d.entry_of(&after_id).is_some()
+    });
+    assert!(
+        receiver
+            .all()
+            .iter()
+            .all(|d| d.entry_of(&elsewhere_id).is_none()),
+        "a record the criteria do not select was delivered"
+    );
     assert!(
         receiver
             .all()
