@@ -314,6 +314,55 @@ impl MllpSettings {
     }
 }
 
+/// The delivery of PMIR notifications to FHIR Subscriptions (ITI-94, ITI-93).
+#[derive(Args, Clone, Debug)]
+#[command(next_help_heading = "FHIR subscriptions (PMIR)")]
+pub struct SubscriptionSettings {
+    /// This server's FHIR base URL as subscribers reach it (`MessageHeader.source.endpoint` and
+    /// the entries' fullUrl of the notifications); default: http(s)://BIND-ADDRESS/fhir.
+    #[arg(long, env = "MPI_FHIR_BASE_URL")]
+    pub fhir_base_url: Option<String>,
+
+    /// Milliseconds between two looks at an idle subscription's notification queue.
+    #[arg(long, env = "MPI_SUBSCRIPTION_POLL_MS", default_value_t = 500,
+          value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub subscription_poll_ms: u64,
+
+    /// The longest wait, in milliseconds, between two attempts to deliver to an endpoint that
+    /// fails (the wait starts at a second, or at this if shorter, and doubles after each
+    /// failure).
+    #[arg(long, env = "MPI_SUBSCRIPTION_RETRY_MAX_MS", default_value_t = 60_000,
+          value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub subscription_retry_max_ms: u64,
+
+    /// Seconds a delivery (connect, send, answer) may take.
+    #[arg(long, env = "MPI_SUBSCRIPTION_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub subscription_timeout_secs: u64,
+
+    /// Failed deliveries in a row after which a subscription's status becomes `error` (it is
+    /// still retried; the next success makes it `active` again).
+    #[arg(long, env = "MPI_SUBSCRIPTION_ERROR_AFTER", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub subscription_error_after: u32,
+}
+
+impl SubscriptionSettings {
+    /// The delivery task's settings; `default_base` is used without `--fhir-base-url`.
+    pub fn delivery_config(&self, default_base: String) -> crate::fhir::notify::DeliveryConfig {
+        let retry_max = Duration::from_millis(self.subscription_retry_max_ms);
+        crate::fhir::notify::DeliveryConfig {
+            base_url: self.fhir_base_url.clone().unwrap_or(default_base),
+            poll_interval: Duration::from_millis(self.subscription_poll_ms),
+            refresh_interval: Duration::from_secs(2).min(retry_max.max(Duration::from_millis(200))),
+            retry_min: Duration::from_secs(1).min(retry_max),
+            retry_max,
+            timeout: Duration::from_secs(self.subscription_timeout_secs),
+            error_after: self.subscription_error_after,
+        }
+    }
+}
+
 /// Identifier domains: what to do with unregistered systems, and the MPI's own domain.
 #[derive(Args, Clone, Debug)]
 #[command(next_help_heading = "Identifier domains")]

@@ -49,6 +49,13 @@ pub struct Metrics {
     /// `mpi_pix_notification_failures_total`: notifications not delivered at an attempt (the
     /// consumer was down, did not answer in time or did not accept); each is retried.
     pub pix_failures: IntCounter,
+    /// `mpi_fhir_subscription_queue`: PMIR notifications (ITI-94 subscriptions, ITI-93
+    /// messages) queued in the outbox, all subscriptions together (refreshed by the delivery
+    /// task).
+    pub subscription_queue: IntGauge,
+    /// `mpi_fhir_subscription_failures_total`: PMIR notification messages not delivered at an
+    /// attempt (the endpoint was down, slow or did not answer 2xx); each is retried.
+    pub subscription_failures: IntCounter,
 }
 
 impl hl7v2::Observer for Metrics {
@@ -143,6 +150,16 @@ impl Metrics {
         )?;
         registry.register(Box::new(pix_queue.clone()))?;
         registry.register(Box::new(pix_failures.clone()))?;
+        let subscription_queue = IntGauge::new(
+            "mpi_fhir_subscription_queue",
+            "PMIR patient notifications queued for delivery, all FHIR subscriptions together",
+        )?;
+        let subscription_failures = IntCounter::new(
+            "mpi_fhir_subscription_failures_total",
+            "PMIR notification messages not delivered at an attempt (retried)",
+        )?;
+        registry.register(Box::new(subscription_queue.clone()))?;
+        registry.register(Box::new(subscription_failures.clone()))?;
         Ok(Metrics {
             registry,
             requests,
@@ -157,6 +174,8 @@ impl Metrics {
             hl7_duration,
             pix_queue,
             pix_failures,
+            subscription_queue,
+            subscription_failures,
         })
     }
 

@@ -22,6 +22,8 @@ pub mod change_log;
 pub mod dedupe_job;
 pub mod domain_assigner;
 pub mod enums;
+pub mod fhir_subscription;
+pub mod fhir_subscription_outbox;
 pub mod identifier_domain;
 pub mod json_list;
 pub mod match_score;

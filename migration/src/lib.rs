@@ -31,6 +31,8 @@
 //!     search by a whole number or its end is an index range scan.
 //! 24. a patient's languages (`patient_communication`, FHIR `Patient.communication`);
 //! 26. a PIX consumer's receiving facility (`pix_consumer.facility`, MSH-6 of its notifications).
+//! 27. FHIR Subscriptions of IHE PMIR (ITI-94, `fhir_subscription`) and their outbox, filled by
+//!     triggers on `patient` (`fhir_subscription_outbox`).
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -62,6 +64,7 @@ mod m20261206_000022_pix_consumer_tls;
 mod m20261206_000023_telecom_digits_reversed;
 mod m20261206_000024_patient_communication;
 mod m20261206_000026_pix_consumer_facility;
+mod m20261206_000027_create_fhir_subscription;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -98,6 +101,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000023_telecom_digits_reversed::Migration),
             Box::new(m20261206_000024_patient_communication::Migration),
             Box::new(m20261206_000026_pix_consumer_facility::Migration),
+            Box::new(m20261206_000027_create_fhir_subscription::Migration),
         ]
     }
 }

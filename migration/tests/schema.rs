@@ -137,6 +137,8 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
             "pix_consumer",
             "pix_outbox",
             "related_person",
+            "fhir_subscription",
+            "fhir_subscription_outbox",
         ] {
             assert!(
                 first
@@ -149,10 +151,11 @@ async fn migrations_run_up_down_to_nothing_and_up_again() -> anyhow::Result<()> 
         // 7 tracked tables (patient_communication since migration 24) x (3 capture triggers,
         // + no-truncate on PG), 2 append-only tables x 2,
         // the live-flag triggers (SQLite 3, PG 2), the audit chain guard, and the PIX outbox
-        // triggers of migration 17 (SQLite 5, PG 3).
+        // triggers of migration 17 (SQLite 5, PG 3), and the FHIR subscription outbox triggers of
+        // migration 27 (2 on each).
         let expected = match backend {
-            Backend::Sqlite => 7 * 3 + 2 * 2 + 3 + 1 + 5,
-            Backend::Postgres => 7 * 4 + 2 * 2 + 2 + 1 + 3,
+            Backend::Sqlite => 7 * 3 + 2 * 2 + 3 + 1 + 5 + 2,
+            Backend::Postgres => 7 * 4 + 2 * 2 + 2 + 1 + 3 + 2,
         };
         assert_eq!(triggers, expected, "{backend:?}: {first:#?}");
 

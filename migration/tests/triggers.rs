@@ -846,6 +846,138 @@ async fn changes_of_a_persons_identifiers_queue_pix_notifications_for_every_cons
     Ok(())
 }
 
+/// The PMIR subscription outbox (migration 27) as `(patient id without hyphens, event)`, in order.
+async fn subscription_outbox(db: &TestDb) -> anyhow::Result<Vec<(String, String)>> {
+    let sql = match db.backend {
+        Backend::Sqlite => {
+            "SELECT lower(hex(patient_id)) AS p, event FROM fhir_subscription_outbox ORDER BY seq"
+        }
+        Backend::Postgres => {
+            "SELECT replace(patient_id::text, '-', '') AS p, event FROM fhir_subscription_outbox \
+             ORDER BY seq"
+        }
+    };
+    let rows = db
+        .conn
+        .query_all_raw(Statement::from_string(db.conn.get_database_backend(), sql))
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.try_get::<String>("", "p")?,
+                r.try_get::<String>("", "event")?,
+            ))
+        })
+        .collect()
+}
+
+/// Migration 27: every create, change (version, person, active, deleted_at) and delete of a
+/// patient queues a row per delivering Subscription (`active` or `error`, not `off`), in the
+/// writer's statement; nothing while none delivers; a deleted Subscription takes its queue.
+#[tokio::test]
+async fn changes_of_patients_queue_pmir_notifications_for_delivering_subscriptions()
+-> anyhow::Result<()> {
+    for backend in Backend::ALL {
+        let db = TestDb::migrated(backend).await;
+        let lit = |id| uuid_lit(backend, id);
+        let (first, _) = insert_patient_by_hand(&db).await?;
+        assert!(subscription_outbox(&db).await?.is_empty(), "{backend:?}");
+        let off = Uuid::new_v4();
+        for (id, status) in [
+            (Uuid::new_v4(), "active"),
+            (Uuid::new_v4(), "error"),
+            (off, "off"),
+        ] {
+            exec(
+                &db.conn,
+                &format!(
+                    "INSERT INTO fhir_subscription (id, criteria, channel_type, endpoint, payload, \
+                     headers, status, created_by, updated_by) VALUES ({}, 'Patient', 'message', \
+                     'http://127.0.0.1:9/pmir', 'application/fhir+json', '[]', '{status}', \
+                     'dba', 'dba')",
+                    lit(id)
+                ),
+            )
+            .await?;
+        }
+        // A bad endpoint or status is refused by the schema too.
+        assert!(
+            exec(
+                &db.conn,
+                &format!(
+                    "INSERT INTO fhir_subscription (id, criteria, channel_type, endpoint, payload, \
+                     headers, status, created_by, updated_by) VALUES ({}, 'Patient', 'message', \
+                     'ftp://x', 'application/fhir+json', '[]', 'active', 'dba', 'dba')",
+                    lit(Uuid::new_v4())
+                ),
+            )
+            .await
+            .is_err(),
+            "{backend:?}"
+        );
+        let hex = |id: Uuid| id.simple().to_string();
+        let (second, _) = insert_patient_by_hand(&db).await?;
+        let created = (hex(second), "create".to_owned());
+        assert_eq!(
+            subscription_outbox(&db).await?,
+            vec![created.clone(), created.clone()],
+            "{backend:?}"
+        );
+        // A name change alone leaves the patient row as it is; the use cases raise its version.
+        exec(&db.conn, "UPDATE patient_name SET family = 'Tran'").await?;
+        assert_eq!(subscription_outbox(&db).await?.len(), 2, "{backend:?}");
+        exec(
+            &db.conn,
+            &format!(
+                "UPDATE patient SET version = version + 1 WHERE id = {}",
+                lit(first)
+            ),
+        )
+        .await?;
+        let updated = (hex(first), "update".to_owned());
+        assert_eq!(
+            subscription_outbox(&db).await?[2..],
+            [updated.clone(), updated.clone()],
+            "{backend:?}"
+        );
+        // A merge's retired record (inactive), then a soft delete.
+        exec(
+            &db.conn,
+            &format!(
+                "UPDATE patient SET active = FALSE WHERE id = {}",
+                lit(first)
+            ),
+        )
+        .await?;
+        assert_eq!(subscription_outbox(&db).await?.len(), 6, "{backend:?}");
+        exec(
+            &db.conn,
+            &format!(
+                "UPDATE patient SET deleted_at = CURRENT_TIMESTAMP WHERE id = {}",
+                lit(second)
+            ),
+        )
+        .await?;
+        let deleted = (hex(second), "delete".to_owned());
+        assert_eq!(
+            subscription_outbox(&db).await?[6..],
+            [deleted.clone(), deleted.clone()],
+            "{backend:?}"
+        );
+        // An untouched column (gender) queues nothing.
+        exec(&db.conn, "UPDATE patient SET gender = 'male'").await?;
+        assert_eq!(subscription_outbox(&db).await?.len(), 8, "{backend:?}");
+        // Deleting the subscriptions takes their queues.
+        exec(
+            &db.conn,
+            &format!("DELETE FROM fhir_subscription WHERE id <> {}", lit(off)),
+        )
+        .await?;
+        assert!(subscription_outbox(&db).await?.is_empty(), "{backend:?}");
+    }
+    Ok(())
+}
+
 /// Migration 16: a second live row of one `(system, value)` is refused unless the service gave
 /// it a `link_key` of its own (a shared links-records identifier); a retired row never counts.
 #[tokio::test]

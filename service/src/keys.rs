@@ -52,6 +52,9 @@ pub enum Action {
     ManageDomains,
     /// Ask which identifiers a person has in other domains.
     Xref,
+    /// Manage FHIR Subscriptions (IHE PMIR ITI-94), which push every selected Patient's
+    /// record to the subscriber's endpoint.
+    Subscribe,
 }
 
 impl Action {
@@ -72,13 +75,15 @@ impl Action {
             Action::ManageKeys => "manage_keys",
             Action::ManageDomains => "manage_domains",
             Action::Xref => "xref",
+            Action::Subscribe => "subscribe",
         }
     }
 }
 
 /// Whether `role` may do `action`: registrar registers, reads, updates, deletes, searches and
-/// matches; steward also merges, undoes, links and reviews; auditor reads the audit trail only;
-/// admin does everything.
+/// matches; steward also merges, undoes, links, reviews and subscribes to patient updates
+/// (PMIR ITI-94, which pushes whole records to an endpoint); auditor reads the audit trail
+/// only; admin does everything.
 pub fn allows(role: Role, action: Action) -> bool {
     use Action::*;
     match role {
@@ -101,6 +106,7 @@ pub fn allows(role: Role, action: Action) -> bool {
                 | Link
                 | Review
                 | Xref
+                | Subscribe
         ),
     }
 }

@@ -50,6 +50,7 @@ pub mod related_persons;
 pub mod review;
 pub mod search_criteria;
 pub mod sources;
+pub mod subscriptions;
 pub mod sync;
 pub mod tokens;
 pub mod xref;

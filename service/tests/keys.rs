@@ -79,7 +79,8 @@ async fn create_authenticate_and_revoke() {
 fn roles_allow_what_the_issue_says() {
     use Action::*;
     let patient_work = [Register, Read, Update, Delete, Search, Match];
-    let stewardship = [Merge, Undo, Link, Review];
+    // Subscribing (PMIR ITI-94) pushes whole records to an endpoint: stewards and admins.
+    let stewardship = [Merge, Undo, Link, Review, Subscribe];
     for a in patient_work {
         assert!(keys::allows(Role::Registrar, a));
         assert!(keys::allows(Role::Steward, a));

@@ -10,6 +10,7 @@ use clap::Args;
 
 use crate::configuration::{
     DatabaseKind, DatabaseSettings, DomainSettings, MllpSettings, ServerSettings,
+    SubscriptionSettings,
 };
 use crate::database;
 use crate::metrics::Metrics;
@@ -36,6 +37,9 @@ pub struct ServeArgs {
     /// Checkpoints of the audit chain's head kept outside the database.
     #[command(flatten)]
     pub audit: crate::commands::audit::CheckpointSettings,
+    /// The delivery of PMIR notifications to FHIR Subscriptions.
+    #[command(flatten)]
+    pub subscriptions: SubscriptionSettings,
 }
 
 /// The scoring model and how the candidate index is kept current.
@@ -141,6 +145,18 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let addr = app.local_addr();
     let scheme = app.scheme();
     tracing::info!(%addr, scheme, "listening");
+    // PMIR notifications to FHIR Subscriptions (ITI-94): beside the PIX ones, on the server's
+    // runtime (the HTTP client has a thread of its own).
+    let (stop_deliveries, deliveries_stopped) = tokio::sync::oneshot::channel::<()>();
+    let deliveries = tokio::spawn(crate::fhir::notify::run(
+        Arc::clone(&state.service),
+        args.subscriptions
+            .delivery_config(format!("{scheme}://{addr}/fhir")),
+        state.metrics.clone(),
+        async move {
+            let _ = deliveries_stopped.await;
+        },
+    ));
     // A stable line on stderr for scripts and tests, whatever the log format.
     eprintln!("mpi listening on {scheme}://{addr}");
     app.run_until_stopped().await?;
@@ -150,6 +166,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let _ = stop_notifications.send(());
     let _ = notifications.await;
+    let _ = stop_deliveries.send(());
+    let _ = deliveries.await;
     catch_up.abort();
     checkpoints.abort();
     chain_checkpoints.abort();

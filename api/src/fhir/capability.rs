@@ -188,6 +188,10 @@ pub const PIXM_MANAGER: &str =
 /// separate Patient Search option statement for the Supplier).
 pub const PDQM_SUPPLIER: &str =
     "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplier";
+/// IHE PMIR's Patient Identity Registry: ITI-93 received (the feed) and sent (to
+/// subscribers), ITI-94 Subscription create, read, update and delete, ITI-78 and ITI-83.
+pub const PMIR_REGISTRY: &str =
+    "https://profiles.ihe.net/ITI/PMIR/CapabilityStatement/IHE.PMIR.PatientIdentityRegistry";
 /// IHE PDQm's Patient Demographics Supplier, Match Operation option (ITI-119).
 pub const PDQM_SUPPLIER_MATCH: &str = "https://profiles.ihe.net/ITI/PDQm/CapabilityStatement/IHE.PDQm.PatientDemographicsSupplierMatch";
 
@@ -234,9 +238,16 @@ pub fn statement(base: String) -> CapabilityStatement {
         // PDQm Supplier and its Match Operation option: ITI-78 with every search parameter
         // the actors' statements list (_lastUpdated, _id, active, family, given, identifier,
         // telecom, birthdate, address and its parts, gender, mothersMaidenName; `:exact`),
-        // and ITI-119 `$match`; not their rest-level search-system. Not instantiated: PMIR's
-        // Patient Identity Registry (it needs ITI-94 subscriptions, not built).
-        instantiates: vec![PIXM_MANAGER, PDQM_SUPPLIER, PDQM_SUPPLIER_MATCH],
+        // and ITI-119 `$match`; not their rest-level search-system. PMIR's Patient Identity
+        // Registry: the ITI-93 feed received (`$process-message`) and sent to the subscribers
+        // of ITI-94 (Subscription create, read, update, delete; `fhir::notify`), with ITI-78
+        // and ITI-83 above; not its search-system either.
+        instantiates: vec![
+            PIXM_MANAGER,
+            PDQM_SUPPLIER,
+            PDQM_SUPPLIER_MATCH,
+            PMIR_REGISTRY,
+        ],
         software: Software {
             name: "mpi",
             version: env!("CARGO_PKG_VERSION"),
@@ -256,8 +267,8 @@ pub fn statement(base: String) -> CapabilityStatement {
             mode: "server",
             documentation: "A FHIR R4 facade over the MPI's service layer: the same keys, \
 roles and audit trail as /api/v1. FHIR JSON or FHIR XML (by Accept, _format or \
-Content-Type; 406 or 415 for other formats; _pretty=true indents JSON). The Patient and \
-RelatedPerson resources, and PMIR message Bundles.",
+Content-Type; 406 or 415 for other formats; _pretty=true indents JSON). The Patient,
+RelatedPerson and Subscription resources, and PMIR message Bundles.",
             security: Security {
                 cors: false,
                 service: vec![CodeableConcept {
@@ -266,7 +277,8 @@ RelatedPerson resources, and PMIR message Bundles.",
                 }],
                 description: "Every request but /fhir/metadata needs `Authorization: Bearer \
 <key>` with a key from `mpi keys create`. Roles: registrar (read, search, create, update, \
-delete, $match, $ihe-pix), steward (also $merge and merges by the feeds), admin (all); auditor \
+delete, $match, $ihe-pix), steward (also $merge, merges by the feeds and Subscription), admin \
+(all); auditor \
 keys cannot read patients (they search AuditEvent).",
             },
             resource: vec![
@@ -337,6 +349,7 @@ it lacks; the source becomes inactive with a replaced-by link. result-patient an
                     ],
                 },
                 related_person_resource(),
+                subscription_resource(),
                 audit_event_resource(),
             ],
             operation: vec![Operation {
@@ -400,6 +413,47 @@ audited.",
                 documentation,
             })
             .collect(),
+        operation: Vec::new(),
+    }
+}
+
+/// `Subscription`: IHE PMIR ITI-94 (steward and admin).
+fn subscription_resource() -> RestResource {
+    RestResource {
+        type_: "Subscription",
+        documentation: "IHE PMIR Subscribe to Patient Updates (ITI-94), steward and admin \
+keys. Create (POST) with status requested, reason, criteria Patient, Patient?_id=ID, \
+Patient?organization=ID or Patient?identifier=[SYSTEM|]VALUE, channel.type message (PMIR) or \
+rest-hook, channel.endpoint an http or https URL, channel.payload application/fhir+json and \
+at most 10 channel.header (Name: value): 201 with the Subscription, now active, and its \
+Location; anything else is 422 and nothing is stored; at most 100 subscriptions. From then on \
+every Patient the criteria select that is created, changed, merged or deleted, by any face or \
+batch, is sent to the endpoint as an ITI-93 Mobile Patient Identity Feed message (a message \
+Bundle, MessageHeader eventUri urn:ihe:iti:pmir:2019:patient-feed, focus a history Bundle of \
+the Patients as they are when sent: POST created, PUT changed or merged away, DELETE \
+deleted), POSTed with Content-Type application/fhir+json and the channel's headers, at least \
+once, retried with back-off until the endpoint answers 2xx; after repeated failures the status \
+is error with the reason, and active again after the next success. Update (PUT, no version \
+needed) replaces it: status off stops it, requested makes it active again. DELETE removes it \
+with its undelivered notifications. Search by status. Every interaction is audited.",
+        interaction: ["read", "update", "create", "delete", "search-type"]
+            .into_iter()
+            .map(Interaction::of)
+            .collect(),
+        versioning: "no-version",
+        read_history: false,
+        update_create: false,
+        conditional_create: false,
+        conditional_update: false,
+        conditional_delete: "not-supported",
+        search_include: Vec::new(),
+        search_rev_include: Vec::new(),
+        search_param: vec![SearchParam {
+            name: "status",
+            definition: "http://hl7.org/fhir/SearchParameter/Subscription-status",
+            type_: "token",
+            documentation: "requested, active, error or off",
+        }],
         operation: Vec::new(),
     }
 }

@@ -1,5 +1,6 @@
 //! The FHIR R4 facade under `/fhir`: Patient read, create, update and search, `$match` and
-//! `$merge`, RelatedPerson, over the same service use cases, keys, roles and audit as `/api/v1`.
+//! `$merge`, RelatedPerson, Subscription (PMIR ITI-94, delivered by [`notify`]), over the same
+//! service use cases, keys, roles and audit as `/api/v1`.
 //! `_pretty=true` indents any JSON answer (see [`xml::negotiate`]).
 //!
 //! Answers are `application/fhir+json`, or `application/fhir+xml` when `_format` or `Accept`
@@ -12,6 +13,7 @@ pub mod bundle;
 pub mod capability;
 mod conditional;
 pub mod import;
+pub mod notify;
 pub mod operation_outcome;
 pub mod organization;
 pub mod parameters;
@@ -21,6 +23,7 @@ mod pixm;
 mod pmir;
 pub mod related_person;
 mod routes;
+mod subscription;
 pub mod xml;
 
 use actix_web::{HttpResponse, HttpResponseBuilder, http::header, web};
@@ -102,6 +105,19 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .get(related_person::read)
                     .put(related_person::update)
                     .delete(related_person::delete)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Subscription")
+                    .get(subscription::search)
+                    .post(subscription::create)
+                    .default_service(web::to(routes::method_not_allowed)),
+            )
+            .service(
+                web::resource("/Subscription/{id}")
+                    .get(subscription::read)
+                    .put(subscription::update)
+                    .delete(subscription::delete)
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .service(

@@ -705,6 +705,18 @@ const TYPES: &[(&str, char, &str)] = &[
          name string, description string, query base64Binary, detail AuditEvent.entity.detail*",
     ),
     ("AuditEvent.entity.detail", 'B', "type string, value[x]"),
+    // https://hl7.org/fhir/R4/subscription.html (PMIR ITI-94)
+    (
+        "Subscription",
+        'D',
+        "status code, contact ContactPoint*, end instant, reason string, criteria string, \
+         error string, channel Subscription.channel",
+    ),
+    (
+        "Subscription.channel",
+        'B',
+        "type code, endpoint url, payload code, header string*",
+    ),
     // https://hl7.org/fhir/R4/messageheader.html (PMIR feed messages)
     (
         "MessageHeader",

@@ -58,6 +58,37 @@ impl TestApp {
         }
     }
 
+    /// Stops the server (SIGTERM) and starts another on the same database and directory, with
+    /// `serve_args` besides the usual ones; the keys stay.
+    pub fn restart(self, serve_args: &[&str]) -> TestApp {
+        let TestApp {
+            server,
+            db,
+            _dir,
+            keys,
+        } = self;
+        // Give a server that has only just started the time to install its signal handlers.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let (clean, log) = server.terminate();
+        assert!(clean, "the server did not stop cleanly:\n{log}");
+        let mut args = vec![
+            "--database-url",
+            db.url.as_str(),
+            "--workers",
+            "2",
+            "--catch-up-interval-ms",
+            "200",
+        ];
+        args.extend(serve_args);
+        let server = TestServer::start(&_dir.path, &args);
+        TestApp {
+            server,
+            db,
+            _dir,
+            keys,
+        }
+    }
+
     /// The secret of the key with `role`.
     pub fn key(&self, role: Role) -> &str {
         &self.keys[&role]

@@ -17,6 +17,7 @@ mod fhir_fixes;
 mod fhir_ihe;
 mod fhir_pdqm;
 mod fhir_related;
+mod fhir_subscription;
 mod fhir_xml;
 mod file_review;
 mod health;
