@@ -450,16 +450,23 @@ impl MoreCriteria {
             ));
         }
         let own = |column: patient::Column| Expr::col((patient::Entity, column));
+        // The maiden name the record holds, else (none held) the mother's own names: what a
+        // PDQ answer's PID-6 shows.
+        let none_held = || {
+            own(patient::Column::MotherMaidenFamily)
+                .is_null()
+                .and(own(patient::Column::MotherMaidenGiven).is_null())
+        };
         for c in &self.mother_maiden_family {
             cond = cond.add(any_text(c, |t| {
                 scalar_text(own(patient::Column::MotherMaidenFamily), t, c.how, backend)
-                    .or(mothers_names(NamePart::Family, t, c.how, backend))
+                    .or(none_held().and(mothers_names(NamePart::Family, t, c.how, backend)))
             }));
         }
         for c in &self.mother_maiden_given {
             cond = cond.add(any_text(c, |t| {
                 scalar_text(own(patient::Column::MotherMaidenGiven), t, c.how, backend)
-                    .or(mothers_names(NamePart::Given, t, c.how, backend))
+                    .or(none_held().and(mothers_names(NamePart::Given, t, c.how, backend)))
             }));
         }
         for list in &self.mother_identifiers {
@@ -693,7 +700,8 @@ enum NamePart {
 }
 
 /// The mother's names as her own records give them, for a child that names its mother without
-/// a maiden name of its own (HL7 PID-21 alone, a PMIR RelatedPerson; OpenHIE CR 13-30 asks
+/// a maiden name of its own (HL7 PID-21 alone, a PMIR RelatedPerson; the caller checks that it
+/// holds none, as PDQ's PID-6 then shows her own record's name; OpenHIE CR 13-30 asks
 /// `@PID.6.1^JONES~@PID.6.2^JENNIFER` for the child of Jennifer Jones, known by identifier):
 /// a name of any use (her maiden name, or the legal name she is registered under) of
 ///
@@ -711,28 +719,40 @@ fn mothers_names(part: NamePart, text: &str, how: TextMatch, backend: DbBackend)
         NamePart::Family => patient_name::Column::Family,
         NamePart::Given => patient_name::Column::Given,
     };
-    let her_records = Query::select()
-        .column((held.clone(), patient_identifier::Column::PatientId))
+    // Each way to her names is an `EXISTS` of its own, served by an index: `patient_name` by
+    // `patient_id`, the identifier by the live holders' `(system, value)` index, whose
+    // predicate is stated literally (a mother not resolved yet is a live record).
+    let names_of = |patient_id: Expr| {
+        Query::select()
+            .expr(Expr::value(1))
+            .from_as(patient_name::Entity, named.clone())
+            .and_where(Expr::col((named.clone(), patient_name::Column::PatientId)).eq(patient_id))
+            .and_where(compared(Expr::col((named.clone(), name_column))))
+            .to_owned()
+    };
+    let resolved = names_of(Expr::col((
+        patient::Entity,
+        patient::Column::MotherPatientId,
+    )));
+    let by_identifier = Query::select()
+        .expr(Expr::value(1))
         .from_as(patient_identifier::Entity, held.clone())
+        .and_where(Expr::col((
+            held.clone(),
+            patient_identifier::Column::PatientLive,
+        )))
         .and_where(
             Expr::col((held.clone(), patient_identifier::Column::System))
                 .equals((patient::Entity, patient::Column::MotherIdentifierSystem)),
         )
         .and_where(
-            Expr::col((held, patient_identifier::Column::Value))
+            Expr::col((held.clone(), patient_identifier::Column::Value))
                 .equals((patient::Entity, patient::Column::MotherIdentifierValue)),
         )
-        .to_owned();
-    let her_names = Query::select()
-        .expr(Expr::value(1))
-        .from_as(patient_name::Entity, named.clone())
-        .and_where(
-            Expr::col((named.clone(), patient_name::Column::PatientId))
-                .equals((patient::Entity, patient::Column::MotherPatientId))
-                .or(Expr::col((named.clone(), patient_name::Column::PatientId))
-                    .in_subquery(her_records)),
-        )
-        .and_where(compared(Expr::col((named, name_column))))
+        .and_where(Expr::exists(names_of(Expr::col((
+            held,
+            patient_identifier::Column::PatientId,
+        )))))
         .to_owned();
     // The RelatedPerson's names: one JSON object per name, `family` a text and `given` a list.
     // sea-query writes the expression where its placeholder stands: `?` for SQLite, `$1` for
@@ -753,7 +773,9 @@ fn mothers_names(part: NamePart, text: &str, how: TextMatch, backend: DbBackend)
         ),
         [rp_name],
     );
-    Expr::exists(her_names).or(related_person)
+    Expr::exists(resolved)
+        .or(Expr::exists(by_identifier))
+        .or(related_person)
 }
 
 /// `EXISTS` a row of `table` for the patient satisfying `cond`.
