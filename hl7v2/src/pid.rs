@@ -543,3 +543,30 @@ pub fn locate(field: &str) -> ErrorLocation {
         None => location,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_parts_are_stored_in_xtn_1s_format_and_read_back() {
+        assert_eq!(xtn_number("", "419", "31495"), "(419) 31495");
+        assert_eq!(xtn_number("1", "419", "31495"), "+1 (419) 31495");
+        assert_eq!(xtn_number("", "", "31495"), "31495");
+        let parts = |c: &str, a: &str, l: &str| Some((c.to_owned(), a.to_owned(), l.to_owned()));
+        assert_eq!(xtn_parts("(419) 31495"), parts("", "419", "31495"));
+        assert_eq!(xtn_parts("(034) 059434"), parts("", "034", "059434"));
+        assert_eq!(xtn_parts("+1 (419) 31495"), parts("1", "419", "31495"));
+        // Any other form is answered in XTN.1 alone.
+        for other in [
+            "31495",
+            "(555) 123-4567",
+            "+1 555 1234",
+            "41931495",
+            "(41a) 1",
+            "",
+        ] {
+            assert_eq!(xtn_parts(other), None, "{other}");
+        }
+    }
+}

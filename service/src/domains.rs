@@ -823,6 +823,24 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_domain_is_named_quoted_bounded_and_clean() {
+        assert_eq!(
+            unknown_domain_message(" urn:other:mrn "),
+            "\"urn:other:mrn\" is not a registered identifier domain"
+        );
+        assert_eq!(
+            unknown_domain_message("a\r\nb\u{7}c"),
+            "\"abc\" is not a registered identifier domain"
+        );
+        let long = "x".repeat(MAX_SYSTEM_IN_MESSAGE + 50);
+        let message = unknown_domain_message(&long);
+        assert!(
+            message.starts_with(&format!("\"{}...\"", "x".repeat(MAX_SYSTEM_IN_MESSAGE))),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn the_three_names_resolve_to_one_domain() {
         let r = registry();
         for s in [
