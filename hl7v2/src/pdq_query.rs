@@ -915,7 +915,11 @@ pub async fn answer(
     if let (Ok(found), Some(retry)) = (&searched, retry)
         && found.total == 0
     {
-        searched = patients::search(mpi, ctx, retry).await;
+        // A name the phonetic mode cannot search (no letters) keeps the prefix search's NF.
+        match patients::search(mpi, ctx, retry).await {
+            Err(Error::Validation { .. }) => {}
+            again => searched = again,
+        }
     }
     let found = match searched {
         Ok(found) => found,

@@ -362,6 +362,8 @@ async fn pid_19_links_and_misspelt_names_are_found(backend: Backend) {
         pdq("WILDCARD", "@PID.5.1^JONEZ*~@PID.5.2^JENIPHER"),
         // A prefix that finds records is answered as before.
         pdq("PREFIX", "@PID.5.1^JONES~@PID.5.2^JENN"),
+        // A name with no letters, which no mode can search, is still not found, not an error.
+        pdq("NO-LETTERS", "@PID.5.1^1234"),
     ];
     let answers = send_with_hl7_package(app.mllp, &messages);
     for a in &answers[..2] {
@@ -394,5 +396,8 @@ async fn pid_19_links_and_misspelt_names_are_found(backend: Backend) {
     let a = &answers[6];
     assert_eq!(component(&only_pid(a)[5], 1), "JONES", "{a}");
     assert_eq!(component(&segments(a, "QRI")[0][3], 1), "MPI-SEARCH", "{a}");
+    let a = &answers[7];
+    assert_eq!(a["msa1"], "AA", "{a}");
+    assert_eq!(segments(a, "QAK")[0][2], "NF", "{a}");
 }
 both_backends!(pid_19_links_and_misspelt_names_are_found);
