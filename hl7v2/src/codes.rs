@@ -5,7 +5,8 @@
 //! address, not a former one). Reading maps every code of the v2.5 table (and the later `BI`
 //! and `V`) to the nearest stored code, or to none when nothing is near; writing maps every
 //! stored code to a code of the v2.5 table, or leaves the component empty when the table has
-//! none (a temporary or former name, a former or billing address).
+//! none (a temporary or former name, a former or billing address). A language code (PID-15) in
+//! a table of language tags is written in BCP 47's canonical case (`EN` is read as `en`).
 
 use entity::enums::{AddressType, AddressUse, MaritalStatus, NameUse};
 
@@ -102,6 +103,40 @@ pub fn address_out(
     }
 }
 
+/// A language tag (`EN`, `en-us`, `zh-hant-tw`) in BCP 47's canonical case (RFC 5646 2.1.1:
+/// tags are case-insensitive; the language subtag is written in lower case, a two-letter region
+/// in upper case, a four-letter script in title case). A code that is not a tag's shape (letters
+/// and digits in subtags of 1 to 8, split by `-`) is kept as given.
+pub fn language_tag_case(code: &str) -> String {
+    let subtags: Vec<&str> = code.split('-').collect();
+    let tag_shaped = subtags
+        .iter()
+        .all(|s| (1..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+        && subtags[0].bytes().all(|b| b.is_ascii_alphabetic());
+    if !tag_shaped {
+        return code.to_owned();
+    }
+    // Subtags after a singleton (`x-...`, an extension) are written in lower case.
+    let singleton = subtags
+        .iter()
+        .position(|s| s.len() == 1)
+        .unwrap_or(subtags.len());
+    subtags
+        .iter()
+        .enumerate()
+        .map(|(n, s)| match s.len() {
+            _ if n == 0 || n > singleton => s.to_ascii_lowercase(),
+            2 => s.to_ascii_uppercase(),
+            4 if s.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                let lower = s.to_ascii_lowercase();
+                lower[..1].to_ascii_uppercase() + &lower[1..]
+            }
+            _ => s.to_ascii_lowercase(),
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,6 +213,19 @@ mod tests {
                 assert_eq!(name_use_in(code), Some(*u), "{u}");
             }
         }
+    }
+
+    #[test]
+    fn language_tags_in_canonical_case() {
+        assert_eq!(language_tag_case("EN"), "en");
+        assert_eq!(language_tag_case("en-us"), "en-US");
+        assert_eq!(language_tag_case("ZH-HANT-TW"), "zh-Hant-TW");
+        assert_eq!(language_tag_case("fr"), "fr");
+        assert_eq!(language_tag_case("ENG"), "eng");
+        assert_eq!(language_tag_case("es-419"), "es-419");
+        assert_eq!(language_tag_case("EN-x-AB"), "en-x-ab");
+        assert_eq!(language_tag_case("E N"), "E N");
+        assert_eq!(language_tag_case("123"), "123");
     }
 
     #[test]

@@ -134,17 +134,25 @@ pub struct Header {
     pub hds: [Hd; 4],
 }
 
-/// A field's first repetition as an HD (`NS^OID^ISO`), escape sequences decoded.
+/// A header component as text, escape sequences decoded and surrounding spaces dropped: senders
+/// pad header fields (OpenHIE CR test messages send MSH-12 as `2.5 `), and a padded version,
+/// code or name would otherwise be read as another one.
+fn header_component(field: Option<&Field<'_>>, n: usize, seps: &Separators) -> String {
+    component(field, n, seps).trim().to_owned()
+}
+
+/// A field's first repetition as an HD (`NS^OID^ISO`), escape sequences decoded, trimmed.
 fn hd(field: Option<&Field<'_>>, seps: &Separators) -> Hd {
     Hd {
-        namespace: component(field, 1, seps),
-        universal_id: component(field, 2, seps),
-        universal_id_type: component(field, 3, seps),
+        namespace: header_component(field, 1, seps),
+        universal_id: header_component(field, 2, seps),
+        universal_id_type: header_component(field, 3, seps),
     }
 }
 
 impl Header {
-    /// Reads MSH; a missing control id, message type or version is error 101 at its field.
+    /// Reads MSH, every component trimmed of surrounding spaces; a missing control id, message
+    /// type or version is error 101 at its field.
     pub fn read(message: &Message<'_>) -> Result<Self, Box<(Self, HlError)>> {
         let seps = &message.separators;
         let Some(msh) = message.segment("MSH") else {
@@ -152,7 +160,7 @@ impl Header {
                 .at(ErrorLocation::segment("MSH"));
             return Err(Box::new((Self::default(), error)));
         };
-        let c = |field: usize, n: usize| component(msh.field(field), n, seps);
+        let c = |field: usize, n: usize| header_component(msh.field(field), n, seps);
         let header = Self {
             sending_application: c(3, 1),
             sending_facility: c(4, 1),
@@ -160,7 +168,7 @@ impl Header {
             receiving_facility: c(6, 1),
             security: msh
                 .field(8)
-                .map(|f| f.display(seps).to_string())
+                .map(|f| f.display(seps).to_string().trim().to_owned())
                 .unwrap_or_default(),
             message_code: c(9, 1),
             trigger_event: c(9, 2),
@@ -310,6 +318,22 @@ mod tests {
             "{}",
             inbound.text()
         );
+    }
+
+    #[test]
+    fn header_components_are_trimmed() {
+        let inbound =
+            Inbound::decode(b"MSH|^~\\&| APP ^ 1.2.3 |FAC |||||QBP ^Q23 ^QBP_Q21| C-7 |P |2.5 ");
+        let message = inbound.parse().unwrap();
+        let header = Header::read(&message).unwrap();
+        assert_eq!(header.version, "2.5");
+        assert_eq!(header.processing_id, "P");
+        assert_eq!(header.control_id, "C-7");
+        assert_eq!(header.message_code, "QBP");
+        assert_eq!(header.trigger_event, "Q23");
+        assert_eq!(header.sending_application, "APP");
+        assert_eq!(header.sending_facility, "FAC");
+        assert_eq!(header.hds[0].universal_id, "1.2.3");
     }
 
     #[test]

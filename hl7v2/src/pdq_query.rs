@@ -3,11 +3,15 @@
 //! holds `@PID.n.m^value` parameters, combined with AND (identifier, names, birth date full or
 //! partial, sex, address parts, phone by its digits, e-mail: see [`PARAMETERS`]); QPD-8 limits the domains returned;
 //! RCP-2 the count, with DSC continuation for the rest. QPD-5 (or `--hl7-pdq-mode`) picks the
-//! service's name search mode (exact, wildcard, phonetic, alias); each PID is followed by a QRI
+//! service's name search mode (exact, wildcard, phonetic, alias); without either, a name query
+//! that finds nothing by prefix is asked again phonetically. Each PID is followed by a QRI
 //! with the hit's score and the algorithm that found it. A query
 //! cancel (`QCN^J01`) is acknowledged: continuation is stateless here, so nothing is held.
 //! The mother's maiden name (`@PID.6.1`, `@PID.6.2`, a prefix, case ignored) and identifier
-//! (`@PID.21.1` with `@PID.21.4.x`) are parameters too, and PID-6 and PID-21 are answered.
+//! (`@PID.21.1` with `@PID.21.4.x`) are parameters too, and PID-6 and PID-21 are answered; a
+//! child naming its mother by identifier only is found by her own record's names and answered
+//! with them in PID-6. Phones go to PID-13 (home) and PID-14 (business) with their parts in
+//! XTN.5 to XTN.7, the primary language to PID-15.
 
 use hl7_parser::Message;
 use service::name_search::SearchMode;
@@ -15,7 +19,7 @@ use service::patients::{self, Patient, PatientQuery};
 use service::search_criteria::{PhoneCriterion, TelecomCriterion, TextCriterion, TextMatch};
 use service::{Ctx, Error, Mpi};
 
-use entity::enums::{DatePrecision, Gender, IdentifierType, TelecomSystem, TelecomUse};
+use entity::enums::{DatePrecision, Gender, IdentifierType, NameUse, TelecomSystem, TelecomUse};
 
 use crate::ack::{AckCode, ErrorCode, ErrorLocation, HlError, query_answer, query_refused};
 use crate::encode::{Cx, Segment, Value};
@@ -379,7 +383,10 @@ fn known_system(
     if mpi.domains().resolve(&system).is_none() {
         return Err(qpd_error(
             ErrorCode::UnknownKeyIdentifier,
-            &format!("{field} is not a known identifier domain"),
+            &format!(
+                "{field}: {}",
+                service::domains::unknown_domain_message(&system)
+            ),
             ErrorLocation::field("QPD", 1, 3),
         ));
     }
@@ -390,11 +397,15 @@ fn known_system(
 /// unknown one is AE at QPD-5), else the configured default. Without either, a name with `*`
 /// or `?` inside (not only at its end) is a wildcard search and the others are prefixes, as
 /// before modes existed. A mode applies only to a query by family or given name.
+///
+/// Returns whether the query may fall back to a phonetic search when it finds nothing: a
+/// name search with no mode asked, configured or implied, and no wildcard in any name (`JO*`
+/// asks for names starting with `JO` and nothing else).
 fn apply_mode(
     config: &FeedConfig,
     message: &Message<'_>,
     query: &mut PatientQuery,
-) -> Result<(), (AckCode, HlError)> {
+) -> Result<bool, (AckCode, HlError)> {
     let seps = &message.separators;
     let asked = message
         .segment("QPD")
@@ -430,6 +441,10 @@ fn apply_mode(
         None => None,
     };
     let has_name = names.iter().any(|n| n.is_some());
+    let any_wildcard = names
+        .iter()
+        .any(|n| n.as_deref().is_some_and(|t| t.contains(['*', '?'])));
+    let fallback = mode.is_none() && has_name && !any_wildcard;
     for name in names {
         if let Some(text) = name
             && mode != Some(SearchMode::Wildcard)
@@ -438,7 +453,7 @@ fn apply_mode(
         }
     }
     query.mode = mode.filter(|_| has_name);
-    Ok(())
+    Ok(fallback)
 }
 
 /// QRI (ITI TF-2 3.21.4.2.2.x): QRI-1 the candidate confidence (the name similarity, 0..1;
@@ -513,7 +528,8 @@ fn wanted_domains(
         if authority.is_empty() {
             continue;
         }
-        match mpi.domains().resolve(&authority.system(mpi)) {
+        let system = authority.system(mpi);
+        match mpi.domains().resolve(&system) {
             Some(domain) => {
                 let aliases = domain.aliases();
                 if let Some(first) = aliases.first()
@@ -526,7 +542,7 @@ fn wanted_domains(
             None => {
                 return Err(qpd_error(
                     ErrorCode::UnknownKeyIdentifier,
-                    "this domain is not a known identifier domain",
+                    &service::domains::unknown_domain_message(&system),
                     ErrorLocation::field("QPD", 1, 8).repetition(n + 1),
                 ));
             }
@@ -535,8 +551,120 @@ fn wanted_domains(
     Ok((!systems.is_empty()).then_some((systems, primary)))
 }
 
-/// The PID of one found patient, identifiers limited to `domains` when given.
-fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) -> Segment {
+/// An XTN for one stored telecom: XTN.1 the number as stored (v2.3.1's component), XTN.2 the
+/// use (table 0201), XTN.3 the equipment (table 0202), XTN.4 an e-mail address, and XTN.5 to
+/// XTN.7 the country code, area code and local number when the stored number is in the form a
+/// feed writes them in (`+1 (419) 31495`, see [`crate::pid::xtn_parts`]).
+fn xtn_of(t: &entity::patient_telecom::Model) -> Vec<Vec<String>> {
+    let (use_code, equipment) = match (t.system, t.r#use) {
+        (TelecomSystem::Email, _) => ("NET", "Internet"),
+        (TelecomSystem::Fax, _) => ("PRN", "FX"),
+        (TelecomSystem::Pager, _) => ("PRN", "BP"),
+        (_, Some(TelecomUse::Mobile)) => ("PRN", "CP"),
+        (_, Some(TelecomUse::Work)) => ("WPN", "PH"),
+        _ => ("PRN", "PH"),
+    };
+    if t.system == TelecomSystem::Email {
+        return vec![
+            vec![String::new()],
+            vec![use_code.to_owned()],
+            vec![equipment.to_owned()],
+            vec![t.value.clone()],
+        ];
+    }
+    let mut xtn = vec![
+        vec![t.value.clone()],
+        vec![use_code.to_owned()],
+        vec![equipment.to_owned()],
+    ];
+    if let Some((country, area, local)) = crate::pid::xtn_parts(&t.value) {
+        xtn.extend([vec![String::new()], vec![country], vec![area], vec![local]]);
+    }
+    xtn
+}
+
+/// PID-15, the primary language (CE: code ^ text ^ coding system), from the preferred language
+/// (else the first); HL7 table 0296's FHIR URI is named `HL70296` again.
+fn language_of(record: &entity::patient_ext::PatientRecord) -> Value {
+    let chosen = record
+        .communications
+        .iter()
+        .find(|c| c.preferred)
+        .or_else(|| record.communications.first());
+    match chosen {
+        Some(c) => Value::Composite(vec![
+            vec![c.language_code.clone()],
+            vec![c.language_display.clone().unwrap_or_default()],
+            vec![match c.language_system.as_deref() {
+                Some("http://terminology.hl7.org/CodeSystem/v2-0296") => "HL70296".to_owned(),
+                other => other.unwrap_or_default().to_owned(),
+            }],
+        ]),
+        None => Value::Text(String::new()),
+    }
+}
+
+/// The name PID-6 answers from the mother's own record, for a child that names its mother by
+/// identifier (PID-21, resolved to her record) without a maiden name of its own (OHIE CR 07-40):
+/// her maiden name, else her legal (official) name, else her usual one, else her first name.
+fn mothers_own_name(mother: &Patient) -> Option<&entity::patient_name::Model> {
+    let names: Vec<&entity::patient_name::Model> = mother
+        .record
+        .names
+        .iter()
+        .filter(|n| n.family.as_deref().is_some_and(|f| !f.trim().is_empty()))
+        .collect();
+    [NameUse::Maiden, NameUse::Official, NameUse::Usual]
+        .iter()
+        .find_map(|u| names.iter().find(|n| n.r#use == Some(*u)))
+        .or_else(|| names.first())
+        .copied()
+}
+
+/// PID-6, the mother's maiden name (XPN: family ^ given ^ further given ^ ... ^ type in XPN.7).
+/// The one the child's record holds (PID-6 or FHIR's `patient-mothersMaidenName` as given) has
+/// no stored type: it is written with `L` (legal name, HL7 table 0200), as the OpenHIE CR test
+/// (08-30) expects of a name sent with `L`; table 0200's `M` (maiden name) would repeat what
+/// the field already says. Without one, the mother's own record's name ([`mothers_own_name`])
+/// with its own type.
+fn mother_maiden_name(p: &entity::patient::Model, mother: Option<&Patient>) -> Value {
+    match (&p.mother_maiden_family, &p.mother_maiden_given) {
+        (None, None) => match mother.and_then(mothers_own_name) {
+            Some(name) => {
+                let given = &name.given.0;
+                Value::Composite(vec![
+                    vec![name.family.clone().unwrap_or_default()],
+                    vec![given.first().cloned().unwrap_or_default()],
+                    vec![given.get(1..).map(|g| g.join(" ")).unwrap_or_default()],
+                    vec![],
+                    vec![],
+                    vec![],
+                    vec![crate::codes::name_use_out(name.r#use).to_owned()],
+                ])
+            }
+            None => Value::Text(String::new()),
+        },
+        (family, given) => Value::Composite(vec![
+            vec![family.clone().unwrap_or_default()],
+            vec![given.clone().unwrap_or_default()],
+            vec![],
+            vec![],
+            vec![],
+            vec![],
+            vec!["L".to_owned()],
+        ]),
+    }
+}
+
+/// The PID of one found patient, identifiers limited to `domains` when given; `mother` is the
+/// mother's record, when the child names one and has no maiden name of its own.
+fn pid_of(
+    mpi: &Mpi,
+    n: usize,
+    patient: &Patient,
+    domains: Option<&[String]>,
+    mother: Option<&Patient>,
+) -> Segment {
     let record = &patient.record;
     let registry = mpi.domains();
     let cx = |i: &entity::patient_identifier::Model| {
@@ -602,35 +730,13 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
             ]
         })
         .collect();
-    let phones = record
+    // Business numbers go to PID-14 (business phone), the others to PID-13 (home phone).
+    let (work, home): (Vec<_>, Vec<_>) = record
         .telecoms
         .iter()
-        .map(|t| {
-            let (use_code, equipment) = match (t.system, t.r#use) {
-                (TelecomSystem::Email, _) => ("NET", "Internet"),
-                (TelecomSystem::Fax, _) => ("PRN", "FX"),
-                (TelecomSystem::Pager, _) => ("PRN", "BP"),
-                (_, Some(TelecomUse::Mobile)) => ("PRN", "CP"),
-                (_, Some(TelecomUse::Work)) => ("WPN", "PH"),
-                _ => ("PRN", "PH"),
-            };
-            let email = t.system == TelecomSystem::Email;
-            vec![
-                vec![if email {
-                    String::new()
-                } else {
-                    t.value.clone()
-                }],
-                vec![use_code.to_owned()],
-                vec![equipment.to_owned()],
-                vec![if email {
-                    t.value.clone()
-                } else {
-                    String::new()
-                }],
-            ]
-        })
-        .collect();
+        .partition(|t| t.r#use == Some(TelecomUse::Work) && t.system != TelecomSystem::Email);
+    let phones: Vec<Vec<Vec<String>>> = home.into_iter().map(xtn_of).collect();
+    let business: Vec<Vec<Vec<String>>> = work.into_iter().map(xtn_of).collect();
     let p = &record.patient;
     let sex = match p.gender {
         Some(Gender::Male) => "M",
@@ -656,19 +762,12 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
                 })
                 .unwrap_or_default(),
         )
-        .field(
-            6,
-            match (&p.mother_maiden_family, &p.mother_maiden_given) {
-                (None, None) => Value::Text(String::new()),
-                (family, given) => Value::Composite(vec![
-                    vec![family.clone().unwrap_or_default()],
-                    vec![given.clone().unwrap_or_default()],
-                ]),
-            },
-        )
+        .field(6, mother_maiden_name(p, mother))
         .field(8, sex)
         .field(11, Value::Repeated(addresses))
         .field(13, Value::Repeated(phones))
+        .field(14, Value::Repeated(business))
+        .field(15, language_of(record))
         .field(
             16,
             // HL7 table 0002.
@@ -720,6 +819,35 @@ fn pid_of(mpi: &Mpi, n: usize, patient: &Patient, domains: Option<&[String]>) ->
         .field(30, if p.deceased { "Y" } else { "" })
 }
 
+/// The mothers' own records of the found children that name their mother (resolved to her
+/// record) but hold no maiden name of their own, by id: PID-6 is answered from them. Each is a
+/// read of her record, audited as one; a mother not found (deleted since) is left out.
+async fn mothers_of(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    children: &[Patient],
+) -> std::collections::HashMap<uuid::Uuid, Patient> {
+    let mut wanted: Vec<uuid::Uuid> = children
+        .iter()
+        .map(|c| &c.record.patient)
+        .filter(|p| p.mother_maiden_family.is_none() && p.mother_maiden_given.is_none())
+        .filter_map(|p| p.mother_patient_id)
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut mothers = std::collections::HashMap::new();
+    for id in wanted {
+        match patients::get(mpi, ctx, id).await {
+            Ok(mother) => {
+                mothers.insert(id, mother);
+            }
+            Err(Error::NotFound { .. }) => {}
+            Err(error) => tracing::warn!(%error, "PDQ answer: a mother's record not read"),
+        }
+    }
+    mothers
+}
+
 /// Answers a PDQ query.
 pub async fn answer(
     mpi: &Mpi,
@@ -739,9 +867,10 @@ pub async fn answer(
     };
     // QPD-8 is no criterion of its own: a query that asks nothing else stays refused.
     let asks = query != PatientQuery::default();
-    if let Err((code, error)) = apply_mode(config, message, &mut query) {
-        return failed(code, error);
-    }
+    let phonetic_fallback = match apply_mode(config, message, &mut query) {
+        Ok(fallback) => fallback,
+        Err((code, error)) => return failed(code, error),
+    };
     let domains = match wanted_domains(mpi, message) {
         Ok(Some((aliases, primary))) => {
             // ITI TF-2a 3.21.4.2.2.8: with domains in QPD-8, a patient is answered only with
@@ -774,7 +903,25 @@ pub async fn answer(
         .unwrap_or(1);
     query.page = page;
     query.per_page = count;
-    let found = match patients::search(mpi, ctx, query).await {
+    // A name that no record starts with may be one spelled as it sounds (OHIE CR 12-60:
+    // `JONEZ^JENIPHER` for Jennifer Jones): without a mode asked for, such a query is asked
+    // again phonetically, and each hit's QRI names the phonetic algorithm. A continuation
+    // (DSC) of it does the same, so its pages are the phonetic search's.
+    let retry = phonetic_fallback.then(|| PatientQuery {
+        mode: Some(SearchMode::Phonetic),
+        ..query.clone()
+    });
+    let mut searched = patients::search(mpi, ctx, query).await;
+    if let (Ok(found), Some(retry)) = (&searched, retry)
+        && found.total == 0
+    {
+        // A name the phonetic mode cannot search (no letters) keeps the prefix search's NF.
+        match patients::search(mpi, ctx, retry).await {
+            Err(Error::Validation { .. }) => {}
+            again => searched = again,
+        }
+    }
+    let found = match searched {
         Ok(found) => found,
         Err(Error::Validation { field, .. }) if field == "family" || field == "given" => {
             return failed(
@@ -821,8 +968,15 @@ pub async fn answer(
         Some((found.total, shown, remaining)),
         &[],
     );
+    let mothers = mothers_of(mpi, ctx, &found.items).await;
+    touched.extend(mothers.keys().copied());
     for (n, patient) in found.items.iter().enumerate() {
-        out.push(pid_of(mpi, n, patient, domains.as_deref()));
+        let mother = patient
+            .record
+            .patient
+            .mother_patient_id
+            .and_then(|m| mothers.get(&m));
+        out.push(pid_of(mpi, n, patient, domains.as_deref(), mother));
         out.push(qri_of(patient));
     }
     if remaining > 0 {

@@ -4,9 +4,9 @@
 //! (PID-7), sex (PID-8), mother's identifier (PID-21, CX with its HD in any form), addresses
 //! (PID-11), phones and e-mail (PID-13/14), primary language (PID-15, the patient's preferred
 //! language), marital status (PID-16), the patient account number (PID-18, an identifier of
-//! type AN), SSN (PID-19, into a configured domain), multiple birth (PID-24/25) and death
-//! (PID-29/30). Coded values go through [`crate::codes`]. Values are decoded from HL7 escapes;
-//! nothing here logs them.
+//! type AN), SSN (PID-19, into the registered domain its CX.4 names, else a configured domain),
+//! multiple birth (PID-24/25) and death (PID-29/30). Coded values go through [`crate::codes`].
+//! Values are decoded from HL7 escapes; nothing here logs them.
 
 use hl7_parser::message::{Field, Segment, Separators};
 use service::Mpi;
@@ -81,7 +81,8 @@ pub fn own_domain(mpi: &Mpi, source: &str) -> Option<String> {
     }
 }
 
-/// Reads PID into a registration for `source`. `ssn_domain` receives PID-19 when configured.
+/// Reads PID into a registration for `source`. `ssn_domain` receives PID-19 when configured
+/// and PID-19 names no registered domain of its own.
 pub fn read(
     mpi: &Mpi,
     source: &str,
@@ -161,14 +162,30 @@ pub fn read_located(
         )
         .at(at(3)));
     }
-    if let Some(domain) = ssn_domain {
-        let ssn = first(pid.field(19), seps);
-        if !ssn.is_empty() {
+    // PID-19: the SSN (an ST). A value that names a registered domain as a CX would in its
+    // fourth component (`NID-000345439^^^NID`, as the OpenHIE CR tests 18-20 and 18-30 send a
+    // national id) is stored in that domain; otherwise in the configured SSN domain, if any.
+    if let Some(rep) = repeats(pid.field(19)).next() {
+        let value = comp(rep, 1, seps);
+        let (namespace, oid) = (sub(rep, 4, 1, seps), sub(rep, 4, 2, seps));
+        let registry = mpi.domains();
+        let named = [namespace, oid]
+            .into_iter()
+            .find(|s| !s.is_empty() && registry.resolve(s).is_some());
+        // Its type: CX.5 when given, else SS in the configured SSN domain.
+        let (system, r#type) = match named {
+            Some(system) => (Some(system), comp(rep, 5, seps).parse().ok()),
+            None => (
+                ssn_domain.map(str::to_owned),
+                Some(entity::enums::IdentifierType::Ss),
+            ),
+        };
+        if let Some(system) = system.filter(|_| !value.is_empty()) {
             input.identifiers.push(IdentifierInput {
-                r#type: Some(entity::enums::IdentifierType::Ss),
+                r#type,
                 r#use: None,
-                system: domain.to_owned(),
-                value: ssn,
+                system,
+                value,
                 assigner: None,
                 period: None,
             });
@@ -305,7 +322,8 @@ pub fn read_located(
     }
 
     // PID-13 (home) and PID-14 (business): XTN. Number from the formatted value (XTN.1) or
-    // area code and local number (XTN.6, XTN.7); e-mail from XTN.4.
+    // from its parts, country code, area code and local number (XTN.5, XTN.6, XTN.7), written
+    // as XTN.1's own format does (`+1 (419) 31495`, see [`xtn_parts`]); e-mail from XTN.4.
     for (field, default_use) in [(13, TelecomUse::Home), (14, TelecomUse::Work)] {
         for rep in repeats(pid.field(field)) {
             let equipment = comp(rep, 3, seps).to_ascii_uppercase();
@@ -313,7 +331,11 @@ pub fn read_located(
             let number = {
                 let formatted = comp(rep, 1, seps);
                 if formatted.is_empty() {
-                    format!("{}{}", comp(rep, 6, seps), comp(rep, 7, seps))
+                    xtn_number(
+                        &comp(rep, 5, seps),
+                        &comp(rep, 6, seps),
+                        &comp(rep, 7, seps),
+                    )
                 } else {
                     formatted
                 }
@@ -359,6 +381,11 @@ pub fn read_located(
         if !code.is_empty() {
             let text = comp(rep, 2, seps);
             let system = comp(rep, 3, seps);
+            let code = if language_table(&system) {
+                crate::codes::language_tag_case(&code)
+            } else {
+                code
+            };
             input.communications.push(CommunicationInput {
                 system: match system.as_str() {
                     "" => None,
@@ -413,6 +440,50 @@ pub fn read_located(
         };
     }
     Ok((input, origins))
+}
+
+/// A phone number given by its parts (XTN.5 country code, XTN.6 area code, XTN.7 local number)
+/// as one stored value, in the format of XTN.1 (`[+C ][(AREA) ]LOCAL`), so that an answer can
+/// give the parts back apart ([`xtn_parts`]) and a search by digits finds it as before.
+pub fn xtn_number(country: &str, area: &str, local: &str) -> String {
+    let mut number = String::new();
+    if !country.is_empty() {
+        number.push('+');
+        number.push_str(country.trim_start_matches('+'));
+        number.push(' ');
+    }
+    if !area.is_empty() {
+        number.push('(');
+        number.push_str(area);
+        number.push_str(") ");
+    }
+    number.push_str(local);
+    number.trim().to_owned()
+}
+
+/// A stored phone number's parts, country code, area code and local number, when it is in the
+/// form [`xtn_number`] writes with an area code (`+1 (419) 31495`, `(034) 059434`: digits only
+/// in each part); `None` for any other form, which is answered in XTN.1 alone.
+pub fn xtn_parts(number: &str) -> Option<(String, String, String)> {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let (country, rest) = match number.strip_prefix('+') {
+        Some(rest) => rest.split_once(' ')?,
+        None => ("", number),
+    };
+    let (area, local) = rest.strip_prefix('(')?.split_once(") ")?;
+    let country_ok = country.is_empty() || digits(country);
+    (country_ok && digits(area) && digits(local))
+        .then(|| (country.to_owned(), area.to_owned(), local.to_owned()))
+}
+
+/// Whether PID-15's coding system (CE.3) is absent or one whose codes are language tags (HL7
+/// table 0296, whose suggested values are ISO 639 codes; ISO 639; BCP 47), so that its code's
+/// case can be made the tag's canonical one.
+fn language_table(system: &str) -> bool {
+    matches!(
+        system.to_ascii_uppercase().as_str(),
+        "" | "HL70296" | "ISO639" | "ISO639-1" | "ISO639-2" | "URN:IETF:BCP:47"
+    )
 }
 
 /// Where in PID a service error's field path points, an identifier at the place it came
@@ -470,5 +541,32 @@ pub fn locate(field: &str) -> ErrorLocation {
     match rest.and_then(index) {
         Some(n) => location.repetition(n),
         None => location,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_parts_are_stored_in_xtn_1s_format_and_read_back() {
+        assert_eq!(xtn_number("", "419", "31495"), "(419) 31495");
+        assert_eq!(xtn_number("1", "419", "31495"), "+1 (419) 31495");
+        assert_eq!(xtn_number("", "", "31495"), "31495");
+        let parts = |c: &str, a: &str, l: &str| Some((c.to_owned(), a.to_owned(), l.to_owned()));
+        assert_eq!(xtn_parts("(419) 31495"), parts("", "419", "31495"));
+        assert_eq!(xtn_parts("(034) 059434"), parts("", "034", "059434"));
+        assert_eq!(xtn_parts("+1 (419) 31495"), parts("1", "419", "31495"));
+        // Any other form is answered in XTN.1 alone.
+        for other in [
+            "31495",
+            "(555) 123-4567",
+            "+1 555 1234",
+            "41931495",
+            "(41a) 1",
+            "",
+        ] {
+            assert_eq!(xtn_parts(other), None, "{other}");
+        }
     }
 }

@@ -186,6 +186,7 @@ fn query_error(error: &Error) -> (AckCode, Vec<HlError>) {
         Error::Refused {
             code: "unknown_domain",
             field: Some(field),
+            message,
             ..
         } => {
             let location = match field
@@ -199,11 +200,8 @@ fn query_error(error: &Error) -> (AckCode, Vec<HlError>) {
             (
                 AckCode::Error,
                 vec![
-                    HlError::new(
-                        ErrorCode::UnknownKeyIdentifier,
-                        "this assigning authority is not a known identifier domain",
-                    )
-                    .at(location),
+                    // The service's message names the assigning authority as given.
+                    HlError::new(ErrorCode::UnknownKeyIdentifier, message.as_str()).at(location),
                 ],
             )
         }

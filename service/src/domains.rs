@@ -147,6 +147,22 @@ pub fn is_import_system(system: &str) -> bool {
     system.trim().starts_with("urn:mpi:import:")
 }
 
+/// Most characters of a system text an error message repeats.
+pub const MAX_SYSTEM_IN_MESSAGE: usize = 200;
+
+/// The message refusing an identifier system that names no registered domain, with the system
+/// as given (a domain's URL, OID or namespace names an assigning authority, not a patient):
+/// quoted, control characters left out, at most [`MAX_SYSTEM_IN_MESSAGE`] characters (`...`
+/// after a longer one). The identifier's value is never in it.
+pub fn unknown_domain_message(system: &str) -> String {
+    let clean: String = system.trim().chars().filter(|c| !c.is_control()).collect();
+    let mut shown: String = clean.chars().take(MAX_SYSTEM_IN_MESSAGE).collect();
+    if clean.chars().count() > MAX_SYSTEM_IN_MESSAGE {
+        shown.push_str("...");
+    }
+    format!("{shown:?} is not a registered identifier domain")
+}
+
 /// The key a system text is looked up by: trimmed, with the `urn:oid:` prefix folded.
 fn alias_key(system: &str) -> String {
     let s = system.trim();
@@ -282,7 +298,7 @@ impl Registry {
                         crate::error::Refusal::Invalid,
                         "unknown_domain",
                         format!("{path}identifiers[{i}].system"),
-                        "is not a registered identifier domain",
+                        unknown_domain_message(&ident.system),
                     ));
                 }
                 None => ident.system = ident.system.trim().to_owned(),
@@ -804,6 +820,24 @@ mod tests {
             &EnterpriseDomain::default(),
             UnknownDomains::Accept,
         )
+    }
+
+    #[test]
+    fn an_unknown_domain_is_named_quoted_bounded_and_clean() {
+        assert_eq!(
+            unknown_domain_message(" urn:other:mrn "),
+            "\"urn:other:mrn\" is not a registered identifier domain"
+        );
+        assert_eq!(
+            unknown_domain_message("a\r\nb\u{7}c"),
+            "\"abc\" is not a registered identifier domain"
+        );
+        let long = "x".repeat(MAX_SYSTEM_IN_MESSAGE + 50);
+        let message = unknown_domain_message(&long);
+        assert!(
+            message.starts_with(&format!("\"{}...\"", "x".repeat(MAX_SYSTEM_IN_MESSAGE))),
+            "{message}"
+        );
     }
 
     #[test]

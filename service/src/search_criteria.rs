@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, Condition, DbBackend};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use entity::enums::{DatePrecision, Gender, NameUse, TelecomSystem};
+use entity::enums::{DatePrecision, Gender, TelecomSystem};
 use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
 
 use crate::error::Refusal;
@@ -450,15 +450,23 @@ impl MoreCriteria {
             ));
         }
         let own = |column: patient::Column| Expr::col((patient::Entity, column));
+        // The maiden name the record holds, else (none held) the mother's own names: what a
+        // PDQ answer's PID-6 shows.
+        let none_held = || {
+            own(patient::Column::MotherMaidenFamily)
+                .is_null()
+                .and(own(patient::Column::MotherMaidenGiven).is_null())
+        };
         for c in &self.mother_maiden_family {
             cond = cond.add(any_text(c, |t| {
                 scalar_text(own(patient::Column::MotherMaidenFamily), t, c.how, backend)
-                    .or(maiden_name_of_her_record(t, c.how, backend))
+                    .or(none_held().and(mothers_names(NamePart::Family, t, c.how, backend)))
             }));
         }
         for c in &self.mother_maiden_given {
             cond = cond.add(any_text(c, |t| {
                 scalar_text(own(patient::Column::MotherMaidenGiven), t, c.how, backend)
+                    .or(none_held().and(mothers_names(NamePart::Given, t, c.how, backend)))
             }));
         }
         for list in &self.mother_identifiers {
@@ -684,45 +692,90 @@ fn any_text(c: &TextCriterion, one: impl Fn(&str) -> SimpleExpr) -> SimpleExpr {
     exprs.fold(first, |acc, e| acc.or(e))
 }
 
-/// The mother's maiden name as her own record holds it: `EXISTS` a record holding the
-/// patient's mother's identifier with a name of use `maiden` whose family name matches (a mother
-/// registered as a patient, and named as the child's mother by her identifier only, as PMIR's
-/// RelatedPerson or HL7 PID-21 without PID-6 do).
-fn maiden_name_of_her_record(text: &str, how: TextMatch, backend: DbBackend) -> SimpleExpr {
-    let held = Alias::new("mother_identifier");
+/// Which part of a name a mother's name criterion compares.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum NamePart {
+    Family,
+    Given,
+}
+
+/// The mother's names as her own records give them, for a child that names its mother without
+/// a maiden name of its own (HL7 PID-21 alone, a PMIR RelatedPerson; the caller checks that it
+/// holds none, as PDQ's PID-6 then shows her own record's name; OpenHIE CR 13-30 asks
+/// `@PID.6.1^JONES~@PID.6.2^JENNIFER` for the child of Jennifer Jones, known by identifier):
+/// a name of any use (her maiden name, or the legal name she is registered under) of
+///
+/// * the record the child's mother reference resolved to (`mother_patient_id`),
+/// * any record holding the child's mother's identifier (the same, or one not resolved yet),
+/// * the child's `MTH` RelatedPerson (FHIR, PMIR), whose names are a JSON list.
+fn mothers_names(part: NamePart, text: &str, how: TextMatch, backend: DbBackend) -> SimpleExpr {
     let named = Alias::new("mother_name");
-    let her_maiden_name = Query::select()
-        .expr(Expr::value(1))
-        .from_as(patient_name::Entity, named.clone())
-        .and_where(
-            Expr::col((named.clone(), patient_name::Column::PatientId))
-                .equals((held.clone(), patient_identifier::Column::PatientId)),
-        )
-        .and_where(
-            Expr::col((named.clone(), patient_name::Column::Use)).eq(NameUse::Maiden.as_str()),
-        )
-        .and_where(scalar_text(
-            Expr::col((named, patient_name::Column::Family)),
-            text,
-            how,
-            backend,
-        ))
-        .to_owned();
-    Expr::exists(
+    let held = Alias::new("mother_identifier");
+    let compared = |column: Expr| match part {
+        NamePart::Family => scalar_text(column, text, how, backend),
+        NamePart::Given => list_text(column, text, how, backend),
+    };
+    let name_column = match part {
+        NamePart::Family => patient_name::Column::Family,
+        NamePart::Given => patient_name::Column::Given,
+    };
+    // Each way to her names is an `EXISTS` of its own, served by an index: `patient_name` by
+    // `patient_id`, the identifier by the live holders' `(system, value)` index, whose
+    // predicate is stated literally (a mother not resolved yet is a live record).
+    let names_of = |patient_id: Expr| {
         Query::select()
             .expr(Expr::value(1))
-            .from_as(patient_identifier::Entity, held.clone())
-            .and_where(
-                Expr::col((held.clone(), patient_identifier::Column::System))
-                    .equals((patient::Entity, patient::Column::MotherIdentifierSystem)),
-            )
-            .and_where(
-                Expr::col((held, patient_identifier::Column::Value))
-                    .equals((patient::Entity, patient::Column::MotherIdentifierValue)),
-            )
-            .and_where(Expr::exists(her_maiden_name))
-            .to_owned(),
-    )
+            .from_as(patient_name::Entity, named.clone())
+            .and_where(Expr::col((named.clone(), patient_name::Column::PatientId)).eq(patient_id))
+            .and_where(compared(Expr::col((named.clone(), name_column))))
+            .to_owned()
+    };
+    let resolved = names_of(Expr::col((
+        patient::Entity,
+        patient::Column::MotherPatientId,
+    )));
+    let by_identifier = Query::select()
+        .expr(Expr::value(1))
+        .from_as(patient_identifier::Entity, held.clone())
+        .and_where(Expr::col((
+            held.clone(),
+            patient_identifier::Column::PatientLive,
+        )))
+        .and_where(
+            Expr::col((held.clone(), patient_identifier::Column::System))
+                .equals((patient::Entity, patient::Column::MotherIdentifierSystem)),
+        )
+        .and_where(
+            Expr::col((held.clone(), patient_identifier::Column::Value))
+                .equals((patient::Entity, patient::Column::MotherIdentifierValue)),
+        )
+        .and_where(Expr::exists(names_of(Expr::col((
+            held,
+            patient_identifier::Column::PatientId,
+        )))))
+        .to_owned();
+    // The RelatedPerson's names: one JSON object per name, `family` a text and `given` a list.
+    // sea-query writes the expression where its placeholder stands: `?` for SQLite, `$1` for
+    // PostgreSQL.
+    let (elements, placeholder) = match backend {
+        DbBackend::Sqlite => ("json_each(rp.names) AS rn", "?"),
+        _ => ("jsonb_array_elements(rp.names) AS rn(value)", "$1"),
+    };
+    let rp_name = compared(Expr::cust(match part {
+        NamePart::Family => "rn.value ->> 'family'",
+        NamePart::Given => "rn.value -> 'given'",
+    }));
+    let related_person = Expr::cust_with_exprs(
+        format!(
+            "EXISTS (SELECT 1 FROM related_person AS rp, {elements} \
+             WHERE rp.patient_id = \"patient\".\"id\" AND rp.relationship = 'MTH' \
+             AND rp.active AND rp.deleted_at IS NULL AND {placeholder})"
+        ),
+        [rp_name],
+    );
+    Expr::exists(resolved)
+        .or(Expr::exists(by_identifier))
+        .or(related_person)
 }
 
 /// `EXISTS` a row of `table` for the patient satisfying `cond`.

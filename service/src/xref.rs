@@ -138,7 +138,7 @@ async fn run(mpi: &Mpi, ctx: &Ctx, query: XrefQuery, record: Option<Uuid>) -> Re
                     Refusal::Invalid,
                     "unknown_domain",
                     format!("target[{n}]"),
-                    "is not a registered identifier domain",
+                    crate::domains::unknown_domain_message(t),
                 ));
             }
         }
@@ -161,7 +161,7 @@ async fn run(mpi: &Mpi, ctx: &Ctx, query: XrefQuery, record: Option<Uuid>) -> Re
             Refusal::Invalid,
             "unknown_domain",
             "identifier",
-            "is not a registered identifier domain",
+            crate::domains::unknown_domain_message(&query.system),
         )
     };
     // A record named by its id needs no domain.

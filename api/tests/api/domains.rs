@@ -261,10 +261,36 @@ async fn reject_mode_refuses_unknown_domains(backend: Backend) {
     assert_eq!(status, 422, "{refused}");
     assert_eq!(refused["code"], "unknown_domain");
     assert_eq!(refused["field"], "identifiers[1].system");
+    // The domain is named as given (an assigning authority is no patient data); the
+    // identifier's value is not echoed.
+    let message = refused["message"].as_str().unwrap();
     assert!(
-        !refused["message"].as_str().unwrap().contains("urn:other"),
+        message.contains("\"urn:other:mrn\" is not a registered identifier domain"),
+        "{refused}"
+    );
+    assert!(
+        !message.contains("X-1"),
         "the value is not echoed: {refused}"
     );
+    // FHIR's OperationOutcome says the same in its diagnostics.
+    let (status, outcome) = app
+        .server
+        .call(
+            "POST",
+            "/fhir/Patient",
+            Some(app.key(Role::Admin)),
+            &[("Content-Type", "application/fhir+json")],
+            Some(&json!({"resourceType": "Patient",
+                "name": [{"family": "Underhill", "given": ["Perpetua"]}],
+                "identifier": [{"system": "urn:other:mrn", "value": "X-1"}]})),
+        )
+        .await;
+    assert_eq!(status, 422, "{outcome}");
+    let diagnostics = outcome["issue"][0]["diagnostics"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(diagnostics.contains("\"urn:other:mrn\""), "{outcome}");
+    assert!(!diagnostics.contains("X-1"), "{outcome}");
     // Nothing was stored.
     let (status, page) = app
         .admin("GET", "/api/v1/patients?family=Underhill", None)
@@ -811,7 +837,8 @@ async fn import_rejects_unknown_domains(backend: Backend) {
         lines[1].contains("registered identifier domain"),
         "{rejects}"
     );
-    assert!(!rejects.contains("urn:elsewhere"), "{rejects}");
+    // The refusal names the domain as given (no patient data), never the identifier's value.
+    assert!(rejects.contains("urn:elsewhere"), "{rejects}");
     // The accepted records' identifiers are stored in the domain's URL form.
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let stored = entity::patient_identifier::Entity::find()

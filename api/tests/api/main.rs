@@ -26,6 +26,7 @@ mod hl7_conformance;
 mod hl7_fields;
 mod hl7_mllp;
 mod hl7_notify;
+mod hl7_ohie_cr;
 mod hl7_pdq_modes;
 mod hl7_pdq_params;
 mod hostile;

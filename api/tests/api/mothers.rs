@@ -472,7 +472,8 @@ async fn hl7_newborns_mothers_and_twins(backend: Backend) {
         answers[5]
     );
     let newborn = pids(&answers[4]).remove(0);
-    assert_eq!(newborn[6], "SMITH^NALEDI", "{newborn:?}");
+    // PID-6 with its name type (XPN.7 `L`, as OHIE CR 08-30 expects).
+    assert_eq!(newborn[6], "SMITH^NALEDI^^^^^L", "{newborn:?}");
     assert!(newborn[21].starts_with("MOM-1^^^TEST"), "{newborn:?}");
 }
 
