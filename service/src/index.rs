@@ -167,6 +167,13 @@ impl PatientIndex {
         Ok(())
     }
 
+    /// Puts in (or takes out) a patient as it was read inside the transaction that has just
+    /// committed it, instead of reading it again. An older version never overwrites a newer
+    /// one, so a state another writer committed and put in meanwhile is kept.
+    pub fn put_committed(&self, record: &PatientRecord) {
+        Refreshed::of(record).apply(&mut self.write());
+    }
+
     /// [`PatientIndex::refresh_patient`] for many patients, as a catch-up needs after another
     /// process wrote thousands: [`REFRESH_CHUNK`] patients per statement, normalized on the
     /// rayon pool (not on the async runtime), put in under one write lock per chunk.

@@ -516,6 +516,12 @@ impl Mpi {
         self.inner.index.refresh_patient(&self.inner.db, id).await
     }
 
+    /// [`Mpi::refresh_patient`] without reading the patient again: `record` as the use case read
+    /// it inside the transaction that has just committed (see [`PatientIndex::put_committed`]).
+    pub fn index_committed(&self, record: &entity::patient_ext::PatientRecord) {
+        self.inner.index.put_committed(record);
+    }
+
     /// [`Mpi::refresh_patient`] for several patients.
     pub async fn refresh_patients(&self, ids: &[Uuid]) -> Result<()> {
         self.inner.index.refresh_patients(&self.inner.db, ids).await

@@ -67,6 +67,38 @@ pub async fn open_task<C: ConnectionTrait>(
     Ok(Some(id))
 }
 
+/// Opens a review task between `new`, a record registered in the calling transaction, and each
+/// of `others` (patient, probability, match weight, breakdown), in one statement: no task can
+/// involve a record that did not exist before, so none is looked up first, and nothing is read
+/// back. Answers the tasks' ids in the order of `others`.
+pub async fn open_tasks_for_new<C: ConnectionTrait>(
+    txn: &C,
+    ctx: &Ctx,
+    new: Uuid,
+    others: Vec<(Uuid, f64, f64, Value)>,
+) -> Result<Vec<Uuid>> {
+    let actor = ctx.actor.name.as_str();
+    let tasks: Vec<review_task::ActiveModel> = others
+        .into_iter()
+        .filter(|(other, ..)| *other != new)
+        .map(|(other, probability, match_weight, breakdown)| {
+            let score = TaskScore {
+                probability,
+                match_weight,
+                breakdown,
+            };
+            new_task(ordered_pair(new, other), score, actor)
+        })
+        .collect();
+    let ids: Vec<Uuid> = tasks.iter().filter_map(|t| t.id.clone().take()).collect();
+    if !tasks.is_empty() {
+        review_task::Entity::insert_many(tasks)
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(ids)
+}
+
 /// What the matcher said about a pair, as a review task stores it.
 pub(crate) struct TaskScore {
     pub probability: f64,

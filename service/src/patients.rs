@@ -927,7 +927,7 @@ pub async fn register(
     let mut outcome = disclosed(mpi, ctx, finish(txn, result).await).await?;
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
-        mpi.refresh_patient(patient.id()).await?;
+        mpi.index_committed(&patient.record);
         // A record linked at registration (a shared links-records identifier) changed too.
         let linked: Vec<Uuid> = patient
             .record
@@ -1126,25 +1126,20 @@ pub(crate) async fn register_in(
         }
         None => Vec::new(),
     };
-    let mut review_task_ids = Vec::new();
-    for c in candidates
-        .iter()
-        .filter(|c| c.grade >= MatchDecision::Possible)
-    {
-        if let Some(task) = pairs::open_task(
-            txn,
-            ctx,
-            id,
-            c.patient_id,
-            c.score,
-            c.match_weight,
-            audit::json(&c.explanation),
-        )
-        .await?
-        {
-            review_task_ids.push(task);
-        }
-    }
+    let review_task_ids = pairs::open_tasks_for_new(
+        txn,
+        ctx,
+        id,
+        candidates
+            .iter()
+            .filter(|c| c.grade >= MatchDecision::Possible)
+            .map(|c| {
+                let breakdown = audit::json(&c.explanation);
+                (c.patient_id, c.score, c.match_weight, breakdown)
+            })
+            .collect(),
+    )
+    .await?;
     let record = PatientRecord::load(txn, id)
         .await?
         .ok_or_else(|| Error::not_found("patient", id))?;
@@ -1337,7 +1332,7 @@ pub async fn update(
     let result = update_in(mpi, ctx, &txn, id, expected_version, &input).await;
     let mut patient = disclosed(mpi, ctx, finish(txn, result).await).await?;
     tracing::info!(patient_id = %id, "patient updated");
-    mpi.refresh_patient(id).await?;
+    mpi.index_committed(&patient.record);
     mpi.domains().render_patient(&mut patient);
     Ok(patient)
 }
