@@ -253,7 +253,14 @@ fn plan(
             } else {
                 MatchDecision::NonMatch
             };
-            let cluster_weight = if is_judged {
+            // Twins of one mother are two people whatever they score: a cannot-link, so that no
+            // third record matching either (a "Baby Girl" naming the same mother) puts them in
+            // one cluster, as `matcher::batch::cluster_reviewed` does in file mode. The rule is
+            // asked only of pairs in the review band or above (a few per record).
+            let twins = score.match_weight >= config.review_threshold
+                && model.review_reason(x, y)
+                    == Some(matcher::scoring::ReviewReason::TwinsOfOneMother);
+            let cluster_weight = if is_judged || twins {
                 f64::NEG_INFINITY
             } else if score.match_weight >= link_threshold && decision != MatchDecision::Certain {
                 // Above the line but a review rule says a person must look: not a link.

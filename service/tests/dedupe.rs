@@ -359,3 +359,43 @@ async fn registrars_cannot_run_dedupe() {
         );
     }
 }
+
+/// Twins of one mother (same birth date, home and phone, her identifier, different given names)
+/// and a newborn registered as "Baby Girl" naming the same mother, who matches either twin: the
+/// job never puts the twins in one person, even through the newborn (issue 29: twins never
+/// auto-link; the file mode's `cluster_reviewed` keeps them apart the same way).
+#[tokio::test]
+async fn twins_of_one_mother_never_become_one_person_even_through_a_third_record() {
+    for backend in Backend::ALL {
+        let (db, mpi) = setup(backend).await;
+        let newborn = |given: &str, mrn: &str| {
+            let mut input = PatientInput {
+                gender: Some(entity::enums::Gender::Female),
+                birth_date: Some(date(2026, 10, 1)),
+                names: vec![name("Khumalo", &[given])],
+                addresses: vec![address("12 Orchard Lane", "Braddon", "2612")],
+                telecoms: vec![phone("0400 555 010")],
+                ..Default::default()
+            };
+            input.mother.identifier = Some(service::patients::MotherIdentifier {
+                system: "urn:mrn:mothers".to_owned(),
+                value: "M-77".to_owned(),
+            });
+            input.mother.maiden_family = Some("Dlamini".to_owned());
+            with_mrn(input, "urn:mrn:a", mrn)
+        };
+        register(&mpi, newborn("Ava", "T-1")).await;
+        register(&mpi, newborn("Zoe", "T-2")).await;
+        register(&mpi, newborn("Baby Girl", "T-3")).await;
+        let job = run_to_end(&mpi, &DedupeOptions::default()).await;
+        assert_eq!(job.state, state::COMPLETED, "{backend:?}");
+        let snap = snapshot(&db).await;
+        assert!(
+            !snap
+                .persons
+                .iter()
+                .any(|p| p.contains(&s("T-1")) && p.contains(&s("T-2"))),
+            "{backend:?}: the twins became one person: {snap:#?}"
+        );
+    }
+}
