@@ -71,9 +71,11 @@ fn order_of(token: &str) -> Option<u32> {
 /// ```
 pub fn newborn_placeholder(given_names: &[String]) -> Option<Newborn> {
     let mut words = given_names.iter().flat_map(|g| {
+        // Folded as the normalized name is (`ñb` is `nb`), so that a record reads the same
+        // after normalizing as before (found by the idempotence property).
         g.split(|c: char| !c.is_alphanumeric())
             .filter(|w| !w.is_empty())
-            .map(str::to_lowercase)
+            .map(crate::normalize::fold)
     });
     let head = words.next()?;
     if !HEADS.contains(&head.as_str()) {

@@ -223,6 +223,9 @@ proptest! {
 
     #[test]
     fn normalization_is_idempotent(p in person()) {
+        // A newborn placeholder given name ("Baby Girl", "ñb") leaves the names and is kept as
+        // the record's maternity, which `raw_from` cannot write back.
+        prop_assume!(matcher::maternity::newborn_placeholder(&p.given_names).is_none());
         let once = normalize(&p);
         let twice = normalize(&raw_from(&once));
         prop_assert_eq!(twice, once);
