@@ -185,7 +185,9 @@ fn evaluate(name: &str, model: &Model, data: &Data) {
     config.link_threshold = certain;
     let ids: Vec<u32> = (0..records.len() as u32).collect();
     let plain = cluster(records.len(), &weighed, &config);
-    let (reviewed, held) = cluster_reviewed(model, records, &mut weighed, &config);
+    let review_threshold = BatchConfig::for_model(model).review_threshold;
+    let (reviewed, held) =
+        cluster_reviewed(model, records, &mut weighed, &config, review_threshold);
     let held_true = held
         .iter()
         .filter(|&&(i, _)| {

@@ -228,30 +228,35 @@ pub type Held = (usize, ReviewReason);
 /// threshold that a review rule of `model` catches (placeholder identity, twins of one mother,
 /// and the rules the model turns on: no agreeing anchor, sibling pattern) is not a link: the
 /// file mode's counterpart of the database job, where `Model::decide` sends such a pair to review.
-/// Twins of one mother are a cannot-link besides, so no third record (a "Baby Girl" naming the
-/// same mother, which matches either twin) can put them in one cluster; the other rules leave a
-/// pair uncertain, not different, and it just falls below the threshold.
+/// Twins of one mother are a cannot-link besides, from `review_threshold` up (as in the database
+/// job), so no third record (a "Baby Girl" naming the same mother, which matches either twin) can
+/// put them in one cluster, even when the twins' own pair is only in the review band; the other
+/// rules leave a pair uncertain, not different, and it just falls below the link threshold.
 ///
-/// The rules are evaluated only for pairs at or above the link threshold (a few per record).
+/// The rules are evaluated only for pairs at or above `review_threshold` (a few per record).
 /// `weighed` holds `(a, b, match_weight)` with record numbers into `records`; its weights are
 /// changed while clustering and restored before returning. Returns the clustering and the pairs
-/// held back, by index.
+/// held back, by index: every pair above the link threshold that a rule catches, and the twins
+/// in the review band.
 pub fn cluster_reviewed(
     model: &Model,
     records: &[NormalizedRecord],
     weighed: &mut [(u32, u32, f64)],
     config: &ClusterConfig,
+    review_threshold: f64,
 ) -> (Clustering, Vec<Held>) {
     let n = records.len();
+    let asked_from = review_threshold.min(config.link_threshold);
     let held: Vec<Held> = weighed
         .par_iter()
         .enumerate()
         .filter(|&(_, &(a, b, w))| {
-            w >= config.link_threshold && a != b && (a as usize) < n && (b as usize) < n
+            w >= asked_from && a != b && (a as usize) < n && (b as usize) < n
         })
-        .filter_map(|(i, &(a, b, _))| {
+        .filter_map(|(i, &(a, b, w))| {
             model
                 .review_reason(&records[a as usize], &records[b as usize])
+                .filter(|&r| w >= config.link_threshold || r == ReviewReason::TwinsOfOneMother)
                 .map(|r| (i, r))
         })
         .collect();

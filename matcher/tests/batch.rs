@@ -222,7 +222,7 @@ fn review_rules_keep_twins_and_placeholders_out_of_clusters() {
         vec![vec![0, 1, 2], vec![3, 4], vec![5, 6]]
     );
     let mut weighed = original.clone();
-    let (clustering, held) = cluster_reviewed(&model, &records, &mut weighed, &config);
+    let (clustering, held) = cluster_reviewed(&model, &records, &mut weighed, &config, 5.0);
     assert_eq!(weighed, original, "the weights are restored");
     assert_eq!(
         held,
@@ -234,6 +234,27 @@ fn review_rules_keep_twins_and_placeholders_out_of_clusters() {
     // The placeholder newborn joins the first twin (equal weights: the lower pair first), and
     // cannot then bring in the second.
     assert_eq!(clustering.clusters, vec![vec![0, 2], vec![5, 6]]);
-    let four = pool(4).install(|| cluster_reviewed(&model, &records, &mut weighed, &config));
+    let four = pool(4).install(|| cluster_reviewed(&model, &records, &mut weighed, &config, 5.0));
     assert_eq!(four, (clustering, held));
+
+    // Twins whose own pair is only in the review band, each linked to the newborn placeholder:
+    // held from the review threshold up, as the database job does, so the placeholder joins one
+    // twin only. Below the review threshold the rule is not asked, and the pair is left alone.
+    let band = vec![(0, 1, 7.0), (0, 2, 29.0), (1, 2, 29.0)];
+    assert_eq!(
+        cluster(3, &band, &config).clusters,
+        vec![vec![0, 1, 2]],
+        "without the rule the placeholder joins both twins"
+    );
+    let mut weighed = band.clone();
+    let (clustering, held) = cluster_reviewed(&model, &records[..3], &mut weighed, &config, 5.0);
+    assert_eq!(weighed, band, "the weights are restored");
+    assert_eq!(held, vec![(0, ReviewReason::TwinsOfOneMother)]);
+    assert_eq!(clustering.clusters, vec![vec![0, 2]]);
+    let (clustering, held) = cluster_reviewed(&model, &records[..3], &mut weighed, &config, 8.0);
+    assert!(
+        held.is_empty(),
+        "a pair below the review threshold is not asked"
+    );
+    assert_eq!(clustering.clusters, vec![vec![0, 1, 2]]);
 }

@@ -228,13 +228,19 @@ pub fn run_file(
     phases.end("scoring");
 
     let bar = progress.phase("clustering");
-    let (clustering, held) = cluster_reviewed(&model, records, &mut weighed, &cluster_config);
+    let (clustering, held) = cluster_reviewed(
+        &model,
+        records,
+        &mut weighed,
+        &cluster_config,
+        config.review_threshold,
+    );
     bar.finish_and_clear();
     phases.end("clustering");
 
     let bar = progress.phase("writing");
     let ids = &data.ids;
-    // `held` is by index into `weighed`, ascending (every held pair is above the auto-link
+    // `held` is by index into `weighed`, ascending (every held pair is at or above the review
     // threshold, so in pairs.csv).
     let mut reasons = held.iter().peekable();
     let (_, pair_count) = write_pairs(
