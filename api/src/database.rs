@@ -31,6 +31,8 @@ enum Purpose {
     Bulk,
     /// `mpi serve`: SQLite leaves WAL checkpoints to [`service::Mpi::checkpoint_wal`].
     Server,
+    /// `mpi serve`'s one SQLite connection for writes ([`connect_server_writer`]).
+    ServerWriter,
 }
 
 /// Opens the connection pool of `mpi serve`. On SQLite, no connection checkpoints the WAL by
@@ -41,6 +43,20 @@ enum Purpose {
 /// read waits for its audit row) stalled for tens of milliseconds every few seconds.
 pub async fn connect_server(settings: &DatabaseSettings) -> Result<DatabaseConnection, DbErr> {
     connect_with(settings, Purpose::Server).await
+}
+
+/// The pool `mpi serve`'s service writes through ([`service::Mpi::start_with_writer`]): for an
+/// SQLite file, one connection of its own, opened as [`connect_server`]'s are but with a page
+/// cache of [`SERVER_SQLITE_WRITER_CACHE_KIB`]; otherwise `db` itself (PostgreSQL keeps no
+/// page cache per connection, and an in-memory database is its one connection).
+pub async fn connect_server_writer(
+    settings: &DatabaseSettings,
+    db: &DatabaseConnection,
+) -> Result<DatabaseConnection, DbErr> {
+    match settings.kind() {
+        DatabaseKind::Sqlite => connect_with(settings, Purpose::ServerWriter).await,
+        DatabaseKind::SqliteMemory | DatabaseKind::Postgres => Ok(db.clone()),
+    }
 }
 
 /// `PRAGMA journal_size_limit` of the server's SQLite connections, in bytes: four times the WAL
@@ -58,10 +74,15 @@ pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// default, put one more round trip in front of each statement.
 pub const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
-/// SQLite page cache of each of the server's connections, in KiB (`PRAGMA cache_size`; SQLite's
-/// default is 2 MiB). A registration touches the interior pages of a dozen indexes; with 2 MiB
-/// they were read again from the operating system on most writes at 1M patients.
+/// SQLite page cache of each of the server's read connections, in KiB (`PRAGMA cache_size`;
+/// SQLite's default is 2 MiB). A connection empties its cache whenever another one has
+/// committed, which under a stream of writes is before nearly every read, and emptying it costs
+/// time in proportion to its size.
 pub const SERVER_SQLITE_CACHE_KIB: i64 = 16 * 1024;
+
+/// SQLite page cache of the server's write connection, in KiB. It makes every write, so nothing
+/// empties it: a registration touches the interior pages of a dozen indexes, which stay here.
+pub const SERVER_SQLITE_WRITER_CACHE_KIB: i64 = 64 * 1024;
 
 /// SQLite page cache of a bulk command's connections, in KiB (`PRAGMA cache_size`).
 pub const BULK_SQLITE_CACHE_KIB: i64 = 1024 * 1024;
@@ -83,7 +104,11 @@ async fn connect_with(
     options
         .connect_timeout(settings.timeout())
         .acquire_timeout(settings.timeout())
-        .max_connections(settings.pool_size())
+        .max_connections(if purpose == Purpose::ServerWriter {
+            1
+        } else {
+            settings.pool_size()
+        })
         // sqlx pings a pooled connection on every checkout by default: one more round trip
         // before each statement (see `PING_AFTER_IDLE`).
         .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
@@ -123,6 +148,10 @@ async fn connect_with(
             // out of the serving path; the WAL goes away when the server stops.
             Purpose::Server => opts
                 .pragma("cache_size", format!("-{SERVER_SQLITE_CACHE_KIB}"))
+                .pragma("wal_autocheckpoint", "0")
+                .pragma("journal_size_limit", SERVER_JOURNAL_SIZE_LIMIT.to_string()),
+            Purpose::ServerWriter => opts
+                .pragma("cache_size", format!("-{SERVER_SQLITE_WRITER_CACHE_KIB}"))
                 .pragma("wal_autocheckpoint", "0")
                 .pragma("journal_size_limit", SERVER_JOURNAL_SIZE_LIMIT.to_string()),
             Purpose::Command => opts,

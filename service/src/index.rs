@@ -87,6 +87,14 @@ impl IndexData {
         if self.stale(id, version) {
             return;
         }
+        // The same record again (a catch-up reading back this process's own write): taking it
+        // out of the candidate index and putting it back would scan the posting list of each of
+        // its features, some of them long, for nothing.
+        if self.entries.get(&id).is_some_and(|held| {
+            held.version == version && held.person_id == person_id && *held.record == record
+        }) {
+            return;
+        }
         // Fails only past u32::MAX records; the index then keeps its previous state.
         if self.candidates.insert(id, &record).is_ok() {
             self.removed.remove(&id);

@@ -299,6 +299,22 @@ impl Mpi {
         model: matcher::Model,
         config: ServiceConfig,
     ) -> Result<Mpi> {
+        Self::start_with_writer(db.clone(), db, model, config).await
+    }
+
+    /// [`Mpi::start`] with this process's write transactions (and audit rows) on `writer`, a
+    /// pool of its own, and reads on `db`. For an SQLite file, `mpi serve` gives the writer one
+    /// connection: a connection empties its page cache whenever another connection has
+    /// committed, so with writes spread over the read pool every write began with a cold cache
+    /// and read the interior pages of a dozen indexes again from the operating system; one
+    /// connection that makes every write keeps them. (The write gate already lets one writer
+    /// at a time in, so one connection costs no concurrency.)
+    pub async fn start_with_writer(
+        db: DatabaseConnection,
+        writer: DatabaseConnection,
+        model: matcher::Model,
+        config: ServiceConfig,
+    ) -> Result<Mpi> {
         let started = std::time::Instant::now();
         let domains = domains::RegistryCell::default();
         let ticket = domains.ticket();
@@ -317,7 +333,7 @@ impl Mpi {
             insert_ms = loaded.insert.as_millis() as u64,
             "candidate index loaded"
         );
-        let writer = TxnOpener::new(db.clone());
+        let writer = TxnOpener::new(writer);
         let reads = audit::ReadAuditor::start(writer.clone());
         Ok(Mpi {
             inner: Arc::new(Inner {

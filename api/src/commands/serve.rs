@@ -95,7 +95,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         enterprise: args.domains.enterprise(),
         ..service::ServiceConfig::default()
     };
-    match service::Mpi::start(db.clone(), model.clone(), config.clone()).await {
+    let writer = database::connect_server_writer(&args.database, &db)
+        .await
+        .with_context(|| format!("cannot open {}", args.database.redacted_url()))?;
+    match service::Mpi::start_with_writer(db.clone(), writer.clone(), model.clone(), config.clone())
+        .await
+    {
         Ok(mpi) => {
             let _ = slot.set(mpi);
         }
@@ -119,6 +124,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     warn_of_sources_without_secret(&db).await;
     let catch_up = tokio::spawn(keep_current(
         state.clone(),
+        writer.clone(),
         model,
         config,
         Duration::from_millis(args.matching.catch_up_interval_ms.max(10)),
@@ -191,6 +197,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     } else {
         checkpoint_chain(&state, &chain_heads).await;
+    }
+    if kind == DatabaseKind::Sqlite {
+        writer
+            .close()
+            .await
+            .context("cannot close the database's write connection")?;
     }
     db.close().await.context("cannot close the database")?;
     tracing::info!("stopped");
@@ -363,6 +375,7 @@ async fn checkpoint_chain_on(
 /// size gauge.
 async fn keep_current(
     state: AppState,
+    writer: sea_orm::DatabaseConnection,
     model: matcher::Model,
     config: service::ServiceConfig,
     interval: Duration,
@@ -386,7 +399,14 @@ async fn keep_current(
                 Err(error) => tracing::warn!(%error, "catch-up failed"),
             },
             None => {
-                match service::Mpi::start(state.db.clone(), model.clone(), config.clone()).await {
+                let started = service::Mpi::start_with_writer(
+                    state.db.clone(),
+                    writer.clone(),
+                    model.clone(),
+                    config.clone(),
+                )
+                .await;
+                match started {
                     Ok(mpi) => {
                         let _ = state.service.set(mpi);
                         tracing::info!("service started");
