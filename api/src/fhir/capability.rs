@@ -86,7 +86,7 @@ pub struct RestResource {
     pub read_history: bool,
     /// No create through PUT of an id.
     pub update_create: bool,
-    /// No conditional create (`If-None-Exist` is not read).
+    /// Conditional create (`If-None-Exist` on `identifier`; Patient only).
     pub conditional_create: bool,
     /// Conditional update (ITI-104) on `identifier`.
     pub conditional_update: bool,
@@ -165,7 +165,7 @@ is 409 with an OperationOutcome whose issues name the candidates (Patient/{id}, 
 probability); resend with the header `X-MPI-Force: true` to register anyway (audited). Possible \
 matches are stored and open a review task. Update (PUT) needs `If-Match: W/\"{versionId}\"` (or \
 meta.versionId); a stale version is 412. Patient.link (replaced-by, replaces, seealso, refer) is \
-read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do, or 400 when the Patient's id is not the id of the one record that does; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE /fhir/Patient/{id} soft-deletes that record (200 OperationOutcome; 404 when no live record has the id). There is no conditional create (If-None-Exist is not read; IHE PIXm's Manager statement asks for conditionalCreate, which ITI-104 itself never uses), no history, no patch and no system-level search (PDQm's Supplier statement lists search-system). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records (by a logical id, the record named is not repeated): 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Patient.communication is stored (a language \
+read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do, or 400 when the Patient's id is not the id of the one record that does; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE /fhir/Patient/{id} soft-deletes that record (200 OperationOutcome; 404 when no live record has the id). Conditional create: POST with `If-None-Exist: identifier=SYSTEM|VALUE` (repeat `&identifier=` for identifiers that must all be held; other parameters, modifiers and commas are 400) creates the Patient, with the duplicate check, when no live record holds them (201; the Patient must carry them, 422 otherwise), answers 200 with the one record that does (its Location and ETag; nothing is created; audited as a read), and 412 when several do; a concurrent twin is refused by the database and answered 200 with the record it created. There is no history, no patch and no system-level search (PDQm's Supplier statement lists search-system). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records (by a logical id, the record named is not repeated): 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Patient.communication is stored (a language \
 is its first coding with a code; preferred kept). The R4 elements the MPI does not store \
 (contact, generalPractitioner, photo, extension, language) are accepted and \
 ignored (a PMIR answer's OperationOutcome names them); modifierExtension and elements that are \
@@ -234,7 +234,7 @@ pub fn statement(base: String) -> CapabilityStatement {
         publisher: "MPI",
         kind: "instance",
         // PIXm Manager: $ihe-pix and the ITI-104 feed (conditional update, conditional delete)
-        // in JSON and XML; not its conditionalCreate (said false below, and in the notes).
+        // in JSON and XML, and its conditionalCreate (on identifier).
         // PDQm Supplier and its Match Operation option: ITI-78 with every search parameter
         // the actors' statements list (_lastUpdated, _id, active, family, given, identifier,
         // telecom, birthdate, address and its parts, gender, mothersMaidenName; `:exact`),
@@ -294,7 +294,13 @@ keys cannot read patients (they search AuditEvent).",
 Patient?identifier=SYSTEM|VALUE (IHE ITI-104)",
                             ),
                         },
-                        Interaction::of("create"),
+                        Interaction {
+                            code: "create",
+                            documentation: Some(
+                                "POST Patient, with the duplicate check; conditional create \
+with If-None-Exist: identifier=SYSTEM|VALUE",
+                            ),
+                        },
                         Interaction {
                             code: "delete",
                             documentation: Some(
@@ -307,7 +313,7 @@ Patient?identifier=SYSTEM|VALUE (IHE ITI-104 Remove Patient): soft delete",
                     versioning: "versioned-update",
                     read_history: false,
                     update_create: false,
-                    conditional_create: false,
+                    conditional_create: true,
                     conditional_update: true,
                     conditional_delete: "single",
                     search_include: vec![super::pdqm::INCLUDE],

@@ -454,7 +454,7 @@ fn single(alternatives: &[String], how: TextMatch) -> bool {
 }
 
 /// A parameter name as echoed in an error: only the characters a parameter name has.
-fn safe(name: &str) -> String {
+pub(super) fn safe(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
         .take(64)

@@ -1,0 +1,375 @@
+//! FHIR for health-information exchanges (issue 31) through the real server: conditional
+//! create (`If-None-Exist`, R4 http.html#ccreate) creating, finding the one holder (200, nothing
+//! created, audited as a read), refusing several (412) and malformed conditions (400), in JSON
+//! and XML, and concurrent twins making one record. Every resource received is parsed by the
+//! independent `fhir.resources` models.
+
+use migration::testing::Backend;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+use service::context::Role;
+
+use crate::app::TestApp;
+use crate::both_backends;
+use crate::fhir::{Answer, Fhir, fhir_person, id_of};
+use crate::fhir_xml::{Client, FHIR_XML};
+
+const MRN: &str = "urn:test:mrn";
+const NID_URL: &str = "http://example.org/nid";
+
+fn enc(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('|', "%7C")
+        .replace(':', "%3A")
+        .replace('/', "%2F")
+        .replace(',', "%2C")
+        .replace('&', "%26")
+}
+
+fn assert_issue(answer: &Answer, status: u16) {
+    assert_eq!(answer.status, status, "{}", answer.body);
+    assert_eq!(
+        answer.body["resourceType"], "OperationOutcome",
+        "{}",
+        answer.body
+    );
+}
+
+/// A FHIR Patient with one name, a birth date and the identifiers `(system, value)`.
+fn patient(family: &str, given: &str, birth_date: &str, ids: &[(&str, &str)]) -> Value {
+    let mut p = fhir_person(family, given, birth_date, "unused");
+    p["identifier"] = ids
+        .iter()
+        .map(|(s, v)| json!({"system": s, "value": v}))
+        .collect();
+    p
+}
+
+/// `POST /fhir/Patient` with `If-None-Exist: condition` (and the extra headers).
+async fn create_if_none(
+    fhir: &Fhir<'_>,
+    condition: &str,
+    body: &Value,
+    extra: &[(&str, &str)],
+) -> Answer {
+    let mut headers = vec![("if-none-exist", condition)];
+    headers.extend_from_slice(extra);
+    fhir.call(Role::Registrar, "POST", "/Patient", &headers, Some(body))
+        .await
+}
+
+/// How many live records the search by `identifier` finds.
+async fn holders(fhir: &Fhir<'_>, system: &str, value: &str) -> u64 {
+    let found = fhir
+        .get(&format!(
+            "/Patient?identifier={}&active=true",
+            enc(&format!("{system}|{value}"))
+        ))
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    found.body["total"].as_u64().expect("total")
+}
+
+/// The audit rows of `action` on the patient `id`.
+async fn audit_rows(app: &TestApp, action: &str, id: &str) -> Vec<entity::audit_event::Model> {
+    entity::audit_event::Entity::find()
+        .filter(entity::audit_event::Column::EntityType.eq("patient"))
+        .filter(entity::audit_event::Column::Action.eq(action))
+        .filter(entity::audit_event::Column::EntityId.eq(id))
+        .all(&app.db.conn)
+        .await
+        .expect("read the audit trail")
+}
+
+async fn conditional_create_creates_finds_and_refuses(backend: Backend) {
+    let app = TestApp::spawn_with(
+        backend,
+        &[&["domains", "add", "NID", "--url", NID_URL, "--links-records"]],
+        &[],
+    )
+    .await;
+    let fhir = Fhir::new(&app);
+    let condition = format!("identifier={}", enc(&format!("{MRN}|CC-1")));
+    let body = patient("Vasquez", "Lucia", "1977-05-21", &[(MRN, "CC-1")]);
+
+    // No match: created as usual (201, Location, ETag), audited as a create.
+    let created = create_if_none(&fhir, &condition, &body, &[]).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = id_of(&created.body);
+    let location = created.header("location").expect("location").to_owned();
+    assert!(
+        location.ends_with(&format!("/fhir/Patient/{id}")),
+        "{location}"
+    );
+    assert_eq!(created.header("etag"), Some("W/\"1\""));
+    assert_eq!(audit_rows(&app, "create", &id).await.len(), 1);
+
+    // One match: 200 with the stored record where it lives; nothing created or changed, even
+    // though the body says something else; audited as a read of that record.
+    let mut other_body = body.clone();
+    other_body["name"][0]["family"] = json!("Somebody-Else");
+    for condition in [
+        condition.clone(),
+        format!("Patient?{condition}"),
+        format!("identifier={MRN}|CC-1"),
+    ] {
+        let found = create_if_none(&fhir, &condition, &other_body, &[]).await;
+        assert_eq!(found.status, 200, "{condition}: {}", found.body);
+        assert_eq!(found.body["resourceType"], "Patient");
+        assert_eq!(id_of(&found.body), id);
+        assert_eq!(found.body["name"][0]["family"], "Vasquez");
+        assert_eq!(found.header("location"), Some(location.as_str()));
+        assert_eq!(found.header("etag"), Some("W/\"1\""));
+    }
+    assert_eq!(holders(&fhir, MRN, "CC-1").await, 1);
+    let reads = audit_rows(&app, "read", &id).await;
+    assert_eq!(reads.len(), 3, "{reads:?}");
+    assert!(
+        reads
+            .iter()
+            .all(|r| r.before == Some(json!({"reason": "conditional_create"}))),
+        "{reads:?}"
+    );
+
+    // Several identifiers must all be held by the record found.
+    let both = format!(
+        "identifier={}&identifier={}",
+        enc(&format!("{MRN}|CC-2")),
+        enc(&format!("{NID_URL}|N-2"))
+    );
+    let body2 = patient(
+        "Brennan",
+        "Aoife",
+        "1990-01-30",
+        &[(MRN, "CC-2"), (NID_URL, "N-2")],
+    );
+    let first = create_if_none(&fhir, &both, &body2, &[]).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = create_if_none(&fhir, &both, &body2, &[]).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(id_of(&again.body), id_of(&first.body));
+
+    // Several live records hold the condition (two records of one person share a
+    // links-records national id): 412, nothing created.
+    let twin = patient(
+        "Brennan",
+        "Aoife",
+        "1990-01-30",
+        &[(MRN, "CC-3"), (NID_URL, "N-2")],
+    );
+    let joined = fhir.create(&twin).await;
+    assert_ne!(id_of(&joined), id_of(&first.body));
+    assert_eq!(holders(&fhir, NID_URL, "N-2").await, 2);
+    let nid = format!("identifier={}", enc(&format!("{NID_URL}|N-2")));
+    let several = create_if_none(
+        &fhir,
+        &nid,
+        &patient("Brennan", "Aoife", "1990-01-30", &[(NID_URL, "N-2")]),
+        &[],
+    )
+    .await;
+    assert_issue(&several, 412);
+    assert_eq!(several.body["issue"][0]["code"], "multiple-matches");
+    assert_eq!(holders(&fhir, NID_URL, "N-2").await, 2);
+
+    // The record created must carry the condition's identifiers: 422, nothing stored.
+    let missing = create_if_none(
+        &fhir,
+        &format!("identifier={}", enc(&format!("{MRN}|CC-9"))),
+        &patient("Quinn", "Rory", "1985-08-08", &[(MRN, "CC-8")]),
+        &[],
+    )
+    .await;
+    assert_issue(&missing, 422);
+    assert_eq!(holders(&fhir, MRN, "CC-8").await, 0);
+
+    // No match still runs the duplicate check: a probable duplicate is 409 until forced.
+    let lookalike = patient("Vasquez", "Lucia", "1977-05-21", &[(MRN, "CC-4")]);
+    let cc4 = format!("identifier={}", enc(&format!("{MRN}|CC-4")));
+    let duplicate = create_if_none(&fhir, &cc4, &lookalike, &[]).await;
+    assert_issue(&duplicate, 409);
+    assert_eq!(holders(&fhir, MRN, "CC-4").await, 0);
+    let forced = create_if_none(&fhir, &cc4, &lookalike, &[("X-MPI-Force", "true")]).await;
+    assert_eq!(forced.status, 201, "{}", forced.body);
+
+    // Malformed conditions: 400, nothing stored; no value is echoed.
+    let long = "x".repeat(300);
+    let many = (0..21)
+        .map(|i| format!("identifier={}", enc(&format!("{MRN}|M-{i}"))))
+        .collect::<Vec<_>>()
+        .join("&");
+    let malformed: Vec<(&str, String)> = vec![
+        ("another parameter", "family=Vasquez".to_owned()),
+        (
+            "a modifier",
+            format!("identifier:of-type={}", enc(&format!("{MRN}|CC-1"))),
+        ),
+        ("a value alone", "identifier=CC-1".to_owned()),
+        (
+            "no value",
+            format!("identifier={}", enc(&format!("{MRN}|"))),
+        ),
+        ("no system", "identifier=%7CCC-1".to_owned()),
+        (
+            "alternatives",
+            format!("identifier={}", enc(&format!("{MRN}|CC-1,{MRN}|CC-5"))),
+        ),
+        ("empty", String::new()),
+        (
+            "too long",
+            format!("identifier={}", enc(&format!("{MRN}|{long}"))),
+        ),
+        ("too many", many),
+    ];
+    for (what, condition) in &malformed {
+        let refused = create_if_none(
+            &fhir,
+            condition,
+            &patient("Okoro", "Chidi", "1969-11-11", &[(MRN, "CC-1")]),
+            &[],
+        )
+        .await;
+        assert_issue(&refused, 400);
+        let text = refused.body.to_string();
+        assert!(text.contains("If-None-Exist"), "{what}: {text}");
+        assert!(
+            !text.contains("Vasquez") && !text.contains(&long),
+            "{what}: {text}"
+        );
+    }
+    let twice = fhir
+        .call(
+            Role::Registrar,
+            "POST",
+            "/Patient",
+            &[("if-none-exist", &condition), ("if-none-exist", &condition)],
+            Some(&body),
+        )
+        .await;
+    assert_issue(&twice, 400);
+    assert_eq!(holders(&fhir, MRN, "CC-1").await, 1);
+
+    // A key that may not register may not create conditionally, found or not.
+    let auditor = fhir
+        .call(
+            Role::Auditor,
+            "POST",
+            "/Patient",
+            &[("if-none-exist", &condition)],
+            Some(&body),
+        )
+        .await;
+    assert_issue(&auditor, 403);
+    fhir.check_all_received();
+}
+both_backends!(conditional_create_creates_finds_and_refuses);
+
+/// A FHIR XML Patient with one identifier.
+fn patient_xml(family: &str, value: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<Patient xmlns="http://hl7.org/fhir">
+  <identifier>
+    <system value="{MRN}"/>
+    <value value="{value}"/>
+  </identifier>
+  <name>
+    <family value="{family}"/>
+    <given value="Imogen"/>
+  </name>
+  <gender value="female"/>
+  <birthDate value="1958-02-17"/>
+</Patient>"#
+    )
+}
+
+async fn conditional_create_speaks_xml(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let mut client = Client {
+        app: &app,
+        kept: Vec::new(),
+    };
+    let condition = format!("identifier={}", enc(&format!("{MRN}|X-1")));
+    let headers = [
+        ("content-type", FHIR_XML),
+        ("accept", FHIR_XML),
+        ("if-none-exist", condition.as_str()),
+    ];
+    let body = patient_xml("Lockhart", "X-1");
+    let created = client
+        .send(Role::Registrar, "POST", "/Patient", &headers, Some(&body))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.content_type, FHIR_XML);
+    let location = created.location.clone().expect("location");
+    let found = client
+        .send(
+            Role::Registrar,
+            "POST",
+            "/Patient",
+            &headers,
+            Some(&patient_xml("Other", "X-1")),
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.text);
+    assert_eq!(found.content_type, FHIR_XML);
+    assert_eq!(found.location.as_deref(), Some(location.as_str()));
+    assert!(found.text.contains("Lockhart"), "{}", found.text);
+    assert!(!found.text.contains("Other"), "{}", found.text);
+    // A malformed condition answers an XML OperationOutcome.
+    let refused = client
+        .send(
+            Role::Registrar,
+            "POST",
+            "/Patient",
+            &[
+                ("content-type", FHIR_XML),
+                ("accept", FHIR_XML),
+                ("if-none-exist", "birthdate=1958-02-17"),
+            ],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused.text.contains("<OperationOutcome"),
+        "{}",
+        refused.text
+    );
+    client.check_all();
+}
+both_backends!(conditional_create_speaks_xml);
+
+/// Concurrent conditional creates of one new identifier make one record: one 201, the others
+/// 200 with it (on PostgreSQL the database refuses the twins, which then find the record).
+async fn concurrent_conditional_creates_make_one_record(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    for round in 0..3 {
+        let value = format!("RACE-{round}");
+        let condition = format!("identifier={}", enc(&format!("{MRN}|{value}")));
+        let body = patient("Ferreira", "Tomas", "1966-06-06", &[(MRN, &value)]);
+        let answers = futures_util::future::join_all(
+            (0..6).map(|_| create_if_none(&fhir, &condition, &body, &[("X-MPI-Force", "true")])),
+        )
+        .await;
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status).collect();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 201).count(),
+            1,
+            "{statuses:?}: {:?}",
+            answers.iter().map(|a| &a.body).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            5,
+            "{statuses:?}"
+        );
+        let ids: std::collections::BTreeSet<String> =
+            answers.iter().map(|a| id_of(&a.body)).collect();
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        assert_eq!(holders(&fhir, MRN, &value).await, 1);
+    }
+    fhir.check_all_received();
+}
+both_backends!(concurrent_conditional_creates_make_one_record);
