@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::patient::CodeableConcept;
+use super::patient::{CodeableConcept, Coding};
 
 /// Header that makes `POST /fhir/Patient` register despite certain or probable duplicates.
 pub const FORCE_HEADER: &str = "X-MPI-Force";
@@ -131,6 +131,46 @@ pub struct Rest {
     pub operation: Vec<Operation>,
 }
 
+/// Where FHIR messages reach this server (`CapabilityStatement.messaging.endpoint`).
+#[derive(Clone, Debug, Serialize)]
+pub struct MessagingEndpoint {
+    /// `http` (http://terminology.hl7.org/CodeSystem/message-transport).
+    pub protocol: Coding,
+    /// The URL messages are POSTed to.
+    pub address: String,
+}
+
+/// A message this server receives or sends.
+#[derive(Clone, Debug, Serialize)]
+pub struct SupportedMessage {
+    /// `receiver` or `sender`.
+    pub mode: &'static str,
+    /// The MessageDefinition's canonical.
+    pub definition: &'static str,
+}
+
+/// FHIR messaging (`CapabilityStatement.messaging`): the PMIR feed received and sent.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Messaging {
+    /// Where messages are received (cpb-3: only in a statement of kind `instance`).
+    pub endpoint: Vec<MessagingEndpoint>,
+    /// Minutes a received message's id is remembered to recognise a resend: 0, none is.
+    pub reliable_cache: u32,
+    /// Notes.
+    pub documentation: &'static str,
+    /// The messages.
+    pub supported_message: Vec<SupportedMessage>,
+}
+
+/// The code system of `messaging.endpoint.protocol`.
+pub const MESSAGE_TRANSPORT: &str = "http://terminology.hl7.org/CodeSystem/message-transport";
+
+/// IHE PMIR's Mobile Patient Identity Feed MessageDefinition (ITI-93), as the IG publishes it
+/// (`MessageHeader.definition` of its MessageHeader profile). PMIR's actor statements spell it
+/// `.../StructureDefintion/IHE.PMIR.MessageDefinition`, a URL that names no resource.
+pub const PMIR_FEED_DEFINITION: &str = super::notify::FEED_DEFINITION;
+
 /// A CapabilityStatement.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -157,6 +197,8 @@ pub struct CapabilityStatement {
     pub format: Vec<&'static str>,
     /// REST capabilities.
     pub rest: Vec<Rest>,
+    /// Messaging capabilities.
+    pub messaging: Vec<Messaging>,
 }
 
 const PATIENT_DOC: &str = "Patient records of the Master Patient Index. Create (POST) runs the \
@@ -254,7 +296,7 @@ pub fn statement(base: String) -> CapabilityStatement {
         },
         implementation: Implementation {
             description: "Master Patient Index: FHIR R4 facade",
-            url: base,
+            url: base.clone(),
         },
         fhir_version: "4.0.1",
         format: vec![
@@ -375,9 +417,45 @@ the message by its fullUrl, or Patient/{id}), at most 100. The whole message is 
 the answer is a message Bundle whose MessageHeader response.code is ok with each entry's \
 status (HTTP 201 when an entry created a resource, else 200) and an OperationOutcome naming \
 what was accepted and not stored, or fatal-error (4xx) with an OperationOutcome naming the failing entry, and then \
-nothing was stored. An unmerge answers 405.",
+nothing was stored. An unmerge answers 405. Also at POST /fhir/$process-message.",
             }],
         }],
+        messaging: vec![messaging(&base)],
+    }
+}
+
+/// The PMIR feed as FHIR messaging: ITI-93 received at `$process-message` (and at the base and
+/// `Bundle`, which take the same messages), and sent to the endpoint of every active
+/// Subscription (ITI-94, `fhir::notify`).
+fn messaging(base: &str) -> Messaging {
+    Messaging {
+        endpoint: vec![MessagingEndpoint {
+            protocol: Coding {
+                system: Some(MESSAGE_TRANSPORT.to_owned()),
+                code: Some("http".to_owned()),
+                display: None,
+            },
+            address: format!("{base}/$process-message"),
+        }],
+        reliable_cache: 0,
+        documentation: "IHE PMIR Mobile Patient Identity Feed (ITI-93). Received: a message \
+Bundle POSTed to the endpoint (or to the FHIR base, or to Bundle), JSON or XML, with the same \
+keys and roles as the REST interface, processed as one transaction and answered synchronously \
+with a response message (event urn:ihe:iti:pmir:2019:patient-feed-response). Nothing is \
+cached (reliableCache 0): a message sent again is processed again. Sent: to the \
+channel.endpoint of every active Subscription (IHE PMIR ITI-94, see Subscription), an ITI-93 \
+message Bundle of the Patients its criteria select, as they are when sent, at least once and \
+in order, retried until the endpoint answers 2xx.",
+        supported_message: vec![
+            SupportedMessage {
+                mode: "receiver",
+                definition: PMIR_FEED_DEFINITION,
+            },
+            SupportedMessage {
+                mode: "sender",
+                definition: PMIR_FEED_DEFINITION,
+            },
+        ],
     }
 }
 

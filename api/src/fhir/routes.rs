@@ -580,7 +580,7 @@ pub async fn merge_patients(
 /// Answer for `/fhir` paths no route matches.
 pub async fn not_found() -> FhirResult {
     Err(FhirError::Api(ApiError::NotFound {
-        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, RelatedPerson, RelatedPerson/{id}, Bundle)".to_owned(),
+        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, RelatedPerson, RelatedPerson/{id}, Subscription, Subscription/{id}, AuditEvent, Bundle, $process-message)".to_owned(),
     }))
 }
 

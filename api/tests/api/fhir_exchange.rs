@@ -1,8 +1,9 @@
 //! FHIR for health-information exchanges (issue 31) through the real server: conditional
 //! create (`If-None-Exist`, R4 http.html#ccreate) creating, finding the one holder (200, nothing
 //! created, audited as a read), refusing several (412) and malformed conditions (400), in JSON
-//! and XML, and concurrent twins making one record. Every resource received is parsed by the
-//! independent `fhir.resources` models.
+//! and XML, and concurrent twins making one record; and the CapabilityStatement's `messaging`
+//! (the PMIR feed received at the endpoint it names, and sent). Every resource received is
+//! parsed by the independent `fhir.resources` models.
 
 use migration::testing::Backend;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -373,3 +374,109 @@ async fn concurrent_conditional_creates_make_one_record(backend: Backend) {
     fhir.check_all_received();
 }
 both_backends!(concurrent_conditional_creates_make_one_record);
+
+/// A PMIR feed message creating one Patient.
+fn pmir_message(value: &str) -> Value {
+    json!({
+        "resourceType": "Bundle",
+        "type": "message",
+        "entry": [
+            {"fullUrl": "urn:uuid:6d1a1c3e-5a4c-4f57-9d3e-000000000001",
+             "resource": {"resourceType": "MessageHeader",
+                "id": "6d1a1c3e-5a4c-4f57-9d3e-000000000001",
+                "eventUri": "urn:ihe:iti:pmir:2019:patient-feed",
+                "destination": [{"endpoint": "http://mpi.example.org/fhir"}],
+                "source": {"endpoint": "http://source.example.org"},
+                "focus": [{"reference": "urn:uuid:6d1a1c3e-5a4c-4f57-9d3e-000000000002"}]}},
+            {"fullUrl": "urn:uuid:6d1a1c3e-5a4c-4f57-9d3e-000000000002",
+             "resource": {"resourceType": "Bundle", "type": "history", "entry": [
+                {"fullUrl": "urn:uuid:6d1a1c3e-5a4c-4f57-9d3e-000000000003",
+                 "resource": patient("Adeyemi", "Tolu", "1992-09-14", &[(MRN, value)]),
+                 "request": {"method": "POST", "url": "Patient"},
+                 "response": {"status": "201"}}
+             ]}}
+        ]
+    })
+}
+
+async fn capability_statement_declares_conditional_create_and_messaging(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    let base = format!("http://{}/fhir", app.server.addr);
+    let metadata = fhir.raw(None, "GET", "/metadata", &[], None).await;
+    assert_eq!(metadata.status, 200, "{}", metadata.body);
+    let statement = &metadata.body;
+    assert_eq!(statement["rest"][0]["resource"][0]["type"], "Patient");
+    assert_eq!(
+        statement["rest"][0]["resource"][0]["conditionalCreate"],
+        true
+    );
+    let docs = statement["rest"][0]["resource"][0]["documentation"]
+        .as_str()
+        .expect("documentation");
+    assert!(docs.contains("If-None-Exist"), "{docs}");
+    assert!(!docs.contains("no conditional create"), "{docs}");
+
+    // messaging: one endpoint (http, this server), no reliable cache, the PMIR feed received
+    // and sent.
+    let messaging = statement["messaging"].as_array().expect("messaging");
+    assert_eq!(messaging.len(), 1, "{messaging:?}");
+    let endpoint = &messaging[0]["endpoint"][0];
+    assert_eq!(
+        endpoint["protocol"],
+        json!({"system": "http://terminology.hl7.org/CodeSystem/message-transport", "code": "http"})
+    );
+    let address = endpoint["address"].as_str().expect("address");
+    assert_eq!(address, format!("{base}/$process-message"));
+    assert_eq!(messaging[0]["reliableCache"], 0);
+    let definition =
+        "https://profiles.ihe.net/ITI/PMIR/MessageDefinition/IHE.PMIR.MessageDefinition";
+    assert_eq!(
+        messaging[0]["supportedMessage"],
+        json!([
+            {"mode": "receiver", "definition": definition},
+            {"mode": "sender", "definition": definition}
+        ])
+    );
+
+    // The endpoint named takes the feed: a message POSTed there is processed.
+    let processed = fhir
+        .raw(
+            Some(Role::Registrar),
+            "POST",
+            address,
+            &[],
+            Some(pmir_message("PM-1").to_string()),
+        )
+        .await;
+    assert_eq!(processed.status, 201, "{}", processed.body);
+    assert_eq!(processed.body["type"], "message");
+    assert_eq!(
+        processed.body["entry"][0]["resource"]["response"]["code"],
+        "ok"
+    );
+    assert_eq!(holders(&fhir, MRN, "PM-1").await, 1);
+    let wrong = fhir
+        .call(Role::Registrar, "GET", "/$process-message", &[], None)
+        .await;
+    assert_issue(&wrong, 405);
+
+    // The statement in XML too (element order checked against the models).
+    let mut client = Client {
+        app: &app,
+        kept: Vec::new(),
+    };
+    let xml = client
+        .send(Role::Registrar, "GET", "/metadata?_format=xml", &[], None)
+        .await;
+    assert_eq!(xml.status, 200, "{}", xml.text);
+    assert!(xml.text.contains("<messaging>"), "{}", xml.text);
+    assert!(
+        xml.text.contains("<conditionalCreate value=\"true\"/>"),
+        "{}",
+        xml.text
+    );
+    client.check_all();
+    fhir.check_all_received();
+}
+both_backends!(capability_statement_declares_conditional_create_and_messaging);
