@@ -256,6 +256,7 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
         }
         "_id" => "http://hl7.org/fhir/SearchParameter/Resource-id",
         "_lastUpdated" => "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+        "language" => "http://hl7.org/fhir/SearchParameter/Patient-language",
         _ => "http://hl7.org/fhir/SearchParameter/Patient-identifier",
     };
     SearchParam {

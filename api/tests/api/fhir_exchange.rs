@@ -1,9 +1,9 @@
 //! FHIR for health-information exchanges (issue 31) through the real server: conditional
 //! create (`If-None-Exist`, R4 http.html#ccreate) creating, finding the one holder (200, nothing
 //! created, audited as a read), refusing several (412) and malformed conditions (400), in JSON
-//! and XML, and concurrent twins making one record; and the CapabilityStatement's `messaging`
-//! (the PMIR feed received at the endpoint it names, and sent). Every resource received is
-//! parsed by the independent `fhir.resources` models.
+//! and XML, and concurrent twins making one record; the CapabilityStatement's `messaging` (the
+//! PMIR feed received at the endpoint it names, and sent); and Patient search by `language`.
+//! Every resource received is parsed by the independent `fhir.resources` models.
 
 use migration::testing::Backend;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -17,6 +17,7 @@ use crate::fhir_xml::{Client, FHIR_XML};
 
 const MRN: &str = "urn:test:mrn";
 const NID_URL: &str = "http://example.org/nid";
+const BCP47: &str = "urn:ietf:bcp:47";
 
 fn enc(text: &str) -> String {
     text.replace('%', "%25")
@@ -480,3 +481,150 @@ async fn capability_statement_declares_conditional_create_and_messaging(backend:
     fhir.check_all_received();
 }
 both_backends!(capability_statement_declares_conditional_create_and_messaging);
+
+/// A Patient speaking `languages` (`(system, code, preferred)`; an empty system none).
+fn speaker(family: &str, value: &str, languages: &[(&str, &str, bool)]) -> Value {
+    let mut p = patient(family, "Sam", "1970-01-01", &[(MRN, value)]);
+    p["communication"] = languages
+        .iter()
+        .map(|(system, code, preferred)| {
+            let mut coding = json!({"code": code});
+            if !system.is_empty() {
+                coding["system"] = json!(system);
+            }
+            json!({"language": {"coding": [coding]}, "preferred": preferred})
+        })
+        .collect();
+    p
+}
+
+/// The ids a Patient search finds (every page's first 20 is enough here), sorted.
+fn found_ids(bundle: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = bundle["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|e| id_of(&e["resource"]))
+        .collect();
+    ids.sort();
+    ids
+}
+
+async fn patients_are_found_by_language(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    let french = id_of(
+        &fhir
+            .create(&speaker("Abara", "L-1", &[(BCP47, "fr", true)]))
+            .await,
+    );
+    let english = id_of(
+        &fhir
+            .create(&speaker(
+                "Bello",
+                "L-2",
+                &[(BCP47, "EN", true), (BCP47, "fr-CA", false)],
+            ))
+            .await,
+    );
+    let german = id_of(
+        &fhir
+            .create(&speaker("Chukwu", "L-3", &[("", "de", false)]))
+            .await,
+    );
+    let _none = fhir.create(&speaker("Dimka", "L-4", &[])).await;
+    let sorted = |mut ids: Vec<&String>| {
+        ids.sort();
+        ids.into_iter().cloned().collect::<Vec<String>>()
+    };
+    let cases: Vec<(String, Vec<String>)> = vec![
+        ("fr".to_owned(), vec![french.clone()]),
+        // The code's case is ignored (BCP 47 tags are case-insensitive).
+        ("FR".to_owned(), vec![french.clone()]),
+        (enc(&format!("{BCP47}|en")), vec![english.clone()]),
+        (enc(&format!("{BCP47}|fr-ca")), vec![english.clone()]),
+        // `|code`: stored without a system.
+        (enc("|de"), vec![german.clone()]),
+        (enc(&format!("{BCP47}|de")), vec![]),
+        (enc("|fr"), vec![]),
+        (enc("urn:other|fr"), vec![]),
+        // A comma is OR.
+        (enc("fr,de"), sorted(vec![&french, &german])),
+        ("es".to_owned(), vec![]),
+    ];
+    for (value, expected) in &cases {
+        let answer = fhir.get(&format!("/Patient?language={value}")).await;
+        assert_eq!(answer.status, 200, "{value}: {}", answer.body);
+        assert_eq!(&found_ids(&answer.body), expected, "{value}");
+        assert_eq!(answer.body["total"], expected.len(), "{value}");
+    }
+    // Repeated, both must hold; with other criteria.
+    let both = fhir
+        .get(&format!(
+            "/Patient?language=en&language={}",
+            enc(&format!("{BCP47}|fr-CA"))
+        ))
+        .await;
+    assert_eq!(found_ids(&both.body), vec![english.clone()]);
+    let with_family = fhir.get("/Patient?language=fr&family=Abara").await;
+    assert_eq!(found_ids(&with_family.body), vec![french.clone()]);
+    let self_link = with_family.body["link"][0]["url"].as_str().expect("self");
+    assert!(self_link.contains("language=fr"), "{self_link}");
+    // POST _search with the criteria as a form.
+    let posted = fhir
+        .raw(
+            Some(Role::Registrar),
+            "POST",
+            "/Patient/_search",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(format!("language={}", enc(&format!("{BCP47}|fr")))),
+        )
+        .await;
+    assert_eq!(posted.status, 200, "{}", posted.body);
+    assert_eq!(found_ids(&posted.body), vec![french.clone()]);
+    // An update replaces the languages, and the search follows.
+    let mut changed = fhir.get(&format!("/Patient/{french}")).await.body;
+    changed["communication"] = json!([{"language": {"coding": [{"system": BCP47, "code": "it"}]}}]);
+    let updated = fhir
+        .call(
+            Role::Registrar,
+            "PUT",
+            &format!("/Patient/{french}"),
+            &[("if-match", "W/\"1\"")],
+            Some(&changed),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(
+        found_ids(&fhir.get("/Patient?language=fr").await.body),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        found_ids(&fhir.get("/Patient?language=it").await.body),
+        vec![french.clone()]
+    );
+
+    // Errors: a system without a code, too many alternatives, an empty value (422); a
+    // modifier under strict handling (400).
+    let many = (0..21)
+        .map(|i| format!("x{i}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    for value in [enc(&format!("{BCP47}|")), many, String::new()] {
+        let refused = fhir.get(&format!("/Patient?language={value}")).await;
+        assert_issue(&refused, 422);
+    }
+    let strict = fhir
+        .raw(
+            Some(Role::Registrar),
+            "GET",
+            "/Patient?language:text=French",
+            &[("prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_issue(&strict, 400);
+    fhir.check_all_received();
+}
+both_backends!(patients_are_found_by_language);

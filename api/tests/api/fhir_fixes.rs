@@ -153,6 +153,7 @@ fn sample(param: &str, identifier: &str) -> String {
         "gender" => "female".to_owned(),
         "identifier" => enc(identifier),
         "telecom" => "01392".to_owned(),
+        "language" => enc("urn:ietf:bcp:47|en"),
         _ => "Ha".to_owned(),
     }
 }
@@ -234,7 +235,6 @@ async fn capability_statement_claims_what_is_served(backend: Backend) {
         )
         .await;
     assert_eq!(conditional.status, 200, "{}", conditional.body);
-
     // Conditional create: the record holding the identifier is the answer, nothing is created.
     let conditional_create = fhir
         .call(
@@ -251,6 +251,7 @@ async fn capability_statement_claims_what_is_served(backend: Backend) {
         conditional_create.body
     );
     assert_eq!(id_of(&conditional_create.body), id);
+
     // Every search parameter claimed is served, even when unknown ones would be refused.
     let params: Vec<String> = patient["searchParam"]
         .as_array()
