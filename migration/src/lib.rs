@@ -33,6 +33,8 @@
 //! 26. a PIX consumer's receiving facility (`pix_consumer.facility`, MSH-6 of its notifications).
 //! 27. FHIR Subscriptions of IHE PMIR (ITI-94, `fhir_subscription`) and their outbox, filled by
 //!     triggers on `patient` (`fhir_subscription_outbox`).
+//! 28. a RelatedPerson's languages (`related_person.communications`, FHIR
+//!     `RelatedPerson.communication`);
 //! 29. languages indexed by their lowered code and system (`idx_patient_communication_language`),
 //!     for a search by language.
 //!
@@ -67,6 +69,7 @@ mod m20261206_000023_telecom_digits_reversed;
 mod m20261206_000024_patient_communication;
 mod m20261206_000026_pix_consumer_facility;
 mod m20261206_000027_create_fhir_subscription;
+mod m20261206_000028_related_person_communication;
 mod m20261206_000029_communication_language_index;
 pub mod vocab;
 
@@ -105,6 +108,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000024_patient_communication::Migration),
             Box::new(m20261206_000026_pix_consumer_facility::Migration),
             Box::new(m20261206_000027_create_fhir_subscription::Migration),
+            Box::new(m20261206_000028_related_person_communication::Migration),
             Box::new(m20261206_000029_communication_language_index::Migration),
         ]
     }

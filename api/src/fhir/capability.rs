@@ -470,7 +470,8 @@ kin...): relationship a v3-RoleCode coding (http://terminology.hl7.org/CodeSyste
 MTH, FTH, PRN, GUARD, NOK, ECON, SPS, SIB, CHILD and the other personal relationships; another \
 code is 422), patient a reference Patient/{id} to a live record (a merged-away one resolves to \
 its survivor; an unknown one is 422), name (at least one), identifier, telecom, gender, \
-birthDate, address; other elements are refused (422). Update (PUT) needs If-Match: \
+birthDate, address, communication (language and preferred, stored and bounded as a Patient's); \
+other elements are refused (422). Update (PUT) needs If-Match: \
 W/\"{versionId}\" (or meta.versionId); DELETE soft-deletes. Every read, search and write is \
 audited.",
         interaction: ["read", "update", "create", "delete", "search-type"]

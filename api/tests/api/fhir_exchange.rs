@@ -2,8 +2,9 @@
 //! create (`If-None-Exist`, R4 http.html#ccreate) creating, finding the one holder (200, nothing
 //! created, audited as a read), refusing several (412) and malformed conditions (400), in JSON
 //! and XML, and concurrent twins making one record; the CapabilityStatement's `messaging` (the
-//! PMIR feed received at the endpoint it names, and sent); and Patient search by `language`.
-//! Every resource received is parsed by the independent `fhir.resources` models.
+//! PMIR feed received at the endpoint it names, and sent); Patient search by `language`; and
+//! `RelatedPerson.communication` stored, returned and bounded. Every resource received is parsed
+//! by the independent `fhir.resources` models.
 
 use migration::testing::Backend;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -18,6 +19,7 @@ use crate::fhir_xml::{Client, FHIR_XML};
 const MRN: &str = "urn:test:mrn";
 const NID_URL: &str = "http://example.org/nid";
 const BCP47: &str = "urn:ietf:bcp:47";
+const ROLE_CODE: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
 
 fn enc(text: &str) -> String {
     text.replace('%', "%25")
@@ -628,3 +630,157 @@ async fn patients_are_found_by_language(backend: Backend) {
     fhir.check_all_received();
 }
 both_backends!(patients_are_found_by_language);
+
+/// A RelatedPerson of `patient` with `communication`.
+fn related_speaker(patient: &str, communication: Value) -> Value {
+    json!({
+        "resourceType": "RelatedPerson",
+        "active": true,
+        "patient": {"reference": patient},
+        "relationship": [{"coding": [{"system": ROLE_CODE, "code": "MTH"}]}],
+        "name": [{"family": "Nwosu", "given": ["Ifeoma"]}],
+        "communication": communication
+    })
+}
+
+async fn related_person_communication_is_stored_and_bounded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    let child = id_of(
+        &fhir
+            .create(&fhir_person("Nwosu", "Ada", "2021-03-03", "RC-1"))
+            .await,
+    );
+    let child_ref = format!("Patient/{child}");
+    let languages = json!([
+        {"language": {"coding": [{"system": BCP47, "code": "ig", "display": "Igbo"}]},
+         "preferred": true},
+        {"language": {"coding": [{"system": BCP47, "code": "en"}]}}
+    ]);
+    let created = fhir
+        .call(
+            Role::Registrar,
+            "POST",
+            "/RelatedPerson",
+            &[],
+            Some(&related_speaker(&child_ref, languages.clone())),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = id_of(&created.body);
+    assert_eq!(created.body["communication"], languages);
+    let read = fhir.get(&format!("/RelatedPerson/{id}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["communication"], languages);
+
+    // Blank parts are left out and the code trimmed, as a Patient's; an update replaces them.
+    let mut changed = read.body.clone();
+    changed["communication"] = json!([
+        {"language": {"coding": [{"system": " ", "code": " yo "}]}, "preferred": false}
+    ]);
+    let updated = fhir
+        .call(
+            Role::Registrar,
+            "PUT",
+            &format!("/RelatedPerson/{id}"),
+            &[("if-match", "W/\"1\"")],
+            Some(&changed),
+        )
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.body);
+    assert_eq!(
+        updated.body["communication"],
+        json!([{"language": {"coding": [{"code": "yo"}]}}])
+    );
+
+    // XML in and out.
+    let mut client = Client {
+        app: &app,
+        kept: Vec::new(),
+    };
+    let xml_body = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<RelatedPerson xmlns="http://hl7.org/fhir">
+  <active value="true"/>
+  <patient><reference value="{child_ref}"/></patient>
+  <relationship><coding><system value="{ROLE_CODE}"/><code value="FTH"/></coding></relationship>
+  <name><family value="Nwosu"/><given value="Emeka"/></name>
+  <communication>
+    <language><coding><system value="{BCP47}"/><code value="ha"/></coding></language>
+    <preferred value="true"/>
+  </communication>
+</RelatedPerson>"#
+    );
+    let xml = client
+        .send(
+            Role::Registrar,
+            "POST",
+            "/RelatedPerson",
+            &[("content-type", FHIR_XML), ("accept", FHIR_XML)],
+            Some(&xml_body),
+        )
+        .await;
+    assert_eq!(xml.status, 201, "{}", xml.text);
+    assert!(
+        xml.text.contains("<communication>") && xml.text.contains("<preferred value=\"true\"/>"),
+        "{}",
+        xml.text
+    );
+    let xml_id = xml
+        .location
+        .as_deref()
+        .and_then(|l| l.rsplit('/').next())
+        .expect("location")
+        .to_owned();
+    let as_json = fhir.get(&format!("/RelatedPerson/{xml_id}")).await;
+    assert_eq!(
+        as_json.body["communication"],
+        json!([{"language": {"coding": [{"system": BCP47, "code": "ha"}]}, "preferred": true}])
+    );
+    let read_xml = client
+        .send(
+            Role::Registrar,
+            "GET",
+            &format!("/RelatedPerson/{xml_id}?_format=xml"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(read_xml.status, 200, "{}", read_xml.text);
+    client.check_all();
+
+    // Bounded and checked as a Patient's: 422 naming the RelatedPerson element, nothing stored.
+    let coded = |code: &str| json!({"language": {"coding": [{"system": BCP47, "code": code}]}});
+    let too_many: Vec<Value> = (0..21).map(|i| coded(&format!("x{i}"))).collect();
+    let refusals = [
+        json!([{"language": {"text": "Igbo"}}]),
+        json!([coded("en"), coded("EN")]),
+        Value::Array(too_many),
+        json!([coded(&"x".repeat(101))]),
+        json!([{"language": {"coding": [{"code": "en"}]}, "preferred": "yes"}]),
+        json!([{"language": {"coding": [{"code": "en"}]}, "proficiency": []}]),
+    ];
+    for communication in refusals {
+        let refused = fhir
+            .call(
+                Role::Registrar,
+                "POST",
+                "/RelatedPerson",
+                &[],
+                Some(&related_speaker(&child_ref, communication.clone())),
+            )
+            .await;
+        assert!(
+            refused.status == 422 || refused.status == 400,
+            "{communication}: {}",
+            refused.body
+        );
+        assert_issue(&refused, refused.status);
+    }
+    let listed = fhir
+        .get(&format!("/RelatedPerson?patient={}", enc(&child_ref)))
+        .await;
+    assert_eq!(listed.body["total"], 2, "{}", listed.body);
+    fhir.check_all_received();
+}
+both_backends!(related_person_communication_is_stored_and_bounded);
