@@ -1,11 +1,13 @@
 //! FHIR conditional create (R4 http.html#ccreate, `POST /fhir/Patient` with `If-None-Exist`):
 //! register a patient unless a live record already holds the identifiers the condition names.
-//! The decision and the registration are one use case, closed against a concurrent twin the
-//! way ITI-104's conditional update is ([`crate::feed`]): the holders are looked up again
-//! inside the write transaction, and the record created must carry every identifier of the
-//! condition, so the unique index over live identifiers refuses a second record that another
-//! transaction created unseen (PostgreSQL, or another process on the SQLite file); the refused
-//! request then decides again and finds that record.
+//! The decision and the registration are one use case, in one write transaction: the holders
+//! are looked up again inside it, after the writers that came first. On SQLite the write gate and
+//! `BEGIN IMMEDIATE` order every writer; on PostgreSQL a transaction-scoped advisory lock per
+//! identifier of the condition orders the conditional creates naming it, so the second one's
+//! look-up (a fresh snapshot under READ COMMITTED) sees the first one's record. Against any other
+//! writer the record created must carry every identifier of the condition, so the unique index
+//! over live identifiers refuses a second record (`duplicate_identifier`); a request refused so
+//! decides again, once, and finds the record that won.
 //!
 //! The condition is one or more `(system, value)` identifiers, all of which the record must
 //! hold (FHIR's repeated parameters are ANDed). Only identifiers: a condition on names or dates
@@ -14,8 +16,9 @@
 
 use std::collections::BTreeSet;
 
-use sea_orm::{ConnectionTrait, QuerySelect};
+use sea_orm::{ConnectionTrait, DbBackend, QuerySelect, Statement};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use entity::enums::LinkType;
@@ -69,21 +72,21 @@ pub async fn create_if_none_exist(
             ),
         ));
     }
-    // A request that lost a race to a concurrent twin decides again, once: the unique index
-    // refused its record only because the twin's is committed, so it is found now.
-    match attempt(mpi, ctx, &input, &condition, force).await {
+    // A request whose identifier another writer stored meanwhile (committed between its
+    // look-up and its insert, or refused by the unique index) decides again, once: that
+    // record is found now. An identifier held for another reason is refused again.
+    let outcome = match attempt(mpi, ctx, &input, &condition, force).await {
         Err(Error::Conflict {
             code: "duplicate_identifier",
-            detail: None,
             ..
         }) => {
-            tracing::info!(
-                "a concurrent conditional create stored the record first; deciding again"
-            );
+            tracing::info!("a concurrent writer stored the identifier first; deciding again");
             attempt(mpi, ctx, &input, &condition, force).await
         }
         other => other,
-    }
+    };
+    // Only the answer the caller gets discloses a holder (audited as its read).
+    patients::disclosed(mpi, ctx, outcome).await
 }
 
 /// Bounds and shape of a condition (the FHIR layer refuses a malformed header first).
@@ -143,6 +146,50 @@ async fn holders<C: ConnectionTrait>(
     Ok(all.unwrap_or_default().into_iter().collect())
 }
 
+/// The namespace of the conditional-create advisory locks (PostgreSQL's two-key form, a lock
+/// space apart from the audit chain's one-key lock).
+const LOCK_NAMESPACE: i32 = 0x4d50_4343;
+
+/// On PostgreSQL, takes the transaction's advisory lock of each identifier of the condition
+/// (its domain's canonical system and its value, hashed), in order, so that conditional creates
+/// naming one identifier run one after the other; nothing on SQLite, whose writers are ordered
+/// already. Two identifiers sharing a hash only wait for each other.
+async fn lock_condition(
+    mpi: &Mpi,
+    txn: &crate::WriteTxn,
+    condition: &[(String, String)],
+) -> Result<()> {
+    if txn.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    let domains = mpi.domains();
+    let mut keys: Vec<i32> = condition
+        .iter()
+        .map(|(system, value)| {
+            let system = domains
+                .resolve(system)
+                .map_or_else(|| system.trim().to_owned(), |d| d.system());
+            let digest = Sha256::new()
+                .chain_update(system.as_bytes())
+                .chain_update([0])
+                .chain_update(value.trim().as_bytes())
+                .finalize();
+            i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+        })
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for key in keys {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [LOCK_NAMESPACE.into(), key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 fn multiple() -> Error {
     Error::conflict(
         "multiple_matches",
@@ -191,10 +238,13 @@ async fn attempt(
     )
     .await?;
     let txn = mpi.write_txn_for(ctx).await?;
-    // Decided again inside the transaction: on SQLite the gate (and `BEGIN IMMEDIATE`) orders
-    // it after any writer that came first; on PostgreSQL it sees what is committed, and the
-    // unique index refuses what is not yet.
-    let found = match holders(mpi, &*txn, condition).await {
+    // Decided again inside the transaction, after the writers ordered before it (see the
+    // module's notes).
+    let found = match lock_condition(mpi, &txn, condition).await {
+        Ok(()) => holders(mpi, &*txn, condition).await,
+        Err(e) => Err(e),
+    };
+    let found = match found {
         Ok(found) => found,
         Err(e) => return patients::finish(txn, Err(e)).await,
     };
@@ -206,7 +256,7 @@ async fn attempt(
         };
     }
     let result = patients::register_in(mpi, ctx, &txn, input, candidates, force).await;
-    let mut outcome = patients::disclosed(mpi, ctx, patients::finish(txn, result).await).await?;
+    let mut outcome = patients::finish(txn, result).await?;
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered by a conditional create");
         after_registration(mpi, patient).await?;

@@ -367,7 +367,12 @@ async fn concurrent_conditional_creates_make_one_record(backend: Backend) {
         assert_eq!(
             statuses.iter().filter(|s| **s == 200).count(),
             5,
-            "{statuses:?}"
+            "{statuses:?}: {:?}",
+            answers
+                .iter()
+                .filter(|a| a.status != 200 && a.status != 201)
+                .map(|a| &a.body)
+                .collect::<Vec<_>>()
         );
         let ids: std::collections::BTreeSet<String> =
             answers.iter().map(|a| id_of(&a.body)).collect();
