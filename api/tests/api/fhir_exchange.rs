@@ -786,6 +786,42 @@ async fn related_person_communication_is_stored_and_bounded(backend: Backend) {
         .get(&format!("/RelatedPerson?patient={}", enc(&child_ref)))
         .await;
     assert_eq!(listed.body["total"], 2, "{}", listed.body);
+
+    // A PMIR message's RelatedPerson carries its languages too (the same conversion).
+    let mut message = pmir_message("RC-PMIR");
+    let patient_url = "urn:uuid:6d1a1c3e-5a4c-4f57-9d3e-000000000003";
+    message["entry"][1]["resource"]["entry"]
+        .as_array_mut()
+        .expect("history entries")
+        .push(json!({
+            "fullUrl": "urn:uuid:6d1a1c3e-5a4c-4f57-9d3e-000000000004",
+            "resource": related_speaker(patient_url, json!([
+                {"language": {"coding": [{"system": BCP47, "code": "tw"}]}, "preferred": true}
+            ])),
+            "request": {"method": "POST", "url": "RelatedPerson"},
+            "response": {"status": "201"}
+        }));
+    let processed = fhir
+        .call(Role::Registrar, "POST", "/Bundle", &[], Some(&message))
+        .await;
+    assert_eq!(processed.status, 201, "{}", processed.body);
+    let fed = fhir
+        .get(&format!(
+            "/Patient?identifier={}&_revinclude=RelatedPerson:patient",
+            enc(&format!("{MRN}|RC-PMIR"))
+        ))
+        .await;
+    let mother: Vec<&Value> = fed.body["entry"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "RelatedPerson")
+        .collect();
+    assert_eq!(mother.len(), 1, "{}", fed.body);
+    assert_eq!(
+        mother[0]["resource"]["communication"],
+        json!([{"language": {"coding": [{"system": BCP47, "code": "tw"}]}, "preferred": true}])
+    );
     fhir.check_all_received();
 }
 both_backends!(related_person_communication_is_stored_and_bounded);
