@@ -72,6 +72,12 @@ impl MatchingSettings {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let kind = args.database.kind();
     let model = args.matching.load_model()?;
+    // Read before anything starts, so that an unusable file stops `mpi serve` at once.
+    let delivery_tls = Arc::new(
+        args.subscriptions
+            .client_tls()
+            .context("cannot use --subscription-ca-file")?,
+    );
     tracing::info!(
         database = kind.name(),
         url = %args.database.redacted_url(),
@@ -151,7 +157,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let deliveries = tokio::spawn(crate::fhir::notify::run(
         Arc::clone(&state.service),
         args.subscriptions
-            .delivery_config(format!("{scheme}://{addr}/fhir")),
+            .delivery_config(format!("{scheme}://{addr}/fhir"), delivery_tls),
         state.metrics.clone(),
         async move {
             let _ = deliveries_stopped.await;
