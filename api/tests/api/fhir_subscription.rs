@@ -756,7 +756,10 @@ async fn https_endpoints_are_delivered_to_only_when_their_ca_is_trusted(backend:
         Receiver::listen_tls(&foreign.join("server.pem"), &foreign.join("server.key"));
     let ca_file = trusted.join("ca.pem");
     let mut args = FAST.to_vec();
-    args.extend(["--subscription-ca-file", ca_file.to_str().expect("utf-8 path")]);
+    args.extend([
+        "--subscription-ca-file",
+        ca_file.to_str().expect("utf-8 path"),
+    ]);
     let app = TestApp::spawn_with(backend, &[], &args).await;
     let fhir = Fhir::new(&app);
     let good_endpoint = format!("https://{good_addr}/pmir");
@@ -817,7 +820,10 @@ async fn https_endpoints_are_delivered_to_only_when_their_ca_is_trusted(backend:
     assert!(bad.all().is_empty(), "delivered to an untrusted endpoint");
     // Still queued for it, in the database (the trusted endpoint's rows were deleted).
     let queued = queued_rows(&app, &sids[1]).await;
-    assert!(queued >= 1, "the untrusted endpoint's notification was dropped");
+    assert!(
+        queued >= 1,
+        "the untrusted endpoint's notification was dropped"
+    );
     assert_eq!(queued_rows(&app, &sids[0]).await, 0);
     let good_read = fhir
         .call(
