@@ -408,6 +408,15 @@ async fn keep_current(
         }
         if let Some(mpi) = state.mpi() {
             state.metrics.index_size.set(mpi.index().len() as i64);
+            // OAuth tokens of sources removed or changed (by `mpi sources`, another process)
+            // stop working here within one interval.
+            match service::tokens::forget_changed_sources(mpi, &state.tokens).await {
+                Ok(0) => {}
+                Ok(forgotten) => {
+                    tracing::info!(forgotten, "tokens of removed or changed sources forgotten");
+                }
+                Err(error) => tracing::warn!(%error, "tokens' sources not checked"),
+            }
         }
     }
 }
