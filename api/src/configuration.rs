@@ -345,11 +345,29 @@ pub struct SubscriptionSettings {
     #[arg(long, env = "MPI_SUBSCRIPTION_ERROR_AFTER", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub subscription_error_after: u32,
+
+    /// A PEM file of CA certificates trusted for https subscription endpoints besides the
+    /// public web roots (an exchange whose certificate a private CA signed); read at start-up
+    /// (at most 1 MiB and 1,000 certificates), and `mpi serve` does not start when it cannot
+    /// be used.
+    #[arg(long, env = "MPI_SUBSCRIPTION_CA_FILE")]
+    pub subscription_ca_file: Option<std::path::PathBuf>,
 }
 
 impl SubscriptionSettings {
-    /// The delivery task's settings; `default_base` is used without `--fhir-base-url`.
-    pub fn delivery_config(&self, default_base: String) -> crate::fhir::notify::DeliveryConfig {
+    /// The TLS client configuration of deliveries: the public roots and the
+    /// `--subscription-ca-file`'s CAs.
+    pub fn client_tls(&self) -> Result<rustls::ClientConfig, crate::tls::TlsError> {
+        crate::tls::subscription_client_config(self.subscription_ca_file.as_deref())
+    }
+
+    /// The delivery task's settings; `default_base` is used without `--fhir-base-url`, `tls`
+    /// is [`SubscriptionSettings::client_tls`]'s.
+    pub fn delivery_config(
+        &self,
+        default_base: String,
+        tls: std::sync::Arc<rustls::ClientConfig>,
+    ) -> crate::fhir::notify::DeliveryConfig {
         let retry_max = Duration::from_millis(self.subscription_retry_max_ms);
         crate::fhir::notify::DeliveryConfig {
             base_url: self.fhir_base_url.clone().unwrap_or(default_base),
@@ -359,6 +377,7 @@ impl SubscriptionSettings {
             retry_max,
             timeout: Duration::from_secs(self.subscription_timeout_secs),
             error_after: self.subscription_error_after,
+            tls,
         }
     }
 }

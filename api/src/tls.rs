@@ -1,7 +1,9 @@
 //! TLS for `mpi serve` (rustls, with the ring provider): the certificate chain and key from PEM
 //! files, and optionally a CA whose client certificates the server requires. HTTP/1.1 and
 //! HTTP/2 are offered by ALPN. The HL7 v2 listener (`--mllp-tls-*`) loads its files the same
-//! way, without ALPN.
+//! way, without ALPN. The client side of PMIR notifications (`fhir::notify`) trusts the web's
+//! public roots and, with `--subscription-ca-file`, the CAs of one PEM file besides
+//! ([`subscription_client_config`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -116,4 +118,60 @@ impl TlsFiles {
             .with_single_cert(chain, key)
             .map_err(|e| TlsError::Config(e.to_string()))
     }
+}
+
+/// The largest extra CA file for subscription deliveries (a whole public CA bundle is about
+/// 250 KiB).
+pub const MAX_CA_FILE_BYTES: u64 = 1024 * 1024;
+
+/// The most certificates an extra CA file may hold.
+pub const MAX_CA_CERTIFICATES: usize = 1000;
+
+/// The rustls client configuration for PMIR deliveries to FHIR Subscription endpoints: the
+/// public web PKI (Mozilla's roots, `webpki-roots`) and, when given, every certificate of
+/// `extra_ca` (PEM, at most [`MAX_CA_FILE_BYTES`] and [`MAX_CA_CERTIFICATES`]) as a further
+/// root, for an exchange whose endpoint a private CA signed. No client certificate; no ALPN
+/// (HTTP/1.1).
+pub fn subscription_client_config(
+    extra_ca: Option<&Path>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = extra_ca {
+        let file_error = |why: String| TlsError::File {
+            path: path.to_owned(),
+            why,
+        };
+        let size = std::fs::metadata(path)
+            .map_err(|e| file_error(e.to_string()))?
+            .len();
+        if size > MAX_CA_FILE_BYTES {
+            return Err(file_error(format!(
+                "is {size} bytes, more than the {MAX_CA_FILE_BYTES} a CA file may have"
+            )));
+        }
+        let pem = std::fs::read(path).map_err(|e| file_error(e.to_string()))?;
+        let mut added = 0usize;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| file_error(e.to_string()))?;
+            added += 1;
+            if added > MAX_CA_CERTIFICATES {
+                return Err(file_error(format!(
+                    "holds more than {MAX_CA_CERTIFICATES} certificates"
+                )));
+            }
+            roots
+                .add(cert)
+                .map_err(|e| file_error(format!("certificate {added}: {e}")))?;
+        }
+        if added == 0 {
+            return Err(file_error("holds no PEM certificate".to_owned()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }

@@ -1,6 +1,6 @@
 //! `related_person`: a person related to a patient (FHIR RelatedPerson): the relationship as a
-//! v3-RoleCode code (`MTH`, `FTH`, `GUARD`, `NOK`...), names, identifiers, telecoms and
-//! addresses as JSON lists (the service's input shapes), soft-deleted like patients
+//! v3-RoleCode code (`MTH`, `FTH`, `GUARD`, `NOK`...), names, identifiers, telecoms,
+//! addresses and languages as JSON lists (the service's input shapes), soft-deleted like patients
 //! (`deleted_at`), `version` raised by one on every update.
 
 use sea_orm::entity::prelude::*;
@@ -28,6 +28,9 @@ pub struct Model {
     pub telecoms: Json,
     #[sea_orm(column_type = "JsonBinary")]
     pub addresses: Json,
+    /// Languages (FHIR `RelatedPerson.communication`, migration 28).
+    #[sea_orm(column_type = "JsonBinary")]
+    pub communications: Json,
     pub version: i32,
     pub deleted_at: Option<DateTimeWithTimeZone>,
     pub deleted_by: Option<String>,

@@ -33,6 +33,10 @@
 //! 26. a PIX consumer's receiving facility (`pix_consumer.facility`, MSH-6 of its notifications).
 //! 27. FHIR Subscriptions of IHE PMIR (ITI-94, `fhir_subscription`) and their outbox, filled by
 //!     triggers on `patient` (`fhir_subscription_outbox`).
+//! 28. a RelatedPerson's languages (`related_person.communications`, FHIR
+//!     `RelatedPerson.communication`);
+//! 29. languages indexed by their lowered code and system (`idx_patient_communication_language`),
+//!     for a search by language.
 //!
 //! Every down migration reverses its up migration (triggers, functions, indexes and tables).
 
@@ -65,6 +69,8 @@ mod m20261206_000023_telecom_digits_reversed;
 mod m20261206_000024_patient_communication;
 mod m20261206_000026_pix_consumer_facility;
 mod m20261206_000027_create_fhir_subscription;
+mod m20261206_000028_related_person_communication;
+mod m20261206_000029_communication_language_index;
 pub mod vocab;
 
 pub use m20261202_000012_sqlite_audit_chain_trigger::FORK_REFUSED as AUDIT_FORK_REFUSED;
@@ -102,6 +108,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000024_patient_communication::Migration),
             Box::new(m20261206_000026_pix_consumer_facility::Migration),
             Box::new(m20261206_000027_create_fhir_subscription::Migration),
+            Box::new(m20261206_000028_related_person_communication::Migration),
+            Box::new(m20261206_000029_communication_language_index::Migration),
         ]
     }
 }

@@ -294,7 +294,7 @@ fn check_resource_id(given: Option<&str>, matched: Uuid) -> Result<()> {
 }
 
 /// Whether `input` carries `system|value` (under any name of its domain).
-fn carries(mpi: &Mpi, input: &PatientInput, system: &str, value: &str) -> bool {
+pub(crate) fn carries(mpi: &Mpi, input: &PatientInput, system: &str, value: &str) -> bool {
     let aliases = mpi.domains().aliases_of(system);
     input
         .identifiers

@@ -27,6 +27,7 @@ macro_rules! with_snapshot {
 
 pub mod audit;
 pub mod chain;
+pub mod conditional_create;
 pub mod context;
 pub mod convert;
 pub mod dedupe;

@@ -7,7 +7,8 @@
 //! and update, and in searches, which also find the related persons of the records merged
 //! into the survivor). Every write runs in one transaction with its audit row (before and after
 //! images, as for patients); every read and search appends its audit row before it answers.
-//! Names, identifiers, telecoms and addresses have the same limits and checks as a patient's.
+//! Names, identifiers, telecoms, addresses and languages (`communication`) have the same limits
+//! and checks as a patient's.
 
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use sea_orm::sea_query::Expr;
@@ -26,7 +27,8 @@ use entity::{patient_link, related_person};
 use crate::audit::{self, AuditEntry};
 use crate::keys::Action;
 use crate::patients::{
-    AddressInput, IdentifierInput, NameInput, Patient, PatientInput, TelecomInput, finish,
+    AddressInput, CommunicationInput, IdentifierInput, NameInput, Patient, PatientInput,
+    TelecomInput, finish,
 };
 use crate::{Ctx, Error, Mpi, Page, Result};
 
@@ -125,6 +127,9 @@ pub struct RelatedPersonInput {
     pub telecoms: Vec<TelecomInput>,
     /// Addresses.
     pub addresses: Vec<AddressInput>,
+    /// Languages the person speaks (FHIR `RelatedPerson.communication`), as a patient's.
+    #[serde(default)]
+    pub communications: Vec<CommunicationInput>,
 }
 
 impl RelatedPersonInput {
@@ -145,7 +150,7 @@ impl RelatedPersonInput {
             identifiers: self.identifiers.clone(),
             addresses: self.addresses.clone(),
             telecoms: self.telecoms.clone(),
-            communications: Vec::new(),
+            communications: self.communications.clone(),
             mother: Default::default(),
         }
     }
@@ -201,6 +206,9 @@ pub struct RelatedPerson {
     pub telecoms: Vec<TelecomInput>,
     /// Addresses.
     pub addresses: Vec<AddressInput>,
+    /// Languages (the rows stored before migration 28 have none).
+    #[serde(default)]
+    pub communications: Vec<CommunicationInput>,
     /// The version (optimistic concurrency), from 1.
     pub version: i32,
     /// When it last changed.
@@ -231,6 +239,7 @@ impl TryFrom<related_person::Model> for RelatedPerson {
             identifiers: list(&m.identifiers)?,
             telecoms: list(&m.telecoms)?,
             addresses: list(&m.addresses)?,
+            communications: list(&m.communications)?,
             version: m.version,
             updated_at: m.updated_at,
         })
@@ -325,6 +334,25 @@ async fn check_room<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Languages as stored, as a patient's rows are (`convert::communication_row`): the code
+/// trimmed, a blank system or display left out.
+fn stored_communications(list: &[CommunicationInput]) -> Vec<CommunicationInput> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    list.iter()
+        .map(|c| CommunicationInput {
+            system: given(&c.system),
+            code: c.code.trim().to_owned(),
+            display: given(&c.display),
+            preferred: c.preferred,
+        })
+        .collect()
+}
+
 fn json_of<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_else(|_| json!([]))
 }
@@ -371,6 +399,7 @@ pub async fn create_in(
         identifiers: Set(json_of(&input.identifiers)),
         telecoms: Set(json_of(&input.telecoms)),
         addresses: Set(json_of(&input.addresses)),
+        communications: Set(json_of(&stored_communications(&input.communications))),
         version: Set(1),
         deleted_at: Set(None),
         deleted_by: Set(None),
@@ -456,6 +485,7 @@ pub async fn update_in(
             identifiers: Set(json_of(&input.identifiers)),
             telecoms: Set(json_of(&input.telecoms)),
             addresses: Set(json_of(&input.addresses)),
+            communications: Set(json_of(&stored_communications(&input.communications))),
             version: Set(version + 1),
             updated_at: Set(now),
             updated_by: Set(actor.to_owned()),

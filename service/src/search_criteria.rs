@@ -1,8 +1,9 @@
 //! The search criteria IHE PDQm (ITI-78) and PDQ (ITI-21) ask for beyond the desk's search:
 //! ids, `active`, telecom, phone numbers by their digits, address parts (street lines too),
 //! birth-date comparisons on partial dates, exact and contains string matches, OR lists and
-//! repeated (AND) identifiers, and the domains a result's identifiers are limited to. Hand-written: they are conditions over this schema's own tables, built with
-//! sea-query like the rest of [`crate::patients::search`].
+//! repeated (AND) identifiers, languages (`Patient.communication`), and the domains a result's
+//! identifiers are limited to. Hand-written: they are conditions over this schema's own tables,
+//! built with sea-query like the rest of [`crate::patients::search`].
 //!
 //! Every list of alternatives (`any_of`) is an OR; every criterion in a `Vec` of them must hold.
 
@@ -13,7 +14,10 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use entity::enums::{DatePrecision, Gender, TelecomSystem};
-use entity::{patient, patient_address, patient_identifier, patient_name, patient_telecom};
+use entity::{
+    patient, patient_address, patient_communication, patient_identifier, patient_name,
+    patient_telecom,
+};
 
 use crate::error::Refusal;
 use crate::{Error, Mpi, Result};
@@ -51,6 +55,18 @@ pub struct TelecomCriterion {
     pub system: Option<TelecomSystem>,
     /// The value.
     pub value: String,
+}
+
+/// One language alternative (FHIR `language`, a token on `Patient.communication.language`):
+/// the code, its ASCII letters' case ignored (BCP 47 tags are case-insensitive), in this system
+/// when given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LanguageCriterion {
+    /// The code system: `Some(s)` that system, `Some("")` none stored (FHIR `|code`), `None`
+    /// any.
+    pub system: Option<String>,
+    /// The code.
+    pub code: String,
 }
 
 /// A phone number compared by its digits alone: the characters [`PHONE_PUNCTUATION`] are
@@ -202,6 +218,9 @@ pub struct MoreCriteria {
     /// Phone numbers (any telecom but e-mail) by their digits: each an OR list.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub phones: Vec<Vec<PhoneCriterion>>,
+    /// Languages the patient speaks (`patient_communication`): each an OR list.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<Vec<LanguageCriterion>>,
     /// An address's street lines (any line).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub address_line: Vec<TextCriterion>,
@@ -247,6 +266,7 @@ impl MoreCriteria {
             && self.identifiers.is_empty()
             && self.telecoms.is_empty()
             && self.phones.is_empty()
+            && self.languages.is_empty()
             && self.address.is_empty()
             && self.address_line.is_empty()
             && self.address_city.is_empty()
@@ -304,6 +324,7 @@ impl MoreCriteria {
             ("identifier", self.identifiers.len()),
             ("telecom", self.telecoms.len()),
             ("phone", self.phones.len()),
+            ("language", self.languages.len()),
             ("mother_identifier", self.mother_identifiers.len()),
             ("identifier_domains", self.identifier_domains.len()),
         ];
@@ -368,6 +389,20 @@ impl MoreCriteria {
                 crate::limits::check_text(|| "phone".to_owned(), &p.digits, max_text)?;
                 if p.digits.is_empty() || !p.digits.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(Error::validation("phone", "must be digits"));
+                }
+            }
+        }
+        for list in &self.languages {
+            if list.is_empty() || list.len() > MAX_ALTERNATIVES {
+                return Err(too_many("language"));
+            }
+            for l in list {
+                crate::limits::check_text(|| "language".to_owned(), &l.code, max_text)?;
+                if let Some(system) = &l.system {
+                    crate::limits::check_text(|| "language".to_owned(), system, max_text)?;
+                }
+                if l.code.trim().is_empty() {
+                    return Err(Error::validation("language", "has no code"));
                 }
             }
         }
@@ -605,6 +640,43 @@ impl MoreCriteria {
                 Query::select()
                     .column((patient_telecom::Entity, patient_telecom::Column::PatientId))
                     .from(patient_telecom::Entity)
+                    .cond_where(any)
+                    .to_owned(),
+                backend,
+            ));
+        }
+        for list in &self.languages {
+            // `idx_patient_communication_language` (migration 29) holds the lowered code, the
+            // system and the patient: the rows are found and their patients read from it.
+            let code = || {
+                Expr::expr(Func::lower(Expr::col((
+                    patient_communication::Entity,
+                    patient_communication::Column::LanguageCode,
+                ))))
+            };
+            let system = || {
+                Expr::col((
+                    patient_communication::Entity,
+                    patient_communication::Column::LanguageSystem,
+                ))
+            };
+            let mut any = Condition::any();
+            for l in list {
+                let mut one = Condition::all().add(code().eq(l.code.trim().to_ascii_lowercase()));
+                match l.system.as_deref().map(str::trim) {
+                    None => {}
+                    Some("") => one = one.add(system().is_null()),
+                    Some(s) => one = one.add(system().eq(s)),
+                }
+                any = any.add(one);
+            }
+            cond = cond.add(crate::patients::patients_in(
+                Query::select()
+                    .column((
+                        patient_communication::Entity,
+                        patient_communication::Column::PatientId,
+                    ))
+                    .from(patient_communication::Entity)
                     .cond_where(any)
                     .to_owned(),
                 backend,

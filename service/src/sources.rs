@@ -198,6 +198,23 @@ pub async fn find<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<Sourc
         .map(Source::from))
 }
 
+/// The stored row of the source named `name` (its secret hash included: for the checks of
+/// `tokens`, never to be shown).
+pub(crate) async fn find_row<C: ConnectionTrait>(
+    db: &C,
+    name: &str,
+) -> Result<Option<source::Model>> {
+    Ok(source::Entity::find()
+        .filter(source::Column::Name.eq(name.trim()))
+        .one(db)
+        .await?)
+}
+
+/// Every source's stored row (for `tokens`' stamps).
+pub(crate) async fn rows<C: ConnectionTrait>(db: &C) -> Result<Vec<source::Model>> {
+    Ok(source::Entity::find().all(db).await?)
+}
+
 /// Whether `secret` is the shared secret of the source named `name` (MLLP's MSH-8, OAuth's
 /// `client_secret`). The hashes are compared in constant time.
 pub async fn check_secret<C: ConnectionTrait>(db: &C, name: &str, secret: &str) -> Result<bool> {

@@ -27,6 +27,7 @@ fn person(patient_id: Uuid, code: &str, family: &str, given: &str) -> RelatedPer
         identifiers: vec![ident("urn:au:nid", &format!("NID-{given}"))],
         telecoms: Vec::new(),
         addresses: Vec::new(),
+        communications: Vec::new(),
     }
 }
 

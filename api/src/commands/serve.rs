@@ -72,6 +72,12 @@ impl MatchingSettings {
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let kind = args.database.kind();
     let model = args.matching.load_model()?;
+    // Read before anything starts, so that an unusable file stops `mpi serve` at once.
+    let delivery_tls = Arc::new(
+        args.subscriptions
+            .client_tls()
+            .context("cannot use --subscription-ca-file")?,
+    );
     tracing::info!(
         database = kind.name(),
         url = %args.database.redacted_url(),
@@ -157,7 +163,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let deliveries = tokio::spawn(crate::fhir::notify::run(
         Arc::clone(&state.service),
         args.subscriptions
-            .delivery_config(format!("{scheme}://{addr}/fhir")),
+            .delivery_config(format!("{scheme}://{addr}/fhir"), delivery_tls),
         state.metrics.clone(),
         async move {
             let _ = deliveries_stopped.await;
@@ -422,6 +428,15 @@ async fn keep_current(
         }
         if let Some(mpi) = state.mpi() {
             state.metrics.index_size.set(mpi.index().len() as i64);
+            // OAuth tokens of sources removed or changed (by `mpi sources`, another process)
+            // stop working here within one interval.
+            match service::tokens::forget_changed_sources(mpi, &state.tokens).await {
+                Ok(0) => {}
+                Ok(forgotten) => {
+                    tracing::info!(forgotten, "tokens of removed or changed sources forgotten");
+                }
+                Err(error) => tracing::warn!(%error, "tokens' sources not checked"),
+            }
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::patient::CodeableConcept;
+use super::patient::{CodeableConcept, Coding};
 
 /// Header that makes `POST /fhir/Patient` register despite certain or probable duplicates.
 pub const FORCE_HEADER: &str = "X-MPI-Force";
@@ -86,7 +86,7 @@ pub struct RestResource {
     pub read_history: bool,
     /// No create through PUT of an id.
     pub update_create: bool,
-    /// No conditional create (`If-None-Exist` is not read).
+    /// Conditional create (`If-None-Exist` on `identifier`; Patient only).
     pub conditional_create: bool,
     /// Conditional update (ITI-104) on `identifier`.
     pub conditional_update: bool,
@@ -131,6 +131,46 @@ pub struct Rest {
     pub operation: Vec<Operation>,
 }
 
+/// Where FHIR messages reach this server (`CapabilityStatement.messaging.endpoint`).
+#[derive(Clone, Debug, Serialize)]
+pub struct MessagingEndpoint {
+    /// `http` (http://terminology.hl7.org/CodeSystem/message-transport).
+    pub protocol: Coding,
+    /// The URL messages are POSTed to.
+    pub address: String,
+}
+
+/// A message this server receives or sends.
+#[derive(Clone, Debug, Serialize)]
+pub struct SupportedMessage {
+    /// `receiver` or `sender`.
+    pub mode: &'static str,
+    /// The MessageDefinition's canonical.
+    pub definition: &'static str,
+}
+
+/// FHIR messaging (`CapabilityStatement.messaging`): the PMIR feed received and sent.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Messaging {
+    /// Where messages are received (cpb-3: only in a statement of kind `instance`).
+    pub endpoint: Vec<MessagingEndpoint>,
+    /// Minutes a received message's id is remembered to recognise a resend: 0, none is.
+    pub reliable_cache: u32,
+    /// Notes.
+    pub documentation: &'static str,
+    /// The messages.
+    pub supported_message: Vec<SupportedMessage>,
+}
+
+/// The code system of `messaging.endpoint.protocol`.
+pub const MESSAGE_TRANSPORT: &str = "http://terminology.hl7.org/CodeSystem/message-transport";
+
+/// IHE PMIR's Mobile Patient Identity Feed MessageDefinition (ITI-93), as the IG publishes it
+/// (`MessageHeader.definition` of its MessageHeader profile). PMIR's actor statements spell it
+/// `.../StructureDefintion/IHE.PMIR.MessageDefinition`, a URL that names no resource.
+pub const PMIR_FEED_DEFINITION: &str = super::notify::FEED_DEFINITION;
+
 /// A CapabilityStatement.
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -157,6 +197,8 @@ pub struct CapabilityStatement {
     pub format: Vec<&'static str>,
     /// REST capabilities.
     pub rest: Vec<Rest>,
+    /// Messaging capabilities.
+    pub messaging: Vec<Messaging>,
 }
 
 const PATIENT_DOC: &str = "Patient records of the Master Patient Index. Create (POST) runs the \
@@ -165,7 +207,7 @@ is 409 with an OperationOutcome whose issues name the candidates (Patient/{id}, 
 probability); resend with the header `X-MPI-Force: true` to register anyway (audited). Possible \
 matches are stored and open a review task. Update (PUT) needs `If-Match: W/\"{versionId}\"` (or \
 meta.versionId); a stale version is 412. Patient.link (replaced-by, replaces, seealso, refer) is \
-read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do, or 400 when the Patient's id is not the id of the one record that does; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE /fhir/Patient/{id} soft-deletes that record (200 OperationOutcome; 404 when no live record has the id). There is no conditional create (If-None-Exist is not read; IHE PIXm's Manager statement asks for conditionalCreate, which ITI-104 itself never uses), no history, no patch and no system-level search (PDQm's Supplier statement lists search-system). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records (by a logical id, the record named is not repeated): 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Patient.communication is stored (a language \
+read only, except that a conditional update (PUT /fhir/Patient?identifier=SYSTEM|VALUE, IHE ITI-104) of an inactive Patient with a replaced-by link (Patient/{id} or a logical reference by identifier) merges that record into the one linked (undoable as any merge). A conditional update creates the record when no live record holds the identifier (the Patient must carry it), updates the one that does, and answers 412 when several do, or 400 when the Patient's id is not the id of the one record that does; DELETE /fhir/Patient?identifier=SYSTEM|VALUE soft-deletes the one record that holds it (404 when none); DELETE /fhir/Patient/{id} soft-deletes that record (200 OperationOutcome; 404 when no live record has the id). Conditional create: POST with `If-None-Exist: identifier=SYSTEM|VALUE` (repeat `&identifier=` for identifiers that must all be held; other parameters, modifiers and commas are 400) creates the Patient, with the duplicate check, when no live record holds them (201; the Patient must carry them, 422 otherwise), answers 200 with the one record that does (its Location and ETag; nothing is created; audited as a read), and 412 when several do; a concurrent twin is refused by the database and answered 200 with the record it created. There is no history, no patch and no system-level search (PDQm's Supplier statement lists search-system). Changing a merged-away record (an unmerge) is 405. $ihe-pix (IHE PIXm ITI-83, GET or POST) answers the person's identifiers in the other (or the targetSystem) domains and its live records (by a logical id, the record named is not repeated): 404 not-found for an identifier nobody holds, 400 code-invalid for an unknown source domain, 403 code-invalid for an unknown targetSystem. Patient.communication is stored (a language \
 is its first coding with a code; preferred kept). The R4 elements the MPI does not store \
 (contact, generalPractitioner, photo, extension, language) are accepted and \
 ignored (a PMIR answer's OperationOutcome names them); modifierExtension and elements that are \
@@ -214,6 +256,7 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
         }
         "_id" => "http://hl7.org/fhir/SearchParameter/Resource-id",
         "_lastUpdated" => "http://hl7.org/fhir/SearchParameter/Resource-lastUpdated",
+        "language" => "http://hl7.org/fhir/SearchParameter/Patient-language",
         _ => "http://hl7.org/fhir/SearchParameter/Patient-identifier",
     };
     SearchParam {
@@ -234,7 +277,7 @@ pub fn statement(base: String) -> CapabilityStatement {
         publisher: "MPI",
         kind: "instance",
         // PIXm Manager: $ihe-pix and the ITI-104 feed (conditional update, conditional delete)
-        // in JSON and XML; not its conditionalCreate (said false below, and in the notes).
+        // in JSON and XML, and its conditionalCreate (on identifier).
         // PDQm Supplier and its Match Operation option: ITI-78 with every search parameter
         // the actors' statements list (_lastUpdated, _id, active, family, given, identifier,
         // telecom, birthdate, address and its parts, gender, mothersMaidenName; `:exact`),
@@ -254,7 +297,7 @@ pub fn statement(base: String) -> CapabilityStatement {
         },
         implementation: Implementation {
             description: "Master Patient Index: FHIR R4 facade",
-            url: base,
+            url: base.clone(),
         },
         fhir_version: "4.0.1",
         format: vec![
@@ -294,7 +337,13 @@ keys cannot read patients (they search AuditEvent).",
 Patient?identifier=SYSTEM|VALUE (IHE ITI-104)",
                             ),
                         },
-                        Interaction::of("create"),
+                        Interaction {
+                            code: "create",
+                            documentation: Some(
+                                "POST Patient, with the duplicate check; conditional create \
+with If-None-Exist: identifier=SYSTEM|VALUE",
+                            ),
+                        },
                         Interaction {
                             code: "delete",
                             documentation: Some(
@@ -307,7 +356,7 @@ Patient?identifier=SYSTEM|VALUE (IHE ITI-104 Remove Patient): soft delete",
                     versioning: "versioned-update",
                     read_history: false,
                     update_create: false,
-                    conditional_create: false,
+                    conditional_create: true,
                     conditional_update: true,
                     conditional_delete: "single",
                     search_include: vec![super::pdqm::INCLUDE],
@@ -369,9 +418,45 @@ the message by its fullUrl, or Patient/{id}), at most 100. The whole message is 
 the answer is a message Bundle whose MessageHeader response.code is ok with each entry's \
 status (HTTP 201 when an entry created a resource, else 200) and an OperationOutcome naming \
 what was accepted and not stored, or fatal-error (4xx) with an OperationOutcome naming the failing entry, and then \
-nothing was stored. An unmerge answers 405.",
+nothing was stored. An unmerge answers 405. Also at POST /fhir/$process-message.",
             }],
         }],
+        messaging: vec![messaging(&base)],
+    }
+}
+
+/// The PMIR feed as FHIR messaging: ITI-93 received at `$process-message` (and at the base and
+/// `Bundle`, which take the same messages), and sent to the endpoint of every active
+/// Subscription (ITI-94, `fhir::notify`).
+fn messaging(base: &str) -> Messaging {
+    Messaging {
+        endpoint: vec![MessagingEndpoint {
+            protocol: Coding {
+                system: Some(MESSAGE_TRANSPORT.to_owned()),
+                code: Some("http".to_owned()),
+                display: None,
+            },
+            address: format!("{base}/$process-message"),
+        }],
+        reliable_cache: 0,
+        documentation: "IHE PMIR Mobile Patient Identity Feed (ITI-93). Received: a message \
+Bundle POSTed to the endpoint (or to the FHIR base, or to Bundle), JSON or XML, with the same \
+keys and roles as the REST interface, processed as one transaction and answered synchronously \
+with a response message (event urn:ihe:iti:pmir:2019:patient-feed-response). Nothing is \
+cached (reliableCache 0): a message sent again is processed again. Sent: to the \
+channel.endpoint of every active Subscription (IHE PMIR ITI-94, see Subscription), an ITI-93 \
+message Bundle of the Patients its criteria select, as they are when sent, at least once and \
+in order, retried until the endpoint answers 2xx.",
+        supported_message: vec![
+            SupportedMessage {
+                mode: "receiver",
+                definition: PMIR_FEED_DEFINITION,
+            },
+            SupportedMessage {
+                mode: "sender",
+                definition: PMIR_FEED_DEFINITION,
+            },
+        ],
     }
 }
 
@@ -385,7 +470,8 @@ kin...): relationship a v3-RoleCode coding (http://terminology.hl7.org/CodeSyste
 MTH, FTH, PRN, GUARD, NOK, ECON, SPS, SIB, CHILD and the other personal relationships; another \
 code is 422), patient a reference Patient/{id} to a live record (a merged-away one resolves to \
 its survivor; an unknown one is 422), name (at least one), identifier, telecom, gender, \
-birthDate, address; other elements are refused (422). Update (PUT) needs If-Match: \
+birthDate, address, communication (language and preferred, stored and bounded as a Patient's); \
+other elements are refused (422). Update (PUT) needs If-Match: \
 W/\"{versionId}\" (or meta.versionId); DELETE soft-deletes. Every read, search and write is \
 audited.",
         interaction: ["read", "update", "create", "delete", "search-type"]

@@ -1,13 +1,16 @@
 //! IHE PIXm's Patient Identity Feed FHIR (ITI-104): conditional create-or-update
 //! `PUT /fhir/Patient?identifier=SYSTEM|VALUE` and conditional `DELETE`, over the service's feed
 //! use case (`service::feed`). A PUT of an inactive Patient whose `link` is `replaced-by`
-//! another record resolves a duplicate: it merges the two (undoable as any merge).
+//! another record resolves a duplicate: it merges the two (undoable as any merge). And FHIR
+//! R4's conditional create: the `If-None-Exist` header of `POST /fhir/Patient` read into the
+//! identifiers `service::conditional_create` decides by.
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use uuid::Uuid;
 
-use service::feed::{self, FeedAction, FeedFailure, FeedResult, RecordKey};
+use service::conditional_create::MAX_CONDITION_IDENTIFIERS;
+use service::feed::{self, FeedAction, FeedFailure, FeedResult, MAX_KEY_TEXT, RecordKey};
 
 use super::fhir_response;
 use super::operation_outcome::{FhirError, OperationOutcome};
@@ -61,6 +64,102 @@ fn condition(req: &HttpRequest) -> Result<RecordKey, FhirError> {
             Some("identifier"),
         )
     })
+}
+
+/// The header of a conditional create.
+pub const IF_NONE_EXIST: &str = "if-none-exist";
+
+/// The condition of a conditional create (FHIR R4 http.html#ccreate): the `If-None-Exist`
+/// header's search parameters (`identifier=SYSTEM|VALUE`, repeated with `&` for several, all of
+/// which must hold; percent-encoded as in a URL; `Patient?` before them is allowed), or `None`
+/// without the header. Anything else is a 400 naming the header, never echoing a value: another
+/// parameter or a modifier (only identifiers make a condition the database can hold to, see
+/// `service::conditional_create`), a comma (alternatives), a missing system or value, more than
+/// [`MAX_CONDITION_IDENTIFIERS`] identifiers, a system or value over [`MAX_KEY_TEXT`] bytes, the
+/// header given twice.
+pub(super) fn if_none_exist(req: &HttpRequest) -> Result<Option<Vec<(String, String)>>, FhirError> {
+    let mut values = req.headers().get_all(IF_NONE_EXIST);
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    let malformed =
+        |message: String| bad_request(format!("If-None-Exist: {message}"), Some("If-None-Exist"));
+    if values.next().is_some() {
+        return Err(malformed("given more than once".to_owned()));
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| malformed("is not ASCII text".to_owned()))?
+        .trim();
+    let text = text.strip_prefix("Patient?").unwrap_or(text);
+    if text.is_empty() {
+        return Err(malformed(
+            "is empty (give identifier=SYSTEM|VALUE)".to_owned(),
+        ));
+    }
+    let pairs = web::Query::<Vec<(String, String)>>::from_query(text)
+        .map_err(|_| malformed("is not a search query (identifier=SYSTEM|VALUE)".to_owned()))?
+        .into_inner();
+    let mut condition = Vec::with_capacity(pairs.len());
+    for (name, value) in &pairs {
+        if name != "identifier" {
+            return Err(malformed(format!(
+                "{}: not supported in a conditional create; its condition is \
+                 identifier=SYSTEM|VALUE, repeated with & for several",
+                super::pdqm::safe(name)
+            )));
+        }
+        if value.contains(',') {
+            return Err(malformed(
+                "identifier: alternatives (a comma) are not supported; repeat identifier= for \
+                 identifiers that must all be held"
+                    .to_owned(),
+            ));
+        }
+        match value.split_once('|') {
+            Some((system, v)) if !system.trim().is_empty() && !v.trim().is_empty() => {
+                if system.trim().len() > MAX_KEY_TEXT || v.trim().len() > MAX_KEY_TEXT {
+                    return Err(malformed(format!(
+                        "identifier: a system or value is longer than {MAX_KEY_TEXT} bytes"
+                    )));
+                }
+                condition.push((system.trim().to_owned(), v.trim().to_owned()));
+            }
+            _ => {
+                return Err(malformed(
+                    "identifier: use SYSTEM|VALUE (both are required)".to_owned(),
+                ));
+            }
+        }
+    }
+    if condition.len() > MAX_CONDITION_IDENTIFIERS {
+        return Err(malformed(format!(
+            "at most {MAX_CONDITION_IDENTIFIERS} identifiers"
+        )));
+    }
+    if condition.is_empty() {
+        return Err(malformed("names no identifier".to_owned()));
+    }
+    Ok(Some(condition))
+}
+
+/// A conditional create's refusal in FHIR terms: several records holding the condition's
+/// identifiers 412 (`multiple-matches`, R4 http.html#ccreate); the rest as the API maps them.
+pub(super) fn create_error(error: service::Error) -> FhirError {
+    match &error {
+        service::Error::Conflict {
+            code: "multiple_matches",
+            message,
+            ..
+        } => FhirError::Profile {
+            status: StatusCode::PRECONDITION_FAILED,
+            issue: "multiple-matches",
+            code: "multiple_matches",
+            message: message.clone(),
+            field: Some("If-None-Exist".to_owned()),
+        },
+        _ => FhirError::Api(ApiError::from(error)),
+    }
 }
 
 /// The record a `replaced-by` link names: `Patient/{id}` or a logical reference by identifier.

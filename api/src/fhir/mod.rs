@@ -72,7 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .default_service(web::to(routes::method_not_allowed)),
             )
             .service(
-                web::resource(["", "/", "/Bundle"])
+                web::resource(["", "/", "/Bundle", "/$process-message"])
                     .post(pmir::process)
                     .default_service(web::to(routes::method_not_allowed)),
             )

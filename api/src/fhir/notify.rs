@@ -55,6 +55,9 @@ pub struct DeliveryConfig {
     pub timeout: Duration,
     /// Failures in a row after which the Subscription's status becomes `error`.
     pub error_after: u32,
+    /// The TLS client configuration for https endpoints (`tls::subscription_client_config`:
+    /// the public roots and `--subscription-ca-file`'s).
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 /// Queued rows read per message.
@@ -76,7 +79,7 @@ struct Sender {
 }
 
 impl Sender {
-    fn start(timeout: Duration) -> std::io::Result<Sender> {
+    fn start(timeout: Duration, tls: Arc<rustls::ClientConfig>) -> std::io::Result<Sender> {
         let (queue, mut requests) = mpsc::unbounded_channel::<Post>();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -86,13 +89,7 @@ impl Sender {
             .spawn(move || {
                 let local = tokio::task::LocalSet::new();
                 local.block_on(&runtime, async move {
-                    let mut connector = awc::Connector::new().timeout(timeout);
-                    match hl7v2::notify::client_config(&Default::default()) {
-                        Ok(tls) => connector = connector.rustls_0_23(Arc::new(tls)),
-                        Err(error) => {
-                            tracing::warn!(%error, "no TLS for subscription endpoints");
-                        }
-                    }
+                    let connector = awc::Connector::new().timeout(timeout).rustls_0_23(tls);
                     let client = awc::Client::builder()
                         .connector(connector)
                         .timeout(timeout)
@@ -171,7 +168,7 @@ pub async fn run(
     metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
 ) {
-    let sender = match Sender::start(config.timeout) {
+    let sender = match Sender::start(config.timeout, Arc::clone(&config.tls)) {
         Ok(sender) => sender,
         Err(error) => {
             tracing::error!(%error, "cannot start the subscription HTTP client; no PMIR notifications");

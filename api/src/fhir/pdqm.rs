@@ -12,8 +12,8 @@ use actix_web::web;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, TimeZone, Utc};
 use service::patients::{PatientQuery, parse_code, parse_partial_date, partial_date_range};
 use service::search_criteria::{
-    DateComparator, DateCriterion, InstantCriterion, MAX_ALTERNATIVES, TelecomCriterion,
-    TextCriterion, TextMatch,
+    DateComparator, DateCriterion, InstantCriterion, LanguageCriterion, MAX_ALTERNATIVES,
+    TelecomCriterion, TextCriterion, TextMatch,
 };
 use uuid::Uuid;
 
@@ -81,7 +81,7 @@ pub(super) fn form_pairs(
 
 /// The Patient search parameters this server supports: name, type, what it does. The
 /// CapabilityStatement lists exactly these.
-pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 18] = [
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 19] = [
     (
         "_id",
         "token",
@@ -144,6 +144,12 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 18] = [
         "mothersMaidenName",
         "string",
         "Start of the mother's maiden name (the patient-mothersMaidenName extension), ignoring case",
+    ),
+    (
+        "language",
+        "token",
+        "A language the patient speaks (Patient.communication.language): system|code, |code \
+         (stored without a system) or a code alone (any system); the code's case is ignored",
     ),
     ("_count", "number", "Page size (default 20, at most 500)"),
     ("_page", "number", "Page number from 1"),
@@ -419,6 +425,27 @@ pub(super) fn search_query(
                 }
                 more.identifiers.push(list);
             }
+            "language" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    let (system, code) = match a.split_once('|') {
+                        Some((system, code)) => (Some(system.trim().to_owned()), code.trim()),
+                        None => (None, a.as_str()),
+                    };
+                    if code.is_empty() {
+                        return Err(invalid(
+                            "language: use system|code, |code or a code alone (a code is required)"
+                                .to_owned(),
+                            "language",
+                        ));
+                    }
+                    list.push(LanguageCriterion {
+                        system,
+                        code: code.to_owned(),
+                    });
+                }
+                more.languages.push(list);
+            }
             "telecom" => {
                 let mut list = Vec::new();
                 for a in &alternatives {
@@ -454,7 +481,7 @@ fn single(alternatives: &[String], how: TextMatch) -> bool {
 }
 
 /// A parameter name as echoed in an error: only the characters a parameter name has.
-fn safe(name: &str) -> String {
+pub(super) fn safe(name: &str) -> String {
     name.chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':' | '.'))
         .take(64)

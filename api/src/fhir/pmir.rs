@@ -1,5 +1,5 @@
-//! IHE PMIR's Mobile Patient Identity Feed (ITI-93): `POST /fhir/Bundle` and `POST /fhir`
-//! (`$process-message`) take a `message` Bundle whose MessageHeader has the event
+//! IHE PMIR's Mobile Patient Identity Feed (ITI-93): `POST /fhir/$process-message`,
+//! `POST /fhir/Bundle` and `POST /fhir` take a `message` Bundle whose MessageHeader has the event
 //! `urn:ihe:iti:pmir:2019:patient-feed` and focuses a `history` Bundle of Patient and
 //! RelatedPerson entries (POST, PUT, DELETE; a RelatedPerson names its patient by an earlier
 //! entry's fullUrl or as `Patient/{id}`), Organization entries (stored by their identifiers; a

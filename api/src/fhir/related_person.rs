@@ -5,14 +5,16 @@
 //!
 //! The relationship is a coding of HL7 v3 RoleCode (`MTH`, `FTH`, `GUARD`, `NOK`...); the
 //! patient a reference `Patient/{id}` to a live record (a merged-away one resolves to its
-//! survivor; another is a 422).
+//! survivor; another is a 422); `communication` is read and written as a Patient's.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use service::patients::{AddressInput, IdentifierInput, NameInput, TelecomInput};
+use service::patients::{
+    AddressInput, CommunicationInput, IdentifierInput, NameInput, TelecomInput,
+};
 use service::related_persons::{
     self, ROLE_CODE_SYSTEM, RelatedPerson, RelatedPersonInput, RelatedPersonQuery,
     relationship_display,
@@ -23,7 +25,7 @@ use super::fhir_response;
 use super::operation_outcome::{FhirError, OperationOutcome};
 use super::patient::{
     Address, CodeableConcept, Coding, ContactPoint, FhirPatient, HumanName, Identifier, Meta,
-    Reference, V2_0203, instant_text, period_out,
+    PatientCommunication, Reference, V2_0203, instant_text, period_out,
 };
 use super::routes::{bad_request, base_url, encode, etag, invalid, parse_body};
 use crate::auth::Caller;
@@ -73,6 +75,9 @@ pub struct FhirRelatedPerson {
     /// Addresses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub address: Vec<Address>,
+    /// Languages, as a Patient's (the first coding with a code is the one stored).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub communication: Vec<PatientCommunication>,
 }
 
 impl From<&RelatedPerson> for FhirRelatedPerson {
@@ -101,7 +106,22 @@ impl From<&RelatedPerson> for FhirRelatedPerson {
             gender: r.gender.map(|g| g.as_str().to_owned()),
             birth_date: crate::dto::birth_date_text(r.birth_date, Some(r.birth_date_precision)),
             address: r.addresses.iter().map(address_out).collect(),
+            communication: r.communications.iter().map(communication_out).collect(),
         }
+    }
+}
+
+fn communication_out(c: &CommunicationInput) -> PatientCommunication {
+    PatientCommunication {
+        language: CodeableConcept {
+            coding: vec![Coding {
+                system: c.system.clone(),
+                code: Some(c.code.clone()),
+                display: c.display.clone(),
+            }],
+            text: None,
+        },
+        preferred: c.preferred.then_some(true),
     }
 }
 
@@ -232,6 +252,7 @@ impl FhirRelatedPerson {
             gender: self.gender.clone(),
             birth_date: self.birth_date.clone(),
             address: self.address.clone(),
+            communication: self.communication.clone(),
             ..FhirPatient::default()
         }
         .to_input()
@@ -247,6 +268,7 @@ impl FhirRelatedPerson {
             identifiers: parts.identifiers,
             telecoms: parts.telecoms,
             addresses: parts.addresses,
+            communications: parts.communications,
         })
     }
 }

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use uuid::Uuid;
 
 use matcher::MatchDecision;
+use service::conditional_create::{self, ConditionalCreate};
 use service::matching::{self, MatchOptions};
 use service::merge::{self, MergeRequest};
 use service::patients::{self, Patient, RegisterOutcome};
@@ -108,13 +109,15 @@ pub async fn read(caller: Result<ReadCaller, ApiError>, req: HttpRequest) -> Fhi
     Ok(fhir_response(builder, &FhirPatient::from(&patient)))
 }
 
-/// `POST /fhir/Patient`: registration with the duplicate check (see the CapabilityStatement).
+/// `POST /fhir/Patient`: registration with the duplicate check (see the CapabilityStatement);
+/// with `If-None-Exist`, a conditional create (`service::conditional_create`).
 pub async fn create(
     caller: Result<Caller, ApiError>,
     req: HttpRequest,
     body: web::Bytes,
 ) -> FhirResult {
     let caller = caller?;
+    let condition = super::conditional::if_none_exist(&req)?;
     let resource: FhirPatient = parse_body(&req, &body)?;
     let force = match req.headers().get(FORCE_HEADER) {
         None => false,
@@ -132,7 +135,31 @@ pub async fn create(
     let input = resource.to_input()?;
     service::organizations::check_referenced(&caller.mpi, &input).await?;
     let base = base_url(&req);
-    match patients::register(&caller.mpi, &caller.ctx, input, force).await? {
+    let outcome = match condition {
+        None => patients::register(&caller.mpi, &caller.ctx, input, force).await?,
+        Some(condition) => match conditional_create::create_if_none_exist(
+            &caller.mpi,
+            &caller.ctx,
+            input,
+            condition,
+            force,
+        )
+        .await
+        .map_err(super::conditional::create_error)?
+        {
+            ConditionalCreate::Registered(outcome) => outcome,
+            // FHIR R4 conditional create, one match: nothing is created; the answer is the
+            // record found, where it lives.
+            ConditionalCreate::Exists(patient) => {
+                let mut builder = HttpResponse::Ok();
+                builder
+                    .insert_header((header::LOCATION, patient_url(&base, patient.id())))
+                    .insert_header(etag(patient.version()));
+                return Ok(fhir_response(builder, &FhirPatient::from(patient.as_ref())));
+            }
+        },
+    };
+    match outcome {
         RegisterOutcome::Created { patient, .. } => {
             let mut builder = HttpResponse::Created();
             builder
@@ -553,7 +580,7 @@ pub async fn merge_patients(
 /// Answer for `/fhir` paths no route matches.
 pub async fn not_found() -> FhirResult {
     Err(FhirError::Api(ApiError::NotFound {
-        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, RelatedPerson, RelatedPerson/{id}, Bundle)".to_owned(),
+        message: "no such FHIR route (supported: metadata, Patient, Patient/{id}, Patient/$match, Patient/$merge, Patient/$ihe-pix, RelatedPerson, RelatedPerson/{id}, Subscription, Subscription/{id}, AuditEvent, Bundle, $process-message)".to_owned(),
     }))
 }
 

@@ -57,6 +57,7 @@ use crate::error::ApiError;
         domains::remove,
         domains::xref,
         oauth::token,
+        oauth::revoke,
     ),
     modifiers(&BearerKey, &ErrorStatuses),
     security(("bearer_key" = [])),
@@ -199,6 +200,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(["/auth/oauth2_token", "/oauth2/token"])
             .post(oauth::token)
+            .default_service(web::to(method_not_allowed)),
+    )
+    .service(
+        web::resource(["/auth/oauth2_revoke", "/oauth2/revoke"])
+            .post(oauth::revoke)
             .default_service(web::to(method_not_allowed)),
     )
     // The Swagger UI lives under a folder; its address typed without the slash leads there.

@@ -3,6 +3,8 @@
 //! authenticates with its name as `client_id` and its shared secret as `client_secret` (in the
 //! form body or HTTP Basic, §2.3.1) and gets a bearer token that acts as the source
 //! (`service::tokens`), as the OpenHIE Client Registry test harness authenticates.
+//! `POST /auth/oauth2_revoke` (also `/oauth2/revoke`): token revocation (RFC 7009), the client
+//! authenticated the same way, through `service::tokens::revoke`.
 //!
 //! Errors are OAuth's `{"error", "error_description"}`, never echoing a value; the secret and
 //! the token never reach a log or an audit row.
@@ -11,10 +13,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use service::audit::AuditEntry;
 use service::sources::{MAX_SECRET_LEN, MAX_SOURCE_LEN};
-use service::tokens::{self, Issue};
+use service::tokens::{self, Issue, Revocation};
 use service::{Ctx, Error};
 
 use crate::startup::AppState;
@@ -50,11 +53,24 @@ pub struct TokenResponse {
     scope: &'static str,
 }
 
+/// The form of a revocation request (RFC 7009 §2.1, `application/x-www-form-urlencoded`).
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct RevokeRequest {
+    /// The token to revoke (one this client was issued).
+    token: Option<String>,
+    /// `access_token` or `refresh_token`; accepted and not needed (only access tokens exist).
+    token_type_hint: Option<String>,
+    /// The source's name (or given by HTTP Basic).
+    client_id: Option<String>,
+    /// The source's shared secret, when it has one (or given by HTTP Basic).
+    client_secret: Option<String>,
+}
+
 /// An OAuth error answer (RFC 6749 §5.2).
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenError {
-    /// `invalid_request`, `invalid_client`, `unsupported_grant_type`, `server_error` or
-    /// `temporarily_unavailable`.
+    /// `invalid_request`, `invalid_client`, `unauthorized_client`, `unsupported_grant_type`,
+    /// `server_error` or `temporarily_unavailable`.
     error: &'static str,
     /// What was wrong (never a value from the request).
     error_description: &'static str,
@@ -136,6 +152,73 @@ fn basic_credentials(req: &HttpRequest) -> Option<Option<(String, String)>> {
     }))
 }
 
+/// Reads an OAuth form body: `application/x-www-form-urlencoded`, at most
+/// [`TOKEN_BODY_LIMIT_BYTES`], no parameter repeated (RFC 6749 §3.2, as serde reports a
+/// duplicate field); otherwise the OAuth error to answer.
+async fn read_form<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<T, HttpResponse> {
+    let form_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            v.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !form_type {
+        return Err(invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let body = match payload.to_bytes_limited(TOKEN_BODY_LIMIT_BYTES).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => return Err(invalid_request("the body could not be read")),
+        Err(_) => {
+            return Err(oauth_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the body is larger than 4096 bytes",
+            ));
+        }
+    };
+    serde_urlencoded::from_bytes::<T>(&body)
+        .map_err(|_| invalid_request("the form is malformed or repeats a parameter"))
+}
+
+/// The client's id and secret, from HTTP Basic or the form (one method per request, RFC 6749
+/// §2.3), bounded; otherwise the OAuth error to answer.
+fn client_credentials(
+    req: &HttpRequest,
+    form_id: Option<String>,
+    form_secret: Option<String>,
+) -> Result<(String, Option<String>), Box<HttpResponse>> {
+    let (client_id, client_secret) = match basic_credentials(req) {
+        Some(None) => return Err(Box::new(invalid_client())),
+        Some(Some((id, secret))) => {
+            if form_secret.is_some() || form_id.as_ref().is_some_and(|f| *f != id) {
+                return Err(Box::new(invalid_request("client credentials given twice")));
+            }
+            (id, Some(secret))
+        }
+        None => match form_id {
+            Some(id) => (id, form_secret),
+            None => return Err(Box::new(invalid_client())),
+        },
+    };
+    if client_id.trim().is_empty()
+        || client_id.chars().count() > MAX_SOURCE_LEN
+        || client_secret
+            .as_ref()
+            .is_some_and(|s| s.len() > MAX_SECRET_LEN)
+    {
+        return Err(Box::new(invalid_client()));
+    }
+    Ok((client_id, client_secret))
+}
+
 /// Issues a token to a registered source.
 #[utoipa::path(post, path = "/auth/oauth2_token", tag = "auth", security(()),
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded",
@@ -152,32 +235,9 @@ pub async fn token(
     payload: web::Payload,
     state: web::Data<AppState>,
 ) -> HttpResponse {
-    let form_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
-    if !form_type {
-        return invalid_request("the body must be application/x-www-form-urlencoded");
-    }
-    let body = match payload.to_bytes_limited(TOKEN_BODY_LIMIT_BYTES).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(_)) => return invalid_request("the body could not be read"),
-        Err(_) => {
-            return oauth_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "invalid_request",
-                "the body is larger than 4096 bytes",
-            );
-        }
-    };
-    // A repeated parameter is an error (RFC 6749 §3.2), as serde reports a duplicate field.
-    let Ok(form) = serde_urlencoded::from_bytes::<TokenRequest>(&body) else {
-        return invalid_request("the form is malformed or repeats a parameter");
+    let form: TokenRequest = match read_form(&req, payload).await {
+        Ok(form) => form,
+        Err(answer) => return answer,
     };
     match form.grant_type.as_deref() {
         None => return invalid_request("grant_type is required"),
@@ -190,28 +250,11 @@ pub async fn token(
             );
         }
     }
-    let (client_id, client_secret) = match basic_credentials(&req) {
-        Some(None) => return invalid_client(),
-        Some(Some((id, secret))) => {
-            // One authentication method per request (RFC 6749 §2.3).
-            if form.client_secret.is_some() || form.client_id.as_ref().is_some_and(|f| *f != id) {
-                return invalid_request("client credentials given twice");
-            }
-            (id, Some(secret))
-        }
-        None => match form.client_id {
-            Some(id) => (id, form.client_secret),
-            None => return invalid_client(),
-        },
-    };
-    if client_id.trim().is_empty()
-        || client_id.chars().count() > MAX_SOURCE_LEN
-        || client_secret
-            .as_ref()
-            .is_some_and(|s| s.len() > MAX_SECRET_LEN)
-    {
-        return invalid_client();
-    }
+    let (client_id, client_secret) =
+        match client_credentials(&req, form.client_id, form.client_secret) {
+            Ok(credentials) => credentials,
+            Err(answer) => return *answer,
+        };
     let Some(mpi) = state.mpi() else {
         return oauth_error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -220,21 +263,11 @@ pub async fn token(
         );
     };
     let meta = crate::auth::meta(&req);
-    let source =
+    let (source, stamp) =
         match tokens::authenticate_client(mpi.db(), &client_id, client_secret.as_deref()).await {
-            Ok(source) => source,
+            Ok(found) => found,
             Err(Error::Unauthenticated(reason)) => {
-                // Audited as a security event under the name the client gave (a system's name,
-                // cut short; never the secret).
-                let name: String = client_id.trim().chars().take(MAX_SOURCE_LEN).collect();
-                let mut ctx = Ctx::system(&name);
-                ctx.actor.role = service::context::Role::Registrar;
-                ctx.meta = meta;
-                let entry = AuditEntry::new("token.refuse", "source", None)
-                    .after(serde_json::json!({"client_id": name, "error": "invalid_client"}));
-                if let Err(error) = mpi.audit_read(&ctx, entry).await {
-                    tracing::warn!(%error, "refused token request not audited");
-                }
+                tokens::audit_refused(mpi, meta, &client_id, "token").await;
                 tracing::info!(reason, "token request refused: invalid_client");
                 return invalid_client();
             }
@@ -254,7 +287,7 @@ pub async fn token(
         meta,
         unconfirmed_key: None,
     };
-    let issued = match state.tokens.issue(actor) {
+    let issued = match state.tokens.issue(actor, stamp) {
         Ok(issued) => issued,
         Err(Issue::Full) => {
             tracing::warn!(
@@ -293,6 +326,78 @@ pub async fn token(
         expires_in: issued.expires_in,
         scope: role.as_str(),
     })
+}
+
+/// Revokes a token (RFC 7009): the client authenticates as at the token endpoint; its own
+/// token stops working at once on this server.
+#[utoipa::path(post, path = "/auth/oauth2_revoke", tag = "auth", security(()),
+    request_body(content = RevokeRequest, content_type = "application/x-www-form-urlencoded",
+        description = "token (required), token_type_hint (optional, ignored), client_id and client_secret as at the token endpoint (or HTTP Basic). Also served at /oauth2/revoke."),
+    responses(
+        (status = 200, description = "Revoked, or no such live token (RFC 7009 §2.2); an empty body"),
+        (status = 400, description = "`invalid_request` (no token), or `unauthorized_client`: the token was issued to another client and is left alone", body = TokenError),
+        (status = 401, description = "`invalid_client`: unknown source or wrong secret", body = TokenError),
+        (status = 413, description = "The body is larger than 4 KiB", body = TokenError),
+        (status = 503, description = "`temporarily_unavailable`: the service is starting", body = TokenError),
+    ))]
+pub async fn revoke(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form: RevokeRequest = match read_form(&req, payload).await {
+        Ok(form) => form,
+        Err(answer) => return answer,
+    };
+    let (client_id, client_secret) =
+        match client_credentials(&req, form.client_id, form.client_secret) {
+            Ok(credentials) => credentials,
+            Err(answer) => return *answer,
+        };
+    let Some(token) = form.token.filter(|t| !t.is_empty()) else {
+        return invalid_request("token is required");
+    };
+    let Some(mpi) = state.mpi() else {
+        return oauth_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "the service is starting",
+        );
+    };
+    let revoked = tokens::revoke(
+        mpi,
+        &state.tokens,
+        crate::auth::meta(&req),
+        &client_id,
+        client_secret.as_deref(),
+        &token,
+        form.token_type_hint.as_deref(),
+    )
+    .await;
+    match revoked {
+        Ok(Revocation::Revoked | Revocation::Unknown) => {
+            let mut builder = HttpResponse::Ok();
+            no_store(&mut builder);
+            builder.finish()
+        }
+        Ok(Revocation::NotOwn) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unauthorized_client",
+            "the token was not issued to this client",
+        ),
+        Err(Error::Unauthenticated(reason)) => {
+            tracing::info!(reason, "revocation refused: invalid_client");
+            invalid_client()
+        }
+        Err(error) => {
+            tracing::error!(%error, "token revocation failed");
+            oauth_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "server_error",
+                "the token could not be revoked",
+            )
+        }
+    }
 }
 
 #[cfg(test)]

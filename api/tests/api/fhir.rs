@@ -438,7 +438,8 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
             "address-state",
             "address-country",
             "address-postalcode",
-            "mothersMaidenName"
+            "mothersMaidenName",
+            "language"
         ]
     );
     let operations: Vec<&str> = patient["operation"]

@@ -153,6 +153,7 @@ fn sample(param: &str, identifier: &str) -> String {
         "gender" => "female".to_owned(),
         "identifier" => enc(identifier),
         "telecom" => "01392".to_owned(),
+        "language" => enc("urn:ietf:bcp:47|en"),
         _ => "Ha".to_owned(),
     }
 }
@@ -181,8 +182,8 @@ async fn capability_statement_claims_what_is_served(backend: Backend) {
     );
     let patient = &statement["rest"][0]["resource"][0];
     assert_eq!(patient["type"], "Patient");
-    // No If-None-Exist is read: conditional create is not claimed.
-    assert_eq!(patient["conditionalCreate"], false);
+    // If-None-Exist is read: conditional create is claimed (and checked below).
+    assert_eq!(patient["conditionalCreate"], true);
     assert_eq!(patient["conditionalUpdate"], true);
     assert_eq!(patient["conditionalDelete"], "single");
     assert_eq!(patient["updateCreate"], false);
@@ -234,6 +235,22 @@ async fn capability_statement_claims_what_is_served(backend: Backend) {
         )
         .await;
     assert_eq!(conditional.status, 200, "{}", conditional.body);
+    // Conditional create: the record holding the identifier is the answer, nothing is created.
+    let conditional_create = fhir
+        .call(
+            Role::Registrar,
+            "POST",
+            "/Patient",
+            &[("if-none-exist", &format!("identifier={}", enc(&identifier)))],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(
+        conditional_create.status, 200,
+        "{}",
+        conditional_create.body
+    );
+    assert_eq!(id_of(&conditional_create.body), id);
 
     // Every search parameter claimed is served, even when unknown ones would be refused.
     let params: Vec<String> = patient["searchParam"]

@@ -5,16 +5,21 @@
 //! each parsed by the independent `fhir.resources` checker; a notification queued while the
 //! receiver is down arrives once it is up, across a server restart (the Subscription in `error`
 //! meanwhile, `active` again after); ITI-94's enable and disable, in JSON and XML; bad
-//! Subscriptions are refused with an OperationOutcome and nothing is stored.
+//! Subscriptions are refused with an OperationOutcome and nothing is stored. Over https (the
+//! receiver's TLS by rustls here, certificates made by rcgen): an endpoint signed by the CA of
+//! `--subscription-ca-file` gets the message, one signed by another CA never does (the rows
+//! stay queued, the failures are counted); an unusable CA file stops `mpi serve` at start.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use migration::testing::Backend;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::{Value, json};
 use service::context::Role;
 
@@ -62,6 +67,29 @@ struct Receiver {
 
 impl Receiver {
     fn listen(addr: SocketAddr) -> (Receiver, SocketAddr) {
+        Receiver::start(addr, None)
+    }
+
+    /// Like [`Receiver::listen`], over TLS (rustls here, with the certificate and key given):
+    /// an https endpoint.
+    fn listen_tls(cert: &Path, key: &Path) -> (Receiver, SocketAddr) {
+        let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+            .expect("certificate file")
+            .collect::<Result<_, _>>()
+            .expect("certificates");
+        let key = PrivateKeyDer::from_pem_file(key).expect("key file");
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .expect("server certificate");
+        Receiver::start("127.0.0.1:0".parse().expect("addr"), Some(Arc::new(config)))
+    }
+
+    fn start(addr: SocketAddr, tls: Option<Arc<rustls::ServerConfig>>) -> (Receiver, SocketAddr) {
         let listener = TcpListener::bind(addr).expect("bind the test receiver");
         let local = listener.local_addr().expect("address");
         let got = Arc::new(Mutex::new(Vec::new()));
@@ -70,44 +98,14 @@ impl Receiver {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { break };
                 let store = Arc::clone(&store);
-                std::thread::spawn(move || {
-                    let mut writer = stream.try_clone().expect("clone stream");
-                    let mut reader = BufReader::new(stream);
-                    // Requests on one connection, one after the other (keep-alive).
-                    loop {
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                let tls = tls.clone();
+                std::thread::spawn(move || match tls {
+                    None => serve_connection(stream, &store),
+                    Some(config) => {
+                        let Ok(connection) = rustls::ServerConnection::new(config) else {
                             return;
-                        }
-                        let mut headers = Vec::new();
-                        loop {
-                            let mut h = String::new();
-                            if reader.read_line(&mut h).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let h = h.trim_end();
-                            if h.is_empty() {
-                                break;
-                            }
-                            if let Some((n, v)) = h.split_once(':') {
-                                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
-                            }
-                        }
-                        let length: usize = headers
-                            .iter()
-                            .find(|(n, _)| n == "content-length")
-                            .and_then(|(_, v)| v.parse().ok())
-                            .unwrap_or(0);
-                        let mut body = vec![0; length];
-                        if reader.read_exact(&mut body).is_err() {
-                            return;
-                        }
-                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        store.lock().expect("lock").push(Delivery { headers, body });
-                        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-                        if writer.write_all(answer.as_bytes()).is_err() {
-                            return;
-                        }
+                        };
+                        serve_connection(rustls::StreamOwned::new(connection, stream), &store);
                     }
                 });
             }
@@ -133,6 +131,49 @@ impl Receiver {
 
     fn all(&self) -> Vec<Delivery> {
         self.got.lock().expect("lock").clone()
+    }
+}
+
+/// Reads HTTP/1.1 requests on one connection, one after the other (keep-alive), keeping each
+/// POST and answering 200; returns when the peer closes or breaks off (a TLS handshake the
+/// client refused included).
+fn serve_connection(stream: impl Read + Write, store: &Mutex<Vec<Delivery>>) {
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let mut headers = Vec::new();
+        loop {
+            let mut h = String::new();
+            if reader.read_line(&mut h).unwrap_or(0) == 0 {
+                return;
+            }
+            let h = h.trim_end();
+            if h.is_empty() {
+                break;
+            }
+            if let Some((n, v)) = h.split_once(':') {
+                headers.push((n.trim().to_ascii_lowercase(), v.trim().to_owned()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n == "content-length")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        store.lock().expect("lock").push(Delivery { headers, body });
+        let answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        let writer = reader.get_mut();
+        if writer.write_all(answer.as_bytes()).is_err() || writer.flush().is_err() {
+            return;
+        }
     }
 }
 
@@ -700,3 +741,151 @@ async fn subscriptions_are_switched_off_and_on_in_json_and_xml(backend: Backend)
     check_messages(&receiver.all());
 }
 both_backends!(subscriptions_are_switched_off_and_on_in_json_and_xml);
+
+async fn https_endpoints_are_delivered_to_only_when_their_ca_is_trusted(backend: Backend) {
+    let dir = ScratchDir::new();
+    let (trusted, foreign) = (dir.path.join("trusted"), dir.path.join("foreign"));
+    for d in [&trusted, &foreign] {
+        std::fs::create_dir_all(d).expect("mkdir");
+        // A CA, and a server certificate for 127.0.0.1 it signed; two such, unrelated.
+        crate::tls::write_certificates(d);
+    }
+    let (good, good_addr) =
+        Receiver::listen_tls(&trusted.join("server.pem"), &trusted.join("server.key"));
+    let (bad, bad_addr) =
+        Receiver::listen_tls(&foreign.join("server.pem"), &foreign.join("server.key"));
+    let ca_file = trusted.join("ca.pem");
+    let mut args = FAST.to_vec();
+    args.extend([
+        "--subscription-ca-file",
+        ca_file.to_str().expect("utf-8 path"),
+    ]);
+    let app = TestApp::spawn_with(backend, &[], &args).await;
+    let fhir = Fhir::new(&app);
+    let good_endpoint = format!("https://{good_addr}/pmir");
+    let bad_endpoint = format!("https://{bad_addr}/pmir");
+    let mut sids = Vec::new();
+    for endpoint in [&good_endpoint, &bad_endpoint] {
+        let created = fhir
+            .call(
+                Role::Steward,
+                "POST",
+                "/Subscription",
+                &[],
+                Some(&subscription(endpoint, "Patient")),
+            )
+            .await;
+        assert_eq!(created.status, 201, "{}", created.body);
+        sids.push(id_of(&created.body));
+    }
+    let a = fhir
+        .create(&fhir_person("Ashgrove", "Perpetua", "1958-08-18", "TLS-1"))
+        .await;
+    let a_id = id_of(&a);
+    let got = good.wait_for("over https", |d| d.entry_of(&a_id).is_some());
+    assert_feed_message(&got, &good_endpoint);
+    assert_eq!(
+        got.entry_of(&a_id).expect("entry")["resource"]["name"][0]["family"],
+        "Ashgrove"
+    );
+    check_messages(&good.all());
+
+    // The endpoint whose certificate no trusted CA signed: the TLS handshake fails, nothing
+    // reaches it, the failures are counted, its notification stays queued and its status
+    // turns error.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let read = fhir
+            .call(
+                Role::Steward,
+                "GET",
+                &format!("/Subscription/{}", sids[1]),
+                &[],
+                None,
+            )
+            .await;
+        if metric(&app, "mpi_fhir_subscription_failures_total").await >= 2.0
+            && metric(&app, "mpi_fhir_subscription_queue").await >= 1.0
+            && read.body["status"] == "error"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the untrusted endpoint did not fail: {}",
+            read.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(bad.all().is_empty(), "delivered to an untrusted endpoint");
+    // Still queued for it, in the database (the trusted endpoint's rows were deleted).
+    let queued = queued_rows(&app, &sids[1]).await;
+    assert!(
+        queued >= 1,
+        "the untrusted endpoint's notification was dropped"
+    );
+    assert_eq!(queued_rows(&app, &sids[0]).await, 0);
+    let good_read = fhir
+        .call(
+            Role::Steward,
+            "GET",
+            &format!("/Subscription/{}", sids[0]),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(good_read.body["status"], "active", "{}", good_read.body);
+    fhir.check_all_received();
+}
+both_backends!(https_endpoints_are_delivered_to_only_when_their_ca_is_trusted);
+
+/// The rows of `fhir_subscription_outbox` queued for the Subscription `sid`.
+async fn queued_rows(app: &TestApp, sid: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = app.db.conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM fhir_subscription_outbox WHERE subscription_id = $1"
+        }
+        _ => "SELECT COUNT(*) AS n FROM fhir_subscription_outbox WHERE subscription_id = ?",
+    };
+    let id = uuid::Uuid::parse_str(sid).expect("subscription id");
+    let row = app
+        .db
+        .conn
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [id.into()]))
+        .await
+        .expect("count the outbox")
+        .expect("a row");
+    row.try_get::<i64>("", "n").expect("count")
+}
+
+#[test]
+fn an_unusable_subscription_ca_file_stops_serve_at_start() {
+    let dir = ScratchDir::new();
+    std::fs::write(dir.path.join("empty.pem"), "no certificate here\n").expect("write");
+    for (file, why) in [
+        ("missing.pem", "missing.pem"),
+        ("empty.pem", "holds no PEM certificate"),
+    ] {
+        let out = crate::helpers::run_mpi(
+            &dir.path,
+            &[
+                "serve",
+                "--database-url",
+                "sqlite://ca.db?mode=rwc",
+                "--bind",
+                "127.0.0.1:0",
+                "--subscription-ca-file",
+                file,
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{file}: started anyway:\n{stderr}");
+        assert!(
+            stderr.contains("--subscription-ca-file") && stderr.contains(why),
+            "{file}: {stderr}"
+        );
+        assert!(!stderr.contains("mpi listening"), "{stderr}");
+    }
+}

@@ -13,6 +13,7 @@ mod dedupe_kill;
 mod domains;
 mod fhir;
 mod fhir_cr;
+mod fhir_exchange;
 mod fhir_fixes;
 mod fhir_ihe;
 mod fhir_pdqm;

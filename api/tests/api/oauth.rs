@@ -3,6 +3,10 @@
 //! without a secret (identified by name, as on MLLP), with a secret right and wrong, by form and
 //! by HTTP Basic; a token acts with its source's role and authority over identifier domains;
 //! unknown clients, wrong grant types, malformed requests and expired tokens are refused.
+//! Revocation (`POST /auth/oauth2_revoke`, RFC 7009): a client revokes its own token (401 on
+//! /fhir and /api/v1 at once), not another's; unknown tokens answer 200; every outcome is
+//! audited; a source removed by `mpi sources remove` or whose secret changed in the database
+//! loses its tokens within the catch-up interval.
 
 use migration::testing::Backend;
 use serde_json::{Value, json};
@@ -70,7 +74,8 @@ const SETUP: &[&[&str]] = &[
     ],
 ];
 
-/// `POST path` with a raw body, a content type and extra headers; status, headers, JSON body.
+/// `POST path` with a raw body, a content type and extra headers; status, headers, JSON body
+/// (`null` when the body is empty).
 async fn post_raw(
     app: &TestApp,
     path: &str,
@@ -92,6 +97,9 @@ async fn post_raw(
     let status = response.status().as_u16();
     let headers = response.headers().clone();
     let text = response.text().await.expect("body");
+    if text.is_empty() {
+        return (status, headers, Value::Null);
+    }
     let body = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
     (status, headers, body)
 }
@@ -415,3 +423,288 @@ async fn an_expired_token_is_refused(backend: Backend) {
     }
 }
 both_backends!(an_expired_token_is_refused);
+
+/// A revocation request with this form body and extra headers.
+async fn revoke_request(
+    app: &TestApp,
+    form: &str,
+    headers: &[(&str, &str)],
+) -> (u16, reqwest::header::HeaderMap, Value) {
+    post_raw(app, "/auth/oauth2_revoke", FORM, headers, form.to_owned()).await
+}
+
+/// The status `bearer` gets on a FHIR search and on a REST search.
+async fn statuses_with(app: &TestApp, bearer: &str) -> [u16; 2] {
+    let mut out = [0; 2];
+    for (i, path) in ["/fhir/Patient?family=Oid", "/api/v1/patients?family=Oid"]
+        .iter()
+        .enumerate()
+    {
+        out[i] = app
+            .server
+            .call("GET", path, Some(bearer), &[], None)
+            .await
+            .0;
+    }
+    out
+}
+
+/// The `token.revoke` audit rows acting as `actor`: their outcomes, sorted.
+async fn revocations(app: &TestApp, actor: &str) -> Vec<String> {
+    let (status, trail) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            &format!("/api/v1/audit?actor={actor}&entity_type=source&include=images&per_page=500"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let mut outcomes: Vec<String> = trail["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["action"] == "token.revoke")
+        .map(|r| r.to_string())
+        .collect();
+    outcomes.sort();
+    outcomes
+}
+
+async fn a_client_revokes_its_own_tokens(backend: Backend) {
+    let app = TestApp::spawn_with(backend, SETUP, &[]).await;
+    let harness = token(&app, "TEST_HARNESS", "TEST_HARNESS").await;
+    let lab = token(&app, "LAB", LAB_SECRET).await;
+    let lab_again = token(&app, "LAB", LAB_SECRET).await;
+    for bearer in [&harness, &lab, &lab_again] {
+        assert_eq!(statuses_with(&app, bearer).await, [200, 200]);
+    }
+    let lab_form = |token: &str| format!("token={token}&client_id=LAB&client_secret={LAB_SECRET}");
+
+    // Another client's token: refused, and it keeps working.
+    let (status, headers, body) = revoke_request(&app, &lab_form(&harness), &[]).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["error"], "unauthorized_client", "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(statuses_with(&app, &harness).await, [200, 200]);
+
+    // Client authentication as at the token endpoint: a wrong secret, or none, is 401.
+    for form in [
+        format!("token={lab}&client_id=LAB&client_secret=not-the-secret-at-all"),
+        format!("token={lab}&client_id=LAB"),
+        format!("token={lab}"),
+    ] {
+        let (status, headers, body) = revoke_request(&app, &form, &[]).await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "invalid_client", "{body}");
+        assert!(headers.contains_key("www-authenticate"), "{headers:?}");
+    }
+    assert_eq!(statuses_with(&app, &lab).await, [200, 200]);
+
+    // Malformed requests: 400 invalid_request, never a 5xx; nothing revoked.
+    for form in [
+        format!("client_id=LAB&client_secret={LAB_SECRET}"),
+        format!("token=&client_id=LAB&client_secret={LAB_SECRET}"),
+        format!("token={lab}&token={lab}&client_id=LAB&client_secret={LAB_SECRET}"),
+    ] {
+        let (status, _, body) = revoke_request(&app, &form, &[]).await;
+        assert_eq!(status, 400, "{form}: {body}");
+        assert_eq!(body["error"], "invalid_request", "{body}");
+    }
+    let (status, _, body) = post_raw(
+        &app,
+        "/auth/oauth2_revoke",
+        "application/json",
+        &[],
+        format!("{{\"token\":\"{lab}\"}}"),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let (status, _, body) = revoke_request(
+        &app,
+        &format!("{}&pad={}", lab_form(&lab), "x".repeat(5000)),
+        &[],
+    )
+    .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(statuses_with(&app, &lab).await, [200, 200]);
+
+    // Its own token, with a hint: 200 with no body, and the token answers 401 at once, on
+    // both faces; the client's other token still works.
+    let (status, headers, body) = revoke_request(
+        &app,
+        &format!("{}&token_type_hint=access_token", lab_form(&lab)),
+        &[],
+    )
+    .await;
+    assert_eq!((status, &body), (200, &Value::Null));
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(statuses_with(&app, &lab).await, [401, 401]);
+    assert_eq!(statuses_with(&app, &lab_again).await, [200, 200]);
+
+    // Revoked already, or never a token: 200 all the same (RFC 7009 §2.2).
+    for unknown in [lab.as_str(), "mpt_00", "not-a-token"] {
+        let (status, _, body) = revoke_request(&app, &lab_form(unknown), &[]).await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // By HTTP Basic, as a source without a secret.
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            "TEST_HARNESS:TEST_HARNESS"
+        )
+    );
+    let (status, _, body) = revoke_request(
+        &app,
+        &format!("token={harness}"),
+        &[("authorization", basic.as_str())],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(statuses_with(&app, &harness).await, [401, 401]);
+
+    // Every outcome audited as the client, never the token; the refusals as token.refuse.
+    let lab_rows = revocations(&app, "LAB").await;
+    let count = |rows: &[String], outcome: &str| {
+        rows.iter()
+            .filter(|r| r.contains(&format!("\"outcome\":\"{outcome}\"")))
+            .count()
+    };
+    assert_eq!(lab_rows.len(), 5, "{lab_rows:#?}");
+    assert_eq!(count(&lab_rows, "refused_not_own_token"), 1);
+    assert_eq!(count(&lab_rows, "revoked"), 1);
+    assert_eq!(count(&lab_rows, "unknown_token"), 3);
+    let harness_rows = revocations(&app, "TEST_HARNESS").await;
+    assert_eq!(count(&harness_rows, "revoked"), 1, "{harness_rows:#?}");
+    let (_, trail) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            "/api/v1/audit?actor=LAB&entity_type=source&include=images&per_page=500",
+            None,
+        )
+        .await;
+    let refused = trail["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| r["action"] == "token.refuse")
+        .count();
+    assert_eq!(refused, 2, "{trail}");
+    let text = trail.to_string();
+    let log = app.server.log();
+    for secret in [
+        harness.as_str(),
+        lab.as_str(),
+        lab_again.as_str(),
+        LAB_SECRET,
+    ] {
+        assert!(!text.contains(secret), "a secret reached the audit trail");
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}
+both_backends!(a_client_revokes_its_own_tokens);
+
+/// Waits (up to 10 s) until `bearer` answers 401 on both faces.
+async fn wait_until_refused(app: &TestApp, bearer: &str, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let statuses = statuses_with(app, bearer).await;
+        if statuses == [401, 401] {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what}: the token still answers {statuses:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+async fn tokens_end_with_their_source_or_its_secret(backend: Backend) {
+    let app = TestApp::spawn_with(backend, SETUP, &[]).await;
+    let dir = crate::helpers::ScratchDir::new();
+    let url = app.db.url.clone();
+    let lab = token(&app, "LAB", LAB_SECRET).await;
+    let harness = token(&app, "TEST_HARNESS", "TEST_HARNESS").await;
+    assert_eq!(statuses_with(&app, &lab).await, [200, 200]);
+
+    // The secret changed in the database (by another tool): the token issued against the old
+    // secret stops working within the catch-up interval; the new secret gets a new one.
+    const NEW_SECRET: &str = "another-long-shared-secret";
+    {
+        use sea_orm::{ConnectionTrait, Statement};
+        let conn = &app.db.conn;
+        let sql = match conn.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => {
+                "UPDATE source SET secret_hash = $1 WHERE name = 'LAB'"
+            }
+            _ => "UPDATE source SET secret_hash = ? WHERE name = 'LAB'",
+        };
+        conn.execute_raw(Statement::from_sql_and_values(
+            conn.get_database_backend(),
+            sql,
+            [service::keys::hash_secret(NEW_SECRET).into()],
+        ))
+        .await
+        .expect("change the secret");
+    }
+    wait_until_refused(&app, &lab, "after the secret changed").await;
+    let lab = token(&app, "LAB", NEW_SECRET).await;
+    assert_eq!(statuses_with(&app, &lab).await, [200, 200]);
+
+    // Removed by `mpi sources remove` (another process): its token stops working; added back
+    // under the same name with the same secret, the old token stays dead.
+    crate::helpers::run_mpi_ok(
+        &dir.path,
+        &["sources", "remove", "LAB", "--database-url", &url],
+    );
+    wait_until_refused(&app, &lab, "after the source was removed").await;
+    crate::helpers::run_mpi_ok(
+        &dir.path,
+        &[
+            "sources",
+            "add",
+            "LAB",
+            "--role",
+            "registrar",
+            "--secret",
+            NEW_SECRET,
+            "--database-url",
+            &url,
+        ],
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    assert_eq!(statuses_with(&app, &lab).await, [401, 401]);
+    let fresh = token(&app, "LAB", NEW_SECRET).await;
+    assert_eq!(statuses_with(&app, &fresh).await, [200, 200]);
+    // Another source's token is untouched.
+    assert_eq!(statuses_with(&app, &harness).await, [200, 200]);
+
+    // Each forgetting is audited (`token.revoke`, the count; never the token).
+    let (status, trail) = app
+        .as_role(
+            Role::Auditor,
+            "GET",
+            "/api/v1/audit?entity_type=source&include=images&per_page=500",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{trail}");
+    let forgotten: Vec<&Value> = trail["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|r| {
+            r["action"] == "token.revoke" && r.to_string().contains("source_removed_or_changed")
+        })
+        .collect();
+    assert_eq!(forgotten.len(), 2, "{trail}");
+    assert!(
+        !trail.to_string().contains(&lab),
+        "a token reached the audit trail"
+    );
+}
+both_backends!(tokens_end_with_their_source_or_its_secret);
