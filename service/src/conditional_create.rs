@@ -21,7 +21,6 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use entity::enums::LinkType;
 use entity::patient_identifier;
 
 use crate::audit::AuditEntry;
@@ -259,26 +258,7 @@ async fn attempt(
     let mut outcome = patients::finish(txn, result).await?;
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered by a conditional create");
-        after_registration(mpi, patient).await?;
+        patients::after_registration(mpi, patient).await?;
     }
     Ok(ConditionalCreate::Registered(outcome))
-}
-
-/// What [`patients::register`] does after its commit: the record into the candidate index (and
-/// a record linked to it at registration, a shared links-records identifier, refreshed), the
-/// identifiers rendered in their domains' form.
-async fn after_registration(mpi: &Mpi, patient: &mut Patient) -> Result<()> {
-    mpi.index_committed(&patient.record);
-    let linked: Vec<Uuid> = patient
-        .record
-        .links
-        .iter()
-        .filter(|l| l.patient_id == patient.id() && l.r#type == LinkType::SeeAlso)
-        .map(|l| l.other_patient_id)
-        .collect();
-    for other in linked {
-        mpi.refresh_patient(other).await?;
-    }
-    mpi.domains().render_patient(patient);
-    Ok(())
 }

@@ -927,21 +927,28 @@ pub async fn register(
     let mut outcome = disclosed(mpi, ctx, finish(txn, result).await).await?;
     if let RegisterOutcome::Created { patient, .. } = &mut outcome {
         tracing::info!(patient_id = %patient.id(), "patient registered");
-        mpi.index_committed(&patient.record);
-        // A record linked at registration (a shared links-records identifier) changed too.
-        let linked: Vec<Uuid> = patient
-            .record
-            .links
-            .iter()
-            .filter(|l| l.patient_id == patient.id() && l.r#type == LinkType::SeeAlso)
-            .map(|l| l.other_patient_id)
-            .collect();
-        for other in linked {
-            mpi.refresh_patient(other).await?;
-        }
-        mpi.domains().render_patient(patient);
+        after_registration(mpi, patient).await?;
     }
     Ok(outcome)
+}
+
+/// What a registration does after its commit: the record into the candidate index (and a record
+/// linked to it at registration, a shared links-records identifier, refreshed, since it changed
+/// too), the identifiers rendered in their domains' form.
+pub(crate) async fn after_registration(mpi: &Mpi, patient: &mut Patient) -> Result<()> {
+    mpi.index_committed(&patient.record);
+    let linked: Vec<Uuid> = patient
+        .record
+        .links
+        .iter()
+        .filter(|l| l.patient_id == patient.id() && l.r#type == LinkType::SeeAlso)
+        .map(|l| l.other_patient_id)
+        .collect();
+    for other in linked {
+        mpi.refresh_patient(other).await?;
+    }
+    mpi.domains().render_patient(patient);
+    Ok(())
 }
 
 /// What [`register_or_update`] did.
