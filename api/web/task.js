@@ -76,6 +76,7 @@ function explanationSection(e) {
   ]);
   const total = [
     ['Prior weight (before any comparison)', signed(e.prior_weight)],
+    e.move_adjustment ? ['Moved (address, city and phone differ together)', signed(e.move_adjustment)] : null,
     e.household_cap_adjustment ? ['Household cap (shared household)', signed(e.household_cap_adjustment)] : null,
     ['Total match weight', h('strong', {}, `${signed(e.match_weight)} bits`)],
     ['Match probability', h('strong', { id: 'probability' }, percent(e.probability))],

@@ -24,6 +24,9 @@
 //! as a maternity ward registers newborns, so that the rule on twins of one mother can act
 //! (the generator writes no mothers).
 //!
+//! `EM_NO_EMAIL=1` empties the e-mail column (the generator makes addresses from names and small
+//! name pools, so at 1M strangers of one name share an address as no mail provider allows).
+//!
 //! `EM_HOUSEHOLD_GIVEN=1` fits the model with the given name's household distribution estimated
 //! (`TrainConfig::household_given_name`). `EM_EXPLAIN_TWINS=N` prints the levels and weights of the first N pairs of twins scored
 //! `Certain`.
@@ -351,10 +354,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok()
         .and_then(|v| v.parse().ok());
     let twin_mothers = std::env::var_os("EM_TWIN_MOTHERS").is_some();
+    let no_email = std::env::var_os("EM_NO_EMAIL").is_some();
     let raw: Vec<PersonRecord> = synthetic
         .iter()
         .map(|s| {
             let mut r = csv_view(&s.record);
+            if no_email {
+                r.emails.clear();
+            }
             if twin_mothers && s.cases.contains(HardCase::Twin) {
                 // The twins' mother, known to the facility: one identifier per household.
                 r.maternity.mother_identifier = Some(Identifier {

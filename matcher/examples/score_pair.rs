@@ -68,6 +68,9 @@ fn main() {
             c.comparison, c.level, c.weight, c.left, c.right
         );
     }
+    if explanation.move_adjustment > 0.0 {
+        println!("moved {:+.2}", explanation.move_adjustment);
+    }
     if explanation.household_cap_adjustment < 0.0 {
         println!("household cap {:+.2}", explanation.household_cap_adjustment);
     }

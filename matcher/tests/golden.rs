@@ -75,6 +75,9 @@ fn check(a: &P, b: &P, decision: MatchDecision, expect: Expect) {
     for c in e.comparisons.iter().filter(|c| c.level != "missing") {
         text.push_str(&format!("{} {} {:+.1}\n", c.comparison, c.level, c.weight));
     }
+    if e.move_adjustment >= 0.05 {
+        text.push_str(&format!("moved {:+.1}\n", e.move_adjustment));
+    }
     expect.assert_eq(&text);
     assert_eq!(e.decision, decision);
 }
@@ -156,16 +159,17 @@ fn mover_with_same_identity_is_certain() {
         &b,
         MatchDecision::Certain,
         expect![[r#"
-        Certain weight 16.0
-        given_name exact +5.5
-        family_name exact +4.9
-        birth_date exact +8.8
-        sex agree +1.0
-        identifier exact +10.9
-        address different -3.2
-        city different -3.2
-        phone different -2.0
-    "#]],
+            Certain weight 21.2
+            given_name exact +5.5
+            family_name exact +4.9
+            birth_date exact +8.8
+            sex agree +1.0
+            identifier exact +10.9
+            address different -3.2
+            city different -3.2
+            phone different -2.0
+            moved +5.2
+        "#]],
     );
 }
 
@@ -188,15 +192,16 @@ fn married_name_change_matches_the_former_name() {
         &b,
         MatchDecision::Certain,
         expect![[r#"
-        Certain weight 23.3
-        given_name exact +5.5
-        family_name exact +4.9
-        birth_date exact +8.8
-        sex agree +1.0
-        identifier exact +10.9
-        address different -3.2
-        city exact +4.1
-    "#]],
+            Certain weight 24.3
+            given_name exact +5.5
+            family_name exact +4.9
+            birth_date exact +8.8
+            sex agree +1.0
+            identifier exact +10.9
+            address different -3.2
+            city exact +4.1
+            moved +0.9
+        "#]],
     );
 }
 
@@ -212,16 +217,15 @@ fn swapped_given_and_family_names_are_certain() {
         &b,
         MatchDecision::Certain,
         expect![[r#"
-        Certain weight 25.4
-        given_name swapped +4.3
-        family_name swapped +4.3
-        birth_date exact +8.8
-        sex agree +1.0
-        identifier exact +10.9
-        address exact +6.2
-        city exact +4.1
-        phone exact +7.1
-    "#]],
+            Certain weight 25.4
+            given_name swapped +4.3
+            birth_date exact +8.8
+            sex agree +1.0
+            identifier exact +10.9
+            address exact +6.2
+            city exact +4.1
+            phone exact +7.1
+        "#]],
     );
 }
 

@@ -30,8 +30,8 @@ fn with_mrn(mut input: PatientInput, system: &str, value: &str) -> PatientInput 
     input
 }
 
-/// Two copies of Margaret (certain), two of Oliver that differ in everything but name, sex and
-/// birth date (review band), two identical Ravis a steward judged different people, and a
+/// Two copies of Margaret (certain), two of Oliver that share only name and sex, with birth years
+/// one apart (review band), two identical Ravis a steward judged different people, and a
 /// loner. Every record carries a unique MRN, the key the snapshots use.
 async fn seed(mpi: &Mpi, judge_ravi: bool) {
     register(mpi, with_mrn(margaret(), "urn:mrn:a", "M-1")).await;
@@ -40,9 +40,12 @@ async fn seed(mpi: &Mpi, judge_ravi: bool) {
     register(mpi, copy).await;
 
     register(mpi, with_mrn(oliver(), "urn:mrn:a", "O-1")).await;
+    // Moved (another address, town and phone) and a birth year one off: the review band. (Moved
+    // with the same birth date is a certain match.)
     let mut other = with_mrn(oliver(), "urn:mrn:b", "O-2");
     other.addresses = vec![address("77 Main Road", "Tuggeranong", "2900")];
     other.telecoms = vec![phone("0433 987 654")];
+    other.birth_date = Some(date(1988, 11, 3));
     register(mpi, other).await;
 
     let ravi = || PatientInput {

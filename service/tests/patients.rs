@@ -183,10 +183,12 @@ async fn possible_match_creates_the_patient_and_opens_a_review_task() {
     for backend in Backend::ALL {
         let (db, mpi) = setup(backend).await;
         let first = register(&mpi, margaret()).await;
-        // Same name, day and month of birth swapped, another address, no identifiers or
-        // contact points: possibly the same woman.
+        // A nickname, the birth year one off, another address, no identifiers or contact
+        // points: possibly the same woman. (The full name with day and month swapped at another
+        // address is a certain match: a move changes address and town together.)
         let possible = PatientInput {
-            birth_date: Some(date(1961, 12, 4)),
+            birth_date: Some(date(1962, 4, 12)),
+            names: vec![name("Whitfield", &["Maggie"])],
             identifiers: vec![],
             addresses: vec![address("2 Mort Street", "Braddon", "2612")],
             telecoms: vec![],

@@ -34,7 +34,7 @@ pub enum ComparisonKind {
     City,
     /// Phone numbers.
     Phone,
-    /// E-mail addresses.
+    /// E-mail addresses (exact, a typo, different).
     Email,
     /// The mother's identifier (see [`crate::maternity`]).
     MotherIdentifier,
@@ -262,12 +262,16 @@ fn swapped(p: &CompareParams, a: &NormalizedRecord, b: &NormalizedRecord) -> boo
     if ag == af || ag.is_empty() || af.is_empty() || bg.is_empty() || bf.is_empty() {
         return false;
     }
-    let close = |x: &str, y: &str| {
-        x == y || (x.as_bytes()[0] == y.as_bytes()[0] && jaro_winkler::similarity(x, y) >= p.high)
+    let similar = |x: &str, y: &str, at_least: f64| {
+        x == y || (x.as_bytes()[0] == y.as_bytes()[0] && jaro_winkler::similarity(x, y) >= at_least)
     };
     // A given name of several parts (`Min-jun`, two tokens) is one family-name field when
     // swapped (`minjun`).
-    (close(ag, bf) || concat_equals(&a.given, bf)) && (close(af, bg) || concat_equals(&b.given, af))
+    let first = similar(ag, bf, p.high) || concat_equals(&a.given, bf);
+    let second = similar(af, bg, p.high) || concat_equals(&b.given, af);
+    // A typo in one of the crossed names (`Snah Amit` / `Amit Shah`) still leaves the other
+    // crossing close.
+    (first && (second || similar(af, bg, p.low))) || (second && similar(ag, bf, p.low))
 }
 
 /// True when the compact forms of `names`, joined in order, are `whole` and there are two or
@@ -350,7 +354,7 @@ fn given_name<'a>(
     a: &'a NormalizedRecord,
     b: &'a NormalizedRecord,
 ) -> FieldOutcome<'a> {
-    let (xs, ys) = (&a.given, &b.given);
+    let (xs, ys) = mononyms(a, b).unwrap_or((&a.given, &b.given));
     if xs.is_empty() || ys.is_empty() {
         return FieldOutcome::MISSING;
     }
@@ -403,6 +407,27 @@ fn partial(xs: &[NormalizedName], ys: &[NormalizedName]) -> bool {
     })
 }
 
+/// The one name of each record when both have one name only (alone in either field, or the same
+/// name in both): a mononym (`Sukarno`, `FNU Wati`, `Sri Sri`) names the person, not a family, so
+/// the given-name comparison compares the two and the family-name comparison sees a missing
+/// field. Compared as family names, two mononyms agreeing would weigh nothing against a member of
+/// the same household, who in a family-name culture shares the family name but in a mononym
+/// culture does not share the name.
+fn mononyms<'a>(
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> Option<(&'a [NormalizedName], &'a [NormalizedName])> {
+    fn one(r: &NormalizedRecord) -> Option<&[NormalizedName]> {
+        match (r.given.as_slice(), r.family.as_slice()) {
+            ([_], []) => Some(&r.given),
+            ([], [_]) => Some(&r.family),
+            ([g], [f]) if key(g) == key(f) => Some(&r.given),
+            _ => None,
+        }
+    }
+    Some((one(a)?, one(b)?))
+}
+
 /// One name on each side, in different fields (a given name alone against a family name alone):
 /// how a mononym (`Sukarno`) is written by one registration and another. The family-name
 /// comparison compares the two; the given-name comparison sees a missing field.
@@ -427,6 +452,9 @@ fn family_name<'a>(
     a: &'a NormalizedRecord,
     b: &'a NormalizedRecord,
 ) -> FieldOutcome<'a> {
+    if mononyms(a, b).is_some() {
+        return FieldOutcome::MISSING;
+    }
     let (xs, ys) = match across_fields(a, b) {
         Some(names) => names,
         None => (a.family.as_slice(), b.family.as_slice()),
@@ -441,6 +469,12 @@ fn family_name<'a>(
         };
     }
     if swapped(p, a, b) {
+        // One event, the names written in each other's fields: the given-name comparison weighs
+        // it (its `swapped` level's u is the chance that strangers' names cross both ways), and
+        // counting it here as well would count it twice.
+        if exact(&a.given, &b.given).is_none() {
+            return FieldOutcome::MISSING;
+        }
         return FieldOutcome::level(1);
     }
     if spelling_variant(xs, ys) || article_variant(xs, ys) {
@@ -748,8 +782,12 @@ fn phone<'a>(a: &'a NormalizedRecord, b: &'a NormalizedRecord) -> FieldOutcome<'
     }
 }
 
+/// E-mail addresses: `fuzzy` is a typo (one edit or an adjacent transposition). Addresses that
+/// are only alike (`raj.patel12@` and `raj.patel87@`, `raj.patel@gmail` and `raj.patel@yahoo`)
+/// are `different`: they are made from the person's name, so strangers of one name have them
+/// as often as one person does, and their likeness would count the names a second time.
 fn email<'a>(
-    p: &CompareParams,
+    _: &CompareParams,
     a: &'a NormalizedRecord,
     b: &'a NormalizedRecord,
 ) -> FieldOutcome<'a> {
@@ -758,7 +796,7 @@ fn email<'a>(
         for y in &b.emails {
             let level = if x == y {
                 return FieldOutcome::level(0);
-            } else if jaro_winkler::similarity(x, y) >= p.high {
+            } else if damerau::one_edit_or_transposition(x, y) {
                 1
             } else {
                 2
@@ -777,6 +815,62 @@ mod tests {
     use super::*;
     use crate::normalize::normalize;
     use crate::record::{Address, Identifier, PersonRecord};
+
+    #[test]
+    fn two_mononyms_compare_as_given_names_wherever_they_are_written() {
+        use ComparisonKind::{FamilyName, GivenName};
+        let wati = [
+            ("FNU", "Wati"),
+            ("Wati", ""),
+            ("Wati", "LNU"),
+            ("Wati", "Wati"),
+        ];
+        for (g1, f1) in wati {
+            for (g2, f2) in wati {
+                let (a, b) = (person(g1, f1), person(g2, f2));
+                assert_eq!(label(GivenName, &a, &b), "exact", "{g1}/{f1} {g2}/{f2}");
+                assert_eq!(label(FamilyName, &a, &b), "missing", "{g1}/{f1} {g2}/{f2}");
+            }
+        }
+        assert_eq!(
+            label(GivenName, &person("Sri", ""), &person("", "Wati")),
+            "different"
+        );
+        // A full name against a name alone is compared field by field, as before.
+        let full = person("Wati", "Susanto");
+        assert_eq!(label(GivenName, &full, &person("Wati", "")), "exact");
+        assert_eq!(label(FamilyName, &full, &person("Wati", "")), "missing");
+    }
+
+    #[test]
+    fn a_swap_is_weighed_once_and_survives_a_typo_in_one_crossing() {
+        use ComparisonKind::{FamilyName, GivenName};
+        let (a, b) = (person("Amit", "Shah"), person("Snah", "Amit"));
+        assert_eq!(label(GivenName, &a, &b), "swapped");
+        assert_eq!(label(FamilyName, &a, &b), "missing");
+        let (a, b) = (person("Alfred", "Merritt"), person("Merrltr", "Alfred"));
+        assert_eq!(label(GivenName, &a, &b), "swapped");
+        // Both crossings need to be alike: one shared name is not a swap.
+        let (a, b) = (person("James", "Robinson"), person("Peter", "James"));
+        assert_ne!(label(GivenName, &a, &b), "swapped");
+    }
+
+    #[test]
+    fn an_email_typo_is_fuzzy_and_an_address_only_alike_is_different() {
+        let with = |email: &str| PersonRecord {
+            emails: vec![email.into()],
+            ..person("Raj", "Patel")
+        };
+        let l = |x: &str, y: &str| label(ComparisonKind::Email, &with(x), &with(y));
+        assert_eq!(l("raj.patel12@gmail.com", "raj.patel12@gmail.com"), "exact");
+        assert_eq!(l("raj.patel12@gmail.com", "raj.patle12@gmail.com"), "fuzzy");
+        assert_eq!(l("raj.patel12@gmail.com", "raj.patel2@gmail.com"), "fuzzy");
+        assert_eq!(
+            l("raj.patel12@gmail.com", "raj.patel87@gmail.com"),
+            "different"
+        );
+        assert_eq!(l("raj.patel@gmail.com", "raj.patel@yahoo.com"), "different");
+    }
 
     fn label(kind: ComparisonKind, a: &PersonRecord, b: &PersonRecord) -> &'static str {
         let (a, b) = (normalize(a), normalize(b));
@@ -890,8 +984,9 @@ mod tests {
         assert_eq!(l(F, ("Rahul", "Kumar"), ("Kumar", "R")), "exact");
         assert_eq!(l(G, ("Rahul", "Kumar"), ("S.", "Kumar")), "different");
         // Mononyms, wherever written, and a whole name in one field.
-        assert_eq!(l(F, ("Sukarno", ""), ("FNU", "Sukarno")), "exact");
-        assert_eq!(l(F, ("Sukarno", "Sukarno"), ("", "Sukarno")), "exact");
+        assert_eq!(l(G, ("Sukarno", ""), ("FNU", "Sukarno")), "exact");
+        assert_eq!(l(F, ("Sukarno", ""), ("FNU", "Sukarno")), "missing");
+        assert_eq!(l(G, ("Sukarno", "Sukarno"), ("", "Sukarno")), "exact");
         assert_eq!(l(G, ("Rahul Kumar", ""), ("Rahul", "Kumar")), "exact");
         assert_eq!(l(F, ("Rahul Kumar", ""), ("Rahul", "Kumar")), "exact");
         assert_eq!(l(G, ("Zhang Wei", ""), ("Wei", "Zhang")), "swapped");
@@ -908,9 +1003,10 @@ mod tests {
             label(G, &person("John", "Smith"), &person("Smith", "John")),
             "swapped"
         );
+        // The given-name comparison weighs the swap; the family-name one does not count it again.
         assert_eq!(
             label(F, &person("John", "Smith"), &person("Smith", "John")),
-            "swapped"
+            "missing"
         );
         assert_eq!(
             label(G, &person("Margaret", "Xu"), &person("Peggy", "Xu")),

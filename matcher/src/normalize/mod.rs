@@ -220,18 +220,27 @@ fn split_whole_name(given: &[String], family: &[String]) -> Option<(Vec<String>,
 /// assert_eq!(n("Juan de la Cruz", ""), pair("juan", "de la cruz"));
 /// assert_eq!(n("Dr. Ann", ""), pair("ann", ""));
 /// assert_eq!(n("Kumar", "R."), pair("r", "kumar"));
+/// assert_eq!(n("Gutierrez Martinez", "J"), pair("j", "gutierrez martinez"));
 /// assert_eq!(n("Mary Ann", "Smith"), pair("mary,ann", "smith"));
 /// ```
 fn arrange_names(
     mut given: Vec<NormalizedName>,
     mut family: Vec<NormalizedName>,
 ) -> (Vec<NormalizedName>, Vec<NormalizedName>) {
-    if given.len() == 1
-        && family.len() == 1
-        && family[0].compact.len() == 1
-        && given[0].compact.len() >= 2
-    {
-        std::mem::swap(&mut given, &mut family);
+    if family.len() == 1 && family[0].compact.len() == 1 && !given.is_empty() {
+        if given.len() == 1 && given[0].compact.len() >= 2 {
+            std::mem::swap(&mut given, &mut family);
+        } else if given.len() > 1 && given.iter().all(|g| g.compact.len() >= 2) {
+            // A family name of several words before the initial (`Gutierrez Martinez`, `J`): a
+            // double surname, one family name.
+            let whole = given
+                .iter()
+                .map(|g| g.text.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            given = std::mem::take(&mut family);
+            family = vec![name_from_folded(whole)];
+        }
     }
     (given, family)
 }

@@ -43,6 +43,11 @@ pub struct Explanation {
     /// difference between the match weight and the weight against strangers (prior plus the
     /// comparison weights); with the household cap, what the cap removed.
     pub household_cap_adjustment: f64,
+    /// Weight given back because the location comparisons (address, city, phone) disagree
+    /// together, as they do for a person who moved (0 or positive). The
+    /// match weight is the prior, plus the comparisons' weights, plus this, plus
+    /// `household_cap_adjustment`.
+    pub move_adjustment: f64,
     /// Total match weight (equals `Model::score`'s).
     pub match_weight: f64,
     /// Match probability.
@@ -177,6 +182,7 @@ impl Model {
             comparisons,
             shared_household: shared,
             household_cap_adjustment: adjustment,
+            move_adjustment: self.moved(&levels),
             match_weight: score.match_weight,
             probability: score.probability,
             decision: self.decide(&score, a, b),

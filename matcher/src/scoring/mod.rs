@@ -5,6 +5,8 @@
 //! `u = P(level | non-match)`, term-frequency tables and decision [`Thresholds`]. The match weight of
 //! a pair is `log2(lambda / (1 - lambda)) + sum log2(m / u)` over the comparisons whose values are
 //! present on both sides (missing values weigh 0); the probability is `2^w / (1 + 2^w)`.
+//! The location comparisons (address, city, phone) that disagree weigh together at least about
+//! the chance that a match has moved (`Model::moved`), since a move changes them all at once.
 //!
 //! Exact agreement on a given name, family name or city is adjusted by the value's frequency:
 //! `log2(sum(tf^2) / max(tf(value), tf_floor))` is added (times the comparison's
@@ -813,6 +815,11 @@ pub struct Model {
     family_index: Option<usize>,
     address_index: Option<usize>,
     phone_index: Option<usize>,
+    /// `log2` of the chance that a match's addresses differ (the address comparison's last level's
+    /// `m`): the least the location comparisons weigh together (see `Model::moved`).
+    move_floor: f64,
+    /// Which comparisons say where a person lives (address, city, phone).
+    location: Vec<bool>,
 }
 
 /// Most comparisons a model may hold.
@@ -890,10 +897,24 @@ impl Model {
             index(ComparisonKind::Address),
             index(ComparisonKind::Phone),
         );
+        let move_floor = address_index
+            .and_then(|i| comparisons[i].levels.last())
+            .map_or(f64::NEG_INFINITY, |l| l.m.log2());
+        let location = comparisons
+            .iter()
+            .map(|c| {
+                matches!(
+                    c.kind,
+                    ComparisonKind::Address | ComparisonKind::City | ComparisonKind::Phone
+                )
+            })
+            .collect();
         Ok(Model {
             family_index,
             address_index,
             phone_index,
+            move_floor,
+            location,
             version: version.into(),
             prior_weight: weight_of_probability(prior),
             prior,
@@ -1059,6 +1080,7 @@ impl Model {
             // Weight against strangers, and the parts of the weights against household members.
             let (mut strangers, mut household, mut personal) = (self.prior_weight, 0.0, 0.0);
             let (mut sibling_given, mut birth) = (0.0, 0.0);
+            strangers += self.moved(levels);
             for ((c, slot), role) in self.comparisons.iter().zip(levels).zip(&self.roles) {
                 if let Some((level, base, tf)) = *slot {
                     let w = base + tf;
@@ -1087,7 +1109,7 @@ impl Model {
             return (weight, weight - strangers, lowest < strangers);
         }
         let shared = self.shares_household(levels);
-        let mut weight = self.prior_weight;
+        let mut weight = self.prior_weight + self.moved(levels);
         let mut household = 0.0f64;
         for (c, slot) in self.comparisons.iter().zip(levels) {
             if let Some((level, base, tf)) = *slot {
@@ -1103,6 +1125,32 @@ impl Model {
         }
         let capped = household.min(self.household_cap);
         (weight + capped, capped - household, shared)
+    }
+
+    /// What a move gives back (0 or positive, bits): a person who moved has another address, often
+    /// another city and phone, so a match's location comparisons disagree together, not each on its
+    /// own as their product of `m`s says. The location comparisons that disagree (address, city,
+    /// phone weighing below 0, `L` their sum) weigh together `log2(2^L + q)` instead of `L`, with
+    /// `q` the chance that a match's addresses differ: a mixture of matches who stayed (scored by
+    /// the fitted `m`s) and matches who moved (whose locations agree as strangers' do). A pair
+    /// agreeing on its location is unchanged; one whose address, city and phone all differ loses
+    /// about `log2 q` (about 3.5 bits) instead of each comparison's weight (about 9). Only the
+    /// disagreeing weights take part, so that more agreement never lowers a score: agreement
+    /// weighs positive, and the household cap may hold it back.
+    fn moved(&self, levels: &[Option<(u8, f64, f64)>]) -> f64 {
+        let mut against = 0.0f64;
+        for (slot, is_location) in levels.iter().zip(&self.location) {
+            if let (Some((_, base, tf)), true) = (slot, is_location)
+                && base + tf < 0.0
+            {
+                against += base + tf;
+            }
+        }
+        if against < 0.0 {
+            (self.move_floor - against).exp2().ln_1p() / std::f64::consts::LN_2
+        } else {
+            0.0
+        }
     }
 
     /// Whether the evaluated levels say the two records share a household: the family names agree
@@ -1458,6 +1506,51 @@ mod tests {
 
     /// The built-in comparisons as a household mixture: household members share the household
     /// comparisons as matches do; one pair in 10^3 is a match, one in 10^3 household members.
+    #[test]
+    fn a_move_costs_the_chance_of_moving_not_each_location_comparison() {
+        let with_home = |line: &str, postal: &str, city: &str, phone: &str| {
+            crate::normalize::normalize(&crate::record::PersonRecord {
+                given_names: vec!["Ann".into()],
+                family_names: vec!["Lee".into()],
+                birth_date: Some("1990-01-01".into()),
+                addresses: vec![crate::record::Address {
+                    lines: vec![line.into()],
+                    city: Some(city.into()),
+                    postal_code: Some(postal.into()),
+                    ..Default::default()
+                }],
+                phones: vec![phone.into()],
+                ..Default::default()
+            })
+        };
+        let before = with_home("9 Elm Court", "2000", "Springfield", "555 201 3344");
+        let after = with_home("41 Harbour Road", "7310", "Lakeside", "555 877 1902");
+        for model in [Model::builtin(), mixture_model()] {
+            let e = model.explain(&before, &after);
+            let location: f64 = e
+                .comparisons
+                .iter()
+                .filter(|c| matches!(c.comparison.as_str(), "address" | "city" | "phone"))
+                .map(|c| c.weight)
+                .sum();
+            assert!(location < -5.0, "{location}");
+            // Together the three weigh about log2 of the chance that a match's address differs.
+            let floor = model.move_floor;
+            assert!(floor.is_finite() && floor < -1.0, "{floor}");
+            let together = location + e.move_adjustment;
+            assert!((together - floor).abs() < 0.5, "{together} against {floor}");
+            let parts = e.prior_weight
+                + e.comparisons.iter().map(|c| c.weight).sum::<f64>()
+                + e.move_adjustment
+                + e.household_cap_adjustment;
+            assert!((parts - e.match_weight).abs() < 1e-9);
+            assert_eq!(e.match_weight, model.score(&before, &after).match_weight);
+            // Staying put changes nothing.
+            let stayed = model.explain(&before, &before);
+            assert!(stayed.move_adjustment < 1e-6, "{}", stayed.move_adjustment);
+        }
+    }
+
     fn mixture_model() -> Model {
         let mut model = Model::builtin();
         for c in &mut model.comparisons {
@@ -1506,6 +1599,7 @@ mod tests {
             assert!(e.household_cap_adjustment < 0.0);
             let parts: f64 = e.prior_weight
                 + e.comparisons.iter().map(|c| c.weight).sum::<f64>()
+                + e.move_adjustment
                 + e.household_cap_adjustment;
             assert!((parts - score.match_weight).abs() < 1e-9);
             assert_eq!(e.match_weight, score.match_weight);
