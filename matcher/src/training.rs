@@ -88,6 +88,13 @@ pub struct TrainConfig {
     /// household class takes matches with a mistyped given name (FEBRL 2 recall 0.9964 ->
     /// 0.9928, FEBRL 1 F1 0.9990 -> 0.9980).
     pub household_given_name: bool,
+    /// Estimates how often household members other than juniors agree on the given name at its
+    /// `shared_part` level only (a generation syllable, a part of a compound name, a gendered
+    /// middle name: Min-jun and Min-seo, María José and Ana María, Lan Thi and Mai Thi), the other
+    /// levels keeping the strangers' u. Siblings and twins of these origins show it far more
+    /// often than strangers; unlike `household_given_name`, it leaves typo levels alone, so the
+    /// household class cannot take matches with a mistyped given name.
+    pub household_shared_part: bool,
     /// Most candidate pairs whose comparison patterns EM counts. Above it, an evenly spaced
     /// sample of this many pairs is counted (every `n / max`-th pair of the sorted list) and its
     /// counts are scaled to the whole: the patterns' shares are what EM uses, and a sample of
@@ -114,6 +121,7 @@ impl Default for TrainConfig {
                 near_tie_margin: 2.0,
             },
             household_given_name: false,
+            household_shared_part: true,
             max_pattern_pairs: 8_000_000,
         }
     }
@@ -513,6 +521,16 @@ struct Roles {
     /// Whether the given name's household distribution is estimated (row `given` of
     /// `u_household`, among household members other than juniors).
     household_given: bool,
+    /// The given name's `shared_part` level, when only its household share is estimated (the
+    /// other levels keep the strangers' u): see `TrainConfig::household_shared_part`.
+    household_shared: Option<usize>,
+}
+
+impl Roles {
+    /// Whether the given name has a household distribution of its own (fully or at one level).
+    fn given_household(&self) -> bool {
+        self.household_given || self.household_shared.is_some()
+    }
 }
 
 /// EM of the mixture over the candidate patterns, with the strangers' `u` fixed and every pair
@@ -576,7 +594,7 @@ fn mixture_em(
                 .given
                 .and_then(|k| p.levels[k].map(|l| (k, l as usize)));
             let sibling = match given_level {
-                Some((k, l)) if roles.household_given => log_h[k][l] - log_u[k][l],
+                Some((k, l)) if roles.given_household() => log_h[k][l] - log_u[k][l],
                 _ => 0.0,
             };
             let classes = [
@@ -625,12 +643,17 @@ fn mixture_em(
                 delta = delta.max((*old - new).abs());
                 *old = new;
             }
-            if roles.household[k] || (roles.household_given && Some(k) == roles.given) {
+            if roles.household[k] || (roles.given_household() && Some(k) == roles.given) {
                 let mut estimate = distribution(&h_acc[k], 1e-3);
                 if Some(k) == roles.given {
-                    // Household members other than juniors share a given name as strangers do;
-                    // left free, the exact level would take the juniors' part.
-                    exact_as_strangers(&mut estimate, u[k][0]);
+                    match roles.household_shared {
+                        Some(shared) if !roles.household_given => {
+                            one_level_estimated(&mut estimate, &u[k], shared);
+                        }
+                        // Household members other than juniors share a given name as strangers
+                        // do; left free, the exact level would take the juniors' part.
+                        _ => exact_as_strangers(&mut estimate, u[k][0]),
+                    }
                 }
                 for (old, new) in params.u_household[k].iter_mut().zip(estimate) {
                     delta = delta.max((*old - new).abs());
@@ -644,6 +667,23 @@ fn mixture_em(
         }
     }
     (params, iterations, converged)
+}
+
+/// Keeps the estimate of level `kept` and gives the others the strangers' distribution `u`,
+/// scaled to fill the rest.
+fn one_level_estimated(levels: &mut [f64], u: &[f64], kept: usize) {
+    let share = levels[kept];
+    let rest: f64 = u
+        .iter()
+        .enumerate()
+        .filter(|&(l, _)| l != kept)
+        .map(|(_, p)| p)
+        .sum();
+    for (l, p) in levels.iter_mut().enumerate() {
+        if l != kept {
+            *p = clamp(u[l] / rest * (1.0 - share));
+        }
+    }
 }
 
 /// Sets the first (exact) level of a distribution to `exact` and scales the others to fill the
@@ -831,6 +871,11 @@ pub fn train(
             .iter()
             .position(|c| !c.household() && c.kind() == K::BirthDate),
         household_given: config.household_given_name,
+        household_shared: comparisons
+            .iter()
+            .find(|c| !c.household() && c.kind() == K::GivenName)
+            .and_then(|c| c.levels().iter().position(|l| l.label() == "shared_part"))
+            .filter(|_| config.household_shared_part),
     };
     let mut start = start;
     if let Some(k) = roles.given {
@@ -853,7 +898,7 @@ pub fn train(
         let mut new_levels = Vec::with_capacity(c.levels().len());
         for (l, level) in c.levels().iter().enumerate() {
             let (m_kl, u_kl) = (clamp(params.m[k][l]), clamp(u[k][l]));
-            let given_household = roles.household_given && Some(k) == roles.given;
+            let given_household = roles.given_household() && Some(k) == roles.given;
             let h_kl = if roles.household[k] || given_household {
                 clamp(params.u_household[k][l])
             } else {

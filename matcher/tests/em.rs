@@ -325,3 +325,69 @@ fn placeholder_birth_dates_are_learned_and_weigh_little() {
             )
     );
 }
+
+/// Siblings and twins of families that give a generation syllable or a shared first part of a
+/// compound name agree on the given name at `shared_part` far more often than strangers do:
+/// training estimates that level's household share, and leaves the other given-name levels at the
+/// strangers' u (so that the household class cannot take matches with a mistyped given name).
+#[test]
+fn households_share_given_name_parts_more_than_strangers() {
+    use matcher::batch::{BatchConfig, normalize_all};
+    use matcher::blocking::candidate_pairs;
+    use matcher::synth::{GeneratorConfig, generate};
+    let raw: Vec<PersonRecord> = generate(&GeneratorConfig {
+        records: 30_000,
+        seed: 5,
+        international: 0.5,
+        ..Default::default()
+    })
+    .into_iter()
+    .map(|s| s.record)
+    .collect();
+    let records = normalize_all(&raw);
+    let pairs = candidate_pairs(&records, &BatchConfig::default().blocking);
+    let given = |config: &TrainConfig| {
+        train(&records, &pairs, config)
+            .expect("trains")
+            .levels
+            .into_iter()
+            .filter(|l| l.comparison == "given_name")
+            .map(|l| (l.level, l.u, l.u_household))
+            .collect::<Vec<_>>()
+    };
+    let levels = given(&TrainConfig::default());
+    let (_, u, household) = levels
+        .iter()
+        .find(|(level, _, _)| level == "shared_part")
+        .expect("a shared_part level");
+    assert!(*household > 2.0 * u, "u {u}, household {household}");
+    for (level, u, household) in levels.iter().filter(|(l, _, _)| l != "shared_part") {
+        // The other levels share what is left in the strangers' proportions.
+        let rest = 1.0
+            - levels
+                .iter()
+                .find(|(l, _, _)| l == "shared_part")
+                .unwrap()
+                .2;
+        let strangers_rest = 1.0
+            - levels
+                .iter()
+                .find(|(l, _, _)| l == "shared_part")
+                .unwrap()
+                .1;
+        let expected = u / strangers_rest * rest;
+        assert!(
+            (household - expected).abs() <= 1e-9 + 1e-6 * expected,
+            "{level}: u {u}, household {household}"
+        );
+    }
+    // Off, the household members agree on every given-name level as strangers do.
+    let off = given(&TrainConfig {
+        household_shared_part: false,
+        ..TrainConfig::default()
+    });
+    assert!(
+        off.iter().all(|(_, u, household)| u == household),
+        "{off:?}"
+    );
+}

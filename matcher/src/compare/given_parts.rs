@@ -39,6 +39,11 @@ fn compatible(p: &CompareParams, x: &NormalizedName, y: &NormalizedName) -> bool
 /// names nor its family names: the same part, different names. A list that is a part of the
 /// other (a dropped middle or second name) is not a conflict, nor a family name written among
 /// the given names (`Nguyen Van Minh` written family name first: `Van Minh` and `Nguyen Van`).
+/// Equal first names with conflicting second parts count too (`José Antonio` / `José Luis`):
+/// measured with `em_quality` (seed 7, 100k) once training estimated households' share of this
+/// level (`TrainConfig::household_shared_part`), international F1 0.9890 -> 0.9892 (twins
+/// 0.918 -> 0.926), US-style unchanged (P 0.9978, F1 0.9944); without that estimate the same
+/// rule had cost US-style precision (0.9957 -> 0.9950).
 pub(super) fn shares_part_only(
     p: &CompareParams,
     a: &NormalizedRecord,
@@ -53,13 +58,6 @@ pub(super) fn shares_part_only(
                 .any(|y| compatible(p, x, y))
         })
     };
-    let first_differs = match (a.given.first(), b.given.first()) {
-        (Some(x), Some(y)) => !compatible(p, x, y),
-        _ => false,
-    };
-    a.given.len() > 1
-        && b.given.len() > 1
-        && first_differs
-        && unmatched(&a.given, b)
-        && unmatched(&b.given, a)
+    // The first names may be equal: `Min-jun` and `Min-seo`, `José Antonio` and `José Luis`.
+    a.given.len() > 1 && b.given.len() > 1 && unmatched(&a.given, b) && unmatched(&b.given, a)
 }

@@ -960,11 +960,13 @@ mod tests {
             l(G, ("Minh Van", "Nguyen"), ("Nguyen Van", "Minh")),
             "exact"
         );
-        // The first given name shared stays exact (a second part may be a middle name).
+        // The first given name shared with the second parts in conflict: the same part,
+        // different names (twins Maria Jose and Maria Fernanda, Min-jun and Min-seo).
         assert_eq!(
             l(G, ("Maria Jose", "Reyes"), ("Maria Fernanda", "Reyes")),
-            "exact"
+            "shared_part"
         );
+        assert_eq!(l(G, ("Min-jun", "Kim"), ("Min-seo", "Kim")), "shared_part");
         // A part dropped, abbreviated, misspelt or a nickname is one name written otherwise.
         assert_eq!(l(G, ("John A", "Smith"), ("John Andrew", "Smith")), "exact");
         assert_eq!(
