@@ -356,26 +356,17 @@ fn households_share_given_name_parts_more_than_strangers() {
             .collect::<Vec<_>>()
     };
     let levels = given(&TrainConfig::default());
-    let (_, u, household) = levels
+    let &(_, shared_u, shared_household) = levels
         .iter()
         .find(|(level, _, _)| level == "shared_part")
         .expect("a shared_part level");
-    assert!(*household > 2.0 * u, "u {u}, household {household}");
+    assert!(
+        shared_household > 2.0 * shared_u,
+        "u {shared_u}, household {shared_household}"
+    );
     for (level, u, household) in levels.iter().filter(|(l, _, _)| l != "shared_part") {
         // The other levels share what is left in the strangers' proportions.
-        let rest = 1.0
-            - levels
-                .iter()
-                .find(|(l, _, _)| l == "shared_part")
-                .unwrap()
-                .2;
-        let strangers_rest = 1.0
-            - levels
-                .iter()
-                .find(|(l, _, _)| l == "shared_part")
-                .unwrap()
-                .1;
-        let expected = u / strangers_rest * rest;
+        let expected = u / (1.0 - shared_u) * (1.0 - shared_household);
         assert!(
             (household - expected).abs() <= 1e-9 + 1e-6 * expected,
             "{level}: u {u}, household {household}"
