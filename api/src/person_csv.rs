@@ -11,7 +11,7 @@
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
 //! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F` (any case) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written; `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`) when [`ReadOptions::date_order`] says which, passed on as `YYYY-MM-DD` |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -286,6 +286,45 @@ pub struct ReadOptions {
     pub delimiter: Option<u8>,
     /// Explicit `(column, header)` pairs, ahead of the synonyms.
     pub columns: Vec<(String, String)>,
+    /// How the file writes a birth date of three numbers with the year last (`03/05/1972`):
+    /// given, such dates are read in that order and passed on as `YYYY-MM-DD`; `None` leaves
+    /// them as written (an error when strict; a warning when lenient, the matcher reading them
+    /// day first unless the first number cannot be a day's month).
+    pub date_order: Option<DateOrder>,
+}
+
+/// The order of day and month in a date written `NN/NN/YYYY` (or with `.` or `-`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DateOrder {
+    /// Day first: `DD/MM/YYYY` (Europe, Australia, most of the world).
+    Dmy,
+    /// Month first: `MM/DD/YYYY` (the United States).
+    Mdy,
+}
+
+impl DateOrder {
+    /// `YYYY-MM-DD` of a date written `A/B/YYYY` (or with `.` or `-`) in this order; `None` when
+    /// the text is not of that form or is no calendar date in this order.
+    pub fn to_iso(self, text: &str) -> Option<String> {
+        let sep = text.find(['/', '.', '-'])?;
+        let mut parts = text.split(text.as_bytes()[sep] as char);
+        let (a, b, year) = (parts.next()?, parts.next()?, parts.next()?);
+        let number = |s: &str, len: std::ops::RangeInclusive<usize>| {
+            (len.contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit()))
+                .then(|| s.parse::<u32>().ok())
+                .flatten()
+        };
+        if parts.next().is_some() {
+            return None;
+        }
+        let (a, b, year) = (number(a, 1..=2)?, number(b, 1..=2)?, number(year, 4..=4)?);
+        let (day, month) = match self {
+            DateOrder::Dmy => (a, b),
+            DateOrder::Mdy => (b, a),
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
+        Some(date.format("%Y-%m-%d").to_string())
+    }
 }
 
 impl ReadOptions {
@@ -429,6 +468,7 @@ struct Layout {
     /// Header text of each position.
     headers: Vec<String>,
     lenient: bool,
+    date_order: Option<DateOrder>,
 }
 
 /// Index of a known column in [`COLUMNS`].
@@ -593,6 +633,7 @@ impl<R: Read> PersonCsvReader<R> {
         let mut layout = Layout {
             headers: headers.clone(),
             lenient: options.lenient,
+            date_order: options.date_order,
             ..Layout::default()
         };
         // Each header position: the column it was taken for.
@@ -895,7 +936,12 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
     };
     let id = field(ID)?.ok_or_else(|| fail("id", "missing id"))?;
     let sex_text = field(SEX)?;
-    let date_text = field(BIRTH_DATE)?;
+    let date_text = field(BIRTH_DATE)?.map(|v| {
+        layout
+            .date_order
+            .and_then(|order| order.to_iso(&v))
+            .unwrap_or(v)
+    });
     let given = field(GIVEN)?;
     let middle = field(MIDDLE)?;
     let family = field(FAMILY)?;
@@ -971,7 +1017,7 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
             Some(_) => {
                 warn(
                     "birth_date",
-                    "not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month)",
+                    "not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month; --date-order mdy or dmy says how the file writes it)",
                 );
                 Some(v)
             }
@@ -1491,6 +1537,62 @@ mod tests {
     }
 
     #[test]
+    fn a_date_order_reads_slashed_dates_as_the_file_writes_them() {
+        let text =
+            b"id,birth_date\na,03/05/1972\nb,03/25/1972\nc,25.03.1972\nd,1972-03-05\ne,3-5-1972\n";
+        let dates = |order: Option<DateOrder>, lenient: bool| {
+            let options = ReadOptions {
+                lenient,
+                date_order: order,
+                ..ReadOptions::default()
+            };
+            let (rows, errors) = read_with(text, &options);
+            let dates: Vec<Option<String>> =
+                rows.iter().map(|r| r.record.birth_date.clone()).collect();
+            let warnings = rows
+                .iter()
+                .flat_map(|r| &r.warnings)
+                .filter(|w| w.column == "birth_date")
+                .count();
+            (dates, errors, warnings)
+        };
+        let d = |s: &str| Some(s.to_owned());
+        // Month first: 5 March and 25 March; 25.03 is no month-first date and stays as written.
+        let (got, errors, warnings) = dates(Some(DateOrder::Mdy), true);
+        assert_eq!(
+            got,
+            [
+                d("1972-03-05"),
+                d("1972-03-25"),
+                d("25.03.1972"),
+                d("1972-03-05"),
+                d("1972-03-05")
+            ]
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, 1, "only the date the order cannot read");
+        // Day first: 3 May; 03/25 is no day-first date.
+        let (got, errors, _) = dates(Some(DateOrder::Dmy), false);
+        assert_eq!(
+            got,
+            [
+                d("1972-05-03"),
+                d("1972-03-25"),
+                d("1972-03-05"),
+                d("1972-05-03")
+            ]
+        );
+        assert_eq!(
+            errors,
+            ["t.csv:3: column birth_date: invalid date (expected YYYY-MM-DD or YYYYMMDD)"]
+        );
+        // Without an order, strict reading refuses what is not YYYY-MM-DD or YYYYMMDD, as before.
+        let (got, errors, _) = dates(None, false);
+        assert_eq!(got, [d("1972-03-05")]);
+        assert_eq!(errors.len(), 4);
+    }
+
+    #[test]
     fn lenient_reading_costs_a_bad_field_not_the_row() {
         let mut text: Vec<u8> = b"id,given_name,family_name,sex,birth_date,phone,postal_code,national_id,mrn,mrn_system,email\n".to_vec();
         text.extend_from_slice(b"a,Ann,Lee,X,19551192,n/a,--,###,M-1,,ann.example.org\n");
@@ -1535,7 +1637,7 @@ mod tests {
                 "line 5: column given_name: not valid UTF-8 (invalid bytes replaced)",
                 "line 5: column family_name: control characters removed",
                 "line 5: column birth_date: invalid date (treated as missing)",
-                "line 9: column birth_date: not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month)",
+                "line 9: column birth_date: not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month; --date-order mdy or dmy says how the file writes it)",
             ]
         );
         let by_id = |id: &str| &rows.iter().find(|r| r.id == id).expect(id).record;

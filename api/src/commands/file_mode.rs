@@ -119,6 +119,11 @@ pub struct ReadArgs {
     /// The field delimiter (`,`, `;`, `|` or `tab`); default: detected from the header row.
     #[arg(long, value_name = "CHAR", value_parser = ReadOptions::parse_delimiter)]
     pub delimiter: Option<u8>,
+    /// How the file writes birth dates of three numbers with the year last: `dmy`
+    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`, the United States). Default: such dates are
+    /// warned about and read day first unless the first number cannot be a day's month.
+    #[arg(long, value_name = "ORDER", value_enum)]
+    pub date_order: Option<crate::person_csv::DateOrder>,
 }
 
 impl ReadArgs {
@@ -137,6 +142,7 @@ impl ReadArgs {
             lenient: !self.strict,
             delimiter: self.delimiter,
             columns,
+            date_order: self.date_order,
         })
     }
 }

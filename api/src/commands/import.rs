@@ -85,6 +85,11 @@ pub struct ImportArgs {
     /// listed in the rejects file as a `warning:`, instead of rejecting the record.
     #[arg(long)]
     pub lenient: bool,
+    /// CSV: how the file writes birth dates of three numbers with the year last: `dmy`
+    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`). Without it such a date is no date the service
+    /// stores (a reject, or with `--lenient` a record stored without it).
+    #[arg(long, value_name = "ORDER", value_enum)]
+    pub date_order: Option<crate::person_csv::DateOrder>,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -192,6 +197,7 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
                 &[],
                 &crate::person_csv::ReadOptions {
                     lenient: args.lenient,
+                    date_order: args.date_order,
                     ..Default::default()
                 },
             )

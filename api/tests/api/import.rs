@@ -202,6 +202,70 @@ async fn import_stores_partial_birth_dates(backend: Backend) {
 }
 both_backends!(import_stores_partial_birth_dates);
 
+/// A US export writes birth dates month first: `--date-order mdy` stores them as written; without
+/// it they are rejects (no order can be assumed), and a date the order cannot read still is.
+async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) {
+    let db = TestDb::migrated(backend).await;
+    let dir = ScratchDir::new();
+    let file = dir.path.join("us.csv");
+    std::fs::write(
+        &file,
+        "id,given_name,family_name,birth_date\n\
+         a,Ann,March,03/05/1972\n\
+         b,Bob,Late,11/25/1980\n\
+         c,Cy,Dotted,07.04.1990\n\
+         d,Di,Wrong,25/03/1972\n",
+    )
+    .expect("write csv");
+    let file = file.to_str().expect("utf-8 path");
+    let url = db.url.as_str();
+    let out = run_mpi_ok(
+        &dir.path,
+        &["import", file, "--database-url", url, "--quiet"],
+    );
+    assert!(out.contains("4 rows: 0 imported"), "{out}");
+    let rejects = std::fs::read_to_string(dir.path.join("us.csv.rejects.csv")).unwrap();
+    assert_eq!(rejects.matches(",birth_date,").count(), 4, "{rejects}");
+    let out = run_mpi_ok(
+        &dir.path,
+        &[
+            "import",
+            file,
+            "--database-url",
+            url,
+            "--quiet",
+            "--date-order",
+            "mdy",
+        ],
+    );
+    assert!(out.contains("4 rows: 3 imported"), "{out}");
+    for (family, date) in [
+        ("March", "1972-03-05"),
+        ("Late", "1980-11-25"),
+        ("Dotted", "1990-07-04"),
+    ] {
+        let name = patient_name::Entity::find()
+            .filter(patient_name::Column::Family.eq(family))
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("{family} imported"));
+        let stored = patient::Entity::find_by_id(name.patient_id)
+            .one(&db.conn)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            stored.birth_date.map(|d| d.to_string()).as_deref(),
+            Some(date),
+            "{family}"
+        );
+    }
+    let rejects = std::fs::read_to_string(dir.path.join("us.csv.rejects.csv")).unwrap();
+    assert!(rejects.contains("5,birth_date,"), "{rejects}");
+}
+both_backends!(import_reads_dates_in_the_order_the_file_writes_them);
+
 /// Records from different facilities sharing an identifier of a `--links-records` domain are
 /// one person, as registration makes them: within one file and against records already stored.
 /// An identifier of another domain held twice is still a reject.
