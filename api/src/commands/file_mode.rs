@@ -110,6 +110,22 @@ pub struct ReadArgs {
     /// record and listing what was dropped in the warnings file.
     #[arg(long)]
     pub strict: bool,
+    /// The file's layout.
+    #[command(flatten)]
+    pub layout: LayoutArgs,
+}
+
+impl ReadArgs {
+    /// The reader options these flags ask for.
+    pub fn options(&self) -> anyhow::Result<ReadOptions> {
+        self.layout.options(!self.strict)
+    }
+}
+
+/// A person CSV's own layout: its columns, delimiter and date order (the file-mode commands and
+/// `mpi import`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct LayoutArgs {
     /// Column mapping ahead of the recognised synonyms: `given_name=FirstName,family_name=LAST`.
     #[arg(long, value_name = "COLUMN=HEADER,...", value_parser = parse_column_map)]
     pub columns: Option<ColumnMap>,
@@ -120,15 +136,16 @@ pub struct ReadArgs {
     #[arg(long, value_name = "CHAR", value_parser = ReadOptions::parse_delimiter)]
     pub delimiter: Option<u8>,
     /// How the file writes birth dates of three numbers with the year last: `dmy`
-    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`, the United States). Default: such dates are
-    /// warned about and read day first unless the first number cannot be a day's month.
+    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`, the United States). Default: such a date is a
+    /// warning, read day first unless the first number cannot be a day's month, and no date
+    /// `mpi import` can store.
     #[arg(long, value_name = "ORDER", value_enum)]
     pub date_order: Option<crate::person_csv::DateOrder>,
 }
 
-impl ReadArgs {
-    /// The reader options these flags ask for.
-    pub fn options(&self) -> anyhow::Result<ReadOptions> {
+impl LayoutArgs {
+    /// The reader options these flags ask for, reading leniently or not.
+    pub fn options(&self, lenient: bool) -> anyhow::Result<ReadOptions> {
         let mut columns = self.columns.clone().map(|c| c.0).unwrap_or_default();
         if let Some(path) = &self.columns_file {
             let text = std::fs::read_to_string(path)
@@ -139,7 +156,7 @@ impl ReadArgs {
             );
         }
         Ok(ReadOptions {
-            lenient: !self.strict,
+            lenient,
             delimiter: self.delimiter,
             columns,
             date_order: self.date_order,

@@ -85,11 +85,9 @@ pub struct ImportArgs {
     /// listed in the rejects file as a `warning:`, instead of rejecting the record.
     #[arg(long)]
     pub lenient: bool,
-    /// CSV: how the file writes birth dates of three numbers with the year last: `dmy`
-    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`). Without it such a date is no date the service
-    /// stores (a reject, or with `--lenient` a record stored without it).
-    #[arg(long, value_name = "ORDER", value_enum)]
-    pub date_order: Option<crate::person_csv::DateOrder>,
+    /// CSV: the file's own columns, delimiter and date order.
+    #[command(flatten)]
+    pub layout: super::file_mode::LayoutArgs,
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
@@ -195,11 +193,7 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
                 input,
                 &args.file,
                 &[],
-                &crate::person_csv::ReadOptions {
-                    lenient: args.lenient,
-                    date_order: args.date_order,
-                    ..Default::default()
-                },
+                &args.layout.options(args.lenient)?,
             )
             .map_err(InputDataError::from)?,
         )),

@@ -203,25 +203,34 @@ async fn import_stores_partial_birth_dates(backend: Backend) {
 both_backends!(import_stores_partial_birth_dates);
 
 /// A US export writes birth dates month first: `--date-order mdy` stores them as written; without
-/// it they are rejects (no order can be assumed), and a date the order cannot read still is.
+/// it they are rejects (no order can be assumed), and a date the order cannot read still is. The
+/// file's own id header and delimiter are given as for the file-mode commands.
 async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) {
     let db = TestDb::migrated(backend).await;
     let dir = ScratchDir::new();
     let file = dir.path.join("us.csv");
     std::fs::write(
         &file,
-        "id,given_name,family_name,birth_date\n\
-         a,Ann,March,03/05/1972\n\
-         b,Bob,Late,11/25/1980\n\
-         c,Cy,Dotted,07.04.1990\n\
-         d,Di,Wrong,25/03/1972\n",
+        "KEY;given_name;family_name;birth_date\n\
+         a;Ann;March;03/05/1972\n\
+         b;Bob;Late;11/25/1980\n\
+         c;Cy;Dotted;07.04.1990\n\
+         d;Di;Wrong;25/03/1972\n",
     )
     .expect("write csv");
     let file = file.to_str().expect("utf-8 path");
     let url = db.url.as_str();
     let out = run_mpi_ok(
         &dir.path,
-        &["import", file, "--database-url", url, "--quiet"],
+        &[
+            "import",
+            file,
+            "--database-url",
+            url,
+            "--quiet",
+            "--columns",
+            "id=KEY",
+        ],
     );
     assert!(out.contains("4 rows: 0 imported"), "{out}");
     let rejects = std::fs::read_to_string(dir.path.join("us.csv.rejects.csv")).unwrap();
@@ -236,6 +245,10 @@ async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) 
             "--quiet",
             "--date-order",
             "mdy",
+            "--delimiter",
+            ";",
+            "--columns",
+            "id=KEY",
         ],
     );
     assert!(out.contains("4 rows: 3 imported"), "{out}");
