@@ -151,6 +151,21 @@ async fn import_round_trip(backend: Backend) {
 }
 both_backends!(import_round_trip);
 
+/// The stored patient row of the one imported record of this family name.
+async fn patient_named(db: &TestDb, family: &str) -> patient::Model {
+    let name = patient_name::Entity::find()
+        .filter(patient_name::Column::Family.eq(family))
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{family} imported"));
+    patient::Entity::find_by_id(name.patient_id)
+        .one(&db.conn)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
 /// Partial birth dates (a year, a year and month) are stored with their precision, as REST
 /// stores them, whether the CSV is read strictly or leniently; a date of neither form is still
 /// a reject.
@@ -179,17 +194,7 @@ async fn import_stores_partial_birth_dates(backend: Backend) {
         ("Month", "1984-01-01", DatePrecision::Month),
         ("Day", "1984-01-25", DatePrecision::Day),
     ] {
-        let name = patient_name::Entity::find()
-            .filter(patient_name::Column::Family.eq(family))
-            .one(&db.conn)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{family} imported"));
-        let stored = patient::Entity::find_by_id(name.patient_id)
-            .one(&db.conn)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = patient_named(&db, family).await;
         assert_eq!(
             stored.birth_date.map(|d| d.to_string()).as_deref(),
             Some(date),
@@ -219,55 +224,24 @@ async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) 
     )
     .expect("write csv");
     let file = file.to_str().expect("utf-8 path");
-    let url = db.url.as_str();
-    let out = run_mpi_ok(
-        &dir.path,
-        &[
-            "import",
-            file,
-            "--database-url",
-            url,
-            "--quiet",
-            "--columns",
-            "id=KEY",
-        ],
-    );
+    let import = |extra: &[&str]| {
+        let mut args = vec!["import", file, "--database-url", db.url.as_str(), "--quiet"];
+        args.extend_from_slice(&["--columns", "id=KEY"]);
+        args.extend_from_slice(extra);
+        run_mpi_ok(&dir.path, &args)
+    };
+    let out = import(&[]);
     assert!(out.contains("4 rows: 0 imported"), "{out}");
     let rejects = std::fs::read_to_string(dir.path.join("us.csv.rejects.csv")).unwrap();
     assert_eq!(rejects.matches(",birth_date,").count(), 4, "{rejects}");
-    let out = run_mpi_ok(
-        &dir.path,
-        &[
-            "import",
-            file,
-            "--database-url",
-            url,
-            "--quiet",
-            "--date-order",
-            "mdy",
-            "--delimiter",
-            ";",
-            "--columns",
-            "id=KEY",
-        ],
-    );
+    let out = import(&["--date-order", "mdy", "--delimiter", ";"]);
     assert!(out.contains("4 rows: 3 imported"), "{out}");
     for (family, date) in [
         ("March", "1972-03-05"),
         ("Late", "1980-11-25"),
         ("Dotted", "1990-07-04"),
     ] {
-        let name = patient_name::Entity::find()
-            .filter(patient_name::Column::Family.eq(family))
-            .one(&db.conn)
-            .await
-            .unwrap()
-            .unwrap_or_else(|| panic!("{family} imported"));
-        let stored = patient::Entity::find_by_id(name.patient_id)
-            .one(&db.conn)
-            .await
-            .unwrap()
-            .unwrap();
+        let stored = patient_named(&db, family).await;
         assert_eq!(
             stored.birth_date.map(|d| d.to_string()).as_deref(),
             Some(date),
