@@ -96,7 +96,7 @@ fn a_messy_file_is_deduplicated_to_the_end_and_every_bad_field_listed() {
          8,,\"expected 9 fields, found 3 (row skipped)\"\n\
          9,id,duplicate id (first on line 6) (row skipped)\n\
          10,birth_date,no such date (kept for a digit-by-digit comparison)\n\
-         11,birth_date,\"not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month)\"\n"
+         11,birth_date,\"not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month; --date-order mdy or dmy says how the file writes it)\"\n"
     );
     let clusters = clusters(&dir.path.join("out/clusters.csv"));
     let mut ids: Vec<&str> = clusters.keys().map(String::as_str).collect();
