@@ -309,7 +309,7 @@ pub fn patient_row(id: Uuid, input: &PatientInput, actor: &str) -> patient::Acti
     use sea_orm::ActiveValue::{NotSet, Set};
     patient::ActiveModel {
         id: Set(id),
-        person_id: Set(Uuid::new_v4()),
+        person_id: Set(Uuid::now_v7()),
         active: Set(input.active),
         gender: Set(input.gender),
         birth_date: Set(input.birth_date),

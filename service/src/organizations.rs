@@ -257,7 +257,7 @@ pub(crate) async fn upsert_in(
             continue;
         }
         organization_identifier::Entity::insert(organization_identifier::ActiveModel {
-            id: Set(Uuid::new_v4()),
+            id: Set(Uuid::now_v7()),
             organization_id: Set(id),
             r#type: Set(None),
             system: Set(pair.0),

@@ -113,7 +113,7 @@ pub(crate) fn new_task(
     actor: &str,
 ) -> review_task::ActiveModel {
     review_task::ActiveModel {
-        id: Set(Uuid::new_v4()),
+        id: Set(Uuid::now_v7()),
         patient_a: Set(first),
         patient_b: Set(second),
         probability: Set(score.probability),

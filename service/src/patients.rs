@@ -1118,7 +1118,7 @@ pub(crate) async fn register_in(
     }
     let person = check_claims(&claims)?;
     let shared = shared_keys(&input.identifiers, &claims);
-    let id = Uuid::new_v4();
+    let id = Uuid::now_v7();
     let actor = ctx.actor.name.as_str();
     let mut row = convert::patient_row(id, input, actor);
     if let Some((person_id, _, _)) = &person {

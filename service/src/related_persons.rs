@@ -386,7 +386,7 @@ pub async fn create_in(
     let patient_id = live_patient(txn, input.patient_id).await?;
     check_room(txn, patient_id, None).await?;
     let actor = ctx.actor.name.clone();
-    let id = Uuid::new_v4();
+    let id = Uuid::now_v7();
     related_person::Entity::insert(related_person::ActiveModel {
         id: Set(id),
         patient_id: Set(patient_id),
