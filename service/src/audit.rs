@@ -842,8 +842,10 @@ struct Queue {
     pending: Vec<PendingRead>,
     /// Whether a task is appending; it goes on until `pending` is empty.
     appending: bool,
-    /// The chain's head as this service's read auditing last wrote or read it (committed).
-    head: Option<String>,
+    /// The chain's head as this service's read auditing last wrote or read it (committed),
+    /// with the count of the writer's commits then ([`crate::TxnOpener::commits`]): a
+    /// transaction committed since may have appended rows, so the head is read again.
+    head: Option<(String, u64)>,
 }
 
 struct PendingRead {
@@ -1015,26 +1017,30 @@ impl Drop for Finish {
 }
 
 /// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the chain head
-/// the service last wrote or read, `None` when it must be read. Answers, row by row, whether
+/// the service last wrote or read, with the writer's commit count then, `None` when it must be
+/// read (and it is read again when a transaction has committed since). Answers, row by row, whether
 /// the row was appended (`false`: its caller's unconfirmed key is no longer live, see
 /// [`Ctx::unconfirmed_key`]); the other rows of the batch are appended all the same.
 async fn append_reads(
     writer: &crate::TxnOpener,
-    head: &mut Option<String>,
+    head: &mut Option<(String, u64)>,
     rows: Vec<(Ctx, AuditEntry)>,
 ) -> Result<Vec<bool>> {
     let db = writer.db();
     let wanted = unconfirmed_keys(&rows);
     if rows.len() <= INSERT_CHUNK {
         let _gate = writer.pass_gate().await;
+        // Counted inside the gate: on SQLite no transaction of this writer commits until the
+        // rows below are in.
+        let commits = writer.commits();
         for _ in 0..READ_APPEND_ATTEMPTS {
-            let known = match head.take() {
-                Some(known) => known,
+            let known = match head.take().filter(|(_, seen)| *seen == commits) {
+                Some((known, _)) => known,
                 None => chain_head(db).await?,
             };
             match append_after(db, known, rows.clone(), &wanted).await {
                 Ok(Some(last)) => {
-                    *head = Some(last);
+                    *head = Some((last, commits));
                     return Ok(vec![true; rows.len()]);
                 }
                 // A key is no longer live: the transaction below sorts out which rows stay.

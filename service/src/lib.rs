@@ -58,6 +58,7 @@ pub mod xref;
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, SqliteTransactionMode,
@@ -248,6 +249,9 @@ async fn sync_database_file(db: &DatabaseConnection) -> Result<()> {
 pub(crate) struct TxnOpener {
     db: DatabaseConnection,
     gate: Option<Arc<Mutex<()>>>,
+    /// How many of its transactions have committed: a chain head the read auditor learnt
+    /// before the latest of them may be stale, since that transaction may have appended rows.
+    commits: Arc<AtomicU64>,
 }
 
 impl TxnOpener {
@@ -256,7 +260,16 @@ impl TxnOpener {
             DbBackend::Sqlite => Some(Arc::new(Mutex::new(()))),
             _ => None,
         };
-        TxnOpener { db, gate }
+        TxnOpener {
+            db,
+            gate,
+            commits: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// How many transactions [`TxnOpener::open`] has opened and committed so far.
+    pub(crate) fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Acquire)
     }
 
     /// The pool transactions are opened on.
@@ -288,7 +301,11 @@ impl TxnOpener {
         } else {
             self.db.begin().await?
         };
-        Ok(WriteTxn { txn, _guard: guard })
+        Ok(WriteTxn {
+            txn,
+            commits: self.commits.clone(),
+            _guard: guard,
+        })
     }
 }
 
@@ -549,6 +566,7 @@ impl Mpi {
 /// Dropping it without [`WriteTxn::commit`] rolls back.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
+    commits: Arc<AtomicU64>,
     _guard: Option<OwnedMutexGuard<()>>,
 }
 
@@ -556,6 +574,7 @@ impl WriteTxn {
     /// Commits, then releases the write gate.
     pub async fn commit(self) -> Result<()> {
         self.txn.commit().await?;
+        self.commits.fetch_add(1, Ordering::Release);
         Ok(())
     }
 
