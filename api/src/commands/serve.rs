@@ -137,10 +137,12 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
     let chain_heads = Arc::new(std::sync::Mutex::new(None));
+    let (stop_chain_checkpoints, chain_checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
     let chain_checkpoints = tokio::spawn(checkpoint_chain_regularly(
         state.clone(),
         Duration::from_secs(args.audit.audit_checkpoint_interval_secs),
         Arc::clone(&chain_heads),
+        chain_checkpoints_stopped,
     ));
     let mllp = start_mllp(&args.mllp, &state).await?;
     let (stop_notifications, notifications_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -182,8 +184,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let _ = deliveries.await;
     catch_up.abort();
     checkpoints.abort();
-    chain_checkpoints.abort();
-    let _ = chain_checkpoints.await;
+    // Stopped, not aborted: a checkpoint under way finishes and records its seq, so the last one
+    // below does not write the same head twice (an abort between the file's write and that
+    // record did). A checkpoint stuck on a dead connection is aborted after a while.
+    let _ = stop_chain_checkpoints.send(());
+    let abort_chain_checkpoints = chain_checkpoints.abort_handle();
+    if tokio::time::timeout(Duration::from_secs(10), chain_checkpoints)
+        .await
+        .is_err()
+    {
+        abort_chain_checkpoints.abort();
+    }
     // The head as the server leaves it, so a tail cut off while it is down is found. Read on a
     // connection of its own: on PostgreSQL a pooled connection opened by a request belongs to
     // that HTTP worker's runtime, which has stopped by now, and reading through it failed
@@ -307,17 +318,21 @@ async fn checkpoint_regularly(state: AppState) {
 }
 
 /// Every `interval`, a checkpoint of the audit chain's head when it moved
-/// ([`checkpoint_chain`]); the first one at start.
+/// ([`checkpoint_chain`]); the first one at start. Returns when `stopped` fires, never in the
+/// middle of a checkpoint.
 async fn checkpoint_chain_regularly(
     state: AppState,
     interval: Duration,
     last: Arc<std::sync::Mutex<Option<i64>>>,
+    mut stopped: tokio::sync::oneshot::Receiver<()>,
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticker.tick().await;
-        checkpoint_chain(&state, &last).await;
+        tokio::select! {
+            _ = ticker.tick() => checkpoint_chain(&state, &last).await,
+            _ = &mut stopped => return,
+        }
     }
 }
 
