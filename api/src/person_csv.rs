@@ -11,7 +11,7 @@
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
 //! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F` (any case) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written; `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`) when [`ReadOptions::date_order`] says which, passed on as `YYYY-MM-DD` |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written; `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`) in the file's order (see below), passed on as `YYYY-MM-DD` |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -36,6 +36,15 @@
 //! column are a header error that says which. The delimiter (`,`, `;`, tab or `|`) is the one
 //! of these the header row holds most of outside quotes, unless [`ReadOptions::delimiter`] says.
 //! [`PersonCsvReader::mapping`] and [`PersonCsvReader::ignored`] tell what was understood.
+//!
+//! # The order of day and month
+//! A file writes its dates one way: `03/05/1972` is 3 May in Europe and March 5 in the United
+//! States. [`ReadOptions::date_order`] says which; without it the reader looks at the birth
+//! dates of the first [`DATE_ORDER_SAMPLE`] rows and takes the order in which those that fit
+//! only one order fit (`25/12/1990` only day first, `12/25/1990` only month first), when at
+//! most one in fifty of them says the other ([`PersonCsvReader::date_order`] tells what was
+//! inferred, from how many dates). A file whose dates disagree more, or whose dates all fit
+//! both orders, is read as without an order.
 //!
 //! # Strict and lenient reading
 //! Strict (the default): an invalid date or sex code, an `mrn_system` without `mrn` (or a
@@ -287,11 +296,15 @@ pub struct ReadOptions {
     /// Explicit `(column, header)` pairs, ahead of the synonyms.
     pub columns: Vec<(String, String)>,
     /// How the file writes a birth date of three numbers with the year last (`03/05/1972`):
-    /// given, such dates are read in that order and passed on as `YYYY-MM-DD`; `None` leaves
-    /// them as written (an error when strict; a warning when lenient, the matcher reading them
-    /// day first unless the first number cannot be a day's month).
+    /// such dates are read in that order and passed on as `YYYY-MM-DD`. `None` infers it from
+    /// the first rows (see the module documentation); when they do not tell, such dates are left
+    /// as written (an error when strict; a warning when lenient, the matcher reading them day
+    /// first unless the first number cannot be a day's month).
     pub date_order: Option<DateOrder>,
 }
+
+/// Rows whose birth dates the reader looks at to infer the file's order of day and month.
+pub const DATE_ORDER_SAMPLE: usize = 10_000;
 
 /// The order of day and month in a date written `NN/NN/YYYY` (or with `.` or `-`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -325,6 +338,52 @@ impl DateOrder {
         let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
         Some(date.format("%Y-%m-%d").to_string())
     }
+
+    /// The only order in which `text` is a calendar date written `A/B/YYYY` (`25/12/1990`: day
+    /// first); `None` when it is one in both orders, in neither, or not of that form.
+    pub fn only_reading(text: &str) -> Option<DateOrder> {
+        match (
+            DateOrder::Dmy.to_iso(text).is_some(),
+            DateOrder::Mdy.to_iso(text).is_some(),
+        ) {
+            (true, false) => Some(DateOrder::Dmy),
+            (false, true) => Some(DateOrder::Mdy),
+            _ => None,
+        }
+    }
+
+    /// The order a file writes its dates in, from how many of its dates fit only day first
+    /// (`dmy`) and only month first (`mdy`): the order most fit, when at most one in fifty fit
+    /// the other (a typed digit in the wrong place); `None` when none fits only one order or the
+    /// file mixes them.
+    pub fn infer(dmy: u64, mdy: u64) -> Option<DateOrder> {
+        let (order, most, fewest) = if dmy >= mdy {
+            (DateOrder::Dmy, dmy, mdy)
+        } else {
+            (DateOrder::Mdy, mdy, dmy)
+        };
+        (most > 0 && fewest.saturating_mul(50) <= most).then_some(order)
+    }
+
+    /// How the order writes a date.
+    pub fn pattern(self) -> &'static str {
+        match self {
+            DateOrder::Dmy => "DD/MM/YYYY",
+            DateOrder::Mdy => "MM/DD/YYYY",
+        }
+    }
+}
+
+/// The order of day and month a reader found in its file's first rows
+/// ([`PersonCsvReader::date_order`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct InferredDateOrder {
+    /// The order inferred; `None` when the dates looked at did not tell (see [`DateOrder::infer`]).
+    pub order: Option<DateOrder>,
+    /// Birth dates looked at that fit only day first.
+    pub day_first: u64,
+    /// Birth dates looked at that fit only month first.
+    pub month_first: u64,
 }
 
 impl ReadOptions {
@@ -526,6 +585,10 @@ pub struct PersonCsvReader<R: Read> {
     buffer: csv::ByteRecord,
     delimiter: u8,
     done: bool,
+    /// Rows read ahead to infer the order of day and month, served before the rest.
+    read_ahead: std::collections::VecDeque<Result<csv::ByteRecord, csv::Error>>,
+    /// What the rows read ahead said about the order of day and month, when it was inferred.
+    inferred: Option<InferredDateOrder>,
 }
 
 impl<R: Read> std::fmt::Debug for PersonCsvReader<R> {
@@ -729,14 +792,68 @@ impl<R: Read> PersonCsvReader<R> {
                 _ => return Err(header_error(format!("column {wanted} appears twice"))),
             }
         }
-        Ok(Self {
+        let mut this = Self {
             path,
             reader,
             layout,
             buffer: csv::ByteRecord::new(),
             delimiter,
             done: false,
-        })
+            read_ahead: std::collections::VecDeque::new(),
+            inferred: None,
+        };
+        if this.layout.date_order.is_none()
+            && let Some(&position) = this.layout.known[BIRTH_DATE].first()
+        {
+            this.infer_date_order(position);
+        }
+        Ok(this)
+    }
+
+    /// Reads up to [`DATE_ORDER_SAMPLE`] rows ahead (kept for [`Self::next_row`]) and takes the
+    /// order of day and month their birth dates (at `position`) fit (see [`DateOrder::infer`]).
+    fn infer_date_order(&mut self, position: usize) {
+        let (mut day_first, mut month_first) = (0u64, 0u64);
+        while self.read_ahead.len() < DATE_ORDER_SAMPLE {
+            let mut row = csv::ByteRecord::new();
+            match self.reader.read_byte_record(&mut row) {
+                Ok(false) => break,
+                Ok(true) => {
+                    let text = row
+                        .get(position)
+                        .and_then(|field| std::str::from_utf8(field).ok())
+                        .map(str::trim);
+                    match text.and_then(DateOrder::only_reading) {
+                        Some(DateOrder::Dmy) => day_first += 1,
+                        Some(DateOrder::Mdy) => month_first += 1,
+                        None => {}
+                    }
+                    self.read_ahead.push_back(Ok(row));
+                }
+                Err(e) => {
+                    // A row of the wrong length is that row's error; anything else ends the
+                    // reading there, as it would have without the read-ahead.
+                    let row_error = matches!(e.kind(), csv::ErrorKind::UnequalLengths { .. });
+                    self.read_ahead.push_back(Err(e));
+                    if !row_error {
+                        break;
+                    }
+                }
+            }
+        }
+        let order = DateOrder::infer(day_first, month_first);
+        self.layout.date_order = order;
+        self.inferred = Some(InferredDateOrder {
+            order,
+            day_first,
+            month_first,
+        });
+    }
+
+    /// The order of day and month inferred from the first rows; `None` when it was given
+    /// ([`ReadOptions::date_order`]) or the file has no birth-date column.
+    pub fn date_order(&self) -> Option<InferredDateOrder> {
+        self.inferred
     }
 
     /// The columns understood, in file order: `(column, header as written)`.
@@ -787,10 +904,16 @@ impl<R: Read> PersonCsvReader<R> {
 
     /// Reads the next row; `None` at the end of the input or after a fatal error.
     fn next_row(&mut self) -> Option<Result<PersonRow, PersonCsvError>> {
-        if self.done {
-            return None;
-        }
-        match self.reader.read_byte_record(&mut self.buffer) {
+        let read = match self.read_ahead.pop_front() {
+            Some(Ok(row)) => {
+                self.buffer = row;
+                Ok(true)
+            }
+            Some(Err(e)) => Err(e),
+            None if self.done => return None,
+            None => self.reader.read_byte_record(&mut self.buffer),
+        };
+        match read {
             Ok(false) => {
                 self.done = true;
                 None
@@ -1586,10 +1709,128 @@ mod tests {
             errors,
             ["t.csv:3: column birth_date: invalid date (expected YYYY-MM-DD or YYYYMMDD)"]
         );
-        // Without an order, strict reading refuses what is not YYYY-MM-DD or YYYYMMDD, as before.
+        // Without an order, a file whose dates fit one order as often as the other (25.03 only
+        // day first, 03/25 only month first) tells none: strict reading refuses what is not
+        // YYYY-MM-DD or YYYYMMDD, as before.
         let (got, errors, _) = dates(None, false);
         assert_eq!(got, [d("1972-03-05")]);
         assert_eq!(errors.len(), 4);
+    }
+
+    /// Reads `text` strictly without a date order: the dates, the errors and what was inferred.
+    fn inferred(text: &[u8]) -> (Vec<Option<String>>, Vec<String>, Option<InferredDateOrder>) {
+        let reader =
+            PersonCsvReader::with_options(text, "t.csv", &[], &ReadOptions::default()).unwrap();
+        let inferred = reader.date_order();
+        let (mut dates, mut errors) = (Vec::new(), Vec::new());
+        for row in reader {
+            match row {
+                Ok(row) => dates.push(row.record.birth_date),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        (dates, errors, inferred)
+    }
+
+    #[test]
+    fn the_order_of_day_and_month_is_inferred_from_the_first_rows() {
+        let d = |s: &str| Some(s.to_owned());
+        // A United States file: 12/25 fits only month first, so 03/05 is March 5.
+        let (dates, errors, found) =
+            inferred(b"id,DOB\na,03/05/1972\nb,12/25/1980\nc,1990-07-04\nd,\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            dates,
+            [d("1972-03-05"), d("1980-12-25"), d("1990-07-04"), None]
+        );
+        assert_eq!(
+            found,
+            Some(InferredDateOrder {
+                order: Some(DateOrder::Mdy),
+                day_first: 0,
+                month_first: 1
+            })
+        );
+        // A European file with dots: 25.12 fits only day first, so 03.05 is 3 May.
+        let (dates, errors, found) = inferred(b"id;birth_date\na;03.05.1972\nb;25.12.1980\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(dates, [d("1972-05-03"), d("1980-12-25")]);
+        assert_eq!(found.and_then(|f| f.order), Some(DateOrder::Dmy));
+        // One typed date in the other order among many (a digit in the wrong place) does not
+        // change the file's order: at most one in fifty may disagree.
+        let mut text = b"id,birth_date\nx,13/05/1972\n".to_vec();
+        for i in 0..60 {
+            text.extend_from_slice(format!("r{i},01/{}/1950\n", 13 + i % 15).as_bytes());
+        }
+        let (dates, errors, found) = inferred(&text);
+        assert_eq!(
+            found,
+            Some(InferredDateOrder {
+                order: Some(DateOrder::Mdy),
+                day_first: 1,
+                month_first: 60
+            })
+        );
+        assert_eq!(
+            dates[0],
+            d("1950-01-13"),
+            "the rows after the disagreeing one"
+        );
+        assert_eq!(errors.len(), 1, "13/05 is no month-first date: {errors:?}");
+        assert!(
+            errors[0].starts_with("t.csv:2: column birth_date"),
+            "{errors:?}"
+        );
+        // Dates that fit both orders tell nothing; nor does a file without slashed dates.
+        let (_, errors, found) = inferred(b"id,birth_date\na,03/05/1972\n");
+        assert_eq!(found.and_then(|f| f.order), None);
+        assert_eq!(
+            errors.len(),
+            1,
+            "strict reading still refuses it: {errors:?}"
+        );
+        let (_, _, found) = inferred(b"id,given_name\na,Ann\n");
+        assert_eq!(found, None, "no birth-date column, nothing inferred");
+        // A given order is used as it is, without reading ahead.
+        let options = ReadOptions {
+            date_order: Some(DateOrder::Dmy),
+            ..ReadOptions::default()
+        };
+        let reader =
+            PersonCsvReader::with_options(&b"id,dob\na,12/25/1980\n"[..], "t.csv", &[], &options)
+                .unwrap();
+        assert_eq!(reader.date_order(), None);
+    }
+
+    #[test]
+    fn reading_ahead_keeps_the_rows_their_order_and_their_errors() {
+        // A row of the wrong length among the rows read ahead is still reported at its line, and
+        // every row comes out once, in file order, including those after the read-ahead.
+        let mut text = b"id,given_name,birth_date\na,Ann,25/12/1980\nb,Bo\n".to_vec();
+        let extra = DATE_ORDER_SAMPLE + 5;
+        for i in 0..extra {
+            text.extend_from_slice(format!("r{i},Cy,01/02/1950\n").as_bytes());
+        }
+        let reader =
+            PersonCsvReader::with_options(&text[..], "t.csv", &[], &ReadOptions::default())
+                .unwrap();
+        assert_eq!(
+            reader.date_order().and_then(|f| f.order),
+            Some(DateOrder::Dmy)
+        );
+        let mut ids = Vec::new();
+        let mut errors = Vec::new();
+        for row in reader {
+            match row {
+                Ok(row) => ids.push(row.id),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        assert_eq!(errors, ["t.csv:3: expected 3 fields, found 2"]);
+        assert_eq!(ids.len(), extra + 1);
+        assert_eq!(ids[0], "a");
+        assert_eq!(ids[1], "r0");
+        assert_eq!(ids[extra], format!("r{}", extra - 1));
     }
 
     #[test]

@@ -136,8 +136,9 @@ pub struct LayoutArgs {
     #[arg(long, value_name = "CHAR", value_parser = ReadOptions::parse_delimiter)]
     pub delimiter: Option<u8>,
     /// How the file writes birth dates of three numbers with the year last: `dmy`
-    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`, the United States). Default: such a date is a
-    /// warning, read day first unless the first number cannot be a day's month, and no date
+    /// (`DD/MM/YYYY`) or `mdy` (`MM/DD/YYYY`, the United States). Default: inferred from the
+    /// first 10,000 rows' dates that fit only one order; when they do not tell, such a date is
+    /// a warning, read day first unless the first number cannot be a day's month, and no date
     /// `mpi import` can store.
     #[arg(long, value_name = "ORDER", value_enum)]
     pub date_order: Option<crate::person_csv::DateOrder>,
@@ -265,6 +266,31 @@ fn describe_columns<R: std::io::Read>(reader: &PersonCsvReader<R>) {
             ignored.join(", ")
         }
     );
+    if let Some(note) = date_order_note(reader) {
+        eprintln!("{}: {note}", reader.path().display());
+    }
+}
+
+/// What `reader` inferred about its file's order of day and month, for stderr; `None` when the
+/// order was given or the file has no birth dates written `A/B/YYYY`. Counts only, no value.
+pub fn date_order_note<R: std::io::Read>(reader: &PersonCsvReader<R>) -> Option<String> {
+    let inferred = reader.date_order()?;
+    let (dmy, mdy) = (inferred.day_first, inferred.month_first);
+    Some(match inferred.order {
+        Some(order) => format!(
+            "birth dates read as {} (inferred from the first rows: {} fit only day first, {} only \
+             month first; --date-order says otherwise)",
+            order.pattern(),
+            dmy,
+            mdy
+        ),
+        None if dmy + mdy == 0 => return None,
+        None => format!(
+            "birth dates written A/B/YYYY in both orders ({dmy} fit only day first, {mdy} only \
+             month first): each is read day first unless it cannot be; --date-order says how \
+             the file writes them"
+        ),
+    })
 }
 
 /// Reads and normalizes every row of `path`. Strict (`warnings` is `None`): the first bad row, a

@@ -200,6 +200,11 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
         ImportFormat::Bundle => Input::Fhir(input, FhirLayout::Bundle),
         _ => Input::Fhir(input, FhirLayout::Ndjson),
     };
+    if let Input::Csv(reader) = &input
+        && let Some(note) = crate::commands::file_mode::date_order_note(reader)
+    {
+        eprintln!("{}: {note}", args.file.display());
+    }
     let db = database::connect_bulk(&args.database)
         .await
         .with_context(|| format!("cannot open {}", args.database.redacted_url()))?;

@@ -8,7 +8,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use entity::{audit_event, patient, patient_identifier, patient_name};
 
 use crate::both_backends;
-use crate::helpers::{ScratchDir, run_mpi_ok};
+use crate::helpers::{ScratchDir, run_mpi, run_mpi_ok};
 
 const PEOPLE: &str = "\
 id,given_name,family_name,sex,birth_date,address_line,city,postal_code,phone,mrn,mrn_system,cluster_id
@@ -208,7 +208,9 @@ async fn import_stores_partial_birth_dates(backend: Backend) {
 both_backends!(import_stores_partial_birth_dates);
 
 /// A US export writes birth dates month first: `--date-order mdy` stores them as written; without
-/// it they are rejects (no order can be assumed), and a date the order cannot read still is. The
+/// it, in a file whose dates fit one order as often as the other (`11/25` only month first,
+/// `25/03` only day first) they are rejects (no order can be assumed), and a date the order
+/// cannot read still is. A file whose dates say one order is read in it without being told. The
 /// file's own id header and delimiter are given as for the file-mode commands.
 async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) {
     let db = TestDb::migrated(backend).await;
@@ -250,6 +252,35 @@ async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) 
     }
     let rejects = std::fs::read_to_string(dir.path.join("us.csv.rejects.csv")).unwrap();
     assert!(rejects.contains("5,birth_date,"), "{rejects}");
+    // Without --date-order: 12/25 fits only month first, so 04/06 is April 6.
+    let file = dir.path.join("us2.csv");
+    std::fs::write(
+        &file,
+        "id,given_name,family_name,birth_date\n\
+         e,Eve,Inferred,04/06/1972\n\
+         f,Fay,Christmas,12/25/1980\n",
+    )
+    .expect("write csv");
+    let file = file.to_str().expect("utf-8 path");
+    let out = run_mpi(
+        &dir.path,
+        &["import", file, "--database-url", db.url.as_str(), "--quiet"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rows: 2 imported"));
+    assert!(
+        stderr.contains("birth dates read as MM/DD/YYYY (inferred from the first rows: 0 fit only day first, 1 only month first"),
+        "{stderr}"
+    );
+    for (family, date) in [("Inferred", "1972-04-06"), ("Christmas", "1980-12-25")] {
+        let stored = patient_named(&db, family).await;
+        assert_eq!(
+            stored.birth_date.map(|d| d.to_string()).as_deref(),
+            Some(date),
+            "{family}"
+        );
+    }
 }
 both_backends!(import_reads_dates_in_the_order_the_file_writes_them);
 
