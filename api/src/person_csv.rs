@@ -11,7 +11,7 @@
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
 //! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F` (any case) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written; `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`) in the file's order (see below), passed on as `YYYY-MM-DD` |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written; `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -316,8 +316,9 @@ pub enum DateOrder {
 }
 
 impl DateOrder {
-    /// `YYYY-MM-DD` of a date written `A/B/YYYY` (or with `.` or `-`) in this order; `None` when
-    /// the text is not of that form or is no calendar date in this order.
+    /// `YYYY-MM-DD` of a date written `A/B/YYYY` (or with `.` or `-`, or a two-digit year as a
+    /// spreadsheet writes `3/5/72`: see [`two_digit_year`]) in this order; `None` when the text is
+    /// not of that form or is no calendar date in this order.
     pub fn to_iso(self, text: &str) -> Option<String> {
         let sep = text.find(['/', '.', '-'])?;
         let mut parts = text.split(text.as_bytes()[sep] as char);
@@ -330,7 +331,11 @@ impl DateOrder {
         if parts.next().is_some() {
             return None;
         }
-        let (a, b, year) = (number(a, 1..=2)?, number(b, 1..=2)?, number(year, 4..=4)?);
+        let year = match year.len() {
+            2 => two_digit_year(number(year, 2..=2)?),
+            _ => number(year, 4..=4)?,
+        };
+        let (a, b) = (number(a, 1..=2)?, number(b, 1..=2)?);
         let (day, month) = match self {
             DateOrder::Dmy => (a, b),
             DateOrder::Mdy => (b, a),
@@ -372,6 +377,16 @@ impl DateOrder {
             DateOrder::Mdy => "MM/DD/YYYY",
         }
     }
+}
+
+/// The year of a birth date written with two digits: this century's when that is not after this
+/// year, else the last century's (`72` is 1972, `05` 2005). Birth dates lie in the past, so
+/// only a person over 100 is put a century too late.
+fn two_digit_year(yy: u32) -> u32 {
+    use chrono::Datelike;
+    let this_year = u32::try_from(chrono::Utc::now().year()).unwrap_or(2000);
+    let year = this_year / 100 * 100 + yy;
+    if year > this_year { year - 100 } else { year }
 }
 
 /// The order of day and month a reader found in its file's first rows
@@ -1781,6 +1796,10 @@ mod tests {
             errors[0].starts_with("t.csv:2: column birth_date"),
             "{errors:?}"
         );
+        // A spreadsheet's two-digit years: 72 is 1972, 05 is 2005 (no birth date is in the future).
+        let (dates, errors, _) = inferred(b"id,dob\na,3/5/72\nb,12/25/05\nc,1/13/1999\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(dates, [d("1972-03-05"), d("2005-12-25"), d("1999-01-13")]);
         // Dates that fit both orders tell nothing; nor does a file without slashed dates.
         let (_, errors, found) = inferred(b"id,birth_date\na,03/05/1972\n");
         assert_eq!(found.and_then(|f| f.order), None);
