@@ -21,6 +21,7 @@
 //! | `mother_identifier_system`, `mother_identifier_value` | `maternity.mother_identifier` (empty system when absent) |
 //! | `mother_identifier` (read only) | the same as `SYSTEM\|VALUE`, or a value alone |
 //! | `mother_maiden_name` | `maternity.mother_maiden_name` |
+//! | `full_name` (read only) | the whole name in one field (`Family, Given Middle`, `FAMILY^GIVEN^MIDDLE` or `Given Middle Family`), read when the row has no given, middle or family name |
 //!
 //! Every column but `id` is optional; unknown columns are ignored, except the extra columns a
 //! caller asks for by name (a ground-truth `cluster_id`, say), which are read alongside. Fields are
@@ -29,7 +30,9 @@
 //! # Facilities' own headers
 //! Headers are matched case-insensitively and without spaces, underscores or punctuation, to
 //! the names above or one of their common synonyms ([`SYNONYMS`]: `FirstName`, `forename`,
-//! `SURNAME`, `DOB`, `zip`, `postcode`, `SSN`, `soc_sec_id`, `Gender`, `mobile`, `MRN`, ...);
+//! `SURNAME`, `DOB`, `zip`, `postcode`, `SSN`, `soc_sec_id`, `Gender`, `mobile`, `MRN`, `Name`,
+//! ...), also behind a word such as `Patient` or `PAT_` and with an abbreviated ending such as
+//! `_NM`, `_CD` or `_NUM` (`Patient Last Name`, `PAT_FIRST_NM`, `SEX_CD`: [`column_of_header`]);
 //! a `street_number` column is put in front of the first address line. Several phone or e-mail
 //! columns (`phone` and `mobile`) are all read. [`ReadOptions::columns`] maps columns explicitly
 //! (`given_name=FirstName`), ahead of the synonyms. Two headers that mean one single-valued
@@ -121,8 +124,13 @@ const STREET_NUMBER: &str = "street_number";
 /// written as `mother_identifier_system` and `mother_identifier_value`.
 const MOTHER_IDENTIFIER: &str = "mother_identifier";
 
+/// A column read but not written: the whole name in one field (`Whitfield, Margaret Ann`,
+/// `Margaret Ann Whitfield`, `WHITFIELD^MARGARET^ANN`), read when a row has no given, middle
+/// and family name of its own ([`split_full_name`]).
+const FULL_NAME: &str = "full_name";
+
 /// The columns read but not written.
-const READ_ONLY: [&str; 2] = [STREET_NUMBER, MOTHER_IDENTIFIER];
+const READ_ONLY: [&str; 3] = [STREET_NUMBER, MOTHER_IDENTIFIER, FULL_NAME];
 
 /// Common header names of each column, compared after [`header_key`] (lower case, letters and
 /// digits only). The column's own name always matches.
@@ -191,12 +199,18 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "addressline1",
             "addr",
             "addr1",
+            "addrline1",
+            "addressline",
             "street",
             "streetaddress",
+            "streetaddress1",
             "line1",
         ],
     ),
-    ("address_line2", &["address2", "addr2", "line2"]),
+    (
+        "address_line2",
+        &["address2", "addr2", "addrline2", "streetaddress2", "line2"],
+    ),
     (
         STREET_NUMBER,
         &["streetno", "housenumber", "houseno", "streetnum"],
@@ -260,6 +274,19 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ),
     (MOTHER_IDENTIFIER, &["mothersidentifier"]),
     (
+        FULL_NAME,
+        &[
+            "name",
+            "fullname",
+            "patientname",
+            "personname",
+            "membername",
+            "clientname",
+            "displayname",
+            "completename",
+        ],
+    ),
+    (
         "mother_identifier_system",
         &["mothersidentifiersystem", "motheridentifierauthority"],
     ),
@@ -274,6 +301,55 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
         ],
     ),
 ];
+
+/// Words exports put in front of a header (`Patient Last Name`, `PAT_FIRST_NM`, `member_dob`),
+/// dropped when the header is no synonym as it is.
+const HEADER_PREFIXES: [&str; 7] = ["patient", "person", "member", "client", "pat", "mbr", "pt"];
+
+/// Abbreviated endings of headers (`FIRST_NM`, `SEX_CD`, `PHONE_NUM`, `SSN_NO`) and what they
+/// stand for (nothing: `SEX_CD` is `sex`), tried when the header is no synonym as it is.
+const HEADER_SUFFIXES: [(&str, &str); 8] = [
+    ("nm", "name"),
+    ("cd", ""),
+    ("code", ""),
+    ("num", ""),
+    ("number", ""),
+    ("no", ""),
+    ("nbr", ""),
+    ("dt", ""),
+];
+
+/// The column a header names: its [`header_key`] among [`SYNONYMS`], else the same without a
+/// word exports put in front ([`HEADER_PREFIXES`]) and with an abbreviated ending spelt out or
+/// dropped ([`HEADER_SUFFIXES`]).
+pub fn column_of_header(header: &str) -> Option<&'static str> {
+    let synonym = |key: &str| {
+        SYNONYMS
+            .iter()
+            .find(|(column, synonyms)| header_key(column) == key || synonyms.contains(&key))
+            .map(|(column, _)| *column)
+    };
+    let key = header_key(header);
+    let bare = HEADER_PREFIXES
+        .iter()
+        .find_map(|p| key.strip_prefix(p))
+        .filter(|rest| !rest.is_empty());
+    let forms = std::iter::once(key.as_str()).chain(bare);
+    for form in forms.clone() {
+        if let Some(column) = synonym(form) {
+            return Some(column);
+        }
+    }
+    forms
+        .flat_map(|form| {
+            HEADER_SUFFIXES.iter().filter_map(move |(end, spelt)| {
+                form.strip_suffix(end)
+                    .filter(|stem| !stem.is_empty())
+                    .map(|stem| format!("{stem}{spelt}"))
+            })
+        })
+        .find_map(|form| synonym(&form))
+}
 
 /// A header reduced for matching: lower case, letters and digits only (`First Name` and
 /// `first_name` are `firstname`).
@@ -538,6 +614,8 @@ struct Layout {
     street_number: Option<usize>,
     /// The `mother_identifier` column (`SYSTEM|VALUE`).
     mother_identifier: Option<usize>,
+    /// The `full_name` column.
+    full_name: Option<usize>,
     extra: Vec<usize>,
     /// Header text of each position.
     headers: Vec<String>,
@@ -742,14 +820,7 @@ impl<R: Read> PersonCsvReader<R> {
             if taken[position].is_some() || extra.contains(&header.as_str()) {
                 continue;
             }
-            let key = header_key(header);
-            let column = SYNONYMS
-                .iter()
-                .find(|(column, synonyms)| {
-                    header_key(column) == key || synonyms.contains(&key.as_str())
-                })
-                .map(|(column, _)| *column);
-            if let Some(column) = column.filter(|c| !explicit.contains(c)) {
+            if let Some(column) = column_of_header(header).filter(|c| !explicit.contains(c)) {
                 taken[position] = Some(column.to_owned());
             }
         }
@@ -758,6 +829,7 @@ impl<R: Read> PersonCsvReader<R> {
             let read_only = match column.as_str() {
                 STREET_NUMBER => Some(&mut layout.street_number),
                 MOTHER_IDENTIFIER => Some(&mut layout.mother_identifier),
+                FULL_NAME => Some(&mut layout.full_name),
                 _ => None,
             };
             if let Some(slot) = read_only {
@@ -881,6 +953,7 @@ impl<R: Read> PersonCsvReader<R> {
             .collect();
         out.extend(l.street_number.map(|p| (p, STREET_NUMBER)));
         out.extend(l.mother_identifier.map(|p| (p, MOTHER_IDENTIFIER)));
+        out.extend(l.full_name.map(|p| (p, FULL_NAME)));
         out.sort_unstable();
         out.into_iter()
             .map(|(p, c)| (c, l.headers[p].as_str()))
@@ -897,6 +970,7 @@ impl<R: Read> PersonCsvReader<R> {
             .copied()
             .chain(l.street_number)
             .chain(l.mother_identifier)
+            .chain(l.full_name)
             .chain(l.extra.iter().copied())
             .collect();
         l.headers
@@ -1111,6 +1185,13 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         Some(p) => text_at(p, MOTHER_IDENTIFIER)?,
         None => None,
     };
+    let (given, middle, family) = match (layout.full_name, &given, &middle, &family) {
+        (Some(p), None, None, None) => match text_at(p, FULL_NAME)? {
+            Some(whole) => split_full_name(&whole),
+            None => (None, None, None),
+        },
+        _ => (given, middle, family),
+    };
 
     let mut warn = |column: &str, reason: &str| warnings.push(fail(column, reason));
 
@@ -1289,6 +1370,53 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         extra,
         warnings,
     })
+}
+
+/// Given, middle and family name of a whole name written in one field: `Family, Given Middle`
+/// (a comma puts the family name first), `FAMILY^GIVEN^MIDDLE` (HL7's order), or
+/// `Given Middle Family` (the last word the family name, with a generational suffix kept on it:
+/// `John Smith Jr` is family `Smith Jr`). One word alone is a family name (a mononym).
+fn split_full_name(whole: &str) -> (Option<String>, Option<String>, Option<String>) {
+    let some = |s: &str| {
+        let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        (!s.is_empty()).then_some(s)
+    };
+    if whole.contains('^') {
+        let mut parts = whole.split('^');
+        let family = parts.next().and_then(some);
+        let given = parts.next().and_then(some);
+        let middle = parts.next().and_then(some);
+        return (given, middle, family);
+    }
+    if let Some((family, rest)) = whole.split_once(',') {
+        let mut words = rest.split_whitespace();
+        let given = words.next().map(str::to_owned);
+        return (
+            given,
+            some(&words.collect::<Vec<_>>().join(" ")),
+            some(family),
+        );
+    }
+    let words: Vec<&str> = whole.split_whitespace().collect();
+    let suffix = |w: &str| {
+        matches!(
+            w.trim_end_matches('.').to_ascii_lowercase().as_str(),
+            "jr" | "sr" | "ii" | "iii" | "iv"
+        )
+    };
+    let family_words = match words.as_slice() {
+        [.., before, last] if words.len() > 2 && suffix(last) && !suffix(before) => 2,
+        _ => 1,
+    };
+    if words.len() <= family_words {
+        return (None, None, some(whole));
+    }
+    let (names, family) = words.split_at(words.len() - family_words);
+    (
+        names.first().map(|w| (*w).to_owned()),
+        some(&names[1..].join(" ")),
+        some(&family.join(" ")),
+    )
 }
 
 /// The mother's identifier of a row, from `mother_identifier` (`SYSTEM|VALUE`, or a value alone)
@@ -1819,6 +1947,64 @@ mod tests {
             PersonCsvReader::with_options(&b"id,dob\na,12/25/1980\n"[..], "t.csv", &[], &options)
                 .unwrap();
         assert_eq!(reader.date_order(), None);
+    }
+
+    #[test]
+    fn headers_behind_a_prefix_or_with_an_abbreviated_ending_are_understood() {
+        for (header, column) in [
+            ("Patient Last Name", Some("family_name")),
+            ("PAT_FIRST_NM", Some("given_name")),
+            ("pt_dob", Some("birth_date")),
+            ("SEX_CD", Some("sex")),
+            ("Member Zip Code", Some("postal_code")),
+            ("PHONE_NUM", Some("phone")),
+            ("ssn_no", Some("national_id")),
+            ("Patient Name", Some("full_name")),
+            ("Name", Some("full_name")),
+            ("PatientID", Some("id")),
+            ("Address Line 1", Some("address_line")),
+            // Words that only look like it stay unknown.
+            ("Patient Class", None),
+            ("Member Number", None),
+            ("Account Number", None),
+            ("Facility Name", None),
+            ("Mother Name", None),
+        ] {
+            assert_eq!(column_of_header(header), column, "{header}");
+        }
+    }
+
+    #[test]
+    fn a_whole_name_in_one_field_is_split() {
+        let s = |v: &str| Some(v.to_owned());
+        for (whole, want) in [
+            (
+                "Whitfield, Margaret Ann",
+                (s("Margaret"), s("Ann"), s("Whitfield")),
+            ),
+            ("Whitfield,Margaret", (s("Margaret"), None, s("Whitfield"))),
+            ("de la Cruz, Maria", (s("Maria"), None, s("de la Cruz"))),
+            (
+                "WHITFIELD^MARGARET^ANN",
+                (s("MARGARET"), s("ANN"), s("WHITFIELD")),
+            ),
+            (
+                "Margaret Ann Whitfield",
+                (s("Margaret"), s("Ann"), s("Whitfield")),
+            ),
+            ("John Smith Jr.", (s("John"), None, s("Smith Jr."))),
+            ("Sukarno", (None, None, s("Sukarno"))),
+        ] {
+            assert_eq!(split_full_name(whole), want, "{whole}");
+        }
+        // Read when the row has no name columns of its own; a row that has them keeps them.
+        let text = b"Rec_ID;Patient Name;LAST_NM\na;Whitfield, Margaret;\nb;Ignored Name;Okonkwo\n";
+        let (rows, errors) = read_with(text, &ReadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows[0].record.given_names, ["Margaret"]);
+        assert_eq!(rows[0].record.family_names, ["Whitfield"]);
+        assert!(rows[1].record.given_names.is_empty());
+        assert_eq!(rows[1].record.family_names, ["Okonkwo"]);
     }
 
     #[test]
