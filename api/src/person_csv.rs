@@ -10,8 +10,8 @@
 //! | `given_name` | `given_names[0]` |
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
-//! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F` (any case) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written; `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
+//! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F`, `O`, `U`, `UNK` (any case) |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written (a time of day after it dropped); a month written as a name (`12-MAR-85`, `Mar 12, 1985`) or `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -59,7 +59,7 @@
 //! ([`PersonRow::warnings`]): a date that is no calendar date but still carries evidence (a
 //! mistyped `19551192`, a year alone, another order of day, month and year) is kept for the
 //! matcher, which compares it at its precision or digit by digit, other bad dates and sex codes
-//! are dropped; invalid UTF-8 is replaced, control characters removed, and phones with fewer
+//! are dropped; text that is not UTF-8 is read as Windows-1252, control characters removed, and phones with fewer
 //! than 5 digits, postal codes and identifiers (the mother's too) without a letter or digit,
 //! a mother's identifier that is not one, and e-mails without `@` are dropped; a row with no name at all is kept with a warning. `NULL`, `N/A`, `#N/A`, `-`
 //! and `?` are read as empty. Warnings never quote a value.
@@ -80,7 +80,6 @@
 //! joined into `middle_name`), former family names, second addresses, phones, e-mails, and
 //! identifiers beyond the first national id and the first other identifier.
 
-use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -453,6 +452,87 @@ impl DateOrder {
             DateOrder::Mdy => "MM/DD/YYYY",
         }
     }
+}
+
+/// A birth date as the matcher and the database read it: without a time of day that an export
+/// appended (`1985-03-12 00:00:00`, `3/12/1985 0:00`, `1985-03-12T00:00:00Z`), a month written
+/// as a name (`12-Mar-1985`, `12-MAR-85`, `Mar 12, 1985`) or three numbers in the file's order
+/// passed on as `YYYY-MM-DD`, anything else as written.
+fn birth_date_text(text: &str, order: Option<DateOrder>) -> String {
+    let date = without_time(text);
+    month_name_date(date)
+        .or_else(|| order.and_then(|o| o.to_iso(date)))
+        .unwrap_or_else(|| date.to_owned())
+}
+
+/// `text` without a time of day after its date: the part before the first space or `T` that is
+/// followed by a digit and, further on, a colon.
+fn without_time(text: &str) -> &str {
+    text.char_indices()
+        .filter(|&(i, c)| i >= 6 && (c == ' ' || c == 'T'))
+        .find(|&(i, _)| {
+            let rest = text[i + 1..].trim_start();
+            rest.starts_with(|c: char| c.is_ascii_digit()) && rest.contains(':')
+        })
+        .map_or(text, |(i, _)| text[..i].trim_end())
+}
+
+/// `YYYY-MM-DD` of a date whose month is an English name or its first three letters, between
+/// or before the day and the year: `12-Mar-1985`, `12 MAR 85` (an Oracle export's `DD-MON-RR`),
+/// `Mar 12, 1985`, `12 March 1985`; `None` for anything else or no calendar date.
+fn month_name_date(text: &str) -> Option<String> {
+    const MONTHS: [&str; 12] = [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ];
+    if !text.starts_with(|c: char| c.is_ascii_alphanumeric()) || !text.contains(char::is_alphabetic)
+    {
+        return None;
+    }
+    let parts: Vec<&str> = text
+        .split([' ', '-', '/', '.', ','])
+        .filter(|p| !p.is_empty())
+        .collect();
+    let [a, b, c] = parts.as_slice() else {
+        return None;
+    };
+    let month_of = |word: &str| {
+        let word = word.to_ascii_lowercase();
+        MONTHS
+            .iter()
+            .position(|m| {
+                word.len() >= 3 && (m.starts_with(&word) || (word == "sept" && *m == "september"))
+            })
+            .map(|i| i as u32 + 1)
+    };
+    let (month, day, year) = match (month_of(a), month_of(b)) {
+        (Some(m), None) => (m, *b, *c),
+        (None, Some(m)) => (m, *a, *c),
+        _ => return None,
+    };
+    let number = |s: &str| {
+        (s.bytes().all(|c| c.is_ascii_digit()) && !s.is_empty() && s.len() <= 4)
+            .then(|| s.parse::<u32>().ok())
+            .flatten()
+    };
+    let day = number(day).filter(|_| day.len() <= 2)?;
+    let year = match year.len() {
+        2 => two_digit_year(number(year)?),
+        4 => number(year)?,
+        _ => return None,
+    };
+    let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
+    Some(date.format("%Y-%m-%d").to_string())
 }
 
 /// The year of a birth date written with two digits: this century's when that is not after this
@@ -910,7 +990,7 @@ impl<R: Read> PersonCsvReader<R> {
                         .get(position)
                         .and_then(|field| std::str::from_utf8(field).ok())
                         .map(str::trim);
-                    match text.and_then(DateOrder::only_reading) {
+                    match text.map(without_time).and_then(DateOrder::only_reading) {
                         Some(DateOrder::Dmy) => day_first += 1,
                         Some(DateOrder::Mdy) => month_first += 1,
                         None => {}
@@ -1112,14 +1192,19 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
             ));
             return Ok(None);
         }
-        let mut text = match String::from_utf8_lossy(bytes) {
-            Cow::Borrowed(t) => t.to_owned(),
-            Cow::Owned(t) => {
+        let mut text = match std::str::from_utf8(bytes) {
+            Ok(t) => t.to_owned(),
+            Err(_) => {
                 if !lenient {
                     return Err(fail(column, "not valid UTF-8"));
                 }
-                warnings.push(fail(column, "not valid UTF-8 (invalid bytes replaced)"));
-                t
+                // Text that is not UTF-8 is nearly always a Western export's own code page
+                // (`Müller` written as one byte per letter): read it so, every byte a character.
+                warnings.push(fail(column, "not valid UTF-8 (read as Windows-1252)"));
+                encoding_rs::WINDOWS_1252
+                    .decode_without_bom_handling(bytes)
+                    .0
+                    .into_owned()
             }
         };
         if lenient {
@@ -1148,12 +1233,7 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
     };
     let id = field(ID)?.ok_or_else(|| fail("id", "missing id"))?;
     let sex_text = field(SEX)?;
-    let date_text = field(BIRTH_DATE)?.map(|v| {
-        layout
-            .date_order
-            .and_then(|order| order.to_iso(&v))
-            .unwrap_or(v)
-    });
+    let date_text = field(BIRTH_DATE)?.map(|v| birth_date_text(&v, layout.date_order));
     let given = field(GIVEN)?;
     let middle = field(MIDDLE)?;
     let family = field(FAMILY)?;
@@ -1478,8 +1558,9 @@ pub fn parse_sex(value: &str) -> Option<Sex> {
     match value.to_ascii_lowercase().as_str() {
         "male" | "m" => Some(Sex::Male),
         "female" | "f" => Some(Sex::Female),
-        "other" => Some(Sex::Other),
-        "unknown" => Some(Sex::Unknown),
+        // HL7 table 0001 writes other and unknown as O and U.
+        "other" | "o" => Some(Sex::Other),
+        "unknown" | "u" | "unk" => Some(Sex::Unknown),
         _ => None,
     }
 }
@@ -1924,6 +2005,19 @@ mod tests {
             errors[0].starts_with("t.csv:2: column birth_date"),
             "{errors:?}"
         );
+        // Times of day that exports append are dropped; months written as names are read.
+        let (dates, errors, _) = inferred(
+            b"id,dob\na,1985-03-12 00:00:00\nb,1985-03-12T00:00:00Z\nc,12-MAR-85\n\
+              d,\"Mar 12, 1985\"\ne,12 March 1985\nf,3/12/1985 0:00\ng,12/13/1985 12:00:00 AM\n",
+        );
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            dates,
+            vec![d("1985-03-12"); 6]
+                .into_iter()
+                .chain([d("1985-12-13")])
+                .collect::<Vec<_>>()
+        );
         // A spreadsheet's two-digit years: 72 is 1972, 05 is 2005 (no birth date is in the future).
         let (dates, errors, _) = inferred(b"id,dob\na,3/5/72\nb,12/25/05\nc,1/13/1999\n");
         assert!(errors.is_empty(), "{errors:?}");
@@ -2080,7 +2174,7 @@ mod tests {
                 "line 4: column birth_date: partial date (compared at the precision it has)",
                 "line 4: column phone: fewer than 5 digits (treated as missing)",
                 "line 4: no name (kept)",
-                "line 5: column given_name: not valid UTF-8 (invalid bytes replaced)",
+                "line 5: column given_name: not valid UTF-8 (read as Windows-1252)",
                 "line 5: column family_name: control characters removed",
                 "line 5: column birth_date: invalid date (treated as missing)",
                 "line 9: column birth_date: not YYYY-MM-DD or YYYYMMDD (read day first, as DD/MM/YYYY, unless the first number cannot be a day's month; --date-order mdy or dmy says how the file writes it)",
@@ -2094,7 +2188,7 @@ mod tests {
         assert_eq!(by_id("b").identifiers[0].value, "123-45-678#9");
         assert!(by_id("b").emails.is_empty());
         assert_eq!(by_id("d").family_names, ["Multi Line"]);
-        assert_eq!(by_id("d").given_names, ["Caf\u{fffd}"]);
+        assert_eq!(by_id("d").given_names, ["Café"]);
         assert_eq!(by_id("d").birth_date, None);
         // The same file read strictly: every bad field is a bad row, as before.
         let (rows, errors) = read_with(&text, &ReadOptions::default());
