@@ -98,6 +98,15 @@ fn is_house_number(token: &str) -> bool {
 /// assert_eq!(a.extra, "rosedale park");
 /// assert_eq!(a.city, "st kilda");
 /// assert_eq!(a.postal_code, "3182");
+/// // A US ZIP+4 is its ZIP code: records of one person differ in whether the +4 was written.
+/// let zip = |code: &str| {
+///     normalize_address(&Address { postal_code: Some(code.into()), ..Default::default() })
+///         .postal_code
+/// };
+/// assert_eq!(zip("44046-1234"), "44046");
+/// assert_eq!(zip("440461234"), "44046");
+/// assert_eq!(zip("SW1A 1AA"), "SW1A1AA");
+/// assert_eq!(zip("01310-100"), "01310100"); // a Brazilian CEP keeps its eight digits
 /// ```
 pub fn normalize_address(address: &Address) -> NormalizedAddress {
     let mut lines = address
@@ -132,10 +141,19 @@ pub fn normalize_address(address: &Address) -> NormalizedAddress {
         postal_code: address
             .postal_code
             .as_deref()
-            .map(|p| normalize_code(p).into())
+            .map(|p| zip5(normalize_code(p)).into())
             .unwrap_or_default(),
         country: folded(address.country.as_deref()),
     }
+}
+
+/// A US ZIP+4 (nine digits once the dash is gone) reduced to its five-digit ZIP code; any other
+/// code as it is. No other country's postal codes have nine digits.
+fn zip5(mut code: String) -> String {
+    if code.len() == 9 && code.bytes().all(|b| b.is_ascii_digit()) {
+        code.truncate(5);
+    }
+    code
 }
 
 fn folded(text: Option<&str>) -> CompactString {
