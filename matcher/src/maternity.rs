@@ -64,6 +64,7 @@ fn order_of(token: &str) -> Option<u32> {
 /// let given = |s: &str| vec![s.to_owned()];
 /// assert!(newborn_placeholder(&given("Baby Girl")).is_some());
 /// assert!(newborn_placeholder(&given("BG")).is_some());
+/// assert!(newborn_placeholder(&given("B'G")).is_some());
 /// assert_eq!(newborn_placeholder(&given("Twin B")).and_then(|n| n.birth_order), Some(2));
 /// assert!(newborn_placeholder(&given("Female")).is_some());
 /// assert!(newborn_placeholder(&given("Baby Mary")).is_none());
@@ -71,11 +72,14 @@ fn order_of(token: &str) -> Option<u32> {
 /// ```
 pub fn newborn_placeholder(given_names: &[String]) -> Option<Newborn> {
     let mut words = given_names.iter().flat_map(|g| {
-        // Folded as the normalized name is (`ñb` is `nb`), so that a record reads the same
-        // after normalizing as before (found by the idempotence property).
-        g.split(|c: char| !c.is_alphanumeric())
+        // Folded as the normalized name is (`ñb` is `nb`, `B'G` is `bg`: an apostrophe joins),
+        // then split into its words, so that a record reads the same after normalizing as
+        // before (found by the idempotence property, twice).
+        crate::normalize::fold(g)
+            .split(' ')
             .filter(|w| !w.is_empty())
-            .map(crate::normalize::fold)
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
     });
     let head = words.next()?;
     if !HEADS.contains(&head.as_str()) {
