@@ -25,7 +25,9 @@
 //!
 //! Every column but `id` is optional; unknown columns are ignored, except the extra columns a
 //! caller asks for by name (a ground-truth `cluster_id`, say), which are read alongside. Fields are
-//! trimmed; an empty field is a missing value. A column named twice is a header error.
+//! trimmed; an empty field is a missing value; a phone, postal code, identifier or birth date written
+//! as a float (`5551234567.0`, as spreadsheets and data frames write numbers) loses its zero
+//! fraction. A column named twice is a header error.
 //!
 //! # Facilities' own headers
 //! Headers are matched case-insensitively and without spaces, underscores or punctuation, to
@@ -350,15 +352,29 @@ pub fn column_of_header(header: &str) -> Option<&'static str> {
         .find_map(|form| synonym(&form))
 }
 
-/// A header reduced for matching: lower case, letters and digits only (`First Name` and
-/// `first_name` are `firstname`).
+/// A header reduced for matching: lower case, letters and digits only, without a note in
+/// brackets (`First Name` and `first_name` are `firstname`, `DOB (MM/DD/YYYY)` is `dob`).
 pub fn header_key(header: &str) -> String {
-    header
-        .trim_start_matches('\u{feff}')
-        .chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    let key = |text: &str| -> String {
+        text.trim_start_matches('\u{feff}')
+            .chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .collect()
+    };
+    // A note in brackets is no part of the name: `DOB (MM/DD/YYYY)`, `Phone [home]`.
+    let mut bare = String::with_capacity(header.len());
+    let mut depth = 0usize;
+    for c in header.chars() {
+        match c {
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => bare.push(c),
+            _ => {}
+        }
+    }
+    let bare = key(&bare);
+    if bare.is_empty() { key(header) } else { bare }
 }
 
 /// How to read a person CSV (see the module documentation).
@@ -451,6 +467,23 @@ impl DateOrder {
             DateOrder::Dmy => "DD/MM/YYYY",
             DateOrder::Mdy => "MM/DD/YYYY",
         }
+    }
+}
+
+/// A number a spreadsheet or a data frame wrote as a float (`5551234567.0`, `44046.0`,
+/// `19850312.0`) without its zero fraction; any other text as it is. Phones, postal codes,
+/// identifiers and dates are digits to compare, and the `.0` would add a digit.
+fn without_float_zero(text: String) -> String {
+    match text.split_once('.') {
+        Some((whole, zeros))
+            if !whole.is_empty()
+                && whole.bytes().all(|b| b.is_ascii_digit())
+                && !zeros.is_empty()
+                && zeros.bytes().all(|b| b == b'0') =>
+        {
+            whole.to_owned()
+        }
+        _ => text,
     }
 }
 
@@ -1233,7 +1266,9 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
     };
     let id = field(ID)?.ok_or_else(|| fail("id", "missing id"))?;
     let sex_text = field(SEX)?;
-    let date_text = field(BIRTH_DATE)?.map(|v| birth_date_text(&v, layout.date_order));
+    let date_text = field(BIRTH_DATE)?
+        .map(without_float_zero)
+        .map(|v| birth_date_text(&v, layout.date_order));
     let given = field(GIVEN)?;
     let middle = field(MIDDLE)?;
     let family = field(FAMILY)?;
@@ -1241,17 +1276,17 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
     let line2 = field(LINE2)?;
     let city = field(CITY)?;
     let state = field(STATE)?;
-    let postal = field(POSTAL)?;
+    let postal = field(POSTAL)?.map(without_float_zero);
     let country = field(COUNTRY)?;
-    let national_id = field(NATIONAL_ID)?;
-    let mrn = field(MRN)?;
+    let national_id = field(NATIONAL_ID)?.map(without_float_zero);
+    let mrn = field(MRN)?.map(without_float_zero);
     let mrn_system = field(MRN_SYSTEM)?;
     let mother_system = field(MOTHER_SYSTEM)?;
-    let mother_value = field(MOTHER_VALUE)?;
+    let mother_value = field(MOTHER_VALUE)?.map(without_float_zero);
     let mother_maiden_name = field(MOTHER_MAIDEN_NAME)?;
     let mut phones = Vec::new();
     for &p in &layout.known[PHONE] {
-        phones.extend(text_at(p, COLUMNS[PHONE])?);
+        phones.extend(text_at(p, COLUMNS[PHONE])?.map(without_float_zero));
     }
     let mut emails = Vec::new();
     for &p in &layout.known[EMAIL] {
@@ -2018,6 +2053,18 @@ mod tests {
                 .chain([d("1985-12-13")])
                 .collect::<Vec<_>>()
         );
+        // Numbers a spreadsheet or a data frame wrote as floats lose their zero fraction.
+        let (dates, errors, _) = inferred(b"id,dob\na,19850312.0\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(dates, [d("19850312")]);
+        let text = b"id,phone,zip,ssn,mrn\na,5551234567.0,44046.0,123456789.00,12.5\n";
+        let (rows, errors) = read_with(text, &ReadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        let record = &rows[0].record;
+        assert_eq!(record.phones, ["5551234567"]);
+        assert_eq!(record.addresses[0].postal_code.as_deref(), Some("44046"));
+        assert_eq!(record.identifiers[0].value, "123456789");
+        assert_eq!(record.identifiers[1].value, "12.5", "a real fraction stays");
         // A spreadsheet's two-digit years: 72 is 1972, 05 is 2005 (no birth date is in the future).
         let (dates, errors, _) = inferred(b"id,dob\na,3/5/72\nb,12/25/05\nc,1/13/1999\n");
         assert!(errors.is_empty(), "{errors:?}");
@@ -2063,6 +2110,8 @@ mod tests {
             ("Account Number", None),
             ("Facility Name", None),
             ("Mother Name", None),
+            ("DOB (MM/DD/YYYY)", Some("birth_date")),
+            ("Phone [home]", Some("phone")),
         ] {
             assert_eq!(column_of_header(header), column, "{header}");
         }

@@ -241,6 +241,69 @@ fn columns_are_mapped_explicitly_and_delimiters_set() {
     );
 }
 
+/// A hospital system's export as it comes: headers behind `PAT_` and with `_CD`/`_NUM` endings, a
+/// date format note in a header, the whole name in one column (`Family, Given` and HL7's
+/// `FAMILY^GIVEN`), text in Windows-1252, numbers written as floats, times of day after the
+/// dates, month-first dates and a month written as a name, a ZIP+4. Read without any option,
+/// each person's two records end in one cluster.
+#[test]
+fn a_hospital_export_is_read_without_being_told_its_layout() {
+    let dir = ScratchDir::new();
+    let mut text =
+        b"PAT_ID,Patient Name,PAT_SEX_CD,DOB (MM/DD/YYYY),PAT_ZIP_CD,PAT_PHONE_NUM,SSN_NO\r\n"
+            .to_vec();
+    for line in [
+        // MÜLLER, JÜRGEN and Jürgen Müller in Windows-1252 (Ü is 0xDC, ü 0xFC).
+        &b"h1,\"M\xdcLLER, J\xdcRGEN\",M,03/04/1961 00:00:00,44046.0,5551234567.0,123456789.0\r\n"
+            [..],
+        b"h2,J\xfcrgen M\xfcller,M,03/04/1961,44046-1234,(555) 123-4567,123-45-6789\r\n",
+        b"h3,\"Okonkwo, Tobias\",M,12/25/1975 0:00,30301,4045550199,987654321\r\n",
+        b"h4,OKONKWO^TOBIAS,M,25-DEC-1975,30301.0,404-555-0199,987-65-4321\r\n",
+        b"h5,\"Whitfield, Margaret\",F,04/03/1961,44046,5559876543,111223333\r\n",
+    ] {
+        text.extend_from_slice(line);
+    }
+    std::fs::write(dir.path.join("export.csv"), text).expect("write");
+    let out = run_mpi(
+        &dir.path,
+        &[
+            "dedupe",
+            "--input",
+            "export.csv",
+            "--output",
+            "out",
+            "--quiet",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "export.csv: delimiter ','; columns id=PAT_ID, full_name=Patient Name, sex=PAT_SEX_CD, \
+             birth_date=DOB (MM/DD/YYYY), postal_code=PAT_ZIP_CD, phone=PAT_PHONE_NUM, \
+             national_id=SSN_NO; ignored: none"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("export.csv: birth dates read as MM/DD/YYYY (inferred from the first rows: 0 fit only day first, 1 only month first"),
+        "{stderr}"
+    );
+    let warnings = std::fs::read_to_string(dir.path.join("out/warnings.csv")).expect("warnings");
+    assert_eq!(
+        warnings,
+        "line,column,reason\n\
+         2,full_name,not valid UTF-8 (read as Windows-1252)\n\
+         3,full_name,not valid UTF-8 (read as Windows-1252)\n"
+    );
+    let clusters = clusters(&dir.path.join("out/clusters.csv"));
+    assert_eq!(clusters["h2"], clusters["h1"], "{clusters:?}");
+    assert_eq!(clusters["h4"], clusters["h3"], "{clusters:?}");
+    assert_ne!(clusters["h3"], clusters["h1"]);
+    assert_ne!(clusters["h5"], clusters["h1"], "{clusters:?}");
+    assert_ne!(clusters["h5"], clusters["h3"]);
+}
+
 /// FEBRL 2 as published (`rec_id, given_name, surname, street_number, address_1, ...`, dates
 /// such as `19371233` included): its headers are understood, its mistyped dates kept and
 /// listed, and the clusters reach pairwise F1 0.99 against the `rec-<N>` truth.
