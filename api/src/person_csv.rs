@@ -160,6 +160,11 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "forenames",
             "christianname",
             "name1",
+            "prenom",
+            "nombre",
+            "vorname",
+            "nome",
+            "voornaam",
         ],
     ),
     (
@@ -171,15 +176,43 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "middleinitial",
             "mi",
             "secondname",
+            "segundonombre",
         ],
     ),
     (
         "family_name",
         &[
-            "family", "surname", "lastname", "last", "lname", "sname", "name2",
+            "family",
+            "surname",
+            "lastname",
+            "last",
+            "lname",
+            "sname",
+            "name2",
+            "nom",
+            "nomdefamille",
+            "apellido",
+            "apellidos",
+            "nachname",
+            "familienname",
+            "sobrenome",
+            "achternaam",
         ],
     ),
-    ("sex", &["gender", "administrativegender", "sexcode"]),
+    (
+        "sex",
+        &[
+            "gender",
+            "administrativegender",
+            "sexcode",
+            "sexe",
+            "sexo",
+            "geschlecht",
+            "genre",
+            "genero",
+            "geslacht",
+        ],
+    ),
     (
         "birth_date",
         &[
@@ -190,6 +223,13 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "bdate",
             "birthdt",
             "born",
+            "datedenaissance",
+            "fechadenacimiento",
+            "fechanacimiento",
+            "geburtsdatum",
+            "datadenascimento",
+            "datanascimento",
+            "geboortedatum",
         ],
     ),
     (
@@ -206,6 +246,12 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "streetaddress",
             "streetaddress1",
             "line1",
+            "adresse",
+            "direccion",
+            "domicilio",
+            "strasse",
+            "endereco",
+            "adres",
         ],
     ),
     (
@@ -218,7 +264,21 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ),
     (
         "city",
-        &["town", "suburb", "locality", "municipality", "cityname"],
+        &[
+            "town",
+            "suburb",
+            "locality",
+            "municipality",
+            "cityname",
+            "ville",
+            "ciudad",
+            "stadt",
+            "ort",
+            "wohnort",
+            "cidade",
+            "localidad",
+            "woonplaats",
+        ],
     ),
     (
         "state",
@@ -226,9 +286,24 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ),
     (
         "postal_code",
-        &["postcode", "zip", "zipcode", "postal", "zip5", "plz"],
+        &[
+            "postcode",
+            "zip",
+            "zipcode",
+            "postal",
+            "zip5",
+            "plz",
+            "codepostal",
+            "codigopostal",
+            "cp",
+            "postleitzahl",
+            "cep",
+        ],
     ),
-    ("country", &["countrycode", "nation"]),
+    (
+        "country",
+        &["countrycode", "nation", "pays", "pais", "land"],
+    ),
     (
         "phone",
         &[
@@ -243,9 +318,25 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "workphone",
             "phone1",
             "phone2",
+            "telefono",
+            "telefon",
+            "telefone",
+            "movil",
+            "portable",
+            "handy",
+            "celular",
         ],
     ),
-    ("email", &["emailaddress", "mail"]),
+    (
+        "email",
+        &[
+            "emailaddress",
+            "mail",
+            "courriel",
+            "correo",
+            "correoelectronico",
+        ],
+    ),
     (
         "national_id",
         &[
@@ -355,11 +446,11 @@ pub fn column_of_header(header: &str) -> Option<&'static str> {
 /// A header reduced for matching: lower case, letters and digits only, without a note in
 /// brackets (`First Name` and `first_name` are `firstname`, `DOB (MM/DD/YYYY)` is `dob`).
 pub fn header_key(header: &str) -> String {
+    // Folded as names are (`Prénom` is `prenom`, `Straße` is `strasse`).
     let key = |text: &str| -> String {
-        text.trim_start_matches('\u{feff}')
+        matcher::normalize::fold(text.trim_start_matches('\u{feff}'))
             .chars()
             .filter(|c| c.is_alphanumeric())
-            .flat_map(char::to_lowercase)
             .collect()
     };
     // A note in brackets is no part of the name: `DOB (MM/DD/YYYY)`, `Phone [home]`.
@@ -2111,6 +2202,14 @@ mod tests {
             ("Facility Name", None),
             ("Mother Name", None),
             ("DOB (MM/DD/YYYY)", Some("birth_date")),
+            // Other languages' headers, accents or not.
+            ("Prénom", Some("given_name")),
+            ("Nachname", Some("family_name")),
+            ("Date de naissance", Some("birth_date")),
+            ("Fecha de nacimiento", Some("birth_date")),
+            ("Straße", Some("address_line")),
+            ("Código postal", Some("postal_code")),
+            ("Téléphone", Some("phone")),
             ("Phone [home]", Some("phone")),
         ] {
             assert_eq!(column_of_header(header), column, "{header}");

@@ -238,8 +238,9 @@ impl Warnings {
     }
 }
 
-/// Says on stderr how `reader` reads its file: delimiter, columns understood, columns ignored.
-fn describe_columns<R: std::io::Read>(reader: &PersonCsvReader<R>) {
+/// Says on stderr how `reader` reads its file: delimiter, columns understood, columns ignored,
+/// and the order of day and month inferred.
+pub fn describe_columns<R: std::io::Read>(reader: &PersonCsvReader<R>) {
     let delimiter = match reader.delimiter() {
         b'\t' => "tab".to_owned(),
         d => format!("'{}'", d as char),
@@ -273,7 +274,7 @@ fn describe_columns<R: std::io::Read>(reader: &PersonCsvReader<R>) {
 
 /// What `reader` inferred about its file's order of day and month, for stderr; `None` when the
 /// order was given or the file has no birth dates written `A/B/YYYY`. Counts only, no value.
-pub fn date_order_note<R: std::io::Read>(reader: &PersonCsvReader<R>) -> Option<String> {
+fn date_order_note<R: std::io::Read>(reader: &PersonCsvReader<R>) -> Option<String> {
     let inferred = reader.date_order()?;
     let (dmy, mdy) = (inferred.day_first, inferred.month_first);
     Some(match inferred.order {

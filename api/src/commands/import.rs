@@ -200,10 +200,8 @@ pub async fn run(args: ImportArgs, out: &mut dyn Write) -> anyhow::Result<Import
         ImportFormat::Bundle => Input::Fhir(input, FhirLayout::Bundle),
         _ => Input::Fhir(input, FhirLayout::Ndjson),
     };
-    if let Input::Csv(reader) = &input
-        && let Some(note) = crate::commands::file_mode::date_order_note(reader)
-    {
-        eprintln!("{}: {note}", args.file.display());
+    if let Input::Csv(reader) = &input {
+        crate::commands::file_mode::describe_columns(reader);
     }
     let db = database::connect_bulk(&args.database)
         .await

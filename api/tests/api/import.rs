@@ -270,6 +270,12 @@ async fn import_reads_dates_in_the_order_the_file_writes_them(backend: Backend) 
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 rows: 2 imported"));
     assert!(
+        stderr.contains(
+            "us2.csv: delimiter ','; columns id, given_name, family_name, birth_date; ignored: none"
+        ),
+        "{stderr}"
+    );
+    assert!(
         stderr.contains("birth dates read as MM/DD/YYYY (inferred from the first rows: 0 fit only day first, 1 only month first"),
         "{stderr}"
     );
