@@ -1580,8 +1580,9 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
 
 /// Given, middle and family name of a whole name written in one field: `Family, Given Middle`
 /// (a comma puts the family name first), `FAMILY^GIVEN^MIDDLE` (HL7's order), or
-/// `Given Middle Family` (the last word the family name, with a generational suffix kept on it:
-/// `John Smith Jr` is family `Smith Jr`). One word alone is a family name (a mononym).
+/// `Given Middle Family` (the last word the family name, with the particles before it and a
+/// generational suffix kept on it: `Maria de la Cruz` is family `de la Cruz`, `John Smith Jr`
+/// is family `Smith Jr`). One word alone is a family name (a mononym).
 fn split_full_name(whole: &str) -> (Option<String>, Option<String>, Option<String>) {
     let some = |s: &str| {
         let s = s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -1610,10 +1611,19 @@ fn split_full_name(whole: &str) -> (Option<String>, Option<String>, Option<Strin
             "jr" | "sr" | "ii" | "iii" | "iv"
         )
     };
-    let family_words = match words.as_slice() {
+    let mut family_words = match words.as_slice() {
         [.., before, last] if words.len() > 2 && suffix(last) && !suffix(before) => 2,
         _ => 1,
     };
+    // Particles before the family name belong to it (`Maria de la Cruz`, `Ana da Silva`), as
+    // long as a given name remains (`Van Morrison` is given name Van).
+    while words.len() > family_words + 1
+        && matcher::normalize::is_particle(&matcher::normalize::fold(
+            words[words.len() - family_words - 1],
+        ))
+    {
+        family_words += 1;
+    }
     if words.len() <= family_words {
         return (None, None, some(whole));
     }
@@ -2235,6 +2245,12 @@ mod tests {
                 (s("Margaret"), s("Ann"), s("Whitfield")),
             ),
             ("John Smith Jr.", (s("John"), None, s("Smith Jr."))),
+            ("Maria de la Cruz", (s("Maria"), None, s("de la Cruz"))),
+            (
+                "Abdul Rahman bin Ahmad",
+                (s("Abdul"), s("Rahman"), s("bin Ahmad")),
+            ),
+            ("Van Morrison", (s("Van"), None, s("Morrison"))),
             ("Sukarno", (None, None, s("Sukarno"))),
         ] {
             assert_eq!(split_full_name(whole), want, "{whole}");
