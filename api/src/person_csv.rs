@@ -505,25 +505,16 @@ impl DateOrder {
         let sep = text.find(['/', '.', '-'])?;
         let mut parts = text.split(text.as_bytes()[sep] as char);
         let (a, b, year) = (parts.next()?, parts.next()?, parts.next()?);
-        let number = |s: &str, len: std::ops::RangeInclusive<usize>| {
-            (len.contains(&s.len()) && s.bytes().all(|c| c.is_ascii_digit()))
-                .then(|| s.parse::<u32>().ok())
-                .flatten()
-        };
         if parts.next().is_some() {
             return None;
         }
-        let year = match year.len() {
-            2 => two_digit_year(number(year, 2..=2)?),
-            _ => number(year, 4..=4)?,
-        };
-        let (a, b) = (number(a, 1..=2)?, number(b, 1..=2)?);
+        let year = birth_year(year)?;
+        let (a, b) = (digits(a, 1..=2)?, digits(b, 1..=2)?);
         let (day, month) = match self {
             DateOrder::Dmy => (a, b),
             DateOrder::Mdy => (b, a),
         };
-        let date = chrono::NaiveDate::from_ymd_opt(year as i32, month, day)?;
-        Some(date.format("%Y-%m-%d").to_string())
+        iso_date(year, month, day)
     }
 
     /// The only order in which `text` is a calendar date written `A/B/YYYY` (`25/12/1990`: day
@@ -644,17 +635,26 @@ fn month_name_date(text: &str) -> Option<String> {
         (None, Some(m)) => (m, *a, *c),
         _ => return None,
     };
-    let number = |s: &str| {
-        (s.bytes().all(|c| c.is_ascii_digit()) && !s.is_empty() && s.len() <= 4)
-            .then(|| s.parse::<u32>().ok())
-            .flatten()
-    };
-    let day = number(day).filter(|_| day.len() <= 2)?;
-    let year = match year.len() {
-        2 => two_digit_year(number(year)?),
-        4 => number(year)?,
-        _ => return None,
-    };
+    iso_date(birth_year(year)?, month, digits(day, 1..=2)?)
+}
+
+/// The number `text` writes with a count of digits in `len`, and nothing else.
+fn digits(text: &str, len: std::ops::RangeInclusive<usize>) -> Option<u32> {
+    (len.contains(&text.len()) && text.bytes().all(|c| c.is_ascii_digit()))
+        .then(|| text.parse().ok())
+        .flatten()
+}
+
+/// A birth year written with four digits, or with two ([`two_digit_year`]).
+fn birth_year(text: &str) -> Option<u32> {
+    match text.len() {
+        2 => digits(text, 2..=2).map(two_digit_year),
+        _ => digits(text, 4..=4),
+    }
+}
+
+/// `YYYY-MM-DD` of a calendar date; `None` when there is no such date.
+fn iso_date(year: u32, month: u32, day: u32) -> Option<String> {
     let date = chrono::NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, day)?;
     Some(date.format("%Y-%m-%d").to_string())
 }
