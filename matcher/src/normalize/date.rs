@@ -3,7 +3,8 @@
 //! Accepted formats: `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD`, `YYYYMMDD`, `DD.MM.YYYY`, `DD-MM-YYYY` and
 //! `DD/MM/YYYY`. Slashed dates are read day first (the international and Australian convention),
 //! except when the first number cannot be a day-of-month reading (`12/31/1980` is read as `MM/DD`
-//! because 31 is no month). Dates in the future or before 1850 are rejected.
+//! because 31 is no month). Dates in the future or before 1850 are rejected (normalization keeps a date from the year
+//! 1000 on for comparison: [`parse_birth_date_kept`]).
 
 use crate::error::DateError;
 use crate::record::BirthDate;
@@ -11,6 +12,9 @@ use chrono::{Datelike, NaiveDate};
 
 /// Earliest accepted birth year.
 pub const EARLIEST_YEAR: u16 = 1850;
+
+/// Earliest year of a date normalization keeps for comparison ([`parse_birth_date_kept`]).
+pub const KEPT_EARLIEST_YEAR: u16 = 1000;
 
 /// Parses and validates a birth date against today's date (UTC).
 ///
@@ -50,8 +54,11 @@ pub fn parse_birth_date_on(text: &str, today: NaiveDate) -> Result<BirthDate, Da
 /// What normalization keeps of a birth date as written: a calendar date ([`parse_birth_date`]),
 /// a partial date (`YYYY`, `YYYY-MM`, `YYYYMM`, `MM/YYYY`: the unknown parts are 0), or a mistyped
 /// full date whose month or day is out of range (`19551192`, `1953-78-25`), kept digit by digit
-/// because it still agrees with the true date in all but one or two digits. `None` for anything
-/// else (no date, a future date or one before 1850, a zero month or day).
+/// because it still agrees with the true date in all but one or two digits. A year before 1850
+/// (from [`KEPT_EARLIEST_YEAR`]) is kept too: no living patient's, but a mistyped year (`1058` for
+/// `1958`) still agrees with the true date in all other digits, and a file of historical records
+/// holds such dates as written. `None` for anything else (no date, a future date, a year before
+/// 1000, a zero month or day).
 ///
 /// ```
 /// use matcher::normalize::parse_birth_date_kept;
@@ -64,6 +71,7 @@ pub fn parse_birth_date_on(text: &str, today: NaiveDate) -> Result<BirthDate, Da
 /// assert_eq!(parse_birth_date_kept("1984"), d(1984, 0, 0));
 /// assert_eq!(parse_birth_date_kept("1984-03"), d(1984, 3, 0));
 /// assert_eq!(parse_birth_date_kept("03/1984"), d(1984, 3, 0));
+/// assert_eq!(parse_birth_date_kept("1630-08-01"), d(1630, 8, 1));
 /// assert_eq!(parse_birth_date_kept("1984-00-07"), None);
 /// assert_eq!(parse_birth_date_kept("2999"), None);
 /// assert_eq!(parse_birth_date_kept("soon"), None);
@@ -76,13 +84,14 @@ fn kept_on(text: &str, today: NaiveDate) -> Option<BirthDate> {
     let text = text.trim();
     match parse_birth_date_on(text, today) {
         Ok(d) => return Some(d),
-        Err(DateError::NoSuchDate) => {}
+        Err(DateError::NoSuchDate | DateError::TooEarly) => {}
         Err(DateError::Format) => return partial(text, today),
         Err(_) => return None,
     }
     let (year, month, day) = split(text).ok()?;
     let plausible = (1..=99).contains(&month) && (1..=99).contains(&day);
-    (plausible && year <= today.year() as u32).then_some(BirthDate {
+    let kept_year = (u32::from(KEPT_EARLIEST_YEAR)..=today.year() as u32).contains(&year);
+    (plausible && kept_year).then_some(BirthDate {
         year: year as u16,
         month: month as u8,
         day: day as u8,
@@ -90,7 +99,7 @@ fn kept_on(text: &str, today: NaiveDate) -> Option<BirthDate> {
 }
 
 /// `YYYY`, `YYYY-MM`, `YYYY/MM`, `YYYYMM`, `MM/YYYY`, `MM-YYYY`, `MM.YYYY`: a year, or a year and
-/// month, not in the future and not before 1850.
+/// month, not in the future and not before the year 1000.
 fn partial(text: &str, today: NaiveDate) -> Option<BirthDate> {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let (year, month) = if text.len() == 4 && digits(text) {
@@ -111,7 +120,7 @@ fn partial(text: &str, today: NaiveDate) -> Option<BirthDate> {
     };
     let year: u32 = year;
     let month: u32 = month;
-    let in_range = year >= u32::from(EARLIEST_YEAR)
+    let in_range = year >= u32::from(KEPT_EARLIEST_YEAR)
         && month <= 12
         && (year < today.year() as u32 || (year == today.year() as u32 && month <= today.month()));
     in_range.then_some(BirthDate {
@@ -207,8 +216,13 @@ mod tests {
         assert_eq!(kept("2024-05"), d(2024, 5, 0));
         assert_eq!(kept("2024-07"), None);
         assert_eq!(kept("2025-13-01"), None);
-        assert_eq!(kept("1700-13-01"), None);
-        assert_eq!(kept("1849"), None);
+        // A year before 1850 is kept from the year 1000 on: a mistyped year, or a historical record.
+        assert_eq!(kept("1700-01-01"), d(1700, 1, 1));
+        assert!(kept("1700-01-01").is_some_and(|d| !d.is_mistyped()));
+        assert_eq!(kept("1700-13-01"), d(1700, 13, 1));
+        assert_eq!(kept("1849"), d(1849, 0, 0));
+        assert_eq!(kept("0999-01-01"), None);
+        assert_eq!(kept("0999"), None);
         assert_eq!(kept("1990-13"), None);
         assert_eq!(kept("90-11-02"), None);
         assert_eq!(kept(""), None);
