@@ -146,6 +146,8 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "personid",
             "pid",
             "uid",
+            "uniqueid",
+            "recno",
         ],
     ),
     (

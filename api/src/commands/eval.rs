@@ -53,9 +53,17 @@ fn open_csv(
         .clone();
     let mut positions = Vec::new();
     for c in columns {
+        // The header as written, else one the person reader takes for this column (`rec_id`,
+        // `unique_id`, `Patient ID` name the id column there too).
+        let bare = |h: &str| h.trim_start_matches('\u{feff}').to_owned();
         let p = headers
             .iter()
-            .position(|h| h.trim_start_matches('\u{feff}') == *c)
+            .position(|h| bare(h) == *c)
+            .or_else(|| {
+                headers
+                    .iter()
+                    .position(|h| crate::person_csv::column_of_header(h) == Some(*c))
+            })
             .ok_or_else(|| {
                 InputDataError(format!("{}:1: header: no {c} column", path.display()))
             })?;
