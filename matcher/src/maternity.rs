@@ -67,6 +67,8 @@ fn order_of(token: &str) -> Option<u32> {
 /// assert!(newborn_placeholder(&given("B'G")).is_some());
 /// assert_eq!(newborn_placeholder(&given("Twin B")).and_then(|n| n.birth_order), Some(2));
 /// assert!(newborn_placeholder(&given("Female")).is_some());
+/// assert!(newborn_placeholder(&given("BB Jr")).is_some());
+/// assert!(newborn_placeholder(&given("Mr Baby Boy")).is_some());
 /// assert!(newborn_placeholder(&given("Baby Mary")).is_none());
 /// assert!(newborn_placeholder(&given("Mary")).is_none());
 /// ```
@@ -75,9 +77,14 @@ pub fn newborn_placeholder(given_names: &[String]) -> Option<Newborn> {
         // Folded as the normalized name is (`ñb` is `nb`, `B'G` is `bg`: an apostrophe joins),
         // then split into its words, so that a record reads the same after normalizing as
         // before (found by the idempotence property, twice).
+        // A title or suffix, which normalization removes (`Baby Boy Jr`, `Mr BB`), is no part of
+        // the name either, so that `BB Jr` reads as `BB` does once normalized (found by the
+        // idempotence property); a Roman numeral stays, a birth order.
         crate::normalize::fold(g)
             .split(' ')
-            .filter(|w| !w.is_empty())
+            .filter(|w| {
+                !w.is_empty() && !(crate::normalize::is_title_or_suffix(w) && order_of(w).is_none())
+            })
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });

@@ -384,7 +384,9 @@ pub fn is_particle(token: &str) -> bool {
     PARTICLES.contains(&token)
 }
 
-fn is_title_or_suffix(token: &str) -> bool {
+/// True for a title (`mr`, `dr`) or a generational or professional suffix (`jr`, `iii`, `md`),
+/// which normalization removes from a name.
+pub(crate) fn is_title_or_suffix(token: &str) -> bool {
     TITLES.contains(&token) || SUFFIXES.contains(&token)
 }
 
