@@ -262,9 +262,7 @@ fn swapped(p: &CompareParams, a: &NormalizedRecord, b: &NormalizedRecord) -> boo
     if ag == af || ag.is_empty() || af.is_empty() || bg.is_empty() || bf.is_empty() {
         return false;
     }
-    let similar = |x: &str, y: &str, at_least: f64| {
-        x == y || (x.as_bytes()[0] == y.as_bytes()[0] && jaro_winkler::similarity(x, y) >= at_least)
-    };
+    let similar = similar_keys;
     // A given name of several parts (`Min-jun`, two tokens) is one family-name field when
     // swapped (`minjun`).
     let first = similar(ag, bf, p.high) || concat_equals(&a.given, bf);
@@ -272,6 +270,16 @@ fn swapped(p: &CompareParams, a: &NormalizedRecord, b: &NormalizedRecord) -> boo
     // A typo in one of the crossed names (`Snah Amit` / `Amit Shah`) still leaves the other
     // crossing close.
     (first && (second || similar(af, bg, p.low))) || (second && similar(ag, bf, p.low))
+}
+
+/// Two name keys alike enough to be one name written twice: equal, or the same initial and
+/// Jaro-Winkler at least `at_least`.
+fn similar_keys(x: &str, y: &str, at_least: f64) -> bool {
+    x == y
+        || (!x.is_empty()
+            && !y.is_empty()
+            && x.as_bytes()[0] == y.as_bytes()[0]
+            && jaro_winkler::similarity(x, y) >= at_least)
 }
 
 /// True when the compact forms of `names`, joined in order, are `whole` and there are two or
@@ -355,7 +363,7 @@ fn given_name<'a>(
     b: &'a NormalizedRecord,
 ) -> FieldOutcome<'a> {
     let (xs, ys) = mononyms(a, b).unwrap_or((&a.given, &b.given));
-    if xs.is_empty() || ys.is_empty() {
+    if xs.is_empty() || ys.is_empty() || lone_name_across(p, a, b).is_some() {
         return FieldOutcome::MISSING;
     }
     if let Some(v) = exact(xs, ys) {
@@ -447,6 +455,43 @@ fn across_fields<'a>(
     }
 }
 
+/// A record with one name only, written in the field the other record, which has both, uses for
+/// its other name: a family name `Holly` alone against `Holly Thomson`, a given name `Thomson`
+/// alone against `Holly Thomson` (a desk that typed the one name it was given into whichever field
+/// it had). The lone name is like the other record's name in the other field (equal, or the same
+/// initial and Jaro-Winkler at least `high`) and unlike the one in its own field. The
+/// family-name comparison compares the two, as for a mononym written in either field
+/// ([`across_fields`]); the given-name comparison sees a missing field. `None` otherwise, so that
+/// a family name alone that is the other record's family name, misspelt or not, compares as a
+/// family name.
+fn lone_name_across<'a>(
+    p: &CompareParams,
+    a: &'a NormalizedRecord,
+    b: &'a NormalizedRecord,
+) -> Option<(&'a [NormalizedName], &'a [NormalizedName])> {
+    fn across<'a>(
+        p: &CompareParams,
+        full: &'a NormalizedRecord,
+        lone: &'a NormalizedRecord,
+    ) -> Option<(&'a [NormalizedName], &'a [NormalizedName])> {
+        if full.given.is_empty() || full.family.is_empty() {
+            return None;
+        }
+        let (own, other, name) = match (lone.given.as_slice(), lone.family.as_slice()) {
+            ([name], []) => (&full.given, &full.family, name),
+            ([], [name]) => (&full.family, &full.given, name),
+            _ => return None,
+        };
+        let like = |names: &[NormalizedName]| {
+            names
+                .iter()
+                .any(|n| similar_keys(key(n), key(name), p.high))
+        };
+        (like(other) && !like(own)).then_some((other.as_slice(), std::slice::from_ref(name)))
+    }
+    across(p, a, b).or_else(|| across(p, b, a).map(|(x, y)| (y, x)))
+}
+
 fn family_name<'a>(
     p: &CompareParams,
     a: &'a NormalizedRecord,
@@ -455,7 +500,7 @@ fn family_name<'a>(
     if mononyms(a, b).is_some() {
         return FieldOutcome::MISSING;
     }
-    let (xs, ys) = match across_fields(a, b) {
+    let (xs, ys) = match across_fields(a, b).or_else(|| lone_name_across(p, a, b)) {
         Some(names) => names,
         None => (a.family.as_slice(), b.family.as_slice()),
     };
@@ -840,6 +885,35 @@ mod tests {
         let full = person("Wati", "Susanto");
         assert_eq!(label(GivenName, &full, &person("Wati", "")), "exact");
         assert_eq!(label(FamilyName, &full, &person("Wati", "")), "missing");
+    }
+
+    #[test]
+    fn a_name_alone_in_the_other_field_is_compared_with_that_name() {
+        use ComparisonKind::{FamilyName, GivenName};
+        let full = person("Holly", "Thomson");
+        // The given name typed alone into the family field, and the family name into the given
+        // field, a typo included: compared with the name they are, the other field missing.
+        for lone in [
+            person("", "Holly"),
+            person("", "Hollly"),
+            person("Thomson", ""),
+        ] {
+            for (a, b) in [(&full, &lone), (&lone, &full)] {
+                assert_eq!(label(GivenName, a, b), "missing", "{lone:?}");
+                assert_ne!(label(FamilyName, a, b), "different", "{lone:?}");
+                assert_ne!(label(FamilyName, a, b), "missing", "{lone:?}");
+            }
+        }
+        assert_eq!(label(FamilyName, &full, &person("", "Holly")), "exact");
+        // A name alone in its own field compares there, as before.
+        assert_eq!(label(FamilyName, &full, &person("", "Thomson")), "exact");
+        assert_eq!(label(GivenName, &full, &person("Holly", "")), "exact");
+        // Unlike either name: field by field, as before.
+        assert_eq!(label(FamilyName, &full, &person("", "Ward")), "different");
+        // A lone name like both of the other record's names stays in its field.
+        let same = person("Thomas", "Thomson");
+        assert_eq!(label(GivenName, &same, &person("", "Thomson")), "missing");
+        assert_eq!(label(FamilyName, &same, &person("", "Thomson")), "exact");
     }
 
     #[test]
