@@ -82,9 +82,8 @@ pub fn newborn_placeholder(given_names: &[String]) -> Option<Newborn> {
         // idempotence property); a Roman numeral stays, a birth order.
         crate::normalize::fold(g)
             .split(' ')
-            .filter(|w| {
-                !w.is_empty() && !(crate::normalize::is_title_or_suffix(w) && order_of(w).is_none())
-            })
+            .filter(|w| !w.is_empty())
+            .filter(|w| order_of(w).is_some() || !crate::normalize::is_title_or_suffix(w))
             .map(str::to_owned)
             .collect::<Vec<_>>()
     });
