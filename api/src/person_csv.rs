@@ -921,7 +921,7 @@ impl PersonCsvReader<File> {
 }
 
 /// The delimiter the header row holds most of outside quotes (`,` when none).
-fn detect_delimiter(head: &[u8]) -> u8 {
+pub fn detect_delimiter(head: &[u8]) -> u8 {
     let line = head.split(|&b| b == b'\n').next().unwrap_or(head);
     let mut counts = [0usize; 4];
     let candidates = [b',', b';', b'\t', b'|'];

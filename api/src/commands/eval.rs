@@ -3,7 +3,7 @@
 //! probability, blocking recall (pair completeness of every pair in the file), and pairwise and
 //! B-cubed figures of the clusters. Prints a table, or JSON with `--json`.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -43,8 +43,15 @@ fn open_csv(
     path: &Path,
     columns: &[&str],
 ) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<usize>)> {
+    // A truth file from elsewhere may be written with `;`, a tab or `|`, as the person reader
+    // takes it: the delimiter is the one its header row holds most of.
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .with_context(|| format!("{}: cannot open", path.display()))?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
+        .delimiter(crate::person_csv::detect_delimiter(&head))
         .from_path(path)
         .with_context(|| format!("{}: cannot open", path.display()))?;
     let headers = reader

@@ -297,6 +297,38 @@ fn dedupe_reaches_f1_099_on_febrl_2() {
     dedupe_febrl(2);
 }
 
+/// A truth file as another system writes it (semicolons, its own name for the id column) is read
+/// as the person reader would read it, and the figures are those worked out by hand.
+#[test]
+fn eval_reads_a_truth_file_in_another_layout() {
+    let dir = ScratchDir::new();
+    std::fs::write(
+        dir.path.join("truth.csv"),
+        "Patient ID;person\na;P1\nb;P1\nc;P1\nd;P2\n",
+    )
+    .expect("truth");
+    std::fs::write(
+        dir.path.join("pairs.csv"),
+        "id_a,id_b,match_probability,match_weight,review_reason\na,b,0.99,6.6,\nc,d,0.9,3.2,\n",
+    )
+    .expect("pairs");
+    let m = eval_json(
+        &dir.path,
+        &[
+            "--pairs",
+            "pairs.csv",
+            "--truth",
+            "truth.csv",
+            "--truth-column",
+            "person",
+        ],
+    );
+    // True pairs ab, ac, bc; predicted ab (right) and cd (wrong).
+    let figure = |k: &str| m["pairwise"][k].as_f64().expect(k);
+    assert!((figure("precision") - 0.5).abs() < 1e-9, "{m:#}");
+    assert!((figure("recall") - 1.0 / 3.0).abs() < 1e-9, "{m:#}");
+}
+
 /// A truth file for a FEBRL set as distributed: its `rec_id` (a header `mpi eval` takes for the
 /// id column, as the person reader does) and the person it names (`<N>` of `rec-<N>-...`).
 fn febrl_truth(file: &str, out: &Path) {
