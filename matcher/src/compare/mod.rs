@@ -500,9 +500,14 @@ fn family_name<'a>(
     if mononyms(a, b).is_some() {
         return FieldOutcome::MISSING;
     }
-    let (xs, ys) = match across_fields(a, b).or_else(|| lone_name_across(p, a, b)) {
-        Some(names) => names,
-        None => (a.family.as_slice(), b.family.as_slice()),
+    // A lone name compared with the other record's given name is no family name: the family
+    // names' term frequencies do not describe it, so its exact agreement weighs as the level does.
+    let (xs, ys, family_value) = match across_fields(a, b) {
+        Some((xs, ys)) => (xs, ys, true),
+        None => match lone_name_across(p, a, b) {
+            Some((xs, ys)) => (xs, ys, false),
+            None => (a.family.as_slice(), b.family.as_slice(), true),
+        },
     };
     if xs.is_empty() || ys.is_empty() {
         return FieldOutcome::MISSING;
@@ -510,7 +515,7 @@ fn family_name<'a>(
     if let Some(v) = exact(xs, ys) {
         return FieldOutcome {
             level: Some(0),
-            value: Some(v),
+            value: family_value.then_some(v),
         };
     }
     if swapped(p, a, b) {
@@ -905,6 +910,16 @@ mod tests {
             }
         }
         assert_eq!(label(FamilyName, &full, &person("", "Holly")), "exact");
+        // Weighed without the family names' term frequencies, which do not describe a given name;
+        // a family name agreeing in its own field keeps them.
+        let value = |lone: &PersonRecord| {
+            let (a, b) = (normalize(&full), normalize(lone));
+            compare_field(FamilyName, &CompareParams::default(), &a, &b)
+                .value
+                .map(str::to_owned)
+        };
+        assert_eq!(value(&person("", "Holly")), None);
+        assert_eq!(value(&person("", "Thomson")).as_deref(), Some("thomson"));
         // A name alone in its own field compares there, as before.
         assert_eq!(label(FamilyName, &full, &person("", "Thomson")), "exact");
         assert_eq!(label(GivenName, &full, &person("Holly", "")), "exact");
