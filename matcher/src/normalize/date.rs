@@ -3,8 +3,8 @@
 //! Accepted formats: `YYYY-MM-DD`, `YYYY/MM/DD`, `YYYY.MM.DD`, `YYYYMMDD`, `DD.MM.YYYY`, `DD-MM-YYYY` and
 //! `DD/MM/YYYY`. Slashed dates are read day first (the international and Australian convention),
 //! except when the first number cannot be a day-of-month reading (`12/31/1980` is read as `MM/DD`
-//! because 31 is no month). Dates in the future or before 1850 are rejected (normalization keeps a date from the year
-//! 1000 on for comparison: [`parse_birth_date_kept`]).
+//! because 31 is no month). Dates in the future or before 1850 are rejected (normalization keeps
+//! a date from the year 1000 on for comparison: [`parse_birth_date_kept`]).
 
 use crate::error::DateError;
 use crate::record::BirthDate;
