@@ -40,6 +40,8 @@
 //! (`given_name=FirstName`), ahead of the synonyms. Two headers that mean one single-valued
 //! column are a header error that says which. The delimiter (`,`, `;`, tab or `|`) is the one
 //! of these the header row holds most of outside quotes, unless [`ReadOptions::delimiter`] says.
+//! A file saved as UTF-16 (Excel's "Unicode Text", SQL Server and Windows PowerShell exports) is
+//! transcoded to UTF-8 as it is read ([`decoded`]).
 //! [`PersonCsvReader::mapping`] and [`PersonCsvReader::ignored`] tell what was understood.
 //!
 //! # The order of day and month
@@ -879,7 +881,7 @@ const MOTHER_MAIDEN_NAME: usize = col("mother_maiden_name");
 /// A streaming person CSV reader (see the module documentation).
 pub struct PersonCsvReader<R: Read> {
     path: PathBuf,
-    reader: csv::Reader<io::BufReader<StripCr<R>>>,
+    reader: csv::Reader<io::BufReader<StripCr<Decoded<R>>>>,
     layout: Layout,
     buffer: csv::ByteRecord,
     delimiter: u8,
@@ -918,6 +920,30 @@ impl PersonCsvReader<File> {
         })?;
         Self::with_options(file, path, extra, options)
     }
+}
+
+/// A file read through [`decoded`].
+pub type Decoded<R> = encoding_rs_io::DecodeReaderBytes<io::BufReader<R>, Vec<u8>>;
+
+/// `input` as UTF-8 bytes. A file written in UTF-16 (Excel's "Unicode Text", SQL Server and
+/// Windows PowerShell exports) is transcoded as it streams: one that starts with its byte-order
+/// mark, or, without one, whose first two characters are each a byte and a zero byte. Anything
+/// else passes through byte for byte, invalid UTF-8 included, for the reader's own Windows-1252
+/// reading of such fields. A byte-order mark is dropped.
+pub fn decoded<R: Read>(input: R) -> io::Result<Decoded<R>> {
+    let mut input = io::BufReader::with_capacity(1 << 16, input);
+    let encoding = match input.fill_buf()? {
+        // A UTF-16 byte-order mark names the byte order itself.
+        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => None,
+        [a, 0, b, 0, ..] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16LE),
+        [0, a, 0, b, ..] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16BE),
+        _ => None,
+    };
+    Ok(encoding_rs_io::DecodeReaderBytesBuilder::new()
+        .encoding(encoding)
+        .utf8_passthru(true)
+        .strip_bom(true)
+        .build(input))
 }
 
 /// The delimiter the header row holds most of outside quotes (`,` when none).
@@ -960,6 +986,10 @@ impl<R: Read> PersonCsvReader<R> {
             path: path.clone(),
             reason,
         };
+        let input = decoded(input).map_err(|e| PersonCsvError::Io {
+            path: path.clone(),
+            reason: format!("cannot read: {e}"),
+        })?;
         let mut input = io::BufReader::with_capacity(1 << 16, StripCr(input));
         let delimiter = match options.delimiter {
             Some(d) => d,

@@ -3,7 +3,7 @@
 //! probability, blocking recall (pair completeness of every pair in the file), and pairwise and
 //! B-cubed figures of the clusters. Prints a table, or JSON with `--json`.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -42,18 +42,20 @@ pub struct EvalArgs {
 fn open_csv(
     path: &Path,
     columns: &[&str],
-) -> anyhow::Result<(csv::Reader<std::fs::File>, Vec<usize>)> {
-    // A truth file from elsewhere may be written with `;`, a tab or `|`, as the person reader
-    // takes it: the delimiter is the one its header row holds most of.
-    let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path)
-        .and_then(|f| f.take(4096).read_to_end(&mut head))
+) -> anyhow::Result<(csv::Reader<TruthInput>, Vec<usize>)> {
+    // A truth file from elsewhere may be written with `;`, a tab or `|`, or in UTF-16, as the
+    // person reader takes it: the delimiter is the one its header row holds most of.
+    let mut input = std::fs::File::open(path)
+        .and_then(crate::person_csv::decoded)
+        .map(std::io::BufReader::new)
         .with_context(|| format!("{}: cannot open", path.display()))?;
+    let head = input
+        .fill_buf()
+        .with_context(|| format!("{}: cannot read", path.display()))?;
     let mut reader = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .delimiter(crate::person_csv::detect_delimiter(&head))
-        .from_path(path)
-        .with_context(|| format!("{}: cannot open", path.display()))?;
+        .delimiter(crate::person_csv::detect_delimiter(head))
+        .from_reader(input);
     let headers = reader
         .headers()
         .map_err(|e| InputDataError(format!("{}:1: header: {e}", path.display())))?
@@ -79,10 +81,13 @@ fn open_csv(
     Ok((reader, positions))
 }
 
+/// A truth or pairs file as [`open_csv`] reads it.
+type TruthInput = std::io::BufReader<crate::person_csv::Decoded<std::fs::File>>;
+
 /// Each row's values of the located columns, with its line; row errors name file and line.
 fn rows(
     path: &Path,
-    reader: csv::Reader<std::fs::File>,
+    reader: csv::Reader<TruthInput>,
     positions: Vec<usize>,
 ) -> impl Iterator<Item = anyhow::Result<(u64, Vec<String>)>> {
     let path = path.to_owned();
