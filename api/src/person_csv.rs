@@ -6,12 +6,12 @@
 //!
 //! | column | maps to [`PersonRecord`] |
 //! |---|---|
-//! | `id` (required, non-empty) | the row's id (not part of the record) |
+//! | `id` (required, non-empty; without an id column, [`ReadOptions::line_ids`] names each row by its line number) | the row's id (not part of the record) |
 //! | `given_name` | `given_names[0]` |
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
-//! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F`, `O`, `U`, `UNK` (any case) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written (a time of day after it dropped); a month written as a name (`12-MAR-85`, `Mar 12, 1985`) or `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
+//! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F`, `O`, `U`, `UNK` (any case), or ISO/IEC 5218's `1` (male), `2` (female), `0` and `9` (unknown) |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written (a time of day after it dropped); a month written as a name (`12-MAR-85`, `Mar 12, 1985`), year first with `/` or `.` (`1984/07/02`) or `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -63,7 +63,10 @@
 //! ([`PersonRow::warnings`]): a date that is no calendar date but still carries evidence (a
 //! mistyped `19551192`, a year alone, another order of day, month and year) is kept for the
 //! matcher, which compares it at its precision or digit by digit, other bad dates and sex codes
-//! are dropped; text that is not UTF-8 is read as Windows-1252, control characters removed, and phones with fewer
+//! are dropped; a birth date of five digits is read as the day a spreadsheet counts it (a date cell
+//! exported without its format: `30865` is 1984-07-02); a phone, postal code or identifier a
+//! spreadsheet wrote in scientific notation (`1.23457E+08`, its last digits lost) is dropped (an
+//! error when strict); text that is not UTF-8 is read as Windows-1252, control characters removed, and phones with fewer
 //! than 5 digits, postal codes and identifiers (the mother's too) without a letter or digit,
 //! a mother's identifier that is not one, and e-mails without `@` are dropped; a row with no name at all is kept with a warning. `NULL`, `N/A`, `#N/A`, `-`
 //! and `?` are read as empty. Warnings never quote a value.
@@ -487,6 +490,10 @@ pub struct ReadOptions {
     /// as written (an error when strict; a warning when lenient, the matcher reading them day
     /// first unless the first number cannot be a day's month).
     pub date_order: Option<DateOrder>,
+    /// A file without an id column names each row by its line number (`2` for the first row
+    /// after the header) instead of being refused: the batch commands that only report on a
+    /// file (`dedupe --input`, `link`, `train`), not `mpi import`, which keeps the ids it stores.
+    pub line_ids: bool,
 }
 
 /// Rows whose birth dates the reader looks at to infer the file's order of day and month.
@@ -580,8 +587,58 @@ fn without_float_zero(text: String) -> String {
 fn birth_date_text(text: &str, order: Option<DateOrder>) -> String {
     let date = without_time(text);
     month_name_date(date)
+        .or_else(|| year_first_date(date))
         .or_else(|| order.and_then(|o| o.to_iso(date)))
         .unwrap_or_else(|| date.to_owned())
+}
+
+/// `YYYY-MM-DD` of a date written year first with `/`, `.` or `-` and one or two digits for the
+/// month and the day (`1984/07/02`, `1984.7.2`, `1984-7-2`), as East Asian systems and some
+/// database exports write it; `None` for anything else or no calendar date.
+fn year_first_date(text: &str) -> Option<String> {
+    let separator = *text.as_bytes().get(4)?;
+    if !matches!(separator, b'/' | b'.' | b'-') {
+        return None;
+    }
+    let mut parts = text.split(char::from(separator));
+    let (year, month, day) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    iso_date(
+        digits(year, 4..=4)?,
+        digits(month, 1..=2)?,
+        digits(day, 1..=2)?,
+    )
+}
+
+/// The date a spreadsheet's day number counts to, for a birth date cell exported without its
+/// date format: days since 1899-12-30, as Excel and LibreOffice count (`30865` is 1984-07-02).
+/// Only five digits, up to today's number, are taken for one: four digits are a year.
+fn spreadsheet_day(text: &str) -> Option<String> {
+    let days = digits(text, 5..=5)?;
+    let date = chrono::NaiveDate::from_ymd_opt(1899, 12, 30)?
+        .checked_add_days(chrono::Days::new(u64::from(days)))?;
+    (date <= chrono::Utc::now().date_naive()).then(|| date.format("%Y-%m-%d").to_string())
+}
+
+/// Why a number a spreadsheet wrote in scientific notation is not kept.
+const SCIENTIFIC: &str =
+    "in scientific notation, as a spreadsheet writes a long number, its last digits lost";
+
+/// True for a number a spreadsheet wrote in scientific notation (`1.23457E+08`, `5,55123E+09`,
+/// `1E+09`): its last digits are lost, so two different numbers can read the same.
+fn scientific_notation(text: &str) -> bool {
+    let Some((mantissa, exponent)) = text.split_once(['E', 'e']) else {
+        return false;
+    };
+    let (whole, fraction) = mantissa.split_once(['.', ',']).unwrap_or((mantissa, "0"));
+    digits(whole, 1..=1).is_some()
+        && !fraction.is_empty()
+        && fraction.bytes().all(|b| b.is_ascii_digit())
+        && exponent
+            .strip_prefix('+')
+            .is_some_and(|e| digits(e, 1..=3).is_some())
 }
 
 /// `text` without a time of day after its date: the part before the first space or `T` that is
@@ -829,6 +886,8 @@ struct Layout {
     headers: Vec<String>,
     lenient: bool,
     date_order: Option<DateOrder>,
+    /// No id column: each row is named by its line number ([`ReadOptions::line_ids`]).
+    line_ids: bool,
 }
 
 /// Index of a known column in [`COLUMNS`].
@@ -922,28 +981,55 @@ impl PersonCsvReader<File> {
     }
 }
 
-/// A file read through [`decoded`].
-pub type Decoded<R> = encoding_rs_io::DecodeReaderBytes<io::BufReader<R>, Vec<u8>>;
+/// A file as [`decoded`] reads it: UTF-16 transcoded to UTF-8, anything else as it is.
+pub enum Decoded<R: Read> {
+    /// Bytes passed through as they are.
+    Plain(io::BufReader<R>),
+    /// UTF-16 transcoded to UTF-8 (encoding_rs_io over encoding_rs).
+    Utf16(encoding_rs_io::DecodeReaderBytes<io::BufReader<R>, Vec<u8>>),
+}
+
+impl<R: Read> Read for Decoded<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Decoded::Plain(r) => r.read(buf),
+            Decoded::Utf16(r) => {
+                // The transcoder may hand out a few bytes at a time; callers that look at the
+                // first read (the delimiter's detection) want a whole header row.
+                let want = buf.len().min(1 << 12);
+                let mut filled = 0;
+                while filled < want {
+                    match r.read(&mut buf[filled..])? {
+                        0 => break,
+                        n => filled += n,
+                    }
+                }
+                Ok(filled)
+            }
+        }
+    }
+}
 
 /// `input` as UTF-8 bytes. A file written in UTF-16 (Excel's "Unicode Text", SQL Server and
-/// Windows PowerShell exports) is transcoded as it streams: one that starts with its byte-order
-/// mark, or, without one, whose first two characters are each a byte and a zero byte. Anything
-/// else passes through byte for byte, invalid UTF-8 included, for the reader's own Windows-1252
-/// reading of such fields. A byte-order mark is dropped.
+/// Windows PowerShell exports) is transcoded as it streams, without its byte-order mark: one that
+/// starts with that mark, or, without one, whose first two characters are each a byte and a zero
+/// byte. Anything else passes through byte for byte, invalid UTF-8 included, for the reader's own
+/// Windows-1252 reading of such fields.
 pub fn decoded<R: Read>(input: R) -> io::Result<Decoded<R>> {
     let mut input = io::BufReader::with_capacity(1 << 16, input);
-    let encoding = match input.fill_buf()? {
-        // A UTF-16 byte-order mark names the byte order itself.
-        [0xFF, 0xFE, ..] | [0xFE, 0xFF, ..] => None,
-        [a, 0, b, 0, ..] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16LE),
-        [0, a, 0, b, ..] if *a != 0 && *b != 0 => Some(encoding_rs::UTF_16BE),
-        _ => None,
+    let (encoding, mark) = match input.fill_buf()? {
+        [0xFF, 0xFE, ..] => (encoding_rs::UTF_16LE, 2),
+        [0xFE, 0xFF, ..] => (encoding_rs::UTF_16BE, 2),
+        [a, 0, b, 0, ..] if *a != 0 && *b != 0 => (encoding_rs::UTF_16LE, 0),
+        [0, a, 0, b, ..] if *a != 0 && *b != 0 => (encoding_rs::UTF_16BE, 0),
+        _ => return Ok(Decoded::Plain(input)),
     };
-    Ok(encoding_rs_io::DecodeReaderBytesBuilder::new()
-        .encoding(encoding)
-        .utf8_passthru(true)
-        .strip_bom(true)
-        .build(input))
+    input.consume(mark);
+    Ok(Decoded::Utf16(
+        encoding_rs_io::DecodeReaderBytesBuilder::new()
+            .encoding(Some(encoding))
+            .build(input),
+    ))
 }
 
 /// The delimiter the header row holds most of outside quotes (`,` when none).
@@ -1096,7 +1182,9 @@ impl<R: Read> PersonCsvReader<R> {
             }
             layout.known[k].push(position);
         }
-        if layout.known[ID].is_empty() {
+        if layout.known[ID].is_empty() && options.line_ids {
+            layout.line_ids = true;
+        } else if layout.known[ID].is_empty() {
             return Err(header_error(format!(
                 "no id column (columns: {}; or name it with --columns id=HEADER)",
                 COLUMNS.join(", ")
@@ -1177,6 +1265,12 @@ impl<R: Read> PersonCsvReader<R> {
     /// ([`ReadOptions::date_order`]) or the file has no birth-date column.
     pub fn date_order(&self) -> Option<InferredDateOrder> {
         self.inferred
+    }
+
+    /// True when the file has no id column and its rows are named by their line numbers
+    /// ([`ReadOptions::line_ids`]).
+    pub fn ids_are_line_numbers(&self) -> bool {
+        self.layout.line_ids
     }
 
     /// The columns understood, in file order: `(column, header as written)`.
@@ -1387,7 +1481,11 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
             None => Ok(None),
         }
     };
-    let id = field(ID)?.ok_or_else(|| fail("id", "missing id"))?;
+    let id = if layout.line_ids {
+        line.to_string()
+    } else {
+        field(ID)?.ok_or_else(|| fail("id", "missing id"))?
+    };
     let sex_text = field(SEX)?;
     let date_text = field(BIRTH_DATE)?
         .map(without_float_zero)
@@ -1430,6 +1528,26 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         },
         _ => (given, middle, family),
     };
+    // A number a spreadsheet wrote in scientific notation compares as another number would.
+    let mut lost = |column: &str, value: Option<String>| match value {
+        Some(v) if scientific_notation(&v) => {
+            if !lenient {
+                return Err(fail(column, SCIENTIFIC));
+            }
+            warnings.push(fail(column, &format!("{SCIENTIFIC} (treated as missing)")));
+            Ok(None)
+        }
+        v => Ok(v),
+    };
+    let postal = lost("postal_code", postal)?;
+    let national_id = lost("national_id", national_id)?;
+    let mrn = lost("mrn", mrn)?;
+    let mother_value = lost("mother_identifier_value", mother_value)?;
+    let mut phones_kept = Vec::with_capacity(phones.len());
+    for phone in phones {
+        phones_kept.extend(lost("phone", Some(phone))?);
+    }
+    let mut phones = phones_kept;
 
     let mut warn = |column: &str, reason: &str| warnings.push(fail(column, reason));
 
@@ -1455,6 +1573,13 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
                 "birth_date",
                 "invalid date (expected YYYY-MM-DD or YYYYMMDD)",
             ));
+        }
+        Some(v) if spreadsheet_day(&v).is_some() => {
+            warn(
+                "birth_date",
+                "a spreadsheet's day number (read as the date it counts to)",
+            );
+            spreadsheet_day(&v)
         }
         Some(v) => match matcher::normalize::parse_birth_date_kept(&v) {
             Some(d) if d.is_mistyped() => {
@@ -1721,11 +1846,13 @@ fn mother_identifier_of(
     Ok(Some(Identifier { system, value }))
 }
 
-/// `male`, `female`, `other`, `unknown`, `M`, `F`, any case.
+/// `male`, `female`, `other`, `unknown`, `M`, `F`, any case, or the codes of ISO/IEC 5218 (`1`
+/// male, `2` female, `0` not known, `9` not applicable).
 pub fn parse_sex(value: &str) -> Option<Sex> {
     match value.to_ascii_lowercase().as_str() {
-        "male" | "m" => Some(Sex::Male),
-        "female" | "f" => Some(Sex::Female),
+        "male" | "m" | "1" => Some(Sex::Male),
+        "female" | "f" | "2" => Some(Sex::Female),
+        "0" | "9" => Some(Sex::Unknown),
         // HL7 table 0001 writes other and unknown as O and U.
         "other" | "o" => Some(Sex::Other),
         "unknown" | "u" | "unk" => Some(Sex::Unknown),
@@ -2326,6 +2453,72 @@ mod tests {
         assert_eq!(ids[0], "a");
         assert_eq!(ids[1], "r0");
         assert_eq!(ids[extra], format!("r{}", extra - 1));
+    }
+
+    /// What a spreadsheet does to a file: birth dates as day numbers or year first, long numbers
+    /// in scientific notation, ISO/IEC 5218 sex codes, a phone with its extension.
+    #[test]
+    fn a_spreadsheets_numbers_are_read_for_what_they_still_say() {
+        let text = "id,family_name,sex,birth_date,national_id,phone,postal_code\n\
+                    a,Lee,2,30865,1.23457E+08,5.55123E+09,2.6E+03\n\
+                    b,Lee,1,1984/07/02,123456789,555-123-4567 x22,2600\n\
+                    c,Lee,0,1984.7.2,1E+09,\"5,55123E+09\",12345\n\
+                    d,Lee,9,1984,E+5,1.2E5 555 0199,3.0\n\
+                    e,Lee,F,44000,,,\n";
+        let lenient = ReadOptions {
+            lenient: true,
+            ..ReadOptions::default()
+        };
+        let (rows, errors) = read_with(text.as_bytes(), &lenient);
+        assert!(errors.is_empty(), "{errors:?}");
+        let warnings: Vec<String> = rows
+            .iter()
+            .flat_map(|r| r.warnings.iter().map(ToString::to_string))
+            .collect();
+        let lost = "in scientific notation, as a spreadsheet writes a long number, its last digits lost (treated as missing)";
+        assert_eq!(
+            warnings,
+            [
+                format!("line 2: column postal_code: {lost}"),
+                format!("line 2: column national_id: {lost}"),
+                format!("line 2: column phone: {lost}"),
+                "line 2: column birth_date: a spreadsheet's day number (read as the date it counts to)"
+                    .to_owned(),
+                format!("line 4: column national_id: {lost}"),
+                format!("line 4: column phone: {lost}"),
+                "line 6: column birth_date: a spreadsheet's day number (read as the date it counts to)"
+                    .to_owned(),
+            ]
+        );
+        let record = |id: &str| &rows.iter().find(|r| r.id == id).expect(id).record;
+        assert_eq!(record("a").birth_date.as_deref(), Some("1984-07-02"));
+        assert_eq!(record("a").sex, Some(Sex::Female));
+        assert!(record("a").identifiers.is_empty() && record("a").phones.is_empty());
+        assert!(record("a").addresses.is_empty());
+        assert_eq!(record("b").birth_date.as_deref(), Some("1984-07-02"));
+        assert_eq!(record("b").sex, Some(Sex::Male));
+        assert_eq!(record("b").phones, ["555-123-4567 x22"]);
+        assert_eq!(record("c").birth_date.as_deref(), Some("1984-07-02"));
+        assert_eq!(record("c").sex, Some(Sex::Unknown));
+        // A year stays a year; what is not a spreadsheet's notation stays as written.
+        assert_eq!(record("d").birth_date.as_deref(), Some("1984"));
+        assert_eq!(record("d").sex, Some(Sex::Unknown));
+        assert_eq!(record("d").identifiers[0].value, "E+5");
+        assert_eq!(record("d").phones, ["1.2E5 555 0199"]);
+        assert_eq!(record("d").addresses[0].postal_code.as_deref(), Some("3"));
+        assert_eq!(record("e").birth_date.as_deref(), Some("2020-06-18"));
+
+        // Strict reading refuses the lost digits and leaves a day number unread.
+        let (_, errors) = read_with(text.as_bytes(), &ReadOptions::default());
+        assert_eq!(
+            errors,
+            [
+                format!("t.csv:2: column postal_code: {}", SCIENTIFIC),
+                format!("t.csv:4: column national_id: {}", SCIENTIFIC),
+                "t.csv:6: column birth_date: invalid date (expected YYYY-MM-DD or YYYYMMDD)"
+                    .to_owned(),
+            ]
+        );
     }
 
     #[test]

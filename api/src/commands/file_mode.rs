@@ -161,6 +161,7 @@ impl LayoutArgs {
             delimiter: self.delimiter,
             columns,
             date_order: self.date_order,
+            line_ids: false,
         })
     }
 }
@@ -257,6 +258,13 @@ pub fn describe_columns<R: std::io::Read>(reader: &PersonCsvReader<R>) {
         })
         .collect();
     let ignored = reader.ignored();
+    let mapping = if reader.ids_are_line_numbers() {
+        let mut with_lines = vec!["id=(line number: the file has no id column)".to_owned()];
+        with_lines.extend(mapping);
+        with_lines
+    } else {
+        mapping
+    };
     eprintln!(
         "{}: delimiter {delimiter}; columns {}; ignored: {}",
         reader.path().display(),
@@ -308,6 +316,7 @@ pub fn read_records(
         .len();
     let options = ReadOptions {
         lenient: warnings.is_some(),
+        line_ids: true,
         ..options.clone()
     };
     let reader = PersonCsvReader::open_with(path, &[], &options).map_err(input_or_runtime)?;

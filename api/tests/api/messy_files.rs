@@ -304,6 +304,78 @@ fn a_hospital_export_is_read_without_being_told_its_layout() {
     assert_ne!(clusters["h5"], clusters["h3"]);
 }
 
+/// A sheet saved from a spreadsheet, with no id column of its own: birth dates as the
+/// spreadsheet's day numbers (a date cell that lost its format) or year first, sex as ISO/IEC
+/// 5218 codes, SSNs in scientific notation (two different SSNs read the same there), a phone with
+/// its extension. Rows are named by their line numbers; each person's two records end in one
+/// cluster, and the stranger whose SSN reads like another's in scientific notation stays apart.
+#[test]
+fn a_spreadsheet_without_an_id_column_is_read_for_what_its_numbers_still_say() {
+    let dir = ScratchDir::new();
+    std::fs::write(
+        dir.path.join("sheet.csv"),
+        "MRN,First Name,Last Name,Birth Date,Sex,SSN,Phone\n\
+         s1,Anna,Smith,1984/07/02,2,123-45-6789,555-123-4567 x22\n\
+         s2,Anna,Smith,30865,F,1.23457E+08,5551234567\n\
+         s3,Robert,Jones,1950.3.14,1,987-65-4321,555.765.4321\n\
+         s4,Robert,Jones,18336,M,9.87654E+08,(555) 765-4321 ext 9\n\
+         s5,Anna,Smith,1990-01-01,2,1.23457E+08,5559990000\n",
+    )
+    .expect("write");
+    let out = run_mpi(
+        &dir.path,
+        &[
+            "dedupe",
+            "--input",
+            "sheet.csv",
+            "--output",
+            "out",
+            "--quiet",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "sheet.csv: delimiter ','; columns id=(line number: the file has no id column), \
+             mrn=MRN, given_name=First Name, family_name=Last Name, birth_date=Birth Date, \
+             sex=Sex, national_id=SSN, phone=Phone; ignored: none"
+        ),
+        "{stderr}"
+    );
+    let lost = "\"in scientific notation, as a spreadsheet writes a long number, its last digits lost (treated as missing)\"";
+    let day = "a spreadsheet's day number (read as the date it counts to)";
+    assert_eq!(
+        std::fs::read_to_string(dir.path.join("out/warnings.csv")).expect("warnings"),
+        format!(
+            "line,column,reason\n3,national_id,{lost}\n3,birth_date,{day}\n\
+             5,national_id,{lost}\n5,birth_date,{day}\n6,national_id,{lost}\n"
+        )
+    );
+    let clusters = clusters(&dir.path.join("out/clusters.csv"));
+    assert_eq!(clusters.len(), 5, "{clusters:?}");
+    assert_eq!(clusters["3"], clusters["2"], "{clusters:?}");
+    assert_eq!(clusters["5"], clusters["4"], "{clusters:?}");
+    assert_ne!(clusters["4"], clusters["2"], "{clusters:?}");
+    assert_ne!(clusters["6"], clusters["2"], "{clusters:?}");
+
+    // mpi import keeps the ids it stores: a file without one is still refused there.
+    let out = run_mpi(
+        &dir.path,
+        &[
+            "import",
+            "sheet.csv",
+            "--database-url",
+            "sqlite://mpi.db?mode=rwc",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("sheet.csv:1: header: no id column"),
+        "{out:?}"
+    );
+}
+
 /// Text as UTF-16 code units, little-endian (`le`) or big-endian, with or without a byte-order
 /// mark: written here with the standard library, not with the reader's decoder.
 fn utf16(text: &str, le: bool, bom: bool) -> Vec<u8> {

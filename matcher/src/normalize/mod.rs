@@ -452,9 +452,19 @@ pub fn normalize_name(raw: &str) -> NormalizedName {
     name_from_folded(normalize_name_text(raw))
 }
 
-/// Phone reduced to its digits (`"+61 (2) 9999-1234"` → `"61299991234"`).
+/// Phone reduced to its digits (`"+61 (2) 9999-1234"` → `"61299991234"`), without an
+/// extension written after the number (`555-123-4567 x22`, `ext. 22`, `#22`): a letter or `#`
+/// after at least 7 digits ends the number.
 pub fn normalize_phone(raw: &str) -> String {
-    raw.chars().filter(char::is_ascii_digit).collect()
+    let mut digits = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else if (c.is_alphabetic() || c == '#') && digits.len() >= 7 {
+            break;
+        }
+    }
+    digits
 }
 
 /// Postal code or identifier value: ASCII letters and digits only, upper case.
@@ -616,6 +626,18 @@ mod tests {
             normalize_name("Bill").nickname_group,
             nickname_group("william")
         );
+    }
+
+    #[test]
+    fn a_phone_loses_its_extension_not_its_digits() {
+        assert_eq!(normalize_phone("+61 (2) 9999-1234"), "61299991234");
+        assert_eq!(normalize_phone("555-123-4567 x22"), "5551234567");
+        assert_eq!(normalize_phone("555 123 4567 ext. 22"), "5551234567");
+        assert_eq!(normalize_phone("(555) 123-4567 #22"), "5551234567");
+        assert_eq!(normalize_phone("555-1234 X 9"), "5551234");
+        // Too few digits before it for a number: letters are dropped, the digits kept.
+        assert_eq!(normalize_phone("Tel 555-12 Ext 3"), "555123");
+        assert_eq!(normalize_phone("1-800-FLOWERS"), "1800");
     }
 
     #[test]
