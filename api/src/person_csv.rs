@@ -21,6 +21,7 @@
 //! | `mother_identifier_system`, `mother_identifier_value` | `maternity.mother_identifier` (empty system when absent) |
 //! | `mother_identifier` (read only) | the same as `SYSTEM\|VALUE`, or a value alone |
 //! | `mother_maiden_name` | `maternity.mother_maiden_name` |
+//! | `birth_year`, `birth_month`, `birth_day` (read only) | `birth_date` as `YYYY`, `YYYY-MM` or `YYYY-MM-DD` of the parts a row has from its year (a month as a number or a name), read when the row has no `birth_date` |
 //! | `full_name` (read only) | the whole name in one field (`Family, Given Middle`, `FAMILY^GIVEN^MIDDLE` or `Given Middle Family`), read when the row has no given, middle or family name |
 //!
 //! Every column but `id` is optional; unknown columns are ignored, except the extra columns a
@@ -33,8 +34,9 @@
 //! Headers are matched case-insensitively and without spaces, underscores or punctuation, to
 //! the names above or one of their common synonyms ([`SYNONYMS`]: `FirstName`, `forename`,
 //! `SURNAME`, `DOB`, `zip`, `postcode`, `SSN`, `soc_sec_id`, `Gender`, `mobile`, `MRN`, `Name`,
-//! ...), also behind a word such as `Patient` or `PAT_` and with an abbreviated ending such as
-//! `_NM`, `_CD` or `_NUM` (`Patient Last Name`, `PAT_FIRST_NM`, `SEX_CD`: [`column_of_header`]);
+//! `EnterpriseID`, `yob`, ...), also behind a word such as `Patient`, `PAT_` or `res_` and with an
+//! abbreviated ending such as `_NM`, `_CD`, `_NUM` or `_DESC` (`Patient Last Name`,
+//! `PAT_FIRST_NM`, `SEX_CD`, `res_city_desc`: [`column_of_header`]);
 //! a `street_number` column is put in front of the first address line. Several phone or e-mail
 //! columns (`phone` and `mobile`) are all read. [`ReadOptions::columns`] maps columns explicitly
 //! (`given_name=FirstName`), ahead of the synonyms. Two headers that mean one single-valued
@@ -135,8 +137,22 @@ const MOTHER_IDENTIFIER: &str = "mother_identifier";
 /// and family name of its own ([`split_full_name`]).
 const FULL_NAME: &str = "full_name";
 
+/// Columns read but not written: a birth date in parts (`birth_year`, `birth_month`,
+/// `birth_day`), read when a row has no `birth_date` of its own: `YYYY`, `YYYY-MM` or
+/// `YYYY-MM-DD` of the parts it has ([`birth_date_of_parts`]).
+const BIRTH_YEAR: &str = "birth_year";
+const BIRTH_MONTH: &str = "birth_month";
+const BIRTH_DAY: &str = "birth_day";
+
 /// The columns read but not written.
-const READ_ONLY: [&str; 3] = [STREET_NUMBER, MOTHER_IDENTIFIER, FULL_NAME];
+const READ_ONLY: [&str; 6] = [
+    STREET_NUMBER,
+    MOTHER_IDENTIFIER,
+    FULL_NAME,
+    BIRTH_YEAR,
+    BIRTH_MONTH,
+    BIRTH_DAY,
+];
 
 /// Common header names of each column, compared after [`header_key`] (lower case, letters and
 /// digits only). The column's own name always matches.
@@ -153,6 +169,7 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "uid",
             "uniqueid",
             "recno",
+            "enterpriseid",
         ],
     ),
     (
@@ -181,6 +198,8 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
             "middlenames",
             "mname",
             "middleinitial",
+            "midlname",
+            "midname",
             "mi",
             "secondname",
             "segundonombre",
@@ -391,6 +410,22 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ),
     ("mother_identifier_value", &["mothersidentifiervalue"]),
     (
+        BIRTH_YEAR,
+        &[
+            "yearofbirth",
+            "yob",
+            "dobyear",
+            "byear",
+            "birthyyyy",
+            "dobyyyy",
+        ],
+    ),
+    (
+        BIRTH_MONTH,
+        &["monthofbirth", "dobmonth", "bmonth", "birthmm", "dobmm"],
+    ),
+    (BIRTH_DAY, &["dayofbirth", "dobday", "birthdd", "dobdd"]),
+    (
         "mother_maiden_name",
         &[
             "mothersmaidenname",
@@ -401,13 +436,26 @@ pub const SYNONYMS: &[(&str, &[&str])] = &[
     ),
 ];
 
-/// Words exports put in front of a header (`Patient Last Name`, `PAT_FIRST_NM`, `member_dob`),
-/// dropped when the header is no synonym as it is.
-const HEADER_PREFIXES: [&str; 7] = ["patient", "person", "member", "client", "pat", "mbr", "pt"];
+/// Words exports put in front of a header (`Patient Last Name`, `PAT_FIRST_NM`, `member_dob`,
+/// a voter roll's `res_street_address` for the residence), dropped when the header is no synonym
+/// as it is.
+const HEADER_PREFIXES: [&str; 10] = [
+    "patient",
+    "person",
+    "member",
+    "client",
+    "pat",
+    "mbr",
+    "pt",
+    "residential",
+    "residence",
+    "res",
+];
 
 /// Abbreviated endings of headers (`FIRST_NM`, `SEX_CD`, `PHONE_NUM`, `SSN_NO`) and what they
 /// stand for (nothing: `SEX_CD` is `sex`), tried when the header is no synonym as it is.
-const HEADER_SUFFIXES: [(&str, &str); 8] = [
+const HEADER_SUFFIXES: [(&str, &str); 9] = [
+    ("desc", ""),
     ("nm", "name"),
     ("cd", ""),
     ("code", ""),
@@ -492,7 +540,8 @@ pub struct ReadOptions {
     pub date_order: Option<DateOrder>,
     /// A file without an id column names each row by its line number (`2` for the first row
     /// after the header) instead of being refused: the batch commands that only report on a
-    /// file (`dedupe --input`, `link`, `train`), not `mpi import`, which keeps the ids it stores.
+    /// file (`dedupe --input`, `link`, `train`) when they read leniently, not `mpi import`, which
+    /// keeps the ids it stores.
     pub line_ids: bool,
 }
 
@@ -610,6 +659,28 @@ fn year_first_date(text: &str) -> Option<String> {
         digits(month, 1..=2)?,
         digits(day, 1..=2)?,
     )
+}
+
+/// A birth date from its parts in columns of their own (year, month, day; a month as a number or
+/// a name): `YYYY`, `YYYY-MM` or `YYYY-MM-DD` as far as the parts go from the year, each number
+/// padded to its width; the parts as written, joined by `-`, when they are not numbers (the
+/// date's own checks then report it); `None` without a year.
+fn birth_date_of_parts(parts: &[Option<String>; 3]) -> Option<String> {
+    let [year, month, day] = parts;
+    let year = year.as_deref()?;
+    let month = month.as_deref().map(|m| {
+        month_name_date(&format!("1 {m} 2000"))
+            .map_or_else(|| m.to_owned(), |iso| iso[5..7].to_owned())
+    });
+    let pad = |v: &str| match digits(v, 1..=1) {
+        Some(n) => format!("{n:02}"),
+        None => v.to_owned(),
+    };
+    Some(match (month, day.as_deref()) {
+        (Some(m), Some(d)) => format!("{year}-{}-{}", pad(&m), pad(d)),
+        (Some(m), None) => format!("{year}-{}", pad(&m)),
+        (None, _) => year.to_owned(),
+    })
 }
 
 /// The date a spreadsheet's day number counts to, for a birth date cell exported without its
@@ -888,6 +959,8 @@ struct Layout {
     date_order: Option<DateOrder>,
     /// No id column: each row is named by its line number ([`ReadOptions::line_ids`]).
     line_ids: bool,
+    /// The `birth_year`, `birth_month` and `birth_day` columns.
+    birth_parts: [Option<usize>; 3],
 }
 
 /// Index of a known column in [`COLUMNS`].
@@ -1152,6 +1225,9 @@ impl<R: Read> PersonCsvReader<R> {
                 STREET_NUMBER => Some(&mut layout.street_number),
                 MOTHER_IDENTIFIER => Some(&mut layout.mother_identifier),
                 FULL_NAME => Some(&mut layout.full_name),
+                BIRTH_YEAR => Some(&mut layout.birth_parts[0]),
+                BIRTH_MONTH => Some(&mut layout.birth_parts[1]),
+                BIRTH_DAY => Some(&mut layout.birth_parts[2]),
                 _ => None,
             };
             if let Some(slot) = read_only {
@@ -1284,6 +1360,13 @@ impl<R: Read> PersonCsvReader<R> {
         out.extend(l.street_number.map(|p| (p, STREET_NUMBER)));
         out.extend(l.mother_identifier.map(|p| (p, MOTHER_IDENTIFIER)));
         out.extend(l.full_name.map(|p| (p, FULL_NAME)));
+        for (part, name) in l
+            .birth_parts
+            .iter()
+            .zip([BIRTH_YEAR, BIRTH_MONTH, BIRTH_DAY])
+        {
+            out.extend(part.map(|p| (p, name)));
+        }
         out.sort_unstable();
         out.into_iter()
             .map(|(p, c)| (c, l.headers[p].as_str()))
@@ -1301,6 +1384,7 @@ impl<R: Read> PersonCsvReader<R> {
             .chain(l.street_number)
             .chain(l.mother_identifier)
             .chain(l.full_name)
+            .chain(l.birth_parts.iter().flatten().copied())
             .chain(l.extra.iter().copied())
             .collect();
         l.headers
@@ -1487,9 +1571,7 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         field(ID)?.ok_or_else(|| fail("id", "missing id"))?
     };
     let sex_text = field(SEX)?;
-    let date_text = field(BIRTH_DATE)?
-        .map(without_float_zero)
-        .map(|v| birth_date_text(&v, layout.date_order));
+    let date_field = field(BIRTH_DATE)?;
     let given = field(GIVEN)?;
     let middle = field(MIDDLE)?;
     let family = field(FAMILY)?;
@@ -1528,6 +1610,24 @@ fn parse_row(row: &csv::ByteRecord, layout: &Layout, line: u64) -> Result<Person
         },
         _ => (given, middle, family),
     };
+    let date_text = match date_field {
+        Some(date) => Some(date),
+        None if layout.birth_parts.iter().any(Option::is_some) => {
+            let mut parts: [Option<String>; 3] = [None, None, None];
+            for (part, column) in parts
+                .iter_mut()
+                .zip(layout.birth_parts)
+                .zip([BIRTH_YEAR, BIRTH_MONTH, BIRTH_DAY])
+                .filter_map(|((part, p), name)| p.map(|p| (part, (p, name))))
+            {
+                *part = text_at(column.0, column.1)?.map(without_float_zero);
+            }
+            birth_date_of_parts(&parts)
+        }
+        None => None,
+    }
+    .map(without_float_zero)
+    .map(|v| birth_date_text(&v, layout.date_order));
     // A number a spreadsheet wrote in scientific notation compares as another number would.
     let mut lost = |column: &str, value: Option<String>| match value {
         Some(v) if scientific_notation(&v) => {
@@ -2519,6 +2619,58 @@ mod tests {
                     .to_owned(),
             ]
         );
+    }
+
+    /// A voter roll's or registry's layout: the birth date in three columns (or a year alone),
+    /// the residence's address behind `res_`, a city as `_desc`, an abbreviated middle name, and
+    /// an ONC-style `EnterpriseID` as the row's id.
+    #[test]
+    fn a_birth_date_in_parts_is_put_together() {
+        let text = "EnterpriseID,last_name,midl_name,res_street_address,res_city_desc,birth_year,birth_month,day_of_birth\n\
+                    1,Smith,A,12 Main St,Raleigh,1950,3,4\n\
+                    2,Smith,,12 Main St,Raleigh,1950,Mar,04\n\
+                    3,Doe,,,,1961,,\n\
+                    4,Doe,,,,1961,13,1\n\
+                    5,Roe,,,,,7,1\n";
+        let lenient = ReadOptions {
+            lenient: true,
+            ..ReadOptions::default()
+        };
+        let reader =
+            PersonCsvReader::with_options(text.as_bytes(), "t.csv", &[], &lenient).expect("header");
+        assert_eq!(
+            reader.mapping(),
+            [
+                ("id", "EnterpriseID"),
+                ("family_name", "last_name"),
+                ("middle_name", "midl_name"),
+                ("address_line", "res_street_address"),
+                ("city", "res_city_desc"),
+                (BIRTH_YEAR, "birth_year"),
+                (BIRTH_MONTH, "birth_month"),
+                (BIRTH_DAY, "day_of_birth"),
+            ]
+        );
+        let rows: Vec<PersonRow> = reader.map(|r| r.expect("row")).collect();
+        let date = |i: usize| rows[i].record.birth_date.as_deref();
+        assert_eq!(date(0), Some("1950-03-04"));
+        assert_eq!(date(1), Some("1950-03-04"));
+        assert_eq!(date(2), Some("1961"));
+        // No such month: kept as typed for the digit-by-digit comparison, with a warning.
+        assert_eq!(date(3), Some("1961-13-01"));
+        assert_eq!(
+            rows[3].warnings[0].to_string(),
+            "line 5: column birth_date: no such date (kept for a digit-by-digit comparison)"
+        );
+        // No year, no date.
+        assert_eq!(date(4), None);
+        assert_eq!(rows[0].record.given_names, ["A"]);
+        assert_eq!(rows[0].record.addresses[0].city.as_deref(), Some("Raleigh"));
+        // A birth_date column of its own is read instead of the parts.
+        let both = "id,dob,birth_year\na,1950-03-04,1949\n";
+        let (rows, errors) = read_with(both.as_bytes(), &ReadOptions::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(rows[0].record.birth_date.as_deref(), Some("1950-03-04"));
     }
 
     #[test]

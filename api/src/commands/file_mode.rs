@@ -316,7 +316,8 @@ pub fn read_records(
         .len();
     let options = ReadOptions {
         lenient: warnings.is_some(),
-        line_ids: true,
+        // Strict reading refuses a file without an id column, as it did before.
+        line_ids: warnings.is_some(),
         ..options.clone()
     };
     let reader = PersonCsvReader::open_with(path, &[], &options).map_err(input_or_runtime)?;
