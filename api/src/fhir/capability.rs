@@ -317,6 +317,7 @@ RelatedPerson and Subscription resources, and PMIR message Bundles.",
                 service: vec![CodeableConcept {
                     coding: Vec::new(),
                     text: Some("Bearer API key".to_owned()),
+                    ..Default::default()
                 }],
                 description: "Every request but /fhir/metadata needs `Authorization: Bearer \
 <key>` with a key from `mpi keys create`. Roles: registrar (read, search, create, update, \
@@ -435,6 +436,7 @@ fn messaging(base: &str) -> Messaging {
                 system: Some(MESSAGE_TRANSPORT.to_owned()),
                 code: Some("http".to_owned()),
                 display: None,
+                ..Default::default()
             },
             address: format!("{base}/$process-message"),
         }],

@@ -156,6 +156,7 @@ impl FhirError {
             details: Some(CodeableConcept {
                 coding: Vec::new(),
                 text: Some(code.to_owned()),
+                ..Default::default()
             }),
             diagnostics: Some(diagnostics),
             expression: self.field().map(fhir_expression).into_iter().collect(),

@@ -8,7 +8,8 @@
 //! accepted and ignored (the server keeps its own `meta`; it writes no narrative). The one
 //! extension read and written is the mother's maiden name ([`MOTHERS_MAIDEN_NAME`], a
 //! `valueString`, stored as the mother's maiden family name); others are ignored, as FHIR
-//! allows for extensions that are not modifiers.
+//! allows for extensions that are not modifiers, and so are those of any element, its `id` and a
+//! primitive's `_element` twin ([`Ignored`]).
 
 use chrono::{DateTime, FixedOffset, NaiveDate, SecondsFormat};
 use serde::{Deserialize, Serialize};
@@ -45,10 +46,30 @@ pub const V3_MARITAL_STATUS: &str = "http://terminology.hl7.org/CodeSystem/v3-Ma
 /// The code system of the marital status `UNK`.
 pub const V3_NULL_FLAVOR: &str = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor";
 
+/// An element's `id` or `extension` (or a primitive's `_element`), read and not kept: FHIR R4
+/// (2.5, Extensibility) says an application should not reject a resource merely because it
+/// carries extensions, and none of these is a modifier (`modifierExtension` is still refused).
+/// A Synthea address's geolocation or a birth date's `patient-birthTime` no longer costs the
+/// record.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Ignored;
+
+impl<'de> Deserialize<'de> for Ignored {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| Ignored)
+    }
+}
+
 /// A code in a code system.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Coding {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// The code system.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
@@ -64,6 +85,12 @@ pub struct Coding {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct CodeableConcept {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// The codes.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub coding: Vec<Coding>,
@@ -80,8 +107,10 @@ impl CodeableConcept {
                 system: Some(system.to_owned()),
                 code: Some(code.to_owned()),
                 display: None,
+                ..Default::default()
             }],
             text: None,
+            ..Default::default()
         }
     }
 }
@@ -90,6 +119,12 @@ impl CodeableConcept {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Reference {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// The relative reference.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -112,6 +147,7 @@ impl Reference {
             display: None,
             identifier: None,
             type_: None,
+            ..Default::default()
         }
     }
 
@@ -137,6 +173,12 @@ impl Reference {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Period {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// First day, `YYYY-MM-DD`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start: Option<String>,
@@ -171,6 +213,12 @@ pub struct Extension {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct HumanName {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// `usual`, `official`, `temp`, `nickname`, `anonymous`, `old`, `maiden`.
     #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
@@ -198,6 +246,12 @@ pub struct HumanName {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Identifier {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// `usual`, `official`, `temp`, `secondary`, `old`.
     #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
@@ -222,6 +276,12 @@ pub struct Identifier {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct ContactPoint {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// `phone`, `fax`, `email`, `pager`, `url`, `sms`, `other`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system: Option<String>,
@@ -243,6 +303,12 @@ pub struct ContactPoint {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct Address {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// `home`, `work`, `temp`, `old`, `billing`.
     #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
@@ -290,6 +356,12 @@ pub struct PatientLink {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default, deny_unknown_fields)]
 pub struct PatientCommunication {
+    /// The element's id: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub id: Ignored,
+    /// Extensions: accepted, not kept ([`Ignored`]).
+    #[serde(skip_serializing)]
+    pub extension: Ignored,
     /// The language (the first coding with a code is the one stored).
     pub language: CodeableConcept,
     /// Whether the patient prefers it (written when true).
@@ -360,6 +432,28 @@ pub struct FhirPatient {
     /// Links to other records (read only: links change through `$merge` and `/api/v1/links`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub link: Vec<PatientLink>,
+    /// Extensions of primitive elements (`_birthDate` with `patient-birthTime`, `_gender`, ...):
+    /// accepted, not kept ([`Ignored`]).
+    #[serde(rename = "_active", skip_serializing)]
+    pub active_element: Ignored,
+    /// See `active_element`.
+    #[serde(rename = "_gender", skip_serializing)]
+    pub gender_element: Ignored,
+    /// See `active_element`.
+    #[serde(rename = "_birthDate", skip_serializing)]
+    pub birth_date_element: Ignored,
+    /// See `active_element`.
+    #[serde(rename = "_deceasedBoolean", skip_serializing)]
+    pub deceased_boolean_element: Ignored,
+    /// See `active_element`.
+    #[serde(rename = "_deceasedDateTime", skip_serializing)]
+    pub deceased_date_time_element: Ignored,
+    /// See `active_element`.
+    #[serde(rename = "_multipleBirthBoolean", skip_serializing)]
+    pub multiple_birth_boolean_element: Ignored,
+    /// See `active_element`.
+    #[serde(rename = "_multipleBirthInteger", skip_serializing)]
+    pub multiple_birth_integer_element: Ignored,
     /// R4 elements the MPI accepts and does not store (see [`FhirPatient::ignored`]); never
     /// written.
     #[serde(skip_serializing)]
@@ -415,6 +509,7 @@ pub(super) fn period_out(start: Option<NaiveDate>, end: Option<NaiveDate>) -> Op
     (start.is_some() || end.is_some()).then(|| Period {
         start: start.map(date_text),
         end: end.map(date_text),
+        ..Default::default()
     })
 }
 
@@ -508,6 +603,7 @@ impl From<&Patient> for FhirPatient {
                     assigner: i
                         .assigner_organization_id
                         .map(|o| Reference::to("Organization", o)),
+                    ..Default::default()
                 })
                 .collect(),
             name: r
@@ -521,6 +617,7 @@ impl From<&Patient> for FhirPatient {
                     prefix: n.prefix.0.clone(),
                     suffix: n.suffix.0.clone(),
                     period: period_out(n.period_start, n.period_end),
+                    ..Default::default()
                 })
                 .collect(),
             telecom: r
@@ -532,6 +629,7 @@ impl From<&Patient> for FhirPatient {
                     use_: t.r#use.map(|u| u.as_str().to_owned()),
                     rank: t.rank.and_then(|r| u32::try_from(r).ok()),
                     period: period_out(t.period_start, t.period_end),
+                    ..Default::default()
                 })
                 .collect(),
             gender: r.patient.gender.map(|g| g.as_str().to_owned()),
@@ -555,6 +653,7 @@ impl From<&Patient> for FhirPatient {
                     postal_code: a.postal_code.clone(),
                     country: a.country.clone(),
                     period: period_out(a.period_start, a.period_end),
+                    ..Default::default()
                 })
                 .collect(),
             marital_status: r.patient.marital_status.map(|m| {
@@ -576,10 +675,13 @@ impl From<&Patient> for FhirPatient {
                             system: c.language_system.clone(),
                             code: Some(c.language_code.clone()),
                             display: c.language_display.clone(),
+                            ..Default::default()
                         }],
                         text: None,
+                        ..Default::default()
                     },
                     preferred: c.preferred.then_some(true),
+                    ..Default::default()
                 })
                 .collect(),
             managing_organization: r

@@ -98,8 +98,10 @@ impl From<&RelatedPerson> for FhirRelatedPerson {
                     system: Some(ROLE_CODE_SYSTEM.to_owned()),
                     code: Some(r.relationship.clone()),
                     display: relationship_display(&r.relationship).map(str::to_owned),
+                    ..Default::default()
                 }],
                 text: None,
+                ..Default::default()
             }],
             name: r.names.iter().map(name_out).collect(),
             telecom: r.telecoms.iter().map(telecom_out).collect(),
@@ -118,10 +120,13 @@ fn communication_out(c: &CommunicationInput) -> PatientCommunication {
                 system: c.system.clone(),
                 code: Some(c.code.clone()),
                 display: c.display.clone(),
+                ..Default::default()
             }],
             text: None,
+            ..Default::default()
         },
         preferred: c.preferred.then_some(true),
+        ..Default::default()
     }
 }
 
@@ -135,6 +140,7 @@ fn identifier_out(i: &IdentifierInput) -> Identifier {
         value: Some(i.value.clone()),
         period: i.period.as_ref().and_then(|p| period_out(p.start, p.end)),
         assigner: i.assigner.map(|o| Reference::to("Organization", o)),
+        ..Default::default()
     }
 }
 
@@ -147,6 +153,7 @@ fn name_out(n: &NameInput) -> HumanName {
         prefix: n.prefix.clone(),
         suffix: n.suffix.clone(),
         period: n.period.as_ref().and_then(|p| period_out(p.start, p.end)),
+        ..Default::default()
     }
 }
 
@@ -157,6 +164,7 @@ fn telecom_out(t: &TelecomInput) -> ContactPoint {
         use_: t.r#use.map(|u| u.as_str().to_owned()),
         rank: t.rank.and_then(|r| u32::try_from(r).ok()),
         period: t.period.as_ref().and_then(|p| period_out(p.start, p.end)),
+        ..Default::default()
     }
 }
 
@@ -172,6 +180,7 @@ fn address_out(a: &AddressInput) -> Address {
         postal_code: a.postal_code.clone(),
         country: a.country.clone(),
         period: a.period.as_ref().and_then(|p| period_out(p.start, p.end)),
+        ..Default::default()
     }
 }
 
