@@ -907,6 +907,10 @@ pub enum PersonCsvError {
     /// One bad row; reading may continue with the next row.
     #[error("{}", .0.at(.1))]
     Row(RowError, PathBuf),
+    /// The rest of the file cannot be read, its content at fault (a FHIR Bundle that stops being
+    /// JSON, as the batch commands read one): the message names file, line and column.
+    #[error("{0}")]
+    Unreadable(String),
     /// Reading or writing failed (I/O); the reader stops after it.
     #[error("{}: {reason}", .path.display())]
     Io {

@@ -22,8 +22,10 @@ use matcher::scoring::ReviewReason;
 use matcher::training::{TrainConfig, train};
 use matcher::{Model, NormalizedRecord, PersonRecord};
 
+use super::import::ImportFormat;
 use crate::exit_code::InputDataError;
-use crate::person_csv::{PersonCsvError, PersonCsvReader, ReadOptions, RowError};
+use crate::fhir::import::{BundleReader, FhirItem, FhirLayout, FhirRecord, NdjsonReader};
+use crate::person_csv::{PersonCsvError, PersonCsvReader, PersonRow, ReadOptions, RowError};
 
 /// Rows read and normalized at a time: raw records never pile up.
 const READ_CHUNK: usize = 8_192;
@@ -320,8 +322,17 @@ pub fn read_records(
         line_ids: warnings.is_some(),
         ..options.clone()
     };
-    let reader = PersonCsvReader::open_with(path, &[], &options).map_err(input_or_runtime)?;
-    describe_columns(&reader);
+    let reader: Box<dyn Iterator<Item = Result<PersonRow, PersonCsvError>>> =
+        match super::import::detect(path, ImportFormat::Auto)? {
+            ImportFormat::Ndjson => Box::new(fhir_rows(path, FhirLayout::Ndjson)?),
+            ImportFormat::Bundle => Box::new(fhir_rows(path, FhirLayout::Bundle)?),
+            ImportFormat::Auto | ImportFormat::Csv => {
+                let reader =
+                    PersonCsvReader::open_with(path, &[], &options).map_err(input_or_runtime)?;
+                describe_columns(&reader);
+                Box::new(reader)
+            }
+        };
     let bar = progress.bytes(len, "reading");
     let started = std::time::Instant::now();
     let mut ids: Vec<String> = Vec::new();
@@ -415,6 +426,63 @@ pub fn read_records(
         return Err(InputDataError(format!("{}: too many records", path.display())).into());
     }
     Ok(out)
+}
+
+/// The Patient resources of a FHIR NDJSON file or Bundle (as `mpi import` reads them, each
+/// through the FHIR facade's mapping) as rows: a row's id is its `Patient.id`, its line the
+/// NDJSON line or the Bundle entry's index; a resource the facade refuses is a bad row naming the
+/// element (`Patient.birthDate`), skipped with a warning when reading leniently.
+fn fhir_rows(
+    path: &Path,
+    layout: FhirLayout,
+) -> anyhow::Result<impl Iterator<Item = Result<PersonRow, PersonCsvError>>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let items: Box<dyn Iterator<Item = FhirItem>> = match layout {
+        FhirLayout::Ndjson => Box::new(NdjsonReader::new(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            path,
+        )),
+        FhirLayout::Bundle => Box::new(BundleReader::new(
+            std::io::BufReader::with_capacity(1 << 16, file),
+            path,
+        )),
+    };
+    let kind = match layout {
+        FhirLayout::Ndjson => "FHIR NDJSON, a line per Patient",
+        FhirLayout::Bundle => "a FHIR Bundle, warnings at entry indexes from 0",
+    };
+    eprintln!(
+        "{}: {kind}; the Patient resources' ids, names, gender, birth dates, addresses, telecoms and identifiers read",
+        path.display()
+    );
+    let path = path.to_owned();
+    Ok(items.map(move |item| match item {
+        Ok(FhirRecord::Patient {
+            position,
+            id,
+            input,
+        }) => Ok(PersonRow {
+            line: position,
+            id,
+            record: service::convert::person_from_input(&input),
+            extra: Vec::new(),
+            warnings: Vec::new(),
+        }),
+        Ok(FhirRecord::Rejected {
+            position,
+            field,
+            reason,
+        }) => Err(PersonCsvError::Row(
+            RowError {
+                line: position,
+                column: field,
+                reason,
+            },
+            path.clone(),
+        )),
+        Err(e) => Err(PersonCsvError::Unreadable(e.0)),
+    }))
 }
 
 fn estimate_len(r: &PersonRecord) -> u64 {

@@ -440,7 +440,7 @@ async fn finish(write: BatchWrite) -> anyhow::Result<(BatchOutcome, Vec<Reject>,
 }
 
 /// The format of `file`: the one asked for, else by extension, else by content.
-fn detect(file: &Path, asked: ImportFormat) -> anyhow::Result<ImportFormat> {
+pub(crate) fn detect(file: &Path, asked: ImportFormat) -> anyhow::Result<ImportFormat> {
     if asked != ImportFormat::Auto {
         return Ok(asked);
     }

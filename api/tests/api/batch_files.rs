@@ -1,5 +1,6 @@
 //! The file-mode batch commands through the real `mpi` binary: `gen`, `dedupe --input`, `link`,
-//! `eval`, `train`, the person CSV they share, their errors and exit codes, and unsupervised
+//! `eval`, `train`, the person CSV they share (and FHIR Patient files in its place), their
+//! errors and exit codes, and unsupervised
 //! file-mode dedupe on the FEBRL development sets scored by `mpi eval` (FEBRL 1 and 2 converted to
 //! the project's columns; FEBRL 3 and 4 read as distributed).
 
@@ -295,6 +296,113 @@ fn dedupe_reaches_f1_099_on_febrl_1() {
 #[test]
 fn dedupe_reaches_f1_099_on_febrl_2() {
     dedupe_febrl(2);
+}
+
+/// FEBRL 1 as FHIR R4 Patient resources, as a FHIR server's bulk export (NDJSON) or a Bundle
+/// hands them over: `dedupe --input` reads either without being told, through the FHIR facade's
+/// own mapping, and reaches the F1 of the CSV. A resource the facade refuses (a gender that is no
+/// FHIR code) costs that record only, with a warning naming the element.
+#[test]
+fn dedupe_reads_fhir_patients_as_ndjson_or_a_bundle() {
+    let dir = ScratchDir::new();
+    febrl_to_person_csv(1, &dir.path.join("febrl.csv"));
+    let mut patients: Vec<serde_json::Value> = read_csv(&dir.path.join("febrl.csv"))
+        .into_iter()
+        .map(|r| {
+            let text = |k: &str| r[k].clone();
+            let mut p = serde_json::json!({
+                "resourceType": "Patient",
+                "id": text("id"),
+                "name": [{"family": text("family_name"), "given": [text("given_name")]}],
+                "address": [{
+                    "line": [text("address_line"), text("address_line2")],
+                    "city": text("city"), "state": text("state"), "postalCode": text("postal_code")
+                }],
+                "identifier": [{"system": "urn:oid:2.16.840.1.113883.2.1", "value": text("national_id")}]
+            });
+            if !r["birth_date"].is_empty() {
+                let d = &r["birth_date"];
+                p["birthDate"] = format!("{}-{}-{}", &d[..4], &d[4..6], &d[6..]).into();
+            }
+            // FEBRL leaves fields empty; FHIR has no empty strings: drop them.
+            prune_empty(&mut p);
+            p
+        })
+        .collect();
+    let total = patients.len();
+    patients.push(serde_json::json!({"resourceType": "Patient", "id": "odd-1", "gender": "robot"}));
+    let ndjson: String = patients.iter().map(|p| format!("{p}\n")).collect();
+    std::fs::write(dir.path.join("patients.ndjson"), ndjson).expect("ndjson");
+    let entries: Vec<serde_json::Value> = patients
+        .iter()
+        .map(|p| serde_json::json!({"fullUrl": format!("urn:x:{}", p["id"].as_str().unwrap_or("")), "resource": p}))
+        .collect();
+    std::fs::write(
+        dir.path.join("patients.json"),
+        serde_json::json!({"resourceType": "Bundle", "type": "collection", "entry": entries})
+            .to_string(),
+    )
+    .expect("bundle");
+    for (file, odd_position) in [("patients.ndjson", total + 1), ("patients.json", total)] {
+        let out = run_mpi(
+            &dir.path,
+            &[
+                "dedupe",
+                "--input",
+                file,
+                "--output",
+                &format!("{file}.out"),
+                "--quiet",
+            ],
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{file}: {stderr}");
+        assert!(
+            stderr.contains(&format!("{file}: ")) && stderr.contains("FHIR"),
+            "{stderr}"
+        );
+        let warnings = std::fs::read_to_string(dir.path.join(format!("{file}.out/warnings.csv")))
+            .expect("warnings");
+        assert_eq!(
+            warnings,
+            format!(
+                "line,column,reason\n{odd_position},Patient.gender,is not a known code (row skipped)\n"
+            ),
+            "{file}"
+        );
+        let clusters = format!("{file}.out/clusters.csv");
+        assert_eq!(read_csv(&dir.path.join(&clusters)).len(), total, "{file}");
+        let m = eval_json(
+            &dir.path,
+            &[
+                "--pairs",
+                &format!("{file}.out/pairs.csv"),
+                "--clusters",
+                &clusters,
+                "--truth",
+                "febrl.csv",
+                "--truth-column",
+                "cluster_id",
+            ],
+        );
+        assert_f1_at_least(&m, 0.99, file);
+    }
+}
+
+/// `value` without empty strings, and without arrays and objects left empty by that.
+fn prune_empty(value: &mut serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.is_empty(),
+        serde_json::Value::Array(items) => {
+            items.retain_mut(|v| !prune_empty(v));
+            items.is_empty()
+        }
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !prune_empty(v));
+            map.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// A truth file as another system writes it (semicolons, its own name for the id column) is read
