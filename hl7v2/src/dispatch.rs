@@ -48,6 +48,8 @@ fn type_label(header: &Header) -> &'static str {
         ("ADT", "A04") => "ADT^A04",
         ("ADT", "A05") => "ADT^A05",
         ("ADT", "A08") => "ADT^A08",
+        ("ADT", "A28") => "ADT^A28",
+        ("ADT", "A31") => "ADT^A31",
         ("ADT", "A40") => "ADT^A40",
         ("QBP", "Q23") => "QBP^Q23",
         ("QBP", "Q22") => "QBP^Q22",
@@ -239,7 +241,10 @@ impl Dispatcher {
             }
             // Continuation is stateless (DSC carries the page), so a cancel frees nothing.
             ("QCN", "J01") => ack(header, AckCode::Accept, &[]).render(),
-            ("ADT", "A01" | "A04" | "A05" | "A08" | "A40") => {
+            // A28 and A31 (add and update person information, ADT_A05) are how IHE PAM's
+            // Patient Identity Feed (ITI-30) and many registration systems send what ITI-8's
+            // A04 and A08 carry: the same register-or-update.
+            ("ADT", "A01" | "A04" | "A05" | "A08" | "A28" | "A31" | "A40") => {
                 feed::answer(mpi, &ctx, &self.feed, header, message, touched).await
             }
             _ => unsupported(header),

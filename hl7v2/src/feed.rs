@@ -1,4 +1,5 @@
-//! IHE ITI-8 Patient Identity Feed: ADT^A01/A04/A05 register a record and A08 updates it, both
+//! IHE ITI-8 Patient Identity Feed: ADT^A01/A04/A05 (and A28, add person information, as IHE
+//! PAM's ITI-30 sends it) register a record and A08 (and A31, update person information) updates it, both
 //! through the service's register-or-update use case (a record whose identifier this source's
 //! live record holds is an update, as ITI-8 says; the feed never refuses a duplicate, whose
 //! candidates go to the stewards' review queue), and A40 merges the record MRG-1 names into

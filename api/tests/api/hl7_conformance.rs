@@ -3,7 +3,8 @@
 //! acknowledgement MSH-15 and MSH-16 ask for, character sets (MSH-18 echoed and the answer's
 //! bytes in it), A40 without CX.4, HL7 code tables 0002/0200/0190 both ways, refused queries
 //! answered by their RSP, QPD echoed under other delimiters, PID-5 for a record without a
-//! name, and MSH-5's whole HD in the answer's MSH-3. Answers are read by the Python `hl7`
+//! name, MSH-5's whole HD in the answer's MSH-3, and A28/A31 (IHE PAM's person feed) taken as
+//! A04/A08. Answers are read by the Python `hl7`
 //! package, or from bytes written and read here by hand where the bytes are the point.
 
 use std::io::{Read, Write};
@@ -598,4 +599,71 @@ async fn code_tables_and_unnamed_records_on_sqlite() {
 #[tokio::test]
 async fn code_tables_and_unnamed_records_on_postgres() {
     code_tables_and_unnamed_records(Backend::Postgres).await;
+}
+
+/// ADT^A28 (add person information) and ADT^A31 (update person information), structure ADT_A05,
+/// as IHE PAM's Patient Identity Feed (ITI-30) and many registration systems send them: A28
+/// registers, A31 updates the same record (an identifier this source's live record holds), and a
+/// PIX query then finds it; an event no transaction handles (A03) is still AR 201.
+async fn person_information_events_feed_as_a04_and_a08(backend: Backend) {
+    let app = Hl7Server::start(backend, &[]).await;
+    let key = app.admin_key();
+    let person = |event: &str, control: &str, name: &str| {
+        adt(
+            "TEST_HARNESS",
+            event,
+            control,
+            "2.5",
+            &[&pid(
+                "T-951^^^TEST",
+                &[(5, name), (7, "19790312"), (8, "F")],
+            )],
+        )
+        .replace("^ADT_A01|", "^ADT_A05|")
+    };
+    let a = send_with_hl7_package(
+        app.mllp,
+        &[
+            person("A28", "P1", "NWOSU^ADAEZE"),
+            person("A31", "P2", "NWOSU-BELL^ADAEZE"),
+            person("A03", "P3", "NWOSU^ADAEZE"),
+        ],
+    );
+    assert_eq!(a[0]["msa1"], "AA", "{}", a[0]);
+    assert_eq!(a[0]["msh9"], "ACK^A28^ACK", "{}", a[0]);
+    assert_eq!(a[1]["msa1"], "AA", "{}", a[1]);
+    assert_eq!(a[1]["msh9"], "ACK^A31^ACK", "{}", a[1]);
+    assert_eq!(a[2]["msa1"], "AR", "{}", a[2]);
+    assert!(
+        a[2]["err"][0][2].as_str().unwrap().starts_with("201^"),
+        "{}",
+        a[2]
+    );
+    let (status, found) = app
+        .server
+        .call(
+            "GET",
+            "/api/v1/patients?identifier=http://ohie.org/test/test|T-951",
+            Some(&key),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["items"].as_array().map(Vec::len), Some(1), "{found}");
+    let names = found["items"][0]["names"].to_string();
+    assert!(
+        names.contains("NWOSU-BELL"),
+        "A31 updated the record: {names}"
+    );
+}
+
+#[tokio::test]
+async fn person_information_events_feed_as_a04_and_a08_on_sqlite() {
+    person_information_events_feed_as_a04_and_a08(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn person_information_events_feed_as_a04_and_a08_on_postgres() {
+    person_information_events_feed_as_a04_and_a08(Backend::Postgres).await;
 }
