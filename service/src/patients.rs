@@ -1938,6 +1938,43 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
     })
 }
 
+/// How many live patients [`search`] would find, without reading any of them (FHIR's
+/// `_summary=count`): the same criteria, checks and audit row (`search`, with no ids). A name
+/// search mode is refused: its matches are scored, not counted.
+pub async fn count(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<u64> {
+    ctx.authorize(Action::Search)?;
+    if query.is_empty() {
+        return Err(Error::validation(
+            "query",
+            "give at least one search criterion",
+        ));
+    }
+    if query.mode.is_some() {
+        return Err(Error::validation(
+            "mode",
+            "a count takes no name search mode",
+        ));
+    }
+    crate::limits::check_query(&query)?;
+    let cond = search_condition(mpi, &query).await?;
+    let total = with_snapshot!(mpi, |conn| {
+        Ok::<_, Error>(
+            patient::Entity::find_live()
+                .filter(cond)
+                .count(conn)
+                .await?,
+        )
+    })?;
+    mpi.audit_read(
+        ctx,
+        AuditEntry::new("search", "patient", None)
+            .before(audit::json(&query))
+            .after(json!({ "ids": [], "total": total })),
+    )
+    .await?;
+    Ok(total)
+}
+
 /// The criteria of a search besides the names: birth date (at its precision), gender,
 /// identifier, postal code.
 async fn other_criteria(mpi: &Mpi, query: &PatientQuery) -> Result<Condition> {

@@ -212,10 +212,13 @@ fn include(raw_name: &str, value: &str, includes: &mut Includes) -> bool {
 /// criteria to repeat in the Bundle's links (unknown parameters and modifiers ignored, the
 /// default unless `Prefer: handling=strict`, are left out) and the resources to include. A comma separates
 /// alternatives (OR) in one parameter; repeated parameters must all hold.
+/// A search's parameters as the service takes them, the criteria as given (for the links), the
+/// resources to include, and whether only the total is asked for (`_summary=count`, or
+/// `_count=0`, which FHIR R4 reads the same).
 pub(super) fn search_query(
     req: &HttpRequest,
     form: Option<&[u8]>,
-) -> Result<(PatientQuery, Criteria, Includes), FhirError> {
+) -> Result<(PatientQuery, Criteria, Includes, bool), FhirError> {
     let mut pairs = web::Query::<Vec<(String, String)>>::from_query(req.query_string())
         .map_err(|e| bad_request(format!("malformed query: {e}"), None))?
         .into_inner();
@@ -237,7 +240,23 @@ pub(super) fn search_query(
     let mut criteria = Vec::new();
     let mut includes = Includes::default();
     let mut paging_seen: Vec<&str> = Vec::new();
+    let mut count_only = false;
     for (raw_name, value) in &pairs {
+        match (raw_name.as_str(), value.trim()) {
+            ("_summary", "count") | ("_count", "0") => {
+                count_only = true;
+                continue;
+            }
+            // The other summaries are the resource as it is: PDQm asks no more.
+            ("_summary", _) if lenient => continue,
+            ("_summary", _) => {
+                return Err(bad_request(
+                    "_summary: only count is supported".to_owned(),
+                    Some("_summary"),
+                ));
+            }
+            _ => {}
+        }
         if raw_name.starts_with("_include") || raw_name.starts_with("_revinclude") {
             if include(raw_name, value.trim(), &mut includes) {
                 criteria.push((raw_name.clone(), value.trim().to_owned()));
@@ -472,7 +491,7 @@ pub(super) fn search_query(
             criteria.push((raw_name.clone(), value.to_owned()));
         }
     }
-    Ok((query, criteria, includes))
+    Ok((query, criteria, includes, count_only))
 }
 
 /// One value without a modifier.

@@ -315,19 +315,39 @@ async fn search_with(
     form: Option<&[u8]>,
 ) -> FhirResult {
     let ReadCaller(caller) = caller?;
-    let (query, criteria, includes) = super::pdqm::search_query(&req, form)?;
+    let (query, criteria, includes, count_only) = super::pdqm::search_query(&req, form)?;
+    // IHE PDQm ITI-78 Case 4: a domain the server does not know answers 404 with an
+    // OperationOutcome whose issue is a warning (not-found).
+    let refused = |e: service::Error| match e {
+        service::Error::Refused {
+            code: "unknown_domain",
+            ..
+        } => FhirError::from(e).warning(),
+        other => FhirError::from(other),
+    };
+    let base = base_url(&req);
+    if count_only {
+        // FHIR R4 search 3.1.1.5.6: `_summary=count` answers the total and no entries.
+        let total = patients::count(&caller.mpi, &caller.ctx, query)
+            .await
+            .map_err(refused)?;
+        let mut url = format!("{base}/Patient?");
+        for (name, value) in &criteria {
+            url.push_str(&format!("{name}={}&", encode(value)));
+        }
+        url.push_str("_summary=count");
+        let link = vec![BundleLink {
+            relation: "self",
+            url,
+        }];
+        return Ok(fhir_response(
+            HttpResponse::Ok(),
+            &Bundle::searchset(total, link, Vec::new()),
+        ));
+    }
     let page = patients::search(&caller.mpi, &caller.ctx, query)
         .await
-        .map_err(|e| match e {
-            // IHE PDQm ITI-78 Case 4: a domain the server does not know answers 404 with an
-            // OperationOutcome whose issue is a warning (not-found).
-            service::Error::Refused {
-                code: "unknown_domain",
-                ..
-            } => FhirError::from(e).warning(),
-            other => FhirError::from(other),
-        })?;
-    let base = base_url(&req);
+        .map_err(refused)?;
     let link_to = |relation: &'static str, number: u64| {
         let mut url = format!("{base}/Patient?");
         for (name, value) in &criteria {

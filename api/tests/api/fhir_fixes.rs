@@ -3,8 +3,8 @@
 //! (checked against them) and instantiates real IHE canonicals, `_lastUpdated`, lenient
 //! handling of unknown parameters by default (ITI-78), an unknown domain answering 404 with a
 //! warning, `$ihe-pix` by a Patient's logical id (ITI-83), a conditional update whose
-//! resource id is not the matched record's (400), and extensions on any element accepted (FHIR R4
-//! 2.5) while a modifier extension is still refused. Every resource received is parsed by the
+//! resource id is not the matched record's (400), extensions on any element accepted (FHIR R4
+//! 2.5) while a modifier extension is still refused, and `_summary=count`. Every resource received is parsed by the
 //! independent `fhir.resources` models.
 
 use chrono::{DateTime, FixedOffset};
@@ -907,3 +907,54 @@ async fn extensions_on_any_element_are_accepted_and_modifiers_refused(backend: B
     fhir.check_all_received();
 }
 both_backends!(extensions_on_any_element_are_accepted_and_modifiers_refused);
+
+/// `_summary=count` (and `_count=0`, which FHIR R4 reads the same) answers the total and no
+/// entries, its self link saying so; another `_summary` is the resource as it is, or a 400 under
+/// strict handling.
+async fn summary_count_answers_the_total_only(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let fhir = Fhir::new(&app);
+    for (given, mrn) in [("Orla", "SC-1"), ("Nuala", "SC-2")] {
+        fhir.create(&fhir_person("Countess", given, "1966-06-06", mrn))
+            .await;
+    }
+    fhir.create(&fhir_person("Elsewhere", "Orla", "1966-06-06", "SC-3"))
+        .await;
+    for query in [
+        "/Patient?family=Countess&_summary=count",
+        "/Patient?family=Countess&_count=0",
+    ] {
+        let answer = fhir.get(query).await;
+        assert_eq!(answer.status, 200, "{query}: {}", answer.body);
+        assert_eq!(answer.body["resourceType"], "Bundle");
+        assert_eq!(answer.body["total"], 2, "{query}: {}", answer.body);
+        assert!(
+            answer.body.get("entry").is_none(),
+            "{query}: {}",
+            answer.body
+        );
+        let self_link = self_link(&answer.body);
+        assert!(
+            self_link.ends_with("/Patient?family=Countess&_summary=count"),
+            "{self_link}"
+        );
+    }
+    let summary = fhir.get("/Patient?family=Countess&_summary=true").await;
+    assert_eq!(summary.status, 200, "{}", summary.body);
+    assert_eq!(summary.body["entry"].as_array().map(Vec::len), Some(2));
+    let strict = fhir
+        .raw(
+            Some(Role::Registrar),
+            "GET",
+            "/Patient?family=Countess&_summary=data",
+            &[("prefer", "handling=strict")],
+            None,
+        )
+        .await;
+    assert_issue(&strict, 400, "error", "structure");
+    // A count needs a criterion as a search does.
+    let empty = fhir.get("/Patient?_summary=count").await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    fhir.check_all_received();
+}
+both_backends!(summary_count_answers_the_total_only);
