@@ -28,6 +28,17 @@ fn clusters(path: &std::path::Path) -> HashMap<String, String> {
         .collect()
 }
 
+/// `mpi dedupe --input INPUT --output out --quiet` in `dir`, which must succeed; its stderr.
+fn dedupe_into_out(dir: &std::path::Path, input: &str) -> String {
+    let out = run_mpi(
+        dir,
+        &["dedupe", "--input", input, "--output", "out", "--quiet"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    stderr
+}
+
 /// A semicolon-separated export with a BOM, CRLF line ends and a facility's own headers.
 fn messy_file() -> Vec<u8> {
     let mut text = "\u{feff}PatientID;FirstName;LAST;DOB;Gender;Zip;SSN;Mobile;Notes\r\n"
@@ -58,19 +69,7 @@ fn messy_file() -> Vec<u8> {
 fn a_messy_file_is_deduplicated_to_the_end_and_every_bad_field_listed() {
     let dir = ScratchDir::new();
     std::fs::write(dir.path.join("messy.csv"), messy_file()).expect("write");
-    let out = run_mpi(
-        &dir.path,
-        &[
-            "dedupe",
-            "--input",
-            "messy.csv",
-            "--output",
-            "out",
-            "--quiet",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = dedupe_into_out(&dir.path, "messy.csv");
     assert!(
         stderr.contains(
             "messy.csv: delimiter ';'; columns id=PatientID, given_name=FirstName, \
@@ -264,19 +263,7 @@ fn a_hospital_export_is_read_without_being_told_its_layout() {
         text.extend_from_slice(line);
     }
     std::fs::write(dir.path.join("export.csv"), text).expect("write");
-    let out = run_mpi(
-        &dir.path,
-        &[
-            "dedupe",
-            "--input",
-            "export.csv",
-            "--output",
-            "out",
-            "--quiet",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = dedupe_into_out(&dir.path, "export.csv");
     assert!(
         stderr.contains(
             "export.csv: delimiter ','; columns id=PAT_ID, full_name=Patient Name, sex=PAT_SEX_CD, \
@@ -322,19 +309,7 @@ fn a_spreadsheet_without_an_id_column_is_read_for_what_its_numbers_still_say() {
          s5,Anna,Smith,1990-01-01,2,1.23457E+08,5559990000\n",
     )
     .expect("write");
-    let out = run_mpi(
-        &dir.path,
-        &[
-            "dedupe",
-            "--input",
-            "sheet.csv",
-            "--output",
-            "out",
-            "--quiet",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = dedupe_into_out(&dir.path, "sheet.csv");
     assert!(
         stderr.contains(
             "sheet.csv: delimiter ','; columns id=(line number: the file has no id column), \
@@ -407,19 +382,7 @@ fn a_utf16_export_is_read_as_the_text_it_is() {
         ),
     )
     .expect("write truth");
-    let out = run_mpi(
-        &dir.path,
-        &[
-            "dedupe",
-            "--input",
-            "export.txt",
-            "--output",
-            "out",
-            "--quiet",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = dedupe_into_out(&dir.path, "export.txt");
     assert!(
         stderr.contains(
             "export.txt: delimiter tab; columns id=Patient ID, given_name=First Name, \
@@ -479,19 +442,7 @@ fn a_utf16_export_is_read_as_the_text_it_is() {
 fn febrl_2_is_deduplicated_as_published() {
     let dir = ScratchDir::new();
     let febrl = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../data/febrl/dataset2.csv");
-    let out = run_mpi(
-        &dir.path,
-        &[
-            "dedupe",
-            "--input",
-            febrl.to_str().expect("path"),
-            "--output",
-            "out",
-            "--quiet",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let stderr = dedupe_into_out(&dir.path, febrl.to_str().expect("path"));
     assert!(
         stderr.contains(
             "columns id=rec_id, given_name, family_name=surname, street_number, \
