@@ -1875,14 +1875,7 @@ pub async fn search_page_statement(mpi: &Mpi, query: &PatientQuery) -> Result<St
 /// At least one criterion is required (`Validation{field: "query"}`). Audited as `search`:
 /// the criteria in `before`, the ids returned and the total in `after`.
 pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Patient>> {
-    ctx.authorize(Action::Search)?;
-    if query.is_empty() {
-        return Err(Error::validation(
-            "query",
-            "give at least one search criterion",
-        ));
-    }
-    crate::limits::check_query(&query)?;
+    check_search(ctx, &query)?;
     let wanted_domains = query.more.domain_aliases(mpi).await?;
     let (page, per_page) = page_bounds(query.page, query.per_page)?;
     if let Some(mode) = query.mode {
@@ -1938,10 +1931,9 @@ pub async fn search(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<Page<Pa
     })
 }
 
-/// How many live patients [`search`] would find, without reading any of them (FHIR's
-/// `_summary=count`): the same criteria, checks and audit row (`search`, with no ids). A name
-/// search mode is refused: its matches are scored, not counted.
-pub async fn count(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<u64> {
+/// What [`search`] and [`count`] check first: the caller may search, the query has a criterion
+/// and stays within the limits.
+fn check_search(ctx: &Ctx, query: &PatientQuery) -> Result<()> {
     ctx.authorize(Action::Search)?;
     if query.is_empty() {
         return Err(Error::validation(
@@ -1949,13 +1941,20 @@ pub async fn count(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<u64> {
             "give at least one search criterion",
         ));
     }
+    crate::limits::check_query(query)
+}
+
+/// How many live patients [`search`] would find, without reading any of them (FHIR's
+/// `_summary=count`): the same criteria, checks and audit row (`search`, with no ids). A name
+/// search mode is refused: its matches are scored, not counted.
+pub async fn count(mpi: &Mpi, ctx: &Ctx, query: PatientQuery) -> Result<u64> {
+    check_search(ctx, &query)?;
     if query.mode.is_some() {
         return Err(Error::validation(
             "mode",
             "a count takes no name search mode",
         ));
     }
-    crate::limits::check_query(&query)?;
     let cond = search_condition(mpi, &query).await?;
     let total = with_snapshot!(mpi, |conn| {
         Ok::<_, Error>(

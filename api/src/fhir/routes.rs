@@ -326,19 +326,22 @@ async fn search_with(
         other => FhirError::from(other),
     };
     let base = base_url(&req);
+    // The search's own URL, its criteria as given, ready for the paging or summary parameters.
+    let criteria_url = || {
+        let mut url = format!("{base}/Patient?");
+        for (name, value) in &criteria {
+            url.push_str(&format!("{name}={}&", encode(value)));
+        }
+        url
+    };
     if count_only {
         // FHIR R4 search 3.1.1.5.6: `_summary=count` answers the total and no entries.
         let total = patients::count(&caller.mpi, &caller.ctx, query)
             .await
             .map_err(refused)?;
-        let mut url = format!("{base}/Patient?");
-        for (name, value) in &criteria {
-            url.push_str(&format!("{name}={}&", encode(value)));
-        }
-        url.push_str("_summary=count");
         let link = vec![BundleLink {
             relation: "self",
-            url,
+            url: criteria_url() + "_summary=count",
         }];
         return Ok(fhir_response(
             HttpResponse::Ok(),
@@ -348,13 +351,9 @@ async fn search_with(
     let page = patients::search(&caller.mpi, &caller.ctx, query)
         .await
         .map_err(refused)?;
-    let link_to = |relation: &'static str, number: u64| {
-        let mut url = format!("{base}/Patient?");
-        for (name, value) in &criteria {
-            url.push_str(&format!("{name}={}&", encode(value)));
-        }
-        url.push_str(&format!("_count={}&_page={number}", page.per_page));
-        BundleLink { relation, url }
+    let link_to = |relation: &'static str, number: u64| BundleLink {
+        relation,
+        url: criteria_url() + &format!("_count={}&_page={number}", page.per_page),
     };
     let mut link = vec![link_to("self", page.page)];
     if page.page.saturating_mul(page.per_page) < page.total {
