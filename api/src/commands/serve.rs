@@ -137,6 +137,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     ));
     let checkpoints = tokio::spawn(checkpoint_regularly(state.clone()));
     let chain_heads = Arc::new(std::sync::Mutex::new(None));
+    // The start's checkpoint is written before any request is served, so that it names the head
+    // the server found, never one its own first requests made.
+    checkpoint_chain(&state, &chain_heads).await;
     let (stop_chain_checkpoints, chain_checkpoints_stopped) = tokio::sync::oneshot::channel::<()>();
     let chain_checkpoints = tokio::spawn(checkpoint_chain_regularly(
         state.clone(),
@@ -317,9 +320,9 @@ async fn checkpoint_regularly(state: AppState) {
     }
 }
 
-/// Every `interval`, a checkpoint of the audit chain's head when it moved
-/// ([`checkpoint_chain`]); the first one at start. Returns when `stopped` fires, never in the
-/// middle of a checkpoint.
+/// Every `interval` after the first, a checkpoint of the audit chain's head when it moved
+/// ([`checkpoint_chain`]; the start's own is written before serving). Returns when `stopped`
+/// fires, never in the middle of a checkpoint.
 async fn checkpoint_chain_regularly(
     state: AppState,
     interval: Duration,
@@ -328,6 +331,8 @@ async fn checkpoint_chain_regularly(
 ) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // The first tick is immediate: the start's checkpoint, already written.
+    ticker.tick().await;
     loop {
         tokio::select! {
             _ = ticker.tick() => checkpoint_chain(&state, &last).await,

@@ -388,8 +388,8 @@ async fn a_graceful_shutdown_writes_the_last_checkpoint(backend: Backend) {
         "no checkpoint of seq {head}: {lines}\nserver log:\n{log}"
     );
     let lines = wait_for_checkpoint(&file, head);
-    // The start's checkpoint runs beside the first requests: it may have seen their first audit
-    // rows (an earlier seq), never the head, which only the shutdown's names.
+    // The start's checkpoint is written before the server answers, so only the shutdown's names
+    // the head.
     let at_head = lines.iter().filter(|c| c["seq"] == head).count();
     assert_eq!(at_head, 1, "{lines:?}");
     assert!(
