@@ -590,15 +590,29 @@ pub fn fit_model(
 }
 
 /// [`fit_model`], or the built-in model when the input cannot be fitted (too few records or no
-/// candidate pairs): a batch run still gives its answer, and says which model gave it.
+/// candidate pairs) or the fit found no match at all among the candidates (EM settling on "every
+/// candidate pair is a non-match", which a small file of a few dozen records can lead it to): a
+/// batch run still gives its answer, and says which model gave it.
 pub fn fit_or_builtin(records: &[NormalizedRecord], pairs: &[(u32, u32)]) -> (Model, ModelSource) {
     match train(records, pairs, &TrainConfig::default()) {
-        Ok(report) => (
+        Ok(report) if expects_a_match(report.candidate_match_share, pairs.len()) => (
             report.model,
             ModelSource::Fitted {
                 iterations: report.iterations,
                 converged: report.converged,
                 match_share: report.candidate_match_share,
+            },
+        ),
+        Ok(report) => (
+            Model::builtin(),
+            ModelSource::Builtin {
+                reason: format!(
+                    "the fit found no match among the {} candidate pairs (EM: {} iterations, match \
+                     share {:.2e})",
+                    pairs.len(),
+                    report.iterations,
+                    report.candidate_match_share
+                ),
             },
         ),
         Err(e) => (
@@ -608,6 +622,12 @@ pub fn fit_or_builtin(records: &[NormalizedRecord], pairs: &[(u32, u32)]) -> (Mo
             },
         ),
     }
+}
+
+/// Whether a fitted match share expects at least half a matching pair among `pairs` candidates:
+/// below that the fitted model calls every pair a non-match, whatever its evidence.
+fn expects_a_match(match_share: f64, pairs: usize) -> bool {
+    match_share * pairs as f64 >= 0.5
 }
 
 /// Creates `dir` (and parents) and opens `dir/name` for buffered writing.

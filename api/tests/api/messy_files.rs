@@ -351,6 +351,46 @@ fn a_spreadsheet_without_an_id_column_is_read_for_what_its_numbers_still_say() {
     );
 }
 
+/// A clinic's file of a few records: EM, fitted to so few candidate pairs, settles on "no pair
+/// is a match"; the job says so and scores with the built-in model instead of finding nothing.
+#[test]
+fn a_file_too_small_to_fit_is_scored_by_the_builtin_model() {
+    let dir = ScratchDir::new();
+    std::fs::write(
+        dir.path.join("clinic.csv"),
+        "MRN,First Name,Last Name,DOB,Sex,Zip\n\
+         1,John,Smith,25-MAY-1989,M,02143\n\
+         2,Jon,Smith,25-May-89,Male,02143\n\
+         3,Mary,Jones,1989-05-25T00:00:00Z,F,2143\n\
+         4,Mary,Jones,May 25 1989,Female,02143-1234\n\
+         5,Ann,Lee,05.25.1989,f,02143\n\
+         6,Ann,Lee,\"May 25, 1989\",F,02143\n\
+         7,Bob,Ray,19890525,U,02143\n\
+         8,Bob,Ray,5/25/1989 12:00:00 AM,M,02143\n\
+         9,Al,Ray,1989-5-25,M,02143\n\
+         10,Al,Ray,25 May 1989,M,02143\n",
+    )
+    .expect("write");
+    let out = run_mpi(
+        &dir.path,
+        &["dedupe", "--input", "clinic.csv", "--output", "out"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        stdout.contains("model: builtin-") && stdout.contains("the fit found no match among the"),
+        "{stdout}"
+    );
+    let clusters = clusters(&dir.path.join("out/clusters.csv"));
+    assert_eq!(clusters.len(), 10, "{clusters:?}");
+    for (a, b) in [("2", "3"), ("4", "5"), ("6", "7"), ("8", "9")] {
+        assert_eq!(clusters[a], clusters[b], "{a} {b}: {clusters:?}");
+    }
+    for (a, b) in [("2", "4"), ("4", "6"), ("8", "10")] {
+        assert_ne!(clusters[a], clusters[b], "{a} {b}: {clusters:?}");
+    }
+}
+
 /// Text as UTF-16 code units, little-endian (`le`) or big-endian, with or without a byte-order
 /// mark: written here with the standard library, not with the reader's decoder.
 fn utf16(text: &str, le: bool, bom: bool) -> Vec<u8> {
