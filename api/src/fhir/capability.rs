@@ -250,6 +250,8 @@ fn param(name: &'static str, type_: &'static str, documentation: &'static str) -
         "address-state" => "http://hl7.org/fhir/SearchParameter/individual-address-state",
         "address-country" => "http://hl7.org/fhir/SearchParameter/individual-address-country",
         "telecom" => "http://hl7.org/fhir/SearchParameter/individual-telecom",
+        "phone" => "http://hl7.org/fhir/SearchParameter/individual-phone",
+        "email" => "http://hl7.org/fhir/SearchParameter/individual-email",
         "active" => "http://hl7.org/fhir/SearchParameter/Patient-active",
         "mothersMaidenName" => {
             "http://hl7.org/fhir/SearchParameter/patient-extensions-Patient-mothersMaidenName"

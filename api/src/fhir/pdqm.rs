@@ -13,7 +13,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeDelta, TimeZone, Utc};
 use service::patients::{PatientQuery, parse_code, parse_partial_date, partial_date_range};
 use service::search_criteria::{
     DateComparator, DateCriterion, InstantCriterion, LanguageCriterion, MAX_ALTERNATIVES,
-    TelecomCriterion, TextCriterion, TextMatch,
+    PhoneCriterion, TelecomCriterion, TextCriterion, TextMatch,
 };
 use uuid::Uuid;
 
@@ -81,7 +81,7 @@ pub(super) fn form_pairs(
 
 /// The Patient search parameters this server supports: name, type, what it does. The
 /// CapabilityStatement lists exactly these.
-pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 19] = [
+pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 21] = [
     (
         "_id",
         "token",
@@ -126,6 +126,16 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 19] = [
         "telecom",
         "token",
         "The exact value of a phone, email...; system|value limits the system",
+    ),
+    (
+        "phone",
+        "token",
+        "The exact value of a phone (telecom with system phone)",
+    ),
+    (
+        "email",
+        "token",
+        "The exact value of an email (telecom with system email)",
     ),
     (
         "address",
@@ -480,6 +490,56 @@ pub(super) fn search_query(
                     }
                     list.push(TelecomCriterion {
                         system,
+                        value: v.trim().to_owned(),
+                    });
+                }
+                more.telecoms.push(list);
+            }
+            // FHIR R4's `individual-phone`: a phone number, compared by its digits as PDQ's
+            // PID.13 is (`555-123-4567` finds `(555) 123 4567`); written with letters, the
+            // exact value of a telecom of system phone.
+            "phone" => {
+                let (mut by_digits, mut by_value) = (Vec::new(), Vec::new());
+                for a in &alternatives {
+                    let v = a.split_once('|').map_or(a.as_str(), |(_, v)| v).trim();
+                    let digits = v.replace(service::search_criteria::PHONE_PUNCTUATION, "");
+                    if digits.is_empty() {
+                        return Err(invalid("phone: has no value".to_owned(), "phone"));
+                    }
+                    if digits.bytes().all(|b| b.is_ascii_digit()) {
+                        by_digits.push(PhoneCriterion {
+                            digits,
+                            ending: false,
+                        });
+                    } else {
+                        by_value.push(TelecomCriterion {
+                            system: Some(entity::enums::TelecomSystem::Phone),
+                            value: v.to_owned(),
+                        });
+                    }
+                }
+                match (by_digits.is_empty(), by_value.is_empty()) {
+                    (false, true) => more.phones.push(by_digits),
+                    (true, false) => more.telecoms.push(by_value),
+                    _ => {
+                        return Err(invalid(
+                            "phone: give numbers, or values with letters, not both in one list"
+                                .to_owned(),
+                            "phone",
+                        ));
+                    }
+                }
+            }
+            // FHIR R4's `individual-email`: the exact value of a telecom of system email.
+            "email" => {
+                let mut list = Vec::new();
+                for a in &alternatives {
+                    let v = a.split_once('|').map_or(a.as_str(), |(_, v)| v);
+                    if v.trim().is_empty() {
+                        return Err(invalid("email: has no value".to_owned(), "email"));
+                    }
+                    list.push(TelecomCriterion {
+                        system: Some(entity::enums::TelecomSystem::Email),
                         value: v.trim().to_owned(),
                     });
                 }

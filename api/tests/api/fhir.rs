@@ -433,6 +433,8 @@ async fn rich_patient_round_trips_through_create_and_read(backend: Backend) {
             "gender",
             "identifier",
             "telecom",
+            "phone",
+            "email",
             "address",
             "address-city",
             "address-state",

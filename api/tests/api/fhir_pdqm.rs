@@ -155,6 +155,42 @@ async fn pdqm_search_parameters_modifiers_and_domains(backend: Backend) {
         .0,
         sorted(&[&two, &three])
     );
+    // phone and email (R4's individual-phone and individual-email): a phone by its digits, an
+    // email by its value, neither found in the other's system.
+    assert_eq!(
+        found(&fhir, &format!("phone={}", enc("(01392) 5550101")))
+            .await
+            .0,
+        sorted(&[&one])
+    );
+    assert_eq!(
+        found(
+            &fhir,
+            &format!("phone={}", enc("013925550101,+31205550303"))
+        )
+        .await
+        .0,
+        sorted(&[&one, &three])
+    );
+    assert!(found(&fhir, "phone=5550101").await.0.is_empty());
+    assert_eq!(
+        found(&fhir, &format!("email={}", enc("joost@example.org")))
+            .await
+            .0,
+        sorted(&[&two])
+    );
+    assert!(
+        found(&fhir, &format!("email={}", enc("01392 555 0101")))
+            .await
+            .0
+            .is_empty()
+    );
+    assert!(
+        found(&fhir, &format!("phone={}", enc("joost@example.org")))
+            .await
+            .0
+            .is_empty()
+    );
     assert_eq!(found(&fhir, "address=truro").await.0, sorted(&[&two]));
     assert_eq!(found(&fhir, "address=Keizers").await.0, sorted(&[&three]));
     assert_eq!(
@@ -352,6 +388,8 @@ async fn pdqm_search_parameters_modifiers_and_domains(backend: Backend) {
         "_id",
         "active",
         "telecom",
+        "phone",
+        "email",
         "address",
         "address-city",
         "address-state",
