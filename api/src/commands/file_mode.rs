@@ -574,13 +574,25 @@ pub fn load_model(path: &Path) -> anyhow::Result<(Model, ModelSource)> {
     Ok((model, ModelSource::File(path.to_owned())))
 }
 
-/// Fits a model to `records` over `pairs` (indices into `records`) by EM without labels.
+/// Fits a model to `records` over `pairs` (indices into `records`) by EM without labels; an
+/// error when the fit finds no match among them (see [`fit_or_builtin`]).
 pub fn fit_model(
     records: &[NormalizedRecord],
     pairs: &[(u32, u32)],
 ) -> anyhow::Result<(Model, ModelSource)> {
     let report = train(records, pairs, &TrainConfig::default())
         .context("cannot fit a model to the input (too few records or candidate pairs?)")?;
+    if !expects_a_match(report.candidate_match_share, pairs.len()) {
+        anyhow::bail!(
+            "the fit found no match among the {} candidate pairs (EM: {} iterations, match share \
+             {:.2e}): such a model calls every pair a non-match, so it is not written; train on \
+             a larger file (`mpi dedupe --input` without --model scores such a file with the \
+             built-in model)",
+            pairs.len(),
+            report.iterations,
+            report.candidate_match_share
+        );
+    }
     let source = ModelSource::Fitted {
         iterations: report.iterations,
         converged: report.converged,

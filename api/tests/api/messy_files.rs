@@ -389,6 +389,18 @@ fn a_file_too_small_to_fit_is_scored_by_the_builtin_model() {
     for (a, b) in [("2", "4"), ("4", "6"), ("8", "10")] {
         assert_ne!(clusters[a], clusters[b], "{a} {b}: {clusters:?}");
     }
+    // `mpi train` does not write a model that would call every pair a non-match.
+    let out = run_mpi(
+        &dir.path,
+        &["train", "--input", "clinic.csv", "--output", "model.json"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the fit found no match among the") && stderr.contains("not written"),
+        "{stderr}"
+    );
+    assert!(!dir.path.join("model.json").exists());
 }
 
 /// Text as UTF-16 code units, little-endian (`le`) or big-endian, with or without a byte-order
