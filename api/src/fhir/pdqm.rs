@@ -130,7 +130,7 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 21] = [
     (
         "phone",
         "token",
-        "The exact value of a phone (telecom with system phone)",
+        "A phone number by its digits (spaces, dashes, brackets, dots, + and / ignored); a value with letters, exactly",
     ),
     (
         "email",
