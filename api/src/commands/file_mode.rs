@@ -574,24 +574,51 @@ pub fn load_model(path: &Path) -> anyhow::Result<(Model, ModelSource)> {
     Ok((model, ModelSource::File(path.to_owned())))
 }
 
-/// Fits a model to `records` over `pairs` (indices into `records`) by EM without labels; an
-/// error when the fit finds no match among them (see [`fit_or_builtin`]).
-pub fn fit_model(
+/// Why no model was fitted to an input.
+#[derive(Debug)]
+pub enum NoFit {
+    /// EM could not run (too few records or candidate pairs).
+    Failed(matcher::Error),
+    /// EM settled on "every candidate pair is a non-match" (see [`expects_a_match`]).
+    NoMatch {
+        /// Candidate pairs fitted over.
+        pairs: usize,
+        /// EM iterations.
+        iterations: usize,
+        /// The fitted share of matches among the candidates.
+        match_share: f64,
+    },
+}
+
+impl std::fmt::Display for NoFit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NoFit::Failed(e) => write!(f, "{e}"),
+            NoFit::NoMatch {
+                pairs,
+                iterations,
+                match_share,
+            } => write!(
+                f,
+                "the fit found no match among the {pairs} candidate pairs (EM: {iterations} \
+                 iterations, match share {match_share:.2e})"
+            ),
+        }
+    }
+}
+
+/// Fits a model to `records` over `pairs` (indices into `records`) by EM without labels.
+pub fn fit(
     records: &[NormalizedRecord],
     pairs: &[(u32, u32)],
-) -> anyhow::Result<(Model, ModelSource)> {
-    let report = train(records, pairs, &TrainConfig::default())
-        .context("cannot fit a model to the input (too few records or candidate pairs?)")?;
+) -> Result<(Model, ModelSource), NoFit> {
+    let report = train(records, pairs, &TrainConfig::default()).map_err(NoFit::Failed)?;
     if !expects_a_match(report.candidate_match_share, pairs.len()) {
-        anyhow::bail!(
-            "the fit found no match among the {} candidate pairs (EM: {} iterations, match share \
-             {:.2e}): such a model calls every pair a non-match, so it is not written; train on \
-             a larger file (`mpi dedupe --input` without --model scores such a file with the \
-             built-in model)",
-            pairs.len(),
-            report.iterations,
-            report.candidate_match_share
-        );
+        return Err(NoFit::NoMatch {
+            pairs: pairs.len(),
+            iterations: report.iterations,
+            match_share: report.candidate_match_share,
+        });
     }
     let source = ModelSource::Fitted {
         iterations: report.iterations,
@@ -601,39 +628,36 @@ pub fn fit_model(
     Ok((report.model, source))
 }
 
-/// [`fit_model`], or the built-in model when the input cannot be fitted (too few records or no
+/// [`fit`] for a model to be written (`mpi train`): a fit that finds no match is an error, since
+/// such a model calls every pair a non-match.
+pub fn fit_model(
+    records: &[NormalizedRecord],
+    pairs: &[(u32, u32)],
+) -> anyhow::Result<(Model, ModelSource)> {
+    fit(records, pairs).map_err(|why| match why {
+        NoFit::Failed(e) => anyhow::Error::new(e)
+            .context("cannot fit a model to the input (too few records or candidate pairs?)"),
+        NoFit::NoMatch { .. } => anyhow::anyhow!(
+            "{why}: such a model calls every pair a non-match, so it is not written; train on a \
+             larger file (`mpi dedupe --input` without --model scores such a file with the \
+             built-in model)"
+        ),
+    })
+}
+
+/// [`fit`], or the built-in model when the input cannot be fitted (too few records or no
 /// candidate pairs) or the fit found no match at all among the candidates (EM settling on "every
 /// candidate pair is a non-match", which a small file of a few dozen records can lead it to): a
 /// batch run still gives its answer, and says which model gave it.
 pub fn fit_or_builtin(records: &[NormalizedRecord], pairs: &[(u32, u32)]) -> (Model, ModelSource) {
-    match train(records, pairs, &TrainConfig::default()) {
-        Ok(report) if expects_a_match(report.candidate_match_share, pairs.len()) => (
-            report.model,
-            ModelSource::Fitted {
-                iterations: report.iterations,
-                converged: report.converged,
-                match_share: report.candidate_match_share,
-            },
-        ),
-        Ok(report) => (
+    fit(records, pairs).unwrap_or_else(|why| {
+        (
             Model::builtin(),
             ModelSource::Builtin {
-                reason: format!(
-                    "the fit found no match among the {} candidate pairs (EM: {} iterations, match \
-                     share {:.2e})",
-                    pairs.len(),
-                    report.iterations,
-                    report.candidate_match_share
-                ),
+                reason: why.to_string(),
             },
-        ),
-        Err(e) => (
-            Model::builtin(),
-            ModelSource::Builtin {
-                reason: e.to_string(),
-            },
-        ),
-    }
+        )
+    })
 }
 
 /// Whether a fitted match share expects at least half a matching pair among `pairs` candidates:
