@@ -250,6 +250,10 @@ pub struct MoreCriteria {
     /// limited to; every domain when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identifier_domains: Vec<String>,
+    /// A criterion no record meets was given (FHIR's `identifier=|value` asks for an identifier
+    /// without a system, and every identifier stored here is in a domain): nothing is found.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unmeetable: bool,
 }
 
 impl MoreCriteria {
@@ -276,6 +280,7 @@ impl MoreCriteria {
             && self.mother_maiden_family.is_empty()
             && self.mother_maiden_given.is_empty()
             && self.mother_identifiers.is_empty()
+            && !self.unmeetable
     }
 
     /// Bounds: at most [`MAX_ALTERNATIVES`] criteria of a kind and alternatives in each, each
@@ -431,6 +436,9 @@ impl MoreCriteria {
     pub(crate) async fn condition(&self, mpi: &Mpi) -> Result<Condition> {
         let backend = mpi.db().get_database_backend();
         let mut cond = Condition::all();
+        if self.unmeetable {
+            cond = cond.add(Expr::val(1).eq(0));
+        }
         if !self.ids.is_empty() {
             cond = cond.add(patient::Column::Id.is_in(self.ids.clone()));
         }

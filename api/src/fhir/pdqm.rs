@@ -119,7 +119,8 @@ pub(super) const SEARCH_PARAMS: [(&str, &str, &str); 21] = [
         "identifier",
         "token",
         "system|value, a value alone (any system) or system| (any value in that domain, and \
-         only that domain's identifiers in each result); repeated: all must hold; a domain \
+         only that domain's identifiers in each result); |value (no system) finds nothing, \
+         since every identifier here is in a domain; repeated: all must hold; a domain \
          neither registered nor held by any record answers 404",
     ),
     (
@@ -441,18 +442,25 @@ pub(super) fn search_query(
                         Some((system, v)) if !system.trim().is_empty() => {
                             list.push((system.trim().to_owned(), v.trim().to_owned()));
                         }
-                        // `|value` asks for identifiers without a system, which this server
-                        // never stores: refused, not guessed.
+                        // `|value` asks for an identifier without a system (FHIR R4 search
+                        // 3.1.1.4.8), which this server never stores: this alternative finds
+                        // nothing.
+                        Some((_, v)) if !v.trim().is_empty() => {}
                         Some(_) => {
                             return Err(invalid(
-                                "identifier: use system|value, system| or a value alone".to_owned(),
+                                "identifier: use system|value, system|, |value or a value alone"
+                                    .to_owned(),
                                 "identifier",
                             ));
                         }
                         None => list.push((String::new(), a.clone())),
                     }
                 }
-                more.identifiers.push(list);
+                if list.is_empty() {
+                    more.unmeetable = true;
+                } else {
+                    more.identifiers.push(list);
+                }
             }
             "language" => {
                 let mut list = Vec::new();

@@ -300,6 +300,28 @@ async fn pdqm_search_parameters_modifiers_and_domains(backend: Backend) {
     )
     .await;
     assert_eq!(ids, sorted(&[&one]));
+    // |VALUE: an identifier without a system, which no record here has (an empty searchset, not
+    // an error); as one alternative of several it leaves the others to match.
+    let (ids, bundle) = found(&fhir, &format!("identifier={}", enc("|T-1"))).await;
+    assert!(ids.is_empty(), "{bundle}");
+    assert_eq!(bundle["total"], 0, "{bundle}");
+    assert_eq!(
+        found(
+            &fhir,
+            &format!("identifier={}", enc(&format!("|T-1,{TEST_URL}|T-2")))
+        )
+        .await
+        .0,
+        sorted(&[&two])
+    );
+    let answer = fhir
+        .get(&format!(
+            "/Patient?identifier={}&_summary=count",
+            enc("|T-1")
+        ))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_eq!(answer.body["total"], 0, "{}", answer.body);
     // An unknown domain: 404 OperationOutcome (with a value, or alone).
     for q in [
         "http://unknown.example/ids|X-1",
