@@ -11,7 +11,7 @@
 //! | `middle_name` | `given_names[1]` (several middle names stay one entry) |
 //! | `family_name` | `family_names[0]` |
 //! | `sex` | `male`, `female`, `other`, `unknown`, `M`, `F`, `O`, `U`, `UNK` (any case), or ISO/IEC 5218's `1` (male), `2` (female), `0` and `9` (unknown) |
-//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written (a time of day after it dropped); a month written as a name (`12-MAR-85`, `Mar 12, 1985`), year first with `/` or `.` (`1984/07/02`) or `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
+//! | `birth_date` | `YYYY-MM-DD` or `YYYYMMDD`, a real calendar date, or a year (`1984`) or year and month (`1984-01`); kept as written (a time of day after it dropped); a month written as a name (`12-MAR-85`, `Mar 12, 1985`, also after a weekday: `Tuesday, March 12, 1985`), year first with `/` or `.` (`1984/07/02`) or `DD/MM/YYYY` or `MM/DD/YYYY` (also with `.` or `-`, or a two-digit year: `3/5/72`) in the file's order (see below), passed on as `YYYY-MM-DD` |
 //! | `address_line`, `address_line2` | `addresses[0].lines` |
 //! | `city`, `state`, `postal_code`, `country` | `addresses[0]` |
 //! | `phone` | `phones[0]` |
@@ -726,8 +726,19 @@ fn without_time(text: &str) -> &str {
 
 /// `YYYY-MM-DD` of a date whose month is an English name or its first three letters, between
 /// or before the day and the year: `12-Mar-1985`, `12 MAR 85` (an Oracle export's `DD-MON-RR`),
-/// `Mar 12, 1985`, `12 March 1985`; `None` for anything else or no calendar date.
+/// `Mar 12, 1985`, `12 March 1985`, also after a weekday (`Tuesday, March 12, 1985`, `Tue 12 Mar
+/// 1985`, as a long date format writes it: the weekday is dropped, the date says the same);
+/// `None` for anything else or no calendar date.
 fn month_name_date(text: &str) -> Option<String> {
+    const WEEKDAYS: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
     const MONTHS: [&str; 12] = [
         "january",
         "february",
@@ -750,7 +761,15 @@ fn month_name_date(text: &str) -> Option<String> {
         .split([' ', '-', '/', '.', ','])
         .filter(|p| !p.is_empty())
         .collect();
-    let [a, b, c] = parts.as_slice() else {
+    let weekday = |word: &str| {
+        let word = word.to_ascii_lowercase();
+        word.len() >= 3 && WEEKDAYS.iter().any(|d| d.starts_with(&word))
+    };
+    let date = match parts.as_slice() {
+        [first, rest @ ..] if rest.len() == 3 && weekday(first) => rest,
+        all => all,
+    };
+    let [a, b, c] = date else {
         return None;
     };
     let month_of = |word: &str| {
@@ -2419,16 +2438,20 @@ mod tests {
         // Times of day that exports append are dropped; months written as names are read.
         let (dates, errors, _) = inferred(
             b"id,dob\na,1985-03-12 00:00:00\nb,1985-03-12T00:00:00Z\nc,12-MAR-85\n\
-              d,\"Mar 12, 1985\"\ne,12 March 1985\nf,3/12/1985 0:00\ng,12/13/1985 12:00:00 AM\n",
+              d,\"Mar 12, 1985\"\ne,12 March 1985\nf,3/12/1985 0:00\ng,12/13/1985 12:00:00 AM\n\
+              h,\"Tuesday, March 12, 1985\"\ni,Tue 12 Mar 1985\n",
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
             dates,
             vec![d("1985-03-12"); 6]
                 .into_iter()
-                .chain([d("1985-12-13")])
+                .chain([d("1985-12-13"), d("1985-03-12"), d("1985-03-12")])
                 .collect::<Vec<_>>()
         );
+        // A weekday alone before a date that is not written with a month name stays unread.
+        let (_, errors, _) = inferred(b"id,dob\na,\"Sunday, 1985-03-12\"\nb,Mon 3 1985\n");
+        assert_eq!(errors.len(), 2, "{errors:?}");
         // Numbers a spreadsheet or a data frame wrote as floats lose their zero fraction.
         let (dates, errors, _) = inferred(b"id,dob\na,19850312.0\n");
         assert!(errors.is_empty(), "{errors:?}");
