@@ -215,14 +215,29 @@ impl TestServer {
         if let Some(body) = body {
             request = request.json(body);
         }
-        request.send().await.expect("request")
+        request
+            .send()
+            .await
+            .unwrap_or_else(|e| self.request_failed(e))
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> (u16, serde_json::Value) {
-        let response = request.send().await.expect("request");
+        let response = request
+            .send()
+            .await
+            .unwrap_or_else(|e| self.request_failed(e));
         let status = response.status().as_u16();
         let body = response.json().await.expect("JSON body");
         (status, body)
+    }
+
+    /// A request that got no answer (a timeout, a dropped connection): the failure names the
+    /// request and shows what the server logged last, which an answer never seen cannot.
+    fn request_failed(&self, error: reqwest::Error) -> ! {
+        let log = self.log();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+        panic!("request failed: {error}; the server's last log lines:\n{tail}")
     }
 
     /// Everything the server wrote to stderr so far.
