@@ -1663,15 +1663,45 @@ impl PatientQuery {
     }
 }
 
-/// `text` trimmed and lower-cased the way the database's `lower` does it: PostgreSQL folds all
-/// of Unicode, SQLite (built without ICU) only the ASCII letters. Folded the Rust way on SQLite,
-/// `Öztürk` became `öztürk`, which `lower(family)` (`Öztürk`) never equals, so the patient could
-/// not be found by the name as written.
-pub(crate) fn fold_case(text: &str, backend: DbBackend) -> String {
+/// `text` trimmed and lower-cased the way the database's `lower` does it, in every form a stored
+/// name's `lower` can take. PostgreSQL folds all of Unicode: one form. SQLite (built without ICU)
+/// folds only the ASCII letters, so `lower(family)` of `Müller` is `müller` and of `MÜLLER` is
+/// `mÜller` (HL7 v2 senders often write names in capitals): the text as written folded the same
+/// way (`Öztürk` stays findable as `Öztürk`), then with every other letter small and with every
+/// other letter capital, so `MÜLLER`, `Müller` and `müller` find each other.
+pub(crate) fn case_variants(text: &str, backend: DbBackend) -> Vec<String> {
+    let text = text.trim();
     match backend {
-        DbBackend::Sqlite => text.trim().to_ascii_lowercase(),
-        _ => text.trim().to_lowercase(),
+        DbBackend::Sqlite => {
+            let lower = text.to_lowercase();
+            let capital: String = lower
+                .chars()
+                .map(|c| {
+                    let mut upper = c.to_uppercase();
+                    match (c.is_ascii(), upper.next(), upper.next()) {
+                        (false, Some(u), None) => u,
+                        _ => c,
+                    }
+                })
+                .collect();
+            let mut forms = vec![text.to_ascii_lowercase()];
+            for form in [lower, capital] {
+                if !forms.contains(&form) {
+                    forms.push(form);
+                }
+            }
+            forms
+        }
+        _ => vec![text.to_lowercase()],
     }
+}
+
+/// Any of `conditions` (none: false).
+pub(crate) fn any_of(conditions: impl IntoIterator<Item = SimpleExpr>) -> SimpleExpr {
+    conditions
+        .into_iter()
+        .reduce(SimpleExpr::or)
+        .unwrap_or_else(|| Expr::val(1).eq(0))
 }
 
 /// `text%` as a LIKE pattern with `\` escaping the wildcards (`text` already case-folded).
@@ -1696,7 +1726,15 @@ fn prefix_pattern(text: &str) -> String {
 /// index alone). On PostgreSQL the range uses the byte-order operators of the index's
 /// `text_pattern_ops`.
 fn family_starts_with(text: &str, backend: DbBackend) -> SimpleExpr {
-    let text = &fold_case(text, backend);
+    any_of(
+        case_variants(text, backend)
+            .iter()
+            .map(|form| family_form_starts_with(form, backend)),
+    )
+}
+
+/// [`family_starts_with`] for one case-folded form of the text.
+fn family_form_starts_with(text: &str, backend: DbBackend) -> SimpleExpr {
     let lowered = || {
         Expr::expr(Func::lower(Expr::col((
             patient_name::Entity,
@@ -1744,13 +1782,14 @@ fn prefix_range(text: &str) -> Option<(String, Option<String>)> {
 /// the values come straight from the family-name index, and at 11,320 `smith` rows skipping
 /// `lower` halved the time of the check.
 fn given_like(text: &str, backend: DbBackend) -> SimpleExpr {
-    let text = fold_case(text, backend);
-    let pattern = LikeExpr::new(format!("%\"{}", prefix_pattern(&text))).escape('\\');
-    let given = Expr::col((patient_name::Entity, patient_name::Column::Given));
-    match backend {
-        DbBackend::Sqlite => given.like(pattern),
-        _ => Expr::expr(Func::lower(given.cast_as("text"))).like(pattern),
-    }
+    any_of(case_variants(text, backend).iter().map(|form| {
+        let pattern = LikeExpr::new(format!("%\"{}", prefix_pattern(form))).escape('\\');
+        let given = Expr::col((patient_name::Entity, patient_name::Column::Given));
+        match backend {
+            DbBackend::Sqlite => given.like(pattern),
+            _ => Expr::expr(Func::lower(given.cast_as("text"))).like(pattern),
+        }
+    }))
 }
 
 /// Patients with a name row satisfying `cond`, as a list the database builds first: right for a
@@ -2139,14 +2178,29 @@ async fn search_by_mode(
 
 #[cfg(test)]
 mod tests {
-    use super::{fold_case, prefix_range};
+    use super::{case_variants, prefix_range};
     use sea_orm::DbBackend;
 
     #[test]
     fn search_text_is_folded_as_the_database_folds_it() {
-        assert_eq!(fold_case(" ÖZTÜRK ", DbBackend::Postgres), "öztürk");
-        // SQLite's lower() leaves every letter outside ASCII as it is.
-        assert_eq!(fold_case(" ÖZTÜRK ", DbBackend::Sqlite), "ÖztÜrk");
+        assert_eq!(case_variants(" ÖZTÜRK ", DbBackend::Postgres), ["öztürk"]);
+        // SQLite's lower() leaves every letter outside ASCII as it is: the text as written, and
+        // with the other letters small or capital, as a stored name may have them.
+        assert_eq!(
+            case_variants(" ÖZTÜRK ", DbBackend::Sqlite),
+            ["ÖztÜrk", "öztürk"]
+        );
+        assert_eq!(
+            case_variants("müller", DbBackend::Sqlite),
+            ["müller", "mÜller"]
+        );
+        assert_eq!(
+            case_variants("Müller", DbBackend::Sqlite),
+            ["müller", "mÜller"]
+        );
+        assert_eq!(case_variants("Smith", DbBackend::Sqlite), ["smith"]);
+        // A letter whose capital is two letters keeps its small form.
+        assert_eq!(case_variants("Weiß", DbBackend::Sqlite), ["weiß"]);
     }
 
     #[test]

@@ -893,12 +893,17 @@ fn scalar_text(column: Expr, text: &str, how: TextMatch, backend: DbBackend) -> 
     if how == TextMatch::Exact {
         return column.eq(text.trim());
     }
-    let folded = crate::patients::fold_case(text, backend);
-    let pattern = match how {
-        TextMatch::Contains => format!("%{}%", escape_like(&folded)),
-        _ => format!("{}%", escape_like(&folded)),
-    };
-    Expr::expr(Func::lower(column)).like(LikeExpr::new(pattern).escape('\\'))
+    crate::patients::any_of(
+        crate::patients::case_variants(text, backend)
+            .iter()
+            .map(|folded| {
+                let pattern = match how {
+                    TextMatch::Contains => format!("%{}%", escape_like(folded)),
+                    _ => format!("{}%", escape_like(folded)),
+                };
+                Expr::expr(Func::lower(column.clone())).like(LikeExpr::new(pattern).escape('\\'))
+            }),
+    )
 }
 
 /// A JSON list of texts (given names, address lines) with an item compared with `text`: its
@@ -922,14 +927,19 @@ fn list_text(column: Expr, text: &str, how: TextMatch, backend: DbBackend) -> Si
         )
         .gt(0);
     }
-    let folded = crate::patients::fold_case(text, backend);
-    let json = serde_json::to_string(&folded).unwrap_or_default();
-    let inner = json.trim_matches('"');
-    let pattern = match how {
-        TextMatch::Contains => format!("%{}%", escape_like(inner)),
-        _ => format!("%\"{}%", escape_like(inner)),
-    };
-    Expr::expr(Func::lower(as_text())).like(LikeExpr::new(pattern).escape('\\'))
+    crate::patients::any_of(
+        crate::patients::case_variants(text, backend)
+            .iter()
+            .map(|folded| {
+                let json = serde_json::to_string(folded).unwrap_or_default();
+                let inner = json.trim_matches('"');
+                let pattern = match how {
+                    TextMatch::Contains => format!("%{}%", escape_like(inner)),
+                    _ => format!("%\"{}%", escape_like(inner)),
+                };
+                Expr::expr(Func::lower(as_text())).like(LikeExpr::new(pattern).escape('\\'))
+            }),
+    )
 }
 
 /// The first day of the period of `precision` holding `date`.
