@@ -61,9 +61,22 @@ pub fn normalize(record: &PersonRecord) -> NormalizedRecord {
         &record.given_names
     };
     let split = split_whole_name(given_names, &record.family_names);
-    let (given_raw, family_raw) = match &split {
+    let (mut given_raw, family_raw) = match &split {
         Some((g, f)) => (g.as_slice(), f.as_slice()),
         None => (given_names, record.family_names.as_slice()),
+    };
+    // A whole name in the given field may hide one too (`Baby Girl Smith`, `NB Okafor`): once
+    // split, its given part is read again, so that the normalized record normalizes to itself
+    // (found by the idempotence property).
+    let newborn = match newborn {
+        None if split.is_some() => {
+            let found = crate::maternity::newborn_placeholder(given_raw);
+            if found.is_some() {
+                given_raw = &[];
+            }
+            found
+        }
+        found => found,
     };
     let given: Vec<NormalizedName> = given_raw
         .iter()
@@ -739,5 +752,16 @@ mod tests {
         assert!(baby.maternity.is_some_and(|m| m.newborn_placeholder));
         let doe = normalize(&rec("Baby Girl", "Doe"));
         assert!(doe.placeholder && doe.maternity.is_none_or(|m| !m.newborn_placeholder));
+        // The whole name in the given field: the same once split.
+        for whole in ["Baby Boy Smith", "NB Smith"] {
+            let n = normalize(&rec(whole, ""));
+            assert!(n.given.is_empty() && n.placeholder, "{whole}");
+            assert_eq!(n.family[0].text, "smith");
+            assert!(
+                n.maternity.is_some_and(|m| m.newborn_placeholder),
+                "{whole}"
+            );
+        }
+        assert_eq!(normalize(&rec("Nobby Smith", "")).given[0].text, "nobby");
     }
 }
