@@ -93,6 +93,45 @@ pub async fn record<C: ConnectionTrait>(txn: &C, ctx: &Ctx, entry: AuditEntry) -
     append(txn, vec![(ctx.clone(), entry)]).await
 }
 
+/// [`record`] inside one of this process's write transactions. On SQLite the row is chained
+/// after the head the transaction already knows ([`crate::WriteTxn::chain_hint`]: its own last
+/// row, or the last row this process committed) without reading it first, and the head it
+/// leaves is noted for whoever appends next; a hint gone stale (another process appended) is
+/// refused by the schema's trigger, which aborts that statement only, and the head is then read
+/// as [`record`] reads it. On PostgreSQL, [`record`].
+pub async fn record_in(txn: &crate::WriteTxn, ctx: &Ctx, entry: AuditEntry) -> Result<()> {
+    let db: &sea_orm::DatabaseTransaction = txn;
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return record(db, ctx, entry).await;
+    }
+    let rows = vec![(ctx.clone(), entry)];
+    let wanted = unconfirmed_keys(&rows);
+    let live = keys::live_keys(db, &wanted).await?;
+    if wanted.iter().any(|hash| !live.contains(hash)) {
+        return Err(Error::Unauthenticated("revoked key"));
+    }
+    if let Some(known) = txn.chain_hint() {
+        let (models, last) = chained(known, rows.clone());
+        match audit_event::Entity::insert_many(models)
+            .exec_without_returning(db)
+            .await
+        {
+            Ok(_) => {
+                txn.note_appended(last);
+                return Ok(());
+            }
+            Err(error) if refused_as_stale(&error) => {}
+            Err(error) => return Err(error.into()),
+        }
+    }
+    let (models, last) = chained(chain_head(db).await?, rows);
+    audit_event::Entity::insert_many(models)
+        .exec_without_returning(db)
+        .await?;
+    txn.note_appended(last);
+    Ok(())
+}
+
 /// Most rows one INSERT carries (18 columns each stays far below both engines' limits on
 /// bound parameters).
 const INSERT_CHUNK: usize = 500;
@@ -842,10 +881,6 @@ struct Queue {
     pending: Vec<PendingRead>,
     /// Whether a task is appending; it goes on until `pending` is empty.
     appending: bool,
-    /// The chain's head as this service's read auditing last wrote or read it (committed),
-    /// with the count of the writer's commits then ([`crate::TxnOpener::commits`]): a
-    /// transaction committed since may have appended rows, so the head is read again.
-    head: Option<(String, u64)>,
 }
 
 struct PendingRead {
@@ -943,28 +978,25 @@ impl Appender {
 
     /// Appends the rows queued now (at most [`READ_BATCH`]) and tells their readers.
     async fn append_batch(&self) {
-        let (batch, mut head) = {
+        let batch = {
             let mut queue = self.lock();
             let n = queue.pending.len().min(READ_BATCH);
             let batch: Vec<PendingRead> = queue.pending.drain(..n).collect();
-            (batch, queue.head.take())
+            batch
         };
         let (rows, waiting): (Vec<_>, Vec<_>) = batch
             .into_iter()
             .map(|p| ((p.ctx, p.entry), p.done))
             .unzip();
         let count = rows.len();
-        let outcome = append_reads(&self.writer, &mut head, rows)
-            .await
-            .map_err(|error| {
-                let why = match &error {
-                    crate::Error::Db(cause) => cause.to_string(),
-                    other => other.to_string(),
-                };
-                tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
-                why
-            });
-        self.lock().head = head;
+        let outcome = append_reads(&self.writer, rows).await.map_err(|error| {
+            let why = match &error {
+                crate::Error::Db(cause) => cause.to_string(),
+                other => other.to_string(),
+            };
+            tracing::error!(error = %why, rows = count, "appending the audit rows of reads failed");
+            why
+        });
         // A reader that went away still had its read recorded (or not): nothing to do.
         match outcome {
             Ok(stored) => {
@@ -1016,14 +1048,13 @@ impl Drop for Finish {
     }
 }
 
-/// Appends a batch of reads' rows (see [`ReadAuditor`]); `head` is the chain head
-/// the service last wrote or read, with the writer's commit count then, `None` when it must be
-/// read (and it is read again when a transaction has committed since). Answers, row by row, whether
+/// Appends a batch of reads' rows (see [`ReadAuditor`]) after the chain's head as this process
+/// last appended or read it ([`crate::TxnOpener::chain_tip`]; read when unknown, or when a
+/// transaction has committed since without noting what it appended). Answers, row by row, whether
 /// the row was appended (`false`: its caller's unconfirmed key is no longer live, see
 /// [`Ctx::unconfirmed_key`]); the other rows of the batch are appended all the same.
 async fn append_reads(
     writer: &crate::TxnOpener,
-    head: &mut Option<(String, u64)>,
     rows: Vec<(Ctx, AuditEntry)>,
 ) -> Result<Vec<bool>> {
     let db = writer.db();
@@ -1033,14 +1064,15 @@ async fn append_reads(
         // Counted inside the gate: on SQLite no transaction of this writer commits until the
         // rows below are in.
         let commits = writer.commits();
+        let mut hint = writer.chain_tip();
         for _ in 0..READ_APPEND_ATTEMPTS {
-            let known = match head.take().filter(|(_, seen)| *seen == commits) {
-                Some((known, _)) => known,
+            let known = match hint.take() {
+                Some(known) => known,
                 None => chain_head(db).await?,
             };
             match append_after(db, known, rows.clone(), &wanted).await {
                 Ok(Some(last)) => {
-                    *head = Some((last, commits));
+                    writer.set_chain_tip(last, commits);
                     return Ok(vec![true; rows.len()]);
                 }
                 // A key is no longer live: the transaction below sorts out which rows stay.

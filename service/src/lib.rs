@@ -252,7 +252,14 @@ pub(crate) struct TxnOpener {
     /// How many of its transactions have committed: a chain head the read auditor learnt
     /// before the latest of them may be stale, since that transaction may have appended rows.
     commits: Arc<AtomicU64>,
+    /// The audit chain's head as this process last appended or read it, with the count of
+    /// commits then (see [`TxnOpener::chain_tip`]).
+    tip: ChainTip,
 }
+
+/// The audit chain's head (a committed row's hash) as this process last appended or read it,
+/// and [`TxnOpener::commits`] then.
+type ChainTip = Arc<std::sync::Mutex<Option<(String, u64)>>>;
 
 impl TxnOpener {
     fn new(db: DatabaseConnection) -> TxnOpener {
@@ -264,7 +271,25 @@ impl TxnOpener {
             db,
             gate,
             commits: Arc::new(AtomicU64::new(0)),
+            tip: ChainTip::default(),
         }
+    }
+
+    /// The audit chain's head as this process last appended or read it, unless a transaction
+    /// has committed since without saying what it appended. A hint, not a fact: another
+    /// process may have appended meanwhile, and a row chained after a stale head is refused by
+    /// the schema's trigger (and then the head is read).
+    pub(crate) fn chain_tip(&self) -> Option<String> {
+        let commits = self.commits();
+        lock_tip(&self.tip)
+            .as_ref()
+            .filter(|(_, at)| *at == commits)
+            .map(|(head, _)| head.clone())
+    }
+
+    /// Notes the chain's head, a committed row's hash, as of `commits` commits.
+    pub(crate) fn set_chain_tip(&self, head: String, commits: u64) {
+        *lock_tip(&self.tip) = Some((head, commits));
     }
 
     /// How many transactions [`TxnOpener::open`] has opened and committed so far.
@@ -304,6 +329,8 @@ impl TxnOpener {
         Ok(WriteTxn {
             txn,
             commits: self.commits.clone(),
+            tip: self.tip.clone(),
+            appended: std::sync::Mutex::new(None),
             _guard: guard,
         })
     }
@@ -567,15 +594,57 @@ impl Mpi {
 pub struct WriteTxn {
     txn: DatabaseTransaction,
     commits: Arc<AtomicU64>,
+    tip: ChainTip,
+    /// The hash of the last audit row this transaction appended through
+    /// [`crate::audit::record_in`]: the chain's head once it commits.
+    appended: std::sync::Mutex<Option<String>>,
     _guard: Option<OwnedMutexGuard<()>>,
+}
+
+/// The chain tip's lock; a panic while it was held left nothing half-written in it.
+fn lock_tip<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl WriteTxn {
     /// Commits, then releases the write gate.
     pub async fn commit(self) -> Result<()> {
-        self.txn.commit().await?;
-        self.commits.fetch_add(1, Ordering::Release);
+        let WriteTxn {
+            txn,
+            commits,
+            tip,
+            appended,
+            _guard,
+        } = self;
+        txn.commit().await?;
+        let count = commits.fetch_add(1, Ordering::AcqRel) + 1;
+        if let Some(head) = appended.into_inner().unwrap_or_else(|e| e.into_inner()) {
+            *lock_tip(&tip) = Some((head, count));
+        }
         Ok(())
+    }
+
+    /// On SQLite, the audit chain's head this transaction may append after without reading it:
+    /// its own last row, else the head as this process last knew it when no transaction has
+    /// committed since. A hint (see [`TxnOpener::chain_tip`]); `None` on PostgreSQL, whose
+    /// writers do not pass one gate.
+    pub(crate) fn chain_hint(&self) -> Option<String> {
+        if self.txn.get_database_backend() != DbBackend::Sqlite {
+            return None;
+        }
+        if let Some(own) = lock_tip(&self.appended).clone() {
+            return Some(own);
+        }
+        let commits = self.commits.load(Ordering::Acquire);
+        lock_tip(&self.tip)
+            .as_ref()
+            .filter(|(_, at)| *at == commits)
+            .map(|(head, _)| head.clone())
+    }
+
+    /// Notes the hash of the last audit row this transaction appended.
+    pub(crate) fn note_appended(&self, head: String) {
+        *lock_tip(&self.appended) = Some(head);
     }
 
     /// Rolls back, then releases the write gate.

@@ -906,13 +906,20 @@ pub async fn register(
 ) -> Result<RegisterOutcome> {
     ctx.authorize(Action::Register)?;
     check_input(mpi, ctx, &mut input)?;
-    let normalized = matcher::normalize(&convert::person_from_input(&input));
-    // Scored before the write gate is taken (and off the async worker when the record is
-    // large): the index is not the database and is refreshed only after a commit, so scoring
-    // inside the gate bought no consistency, and a large record's scoring held every writer
-    // (and, on SQLite, every read's audit row) back. What keeps registrations exact is
-    // inside the transaction: the identifier check and the database's unique index.
-    let candidates = matching::rank_unblocking(
+    let candidates = registration_candidates(mpi, &input).await?;
+    register_ranked(mpi, ctx, input, candidates, force).await
+}
+
+/// The candidates a registration of `input` (checked) is scored against, best first.
+///
+/// Scored before the write gate is taken (and off the async worker when the record is large):
+/// the index is not the database and is refreshed only after a commit, so scoring inside the
+/// gate bought no consistency, and a large record's scoring held every writer (and, on SQLite,
+/// every read's audit row) back. What keeps registrations exact is inside the transaction: the
+/// identifier check and the database's unique index.
+async fn registration_candidates(mpi: &Mpi, input: &PatientInput) -> Result<Vec<MatchCandidate>> {
+    let normalized = matcher::normalize(&convert::person_from_input(input));
+    matching::rank_unblocking(
         mpi,
         &normalized,
         &MatchOptions {
@@ -921,7 +928,17 @@ pub async fn register(
         },
         std::collections::HashSet::new(),
     )
-    .await?;
+    .await
+}
+
+/// [`register`] of a checked `input` whose `candidates` are scored.
+async fn register_ranked(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    input: PatientInput,
+    candidates: Vec<MatchCandidate>,
+    force: bool,
+) -> Result<RegisterOutcome> {
     let txn = mpi.write_txn_for(ctx).await?;
     let result = register_in(mpi, ctx, &txn, &input, candidates, force).await;
     let mut outcome = disclosed(mpi, ctx, finish(txn, result).await).await?;
@@ -976,6 +993,37 @@ pub async fn register_or_update(
     ctx.authorize(Action::Register)?;
     ctx.authorize(Action::Update)?;
     check_input(mpi, ctx, &mut input)?;
+    // The record is scored while its identifiers are looked up (the lookups wait on the
+    // database, the scoring on the processor): a registration, the usual outcome, then waits
+    // for the slower of the two instead of both in turn. An update drops the candidates.
+    let (holders, candidates) = tokio::join!(
+        identifier_holders(mpi, ctx, &input),
+        registration_candidates(mpi, &input)
+    );
+    let mut holders = holders?.into_iter();
+    match (holders.next(), holders.next()) {
+        (None, _) => Ok(UpsertOutcome::Registered(
+            register_ranked(mpi, ctx, input, candidates?, force).await?,
+        )),
+        (Some(id), None) => {
+            let current = Patient::load_live(mpi.db(), id).await?;
+            let updated = update(mpi, ctx, id, current.version(), input).await?;
+            Ok(UpsertOutcome::Updated(Box::new(updated)))
+        }
+        (Some(_), Some(_)) => Err(Error::conflict(
+            "duplicate_identifier",
+            "the record's identifiers are held by different live patients",
+        )),
+    }
+}
+
+/// The live records holding `input`'s identifiers that name a record for `ctx` (see
+/// [`register_or_update`]).
+async fn identifier_holders(
+    mpi: &Mpi,
+    ctx: &Ctx,
+    input: &PatientInput,
+) -> Result<std::collections::BTreeSet<Uuid>> {
     let domains = mpi.domains();
     let mut holders = std::collections::BTreeSet::new();
     // A links-records identifier names a person, not a record: it identifies the record to
@@ -1018,21 +1066,7 @@ pub async fn register_or_update(
             holders.insert(row.patient_id);
         }
     }
-    let mut holders = holders.into_iter();
-    match (holders.next(), holders.next()) {
-        (None, _) => Ok(UpsertOutcome::Registered(
-            register(mpi, ctx, input, force).await?,
-        )),
-        (Some(id), None) => {
-            let current = Patient::load_live(mpi.db(), id).await?;
-            let updated = update(mpi, ctx, id, current.version(), input).await?;
-            Ok(UpsertOutcome::Updated(Box::new(updated)))
-        }
-        (Some(_), Some(_)) => Err(Error::conflict(
-            "duplicate_identifier",
-            "the record's identifiers are held by different live patients",
-        )),
-    }
+    Ok(holders)
 }
 
 /// The live record the mother's identifier names (any alias of its domain), if exactly one
@@ -1082,6 +1116,7 @@ pub(crate) async fn register_in(
     candidates: Vec<MatchCandidate>,
     force: bool,
 ) -> Result<RegisterOutcome> {
+    let write_txn = txn;
     let txn: &sea_orm::DatabaseTransaction = txn;
     let source = ctx.actor.source.as_deref();
     let claims = claims(mpi, txn, None, source, &input.identifiers).await?;
@@ -1155,8 +1190,8 @@ pub(crate) async fn register_in(
     } else {
         "create"
     };
-    audit::record(
-        txn,
+    audit::record_in(
+        write_txn,
         ctx,
         AuditEntry::new(action, "patient", Some(id.to_string()))
             .after(audit::json(&record))
