@@ -73,11 +73,12 @@ async fn register_or_update(
             patient, ..
         }) => {
             touched.push(patient.id());
-            tracing::info!(patient_id = %patient.id(), "HL7 feed registered a patient");
+            // The service logged the registration ("patient registered") at info.
+            tracing::debug!(patient_id = %patient.id(), "HL7 feed registered a patient");
         }
         patients::UpsertOutcome::Updated(patient) => {
             touched.push(patient.id());
-            tracing::info!(patient_id = %patient.id(), "HL7 feed updated a patient");
+            tracing::debug!(patient_id = %patient.id(), "HL7 feed updated a patient");
         }
         patients::UpsertOutcome::Registered(patients::RegisterOutcome::Duplicates { .. }) => {
             // `force` registers whatever the candidates; this cannot be reached.
