@@ -1387,6 +1387,7 @@ pub(crate) async fn update_in(
     expected_version: i32,
     input: &PatientInput,
 ) -> Result<Patient> {
+    let write_txn = txn;
     let txn: &sea_orm::DatabaseTransaction = txn;
     let before = Patient::load_live(txn, id).await?;
     let current = before.version();
@@ -1580,8 +1581,8 @@ pub(crate) async fn update_in(
             .await?;
     }
     let after = Patient::load_live(txn, id).await?;
-    audit::record(
-        txn,
+    audit::record_in(
+        write_txn,
         ctx,
         AuditEntry::new("update", "patient", Some(id.to_string()))
             .before(audit::json(&before.record))
