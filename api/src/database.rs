@@ -186,8 +186,13 @@ pub async fn migration_status(db: &DatabaseConnection) -> Result<Vec<MigrationSt
         .collect())
 }
 
-/// Applies pending migrations (all, or the next `steps`).
+/// Applies pending migrations (all, or the next `steps`). With none pending nothing is done, so
+/// a command on a migrated database logs no "Applying all pending migrations" and "No pending
+/// migrations" lines of its own.
 pub async fn migrate_up(db: &DatabaseConnection, steps: Option<u32>) -> Result<(), DbErr> {
+    if Migrator::get_pending_migrations(db).await?.is_empty() {
+        return Ok(());
+    }
     Migrator::up(db, steps).await
 }
 
