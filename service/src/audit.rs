@@ -105,13 +105,15 @@ pub async fn record_in(txn: &crate::WriteTxn, ctx: &Ctx, entry: AuditEntry) -> R
         return record(db, ctx, entry).await;
     }
     let rows = vec![(ctx.clone(), entry)];
-    let wanted = unconfirmed_keys(&rows);
-    let live = keys::live_keys(db, &wanted).await?;
-    if wanted.iter().any(|hash| !live.contains(hash)) {
-        return Err(Error::Unauthenticated("revoked key"));
-    }
-    if let Some(known) = txn.chain_hint() {
-        let (models, last) = chained(known, rows.clone());
+    confirm_keys(db, &rows).await?;
+    let mut hint = txn.chain_hint();
+    loop {
+        let hinted = hint.is_some();
+        let head = match hint.take() {
+            Some(head) => head,
+            None => chain_head(db).await?,
+        };
+        let (models, last) = chained(head, rows.clone());
         match audit_event::Entity::insert_many(models)
             .exec_without_returning(db)
             .await
@@ -120,16 +122,11 @@ pub async fn record_in(txn: &crate::WriteTxn, ctx: &Ctx, entry: AuditEntry) -> R
                 txn.note_appended(last);
                 return Ok(());
             }
-            Err(error) if refused_as_stale(&error) => {}
+            // The hint was stale: read the head, once.
+            Err(error) if hinted && refused_as_stale(&error) => {}
             Err(error) => return Err(error.into()),
         }
     }
-    let (models, last) = chained(chain_head(db).await?, rows);
-    audit_event::Entity::insert_many(models)
-        .exec_without_returning(db)
-        .await?;
-    txn.note_appended(last);
-    Ok(())
 }
 
 /// Most rows one INSERT carries (18 columns each stays far below both engines' limits on
@@ -141,12 +138,18 @@ const INSERT_CHUNK: usize = 500;
 /// key ([`Ctx::unconfirmed_key`]) that is no longer live, nothing is appended and the answer is
 /// [`Error::Unauthenticated`].
 pub async fn append<C: ConnectionTrait>(txn: &C, rows: Vec<(Ctx, AuditEntry)>) -> Result<()> {
-    let wanted = unconfirmed_keys(&rows);
+    confirm_keys(txn, &rows).await?;
+    append_confirmed(txn, rows).await
+}
+
+/// [`Error::Unauthenticated`] unless every row's unconfirmed key is still live.
+async fn confirm_keys<C: ConnectionTrait>(txn: &C, rows: &[(Ctx, AuditEntry)]) -> Result<()> {
+    let wanted = unconfirmed_keys(rows);
     let live = keys::live_keys(txn, &wanted).await?;
     if wanted.iter().any(|hash| !live.contains(hash)) {
         return Err(Error::Unauthenticated("revoked key"));
     }
-    append_confirmed(txn, rows).await
+    Ok(())
 }
 
 /// The distinct key hashes that `rows` still need confirmed.
@@ -978,11 +981,10 @@ impl Appender {
 
     /// Appends the rows queued now (at most [`READ_BATCH`]) and tells their readers.
     async fn append_batch(&self) {
-        let batch = {
+        let batch: Vec<PendingRead> = {
             let mut queue = self.lock();
             let n = queue.pending.len().min(READ_BATCH);
-            let batch: Vec<PendingRead> = queue.pending.drain(..n).collect();
-            batch
+            queue.pending.drain(..n).collect()
         };
         let (rows, waiting): (Vec<_>, Vec<_>) = batch
             .into_iter()

@@ -280,11 +280,7 @@ impl TxnOpener {
     /// process may have appended meanwhile, and a row chained after a stale head is refused by
     /// the schema's trigger (and then the head is read).
     pub(crate) fn chain_tip(&self) -> Option<String> {
-        let commits = self.commits();
-        lock_tip(&self.tip)
-            .as_ref()
-            .filter(|(_, at)| *at == commits)
-            .map(|(head, _)| head.clone())
+        tip_as_of(&self.tip, self.commits())
     }
 
     /// Notes the chain's head, a committed row's hash, as of `commits` commits.
@@ -606,6 +602,14 @@ fn lock_tip<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// The head `tip` holds if it was noted at `commits` commits (none committed since).
+fn tip_as_of(tip: &ChainTip, commits: u64) -> Option<String> {
+    lock_tip(tip)
+        .as_ref()
+        .filter(|(_, at)| *at == commits)
+        .map(|(head, _)| head.clone())
+}
+
 impl WriteTxn {
     /// Commits, then releases the write gate.
     pub async fn commit(self) -> Result<()> {
@@ -618,7 +622,10 @@ impl WriteTxn {
         } = self;
         txn.commit().await?;
         let count = commits.fetch_add(1, Ordering::AcqRel) + 1;
-        if let Some(head) = appended.into_inner().unwrap_or_else(|e| e.into_inner()) {
+        if let Some(head) = appended
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
             *lock_tip(&tip) = Some((head, count));
         }
         Ok(())
@@ -632,14 +639,9 @@ impl WriteTxn {
         if self.txn.get_database_backend() != DbBackend::Sqlite {
             return None;
         }
-        if let Some(own) = lock_tip(&self.appended).clone() {
-            return Some(own);
-        }
-        let commits = self.commits.load(Ordering::Acquire);
-        lock_tip(&self.tip)
-            .as_ref()
-            .filter(|(_, at)| *at == commits)
-            .map(|(head, _)| head.clone())
+        lock_tip(&self.appended)
+            .clone()
+            .or_else(|| tip_as_of(&self.tip, self.commits.load(Ordering::Acquire)))
     }
 
     /// Notes the hash of the last audit row this transaction appended.
